@@ -1,0 +1,245 @@
+package io.tessera.layout.redistribution;
+
+import io.tessera.layout.Box;
+import io.tessera.layout.DType;
+import io.tessera.layout.Layout;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Plans byte-minimal redistributions between two layouts of one tensor.
+ *
+ * <p>Each rank receives exactly the elements of its target slice that lie outside its source slice, each once,
+ * directly from a rank holding them: the physical minimum. Where a source slice is replicated, the sender is the
+ * replica whose replica index equals the receiver's own, which spreads the sends and keeps the groups regular. The
+ * movements are then split into connected groups of ranks and each group is named by its pattern:
+ * {@link Step.AllGather} (every member sends one box to all others and all end with the same slice),
+ * {@link Step.AllToAll} (every member sends to every other), {@link Step.CollectivePermute} (each rank sends to and
+ * receives from at most one rank), or else {@link Step.SendRecv}. Groups of one pattern form one step, so a plan
+ * has at most one step per pattern, followed by a local {@link Step.Concat} (or a lone {@link Step.Slice} when no
+ * data moves). Identical layouts give an empty plan.
+ */
+public final class Redistribution {
+
+    private Redistribution() {
+    }
+
+    /**
+     * Plans the redistribution of a tensor from layout {@code from} to layout {@code to}.
+     *
+     * @param from  the source layout
+     * @param to    the target layout; same shape and same device count (the device matrices may differ)
+     * @param dtype the element type, for byte counts
+     * @throws IllegalArgumentException when the shapes or device counts differ
+     */
+    public static RedistributionPlan plan(Layout from, Layout to, DType dtype) {
+        checkCompatible(from, to);
+        int n = from.deviceCount();
+        List<Box> sources = new ArrayList<>(n);
+        List<Box> targets = new ArrayList<>(n);
+        for (int r = 0; r < n; r++) {
+            sources.add(from.sliceBox(r));
+            targets.add(to.sliceBox(r));
+        }
+        List<Transfer> transfers = new ArrayList<>();
+        for (int r = 0; r < n; r++) {
+            collectTransfers(from, r, sources.get(r), targets.get(r), transfers);
+        }
+        List<Step> steps = new ArrayList<>();
+        if (transfers.isEmpty()) {
+            if (!sources.equals(targets)) {
+                steps.add(new Step.Slice(targets));
+            }
+            return new RedistributionPlan(from, to, dtype, steps);
+        }
+        steps.addAll(classify(n, transfers, sources, targets));
+        steps.add(new Step.Concat(targets));
+        return new RedistributionPlan(from, to, dtype, steps);
+    }
+
+    static void checkCompatible(Layout from, Layout to) {
+        if (from == null || to == null) {
+            throw new IllegalArgumentException("redistribution: source and target layouts are required");
+        }
+        if (!Arrays.equals(from.shape(), to.shape())) {
+            throw new IllegalArgumentException("redistribution: the source shape " + Arrays.toString(from.shape())
+                    + " differs from the target shape " + Arrays.toString(to.shape())
+                    + "; a redistribution keeps the tensor's shape, so give both layouts the same shape");
+        }
+        if (from.deviceCount() != to.deviceCount()) {
+            throw new IllegalArgumentException("redistribution: the source dev_matrix " + from.devMatrix() + " has "
+                    + from.deviceCount() + " devices but the target dev_matrix " + to.devMatrix() + " has "
+                    + to.deviceCount() + "; both must arrange the same devices");
+        }
+    }
+
+    /** Adds, for receiver {@code r}, one transfer per source block (other than its own) overlapping its target. */
+    private static void collectTransfers(Layout from, int r, Box source, Box target, List<Transfer> out) {
+        if (source.contains(target)) {
+            return;
+        }
+        int dims = target.rank();
+        long[] slice = from.sliceShape();
+        long[] lo = new long[dims];
+        long[] hi = new long[dims];
+        for (int i = 0; i < dims; i++) {
+            lo[i] = target.start(i) / slice[i];
+            hi[i] = (target.end(i) - 1) / slice[i];
+        }
+        long[] own = from.sliceCoordinates(r);
+        int replica = from.replicaIndex(r);
+        long[] c = lo.clone();
+        while (true) {
+            if (!Arrays.equals(c, own)) {
+                long[] s = new long[dims];
+                long[] e = new long[dims];
+                for (int i = 0; i < dims; i++) {
+                    s[i] = c[i] * slice[i];
+                    e[i] = s[i] + slice[i];
+                }
+                Box piece = Box.of(s, e).intersect(target);
+                out.add(new Transfer(from.rankOf(c, replica), r, piece));
+            }
+            int i = dims - 1;
+            while (i >= 0 && c[i] == hi[i]) {
+                c[i] = lo[i];
+                i--;
+            }
+            if (i < 0) {
+                break;
+            }
+            c[i]++;
+        }
+    }
+
+    private enum Pattern { ALL_GATHER, ALL_TO_ALL, COLLECTIVE_PERMUTE, SEND_RECV }
+
+    private static List<Step> classify(int n, List<Transfer> transfers, List<Box> sources, List<Box> targets) {
+        int[] parent = new int[n];
+        for (int i = 0; i < n; i++) {
+            parent[i] = i;
+        }
+        for (Transfer t : transfers) {
+            int a = find(parent, t.src());
+            int b = find(parent, t.dst());
+            if (a != b) {
+                parent[Math.max(a, b)] = Math.min(a, b);
+            }
+        }
+        // components keyed by their smallest member, which is the root
+        Map<Integer, List<Transfer>> byComponent = new TreeMap<>();
+        Map<Integer, List<Integer>> members = new TreeMap<>();
+        boolean[] involved = new boolean[n];
+        for (Transfer t : transfers) {
+            involved[t.src()] = true;
+            involved[t.dst()] = true;
+            byComponent.computeIfAbsent(find(parent, t.dst()), k -> new ArrayList<>()).add(t);
+        }
+        for (int r = 0; r < n; r++) {
+            if (involved[r]) {
+                members.computeIfAbsent(find(parent, r), k -> new ArrayList<>()).add(r);
+            }
+        }
+        Map<Pattern, List<Integer>> roots = new LinkedHashMap<>();
+        for (Pattern p : Pattern.values()) {
+            roots.put(p, new ArrayList<>());
+        }
+        for (Map.Entry<Integer, List<Integer>> e : members.entrySet()) {
+            roots.get(pattern(e.getValue(), byComponent.get(e.getKey()), targets)).add(e.getKey());
+        }
+        List<Step> steps = new ArrayList<>();
+        for (Map.Entry<Pattern, List<Integer>> e : roots.entrySet()) {
+            if (e.getValue().isEmpty()) {
+                continue;
+            }
+            List<List<Integer>> groups = new ArrayList<>();
+            List<Transfer> moved = new ArrayList<>();
+            for (int root : e.getValue()) {
+                groups.add(members.get(root));
+                moved.addAll(byComponent.get(root));
+            }
+            moved.sort((a, b) -> a.dst() != b.dst() ? Integer.compare(a.dst(), b.dst())
+                    : Integer.compare(a.src(), b.src()));
+            int[] split = cutDims(moved, sources, true);
+            int[] concat = cutDims(moved, targets, false);
+            switch (e.getKey()) {
+                case ALL_GATHER -> steps.add(new Step.AllGather(groups, moved, concat));
+                case ALL_TO_ALL -> steps.add(new Step.AllToAll(groups, moved, split, concat));
+                case COLLECTIVE_PERMUTE -> {
+                    List<List<Integer>> pairs = new ArrayList<>();
+                    for (Transfer t : moved) {
+                        pairs.add(List.of(t.src(), t.dst()));
+                    }
+                    pairs.sort((a, b) -> Integer.compare(a.get(0), b.get(0)));
+                    steps.add(new Step.CollectivePermute(pairs, moved));
+                }
+                case SEND_RECV -> steps.add(new Step.SendRecv(groups, moved));
+                default -> throw new AssertionError(e.getKey());
+            }
+        }
+        return steps;
+    }
+
+    private static Pattern pattern(List<Integer> group, List<Transfer> transfers, List<Box> targets) {
+        int g = group.size();
+        Map<Integer, Map<Integer, Box>> sent = new HashMap<>();
+        Map<Integer, Integer> received = new HashMap<>();
+        for (Transfer t : transfers) {
+            sent.computeIfAbsent(t.src(), k -> new HashMap<>()).put(t.dst(), t.box());
+            received.merge(t.dst(), 1, Integer::sum);
+        }
+        boolean complete = true;
+        boolean sameBox = true;
+        for (int s : group) {
+            Map<Integer, Box> out = sent.getOrDefault(s, Map.of());
+            if (out.size() != g - 1) {
+                complete = false;
+                break;
+            }
+            if (out.values().stream().distinct().count() != 1) {
+                sameBox = false;
+            }
+        }
+        if (complete) {
+            boolean sameTarget = group.stream().map(targets::get).distinct().count() == 1;
+            return sameBox && sameTarget ? Pattern.ALL_GATHER : Pattern.ALL_TO_ALL;
+        }
+        boolean permute = sent.values().stream().allMatch(m -> m.size() <= 1)
+                && received.values().stream().allMatch(c -> c <= 1);
+        return permute ? Pattern.COLLECTIVE_PERMUTE : Pattern.SEND_RECV;
+    }
+
+    /** Dimensions in which some moved box is narrower than the sender's source (or the receiver's target) box. */
+    private static int[] cutDims(List<Transfer> moved, List<Box> boxes, boolean bySender) {
+        int dims = moved.get(0).box().rank();
+        boolean[] cut = new boolean[dims];
+        for (Transfer t : moved) {
+            Box whole = boxes.get(bySender ? t.src() : t.dst());
+            for (int i = 0; i < dims; i++) {
+                cut[i] |= t.box().extent(i) < whole.extent(i);
+            }
+        }
+        int[] out = new int[dims];
+        int k = 0;
+        for (int i = 0; i < dims; i++) {
+            if (cut[i]) {
+                out[k++] = i;
+            }
+        }
+        return Arrays.copyOf(out, k);
+    }
+
+    private static int find(int[] parent, int x) {
+        while (parent[x] != x) {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        return x;
+    }
+}
