@@ -53,8 +53,7 @@ class LayoutDifferentialTest {
     }
 
     private static long baseSeed() {
-        long base = Long.getLong("tessera.seed", BASE_SEED);
-        return base;
+        return Long.getLong("tessera.seed", BASE_SEED);
     }
 
     @Test
@@ -98,6 +97,7 @@ class LayoutDifferentialTest {
         // the generator must exercise the interesting shapes, or the comparison above proves little
         String mix = "lists " + withList + ", unit dims " + withUnitDim + ", all-unit " + allUnit + ", repeated "
                 + repeated + ", sliced and repeated " + multiSliceAndRepeated + ", 0-d " + scalar;
+        System.out.println("LayoutDifferentialTest: " + CASES + " layouts; " + mix);
         assertTrue(withList >= CASES / 20, mix);
         assertTrue(withUnitDim >= CASES / 5, mix);
         assertTrue(allUnit >= 1, mix);
