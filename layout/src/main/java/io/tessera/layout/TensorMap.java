@@ -130,8 +130,13 @@ public record TensorMap(List<Entry> entries) {
     /** A map of plain values: {@code -1} or a device dimension counted from the right. */
     public static TensorMap of(int... values) {
         List<Entry> list = new ArrayList<>(values.length);
-        for (int v : values) {
-            list.add(Entry.of(v));
+        for (int i = 0; i < values.length; i++) {
+            if (values[i] < -1) {
+                throw new IllegalArgumentException("tensor_map " + Arrays.toString(values) + ": dim " + i + " is "
+                        + values[i] + "; expected -1 (not split) or a device dimension counted from the right "
+                        + "(0, 1, ...)");
+            }
+            list.add(Entry.of(values[i]));
         }
         return new TensorMap(list);
     }
