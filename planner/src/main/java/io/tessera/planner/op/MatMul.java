@@ -1,0 +1,213 @@
+package io.tessera.planner.op;
+
+import io.tessera.layout.redistribution.ReduceOp;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * {@code MatMul} / {@code BatchMatMul}: {@code A (..., m, k) x B (..., k, n)}, with optional transposes, batch
+ * dimensions right-aligned and broadcast where one side has size 1 or lacks the dimension.
+ *
+ * <p>Rule (spec §3): the k splits of A and B must be equal, and so must the batch splits where both have the
+ * dimension with a size above 1. The device matrix is A's batch strategy followed by {@code [m, k, n]}; the output
+ * map drops k. A split k makes partial outputs: a forward AllReduce (sum) over the k group, or a ReduceScatter when
+ * the out_strategy splits m by {@code m * k} (the gradient of the output is then AllGathered in backward).
+ *
+ * @param transposeA whether A is stored as {@code (..., k, m)}
+ * @param transposeB whether B is stored as {@code (..., n, k)}
+ * @param batch      true for {@code BatchMatMul}, false for {@code MatMul} (same rule, different name)
+ */
+public record MatMul(boolean transposeA, boolean transposeB, boolean batch) implements Operator {
+
+    /** A {@code MatMul} with the given transposes. */
+    public static MatMul of(boolean transposeA, boolean transposeB) {
+        return new MatMul(transposeA, transposeB, false);
+    }
+
+    /** A {@code BatchMatMul} with the given transposes. */
+    public static MatMul batched(boolean transposeA, boolean transposeB) {
+        return new MatMul(transposeA, transposeB, true);
+    }
+
+    @Override
+    public String type() {
+        return batch ? "BatchMatMul" : "MatMul";
+    }
+
+    @Override
+    public int inputCount() {
+        return 2;
+    }
+
+    private int mDim(int rank) {
+        return transposeA ? rank - 1 : rank - 2;
+    }
+
+    private int kDimA(int rank) {
+        return transposeA ? rank - 2 : rank - 1;
+    }
+
+    private int kDimB(int rank) {
+        return transposeB ? rank - 1 : rank - 2;
+    }
+
+    private int nDim(int rank) {
+        return transposeB ? rank - 2 : rank - 1;
+    }
+
+    @Override
+    public List<TensorType> outputs(String name, List<TensorType> inputs) {
+        String label = label(name);
+        checkInputs(label, inputs);
+        TensorType a = inputs.get(0);
+        TensorType b = inputs.get(1);
+        int ra = a.rank();
+        int rb = b.rank();
+        if (a.dim(kDimA(ra)) != b.dim(kDimB(rb))) {
+            throw new IllegalArgumentException(label + ": input 0 " + a + " has k = " + a.dim(kDimA(ra))
+                    + " but input 1 " + b + " has k = " + b.dim(kDimB(rb)) + "; the contracted sizes must be equal"
+                    + (transposeB ? "" : " (set transpose_b if input 1 is stored as (n, k))"));
+        }
+        int batchRank = Math.max(ra, rb) - 2;
+        long[] out = new long[batchRank + 2];
+        for (int i = 0; i < batchRank; i++) {
+            long da = batchDim(a, i, batchRank);
+            long db = batchDim(b, i, batchRank);
+            if (da != db && da != 1 && db != 1) {
+                throw new IllegalArgumentException(label + ": batch dim " + i + " is " + da + " in input 0 but " + db
+                        + " in input 1; batch dims must be equal or 1 (broadcast)");
+            }
+            out[i] = Math.max(da, db);
+        }
+        out[batchRank] = a.dim(mDim(ra));
+        out[batchRank + 1] = b.dim(nDim(rb));
+        return List.of(a.withShape(out));
+    }
+
+    /** Size of right-aligned batch position {@code i} of {@code t} (1 when {@code t} lacks it). */
+    private static long batchDim(TensorType t, int i, int batchRank) {
+        int own = i - (batchRank - (t.rank() - 2));
+        return own < 0 ? 1 : t.dim(own);
+    }
+
+    private void checkInputs(String label, List<TensorType> inputs) {
+        if (inputs.size() != 2) {
+            throw new IllegalArgumentException(label + ": found " + inputs.size() + " inputs; expected 2 (A and B)");
+        }
+        for (int i = 0; i < 2; i++) {
+            if (inputs.get(i).rank() < 2) {
+                throw new IllegalArgumentException(label + ": input " + i + " " + inputs.get(i) + " has "
+                        + inputs.get(i).rank() + " dims; expected at least 2");
+            }
+        }
+    }
+
+    private String label(String name) {
+        return type() + " '" + name + "'";
+    }
+
+    @Override
+    public Strategy dataParallel(List<TensorType> inputs, int devices) {
+        TensorType a = inputs.get(0);
+        TensorType b = inputs.get(1);
+        int[] sa = new int[a.rank()];
+        int[] sb = new int[b.rank()];
+        Arrays.fill(sa, 1);
+        Arrays.fill(sb, 1);
+        int split = Sharding.fit(a.dim(0), devices);
+        sa[0] = split;
+        // B shares A's dim 0 only when it is a batch dimension both have (same rank, size above 1)
+        if (a.rank() > 2 && b.rank() == a.rank() && b.dim(0) == a.dim(0)) {
+            sb[0] = split;
+        }
+        return Strategy.of(sa, sb);
+    }
+
+    @Override
+    public OpSharding shard(String name, List<TensorType> inputs, Strategy in, Strategy out, int devices) {
+        String label = label(name);
+        List<TensorType> outTypes = outputs(name, inputs);
+        Sharding.checkStrategy(label, inputs, in);
+        TensorType a = inputs.get(0);
+        TensorType b = inputs.get(1);
+        int ra = a.rank();
+        int rb = b.rank();
+        int[] sa = in.tuple(0);
+        int[] sb = in.tuple(1);
+        Sharding.checkEqual(label, "input 1 dim " + kDimB(rb), sb[kDimB(rb)], "input 0 dim " + kDimA(ra),
+                sa[kDimA(ra)], "k must be split equally");
+        int batchRank = Math.max(ra, rb) - 2;
+        int[] dev = new int[batchRank + 3];
+        int[][] dimsA = new int[ra][];
+        int[][] dimsB = new int[rb][];
+        int[][] dimsOut = new int[batchRank + 2][];
+        int m = batchRank;
+        int k = batchRank + 1;
+        int n = batchRank + 2;
+        // batch positions, right-aligned: equal splits where both inputs have a real (size > 1) dimension
+        for (int i = 0; i < batchRank; i++) {
+            int offA = i - (batchRank - (ra - 2));
+            int offB = i - (batchRank - (rb - 2));
+            int splitA = offA < 0 ? 1 : sa[offA];
+            int splitB = offB < 0 ? 1 : sb[offB];
+            if (offA >= 0 && offB >= 0 && a.dim(offA) > 1 && b.dim(offB) > 1) {
+                Sharding.checkEqual(label, "input 1 batch dim " + offB, splitB, "input 0 batch dim " + offA, splitA,
+                        "batch dimensions must be split equally");
+            }
+            dev[i] = Math.max(splitA, splitB);
+            // every tensor dim keeps its device dim even when split once (the published maps of spec §3); a
+            // broadcast dim of size 1 under a split batch position is not split
+            if (offA >= 0) {
+                dimsA[offA] = splitA == dev[i] ? new int[] {i} : new int[0];
+            }
+            if (offB >= 0) {
+                dimsB[offB] = splitB == dev[i] ? new int[] {i} : new int[0];
+            }
+            dimsOut[i] = new int[] {i};
+        }
+        dev[m] = sa[mDim(ra)];
+        dev[k] = sa[kDimA(ra)];
+        dev[n] = sb[nDim(rb)];
+        dimsA[mDim(ra)] = new int[] {m};
+        dimsA[kDimA(ra)] = new int[] {k};
+        dimsB[kDimB(rb)] = new int[] {k};
+        dimsB[nDim(rb)] = new int[] {n};
+        dimsOut[batchRank] = new int[] {m};
+        dimsOut[batchRank + 1] = new int[] {n};
+
+        List<OpComm> extra = new ArrayList<>();
+        if (out != null) {
+            if (out.size() != 1) {
+                throw new IllegalArgumentException(label + ": out_strategy " + out + " has " + out.size()
+                        + " tuples; expected 1 (one output)");
+            }
+            int[] so = out.tuple(0);
+            Sharding.checkTuple(label, "output 0", outTypes.get(0), so);
+            for (int i = 0; i < batchRank; i++) {
+                Sharding.checkEqual(label, "out_strategy dim " + i, so[i], "the batch dim " + i, dev[i],
+                        "out_strategy batch dims must equal in_strategy's");
+            }
+            Sharding.checkEqual(label, "out_strategy dim " + (batchRank + 1), so[batchRank + 1], "n (input 1 dim "
+                    + nDim(rb) + ")", dev[n], "out_strategy n must equal in_strategy's");
+            int mo = so[batchRank];
+            if (mo == dev[m] * dev[k] && dev[k] > 1) {
+                dimsOut[batchRank] = new int[] {m, k};
+                extra.add(new OpComm(OpComm.Kind.REDUCE_SCATTER, ReduceOp.SUM, OpComm.Phase.FORWARD, true, 0,
+                        new int[] {k}, "k is split " + dev[k] + " ways and out_strategy splits m " + mo
+                        + " ways: partial sums are reduce-scattered along m"));
+                extra.add(new OpComm(OpComm.Kind.ALL_GATHER, null, OpComm.Phase.BACKWARD, true, 0, new int[] {k},
+                        "the output gradient is scattered along m over the k group; it is gathered for the "
+                        + "input gradients"));
+            } else if (mo != dev[m]) {
+                throw new IllegalArgumentException(label + ": out_strategy splits m " + mo + " ways; expected "
+                        + dev[m] + " (like in_strategy, AllReduce) or " + (dev[m] * dev[k])
+                        + " (m times k, ReduceScatter)" + (dev[k] > 1 ? "" : " with k split"));
+            }
+        }
+        return Sharding.derive(label, dev, List.of(dimsA, dimsB), List.<int[][]>of(dimsOut),
+                new boolean[] {a.dtype().isFloating(), b.dtype().isFloating()}, devices, ReduceOp.SUM,
+                "k is split " + dev[k] + " ways: each rank holds a partial sum", extra);
+    }
+}
