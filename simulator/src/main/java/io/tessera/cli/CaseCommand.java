@@ -71,7 +71,7 @@ public abstract class CaseCommand implements Callable<Integer> {
                 ObjectNode error = Json.object();
                 error.put("error", message);
                 answers.add(error);
-                err.println("tessera: " + spec.qualifiedName() + ": case " + i + ": " + message);
+                err.println("tessera: case " + i + ": " + message);
                 if (verbose) {
                     e.printStackTrace(err);
                 }

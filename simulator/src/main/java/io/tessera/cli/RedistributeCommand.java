@@ -94,7 +94,7 @@ public final class RedistributeCommand extends CaseCommand {
         if (failedVerifications.isEmpty()) {
             return Tessera.EXIT_OK;
         }
-        spec.commandLine().getErr().println("tessera: " + spec.qualifiedName() + ": internal error: the plans of "
+        spec.commandLine().getErr().println("tessera: internal error: the plans of "
                 + "cases " + failedVerifications + " did not give every rank exactly its target slice "
                 + "(\"verified\": false); please report this with the input file");
         spec.commandLine().getErr().flush();

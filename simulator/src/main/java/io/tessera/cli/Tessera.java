@@ -64,7 +64,7 @@ public final class Tessera implements Callable<Integer> {
     @Override
     public Integer call() {
         throw new ParameterException(spec.commandLine(), "missing a command; expected one of "
-                + String.join(", ", spec.subcommands().keySet()) + " (see 'tessera --help')");
+                + String.join(", ", spec.subcommands().keySet()));
     }
 
     /** Whether {@code --verbose} was given anywhere on the command line that {@code cl} belongs to. */
