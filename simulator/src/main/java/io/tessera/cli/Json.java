@@ -1,0 +1,283 @@
+package io.tessera.cli;
+
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonStreamContext;
+import com.fasterxml.jackson.core.json.JsonWriteFeature;
+import com.fasterxml.jackson.core.util.DefaultIndenter;
+import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
+import com.fasterxml.jackson.core.util.Separators;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Set;
+
+/**
+ * JSON reading and writing for the CLI, all through Jackson. Reading is strict (duplicate keys and trailing content
+ * are errors); writing is deterministic: objects keep insertion order, non-ASCII is escaped, every array is on one
+ * line except the top-level array and the arrays of a few named fields (one element per line), and the text ends
+ * with a newline. Files are written atomically.
+ */
+public final class Json {
+
+    private static final ObjectMapper MAPPER = JsonMapper.builder()
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .enable(JsonWriteFeature.ESCAPE_NON_ASCII)
+            .build();
+
+    /** Fields whose array value is written one element per line. */
+    private static final Set<String> MULTILINE_FIELDS = Set.of("ranks", "steps", "cases");
+
+    private Json() {
+    }
+
+    /** A new empty object node. */
+    public static ObjectNode object() {
+        return JsonNodeFactory.instance.objectNode();
+    }
+
+    /** A new empty array node. */
+    public static ArrayNode array() {
+        return JsonNodeFactory.instance.arrayNode();
+    }
+
+    /** An array node of the given numbers. */
+    public static ArrayNode array(long... values) {
+        ArrayNode a = array();
+        for (long v : values) {
+            a.add(v);
+        }
+        return a;
+    }
+
+    /** An array node of the given numbers. */
+    public static ArrayNode array(int... values) {
+        ArrayNode a = array();
+        for (int v : values) {
+            a.add(v);
+        }
+        return a;
+    }
+
+    /**
+     * Reads a JSON file whose top level must be an array.
+     *
+     * @param option the option naming the file, for messages (e.g. {@code --input})
+     * @param file   the file
+     * @throws InputException when the file is missing, unreadable, malformed, or not an array
+     */
+    public static ArrayNode readArray(String option, Path file) {
+        JsonNode root = read(option, file);
+        if (!root.isArray()) {
+            throw new InputException(option + " " + file + ": the top level is " + describe(root)
+                    + "; expected a JSON array of cases, e.g. [{...}, {...}]");
+        }
+        return (ArrayNode) root;
+    }
+
+    /**
+     * Reads a JSON file.
+     *
+     * @throws InputException when the file is missing, unreadable or malformed
+     */
+    public static JsonNode read(String option, Path file) {
+        if (Files.isDirectory(file)) {
+            throw new InputException(option + " " + file + " is a directory; expected a JSON file");
+        }
+        try {
+            JsonNode root = MAPPER.readTree(file.toFile());
+            if (root == null || root.isMissingNode()) {
+                throw new InputException(option + " " + file + " is empty; expected a JSON array of cases");
+            }
+            return root;
+        } catch (JsonProcessingException e) {
+            JsonLocation loc = e.getLocation();
+            String where = loc == null ? "" : " at line " + loc.getLineNr() + ", column " + loc.getColumnNr();
+            throw new InputException(option + " " + file + ": malformed JSON" + where + ": "
+                    + oneLine(e.getOriginalMessage()) + "; fix the file so that it is valid JSON", e);
+        } catch (NoSuchFileException | java.io.FileNotFoundException e) {
+            throw new InputException(option + " " + file + " does not exist; give the path of a JSON file", e);
+        } catch (AccessDeniedException e) {
+            throw new InputException(option + " " + file + " cannot be read (access denied)", e);
+        } catch (IOException e) {
+            if (!Files.exists(file)) {
+                throw new InputException(option + " " + file + " does not exist; give the path of a JSON file", e);
+            }
+            throw new InputException(option + " " + file + " cannot be read: " + oneLine(e.getMessage()), e);
+        }
+    }
+
+    /** The deterministic text of {@code node}: pretty-printed as described on this class, ending with a newline. */
+    public static String write(JsonNode node) {
+        try {
+            return MAPPER.writer(new Printer()).writeValueAsString(node) + "\n";
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("JSON serialisation of a tree failed", e);
+        }
+    }
+
+    /**
+     * Writes {@code node} to {@code output} atomically (a temporary file in the same directory, then a move), or to
+     * {@code out} when {@code output} is null. A failure never leaves a partial or empty output file.
+     *
+     * @throws InputException when the output directory does not exist or cannot be written
+     */
+    public static void emit(JsonNode node, Path output, PrintWriter out) {
+        String text = write(node);
+        if (output == null) {
+            out.print(text);
+            out.flush();
+            return;
+        }
+        writeAtomically(output, text);
+    }
+
+    /**
+     * Writes {@code text} as UTF-8 to {@code target} atomically: the text goes to a temporary file in the target's
+     * directory, which is then moved over the target ({@code ATOMIC_MOVE}, falling back to {@code REPLACE_EXISTING}
+     * where the file system cannot move atomically). The temporary file is removed on failure.
+     *
+     * @throws InputException when the directory does not exist, the target is a directory, or writing fails
+     */
+    public static void writeAtomically(Path target, String text) {
+        Path abs = target.toAbsolutePath();
+        Path dir = abs.getParent();
+        if (dir == null || !Files.isDirectory(dir)) {
+            throw new InputException("--output " + target + ": directory " + dir
+                    + " does not exist; create it first or choose another path");
+        }
+        if (Files.isDirectory(abs)) {
+            throw new InputException("--output " + target + " is a directory; expected a file path");
+        }
+        Path tmp = null;
+        try {
+            tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
+            Files.write(tmp, text.getBytes(StandardCharsets.UTF_8));
+            try {
+                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
+            }
+            tmp = null;
+        } catch (IOException e) {
+            throw new InputException("--output " + target + " cannot be written: " + oneLine(String.valueOf(e))
+                    + "; check the directory's permissions and free space", e);
+        } finally {
+            if (tmp != null) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException ignored) {
+                    // best effort: the original failure is what gets reported
+                }
+            }
+        }
+    }
+
+    /** A short description of a node's JSON type and value, for error messages, e.g. {@code the string "abc"}. */
+    public static String describe(JsonNode node) {
+        if (node == null || node.isMissingNode()) {
+            return "nothing";
+        }
+        String text = node.toString();
+        if (text.length() > 60) {
+            text = text.substring(0, 57) + "...";
+        }
+        String type;
+        switch (node.getNodeType()) {
+            case ARRAY: type = "the array"; break;
+            case OBJECT: type = "the object"; break;
+            case STRING: type = "the string"; break;
+            case NUMBER: type = "the number"; break;
+            case BOOLEAN: type = "the boolean"; break;
+            case NULL: return "null";
+            default: type = "the value"; break;
+        }
+        return type + " " + text;
+    }
+
+    /** {@code text} with line breaks and the whitespace around them collapsed into single spaces. */
+    public static String oneLine(String text) {
+        return text == null ? "" : text.replaceAll("\\s*[\\r\\n]+\\s*", " ").trim();
+    }
+
+    /**
+     * A pretty printer that keeps arrays on one line ({@code [1, 2]}, {@code [[0, 4], [0, 8]]}) except the top-level
+     * array and the values of {@link #MULTILINE_FIELDS}, which get one element per line. Objects get one field per
+     * line, {@code "key": value}, two-space indentation and {@code \n} line ends on every platform.
+     */
+    private static final class Printer extends DefaultPrettyPrinter {
+        private static final long serialVersionUID = 1L;
+        private static final DefaultIndenter INDENTER = new DefaultIndenter("  ", "\n");
+
+        Printer() {
+            super(Separators.createDefaultInstance()
+                    .withObjectFieldValueSpacing(Separators.Spacing.AFTER)
+                    .withArrayValueSpacing(Separators.Spacing.NONE));
+            indentObjectsWith(INDENTER);
+            indentArraysWith(INDENTER);
+        }
+
+        @Override
+        public DefaultPrettyPrinter createInstance() {
+            return new Printer();
+        }
+
+        private static boolean multiline(JsonGenerator g) {
+            JsonStreamContext ctx = g.getOutputContext();
+            JsonStreamContext parent = ctx.getParent();
+            if (parent == null || parent.inRoot()) {
+                return true;
+            }
+            return parent.inObject() && MULTILINE_FIELDS.contains(parent.getCurrentName());
+        }
+
+        @Override
+        public void writeStartArray(JsonGenerator g) throws IOException {
+            _nesting++;
+            g.writeRaw('[');
+        }
+
+        @Override
+        public void beforeArrayValues(JsonGenerator g) throws IOException {
+            if (multiline(g)) {
+                INDENTER.writeIndentation(g, _nesting);
+            }
+        }
+
+        @Override
+        public void writeArrayValueSeparator(JsonGenerator g) throws IOException {
+            g.writeRaw(',');
+            if (multiline(g)) {
+                INDENTER.writeIndentation(g, _nesting);
+            } else {
+                g.writeRaw(' ');
+            }
+        }
+
+        @Override
+        public void writeEndArray(JsonGenerator g, int nrOfValues) throws IOException {
+            _nesting--;
+            if (nrOfValues > 0 && multiline(g)) {
+                INDENTER.writeIndentation(g, _nesting);
+            }
+            g.writeRaw(']');
+        }
+    }
+}
