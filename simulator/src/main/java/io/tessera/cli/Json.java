@@ -111,7 +111,8 @@ public final class Json {
             JsonLocation loc = e.getLocation();
             String where = loc == null ? "" : " at line " + loc.getLineNr() + ", column " + loc.getColumnNr();
             throw new InputException(option + " " + file + ": malformed JSON" + where + ": "
-                    + oneLine(e.getOriginalMessage()) + "; fix the file so that it is valid JSON", e);
+                    + oneLine(e.getOriginalMessage()).replaceAll("\\s*\\(start marker at \\[Source:.*", "")
+                    + "; fix the file so that it is valid JSON", e);
         } catch (NoSuchFileException | java.io.FileNotFoundException e) {
             throw new InputException(option + " " + file + " does not exist; give the path of a JSON file", e);
         } catch (AccessDeniedException e) {
