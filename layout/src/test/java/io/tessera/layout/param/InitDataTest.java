@@ -3,6 +3,7 @@ package io.tessera.layout.param;
 import io.tessera.layout.Box;
 import io.tessera.layout.DType;
 import io.tessera.layout.Layout;
+import io.tessera.layout.init.Initializer;
 import io.tessera.layout.init.Initializers;
 import io.tessera.layout.init.LazyTensor;
 import io.tessera.layout.tensor.Tensor;
@@ -145,6 +146,36 @@ class InitDataTest {
         for (int i = 0; i < e.length; i++) {
             assertEquals(Double.doubleToRawLongBits(e[i]), Double.doubleToRawLongBits(a[i]), "element " + i);
         }
+    }
+
+    /** An initializer that records the regions it is asked for, delegating to "normal". */
+    private static final class Recording implements Initializer {
+        final List<Box> regions = new ArrayList<>();
+        private final Initializer inner = Initializers.byName("normal");
+
+        @Override
+        public String name() {
+            return "Recording";
+        }
+
+        @Override
+        public Tensor generate(long[] shape, DType dtype, long seed, Box region) {
+            regions.add(region);
+            return inner.generate(shape, dtype, seed, region);
+        }
+    }
+
+    @Test
+    void aRankGeneratesOnlyItsRegion() {
+        Recording rec = new Recording();
+        Parameter p = Parameter.fromInitializer(rec, SHAPE, DType.FLOAT32, "w");
+        ParamLayout pl = layoutFor(new int[] {-1, 0}, true, 6);
+        Parameter slice = p.initData(pl, 6, true);
+        Box expected = Box.of(new long[] {4, 8}, new long[] {8, 12});
+        assertEquals(List.of(expected), rec.regions, "only rank 6's part of its slice is generated");
+        assertArrayEquals(new long[] {4, 4}, slice.shape());
+        Parameter whole = p.clone().initData();
+        assertEquals(whole.tensor().slice(expected), slice.tensor());
     }
 
     // ------------------------------------------------------------ semantics of init_data
