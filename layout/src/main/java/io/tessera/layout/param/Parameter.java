@@ -10,6 +10,7 @@ import io.tessera.layout.tensor.Tensor;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 
 /**
  * A trainable (or not) variable tensor of a network, as MindSpore's {@code mindspore.Parameter}: a name, its data,
@@ -704,6 +705,21 @@ public final class Parameter {
         @Override
         public Tensor generate(long[] shape, DType dtype, long seed, Box region) {
             return inner.generate(shape, source, seed, region).astype(dtype);
+        }
+
+        @Override
+        public OptionalLong explicitSeed() {
+            return inner.explicitSeed();
+        }
+
+        @Override
+        public boolean isRandom() {
+            return inner.isRandom();
+        }
+
+        @Override
+        public void checkShape(long[] shape) {
+            inner.checkShape(shape);
         }
 
         @Override

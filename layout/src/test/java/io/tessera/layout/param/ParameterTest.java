@@ -335,11 +335,12 @@ class ParameterTest {
     @Test
     void lazyDataIsWidenedRegionByRegion() {
         Parameter p = Parameter.of(Initializers.initializer("zeros", new long[] {4, 4}, DType.FLOAT64), "w");
-        p.setData(Initializers.initializer("normal", new long[] {4, 4}, DType.FLOAT32));
+        LazyTensor src = Initializers.initializer("normal", new long[] {4, 4}, DType.FLOAT32);
+        p.setData(src);
         assertEquals(DType.FLOAT64, p.dtype());
+        assertTrue(p.hasInit(), "the widened description is still lazy");
         Tensor whole = p.clone().initData().tensor();
         assertEquals(DType.FLOAT64, whole.dtype());
-        LazyTensor src = Initializers.initializer("normal", new long[] {4, 4}, DType.FLOAT32);
         assertEquals(src.materialize().astype(DType.FLOAT64), whole);
         Tensor slice = p.clone().initData(ParamLayout.of(new int[] {2}, new int[] {0, -1}, new long[] {2, 4}), 1)
                 .tensor();

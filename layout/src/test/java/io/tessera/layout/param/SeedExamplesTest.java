@@ -2,6 +2,7 @@ package io.tessera.layout.param;
 
 import io.tessera.layout.DType;
 import io.tessera.layout.init.Initializers;
+import io.tessera.layout.init.Normal;
 import io.tessera.layout.tensor.Tensor;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -244,6 +245,28 @@ class SeedExamplesTest {
         Tensor va = a.initData().tensor();
         assertEquals(va, b.initData().tensor(), "set_seed(1) makes the weight reproducible");
         assertArrayEquals(shape, va.shape());
+    }
+
+    /**
+     * 001 / 003, "Initializer Subclass": {@code nn.Conv2d(3, 64, 3, weight_init=Normal(0.2))} after
+     * {@code set_seed(1)}. The seeds' outputs are exactly 20 times those of the default {@code Normal()} (sigma 0.01),
+     * e.g. 6.2076533e-01 = 20 x 3.10382620e-02: the same draws scaled by sigma. The same holds here.
+     */
+    @Test
+    void seed001ConvWeightFromInitializerSubclass() {
+        long[] shape = {64, 3, 3, 3};
+        Initializers.setSeed(1);
+        Parameter byName = Parameter.fromInitializer("Normal", shape, DType.FLOAT32, "weight");
+        Initializers.setSeed(1);
+        Parameter scaled = Parameter.fromInitializer(new Normal(0.2), shape, DType.FLOAT32, "weight");
+        assertEquals("Parameter (name=weight, shape=(64, 3, 3, 3), dtype=Float32, requires_grad=True)",
+                scaled.toString());
+        double[] a = byName.initData().tensor().toDoubleArray();
+        double[] b = scaled.initData().tensor().toDoubleArray();
+        for (int i = 0; i < a.length; i++) {
+            assertEquals(20 * a[i], b[i], 1e-6 * Math.abs(20 * a[i]) + 1e-12, "element " + i);
+        }
+        assertEquals(20 * 3.10382620e-02, 6.2076533e-01, 1e-7, "the seeds' own first printed values");
     }
 
     /**
