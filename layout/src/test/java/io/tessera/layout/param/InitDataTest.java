@@ -42,7 +42,11 @@ class InitDataTest {
 
     /** Layouts over dev [2, 4] (with and without an optimizer-shard group) for a [8, 16] parameter. */
     static Stream<Arguments> layouts() {
-        return Stream.of(
+        return layoutArgs().stream();
+    }
+
+    private static List<Arguments> layoutArgs() {
+        return List.of(
                 Arguments.of(new int[] {1, 0}, false),
                 Arguments.of(new int[] {0, 1}, false),
                 Arguments.of(new int[] {1, -1}, false),
@@ -60,10 +64,17 @@ class InitDataTest {
         return ParamLayout.of(DEV, map, l.sliceShape(), opt ? l.repeatedGroup(rank) : null);
     }
 
-    @ParameterizedTest(name = "initializer-backed, map {0}, opt shard {1}")
-    @MethodSource("layouts")
-    void initializerSlicesReassembleToTheWholeTensorBitForBit(int[] map, boolean opt) {
-        LazyTensor lazy = Initializers.initializer("normal", SHAPE, DType.FLOAT32);
+    /** Initializer names crossed with {@link #layouts()}. */
+    static Stream<Arguments> initializersAndLayouts() {
+        return Stream.of("normal", "TruncatedNormal", "uniform", "xavier_uniform", "HeNormal", "identity",
+                        "orthogonal", "ones")
+                .flatMap(name -> layoutArgs().stream().map(a -> Arguments.of(name, a.get()[0], a.get()[1])));
+    }
+
+    @ParameterizedTest(name = "{0}, map {1}, opt shard {2}")
+    @MethodSource("initializersAndLayouts")
+    void initializerSlicesReassembleToTheWholeTensorBitForBit(String init, int[] map, boolean opt) {
+        LazyTensor lazy = Initializers.initializer(init, SHAPE, DType.FLOAT32);
         Parameter p = Parameter.of(lazy, "w");
         Tensor whole = lazy.materialize();
         checkSlices(p, map, opt, whole);

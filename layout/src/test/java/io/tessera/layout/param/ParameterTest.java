@@ -152,8 +152,10 @@ class ParameterTest {
 
     @Test
     void unknownInitializerNameIsAnError() {
-        assertThrows(IllegalArgumentException.class,
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> Parameter.fromInitializer("no_such_init", new long[] {2}, DType.FLOAT32, "w"));
+        assertTrue(e.getMessage().contains("no_such_init") && e.getMessage().contains("xavieruniform"),
+                "the error lists the valid names: " + e.getMessage());
     }
 
     // ------------------------------------------------------------ settable properties
