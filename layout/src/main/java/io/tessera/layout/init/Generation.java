@@ -61,11 +61,6 @@ final class Generation {
             long s = sub++;
             return s == 0 ? base : mix(base + s * SUB_GAMMA);
         }
-
-        /** A uniform double in the open interval (0, 1), 53 random bits. */
-        double nextOpenDouble() {
-            return ((nextLong() >>> 11) + 0.5) * 0x1.0p-53;
-        }
     }
 
     /** A value of one element from its global flat index and global multi-index (read-only). */
