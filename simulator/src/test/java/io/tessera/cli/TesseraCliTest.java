@@ -440,4 +440,22 @@ class TesseraCliTest {
         assertEquals(2, notANumber.code);
         assertOneLineNoTrace(notANumber);
     }
+
+    @Test
+    void benchInitReportsEveryInitializerAndSliceSizedMemory() {
+        Run r = run("bench", "init", "--seconds", "0.01", "--json");
+        assertEquals(0, r.code, r.err);
+        JsonNode report = r.json();
+        assertEquals(13, report.get("throughput").size());
+        assertEquals("Zero", report.get("throughput").get(0).get("initializer").asText());
+        JsonNode m = report.get("shard_memory");
+        assertEquals(1L << 30, m.get("full_bytes").asLong());
+        assertEquals(16L << 20, m.get("slice_bytes").asLong());
+        // exact sharded generation allocates about the slice, far from the 1 GiB of the whole parameter
+        assertTrue(m.get("allocated_per_slice_byte").asDouble() < 2, m.toString());
+
+        Run bad = run("bench", "init", "--seconds", "-1");
+        assertEquals(2, bad.code);
+        assertOneLineNoTrace(bad);
+    }
 }
