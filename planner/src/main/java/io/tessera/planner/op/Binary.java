@@ -49,7 +49,8 @@ public record Binary(Kind kind) implements Operator {
     /** Validates the kind. */
     public Binary {
         if (kind == null) {
-            throw new IllegalArgumentException("Binary: kind is null; expected one of " + Arrays.toString(Kind.values()));
+            throw new IllegalArgumentException("Binary: kind is null; expected one of "
+                    + Arrays.toString(Kind.values()));
         }
     }
 
