@@ -324,7 +324,7 @@ public final class StrategyFiles {
     }
 
     private static CommFusionMode fusionMode(JsonNode n, String path, boolean allowIndex) {
-        ObjectNode o = Json.object(n, path, List.of("mode", "config"), List.of("mode"));
+        ObjectNode o = Json.object(n, path, KEYS.get(path), List.of("mode"));
         String modes = allowIndex ? "auto, size, index" : "auto, size";
         String modePath = Json.child(path, "mode");
         String mode = Json.string(o.get("mode"), modePath, "one of " + modes);
