@@ -18,9 +18,9 @@ public record ParallelOptimizerConfig(long thresholdKb, int optimizerWeightShard
 
     /** Validates the values. */
     public ParallelOptimizerConfig {
-        if (thresholdKb < 0) {
+        if (thresholdKb < 0 || thresholdKb > Long.MAX_VALUE / 1024) {
             throw new IllegalArgumentException("parallel.parallel_optimizer_config.parallel_optimizer_threshold: "
-                    + "found " + thresholdKb + "; expected a size in KB >= 0 (default 64)");
+                    + "found " + thresholdKb + "; expected a size in KB >= 0 (default 64) and < 2^53");
         }
         if (optimizerWeightShardSize != -1 && optimizerWeightShardSize < 1) {
             throw new IllegalArgumentException("parallel.parallel_optimizer_config.optimizer_weight_shard_size: "

@@ -12,6 +12,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Reads and writes strategy files (format: {@code strategies/README.md}, schema:
@@ -105,9 +106,10 @@ public final class StrategyFiles {
     }
 
     /**
-     * The text of a strategy file: deterministic (the same file gives the same text), in the key order of the
-     * format, values equal to their defaults omitted, number arrays on one line, ending with a newline. Parsing
-     * the text with the same base directory gives an equal {@link StrategyFile}.
+     * The text of a strategy file: deterministic (equal files give the same text), sections in the key order of the
+     * format, operator and parameter entries sorted by name, values equal to their defaults omitted, number arrays
+     * on one line, ending with a newline. Parsing the text with the same base directory gives an equal
+     * {@link StrategyFile}.
      */
     public static String write(StrategyFile file) {
         return Json.write(toTree(file));
@@ -433,7 +435,7 @@ public final class StrategyFiles {
         }
         if (!f.operators().isEmpty()) {
             ObjectNode ops = root.putObject("operators");
-            for (Map.Entry<String, OpStrategy> e : f.operators().entrySet()) {
+            for (Map.Entry<String, OpStrategy> e : new TreeMap<>(f.operators()).entrySet()) {
                 ObjectNode op = ops.putObject(e.getKey());
                 op.set("in_strategy", Json.toArray(e.getValue().in().tuples()));
                 if (e.getValue().hasOut()) {
@@ -443,7 +445,7 @@ public final class StrategyFiles {
         }
         if (!f.parameters().isEmpty()) {
             ObjectNode ps = root.putObject("parameters");
-            for (Map.Entry<String, ParamSettings> e : f.parameters().entrySet()) {
+            for (Map.Entry<String, ParamSettings> e : new TreeMap<>(f.parameters()).entrySet()) {
                 ObjectNode p = ps.putObject(e.getKey());
                 ParamSettings s = e.getValue();
                 if (s.commFusion() != null) {
