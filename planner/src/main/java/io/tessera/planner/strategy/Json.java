@@ -109,6 +109,7 @@ final class Json {
         }
     }
 
+    /** {@code s} with line breaks and surrounding blanks collapsed to one space; "" for null. */
     static String oneLine(String s) {
         return s == null ? "" : s.replaceAll("\\s*\\R\\s*", " ").trim();
     }
@@ -165,10 +166,12 @@ final class Json {
         }
     }
 
+    /** An error "{@code <path>: <message>}". */
     static IllegalArgumentException error(String path, String message) {
         return new IllegalArgumentException(where(path) + ": " + message);
     }
 
+    /** An error "{@code <path>: found <value>; expected <expected>}". */
     static IllegalArgumentException found(String path, JsonNode n, String expected) {
         return error(path, "found " + describe(n) + "; expected " + expected);
     }
@@ -194,6 +197,7 @@ final class Json {
         return (ObjectNode) n;
     }
 
+    /** {@code s} in single quotes, for key names in messages. */
     static String quote(String s) {
         return "'" + s + "'";
     }
@@ -215,6 +219,7 @@ final class Json {
         return (int) integer(n, path, min, Integer.MAX_VALUE, expected);
     }
 
+    /** A boolean value (JSON true or false only). */
     static boolean bool(JsonNode n, String path) {
         if (n == null || !n.isBoolean()) {
             throw found(path, n, "true or false");
@@ -222,6 +227,7 @@ final class Json {
         return n.booleanValue();
     }
 
+    /** A non-blank string value. */
     static String string(JsonNode n, String path, String expected) {
         if (n == null || !n.isTextual() || n.asText().isBlank()) {
             throw found(path, n, expected);
@@ -229,6 +235,7 @@ final class Json {
         return n.asText();
     }
 
+    /** An array value. */
     static ArrayNode arrayNode(JsonNode n, String path, String expected) {
         if (n == null || !n.isArray()) {
             throw found(path, n, expected);
@@ -244,7 +251,7 @@ final class Json {
         }
         int[] out = new int[a.size()];
         for (int i = 0; i < out.length; i++) {
-            out[i] = integer(a.get(i), index(path, i), min, "an integer >= " + min + " (in " + expected + ")");
+            out[i] = integer(a.get(i), index(path, i), min, "an integer >= " + min);
         }
         return out;
     }
@@ -254,8 +261,7 @@ final class Json {
         ArrayNode a = arrayNode(n, path, expected);
         long[] out = new long[a.size()];
         for (int i = 0; i < out.length; i++) {
-            out[i] = integer(a.get(i), index(path, i), min, Long.MAX_VALUE,
-                    "an integer >= " + min + " (in " + expected + ")");
+            out[i] = integer(a.get(i), index(path, i), min, Long.MAX_VALUE, "an integer >= " + min);
         }
         return out;
     }

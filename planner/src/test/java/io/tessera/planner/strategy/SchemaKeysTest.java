@@ -15,6 +15,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -99,6 +101,21 @@ class SchemaKeysTest {
         StrategyFiles.KEYS.forEach((k, v) -> fromParser.put(k, new TreeSet<>(v)));
         assertEquals(fromParser, fromSchema);
         assertEquals(List.of(), notStrict, "schema objects that allow unknown keys");
+    }
+
+    @Test
+    void readmeExamplesParseAndTheCheckpointExampleIsInWrittenForm() throws IOException {
+        String readme = Files.readString(schemaFile().getParent().getParent().resolve("README.md"));
+        Matcher m = Pattern.compile("```json\\n(.*?)```", Pattern.DOTALL).matcher(readme);
+        List<String> blocks = new ArrayList<>();
+        while (m.find()) {
+            blocks.add(m.group(1));
+        }
+        assertEquals(2, blocks.size(), "strategies/README.md: a strategy file example and a checkpoint example");
+        StrategyFile f = StrategyFiles.parse(blocks.get(0), Path.of("/x"));
+        assertEquals(new ParamSettings(2, null, true, null, null), f.settingsFor("layers.0.attention.wq"));
+        StrategyCheckpoint c = StrategyCheckpoints.parse(blocks.get(1));
+        assertEquals(blocks.get(1), StrategyCheckpoints.write(c));
     }
 
     @Test

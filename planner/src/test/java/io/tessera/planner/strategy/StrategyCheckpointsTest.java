@@ -74,8 +74,8 @@ class StrategyCheckpointsTest {
     void emptyCheckpointAndStages(@TempDir Path dir) {
         StrategyCheckpoint empty = StrategyCheckpoint.of(1, null, null);
         String text = StrategyCheckpoints.write(empty);
-        assertEquals("{\n  \"current_stage\": 1,\n  \"parallel_strategy_item\": {},\n  \"parallel_layout_item\": {}\n}\n",
-                text);
+        assertEquals("{\n  \"current_stage\": 1,\n  \"parallel_strategy_item\": {},\n"
+                + "  \"parallel_layout_item\": {}\n}\n", text);
         assertEquals(empty, StrategyCheckpoints.parse(text));
         assertEquals(empty, StrategyCheckpoints.parse("{\"current_stage\": 1}"));
         Path out = dir.resolve("a/b/ckpt.json");
@@ -85,7 +85,8 @@ class StrategyCheckpointsTest {
 
     @Test
     void strategyKeyJoinsPrimitiveAndFirstParameter() {
-        assertEquals("MatMul_layers.0.attention.wq", StrategyCheckpoints.strategyKey("MatMul", "layers.0.attention.wq"));
+        assertEquals("MatMul_layers.0.attention.wq",
+                StrategyCheckpoints.strategyKey("MatMul", "layers.0.attention.wq"));
         assertEquals("primitive: found a blank name; expected MindSpore's primitive name, e.g. \"MatMul\"",
                 assertThrows(IllegalArgumentException.class,
                         () -> StrategyCheckpoints.strategyKey(" ", "w")).getMessage());
