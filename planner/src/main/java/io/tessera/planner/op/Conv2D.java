@@ -75,21 +75,25 @@ public record Conv2D(int outChannels, int[] kernel, int[] stride, int[] pad, int
         return new Conv2D(outChannels, kernel, stride, pad, new int[] {1, 1}, 1);
     }
 
+    /** A copy of {@code (kh, kw)}. */
     @Override
     public int[] kernel() {
         return kernel.clone();
     }
 
+    /** A copy of {@code (sh, sw)}. */
     @Override
     public int[] stride() {
         return stride.clone();
     }
 
+    /** A copy of {@code (top, bottom, left, right)}. */
     @Override
     public int[] pad() {
         return pad.clone();
     }
 
+    /** A copy of {@code (dh, dw)}. */
     @Override
     public int[] dilation() {
         return dilation.clone();

@@ -81,6 +81,7 @@ public record Reduce(Kind kind, int[] axes, boolean keepDims) implements Operato
         return new Reduce(Kind.MIN, axes, keepDims);
     }
 
+    /** A copy of the reduced axes as given (possibly negative; empty = all dims). */
     @Override
     public int[] axes() {
         return axes.clone();

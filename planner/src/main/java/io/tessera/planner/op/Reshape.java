@@ -22,18 +22,20 @@ import java.util.Optional;
  * the flat index space is cut into by everything outside it). A dim split over device dims {@code a1, a2, ...}
  * (outermost first, sizes {@code f1, f2, ...}) fixes, per rank, one digit of size {@code f1} at level {@code O}, one of
  * size {@code f2} at level {@code O*f1}, and so on. Each device dim of size above 1 is carried to the output dim
- * {@code j} that holds its level {@code L}, provided it lands as the next outermost factor of {@code j}:
- * {@code L == outer(j) * (product of device dims already carried to j)}, and its size divides what is left of
- * {@code out[j]}. Device dims of size 1 fix nothing; they are carried when they land at such a position and dropped
- * otherwise. Examples: {@code [B*S, H]} split {@code (dp, 1)} gives {@code [B, S, H]} split {@code (dp, 1, 1)} when
- * {@code dp} divides {@code B}; {@code [B, S, heads, hd]} split {@code (dp, 1, mp, 1)} gives {@code [B*S, heads*hd]}
- * split {@code (dp, mp)}. When every device dim of size above 1 is carried, each rank's input slice is exactly its
- * output slice as a set of flat indices ({@link #carry} returns that layout) and the reshape is local.
+ * {@code j} whose levels hold its level {@code L}, provided it lands as the next outermost factor of {@code j}:
+ * {@code L == outer(j) * (product of the device dims already carried to j)}, where {@code outer(j)} is the product
+ * of the output dims before {@code j}, and its size divides what is left of {@code out[j]}. Device dims of size 1
+ * fix nothing; they are carried when they land at such a position and dropped otherwise. Examples:
+ * {@code [B*S, H]} split {@code (dp, 1)} gives {@code [B, S, H]} split {@code (dp, 1, 1)} when {@code dp} divides
+ * {@code B}; {@code [B, S, heads, hd]} split {@code (dp, 1, mp, 1)} gives {@code [B*S, heads*hd]} split
+ * {@code (dp, mp)}. When every device dim of size above 1 is carried, each rank's input slice is exactly its output
+ * slice as a set of flat indices ({@link #carry} returns that layout) and the reshape is local.
  *
  * <p>Device dims that cannot be carried are dropped: the output dims they would have split are left unsplit by them,
  * and the op gathers its input over those device dims first (a forward AllGather, reported as the operator's own
- * communication; the union of the slices over such a group is exactly the carried output slice). A planner that wants
- * no such gather redistributes the producer's output into a layout that carries instead.
+ * communication). The union of the slices over such a group is exactly the carried output slice. In backward each
+ * rank keeps its own part of the replicated output gradient, with no communication. A planner that wants no such
+ * gather redistributes the producer's output into a layout that carries instead.
  *
  * @param shape the target shape; each entry positive, except at most one {@code -1} (inferred from the element
  *              count); copied in and out
@@ -66,6 +68,7 @@ public record Reshape(long[] shape) implements Operator {
         return new Reshape(shape);
     }
 
+    /** A copy of the target shape as given (possibly with one {@code -1}). */
     @Override
     public long[] shape() {
         return shape.clone();
@@ -147,9 +150,9 @@ public record Reshape(long[] shape) implements Operator {
             int[] dropped = c.dropped.stream().mapToInt(a -> n - 1 - a).sorted().toArray();
             if (dropped.length > 0) {
                 extra.add(new OpComm(OpComm.Kind.ALL_GATHER, null, OpComm.Phase.FORWARD, true, 0, dropped,
-                        "the input's split over device dims " + Arrays.toString(Arrays.stream(dropped)
-                        .map(d -> s[d]).toArray()) + " (sizes) does not land on an outermost factor of an output dim "
-                        + "of " + y + "; the slices are gathered over them before the local reshape"));
+                        "the input's splits of sizes " + Arrays.toString(c.dropped.stream().mapToInt(a -> s[n - 1 - a])
+                        .toArray()) + " do not land on an outermost factor of an output dim of " + y
+                        + "; the slices are gathered over them before the local reshape"));
             }
         }
         return Sharding.derive(label, s, List.<int[][]>of(dimsIn), List.<int[][]>of(dimsOut),

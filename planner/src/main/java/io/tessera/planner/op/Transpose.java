@@ -40,6 +40,7 @@ public record Transpose(int[] perm) implements Operator {
         return new Transpose(perm);
     }
 
+    /** A copy of the permutation. */
     @Override
     public int[] perm() {
         return perm.clone();
