@@ -190,7 +190,8 @@ public record Reduce(Kind kind, int[] axes, boolean keepDims) implements Operato
         }
         return Sharding.derive(label, s, List.<int[][]>of(dimsIn), List.<int[][]>of(dimsOut),
                 new boolean[] {x.dtype().isFloating()}, devices, kind.op(),
-                "reduced " + split + " split: each rank holds a partial " + kind.name().toLowerCase(java.util.Locale.ROOT),
+                "reduced " + split + " split: each rank holds a partial "
+                        + kind.name().toLowerCase(java.util.Locale.ROOT),
                 List.of());
     }
 

@@ -48,6 +48,7 @@ class ReduceTest {
         assertEquals(OpComm.Kind.ALL_REDUCE, c.kind());
         assertEquals(ReduceOp.SUM, c.reduce());
         assertArrayEquals(new int[] {0}, c.axes());
+        assertEquals("reduced dim 2 (2 ways) split: each rank holds a partial sum", c.reason());
         assertEquals(List.of(0, 1), c.groups(s.devMatrix()).get(0));
         assertTrue(s.backward().isEmpty());
     }
@@ -114,14 +115,16 @@ class ReduceTest {
                 e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> Reduce.sum(false, 2, -1).outputs("r", List.of(X)));
         assertEquals("ReduceSum 'r': axes [2, -1] name dim 2 twice; give each reduced dim once", e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> shard(Reduce.sum(false, -1), X, new int[] {4, 3, 1}, 32));
+        e = assertThrows(IllegalArgumentException.class,
+                () -> shard(Reduce.sum(false, -1), X, new int[] {4, 3, 1}, 32));
         assertTrue(e.getMessage().startsWith("ReduceSum 'r': input 0 dim 1 of size 32 is split 3 ways"),
                 e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> Reduce.min(false, -1).shard("r", List.of(X),
                 Strategy.of(new int[] {1, 1, 1}), Strategy.of(new int[] {1, 1}), 8));
         assertTrue(e.getMessage().startsWith("ReduceMin 'r': out_strategy [[1, 1]] is given but this operator does "
                 + "not accept one"), e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> shard(Reduce.sum(false, -1), X, new int[] {4, 4, 4}, 32));
+        e = assertThrows(IllegalArgumentException.class,
+                () -> shard(Reduce.sum(false, -1), X, new int[] {4, 4, 4}, 32));
         assertTrue(e.getMessage().contains("uses 64 devices but the stage has 32"), e.getMessage());
     }
 
