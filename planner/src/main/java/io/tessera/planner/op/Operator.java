@@ -6,7 +6,8 @@ import java.util.List;
  * An operator of the catalogue with its attributes and its sharding rule. Each operator is one record implementing
  * this interface (the closed set is listed in {@code permits}); adding an operator is one record plus its tests.
  */
-public sealed interface Operator permits MatMul {
+public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dropout, Cast, Softmax, LayerNorm,
+        BatchNorm, SoftmaxCrossEntropyWithLogits {
 
     /** MindSpore's primitive name, e.g. {@code MatMul}. */
     String type();

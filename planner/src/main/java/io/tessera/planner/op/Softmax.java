@@ -1,0 +1,64 @@
+package io.tessera.planner.op;
+
+import java.util.List;
+
+/**
+ * {@code Softmax} / {@code LogSoftmax} along one axis.
+ *
+ * <p>Rule (spec §3): the axis dimension must not be split (the normalising sum spans it); the other dimensions are
+ * free. The device matrix is the strategy and the output has the input's layout. No communication.
+ *
+ * @param axis the normalised axis; negative values count from the end ({@code -1} is the last dimension)
+ * @param log  true for {@code LogSoftmax}
+ */
+public record Softmax(int axis, boolean log) implements Operator {
+
+    /** {@code Softmax} along {@code axis} (negative counts from the end). */
+    public static Softmax of(int axis) {
+        return new Softmax(axis, false);
+    }
+
+    /** {@code LogSoftmax} along {@code axis} (negative counts from the end). */
+    public static Softmax log(int axis) {
+        return new Softmax(axis, true);
+    }
+
+    @Override
+    public String type() {
+        return log ? "LogSoftmax" : "Softmax";
+    }
+
+    @Override
+    public int inputCount() {
+        return 1;
+    }
+
+    /** The input's type; the axis must exist. */
+    @Override
+    public List<TensorType> outputs(String name, List<TensorType> inputs) {
+        String label = Sharding.label(this, name);
+        Elementwise.checkCount(label, inputs, 1, "x");
+        Elementwise.axis(label, "axis", axis, inputs.get(0));
+        return List.of(inputs.get(0));
+    }
+
+    /** Dimension 0 split over {@link Sharding#fit} of its size unless it is the axis; everything else 1. */
+    @Override
+    public Strategy dataParallel(List<TensorType> inputs, int devices) {
+        TensorType x = inputs.get(0);
+        int a = Elementwise.axis(Sharding.label(this, "data parallel"), "axis", axis, x);
+        return Strategy.of(a == 0 ? Elementwise.ones(x.rank()) : Elementwise.batchTuple(x, devices));
+    }
+
+    @Override
+    public OpSharding shard(String name, List<TensorType> inputs, Strategy in, Strategy out, int devices) {
+        String label = Sharding.label(this, name);
+        outputs(name, inputs);
+        TensorType x = inputs.get(0);
+        Elementwise.rejectOutStrategy(label, out);
+        Sharding.checkStrategy(label, inputs, in);
+        int a = Elementwise.axis(label, "axis", axis, x);
+        Sharding.checkUnsplit(label, "input 0", a, in.tuple(0), type() + " normalises along axis " + axis);
+        return Elementwise.sameLayout(label, x, in, null, devices, x.dtype().isFloating());
+    }
+}
