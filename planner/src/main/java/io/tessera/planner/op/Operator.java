@@ -7,7 +7,7 @@ import java.util.List;
  * this interface (the closed set is listed in {@code permits}); adding an operator is one record plus its tests.
  */
 public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dropout, Cast, Softmax, LayerNorm,
-        BatchNorm, SoftmaxCrossEntropyWithLogits {
+        BatchNorm, SoftmaxCrossEntropyWithLogits, Reshape, Transpose, Reduce, Gather, Conv2D {
 
     /** MindSpore's primitive name, e.g. {@code MatMul}. */
     String type();
