@@ -1,5 +1,6 @@
 package io.tessera.planner.graph;
 
+import io.tessera.layout.param.Parameter;
 import io.tessera.planner.op.TensorType;
 
 import java.util.ArrayList;
@@ -55,7 +56,7 @@ public final class BackwardGraph {
         }
         List<Node> nodes = network.nodes();
         Set<String> varying = new HashSet<>();
-        for (Map.Entry<String, io.tessera.layout.param.Parameter> e : network.parametersAndNames()) {
+        for (Map.Entry<String, Parameter> e : network.parametersAndNames()) {
             if (e.getValue().requiresGrad() && network.tensor(e.getKey()).dtype().isFloating()) {
                 varying.add(e.getKey());
             }
@@ -201,7 +202,7 @@ public final class BackwardGraph {
     /** The trainable parameters with a gradient, by name, mapped to their gradient tensors, in declaration order. */
     public Map<String, String> parameterGradients() {
         Map<String, String> out = new LinkedHashMap<>();
-        for (Map.Entry<String, io.tessera.layout.param.Parameter> e : network.parametersAndNames()) {
+        for (Map.Entry<String, Parameter> e : network.parametersAndNames()) {
             if (needs.contains(e.getKey())) {
                 out.put(e.getKey(), GRAD_PREFIX + e.getKey());
             }

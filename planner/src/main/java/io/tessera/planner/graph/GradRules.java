@@ -5,12 +5,17 @@ import io.tessera.planner.op.BatchNorm;
 import io.tessera.planner.op.BiasAdd;
 import io.tessera.planner.op.Binary;
 import io.tessera.planner.op.Cast;
+import io.tessera.planner.op.Conv2D;
 import io.tessera.planner.op.Dropout;
+import io.tessera.planner.op.Gather;
 import io.tessera.planner.op.LayerNorm;
 import io.tessera.planner.op.MatMul;
 import io.tessera.planner.op.Operator;
+import io.tessera.planner.op.Reduce;
+import io.tessera.planner.op.Reshape;
 import io.tessera.planner.op.Softmax;
 import io.tessera.planner.op.SoftmaxCrossEntropyWithLogits;
+import io.tessera.planner.op.Transpose;
 
 import java.util.List;
 
@@ -30,6 +35,9 @@ final class GradRules {
         }
         if (op instanceof SoftmaxCrossEntropyWithLogits) {
             return i == 0; // MindSpore's bprop returns zeros for the labels
+        }
+        if (op instanceof Gather) {
+            return i == 0; // indices are integers
         }
         return true;
     }
@@ -87,6 +95,20 @@ final class GradRules {
         }
         if (op instanceof SoftmaxCrossEntropyWithLogits) {
             return List.of(n.input(0), n.input(1));
+        }
+        if (op instanceof Reshape || op instanceof Transpose) {
+            return List.of(); // shapes and permutations are static
+        }
+        if (op instanceof Reduce r) {
+            // sum and mean broadcast dout back; max and min route it to the arg-extreme elements
+            return r.kind() == Reduce.Kind.SUM || r.kind() == Reduce.Kind.MEAN ? List.of()
+                    : List.of(n.input(0), n.output(0));
+        }
+        if (op instanceof Gather) {
+            return List.of(n.input(1)); // a scatter-add of dout into the rows named by the indices
+        }
+        if (op instanceof Conv2D) {
+            return List.of(n.input(1 - i)); // dx = conv_transpose(dout, w), dw = conv_filter_grad(x, dout)
         }
         throw new IllegalArgumentException("backward: no gradient rule for " + op.type() + " (node '" + n.name()
                 + "'); expected an operator of the catalogue");

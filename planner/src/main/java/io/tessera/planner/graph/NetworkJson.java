@@ -293,6 +293,7 @@ public final class NetworkJson {
             return;
         }
         String key = init.name().replaceAll("([a-z])([A-Z])", "$1_$2").toLowerCase(Locale.ROOT);
+        key = key.equals("zero") ? "zeros" : key.equals("one") ? "ones" : key;
         Initializer byName;
         try {
             byName = Initializers.byName(key);

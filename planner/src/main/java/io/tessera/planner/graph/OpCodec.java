@@ -10,12 +10,17 @@ import io.tessera.planner.op.BatchNorm;
 import io.tessera.planner.op.BiasAdd;
 import io.tessera.planner.op.Binary;
 import io.tessera.planner.op.Cast;
+import io.tessera.planner.op.Conv2D;
 import io.tessera.planner.op.Dropout;
+import io.tessera.planner.op.Gather;
 import io.tessera.planner.op.LayerNorm;
 import io.tessera.planner.op.MatMul;
 import io.tessera.planner.op.Operator;
+import io.tessera.planner.op.Reduce;
+import io.tessera.planner.op.Reshape;
 import io.tessera.planner.op.Softmax;
 import io.tessera.planner.op.SoftmaxCrossEntropyWithLogits;
+import io.tessera.planner.op.Transpose;
 
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -61,6 +66,28 @@ final class OpCodec {
                 (t, a) -> new BatchNorm(a.number("epsilon", 1e-5), a.number("momentum", 0.1))));
         SPECS.put("SoftmaxCrossEntropyWithLogits", new Spec(List.of(),
                 (t, a) -> new SoftmaxCrossEntropyWithLogits()));
+        SPECS.put("Reshape", new Spec(List.of("shape"),
+                (t, a) -> new Reshape(a.longs("shape", "the target shape, a list of integers (one may be -1)"))));
+        SPECS.put("Transpose", new Spec(List.of("perm"),
+                (t, a) -> new Transpose(a.ints("perm", 0, null, "a permutation such as [0, 2, 1, 3]"))));
+        for (Reduce.Kind k : Reduce.Kind.values()) {
+            SPECS.put(k.type(), new Spec(List.of("axis", "keep_dims"), (t, a) -> new Reduce(k,
+                    a.ints("axis", 1, new int[0], "an axis or a list of axes ([] reduces all)"),
+                    a.bool("keep_dims", false))));
+        }
+        SPECS.put("Gather", new Spec(List.of("axis"), (t, a) -> Gather.of(a.integer("axis", 0))));
+        SPECS.put("Conv2D", new Spec(List.of("out_channel", "kernel_size", "stride", "pad", "dilation", "group"),
+                (t, a) -> {
+                    a.require("out_channel", "the number of output channels");
+                    a.require("kernel_size", "an int or [height, width]");
+                    return new Conv2D(a.integer("out_channel", 0),
+                            a.ints("kernel_size", 2, null, "an int or [height, width]"),
+                            a.ints("stride", 2, new int[] {1, 1}, "an int or [height, width]"),
+                            a.ints("pad", 4, new int[] {0, 0, 0, 0},
+                                    "an int, [ph, pw] or [top, bottom, left, right]"),
+                            a.ints("dilation", 2, new int[] {1, 1}, "an int or [height, width]"),
+                            a.integer("group", 1));
+                }));
     }
 
     private OpCodec() {
@@ -136,6 +163,22 @@ final class OpCodec {
         } else if (op instanceof BatchNorm b) {
             o.put("epsilon", b.epsilon());
             o.put("momentum", b.momentum());
+        } else if (op instanceof Reshape r) {
+            o.set("shape", array(r.shape()));
+        } else if (op instanceof Transpose t) {
+            o.set("perm", array(t.perm()));
+        } else if (op instanceof Reduce r) {
+            o.set("axis", array(r.axes()));
+            o.put("keep_dims", r.keepDims());
+        } else if (op instanceof Gather g) {
+            o.put("axis", g.axis());
+        } else if (op instanceof Conv2D c) {
+            o.put("out_channel", c.outChannels());
+            o.set("kernel_size", array(c.kernel()));
+            o.set("stride", array(c.stride()));
+            o.set("pad", array(c.pad()));
+            o.set("dilation", array(c.dilation()));
+            o.put("group", c.group());
         }
         return o;
     }
