@@ -314,6 +314,24 @@ class NetworkJsonTest {
         assertEquals(NetworkJson.opTypes().size(), checked, "every op type has its attribute rule");
     }
 
+    /** The example of schemas/README.md parses, and its graph is the documented one. */
+    @Test
+    void readmeExampleParses() throws Exception {
+        String readme;
+        try (InputStream in = NetworkJson.class.getResourceAsStream("/schemas/README.md")) {
+            assertNotNull(in, "schemas/README.md on the class path");
+            readme = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
+        int start = readme.indexOf("```json\n") + "```json\n".length();
+        Network n = NetworkJson.parse(readme.substring(start, readme.indexOf("```", start)));
+        assertEquals("tiny_mlp", n.name());
+        assertEquals(List.of("layers.0.dense", "layers.0.bias_add", "loss_fn", "loss"),
+                n.nodes().stream().map(Node::name).toList());
+        assertEquals(TensorType.of(DType.FLOAT32, 8, 4), n.tensor("layers.0.bias_add"));
+        assertEquals(Map.of("layers.0.weight", "grad/layers.0.weight", "layers.0.bias", "grad/layers.0.bias"),
+                n.backward().parameterGradients());
+    }
+
     private static List<String> names(JsonNode object) {
         List<String> out = new ArrayList<>();
         Iterator<String> it = object == null ? List.<String>of().iterator() : object.fieldNames();
