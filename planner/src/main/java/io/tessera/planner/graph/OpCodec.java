@@ -22,7 +22,6 @@ import io.tessera.planner.op.Softmax;
 import io.tessera.planner.op.SoftmaxCrossEntropyWithLogits;
 import io.tessera.planner.op.Transpose;
 
-import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -320,12 +319,5 @@ final class OpCodec {
             a.add(v);
         }
         return a;
-    }
-
-    /** The names, for messages. */
-    static List<String> names(Iterator<String> it) {
-        List<String> out = new ArrayList<>();
-        it.forEachRemaining(out::add);
-        return out;
     }
 }
