@@ -229,7 +229,10 @@ public final class Network {
      * the whole network.
      */
     public List<Parameter> trainableParams(String scopePrefix) {
-        Objects.requireNonNull(scopePrefix, "scopePrefix");
+        if (scopePrefix == null) {
+            throw new IllegalArgumentException("network '" + name + "': trainableParams found a null scope prefix; "
+                    + "give a prefix such as \"layers.3\" (\"\" for the whole network)");
+        }
         String p = scopePrefix.endsWith(".") ? scopePrefix.substring(0, scopePrefix.length() - 1) : scopePrefix;
         List<Parameter> out = new ArrayList<>();
         for (Map.Entry<String, Parameter> e : params) {
