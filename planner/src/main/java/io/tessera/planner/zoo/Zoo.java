@@ -1,0 +1,416 @@
+package io.tessera.planner.zoo;
+
+import io.tessera.layout.DType;
+import io.tessera.layout.init.Constant;
+import io.tessera.layout.init.Initializers;
+import io.tessera.layout.param.Parameter;
+import io.tessera.planner.graph.Network;
+import io.tessera.planner.op.Activation;
+import io.tessera.planner.op.BatchNorm;
+import io.tessera.planner.op.BiasAdd;
+import io.tessera.planner.op.Binary;
+import io.tessera.planner.op.Conv2D;
+import io.tessera.planner.op.Gather;
+import io.tessera.planner.op.LayerNorm;
+import io.tessera.planner.op.MatMul;
+import io.tessera.planner.op.Reduce;
+import io.tessera.planner.op.Reshape;
+import io.tessera.planner.op.Softmax;
+import io.tessera.planner.op.SoftmaxCrossEntropyWithLogits;
+import io.tessera.planner.op.TensorType;
+import io.tessera.planner.op.Transpose;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The built-in model zoo: parameterised forward networks with a loss, hierarchical names, as MindSpore cells would
+ * name them. Models: {@code mlp}, {@code gpt}, {@code resnet} (see {@link #mlp}, {@link #gpt}, {@link #resnet} for
+ * the graphs and their op and parameter names). Weights are initialised "normal", biases and LayerNorm betas
+ * "zeros", scales and gammas "ones".
+ */
+public final class Zoo {
+
+    /** The model names accepted by {@link #build}. */
+    public static final List<String> MODELS = List.of("mlp", "gpt", "resnet");
+
+    private Zoo() {
+    }
+
+    /**
+     * The arguments of {@code model} with their defaults (as {@link #build} reads them), in documentation order.
+     * {@code gpt}'s ffn default is 4 x hidden, shown as {@code "4*hidden"}.
+     *
+     * @throws IllegalArgumentException for an unknown model, listing the valid ones
+     */
+    public static Map<String, Object> defaults(String model) {
+        Map<String, Object> d = new LinkedHashMap<>();
+        switch (checkModel(model)) {
+            case "mlp":
+                d.put("layers", 2);
+                d.put("widths", MlpConfig.DEFAULT_WIDTHS);
+                d.put("batch", 8);
+                d.put("dtype", "float32");
+                break;
+            case "gpt":
+                GptConfig g = GptConfig.defaults();
+                d.put("layers", g.layers());
+                d.put("hidden", g.hidden());
+                d.put("heads", g.heads());
+                d.put("ffn", "4*hidden");
+                d.put("seq", g.seq());
+                d.put("vocab", g.vocab());
+                d.put("batch", g.batch());
+                d.put("dtype", "float32");
+                break;
+            default:
+                ResNetConfig r = ResNetConfig.defaults();
+                d.put("batch", r.batch());
+                d.put("channels", r.channels());
+                d.put("blocks", r.blocks());
+                d.put("image", r.image());
+                d.put("classes", r.classes());
+                d.put("norm", r.norm().jsonName());
+                d.put("dtype", "float32");
+                break;
+        }
+        return d;
+    }
+
+    /**
+     * Builds zoo model {@code model} with {@code args} (null or empty: all defaults; see {@link #defaults}). Integer
+     * arguments accept any integral {@link Number} or a decimal string; {@code widths} a list of them; {@code dtype}
+     * a {@link DType} or its name; {@code norm} "batchnorm" or "layernorm".
+     *
+     * @throws IllegalArgumentException for an unknown model (listing the valid ones), an unknown argument (listing
+     *                                  the valid ones with their defaults) or an invalid value
+     */
+    public static Network build(String model, Map<String, ?> args) {
+        String m = checkModel(model);
+        Args a = new Args(m, args == null ? Map.of() : args, defaults(m));
+        switch (m) {
+            case "mlp":
+                return mlp(MlpConfig.of(a.positiveOrNull("layers"), a.longsOrNull("widths"), a.positive("batch", 8),
+                        a.dtype()));
+            case "gpt": {
+                GptConfig d = GptConfig.defaults();
+                int hidden = a.positive("hidden", d.hidden());
+                return gpt(new GptConfig(a.positive("layers", d.layers()), hidden, a.positive("heads", d.heads()),
+                        a.positive("ffn", 4 * hidden), a.positive("seq", d.seq()), a.positive("vocab", d.vocab()),
+                        a.positive("batch", d.batch()), a.dtype()));
+            }
+            default: {
+                ResNetConfig d = ResNetConfig.defaults();
+                return resnet(new ResNetConfig(a.positive("batch", d.batch()), a.positive("channels", d.channels()),
+                        a.positive("blocks", d.blocks()), a.positive("image", d.image()),
+                        a.positive("classes", d.classes()), a.norm(), a.dtype()));
+            }
+        }
+    }
+
+    private static String checkModel(String model) {
+        String m = model == null ? "" : model.trim().toLowerCase(Locale.ROOT);
+        if (!MODELS.contains(m)) {
+            throw new IllegalArgumentException("zoo: unknown model '" + model + "'; expected one of "
+                    + String.join(", ", MODELS));
+        }
+        return m;
+    }
+
+    /**
+     * The MLP: input {@code x [batch, widths[0]]}; per layer {@code i} under {@code layers.i}: MatMul {@code dense}
+     * (parameter {@code weight [w_i, w_i+1]}), BiasAdd {@code bias_add} (parameter {@code bias [w_i+1]}), ReLU
+     * {@code relu} (not after the last layer); then SoftmaxCrossEntropyWithLogits {@code loss_fn} against the
+     * one-hot input {@code labels [batch, widths.last]} and ReduceMean {@code loss} (the loss, a scalar).
+     */
+    public static Network mlp(MlpConfig c) {
+        long[] w = c.widths();
+        Network.Builder b = Network.builder("mlp");
+        String h = b.input("x", TensorType.of(c.dtype(), c.batch(), w[0]));
+        String labels = b.input("labels", TensorType.of(c.dtype(), c.batch(), w[w.length - 1]));
+        for (int i = 0; i < c.layers(); i++) {
+            Network.Builder l = b.scope("layers." + i);
+            String weight = l.parameter("weight", "normal", c.dtype(), w[i], w[i + 1]);
+            String bias = l.parameter("bias", "zeros", c.dtype(), w[i + 1]);
+            h = l.op("dense", MatMul.of(false, false), h, weight);
+            h = l.op("bias_add", new BiasAdd(), h, bias);
+            if (i < c.layers() - 1) {
+                h = l.op("relu", Activation.relu(), h);
+            }
+        }
+        return lossHead(b, h, labels).build();
+    }
+
+    /**
+     * The decoder-only transformer. Input {@code tokens} (Int32 {@code [batch, seq]}); Gather(0)
+     * {@code embedding.lookup} of parameter {@code embedding.word_table [vocab, hidden]}; Add
+     * {@code embedding.add_position} of {@code embedding.position [seq, hidden]}; Reshape {@code embedding.flatten}
+     * to {@code [batch*seq, hidden]}. Per layer under {@code layers.i}: LayerNorm {@code ln1} ({@code ln1.gamma},
+     * {@code ln1.beta}); MatMul {@code attention.q/k/v} ({@code attention.wq/wk/wv [hidden, hidden]}); Reshape
+     * {@code attention.q_split/k_split/v_split} to {@code [batch, seq, heads, hidden/heads]}; Transpose
+     * {@code attention.q_heads/k_heads/v_heads} (0, 2, 1, 3); BatchMatMul {@code attention.scores} (q, k,
+     * transpose_b); Mul {@code attention.scale_mul} by {@code attention.scale [1]} (1/sqrt(hidden/heads),
+     * requires_grad false); Softmax {@code attention.softmax} (-1); BatchMatMul {@code attention.context} (probs,
+     * v); Transpose {@code attention.merge_heads} (0, 2, 1, 3); Reshape {@code attention.flatten}
+     * {@code [batch*seq, hidden]}; MatMul {@code attention.out} ({@code attention.wo}); Add {@code residual1}; LayerNorm
+     * {@code ln2}; MatMul {@code ffn.fc1} ({@code ffn.w1 [hidden, ffn]}); GeLU {@code ffn.gelu}; MatMul {@code ffn.fc2}
+     * ({@code ffn.w2 [ffn, hidden]}); Add {@code residual2}. Then LayerNorm {@code final_ln}, MatMul {@code head}
+     * ({@code head.weight [hidden, vocab]}), SoftmaxCrossEntropyWithLogits {@code loss_fn} against the one-hot input
+     * {@code labels [batch*seq, vocab]}, ReduceMean {@code loss}. LayerNorms normalise the last axis (-1).
+     */
+    public static Network gpt(GptConfig c) {
+        DType dt = c.dtype();
+        long tokens = (long) c.batch() * c.seq();
+        int hd = c.hidden() / c.heads();
+        Network.Builder b = Network.builder("gpt");
+        String ids = b.input("tokens", TensorType.of(DType.INT32, c.batch(), c.seq()));
+        String labels = b.input("labels", TensorType.of(dt, tokens, c.vocab()));
+        Network.Builder e = b.scope("embedding");
+        String table = e.parameter("word_table", "normal", dt, c.vocab(), c.hidden());
+        String position = e.parameter("position", "normal", dt, c.seq(), c.hidden());
+        String h = e.op("lookup", Gather.of(0), table, ids);
+        h = e.op("add_position", Binary.add(), h, position);
+        h = e.op("flatten", Reshape.of(tokens, c.hidden()), h);
+        for (int i = 0; i < c.layers(); i++) {
+            Network.Builder l = b.scope("layers." + i);
+            Network.Builder att = l.scope("attention");
+            String x1 = layerNorm(l, "ln1", h, c.hidden(), dt);
+            String[] heads = new String[3];
+            String[] qkv = {"q", "k", "v"};
+            for (int j = 0; j < 3; j++) {
+                String w = att.parameter("w" + qkv[j], "normal", dt, c.hidden(), c.hidden());
+                String p = att.op(qkv[j], MatMul.of(false, false), x1, w);
+                p = att.op(qkv[j] + "_split", Reshape.of(c.batch(), c.seq(), c.heads(), hd), p);
+                heads[j] = att.op(qkv[j] + "_heads", Transpose.of(0, 2, 1, 3), p);
+            }
+            String scale = att.parameter(Parameter.of(
+                    Initializers.initializer(new Constant(1.0 / Math.sqrt(hd)),
+                            new long[] {1}, dt), "scale", false));
+            String s = att.op("scores", MatMul.batched(false, true), heads[0], heads[1]);
+            s = att.op("scale_mul", Binary.mul(), s, scale);
+            s = att.op("softmax", Softmax.of(-1), s);
+            s = att.op("context", MatMul.batched(false, false), s, heads[2]);
+            s = att.op("merge_heads", Transpose.of(0, 2, 1, 3), s);
+            s = att.op("flatten", Reshape.of(tokens, c.hidden()), s);
+            String wo = att.parameter("wo", "normal", dt, c.hidden(), c.hidden());
+            s = att.op("out", MatMul.of(false, false), s, wo);
+            String r1 = l.op("residual1", Binary.add(), h, s);
+            String x2 = layerNorm(l, "ln2", r1, c.hidden(), dt);
+            Network.Builder ffn = l.scope("ffn");
+            String w1 = ffn.parameter("w1", "normal", dt, c.hidden(), c.ffn());
+            String w2 = ffn.parameter("w2", "normal", dt, c.ffn(), c.hidden());
+            String f = ffn.op("fc1", MatMul.of(false, false), x2, w1);
+            f = ffn.op("gelu", Activation.gelu(), f);
+            f = ffn.op("fc2", MatMul.of(false, false), f, w2);
+            h = l.op("residual2", Binary.add(), r1, f);
+        }
+        h = layerNorm(b, "final_ln", h, c.hidden(), dt);
+        String head = b.scope("head").parameter("weight", "normal", dt, c.hidden(), c.vocab());
+        h = b.op("head", MatMul.of(false, false), h, head);
+        return lossHead(b, h, labels).build();
+    }
+
+    /** LayerNorm {@code name} over the last axis with parameters {@code name.gamma}, {@code name.beta}. */
+    private static String layerNorm(Network.Builder b, String name, String x, long hidden, DType dt) {
+        Network.Builder s = b.scope(name);
+        String gamma = s.parameter("gamma", "ones", dt, hidden);
+        String beta = s.parameter("beta", "zeros", dt, hidden);
+        return b.op(name, LayerNorm.of(-1), x, gamma, beta);
+    }
+
+    /**
+     * The small ResNet-style CNN (NCHW). Input {@code images [batch, 3, image, image]}; Conv2D {@code stem.conv}
+     * (3x3, stride 1, pad 1; parameter {@code stem.conv.weight [channels, 3, 3, 3]}), norm {@code stem.norm}, ReLU
+     * {@code stem.relu}; per block under {@code blocks.i}: Conv2D {@code conv1} ({@code conv1.weight
+     * [channels, channels, 3, 3]}), norm {@code norm1}, ReLU {@code relu1}, Conv2D {@code conv2}, norm {@code norm2},
+     * Add {@code residual} (block input + norm2), ReLU {@code relu}; then ReduceMean {@code pool} over H and W, MatMul
+     * {@code head} ({@code head.weight [channels, classes]}), SoftmaxCrossEntropyWithLogits {@code loss_fn} against
+     * the one-hot input {@code labels [batch, classes]}, ReduceMean {@code loss}. A BatchNorm norm {@code n} has
+     * parameters {@code n.scale}, {@code n.bias} (trainable) and {@code n.mean}, {@code n.variance} (not trainable,
+     * [channels]); a LayerNorm norm normalises C, H and W (begin_norm_axis = begin_params_axis = 1) with
+     * {@code n.gamma}, {@code n.beta} of shape {@code [channels, image, image]}.
+     */
+    public static Network resnet(ResNetConfig c) {
+        DType dt = c.dtype();
+        Network.Builder b = Network.builder("resnet");
+        String h = b.input("images", TensorType.of(dt, c.batch(), 3, c.image(), c.image()));
+        String labels = b.input("labels", TensorType.of(dt, c.batch(), c.classes()));
+        Network.Builder stem = b.scope("stem");
+        h = conv(stem, "conv", h, 3, c);
+        h = norm(stem, "norm", h, c);
+        h = stem.op("relu", Activation.relu(), h);
+        for (int i = 0; i < c.blocks(); i++) {
+            Network.Builder blk = b.scope("blocks." + i);
+            String in = h;
+            h = conv(blk, "conv1", h, c.channels(), c);
+            h = norm(blk, "norm1", h, c);
+            h = blk.op("relu1", Activation.relu(), h);
+            h = conv(blk, "conv2", h, c.channels(), c);
+            h = norm(blk, "norm2", h, c);
+            h = blk.op("residual", Binary.add(), in, h);
+            h = blk.op("relu", Activation.relu(), h);
+        }
+        h = b.op("pool", Reduce.mean(false, 2, 3), h);
+        String head = b.scope("head").parameter("weight", "normal", dt, c.channels(), c.classes());
+        h = b.op("head", MatMul.of(false, false), h, head);
+        return lossHead(b, h, labels).build();
+    }
+
+    private static String conv(Network.Builder b, String name, String x, int inChannels, ResNetConfig c) {
+        String w = b.scope(name).parameter("weight", "normal", c.dtype(), c.channels(), inChannels, 3, 3);
+        return b.op(name, Conv2D.of(c.channels(), new int[] {3}, new int[] {1}, new int[] {1}), x, w);
+    }
+
+    private static String norm(Network.Builder b, String name, String x, ResNetConfig c) {
+        Network.Builder s = b.scope(name);
+        DType dt = c.dtype();
+        if (c.norm() == ResNetConfig.Norm.LAYERNORM) {
+            String gamma = s.parameter("gamma", "ones", dt, c.channels(), c.image(), c.image());
+            String beta = s.parameter("beta", "zeros", dt, c.channels(), c.image(), c.image());
+            return b.op(name, new LayerNorm(1, 1, 1e-7), x, gamma, beta);
+        }
+        String scale = s.parameter("scale", "ones", dt, c.channels());
+        String bias = s.parameter("bias", "zeros", dt, c.channels());
+        String mean = s.parameter(Parameter.of(Initializers.initializer("zeros",
+                new long[] {c.channels()}, dt), "mean", false));
+        String variance = s.parameter(Parameter.of(Initializers.initializer("ones",
+                new long[] {c.channels()}, dt), "variance", false));
+        return b.op(name, BatchNorm.of(), x, scale, bias, mean, variance);
+    }
+
+    /** SoftmaxCrossEntropyWithLogits {@code loss_fn}, ReduceMean {@code loss} over all dims; sets the loss. */
+    private static Network.Builder lossHead(Network.Builder b, String logits, String labels) {
+        String l = b.op("loss_fn", new SoftmaxCrossEntropyWithLogits(), logits, labels);
+        l = b.op("loss", Reduce.mean(false), l);
+        return b.loss(l);
+    }
+
+    /** Reads the arguments of one model, rejecting unknown keys. */
+    private static final class Args {
+        private final String model;
+        private final Map<String, ?> args;
+
+        Args(String model, Map<String, ?> args, Map<String, Object> defaults) {
+            this.model = model;
+            this.args = args;
+            for (String k : args.keySet()) {
+                if (!defaults.containsKey(k)) {
+                    List<String> valid = new ArrayList<>();
+                    defaults.forEach((key, v) -> valid.add(key + "=" + v));
+                    throw new IllegalArgumentException("zoo model '" + model + "': unknown argument '" + k
+                            + "'; valid arguments (with defaults): " + String.join(", ", valid));
+                }
+            }
+        }
+
+        private IllegalArgumentException bad(String key, Object v, String expected) {
+            return new IllegalArgumentException("zoo model '" + model + "': argument '" + key + "' is " + show(v)
+                    + "; expected " + expected);
+        }
+
+        private static String show(Object v) {
+            return v instanceof String ? "'" + v + "'" : String.valueOf(v);
+        }
+
+        private long integral(String key, Object v) {
+            if (v instanceof Integer || v instanceof Long || v instanceof Short || v instanceof Byte) {
+                return ((Number) v).longValue();
+            }
+            if (v instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue())
+                    && Math.abs(n.doubleValue()) < 1e15) {
+                return (long) n.doubleValue();
+            }
+            if (v instanceof String s) {
+                try {
+                    return Long.parseLong(s.trim());
+                } catch (NumberFormatException e) {
+                    throw bad(key, v, "a positive integer");
+                }
+            }
+            throw bad(key, v, "a positive integer");
+        }
+
+        int positive(String key, int def) {
+            Integer v = positiveOrNull(key);
+            return v == null ? def : v;
+        }
+
+        Integer positiveOrNull(String key) {
+            Object v = args.get(key);
+            if (v == null) {
+                return null;
+            }
+            long l = integral(key, v);
+            if (l <= 0 || l > Integer.MAX_VALUE) {
+                throw bad(key, v, "a positive integer");
+            }
+            return (int) l;
+        }
+
+        long[] longsOrNull(String key) {
+            Object v = args.get(key);
+            if (v == null) {
+                return null;
+            }
+            List<?> list;
+            if (v instanceof List<?> l) {
+                list = l;
+            } else if (v instanceof long[] a) {
+                list = Arrays.stream(a).boxed().toList();
+            } else if (v instanceof int[] a) {
+                list = Arrays.stream(a).boxed().toList();
+            } else {
+                throw bad(key, v, "a list of positive integers such as [1024, 4096, 1024]");
+            }
+            long[] out = new long[list.size()];
+            for (int i = 0; i < out.length; i++) {
+                Object e = list.get(i);
+                long x = e == null ? 0 : integral(key, e);
+                if (x <= 0) {
+                    throw bad(key, v, "a list of positive integers such as [1024, 4096, 1024]");
+                }
+                out[i] = x;
+            }
+            return out;
+        }
+
+        DType dtype() {
+            Object v = args.get("dtype");
+            if (v == null) {
+                return DType.FLOAT32;
+            }
+            if (v instanceof DType d) {
+                return d;
+            }
+            if (!(v instanceof String s)) {
+                throw bad("dtype", v, "a floating dtype name such as \"float32\"");
+            }
+            DType d;
+            try {
+                d = DType.parse(s);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("zoo model '" + model + "': argument 'dtype': " + e.getMessage(),
+                        e);
+            }
+            if (!d.isFloating()) {
+                throw bad("dtype", v, "a floating dtype such as float32, float16 or bfloat16");
+            }
+            return d;
+        }
+
+        ResNetConfig.Norm norm() {
+            Object v = args.get("norm");
+            if (v == null) {
+                return ResNetConfig.Norm.BATCHNORM;
+            }
+            if (v instanceof ResNetConfig.Norm n) {
+                return n;
+            }
+            return ResNetConfig.Norm.parse(String.valueOf(v));
+        }
+    }
+}
