@@ -1,0 +1,94 @@
+package io.tessera.planner.plan;
+
+import io.tessera.layout.Layout;
+import io.tessera.layout.redistribution.ReduceOp;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * One communication the plan inserts, with its provenance: what needs it (operator and input, or parameter), the
+ * phase, the layouts it converts between (for redistributions), its rank groups, the bytes each rank receives, and a
+ * one-line reason. Immutable.
+ *
+ * @param kind      the collective: AllReduce, AllGather, ReduceScatter, AllToAll, CollectivePermute or SendRecv
+ * @param origin    what inserted it
+ * @param phase     forward, backward or optimizer
+ * @param operator  the operator it serves (null for a parameter's gradient reduction when it has no single consumer)
+ * @param input     the operator's input index it serves, or -1 for an output
+ * @param tensor    the tensor (or gradient tensor) it moves
+ * @param parameter the parameter it serves, or null
+ * @param reduce    the reduction of AllReduce / ReduceScatter, else null
+ * @param from      the source layout of a redistribution, else null
+ * @param to        the target layout of a redistribution, else null
+ * @param groups    the rank groups, each ascending
+ * @param recvBytes bytes each rank receives (index = rank)
+ * @param reason    a one-line explanation
+ */
+public record Communication(String kind, Origin origin, Phase phase, String operator, int input, String tensor,
+                            String parameter, ReduceOp reduce, Layout from, Layout to,
+                            List<List<Integer>> groups, long[] recvBytes, String reason) {
+
+    /** What inserted a communication. */
+    public enum Origin {
+        /** A redistribution between a producer's layout and a consumer's (or its transpose in backward). */
+        REDISTRIBUTION,
+        /** An operator's own reduction (split contraction or reduced dimension, partial input gradient). */
+        OPERATOR,
+        /** The gradient reduction of a trainable parameter over its partial-gradient group. */
+        GRADIENT;
+
+        /** The JSON name, e.g. {@code redistribution}. */
+        public String jsonName() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    /** Copies the lists and the array. */
+    public Communication {
+        List<List<Integer>> g = new ArrayList<>(groups.size());
+        for (List<Integer> x : groups) {
+            g.add(List.copyOf(x));
+        }
+        groups = List.copyOf(g);
+        recvBytes = recvBytes.clone();
+    }
+
+    @Override
+    public long[] recvBytes() {
+        return recvBytes.clone();
+    }
+
+    /** Bytes received by all ranks together. */
+    public long totalRecvBytes() {
+        return Arrays.stream(recvBytes).sum();
+    }
+
+    /** The most bytes any one rank receives. */
+    public long maxRecvBytes() {
+        return Arrays.stream(recvBytes).max().orElse(0);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Communication c && kind.equals(c.kind) && origin == c.origin && phase == c.phase
+                && java.util.Objects.equals(operator, c.operator) && input == c.input && tensor.equals(c.tensor)
+                && java.util.Objects.equals(parameter, c.parameter) && reduce == c.reduce
+                && java.util.Objects.equals(from, c.from) && java.util.Objects.equals(to, c.to)
+                && groups.equals(c.groups) && Arrays.equals(recvBytes, c.recvBytes) && reason.equals(c.reason);
+    }
+
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(kind, origin, phase, operator, input, tensor, groups);
+    }
+
+    /** Prints as {@code forward AllReduce(sum) of 'h' for MatMul 'dense2' over 2 groups: reason}. */
+    @Override
+    public String toString() {
+        return phase.jsonName() + " " + kind + (reduce == null ? "" : "(" + reduce.jsonName() + ")") + " of '" + tensor
+                + "'" + (operator == null ? "" : " for '" + operator + "'" + (input >= 0 ? " input " + input : ""))
+                + " over " + groups.size() + " group" + (groups.size() == 1 ? "" : "s") + ": " + reason;
+    }
+}

@@ -1,0 +1,109 @@
+package io.tessera.planner.plan;
+
+import io.tessera.layout.Layout;
+import io.tessera.layout.param.ParamLayout;
+import io.tessera.layout.param.Parameter;
+import io.tessera.planner.graph.Network;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * A parallel plan: per operator its strategy and layouts, per tensor its layout, every inserted communication with its
+ * provenance, and per parameter its layout. Immutable; produced by {@link Planner#plan}.
+ *
+ * @param network the planned network
+ * @param config  the configuration it was planned with
+ * @param ops     the operators in execution order
+ * @param layouts the layout of every tensor as its producer leaves it (parameters: as stored)
+ * @param comms   the inserted communications in execution order (forward, then backward)
+ * @param params  the parameters in declaration order
+ */
+public record Plan(Network network, PlanConfig config, List<OpPlan> ops, Map<String, Layout> layouts,
+                   List<Communication> comms, List<ParamPlan> params) {
+
+    /** Copies the collections. */
+    public Plan {
+        ops = List.copyOf(ops);
+        layouts = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(layouts));
+        comms = List.copyOf(comms);
+        params = List.copyOf(params);
+    }
+
+    /** Number of devices. */
+    public int devices() {
+        return config.devices();
+    }
+
+    /** The plan of operator {@code name}, or null. */
+    public OpPlan op(String name) {
+        for (OpPlan o : ops) {
+            if (o.name().equals(name)) {
+                return o;
+            }
+        }
+        return null;
+    }
+
+    /** The plan of parameter {@code name}, or null. */
+    public ParamPlan param(String name) {
+        for (ParamPlan p : params) {
+            if (p.name().equals(name)) {
+                return p;
+            }
+        }
+        return null;
+    }
+
+    /** The communications of one phase. */
+    public List<Communication> comms(Phase phase) {
+        return comms.stream().filter(c -> c.phase() == phase).toList();
+    }
+
+    /** Parameter bytes held by each rank (index = rank): the sum of its parameter slices. */
+    public long[] paramBytesPerRank() {
+        long[] out = new long[devices()];
+        for (ParamPlan p : params) {
+            long b = p.sliceBytes();
+            for (int r = 0; r < out.length; r++) {
+                out[r] += b;
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Count and total received bytes of the communications, by phase and kind: keys like {@code forward AllReduce}.
+     * Values are {@code [count, bytes received by all ranks]}.
+     */
+    public Map<String, long[]> commTotals() {
+        Map<String, long[]> out = new TreeMap<>();
+        for (Communication c : comms) {
+            long[] v = out.computeIfAbsent(c.phase().jsonName() + " " + c.kind(), k -> new long[2]);
+            v[0]++;
+            v[1] += c.totalRecvBytes();
+        }
+        return out;
+    }
+
+    /**
+     * Materialises rank {@code rank}'s parameter slices through {@code init_data(layout, set_sliced=true)}: each
+     * parameter is cloned and initialised for its layout, generating only the rank's region.
+     *
+     * @return the sliced parameters by name, in declaration order
+     */
+    public Map<String, Parameter> materialize(int rank) {
+        if (rank < 0 || rank >= devices()) {
+            throw new IllegalArgumentException("rank " + rank + " is out of range; the plan has " + devices()
+                    + " ranks (0.." + (devices() - 1) + ")");
+        }
+        Map<String, Parameter> out = new LinkedHashMap<>();
+        for (ParamPlan p : params) {
+            Parameter source = network.parameter(p.name());
+            out.put(p.name(), source.clone().initData(ParamLayout.of(p.layout(), null), rank, true));
+        }
+        return out;
+    }
+}

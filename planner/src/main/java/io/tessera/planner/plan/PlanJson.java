@@ -1,0 +1,162 @@
+package io.tessera.planner.plan;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tessera.layout.Layout;
+import io.tessera.layout.TensorMap;
+import io.tessera.planner.op.Strategy;
+
+import java.util.List;
+
+/**
+ * The JSON form of a {@link Plan} (the {@code PLAN.json} of {@code tessera plan}): per operator its strategy, device
+ * matrix, tensor maps and slice shapes; per communication its provenance (kind, phase, origin, operator and input,
+ * tensor, parameter, reduction, source and target layouts, rank groups, bytes received per rank, reason); per parameter
+ * its layout and slice bytes; and the parameter bytes per rank. Field order is fixed, so the same plan gives the same
+ * text.
+ */
+public final class PlanJson {
+
+    private static final JsonNodeFactory F = JsonNodeFactory.instance;
+
+    private PlanJson() {
+    }
+
+    /** The plan as a JSON tree. */
+    public static ObjectNode toJson(Plan plan) {
+        ObjectNode root = F.objectNode();
+        root.put("network", plan.network().name());
+        root.put("devices", plan.devices());
+        root.put("parallel_mode", plan.config().mode().toString());
+        root.put("gradients_mean", plan.config().gradientsMean());
+        ArrayNode ops = root.putArray("operators");
+        for (OpPlan o : plan.ops()) {
+            ObjectNode n = ops.addObject();
+            n.put("name", o.name());
+            n.put("type", o.type());
+            n.set("in_strategy", strategy(o.inStrategy()));
+            if (o.outStrategy() != null) {
+                n.set("out_strategy", strategy(o.outStrategy()));
+            }
+            n.put("strategy_source", o.userStrategy() ? "user" : "data_parallel");
+            n.set("dev_matrix", ints(o.sharding().devMatrix().dims()));
+            n.put("repeated", o.sharding().repeated());
+            n.set("inputs", tensors(o.inputLayouts()));
+            n.set("outputs", tensors(o.outputLayouts()));
+        }
+        ArrayNode comms = root.putArray("communications");
+        int id = 0;
+        for (Communication c : plan.comms()) {
+            ObjectNode n = comms.addObject();
+            n.put("id", id++);
+            n.put("kind", c.kind());
+            n.put("phase", c.phase().jsonName());
+            n.put("origin", c.origin().jsonName());
+            if (c.operator() != null) {
+                n.put("operator", c.operator());
+            }
+            if (c.input() >= 0) {
+                n.put("input", c.input());
+            }
+            n.put("tensor", c.tensor());
+            if (c.parameter() != null) {
+                n.put("parameter", c.parameter());
+            }
+            if (c.reduce() != null) {
+                n.put("reduce", c.reduce().jsonName());
+            }
+            if (c.from() != null) {
+                n.set("from", layout(c.from()));
+                n.set("to", layout(c.to()));
+            }
+            ArrayNode groups = n.putArray("groups");
+            for (List<Integer> g : c.groups()) {
+                ArrayNode a = groups.addArray();
+                g.forEach(a::add);
+            }
+            n.set("recv_bytes", longs(c.recvBytes()));
+            n.put("reason", c.reason());
+        }
+        ArrayNode params = root.putArray("parameters");
+        for (ParamPlan p : plan.params()) {
+            ObjectNode n = params.addObject();
+            n.put("name", p.name());
+            n.put("dtype", p.dtype().jsonName());
+            n.set("shape", longs(p.layout().shape()));
+            n.set("dev_matrix", ints(p.layout().devMatrix().dims()));
+            n.set("tensor_map", map(p.layout().tensorMap()));
+            n.set("slice_shape", longs(p.layout().sliceShape()));
+            n.put("slice_bytes", p.sliceBytes());
+            n.put("trainable", p.trainable());
+            n.put("layerwise_parallel", p.layerwiseParallel());
+            n.put("comm_fusion", p.commFusion());
+            if (p.consumer() != null) {
+                n.put("consumer", p.consumer());
+            }
+        }
+        ObjectNode memory = root.putObject("memory");
+        memory.set("param_bytes_per_rank", longs(plan.paramBytesPerRank()));
+        return root;
+    }
+
+    private static ArrayNode tensors(List<Layout> layouts) {
+        ArrayNode a = F.arrayNode();
+        for (Layout l : layouts) {
+            ObjectNode n = a.addObject();
+            n.set("tensor_map", map(l.tensorMap()));
+            n.set("shape", longs(l.shape()));
+            n.set("slice_shape", longs(l.sliceShape()));
+        }
+        return a;
+    }
+
+    /** A layout as {@code {"dev_matrix", "tensor_map", "shape"}}. */
+    public static ObjectNode layout(Layout l) {
+        ObjectNode n = F.objectNode();
+        n.set("dev_matrix", ints(l.devMatrix().dims()));
+        n.set("tensor_map", map(l.tensorMap()));
+        n.set("shape", longs(l.shape()));
+        return n;
+    }
+
+    /** A tensor map: ints, with a list for a multi-device entry. */
+    public static ArrayNode map(TensorMap m) {
+        ArrayNode a = F.arrayNode();
+        for (TensorMap.Entry e : m.entries()) {
+            if (e instanceof TensorMap.SplitMulti multi) {
+                a.add(ints(multi.axes()));
+            } else if (e instanceof TensorMap.Split s) {
+                a.add(s.axis());
+            } else {
+                a.add(-1);
+            }
+        }
+        return a;
+    }
+
+    private static JsonNode strategy(Strategy s) {
+        ArrayNode a = F.arrayNode();
+        for (int[] t : s.tuples()) {
+            a.add(ints(t));
+        }
+        return a;
+    }
+
+    private static ArrayNode ints(int[] v) {
+        ArrayNode a = F.arrayNode();
+        for (int x : v) {
+            a.add(x);
+        }
+        return a;
+    }
+
+    private static ArrayNode longs(long[] v) {
+        ArrayNode a = F.arrayNode();
+        for (long x : v) {
+            a.add(x);
+        }
+        return a;
+    }
+}

@@ -1,0 +1,354 @@
+package io.tessera.planner.plan;
+
+import io.tessera.layout.DType;
+import io.tessera.layout.DeviceMatrix;
+import io.tessera.layout.Layout;
+import io.tessera.layout.param.ParallelMode;
+import io.tessera.layout.param.Parameter;
+import io.tessera.layout.redistribution.Redistribution;
+import io.tessera.layout.redistribution.RedistributionPlan;
+import io.tessera.layout.redistribution.ReduceOp;
+import io.tessera.layout.redistribution.Step;
+import io.tessera.layout.redistribution.Transfer;
+import io.tessera.planner.graph.BackwardGraph;
+import io.tessera.planner.graph.Network;
+import io.tessera.planner.graph.Node;
+import io.tessera.planner.op.OpComm;
+import io.tessera.planner.op.OpSharding;
+import io.tessera.planner.op.Strategy;
+import io.tessera.planner.op.TensorType;
+import io.tessera.planner.strategy.DatasetStrategy;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Turns a network and per-operator strategies into a {@link Plan} (semi-auto parallel).
+ *
+ * <ol>
+ * <li>Each operator's strategy (the user's, else data parallel) gives, through its sharding rule, the layouts its
+ *     inputs must have and its outputs get. Data inputs are laid out by the dataset strategy; a parameter takes the
+ *     layout its first consumer needs.</li>
+ * <li>Where a tensor's layout differs from the one a consumer needs, the byte-minimal redistribution is inserted
+ *     (forward), and its transpose carries the gradient back (backward).</li>
+ * <li>Operators' own communication is inserted: forward reductions of partial outputs; in backward, the reduction
+ *     of partial input gradients. For a trainable parameter that reduction is its gradient reduction (sum, or mean
+ *     with {@code gradients_mean}), skipped for {@code layerwise_parallel} parameters.</li>
+ * </ol>
+ * In {@code data_parallel} mode every operator is data parallel and, as in MindSpore, runs on its batch shard
+ * alone: no operator communication is inserted (the loss and batch statistics are per rank), only each parameter's
+ * gradient reduction (use {@code gradients_mean} to average). Redistribution plans are cached per (source layout,
+ * target layout, dtype), so repeated layers cost little.
+ */
+public final class Planner {
+
+    private final Network network;
+    private final PlanConfig config;
+    private final int devices;
+    /** False in data_parallel mode: operators run on their batch shard alone, as in MindSpore. */
+    private final boolean operatorComms;
+    private final Map<Key, RedistributionPlan> cache = new HashMap<>();
+    private final Map<GroupKey, List<List<Integer>>> groupCache = new HashMap<>();
+
+    private record Key(Layout from, Layout to, DType dtype) {
+    }
+
+    private record GroupKey(DeviceMatrix dev, List<Integer> axes) {
+    }
+
+    /** A redistribution recorded in forward, to be transposed in backward. */
+    private record Edge(Node node, int input, String tensor, Layout from, Layout to) {
+    }
+
+    private Planner(Network network, PlanConfig config) {
+        this.network = network;
+        this.config = config;
+        this.devices = config.devices();
+        this.operatorComms = config.mode() != ParallelMode.DATA_PARALLEL;
+    }
+
+    /**
+     * Plans {@code network} under {@code config}.
+     *
+     * @throws IllegalArgumentException for strategies naming unknown operators, invalid strategies (the operator
+     *                                  rule's message), or a dataset strategy that does not fit the inputs
+     */
+    public static Plan plan(Network network, PlanConfig config) {
+        return new Planner(network, config).run();
+    }
+
+    private Plan run() {
+        List<Node> nodes = network.nodes();
+        java.util.Set<String> names = new java.util.LinkedHashSet<>();
+        nodes.forEach(n -> names.add(n.name()));
+        List<String> unknown = config.unknownOperators(names);
+        if (!unknown.isEmpty()) {
+            throw new IllegalArgumentException("strategy for unknown operator '" + unknown.get(0) + "'; network '"
+                    + network.name() + "' has operators " + abbreviate(new ArrayList<>(names)));
+        }
+        Map<String, Layout> layouts = new LinkedHashMap<>();
+        layoutInputs(layouts);
+        List<OpPlan> ops = new ArrayList<>();
+        List<Communication> forward = new ArrayList<>();
+        List<Edge> edges = new ArrayList<>();
+        Map<String, String> paramConsumer = new LinkedHashMap<>();
+        Map<String, OpPlan> byName = new HashMap<>();
+
+        for (Node node : nodes) {
+            List<TensorType> types = new ArrayList<>();
+            for (String t : node.inputs()) {
+                types.add(network.tensor(t));
+            }
+            Strategy user = config.mode() == ParallelMode.SEMI_AUTO_PARALLEL ? config.inStrategies().get(node.name())
+                    : null;
+            Strategy in = user != null ? user : node.op().dataParallel(types, devices);
+            Strategy out = config.mode() == ParallelMode.SEMI_AUTO_PARALLEL ? config.outStrategies().get(node.name())
+                    : null;
+            OpSharding sharding = node.op().shard(node.name(), types, in, out, devices);
+            List<Layout> inLayouts = new ArrayList<>();
+            for (int i = 0; i < types.size(); i++) {
+                String t = node.inputs().get(i);
+                Layout required = sharding.inputLayout(i, types.get(i));
+                inLayouts.add(required);
+                Layout current = layouts.get(t);
+                if (current == null && network.isParameter(t)) {
+                    layouts.put(t, required);
+                    paramConsumer.put(t, node.name());
+                    continue;
+                }
+                if (current == null) {
+                    throw new IllegalStateException("tensor '" + t + "' has no layout before operator '"
+                            + node.name() + "'");
+                }
+                RedistributionPlan rp = redistribution(current, required, types.get(i).dtype());
+                if (rp.communicationStepCount() > 0) {
+                    addRedistribution(forward, rp, Phase.FORWARD, node, i, t, "input " + i + " of " + node.op().type()
+                            + " '" + node.name() + "' needs another layout than its producer's");
+                    edges.add(new Edge(node, i, t, current, required));
+                }
+            }
+            List<Layout> outLayouts = new ArrayList<>();
+            List<TensorType> outTypes = node.op().outputs(node.name(), types);
+            for (int o = 0; o < outTypes.size(); o++) {
+                Layout l = sharding.outputLayout(o, outTypes.get(o));
+                outLayouts.add(l);
+                layouts.put(node.outputs().get(o), l);
+            }
+            for (OpComm c : operatorComms ? sharding.forward() : List.<OpComm>of()) {
+                forward.add(opComm(node, sharding, c, outTypes, types, Communication.Origin.OPERATOR, null,
+                        c.reduce()));
+            }
+            OpPlan op = new OpPlan(node.name(), node.op().type(), in, out, user != null, sharding, inLayouts,
+                    outLayouts);
+            ops.add(op);
+            byName.put(node.name(), op);
+        }
+
+        List<Communication> backward = mergePartialSums(backward(nodes, byName, edges));
+        List<ParamPlan> params = new ArrayList<>();
+        for (Parameter p : network.parameters()) {
+            Layout l = layouts.get(p.name());
+            if (l == null) {
+                l = replicated(p.shape());
+                layouts.put(p.name(), l);
+            }
+            params.add(new ParamPlan(p.name(), p.dtype(), l, p.requiresGrad(), p.layerwiseParallel(), p.commFusion(),
+                    paramConsumer.get(p.name())));
+        }
+        List<Communication> comms = new ArrayList<>(forward);
+        comms.addAll(backward);
+        return new Plan(network, config, ops, layouts, comms, params);
+    }
+
+    private void layoutInputs(Map<String, Layout> layouts) {
+        List<String> inputs = network.inputs();
+        DatasetStrategy ds = config.dataset();
+        if (ds instanceof DatasetStrategy.Explicit e && e.strategy().size() != inputs.size()) {
+            throw new IllegalArgumentException("dataset_strategy " + e.strategy() + " has " + e.strategy().size()
+                    + " tuples but network '" + network.name() + "' has " + inputs.size() + " data inputs "
+                    + inputs + "; give one tuple per input");
+        }
+        for (int k = 0; k < inputs.size(); k++) {
+            String name = inputs.get(k);
+            long[] shape = network.tensor(name).shape();
+            int[] tuple = new int[shape.length];
+            Arrays.fill(tuple, 1);
+            if (config.mode() != ParallelMode.STAND_ALONE) {
+                if (ds instanceof DatasetStrategy.Explicit e) {
+                    tuple = e.strategy().tuple(k);
+                } else if (ds instanceof DatasetStrategy.DataParallel && shape.length > 0) {
+                    tuple[0] = io.tessera.planner.op.Sharding.fit(shape[0], devices);
+                }
+            }
+            try {
+                layouts.put(name, Layout.fromStrategy(shape, tuple, devices));
+            } catch (IllegalArgumentException ex) {
+                throw new IllegalArgumentException("dataset_strategy for input '" + name + "': " + ex.getMessage(), ex);
+            }
+        }
+    }
+
+    private Layout replicated(long[] shape) {
+        return Layout.fromStrategy(shape, ones(shape.length), devices);
+    }
+
+    private static int[] ones(int n) {
+        int[] a = new int[n];
+        Arrays.fill(a, 1);
+        return a;
+    }
+
+    private List<Communication> backward(List<Node> nodes, Map<String, OpPlan> byName, List<Edge> edges) {
+        BackwardGraph bg = network.backward();
+        List<Communication> out = new ArrayList<>();
+        Map<String, List<Edge>> edgesByNode = new HashMap<>();
+        for (Edge e : edges) {
+            edgesByNode.computeIfAbsent(e.node().name(), k -> new ArrayList<>()).add(e);
+        }
+        for (int k = nodes.size() - 1; k >= 0; k--) {
+            Node node = nodes.get(k);
+            OpPlan op = byName.get(node.name());
+            OpSharding sharding = op.sharding();
+            List<TensorType> types = new ArrayList<>();
+            for (String t : node.inputs()) {
+                types.add(network.tensor(t));
+            }
+            List<TensorType> outTypes = node.op().outputs(node.name(), types);
+            for (OpComm c : sharding.backward()) {
+                String t = c.output() ? node.outputs().get(c.index()) : node.inputs().get(c.index());
+                if (bg.gradientOf(t) == null) {
+                    continue;
+                }
+                Parameter p = c.output() ? null : network.parameter(t);
+                if (p != null && p.requiresGrad()) {
+                    if (p.layerwiseParallel()) {
+                        continue;
+                    }
+                    out.add(opComm(node, sharding, c, outTypes, types, Communication.Origin.GRADIENT, p.name(),
+                            config.gradientsMean() ? ReduceOp.MEAN : ReduceOp.SUM));
+                } else if (operatorComms) {
+                    out.add(opComm(node, sharding, c, outTypes, types, Communication.Origin.OPERATOR, null,
+                            c.reduce()));
+                }
+            }
+            for (Edge e : edgesByNode.getOrDefault(node.name(), List.of())) {
+                if (bg.gradientOf(e.tensor()) == null) {
+                    continue;
+                }
+                RedistributionPlan rp = redistribution(e.to(), e.from(), types.get(e.input()).dtype());
+                addRedistribution(out, rp, Phase.BACKWARD, node, e.input(), "grad/" + e.tensor(),
+                        "the gradient of input " + e.input() + " of '" + node.name()
+                        + "' returns to its producer's layout (transpose of the forward redistribution)");
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Where several consumers of one tensor each leave a partial gradient to be AllReduced over the same groups, the
+     * partials are summed locally and reduced once (AllReduce is linear): one communication, placed where the last
+     * of them was. Gradients that are complete on every rank are not merged into such a sum.
+     */
+    private static List<Communication> mergePartialSums(List<Communication> comms) {
+        record SumKey(Communication.Origin origin, String tensor, List<List<Integer>> groups, ReduceOp reduce) {
+        }
+        Map<SumKey, List<Integer>> positions = new LinkedHashMap<>();
+        for (int i = 0; i < comms.size(); i++) {
+            Communication c = comms.get(i);
+            if (c.kind().equals("AllReduce") && c.origin() != Communication.Origin.REDISTRIBUTION) {
+                positions.computeIfAbsent(new SumKey(c.origin(), c.tensor(), c.groups(), c.reduce()),
+                        k -> new ArrayList<>()).add(i);
+            }
+        }
+        Map<Integer, Communication> replace = new HashMap<>();
+        java.util.Set<Integer> drop = new java.util.HashSet<>();
+        for (List<Integer> at : positions.values()) {
+            if (at.size() < 2) {
+                continue;
+            }
+            List<String> ops = new ArrayList<>();
+            for (int i : at) {
+                ops.add(comms.get(i).operator());
+                drop.add(i);
+            }
+            int last = at.get(at.size() - 1);
+            Communication c = comms.get(last);
+            java.util.Collections.reverse(ops);
+            replace.put(last, new Communication(c.kind(), c.origin(), c.phase(), c.operator(), c.input(), c.tensor(),
+                    c.parameter(), c.reduce(), null, null, c.groups(), c.recvBytes(), "the partial gradients from "
+                    + ops.size() + " consumers " + ops + " are summed locally, then reduced once: " + c.reason()));
+        }
+        List<Communication> out = new ArrayList<>();
+        for (int i = 0; i < comms.size(); i++) {
+            if (replace.containsKey(i)) {
+                out.add(replace.get(i));
+            } else if (!drop.contains(i)) {
+                out.add(comms.get(i));
+            }
+        }
+        return out;
+    }
+
+    private RedistributionPlan redistribution(Layout from, Layout to, DType dtype) {
+        return cache.computeIfAbsent(new Key(from, to, dtype), k -> Redistribution.plan(from, to, dtype));
+    }
+
+    private void addRedistribution(List<Communication> out, RedistributionPlan rp, Phase phase, Node node, int input,
+                                   String tensor, String reason) {
+        int b = rp.dtype().bytes();
+        for (Step s : rp.steps()) {
+            if (!(s instanceof Step.Exchange e)) {
+                continue;
+            }
+            long[] recv = new long[devices];
+            for (Transfer t : e.transfers()) {
+                recv[t.dst()] += t.elements() * b;
+            }
+            out.add(new Communication(s.op(), Communication.Origin.REDISTRIBUTION, phase, node.name(), input, tensor,
+                    null, null, rp.from(), rp.to(), s.groups(), recv, reason));
+        }
+    }
+
+    private Communication opComm(Node node, OpSharding sharding, OpComm c, List<TensorType> outTypes,
+                                 List<TensorType> inTypes, Communication.Origin origin, String param, ReduceOp reduce) {
+        List<List<Integer>> groups = groupCache.computeIfAbsent(
+                new GroupKey(sharding.devMatrix(), Arrays.stream(c.axes()).boxed().toList()),
+                g -> c.groups(sharding.devMatrix()));
+        TensorType t = c.output() ? outTypes.get(c.index()) : inTypes.get(c.index());
+        Layout l = c.output() ? sharding.outputLayout(c.index(), t) : sharding.inputLayout(c.index(), t);
+        long slice = l.sliceBytes(t.dtype());
+        long[] recv = new long[devices];
+        for (List<Integer> g : groups) {
+            int n = g.size();
+            // ring algorithms; a forward AllGather produces the output (slice = the gathered result), a backward
+            // one gathers the output's gradient (slice = one member's piece); a ReduceScatter's output is one piece
+            long each = switch (c.kind()) {
+                case ALL_REDUCE -> 2 * slice * (n - 1) / n;
+                case REDUCE_SCATTER -> slice * (n - 1);
+                case ALL_GATHER -> c.phase() == OpComm.Phase.FORWARD ? slice * (n - 1) / n : slice * (n - 1);
+            };
+            for (int r : g) {
+                recv[r] = each;
+            }
+        }
+        String tensor = c.output() ? node.outputs().get(c.index()) : node.inputs().get(c.index());
+        if (c.phase() == OpComm.Phase.BACKWARD) {
+            tensor = "grad/" + tensor;
+        }
+        Phase phase = c.phase() == OpComm.Phase.FORWARD ? Phase.FORWARD : Phase.BACKWARD;
+        String reason = origin == Communication.Origin.GRADIENT
+                ? "the gradient of parameter '" + param + "' is partial on each rank of the group: " + c.reason()
+                : c.reason();
+        return new Communication(c.kind().op(), origin, phase, node.name(), c.output() ? -1 : c.index(), tensor,
+                param, reduce, null, null, groups, recv, reason);
+    }
+
+    private static String abbreviate(List<String> names) {
+        return names.size() <= 12 ? names.toString()
+                : names.subList(0, 12).toString().replace("]", ", ... (" + names.size() + " in all)]");
+    }
+}

@@ -1,0 +1,142 @@
+package io.tessera.planner.plan;
+
+import io.tessera.layout.Layout;
+import io.tessera.layout.TensorMap;
+import io.tessera.layout.param.Parameter;
+import io.tessera.planner.graph.Network;
+import io.tessera.planner.graph.NetworkJson;
+import io.tessera.planner.graph.Node;
+import io.tessera.planner.op.Strategy;
+import io.tessera.planner.strategy.LayoutItem;
+import io.tessera.planner.strategy.NetworkRef;
+import io.tessera.planner.strategy.OpStrategy;
+import io.tessera.planner.strategy.ParamSettings;
+import io.tessera.planner.strategy.StrategyCheckpoint;
+import io.tessera.planner.strategy.StrategyCheckpoints;
+import io.tessera.planner.strategy.StrategyFile;
+import io.tessera.planner.strategy.StrategyItem;
+import io.tessera.planner.zoo.Zoo;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Planning from a strategy file: builds the network (zoo or network file), applies the per-parameter settings, pins
+ * strategies loaded from a strategy checkpoint ({@code strategy_ckpt_config.load_file}; the file's own strategies
+ * win), and plans. Also turns a plan into MindSpore's strategy checkpoint.
+ */
+public final class StrategyPlans {
+
+    private StrategyPlans() {
+    }
+
+    /** Builds the network a strategy file names and applies its parameter settings to the network's parameters. */
+    public static Network network(StrategyFile file) {
+        Network net;
+        if (file.network() instanceof NetworkRef.Zoo z) {
+            net = Zoo.build(z.name(), z.args());
+        } else {
+            Path p = file.resolve(((NetworkRef.File) file.network()).path());
+            net = NetworkJson.read(p);
+        }
+        List<String> names = new ArrayList<>();
+        net.parameters().forEach(p -> names.add(p.name()));
+        List<String> unmatched = file.unmatchedParameterKeys(names);
+        if (!unmatched.isEmpty()) {
+            throw new IllegalArgumentException("parameters: '" + unmatched.get(0) + "' matches no parameter of network '"
+                    + net.name() + "'; use a parameter name or a 'prefix.*' pattern, e.g. '" + names.get(0) + "'");
+        }
+        for (Parameter p : net.parameters()) {
+            ParamSettings s = file.settingsFor(p.name());
+            if (s.requiresGrad() != null) {
+                p.setRequiresGrad(s.requiresGrad());
+            }
+            if (s.layerwiseParallel() != null) {
+                p.setLayerwiseParallel(s.layerwiseParallel());
+            }
+            if (s.parallelOptimizer() != null) {
+                p.setParallelOptimizer(s.parallelOptimizer());
+            }
+            if (s.commFusion() != null) {
+                p.setCommFusion(s.commFusion());
+            }
+            if (s.parallelOptimizerCommRecompute() != null) {
+                p.setParallelOptimizerCommRecompute(s.parallelOptimizerCommRecompute());
+            }
+        }
+        return net;
+    }
+
+    /** The planner configuration of a strategy file for {@code network}. */
+    public static PlanConfig config(StrategyFile file, Network network) {
+        if (file.parallel().pipelineStages() > 1) {
+            throw new IllegalArgumentException("parallel.pipeline_stages: found " + file.parallel().pipelineStages()
+                    + "; pipeline stages are not planned yet, set it to 1");
+        }
+        StrategyCheckpoint loaded = file.loadFile().map(StrategyCheckpoints::read).orElse(null);
+        Map<String, Strategy> in = file.pinnedStrategies(loaded, checkpointKeys(network));
+        PlanConfig.Builder b = PlanConfig.builder(file.deviceCount())
+                .mode(file.parallel().parallelMode())
+                .dataset(file.parallel().datasetStrategy())
+                .gradientsMean(file.parallel().gradientsMean());
+        in.forEach(b::strategy);
+        for (Map.Entry<String, OpStrategy> e : file.operators().entrySet()) {
+            if (e.getValue().out() != null) {
+                b.outStrategy(e.getKey(), e.getValue().out());
+            }
+        }
+        return b.build();
+    }
+
+    /** Plans a strategy file. */
+    public static Plan plan(StrategyFile file) {
+        Network net = network(file);
+        return Planner.plan(net, config(file, net));
+    }
+
+    /** Strategy-checkpoint keys ({@code <Prim>_<first parameter name>}) of the operators with a parameter input. */
+    public static Map<String, String> checkpointKeys(Network network) {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (Node n : network.nodes()) {
+            for (String t : n.inputs()) {
+                if (network.isParameter(t)) {
+                    out.put(StrategyCheckpoints.strategyKey(n.op().type(), t), n.name());
+                    break;
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * MindSpore's strategy checkpoint of a plan (spec §7): a strategy item per operator with a parameter input, and a
+     * layout item per parameter with the normalised device matrix and tensor map; {@code opt_weight_shard_size} is -1
+     * and {@code opt_weight_shard_step} 0 (no optimizer sharding).
+     */
+    public static StrategyCheckpoint checkpoint(Plan plan) {
+        Map<String, StrategyItem> strategies = new TreeMap<>();
+        Map<String, String> keys = checkpointKeys(plan.network());
+        for (Map.Entry<String, String> e : keys.entrySet()) {
+            strategies.put(e.getKey(), StrategyItem.of(0, plan.op(e.getValue()).inStrategy()));
+        }
+        Map<String, LayoutItem> layouts = new TreeMap<>();
+        for (ParamPlan p : plan.params()) {
+            Layout l = p.layout().normalized();
+            int[] map = new int[l.rank()];
+            for (int i = 0; i < map.length; i++) {
+                TensorMap.Entry entry = l.tensorMap().entry(i);
+                if (entry instanceof TensorMap.SplitMulti) {
+                    throw new IllegalArgumentException("parameter '" + p.name() + "': tensor_map " + l.tensorMap()
+                            + " splits a dimension over several device dims, which a strategy checkpoint cannot hold");
+                }
+                map[i] = entry instanceof TensorMap.Split s ? s.axis() : -1;
+            }
+            layouts.put(p.name(), LayoutItem.of(l.devMatrix().dims(), map, l.shape(), 0, 0, -1));
+        }
+        return new StrategyCheckpoint(0, strategies, layouts);
+    }
+}
