@@ -100,15 +100,18 @@ public record BatchNorm(double epsilon, double momentum) implements Operator {
             }
         }
         List<OpComm> extra = new ArrayList<>();
+        long channels = inputs.get(0).dim(1);
         if (!batchDims.isEmpty()) {
             int[] axes = batchDims.stream().mapToInt(Integer::intValue).toArray();
             String split = "x dims " + batchDims + " are split " + splits(sx, axes) + " ways";
             extra.add(new OpComm(OpComm.Kind.ALL_REDUCE, ReduceOp.SUM, OpComm.Phase.FORWARD, true, 0, axes,
                     split + ": each rank sees part of the batch, so the per-channel sum and sum of squares (2 x C/"
-                            + sx[1] + " values) are reduced to global batch statistics (SyncBatchNorm)"));
+                            + sx[1] + " values) are reduced to global batch statistics (SyncBatchNorm)")
+                    .withPayload(2 * channels / sx[1]));
             extra.add(new OpComm(OpComm.Kind.ALL_REDUCE, ReduceOp.SUM, OpComm.Phase.BACKWARD, false, 0, axes,
                     split + ": x's gradient needs the per-channel sums of dy and dy * x_hat over the whole batch "
-                            + "(2 x C/" + sx[1] + " values, not the gradient tensor)"));
+                            + "(2 x C/" + sx[1] + " values, not the gradient tensor)")
+                    .withPayload(2 * channels / sx[1]));
         }
         int[][] dimsX = Elementwise.identity(x.rank());
         int[][] dimsC = {{1}};

@@ -21,8 +21,11 @@ import java.util.Map;
  * @param index  the output or input index
  * @param axes   the device dimensions of the group, as map values of the operator's device matrix (from the right)
  * @param reason a one-line explanation
+ * @param payload elements each rank contributes when that is not the attached tensor's slice (e.g. BatchNorm's
+ *                per-channel statistics), else -1
  */
-public record OpComm(Kind kind, ReduceOp reduce, Phase phase, boolean output, int index, int[] axes, String reason) {
+public record OpComm(Kind kind, ReduceOp reduce, Phase phase, boolean output, int index, int[] axes, String reason,
+                     long payload) {
 
     /** The collectives an operator may need. */
     public enum Kind {
@@ -51,6 +54,16 @@ public record OpComm(Kind kind, ReduceOp reduce, Phase phase, boolean output, in
         FORWARD,
         /** In the backward pass. */
         BACKWARD
+    }
+
+    /** A communication whose payload is the attached tensor's slice. */
+    public OpComm(Kind kind, ReduceOp reduce, Phase phase, boolean output, int index, int[] axes, String reason) {
+        this(kind, reduce, phase, output, index, axes, reason, -1);
+    }
+
+    /** The same communication with an explicit payload of {@code elements} per rank. */
+    public OpComm withPayload(long elements) {
+        return new OpComm(kind, reduce, phase, output, index, axes, reason, elements);
     }
 
     /** Validates a non-empty list of axes and copies it. */
@@ -101,7 +114,8 @@ public record OpComm(Kind kind, ReduceOp reduce, Phase phase, boolean output, in
     @Override
     public boolean equals(Object o) {
         return o instanceof OpComm c && kind == c.kind && reduce == c.reduce && phase == c.phase
-                && output == c.output && index == c.index && Arrays.equals(axes, c.axes) && reason.equals(c.reason);
+                && output == c.output && index == c.index && Arrays.equals(axes, c.axes) && reason.equals(c.reason)
+                && payload == c.payload;
     }
 
     @Override

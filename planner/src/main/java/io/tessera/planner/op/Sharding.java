@@ -141,7 +141,7 @@ public final class Sharding {
         List<OpComm> comms = new ArrayList<>();
         for (OpComm c : extra) {
             comms.add(new OpComm(c.kind(), c.reduce(), c.phase(), c.output(), c.index(), toAxes(c.axes(), n),
-                    c.reason()));
+                    c.reason(), c.payload()));
         }
         TreeSet<Integer> usedIn = new TreeSet<>();
         inputDims.forEach(t -> used(t, usedIn));

@@ -320,7 +320,7 @@ public final class Planner {
                 g -> c.groups(sharding.devMatrix()));
         TensorType t = c.output() ? outTypes.get(c.index()) : inTypes.get(c.index());
         Layout l = c.output() ? sharding.outputLayout(c.index(), t) : sharding.inputLayout(c.index(), t);
-        long slice = l.sliceBytes(t.dtype());
+        long slice = c.payload() >= 0 ? c.payload() * t.dtype().bytes() : l.sliceBytes(t.dtype());
         long[] recv = new long[devices];
         for (List<Integer> g : groups) {
             int n = g.size();
