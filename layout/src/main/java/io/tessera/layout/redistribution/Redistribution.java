@@ -40,6 +40,10 @@ public final class Redistribution {
      */
     public static RedistributionPlan plan(Layout from, Layout to, DType dtype) {
         checkCompatible(from, to);
+        if (from.equals(to) || from.normalized().equals(to.normalized())) {
+            // the same slices on every rank: nothing to do, without looking at each rank
+            return new RedistributionPlan(from, to, dtype, List.of());
+        }
         int n = from.deviceCount();
         List<Box> sources = new ArrayList<>(n);
         List<Box> targets = new ArrayList<>(n);

@@ -52,12 +52,21 @@ public final class Planner {
     /** False in data_parallel mode: operators run on their batch shard alone, as in MindSpore. */
     private final boolean operatorComms;
     private final Map<Key, RedistributionPlan> cache = new HashMap<>();
-    private final Map<GroupKey, List<List<Integer>>> groupCache = new HashMap<>();
+    private final Map<GroupKey, Groups> groupCache = new HashMap<>();
 
     private record Key(Layout from, Layout to, DType dtype) {
     }
 
     private record GroupKey(DeviceMatrix dev, List<Integer> axes) {
+    }
+
+    /** Rank groups with their common size when every rank is in one group of that size (else -1). */
+    private record Groups(List<List<Integer>> groups, int uniformSize) {
+        static Groups of(List<List<Integer>> groups, int devices) {
+            int size = groups.get(0).size();
+            boolean uniform = groups.stream().allMatch(g -> g.size() == size) && size * groups.size() == devices;
+            return new Groups(groups, uniform ? size : -1);
+        }
     }
 
     /** A redistribution recorded in forward, to be transposed in backward. */
@@ -315,24 +324,22 @@ public final class Planner {
 
     private Communication opComm(Node node, OpSharding sharding, OpComm c, List<TensorType> outTypes,
                                  List<TensorType> inTypes, Communication.Origin origin, String param, ReduceOp reduce) {
-        List<List<Integer>> groups = groupCache.computeIfAbsent(
+        Groups cached = groupCache.computeIfAbsent(
                 new GroupKey(sharding.devMatrix(), Arrays.stream(c.axes()).boxed().toList()),
-                g -> c.groups(sharding.devMatrix()));
+                g -> Groups.of(c.groups(sharding.devMatrix()), devices));
+        List<List<Integer>> groups = cached.groups();
         TensorType t = c.output() ? outTypes.get(c.index()) : inTypes.get(c.index());
         Layout l = c.output() ? sharding.outputLayout(c.index(), t) : sharding.inputLayout(c.index(), t);
         long slice = c.payload() >= 0 ? c.payload() * t.dtype().bytes() : l.sliceBytes(t.dtype());
         long[] recv = new long[devices];
-        for (List<Integer> g : groups) {
-            int n = g.size();
-            // ring algorithms; a forward AllGather produces the output (slice = the gathered result), a backward
-            // one gathers the output's gradient (slice = one member's piece); a ReduceScatter's output is one piece
-            long each = switch (c.kind()) {
-                case ALL_REDUCE -> 2 * slice * (n - 1) / n;
-                case REDUCE_SCATTER -> slice * (n - 1);
-                case ALL_GATHER -> c.phase() == OpComm.Phase.FORWARD ? slice * (n - 1) / n : slice * (n - 1);
-            };
-            for (int r : g) {
-                recv[r] = each;
+        if (cached.uniformSize() > 0) {
+            Arrays.fill(recv, ringBytes(c, slice, cached.uniformSize()));
+        } else {
+            for (List<Integer> g : groups) {
+                long each = ringBytes(c, slice, g.size());
+                for (int r : g) {
+                    recv[r] = each;
+                }
             }
         }
         String tensor = c.output() ? node.outputs().get(c.index()) : node.inputs().get(c.index());
@@ -345,6 +352,19 @@ public final class Planner {
                 : c.reason();
         return new Communication(c.kind().op(), origin, phase, node.name(), c.output() ? -1 : c.index(), tensor,
                 param, reduce, null, null, groups, recv, reason);
+    }
+
+    /**
+     * Bytes one member of an {@code n}-rank group receives in a ring algorithm. A forward AllGather produces the
+     * output (slice = the gathered result); a backward one gathers the output's gradient (slice = one member's piece);
+     * a ReduceScatter's output is one piece.
+     */
+    private static long ringBytes(OpComm c, long slice, int n) {
+        return switch (c.kind()) {
+            case ALL_REDUCE -> 2 * slice * (n - 1) / n;
+            case REDUCE_SCATTER -> slice * (n - 1);
+            case ALL_GATHER -> c.phase() == OpComm.Phase.FORWARD ? slice * (n - 1) / n : slice * (n - 1);
+        };
     }
 
     private static String abbreviate(List<String> names) {
