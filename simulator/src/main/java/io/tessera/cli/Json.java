@@ -158,15 +158,20 @@ public final class Json {
      * @throws InputException when the directory does not exist, the target is a directory, or writing fails
      */
     public static void writeAtomically(Path target, String text) {
+        writeAtomically("--output", target, text);
+    }
+
+    /**
+     * Writes {@code text} to {@code target} atomically, as {@link #writeAtomically(Path, String)}; messages name the
+     * file as {@code option target}.
+     *
+     * @param option what names the file in messages, e.g. {@code --out}
+     * @throws InputException when the directory does not exist, the target is a directory, or writing fails
+     */
+    public static void writeAtomically(String option, Path target, String text) {
+        checkWritable(option, target);
         Path abs = target.toAbsolutePath();
         Path dir = abs.getParent();
-        if (dir == null || !Files.isDirectory(dir)) {
-            throw new InputException("--output " + target + ": directory " + dir
-                    + " does not exist; create it first or choose another path");
-        }
-        if (Files.isDirectory(abs)) {
-            throw new InputException("--output " + target + " is a directory; expected a file path");
-        }
         Path tmp = null;
         try {
             tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
@@ -178,7 +183,7 @@ public final class Json {
             }
             tmp = null;
         } catch (IOException e) {
-            throw new InputException("--output " + target + " cannot be written: " + oneLine(String.valueOf(e))
+            throw new InputException(option + " " + target + " cannot be written: " + oneLine(String.valueOf(e))
                     + "; check the directory's permissions and free space", e);
         } finally {
             if (tmp != null) {
@@ -188,6 +193,24 @@ public final class Json {
                     // best effort: the original failure is what gets reported
                 }
             }
+        }
+    }
+
+    /**
+     * Checks that {@code target} could be written: its directory exists and it is not itself a directory.
+     *
+     * @param option what names the file in messages, e.g. {@code --out}
+     * @throws InputException when it could not
+     */
+    public static void checkWritable(String option, Path target) {
+        Path abs = target.toAbsolutePath();
+        Path dir = abs.getParent();
+        if (dir == null || !Files.isDirectory(dir)) {
+            throw new InputException(option + " " + target + ": directory " + dir
+                    + " does not exist; create it first or choose another path");
+        }
+        if (Files.isDirectory(abs)) {
+            throw new InputException(option + " " + target + " is a directory; expected a file path");
         }
     }
 
