@@ -10,7 +10,7 @@ import java.util.concurrent.Callable;
 /** {@code tessera bench}: benchmarks. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks.",
-        subcommands = {BenchLayoutCommand.class, BenchInitCommand.class})
+        subcommands = {BenchLayoutCommand.class, BenchInitCommand.class, BenchPlanCommand.class})
 public final class BenchCommand implements Callable<Integer> {
 
     @Spec

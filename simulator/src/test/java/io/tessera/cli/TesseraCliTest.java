@@ -458,4 +458,20 @@ class TesseraCliTest {
         assertEquals(2, bad.code);
         assertOneLineNoTrace(bad);
     }
+
+    @Test
+    void benchPlanReportsEveryCase() {
+        Run r = run("bench", "plan", "--repeats", "1", "--json");
+        assertEquals(0, r.code, r.err);
+        JsonNode cases = r.json().get("cases");
+        assertEquals(4, cases.size());
+        assertEquals(96, cases.get(3).get("layers").asInt());
+        assertEquals(4096, cases.get(3).get("devices").asInt());
+        // 23 operators per layer plus 7 outside the layers
+        assertEquals(96 * 23 + 7, cases.get(3).get("operators").asInt());
+        assertTrue(cases.get(3).get("plan_seconds").asDouble() > 0);
+        Run bad = run("bench", "plan", "--repeats", "0");
+        assertEquals(2, bad.code);
+        assertOneLineNoTrace(bad);
+    }
 }
