@@ -1,0 +1,77 @@
+# Generates the shipped MLP and GPT strategy files: python3 strategies/tools/gen_strategies.py strategies
+import json, sys
+out = sys.argv[1]
+def dump(name, obj):
+    with open(f"{out}/{name}", "w") as f:
+        f.write(json.dumps(obj, indent=2) + "\n")
+
+# 1. data-parallel MLP
+dump("mlp-data-parallel.json", {
+  "network": {"zoo": "mlp", "args": {"widths": [256, 1024, 256], "batch": 64}},
+  "devices": 8,
+  "parallel": {"parallel_mode": "data_parallel", "gradients_mean": True},
+})
+
+# 2. Megatron GPT: tensor parallel 4 x data parallel 2 on 8 devices
+def megatron(layers, dp, mp):
+    ops = {
+      "embedding.lookup": {"in_strategy": [[1, 1], [dp, 1]]},
+      "embedding.add_position": {"in_strategy": [[dp, 1, 1], [1, 1]]},
+      "embedding.flatten": {"in_strategy": [[dp, 1, 1]]},
+    }
+    for i in range(layers):
+        p = f"layers.{i}."
+        ops.update({
+          p + "ln1": {"in_strategy": [[dp, 1], [1], [1]]},
+          p + "attention.q": {"in_strategy": [[dp, 1], [1, mp]]},
+          p + "attention.k": {"in_strategy": [[dp, 1], [1, mp]]},
+          p + "attention.v": {"in_strategy": [[dp, 1], [1, mp]]},
+          p + "attention.q_split": {"in_strategy": [[dp, mp]]},
+          p + "attention.k_split": {"in_strategy": [[dp, mp]]},
+          p + "attention.v_split": {"in_strategy": [[dp, mp]]},
+          p + "attention.q_heads": {"in_strategy": [[dp, 1, mp, 1]]},
+          p + "attention.k_heads": {"in_strategy": [[dp, 1, mp, 1]]},
+          p + "attention.v_heads": {"in_strategy": [[dp, 1, mp, 1]]},
+          p + "attention.scores": {"in_strategy": [[dp, mp, 1, 1], [dp, mp, 1, 1]]},
+          p + "attention.scale_mul": {"in_strategy": [[dp, mp, 1, 1], [1]]},
+          p + "attention.softmax": {"in_strategy": [[dp, mp, 1, 1]]},
+          p + "attention.context": {"in_strategy": [[dp, mp, 1, 1], [dp, mp, 1, 1]]},
+          p + "attention.merge_heads": {"in_strategy": [[dp, mp, 1, 1]]},
+          p + "attention.flatten": {"in_strategy": [[dp, 1, mp, 1]]},
+          p + "attention.out": {"in_strategy": [[dp, mp], [mp, 1]]},
+          p + "residual1": {"in_strategy": [[dp, 1], [dp, 1]]},
+          p + "ln2": {"in_strategy": [[dp, 1], [1], [1]]},
+          p + "ffn.fc1": {"in_strategy": [[dp, 1], [1, mp]]},
+          p + "ffn.gelu": {"in_strategy": [[dp, mp]]},
+          p + "ffn.fc2": {"in_strategy": [[dp, mp], [mp, 1]]},
+          p + "residual2": {"in_strategy": [[dp, 1], [dp, 1]]},
+        })
+    ops.update({
+      "final_ln": {"in_strategy": [[dp, 1], [1], [1]]},
+      "head": {"in_strategy": [[dp, 1], [1, mp]]},
+      "loss_fn": {"in_strategy": [[dp, 1], [dp, 1]]},
+      "loss": {"in_strategy": [[dp]]},
+    })
+    return ops
+
+gpt_args = {"layers": 2, "hidden": 64, "heads": 4, "seq": 16, "vocab": 128, "batch": 8}
+dump("gpt-megatron-tp4-dp2.json", {
+  "network": {"zoo": "gpt", "args": gpt_args},
+  "devices": 8,
+  "parallel": {"parallel_mode": "semi_auto_parallel",
+               "dataset_strategy": [[2, 1], [2, 1]]},
+  "operators": megatron(2, 2, 4),
+})
+dump("gpt-optimizer-parallel.json", {
+  "network": {"zoo": "gpt", "args": gpt_args},
+  "devices": 8,
+  "parallel": {"parallel_mode": "semi_auto_parallel",
+               "dataset_strategy": [[2, 1], [2, 1]],
+               "enable_parallel_optimizer": True,
+               "parallel_optimizer_config": {"parallel_optimizer_threshold": 1},
+               "comm_fusion": {"allreduce": {"mode": "size", "config": 32},
+                               "allgather": {"mode": "auto"}, "reducescatter": {"mode": "auto"}}},
+  "operators": megatron(2, 2, 4),
+  "parameters": {"layers.1.*": {"parallel_optimizer_comm_recompute": True, "comm_fusion": 2},
+                 "embedding.*": {"parallel_optimizer": False}},
+})
