@@ -35,7 +35,7 @@ class PlanCommandTest {
     private static final Path MEGATRON = STRATEGIES.resolve("gpt-megatron-tp4-dp2.json");
     private static final ObjectMapper MAPPER = new ObjectMapper();
     private static final List<String> PLAN_KEYS = List.of("network", "devices", "parallel_mode", "gradients_mean",
-            "operators", "communications", "parameters", "memory");
+            "operators", "communications", "parameters", "buckets", "memory", "notes");
     private static final List<String> CKPT_KEYS = List.of("current_stage", "parallel_strategy_item",
             "parallel_layout_item");
     /** A small valid strategy file: the zoo MLP data parallel on 8 devices. */

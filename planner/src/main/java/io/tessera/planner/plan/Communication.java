@@ -37,7 +37,9 @@ public record Communication(String kind, Origin origin, Phase phase, String oper
         /** An operator's own reduction (split contraction or reduced dimension, partial input gradient). */
         OPERATOR,
         /** The gradient reduction of a trainable parameter over its partial-gradient group. */
-        GRADIENT;
+        GRADIENT,
+        /** Optimizer parallel: a sharded parameter's AllGather, its gradient's ReduceScatter, the mirror AllReduce. */
+        PARALLEL_OPTIMIZER;
 
         /** The JSON name, e.g. {@code redistribution}. */
         public String jsonName() {

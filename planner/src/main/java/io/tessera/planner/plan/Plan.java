@@ -20,9 +20,11 @@ import java.util.TreeMap;
  * @param layouts the layout of every tensor as its producer leaves it (parameters: as stored)
  * @param comms   the inserted communications in execution order (forward, then backward)
  * @param params  the parameters in declaration order
+ * @param buckets the fusion buckets of the gradient and optimizer-parallel communications
+ * @param notes   warnings about the plan (e.g. a fusion bucket whose parameters disagree on recompute)
  */
 public record Plan(Network network, PlanConfig config, List<OpPlan> ops, Map<String, Layout> layouts,
-                   List<Communication> comms, List<ParamPlan> params) {
+                   List<Communication> comms, List<ParamPlan> params, List<Bucket> buckets, List<String> notes) {
 
     /** Copies the collections. */
     public Plan {
@@ -30,6 +32,8 @@ public record Plan(Network network, PlanConfig config, List<OpPlan> ops, Map<Str
         layouts = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(layouts));
         comms = List.copyOf(comms);
         params = List.copyOf(params);
+        buckets = List.copyOf(buckets);
+        notes = List.copyOf(notes);
     }
 
     /** Number of devices. */
@@ -62,16 +66,54 @@ public record Plan(Network network, PlanConfig config, List<OpPlan> ops, Map<Str
         return comms.stream().filter(c -> c.phase() == phase).toList();
     }
 
-    /** Parameter bytes held by each rank (index = rank): the sum of its parameter slices. */
+    /** Parameter bytes held by each rank between steps (index = rank): its shards, or whole slices when unsharded. */
     public long[] paramBytesPerRank() {
         long[] out = new long[devices()];
-        for (ParamPlan p : params) {
-            long b = p.sliceBytes();
-            for (int r = 0; r < out.length; r++) {
-                out[r] += b;
-            }
+        for (int r = 0; r < out.length; r++) {
+            out[r] = memory(r).params();
         }
         return out;
+    }
+
+    /**
+     * The memory of rank {@code rank}: parameter shards, gradients, optimizer state (float32, by the configured
+     * optimizer), float32 master copies of 16-bit parameters, gathered weights kept from forward to backward, the
+     * largest recomputed gathered weight, and the largest fusion bucket. Activations are not counted.
+     */
+    public RankMemory memory(int rank) {
+        long params = 0;
+        long grads = 0;
+        long state = 0;
+        long master = 0;
+        long gathered = 0;
+        long recompute = 0;
+        int states = config.optimizer().statesPerElement();
+        for (ParamPlan p : this.params) {
+            boolean sharded = p.shard().sharded() && p.shard().groupOf(rank) != null;
+            long held = sharded ? p.shardBytes() : p.sliceBytes();
+            params += held;
+            if (!p.trainable()) {
+                continue;
+            }
+            grads += p.sliceBytes();
+            long elements = held / p.dtype().bytes();
+            state += elements * states * 4L;
+            if (p.dtype().bytes() == 2) {
+                master += elements * 4L;
+            }
+            if (sharded && p.recompute()) {
+                recompute = Math.max(recompute, p.sliceBytes());
+            } else if (sharded) {
+                gathered += p.sliceBytes();
+            }
+        }
+        long fusion = 0;
+        for (Bucket b : buckets) {
+            if (b.groups().stream().anyMatch(g -> g.contains(rank))) {
+                fusion = Math.max(fusion, b.bytes());
+            }
+        }
+        return new RankMemory(rank, params, grads, state, master, gathered, recompute, fusion);
     }
 
     /**
@@ -90,7 +132,8 @@ public record Plan(Network network, PlanConfig config, List<OpPlan> ops, Map<Str
 
     /**
      * Materialises rank {@code rank}'s parameter slices through {@code init_data(layout, set_sliced=true)}: each
-     * parameter is cloned and initialised for its layout, generating only the rank's region.
+     * parameter is cloned and initialised for its layout (with its optimizer-shard group when sharded: the rank's
+     * shard), generating only the rank's region.
      *
      * @return the sliced parameters by name, in declaration order
      */
@@ -102,7 +145,9 @@ public record Plan(Network network, PlanConfig config, List<OpPlan> ops, Map<Str
         Map<String, Parameter> out = new LinkedHashMap<>();
         for (ParamPlan p : params) {
             Parameter source = network.parameter(p.name());
-            out.put(p.name(), source.clone().initData(ParamLayout.of(p.layout(), null), rank, true));
+            List<Integer> group = p.shard().groupOf(rank);
+            int[] g = group == null ? null : group.stream().mapToInt(Integer::intValue).toArray();
+            out.put(p.name(), source.clone().initData(ParamLayout.of(p.layout(), g), rank, true));
         }
         return out;
     }

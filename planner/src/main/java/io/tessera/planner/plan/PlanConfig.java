@@ -2,7 +2,10 @@ package io.tessera.planner.plan;
 
 import io.tessera.layout.param.ParallelMode;
 import io.tessera.planner.op.Strategy;
+import io.tessera.planner.strategy.CommFusionConfig;
 import io.tessera.planner.strategy.DatasetStrategy;
+import io.tessera.planner.strategy.OptimizerKind;
+import io.tessera.planner.strategy.ParallelOptimizerConfig;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -22,9 +25,15 @@ import java.util.Map;
  * @param outStrategies out_strategy by operator name
  * @param dataset       how the data inputs are split
  * @param gradientsMean whether gradient reductions average (MindSpore's {@code gradients_mean}) instead of summing
+ * @param parallelOptimizer {@code enable_parallel_optimizer} (default false)
+ * @param optimizerConfig   {@code parallel_optimizer_config} (default threshold 64 KB, shard size -1)
+ * @param commFusion        the global {@code comm_fusion} config (default auto, 64 MB buckets)
+ * @param optimizer         the optimizer, for its state memory (default SGD)
  */
 public record PlanConfig(int devices, ParallelMode mode, Map<String, Strategy> inStrategies,
-                         Map<String, Strategy> outStrategies, DatasetStrategy dataset, boolean gradientsMean) {
+                         Map<String, Strategy> outStrategies, DatasetStrategy dataset, boolean gradientsMean,
+                         boolean parallelOptimizer, ParallelOptimizerConfig optimizerConfig,
+                         CommFusionConfig commFusion, OptimizerKind optimizer) {
 
     /** Validates the device count and the mode; copies the maps. */
     public PlanConfig {
@@ -47,6 +56,9 @@ public record PlanConfig(int devices, ParallelMode mode, Map<String, Strategy> i
         if (dataset == null) {
             dataset = new DatasetStrategy.DataParallel();
         }
+        optimizerConfig = optimizerConfig == null ? ParallelOptimizerConfig.defaults() : optimizerConfig;
+        commFusion = commFusion == null ? CommFusionConfig.defaults() : commFusion;
+        optimizer = optimizer == null ? OptimizerKind.SGD : optimizer;
     }
 
     /** A builder for {@code devices} devices, semi-auto parallel, data-parallel dataset, summed gradients. */
@@ -62,6 +74,10 @@ public record PlanConfig(int devices, ParallelMode mode, Map<String, Strategy> i
         private final Map<String, Strategy> out = new LinkedHashMap<>();
         private DatasetStrategy dataset = new DatasetStrategy.DataParallel();
         private boolean gradientsMean;
+        private boolean parallelOptimizer;
+        private ParallelOptimizerConfig optimizerConfig = ParallelOptimizerConfig.defaults();
+        private CommFusionConfig commFusion = CommFusionConfig.defaults();
+        private OptimizerKind optimizer = OptimizerKind.SGD;
 
         private Builder(int devices) {
             this.devices = devices;
@@ -103,9 +119,35 @@ public record PlanConfig(int devices, ParallelMode mode, Map<String, Strategy> i
             return this;
         }
 
+        /** Enables optimizer parallelism ({@code enable_parallel_optimizer}, default false). */
+        public Builder parallelOptimizer(boolean enabled) {
+            this.parallelOptimizer = enabled;
+            return this;
+        }
+
+        /** Enables optimizer parallelism with {@code parallel_optimizer_config}. */
+        public Builder parallelOptimizer(ParallelOptimizerConfig config) {
+            this.parallelOptimizer = true;
+            this.optimizerConfig = config;
+            return this;
+        }
+
+        /** The global {@code comm_fusion} config (default: auto, 64 MB buckets, for every kind). */
+        public Builder commFusion(CommFusionConfig config) {
+            this.commFusion = config;
+            return this;
+        }
+
+        /** The optimizer, for the memory of its state (default SGD). */
+        public Builder optimizer(OptimizerKind kind) {
+            this.optimizer = kind;
+            return this;
+        }
+
         /** The config. */
         public PlanConfig build() {
-            return new PlanConfig(devices, mode, in, out, dataset, gradientsMean);
+            return new PlanConfig(devices, mode, in, out, dataset, gradientsMean, parallelOptimizer, optimizerConfig,
+                    commFusion, optimizer);
         }
     }
 

@@ -92,12 +92,58 @@ public final class PlanJson {
             n.put("trainable", p.trainable());
             n.put("layerwise_parallel", p.layerwiseParallel());
             n.put("comm_fusion", p.commFusion());
+            n.put("parallel_optimizer_comm_recompute", p.recompute());
             if (p.consumer() != null) {
                 n.put("consumer", p.consumer());
             }
+            ObjectNode shard = n.putObject("optimizer_shard");
+            shard.put("sharded", p.shard().sharded());
+            if (p.shard().sharded()) {
+                shard.put("shards", p.shard().shards());
+                shard.set("shard_shape", longs(OptimizerSharding.shardShape(p.layout(), p.shard())));
+                shard.put("opt_weight_shard_step", p.shard().step());
+                shard.put("opt_weight_shard_size", p.shard().checkpointSize());
+                shard.set("groups", groups(p.shard().groups()));
+                if (!p.shard().mirrorGroups().isEmpty()) {
+                    shard.set("mirror_groups", groups(p.shard().mirrorGroups()));
+                }
+            } else {
+                shard.put("reason", p.shard().reason());
+            }
+        }
+        ArrayNode buckets = root.putArray("buckets");
+        for (Bucket b : plan.buckets()) {
+            ObjectNode n = buckets.addObject();
+            n.put("id", b.id());
+            n.put("kind", b.kind());
+            n.put("phase", b.phase().jsonName());
+            n.put("dtype", b.dtype().jsonName());
+            n.put("comm_fusion", b.fusionId());
+            n.set("members", strings(b.members()));
+            ArrayNode ids = n.putArray("communications");
+            b.comms().forEach(ids::add);
+            n.put("bytes", b.bytes());
+            n.put("issued_at", b.issuedAt());
+            n.set("groups", groups(b.groups()));
         }
         ObjectNode memory = root.putObject("memory");
+        memory.put("optimizer", plan.config().optimizer().jsonName());
         memory.set("param_bytes_per_rank", longs(plan.paramBytesPerRank()));
+        ArrayNode perRank = memory.putArray("per_rank");
+        for (int r = 0; r < plan.devices(); r++) {
+            RankMemory m = plan.memory(r);
+            ObjectNode n = perRank.addObject();
+            n.put("rank", r);
+            n.put("params", m.params());
+            n.put("gradients", m.gradients());
+            n.put("optimizer_state", m.optimizerState());
+            n.put("master_copies", m.masterCopies());
+            n.put("gathered_weights", m.gatheredWeights());
+            n.put("recompute_buffer", m.recomputeBuffer());
+            n.put("fusion_buffer", m.fusionBuffer());
+            n.put("total", m.total());
+        }
+        root.set("notes", strings(plan.notes()));
         return root;
     }
 
@@ -133,6 +179,21 @@ public final class PlanJson {
                 a.add(-1);
             }
         }
+        return a;
+    }
+
+    private static ArrayNode groups(List<List<Integer>> groups) {
+        ArrayNode a = F.arrayNode();
+        for (List<Integer> g : groups) {
+            ArrayNode x = a.addArray();
+            g.forEach(x::add);
+        }
+        return a;
+    }
+
+    private static ArrayNode strings(List<String> values) {
+        ArrayNode a = F.arrayNode();
+        values.forEach(a::add);
         return a;
     }
 

@@ -1,6 +1,7 @@
 package io.tessera.planner.plan;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -38,7 +39,69 @@ public final class PlanSummary {
         long full = plan.params().stream().mapToLong(ParamPlan::fullBytes).sum();
         sb.append(String.format(Locale.ROOT, "%nparameters (%d): %s in all; per rank %s%s%n", plan.params().size(),
                 bytes(full), bytes(max), min == max ? "" : " (min " + bytes(min) + ")"));
+        if (plan.config().parallelOptimizer()) {
+            long sharded = plan.params().stream().filter(p -> p.shard().sharded()).count();
+            sb.append(String.format(Locale.ROOT, "%noptimizer parallel: %d of %d parameters sharded%n", sharded,
+                    plan.params().size()));
+            Map<String, Long> reasons = new java.util.TreeMap<>();
+            for (ParamPlan p : plan.params()) {
+                if (!p.shard().sharded()) {
+                    reasons.merge(p.shard().reason().replaceAll("[0-9.]+ KB is", "is"), 1L, Long::sum);
+                }
+            }
+            reasons.forEach((r, n) -> sb.append(String.format(Locale.ROOT, "  not sharded (%d): %s%n", n, r)));
+        }
+        if (!plan.buckets().isEmpty()) {
+            Map<String, long[]> byKind = new java.util.TreeMap<>();
+            for (Bucket b : plan.buckets()) {
+                long[] v = byKind.computeIfAbsent(b.phase().jsonName() + " " + b.kind(), k -> new long[3]);
+                v[0]++;
+                v[1] += b.members().size();
+                v[2] = Math.max(v[2], b.bytes());
+            }
+            sb.append(String.format(Locale.ROOT, "%nfusion buckets (%d):%n", plan.buckets().size()));
+            byKind.forEach((k, v) -> sb.append(String.format(Locale.ROOT,
+                    "  %-32s %5d buckets of %d communications, largest %s%n", k, v[0], v[1], bytes(v[2]))));
+        }
+        sb.append(String.format(Locale.ROOT, "%nmemory per rank (%s optimizer; activations not counted):%n",
+                plan.config().optimizer().jsonName()));
+        sb.append(String.format(Locale.ROOT, "  %-6s %11s %11s %11s %11s %11s %11s %11s %11s%n", "rank", "params",
+                "gradients", "opt state", "master", "gathered", "recompute", "fusion", "total"));
+        List<RankMemory> rows = new java.util.ArrayList<>();
+        for (int r = 0; r < plan.devices(); r++) {
+            rows.add(plan.memory(r));
+        }
+        int shown = 0;
+        for (int r = 0; r < rows.size(); r++) {
+            RankMemory m = rows.get(r);
+            boolean sameAsPrevious = r > 0 && sameFigures(m, rows.get(r - 1));
+            if (sameAsPrevious) {
+                continue;
+            }
+            int last = r;
+            while (last + 1 < rows.size() && sameFigures(rows.get(last + 1), m)) {
+                last++;
+            }
+            if (++shown > 16) {
+                sb.append("  ...\n");
+                break;
+            }
+            String ranks = last == r ? Integer.toString(r) : r + "-" + last;
+            sb.append(String.format(Locale.ROOT, "  %-6s %11s %11s %11s %11s %11s %11s %11s %11s%n", ranks,
+                    bytes(m.params()), bytes(m.gradients()), bytes(m.optimizerState()), bytes(m.masterCopies()),
+                    bytes(m.gatheredWeights()), bytes(m.recomputeBuffer()), bytes(m.fusionBuffer()),
+                    bytes(m.total())));
+        }
+        for (String note : plan.notes()) {
+            sb.append("\nnote: ").append(note).append('\n');
+        }
         return sb.toString();
+    }
+
+    private static boolean sameFigures(RankMemory a, RankMemory b) {
+        return a.params() == b.params() && a.gradients() == b.gradients() && a.optimizerState() == b.optimizerState()
+                && a.masterCopies() == b.masterCopies() && a.gatheredWeights() == b.gatheredWeights()
+                && a.recomputeBuffer() == b.recomputeBuffer() && a.fusionBuffer() == b.fusionBuffer();
     }
 
     /** Bytes with a binary unit, e.g. {@code 1.5 MiB}. */

@@ -53,6 +53,8 @@ public final class Planner {
     private final boolean operatorComms;
     private final Map<Key, RedistributionPlan> cache = new HashMap<>();
     private final Map<GroupKey, Groups> groupCache = new HashMap<>();
+    /** Optimizer sharding of each parameter, decided at its first consumer. */
+    private final Map<String, OptimizerShard> shards = new LinkedHashMap<>();
 
     private record Key(Layout from, Layout to, DType dtype) {
     }
@@ -106,6 +108,7 @@ public final class Planner {
         List<Edge> edges = new ArrayList<>();
         Map<String, String> paramConsumer = new LinkedHashMap<>();
         Map<String, OpPlan> byName = new HashMap<>();
+        shards.clear();
 
         for (Node node : nodes) {
             List<TensorType> types = new ArrayList<>();
@@ -127,6 +130,14 @@ public final class Planner {
                 if (current == null && network.isParameter(t)) {
                     layouts.put(t, required);
                     paramConsumer.put(t, node.name());
+                    OptimizerShard shard = decideShard(network.parameter(t), required);
+                    shards.put(t, shard);
+                    if (shard.sharded()) {
+                        forward.add(shardComm("AllGather", Phase.FORWARD, t, node, i, shard.groups(),
+                                required.sliceBytes(types.get(i).dtype()), null, "parameter '" + t + "' is sharded "
+                                + shard.shards() + " ways for the optimizer: its model-parallel slice is gathered "
+                                + "before its first consumer '" + node.name() + "' (later consumers share it)"));
+                    }
                     continue;
                 }
                 if (current == null) {
@@ -157,7 +168,7 @@ public final class Planner {
             byName.put(node.name(), op);
         }
 
-        List<Communication> backward = mergePartialSums(backward(nodes, byName, edges));
+        List<Communication> backward = mergePartialSums(backward(nodes, byName, edges, paramConsumer));
         List<ParamPlan> params = new ArrayList<>();
         for (Parameter p : network.parameters()) {
             Layout l = layouts.get(p.name());
@@ -165,12 +176,26 @@ public final class Planner {
                 l = replicated(p.shape());
                 layouts.put(p.name(), l);
             }
+            OptimizerShard shard = shards.containsKey(p.name()) ? shards.get(p.name())
+                    : OptimizerShard.none("no operator consumes it", config.optimizerConfig().optimizerWeightShardSize());
             params.add(new ParamPlan(p.name(), p.dtype(), l, p.requiresGrad(), p.layerwiseParallel(), p.commFusion(),
-                    paramConsumer.get(p.name())));
+                    paramConsumer.get(p.name()), shard, p.parallelOptimizerCommRecompute()));
         }
         List<Communication> comms = new ArrayList<>(forward);
         comms.addAll(backward);
-        return new Plan(network, config, ops, layouts, comms, params);
+        Map<String, ParamPlan> byParam = new HashMap<>();
+        params.forEach(p -> byParam.put(p.name(), p));
+        List<Bucket> buckets = Fusion.buckets(comms, byParam, config.commFusion());
+        List<String> notes = new ArrayList<>();
+        for (Bucket b : buckets) {
+            long recomputed = b.members().stream().filter(m -> byParam.get(m).recompute()).count();
+            if (b.kind().equals("AllGather") && recomputed > 0 && recomputed < b.members().size()) {
+                notes.add("fusion bucket " + b.id() + " (" + b.kind() + ", comm_fusion " + b.fusionId()
+                        + ") mixes parameters with and without parallel_optimizer_comm_recompute: " + b.members()
+                        + "; give them one setting or different comm_fusion ids");
+            }
+        }
+        return new Plan(network, config, ops, layouts, comms, params, buckets, notes);
     }
 
     private void layoutInputs(Map<String, Layout> layouts) {
@@ -211,9 +236,26 @@ public final class Planner {
         return a;
     }
 
-    private List<Communication> backward(List<Node> nodes, Map<String, OpPlan> byName, List<Edge> edges) {
+    private List<Communication> backward(List<Node> nodes, Map<String, OpPlan> byName, List<Edge> edges,
+                                         Map<String, String> firstConsumer) {
         BackwardGraph bg = network.backward();
         List<Communication> out = new ArrayList<>();
+        // sharded parameters: recompute AllGather before their last consumer's backward, ReduceScatter after their
+        // first consumer's backward (when every partial gradient has been accumulated)
+        Map<String, List<String>> gatherBefore = new HashMap<>();
+        Map<String, List<String>> scatterAfter = new HashMap<>();
+        for (Map.Entry<String, OptimizerShard> e : shards.entrySet()) {
+            String param = e.getKey();
+            if (!e.getValue().sharded() || bg.gradientOf(param) == null) {
+                continue;
+            }
+            scatterAfter.computeIfAbsent(firstConsumer.get(param), k -> new ArrayList<>()).add(param);
+            if (network.parameter(param).parallelOptimizerCommRecompute()) {
+                List<Node> consumers = network.consumers(param);
+                String last = consumers.get(consumers.size() - 1).name();
+                gatherBefore.computeIfAbsent(last, k -> new ArrayList<>()).add(param);
+            }
+        }
         Map<String, List<Edge>> edgesByNode = new HashMap<>();
         for (Edge e : edges) {
             edgesByNode.computeIfAbsent(e.node().name(), k -> new ArrayList<>()).add(e);
@@ -227,6 +269,14 @@ public final class Planner {
                 types.add(network.tensor(t));
             }
             List<TensorType> outTypes = node.op().outputs(node.name(), types);
+            for (String param : gatherBefore.getOrDefault(node.name(), List.of())) {
+                OptimizerShard shard = shards.get(param);
+                int input = node.inputs().indexOf(param);
+                out.add(shardComm("AllGather", Phase.BACKWARD, param, node, input, shard.groups(),
+                        op.inputLayouts().get(input).sliceBytes(types.get(input).dtype()), null, "parameter '" + param
+                        + "' has parallel_optimizer_comm_recompute: its slice is gathered again for the backward of '"
+                        + node.name() + "' instead of being kept from forward"));
+            }
             for (OpComm c : sharding.backward()) {
                 String t = c.output() ? node.outputs().get(c.index()) : node.inputs().get(c.index());
                 if (bg.gradientOf(t) == null) {
@@ -234,7 +284,7 @@ public final class Planner {
                 }
                 Parameter p = c.output() ? null : network.parameter(t);
                 if (p != null && p.requiresGrad()) {
-                    if (p.layerwiseParallel()) {
+                    if (p.layerwiseParallel() || shards.get(p.name()).sharded()) {
                         continue;
                     }
                     out.add(opComm(node, sharding, c, outTypes, types, Communication.Origin.GRADIENT, p.name(),
@@ -252,6 +302,21 @@ public final class Planner {
                 addRedistribution(out, rp, Phase.BACKWARD, node, e.input(), "grad/" + e.tensor(),
                         "the gradient of input " + e.input() + " of '" + node.name()
                         + "' returns to its producer's layout (transpose of the forward redistribution)");
+            }
+            for (String param : scatterAfter.getOrDefault(node.name(), List.of())) {
+                OptimizerShard shard = shards.get(param);
+                int input = node.inputs().indexOf(param);
+                long slice = op.inputLayouts().get(input).sliceBytes(types.get(input).dtype());
+                ReduceOp reduce = config.gradientsMean() ? ReduceOp.MEAN : ReduceOp.SUM;
+                out.add(shardComm("ReduceScatter", Phase.BACKWARD, param, node, input, shard.groups(), slice, reduce,
+                        "parameter '" + param + "' is sharded " + shard.shards() + " ways for the optimizer: its "
+                        + "gradient is reduce-scattered so that each rank keeps the gradient of its shard"));
+                if (!shard.mirrorGroups().isEmpty()) {
+                    out.add(shardComm("AllReduce", Phase.BACKWARD, param, node, input, shard.mirrorGroups(),
+                            slice / shard.shards(), reduce, "optimizer_weight_shard_size " + shard.shards()
+                            + " is smaller than the repeated group: the shard's gradient is also reduced over the "
+                            + "ranks holding the same shard"));
+                }
             }
         }
         return out;
@@ -300,6 +365,30 @@ public final class Planner {
             }
         }
         return out;
+    }
+
+    private OptimizerShard decideShard(Parameter p, Layout layout) {
+        return OptimizerSharding.decide(config.parallelOptimizer(), config.optimizerConfig(), p.requiresGrad(),
+                p.parallelOptimizer(), layout, p.dtype());
+    }
+
+    /**
+     * An optimizer-parallel communication of parameter {@code param} over {@code groups}; {@code bytes} is the buffer
+     * of a full group (the gathered slice, the gradient slice before scattering, or the shard for a mirror AllReduce).
+     */
+    private Communication shardComm(String kind, Phase phase, String param, Node node, int input,
+                                    List<List<Integer>> groups, long bytes, ReduceOp reduce, String reason) {
+        long[] recv = new long[devices];
+        for (List<Integer> g : groups) {
+            int n = g.size();
+            long each = kind.equals("AllReduce") ? 2 * bytes * (n - 1) / n : bytes * (n - 1) / n;
+            for (int r : g) {
+                recv[r] = each;
+            }
+        }
+        String tensor = kind.equals("AllGather") ? param : "grad/" + param;
+        return new Communication(kind, Communication.Origin.PARALLEL_OPTIMIZER, phase, node.name(), input, tensor,
+                param, reduce, null, null, groups, recv, reason);
     }
 
     private RedistributionPlan redistribution(Layout from, Layout to, DType dtype) {

@@ -82,7 +82,12 @@ public final class StrategyPlans {
         PlanConfig.Builder b = PlanConfig.builder(file.deviceCount())
                 .mode(file.parallel().parallelMode())
                 .dataset(file.parallel().datasetStrategy())
-                .gradientsMean(file.parallel().gradientsMean());
+                .gradientsMean(file.parallel().gradientsMean())
+                .commFusion(file.parallel().commFusion())
+                .optimizer(file.parallel().optimizer());
+        if (file.parallel().enableParallelOptimizer()) {
+            b.parallelOptimizer(file.parallel().parallelOptimizerConfig());
+        }
         in.forEach(b::strategy);
         for (Map.Entry<String, OpStrategy> e : file.operators().entrySet()) {
             if (e.getValue().out() != null) {
@@ -114,8 +119,9 @@ public final class StrategyPlans {
 
     /**
      * MindSpore's strategy checkpoint of a plan (spec §7): a strategy item per operator with a parameter input, and a
-     * layout item per parameter with the normalised device matrix and tensor map; {@code opt_weight_shard_size} is -1
-     * and {@code opt_weight_shard_step} 0 (no optimizer sharding).
+     * layout item per parameter with the normalised device matrix and tensor map, and for optimizer-sharded parameters
+     * {@code opt_weight_shard_step} (the rank stride of the shard group) and {@code opt_weight_shard_size} (the
+     * configured {@code optimizer_weight_shard_size}, -1 when not configured or not sharded).
      */
     public static StrategyCheckpoint checkpoint(Plan plan) {
         Map<String, StrategyItem> strategies = new TreeMap<>();
@@ -135,7 +141,8 @@ public final class StrategyPlans {
                 }
                 map[i] = entry instanceof TensorMap.Split s ? s.axis() : -1;
             }
-            layouts.put(p.name(), LayoutItem.of(l.devMatrix().dims(), map, l.shape(), 0, 0, -1));
+            layouts.put(p.name(), LayoutItem.of(l.devMatrix().dims(), map, l.shape(), 0, p.shard().step(),
+                    p.shard().checkpointSize()));
         }
         return new StrategyCheckpoint(0, strategies, layouts);
     }
