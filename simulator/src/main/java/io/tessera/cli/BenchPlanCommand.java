@@ -21,7 +21,8 @@ import java.util.function.Consumer;
  */
 @Command(name = "plan", mixinStandardHelpOptions = true,
         description = {"Benchmarks the planner: seconds to plan a Megatron-style gpt (hidden 4096, 64 heads) of 24 and "
-                + "96 layers, forward and backward, on 8 x 8 and 64 x 64 device matrices (data x tensor parallel); "
+                + "96 layers, forward and backward, on 8 x 8 and 64 x 64 device matrices (data x tensor parallel), and "
+                + "96 layers on 64 x 64 with optimizer parallel (Adam); "
                 + "best of --repeats runs, the first run of the JVM included in 'first'.",
                 "Prints a table, or JSON with --json."})
 public final class BenchPlanCommand implements Callable<Integer> {
@@ -65,6 +66,7 @@ public final class BenchPlanCommand implements Callable<Integer> {
             n.put("layers", c.layers());
             n.put("dp", c.dp());
             n.put("mp", c.mp());
+            n.put("optimizer_parallel", c.optimizerParallel());
             n.put("devices", c.devices());
             n.put("operators", c.operators());
             n.put("communications", c.communications());
@@ -77,12 +79,12 @@ public final class BenchPlanCommand implements Callable<Integer> {
 
     static String table(List<PlanBenchmark.Case> cases) {
         StringBuilder sb = new StringBuilder("tessera bench plan (Megatron gpt, forward + backward)\n");
-        sb.append(String.format(Locale.ROOT, "  %6s %9s %8s %10s %8s %10s %10s%n", "layers", "dp x mp", "devices",
-                "operators", "comms", "first (s)", "best (s)"));
+        sb.append(String.format(Locale.ROOT, "  %6s %9s %8s %9s %10s %8s %10s %10s%n", "layers", "dp x mp",
+                "devices", "opt-par", "operators", "comms", "first (s)", "best (s)"));
         for (PlanBenchmark.Case c : cases) {
-            sb.append(String.format(Locale.ROOT, "  %6d %9s %8d %10d %8d %10.3f %10.3f%n", c.layers(),
-                    c.dp() + " x " + c.mp(), c.devices(), c.operators(), c.communications(), c.firstPlanSeconds(),
-                    c.planSeconds()));
+            sb.append(String.format(Locale.ROOT, "  %6d %9s %8d %9s %10d %8d %10.3f %10.3f%n", c.layers(),
+                    c.dp() + " x " + c.mp(), c.devices(), c.optimizerParallel() ? "adam" : "-", c.operators(),
+                    c.communications(), c.firstPlanSeconds(), c.planSeconds()));
         }
         return sb.toString();
     }

@@ -464,7 +464,9 @@ class TesseraCliTest {
         Run r = run("bench", "plan", "--repeats", "1", "--json");
         assertEquals(0, r.code, r.err);
         JsonNode cases = r.json().get("cases");
-        assertEquals(4, cases.size());
+        assertEquals(5, cases.size());
+        assertTrue(cases.get(4).get("optimizer_parallel").asBoolean());
+        assertTrue(cases.get(4).get("communications").asInt() > cases.get(3).get("communications").asInt());
         assertEquals(96, cases.get(3).get("layers").asInt());
         assertEquals(4096, cases.get(3).get("devices").asInt());
         // 23 operators per layer plus 7 outside the layers

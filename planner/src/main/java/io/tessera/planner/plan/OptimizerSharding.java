@@ -2,11 +2,11 @@ package io.tessera.planner.plan;
 
 import io.tessera.layout.DType;
 import io.tessera.layout.Layout;
+import io.tessera.planner.op.OpComm;
 import io.tessera.planner.strategy.ParallelOptimizerConfig;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.TreeMap;
 
 /**
  * Decides optimizer parallelism for one parameter (spec §5). A parameter is sharded when the optimizer is parallel,
@@ -70,21 +70,21 @@ public final class OptimizerSharding {
             return OptimizerShard.none("dim 0 of size " + dim0 + " is split " + layout.splits(0) + " ways by the model "
                     + "and would be split " + split + " ways, which does not divide it", k);
         }
-        // the repeated groups, each ascending, cut into contiguous chunks of `shards`; mirrors take position j of each
-        TreeMap<Integer, List<Integer>> repeatedGroups = new TreeMap<>();
-        for (int r = 0; r < layout.deviceCount(); r++) {
-            int[] g = layout.repeatedGroup(r);
-            if (g[0] == r) {
-                List<Integer> list = new ArrayList<>();
-                for (int x : g) {
-                    list.add(x);
-                }
-                repeatedGroups.put(r, list);
+        // the repeated groups (ranks differing only in the device dims the layout does not use), each ascending,
+        // cut into contiguous chunks of `shards`; mirrors take position j of each chunk
+        boolean[] used = layout.usedDeviceDims();
+        int devRank = layout.devMatrix().rank();
+        List<Integer> unusedAxes = new ArrayList<>();
+        for (int d = 0; d < devRank; d++) {
+            if (!used[d]) {
+                unusedAxes.add(devRank - 1 - d);
             }
         }
+        List<List<Integer>> repeatedGroups = OpComm.groupsAlong(layout.devMatrix(),
+                unusedAxes.stream().mapToInt(Integer::intValue).toArray());
         List<List<Integer>> groups = new ArrayList<>();
         List<List<Integer>> mirrors = new ArrayList<>();
-        for (List<Integer> g : repeatedGroups.values()) {
+        for (List<Integer> g : repeatedGroups) {
             for (int c = 0; c < g.size(); c += shards) {
                 groups.add(g.subList(c, c + shards));
             }

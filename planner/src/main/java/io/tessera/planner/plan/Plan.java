@@ -89,7 +89,8 @@ public record Plan(Network network, PlanConfig config, List<OpPlan> ops, Map<Str
         long recompute = 0;
         int states = config.optimizer().statesPerElement();
         for (ParamPlan p : this.params) {
-            boolean sharded = p.shard().sharded() && p.shard().groupOf(rank) != null;
+            // shard groups partition the ranks: every rank holds one shard of a sharded parameter
+            boolean sharded = p.shard().sharded();
             long held = sharded ? p.shardBytes() : p.sliceBytes();
             params += held;
             if (!p.trainable()) {
@@ -107,11 +108,10 @@ public record Plan(Network network, PlanConfig config, List<OpPlan> ops, Map<Str
                 gathered += p.sliceBytes();
             }
         }
+        // every bucket's groups partition the ranks, so every rank takes part in every bucket
         long fusion = 0;
         for (Bucket b : buckets) {
-            if (b.groups().stream().anyMatch(g -> g.contains(rank))) {
-                fusion = Math.max(fusion, b.bytes());
-            }
+            fusion = Math.max(fusion, b.bytes());
         }
         return new RankMemory(rank, params, grads, state, master, gathered, recompute, fusion);
     }

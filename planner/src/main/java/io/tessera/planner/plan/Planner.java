@@ -53,6 +53,11 @@ public final class Planner {
     private final boolean operatorComms;
     private final Map<Key, RedistributionPlan> cache = new HashMap<>();
     private final Map<GroupKey, Groups> groupCache = new HashMap<>();
+    private final Map<ShardKey, OptimizerShard> shardCache = new HashMap<>();
+
+    private record ShardKey(Layout layout, DType dtype, boolean trainable, boolean parallelOptimizer) {
+    }
+
     /** Optimizer sharding of each parameter, decided at its first consumer. */
     private final Map<String, OptimizerShard> shards = new LinkedHashMap<>();
 
@@ -368,8 +373,9 @@ public final class Planner {
     }
 
     private OptimizerShard decideShard(Parameter p, Layout layout) {
-        return OptimizerSharding.decide(config.parallelOptimizer(), config.optimizerConfig(), p.requiresGrad(),
-                p.parallelOptimizer(), layout, p.dtype());
+        return shardCache.computeIfAbsent(new ShardKey(layout, p.dtype(), p.requiresGrad(), p.parallelOptimizer()),
+                k -> OptimizerSharding.decide(config.parallelOptimizer(), config.optimizerConfig(), p.requiresGrad(),
+                        p.parallelOptimizer(), layout, p.dtype()));
     }
 
     /**
