@@ -18,9 +18,9 @@ import java.util.List;
  * @param members   the parameters, in graph order
  * @param comms     the members' indices in {@link Plan#comms()}
  * @param bytes     the fused buffer of one rank, in bytes (sum of the members' buffers)
- * @param issuedAt  the index in {@link Plan#comms()} where the fused collective is issued: the first member for a
- *                  forward AllGather (needed before its first consumer), else the last member (when every member's
- *                  data is ready)
+ * @param issuedAt  the index in {@link Plan#comms()} where the fused collective is issued: the first member for an
+ *                  AllGather (needed before its first consumer, in forward or, recomputed, in backward), else the last
+ *                  member (when every member's data is ready)
  */
 public record Bucket(int id, String kind, Phase phase, List<List<Integer>> groups, DType dtype, int fusionId,
                      List<String> members, List<Integer> comms, long bytes, int issuedAt) {

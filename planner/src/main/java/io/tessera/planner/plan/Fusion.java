@@ -14,7 +14,8 @@ import java.util.Map;
  * communications of the same kind, phase, rank groups, dtype and {@code comm_fusion} id share a bucket, split by the
  * global {@code comm_fusion} mode of their kind: {@code auto} and {@code size} walk the communications in graph order
  * and start a new bucket when the running one would pass the threshold (64 MB for auto); {@code index} (AllReduce only)
- * starts a new bucket at each listed ordinal of the AllReduces in graph order. Id 0 is never fused.
+ * starts a new bucket at each listed ordinal of the AllReduces in graph order. Id 0 is never fused. An AllGather
+ * bucket (forward, or recomputed in backward) is issued at its first member, a reduction at its last.
  */
 final class Fusion {
 
@@ -65,8 +66,8 @@ final class Fusion {
         List<Bucket> out = new ArrayList<>();
         for (Open o : all) {
             Key k = keyOf.get(o);
-            int issued = k.kind().equals("AllGather") && k.phase() == Phase.FORWARD ? o.comms.get(0)
-                    : o.comms.get(o.comms.size() - 1);
+            // an AllGather must complete before its first member is used; reductions wait for their last member
+            int issued = k.kind().equals("AllGather") ? o.comms.get(0) : o.comms.get(o.comms.size() - 1);
             out.add(new Bucket(out.size(), k.kind(), k.phase(), k.groups(), k.dtype(), k.fusionId(), o.members,
                     o.comms, o.bytes, issued));
         }
