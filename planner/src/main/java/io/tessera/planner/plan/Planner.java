@@ -173,7 +173,10 @@ public final class Planner {
             byName.put(node.name(), op);
         }
 
-        List<Communication> backward = mergePartialSums(backward(nodes, byName, edges, paramConsumer));
+        java.util.Set<String> redistributed = new java.util.HashSet<>();
+        edges.forEach(e -> redistributed.add(e.node().name() + "#" + e.input()));
+        List<Communication> backward = mergePartialSums(backward(nodes, byName, edges, paramConsumer),
+                redistributed);
         List<ParamPlan> params = new ArrayList<>();
         for (Parameter p : network.parameters()) {
             Layout l = layouts.get(p.name());
@@ -330,15 +333,20 @@ public final class Planner {
     /**
      * Where several consumers of one tensor each leave a partial gradient to be AllReduced over the same groups, the
      * partials are summed locally and reduced once (AllReduce is linear): one communication, placed where the last
-     * of them was. Gradients that are complete on every rank are not merged into such a sum.
+     * of them was. Gradients that are complete on every rank are not merged into such a sum, nor are partials of a
+     * consumer whose input was redistributed (they live in another layout until reduced and redistributed back).
      */
-    private static List<Communication> mergePartialSums(List<Communication> comms) {
+    private static List<Communication> mergePartialSums(List<Communication> comms, java.util.Set<String> redistributed) {
         record SumKey(Communication.Origin origin, String tensor, List<List<Integer>> groups, ReduceOp reduce) {
         }
         Map<SumKey, List<Integer>> positions = new LinkedHashMap<>();
         for (int i = 0; i < comms.size(); i++) {
             Communication c = comms.get(i);
-            if (c.kind().equals("AllReduce") && c.origin() != Communication.Origin.REDISTRIBUTION) {
+            // partials are summed only in their producer's layout: a consumer whose input was redistributed keeps
+            // its own reduction (then the transposed redistribution)
+            if (c.kind().equals("AllReduce") && c.origin() != Communication.Origin.REDISTRIBUTION
+                    && c.origin() != Communication.Origin.PARALLEL_OPTIMIZER
+                    && !redistributed.contains(c.operator() + "#" + c.input())) {
                 positions.computeIfAbsent(new SumKey(c.origin(), c.tensor(), c.groups(), c.reduce()),
                         k -> new ArrayList<>()).add(i);
             }
