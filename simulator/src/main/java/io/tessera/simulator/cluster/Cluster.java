@@ -23,7 +23,8 @@ import java.util.concurrent.Future;
  * collective with the smallest id (ties: the lowest rank holding it): when every member of its group is blocked at a
  * collective with the same id, op, group and signature, its function runs once and the members advance; otherwise
  * the run fails at once with a {@link CollectiveMismatchException} (a member that ended, waits on another collective,
- * has another group or signature; a deadlock is reported the same way). Ready collectives of disjoint groups that
+ * has another group or signature; the message starts with {@code deadlock} when a member reaches the collective
+ * only later in its program, so that the ranks wait on each other). Ready collectives of disjoint groups that
  * follow in id order run in the same round. There are no blocking waits between ranks, so a faulty program never
  * hangs. A throwing step fails the run with a {@link RankFailedException} naming the rank and the step.
  *
@@ -302,9 +303,12 @@ public final class Cluster {
                 Instruction.Collective d = at(m);
                 String where = "rank " + m + " at step " + pc[m];
                 if (d.id() != c.id()) {
-                    problems.add(where + " waits on " + describe(d) + " instead");
+                    int later = laterStep(m, c.id());
+                    problems.add(where + " waits on " + describe(d) + " instead"
+                            + (later < 0 ? " and never reaches #" + c.id()
+                                    : " and reaches #" + c.id() + " only at step " + later));
                     culprits.add(m);
-                    if (d.group().contains(r)) {
+                    if (later >= 0) {
                         deadlock = true;
                     }
                     continue;
@@ -336,6 +340,17 @@ public final class Cluster {
             String message = (deadlock ? "deadlock" : "collective mismatch") + " at " + describe(c)
                     + ": rank " + r + " at step " + pc[r] + " waits on it; " + String.join("; ", problems);
             return new CollectiveMismatchException(message, c.id(), c.op(), new ArrayList<>(involved));
+        }
+
+        /** The step after rank {@code m}'s current one where it reaches collective {@code id}; -1 if none. */
+        private int laterStep(int m, long id) {
+            List<Instruction> program = programs.get(m);
+            for (int k = pc[m] + 1; k < program.size(); k++) {
+                if (program.get(k) instanceof Instruction.Collective d && d.id() == id) {
+                    return k;
+                }
+            }
+            return -1;
         }
 
         private List<String> differences(Instruction.Collective expected, Instruction.Collective actual) {
