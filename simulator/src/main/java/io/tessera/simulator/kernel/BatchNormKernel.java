@@ -207,8 +207,12 @@ public final class BatchNormKernel {
     public static List<NDArray> backward(BatchNorm op, KernelContext ctx, List<NDArray> inputs, List<NDArray> outputs,
                                          List<NDArray> outputGrads, boolean[] needsGrad) {
         NDArray x = inputs.get(0);
-        NDArray dy = outputGrads == null || outputGrads.isEmpty() || outputGrads.get(0) == null
-                ? NDArray.zeros(x.shape()) : outputGrads.get(0);
+        if (outputGrads == null || outputGrads.isEmpty() || outputGrads.get(0) == null) {
+            long c = x.dim(1);
+            return Arrays.asList(needsGrad[0] ? NDArray.zeros(x.shape()) : null,
+                    needsGrad[1] ? NDArray.zeros(c) : null, needsGrad[2] ? NDArray.zeros(c) : null, null, null);
+        }
+        NDArray dy = outputGrads.get(0);
         NDArray stats = statistics(x);
         return backwardApply(op, x, dy, inputs.get(1), stats, gradStatistics(x, dy, stats), needsGrad);
     }
