@@ -1,0 +1,116 @@
+package io.tessera.simulator.kernel;
+
+import io.tessera.planner.op.Activation;
+import io.tessera.simulator.array.NDArray;
+
+import java.util.List;
+
+/**
+ * The element-wise activations: {@code ReLU}, {@code GeLU} (MindSpore's tanh approximation
+ * {@code 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))}), {@code Tanh} and {@code Sigmoid}. Gradients are
+ * computed from the input, so a float32-rounded output does not bias them.
+ */
+public final class ActivationKernel {
+
+    private static final String NAME = "ActivationKernel";
+    private static final double SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+    private static final double GELU_C = 0.044715;
+
+    private ActivationKernel() {
+    }
+
+    /** The activation of every element. */
+    public static List<NDArray> forward(Activation op, KernelContext ctx, List<NDArray> inputs) {
+        Shapes.checkInputs(NAME, inputs, 1);
+        NDArray x = inputs.get(0);
+        NDArray out = NDArray.zeros(x.shape());
+        double[] xd = x.data();
+        double[] o = out.data();
+        switch (op.kind()) {
+            case RELU:
+                for (int i = 0; i < xd.length; i++) {
+                    o[i] = xd[i] > 0 ? xd[i] : 0;
+                }
+                break;
+            case GELU:
+                for (int i = 0; i < xd.length; i++) {
+                    o[i] = gelu(xd[i]);
+                }
+                break;
+            case TANH:
+                for (int i = 0; i < xd.length; i++) {
+                    o[i] = Math.tanh(xd[i]);
+                }
+                break;
+            default:
+                for (int i = 0; i < xd.length; i++) {
+                    o[i] = sigmoid(xd[i]);
+                }
+                break;
+        }
+        return List.of(out);
+    }
+
+    /** The input gradient: the output gradient times the activation's derivative at the input. */
+    public static List<NDArray> backward(Activation op, KernelContext ctx, List<NDArray> inputs, List<NDArray> outputs,
+                                         List<NDArray> outputGrads, boolean[] needsGrad) {
+        Shapes.checkBackward(NAME, inputs, 1, outputGrads, 1, needsGrad);
+        NDArray x = inputs.get(0);
+        if (!needsGrad[0]) {
+            return Shapes.list(Shapes.gradients(1));
+        }
+        NDArray g = Shapes.outputGrad(NAME, outputGrads, 0, x.shape());
+        NDArray dx = NDArray.zeros(x.shape());
+        if (g == null) {
+            return Shapes.list(dx);
+        }
+        double[] xd = x.data();
+        double[] gd = g.data();
+        double[] d = dx.data();
+        switch (op.kind()) {
+            case RELU:
+                for (int i = 0; i < xd.length; i++) {
+                    d[i] = xd[i] > 0 ? gd[i] : 0;
+                }
+                break;
+            case GELU:
+                for (int i = 0; i < xd.length; i++) {
+                    d[i] = gd[i] * geluGrad(xd[i]);
+                }
+                break;
+            case TANH:
+                for (int i = 0; i < xd.length; i++) {
+                    double t = Math.tanh(xd[i]);
+                    d[i] = gd[i] * (1 - t * t);
+                }
+                break;
+            default:
+                for (int i = 0; i < xd.length; i++) {
+                    double s = sigmoid(xd[i]);
+                    d[i] = gd[i] * s * (1 - s);
+                }
+                break;
+        }
+        return Shapes.list(dx);
+    }
+
+    /** GeLU, tanh approximation. */
+    static double gelu(double x) {
+        return 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + GELU_C * x * x * x)));
+    }
+
+    /** Derivative of {@link #gelu}. */
+    static double geluGrad(double x) {
+        double t = Math.tanh(SQRT_2_OVER_PI * (x + GELU_C * x * x * x));
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * GELU_C * x * x);
+    }
+
+    /** The logistic function, stable for large |x|. */
+    static double sigmoid(double x) {
+        if (x >= 0) {
+            return 1 / (1 + Math.exp(-x));
+        }
+        double e = Math.exp(x);
+        return e / (1 + e);
+    }
+}
