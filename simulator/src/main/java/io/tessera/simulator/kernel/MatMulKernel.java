@@ -17,8 +17,8 @@ public final class MatMulKernel {
     private static final String NAME = "MatMulKernel";
     /** Rows of B (the contracted range) per block. */
     private static final int KC = 128;
-    /** Columns of B and C per block: a KC x NC panel of B (256 KiB) stays in cache across the rows of A. */
-    private static final int NC = 256;
+    /** Columns of B and C per block: a KC x NC panel of B (512 KiB) stays in cache across the rows of A. */
+    private static final int NC = 512;
     /** Tile edge of the packing transpose. */
     private static final int TILE = 32;
 
