@@ -96,13 +96,24 @@ public final class ActivationKernel {
 
     /** GeLU, tanh approximation. */
     static double gelu(double x) {
-        return 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + GELU_C * x * x * x)));
+        return 0.5 * x * (1 + geluTanh(x));
+    }
+
+    /**
+     * {@code tanh(sqrt(2 / pi) (x + 0.044715 x^3))} as {@code 1 - 2 / (exp(2u) + 1)}: several times faster than
+     * {@link Math#tanh}, and its absolute error (about 1e-16) vanishes in the {@code 1 + tanh} that GeLU takes.
+     */
+    private static double geluTanh(double x) {
+        double u = SQRT_2_OVER_PI * (x + GELU_C * x * x * x);
+        return 1 - 2 / (Math.exp(2 * u) + 1);
     }
 
     /** Derivative of {@link #gelu}. */
     static double geluGrad(double x) {
-        double t = Math.tanh(SQRT_2_OVER_PI * (x + GELU_C * x * x * x));
-        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * GELU_C * x * x);
+        double t = geluTanh(x);
+        double sech2 = 1 - t * t;
+        // saturated (|x| large): the second term is 0, even where x^2 would overflow
+        return sech2 == 0 ? 0.5 * (1 + t) : 0.5 * (1 + t) + 0.5 * x * sech2 * SQRT_2_OVER_PI * (1 + 3 * GELU_C * x * x);
     }
 
     /** The logistic function, stable for large |x|. */

@@ -46,6 +46,12 @@ class ActivationKernelTest {
         double x = -0.7;
         double expected = 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
         assertEquals(expected, run(Activation.gelu(), NDArray.scalar(x)).get(0), 1e-16);
+        // saturated: exact 0 and x far out, a finite gradient even where x^3 overflows
+        NDArray far = array(shape(2), -1e200, 1e200);
+        assertEquals(array(shape(2), -0.0, 1e200), run(Activation.gelu(), far));
+        List<NDArray> in = List.of(far);
+        assertEquals(array(shape(2), 0, 1), ActivationKernel.backward(Activation.gelu(), KernelTesting.ctx(in), in,
+                null, List.of(NDArray.full(1, 2)), new boolean[] {true}).get(0));
     }
 
     @ParameterizedTest

@@ -79,10 +79,13 @@ final class KernelTesting {
         return new KernelContext(in, out, DType.FLOAT64, 0);
     }
 
-    /** A new random generator on a fresh seed, printed so a failure can be replayed. */
+    /**
+     * A random generator for {@code test}: a fixed seed per test name, or {@code -Dtessera.seed=N} for all; printed so
+     * that a failure can be replayed.
+     */
     static Random seeded(String test) {
-        long seed = System.nanoTime();
-        System.out.println(test + ": seed " + seed);
+        long seed = Long.getLong("tessera.seed", 20260611L * 31 + test.hashCode());
+        System.out.println(test + ": seed " + seed + " (rerun with -Dtessera.seed=" + seed + ")");
         return new Random(seed);
     }
 

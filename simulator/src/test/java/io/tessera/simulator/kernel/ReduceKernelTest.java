@@ -39,6 +39,7 @@ class ReduceKernelTest {
         assertEquals(array(shape(3), 4, 5, 6), run(Reduce.max(false, 0), x));
         assertEquals(array(shape(2, 1), 1, 2), run(Reduce.min(true, 1), x));
         assertEquals(array(shape(1, 1), 6), run(Reduce.max(true), x));
+        assertEquals(NDArray.scalar(3), run(Reduce.mean(false), NDArray.scalar(3)));
         // a 3-d middle axis
         NDArray y = array(shape(2, 2, 2), 1, 2, 3, 4, 5, 6, 7, 8);
         assertEquals(array(shape(2, 2), 4, 6, 12, 14), run(Reduce.sum(false, 1), y));
