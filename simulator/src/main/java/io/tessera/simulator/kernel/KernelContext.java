@@ -14,7 +14,8 @@ import java.util.List;
  * @param inputBoxes  per input, the global region of the local array
  * @param outputBoxes per output, the global region of the local array
  * @param dtype       the element type (float32: outputs are rounded to float precision by the simulator)
- * @param seed        the seed of random operators (Dropout masks are keyed by (seed, global element index))
+ * @param seed        the seed of random operators (Dropout masks are a hash of (seed, global coordinates of the
+ *                    element), the same however the tensor is sliced)
  */
 public record KernelContext(List<Box> inputBoxes, List<Box> outputBoxes, DType dtype, long seed) {
 
