@@ -150,7 +150,8 @@ public final class Planner {
                             + node.name() + "'");
                 }
                 RedistributionPlan rp = redistribution(current, required, types.get(i).dtype());
-                if (rp.communicationStepCount() > 0) {
+                if (!rp.steps().isEmpty()) {
+                    // a local slice moves nothing forward, but its transpose gathers the gradient back
                     addRedistribution(forward, rp, Phase.FORWARD, node, i, t, "input " + i + " of " + node.op().type()
                             + " '" + node.name() + "' needs another layout than its producer's");
                     edges.add(new Edge(node, i, t, current, required));

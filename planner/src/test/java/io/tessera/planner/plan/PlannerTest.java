@@ -87,8 +87,16 @@ class PlannerTest {
                 assertEquals(2 * 8 * 32 * 4 * 3 / 4, b);
             }
         }
-        assertTrue(plan.comms().stream().noneMatch(c -> c.origin() == Communication.Origin.REDISTRIBUTION),
-                plan.comms().toString());
+        // no redistribution in or between the blocks (the mean over the 8-way split batch slices the last block's
+        // output locally; the transposed slice gathers its gradient back in backward)
+        assertTrue(plan.comms().stream().noneMatch(c -> c.origin() == Communication.Origin.REDISTRIBUTION
+                && c.operator().startsWith("blocks.")), plan.comms().toString());
+        List<Communication> lossRedistribution = plan.comms().stream()
+                .filter(c -> c.origin() == Communication.Origin.REDISTRIBUTION).toList();
+        assertEquals(1, lossRedistribution.size());
+        assertEquals("loss", lossRedistribution.get(0).operator());
+        assertEquals(Phase.BACKWARD, lossRedistribution.get(0).phase());
+        assertEquals("AllGather", lossRedistribution.get(0).kind());
         // backward: the column-parallel input's gradient is partial over the tensor-parallel group (Megatron's f),
         // except for block 0 whose input x needs no gradient
         List<String> inputGrads = plan.comms(Phase.BACKWARD).stream()
@@ -138,16 +146,21 @@ class PlannerTest {
     }
 
     @Test
-    void reshapeTransposeNeedsOneAllToAllEachWay() {
+    void reshapeTransposeNeedsOneAllToAllEachWayAndTheSlicedLogitsGatherTheirGradient() {
         Plan plan = planFile("reshape-transpose-redistribution.json");
         List<Communication> r = plan.comms().stream()
                 .filter(c -> c.origin() == Communication.Origin.REDISTRIBUTION).toList();
-        assertEquals(2, r.size(), r.toString());
+        // forward: the AllToAll into the Transpose (the loss's row split of the replicated logits is a local slice);
+        // backward: the logits' gradient gathered back, then the AllToAll's transpose
+        assertEquals(3, r.size(), r.toString());
         assertEquals("AllToAll", r.get(0).kind());
         assertEquals(Phase.FORWARD, r.get(0).phase());
         assertEquals("swap", r.get(0).operator());
-        assertEquals("AllToAll", r.get(1).kind());
+        assertEquals("AllGather", r.get(1).kind());
+        assertEquals("loss_fn", r.get(1).operator());
         assertEquals(Phase.BACKWARD, r.get(1).phase());
+        assertEquals("AllToAll", r.get(2).kind());
+        assertEquals(Phase.BACKWARD, r.get(2).phase());
         // byte-minimal: each rank keeps 1/8 of its slice and receives the other 7/8 pieces
         long slice = 16 * 8 * 8 / 8 * 4;
         for (long b : r.get(0).recvBytes()) {

@@ -1,0 +1,130 @@
+package io.tessera.cli;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tessera.layout.DType;
+import io.tessera.planner.plan.Plan;
+import io.tessera.planner.plan.StrategyPlans;
+import io.tessera.planner.strategy.StrategyFiles;
+import io.tessera.simulator.numeric.Simulation;
+import io.tessera.simulator.numeric.SimulationOptions;
+import io.tessera.simulator.numeric.SimulationReport;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code tessera simulate STRATEGY.json --numeric}: plans the strategy file, runs its training steps on the simulated
+ * ranks on real data, and compares every step with one device. Exit code 0 when the largest relative difference is
+ * within tolerance (1e-5 float32, 1e-12 float64), 1 otherwise, 2 for bad input.
+ */
+@Command(name = "simulate", mixinStandardHelpOptions = true,
+        description = {"Simulates a strategy file's training steps on N in-process ranks on real data and compares them "
+                + "with one device: per step the losses and the largest relative difference over the loss and every "
+                + "updated parameter. Exit code 0 when within tolerance (1e-5 float32, 1e-12 float64), 1 when not."})
+public final class SimulateCommand implements Callable<Integer> {
+
+    @Spec
+    private CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "STRATEGY.json", description = "The strategy file to plan and simulate.")
+    private Path strategy;
+
+    @Option(names = "--numeric", description = "Numeric simulation on real data (the analytic timeline comes with the "
+            + "cost model).")
+    private boolean numeric;
+
+    @Option(names = "--steps", paramLabel = "N", defaultValue = "2",
+            description = "Training steps (default: ${DEFAULT-VALUE}).")
+    private int steps;
+
+    @Option(names = "--dtype", paramLabel = "DTYPE", defaultValue = "float32",
+            description = "Arithmetic: float32 or float64 (default: ${DEFAULT-VALUE}).")
+    private String dtype;
+
+    @Option(names = "--lr", paramLabel = "RATE", defaultValue = "0.01",
+            description = "Learning rate (default: ${DEFAULT-VALUE}).")
+    private double learningRate;
+
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "1",
+            description = "Seed of the input batches (default: ${DEFAULT-VALUE}).")
+    private long seed;
+
+    @Option(names = "--json", description = "Print {\"passed\", \"ranks\", \"steps\", \"max_rel_error\"} as JSON.")
+    private boolean json;
+
+    /** Plans, simulates and prints the comparison. */
+    @Override
+    public Integer call() {
+        if (!numeric) {
+            throw new InputException("simulate: only --numeric is available; the analytic timeline comes with the "
+                    + "cost model. Run: tessera simulate " + strategy + " --numeric");
+        }
+        SimulationOptions options;
+        Plan plan;
+        try {
+            if (looksLikePlanJson(strategy)) {
+                throw new IllegalArgumentException("this is a PLAN.json, which does not carry the network; simulate "
+                        + "the strategy file it was planned from");
+            }
+            DType d = DType.parse(dtype);
+            options = new SimulationOptions(steps, d, learningRate, seed, Runtime.getRuntime().availableProcessors());
+            plan = StrategyPlans.plan(StrategyFiles.read(strategy));
+        } catch (IllegalArgumentException e) {
+            String message = Json.oneLine(e.getMessage());
+            String prefix = strategy + ": ";
+            throw new InputException(message.startsWith(prefix) ? message : prefix + message, e);
+        }
+        PrintWriter err = spec.commandLine().getErr();
+        if (System.console() != null) {
+            err.println("tessera simulate: " + plan.devices() + " ranks, " + steps + " steps ...");
+            err.flush();
+        }
+        SimulationReport report;
+        try {
+            report = Simulation.run(plan, options);
+        } catch (IllegalArgumentException e) {
+            throw new InputException(strategy + ": " + Json.oneLine(e.getMessage()), e);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        out.print(json ? Json.write(toJson(report)) : report.summary());
+        out.flush();
+        return report.passed() ? Tessera.EXIT_OK : 1;
+    }
+
+    private static boolean looksLikePlanJson(Path file) {
+        try {
+            String head = Files.readString(file);
+            return head.contains("\"communications\"") && head.contains("\"operators\"")
+                    && !head.contains("\"network\": {");
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    static ObjectNode toJson(SimulationReport r) {
+        ObjectNode o = Json.object();
+        o.put("passed", r.passed());
+        o.put("ranks", r.ranks());
+        o.put("dtype", r.options().dtype().jsonName());
+        ArrayNode steps = o.putArray("steps");
+        for (SimulationReport.Step s : r.steps()) {
+            ObjectNode n = steps.addObject();
+            n.put("loss_single", s.lossSingle());
+            n.put("loss_parallel", s.lossParallel());
+            n.put("max_rel_error", s.maxRelError());
+        }
+        o.put("max_rel_error", r.maxRelError());
+        o.put("tolerance", Double.parseDouble(String.format(Locale.ROOT, "%.0e", r.options().tolerance())));
+        return o;
+    }
+}

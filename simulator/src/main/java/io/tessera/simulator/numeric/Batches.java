@@ -1,0 +1,65 @@
+package io.tessera.simulator.numeric;
+
+import io.tessera.layout.DType;
+import io.tessera.planner.graph.Network;
+import io.tessera.planner.graph.Node;
+import io.tessera.planner.op.Gather;
+import io.tessera.planner.op.SoftmaxCrossEntropyWithLogits;
+import io.tessera.simulator.array.NDArray;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Deterministic input batches for a network: for each data input a whole tensor, the same for the one-device
+ * reference and every rank (which takes its slice). Labels of a softmax cross-entropy are one-hot rows; indices of a
+ * Gather are uniform in the table's range; other inputs are standard normal.
+ */
+public final class Batches {
+
+    private Batches() {
+    }
+
+    /** The batch of training step {@code step}, by input name. */
+    public static Map<String, NDArray> batch(Network network, long seed, int step) {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        int k = 0;
+        for (String name : network.inputs()) {
+            long[] shape = network.tensor(name).shape();
+            SplittableRandom rnd = new SplittableRandom(seed * 1_000_003L + step * 7919L + k++);
+            NDArray a = NDArray.zeros(shape);
+            double[] d = a.data();
+            Node consumer = network.consumers(name).isEmpty() ? null : network.consumers(name).get(0);
+            if (consumer != null && consumer.op() instanceof SoftmaxCrossEntropyWithLogits
+                    && consumer.inputs().indexOf(name) == 1) {
+                long classes = shape[shape.length - 1];
+                for (int row = 0; row < d.length / classes; row++) {
+                    d[(int) (row * classes + rnd.nextLong(classes))] = 1;
+                }
+            } else if (consumer != null && consumer.op() instanceof Gather g
+                    && consumer.inputs().indexOf(name) == 1) {
+                long[] table = network.tensor(consumer.inputs().get(0)).shape();
+                int axis = g.axis() < 0 ? g.axis() + table.length : g.axis();
+                for (int i = 0; i < d.length; i++) {
+                    d[i] = rnd.nextLong(table[axis]);
+                }
+            } else {
+                for (int i = 0; i < d.length; i++) {
+                    d[i] = gaussian(rnd);
+                }
+                if (network.tensor(name).dtype() == DType.FLOAT32) {
+                    a.roundToFloat();
+                }
+            }
+            out.put(name, a);
+        }
+        return out;
+    }
+
+    private static double gaussian(SplittableRandom rnd) {
+        double u = 1 - rnd.nextDouble();
+        double v = rnd.nextDouble();
+        return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+    }
+}

@@ -1,0 +1,658 @@
+package io.tessera.simulator.numeric;
+
+import io.tessera.layout.Box;
+import io.tessera.layout.DType;
+import io.tessera.layout.Layout;
+import io.tessera.layout.TensorMap;
+import io.tessera.layout.param.Parameter;
+import io.tessera.layout.redistribution.Block;
+import io.tessera.layout.redistribution.Redistribution;
+import io.tessera.layout.redistribution.RedistributionExecutor;
+import io.tessera.layout.redistribution.RedistributionPlan;
+import io.tessera.layout.redistribution.ReduceOp;
+import io.tessera.planner.graph.BackwardGraph;
+import io.tessera.planner.graph.Network;
+import io.tessera.planner.graph.Node;
+import io.tessera.planner.op.BatchNorm;
+import io.tessera.planner.op.OpComm;
+import io.tessera.planner.op.Operator;
+import io.tessera.planner.plan.Communication;
+import io.tessera.planner.plan.OpPlan;
+import io.tessera.planner.plan.ParamPlan;
+import io.tessera.planner.plan.Phase;
+import io.tessera.planner.plan.Plan;
+import io.tessera.planner.strategy.OptimizerKind;
+import io.tessera.simulator.array.NDArray;
+import io.tessera.simulator.cluster.Cluster;
+import io.tessera.simulator.cluster.CollectiveFn;
+import io.tessera.simulator.cluster.Collectives;
+import io.tessera.simulator.cluster.Instruction;
+import io.tessera.simulator.cluster.RankState;
+import io.tessera.simulator.kernel.BatchNormKernel;
+import io.tessera.simulator.kernel.KernelContext;
+import io.tessera.simulator.kernel.Kernels;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * Runs a plan's training steps on its ranks: each rank holds only its parameter slices (or optimizer shards, from
+ * {@code init_data}), its activations and gradients, and runs a per-rank program of kernels and the plan's
+ * collectives on the lockstep {@link Cluster}. Redistributions run as one collective over the ranks with the byte-minimal
+ * plan; operator and gradient reductions, AllGathers and ReduceScatters of optimizer parallel run over the plan's
+ * groups. A one-device plan of the same network is run the same way as the reference.
+ */
+final class Execution {
+
+    private final Plan plan;
+    private final Network net;
+    private final SimulationOptions options;
+    private final int n;
+    private final Cluster cluster;
+    private final BackwardGraph bg;
+    private final Map<String, RedistributionPlan> redistributions = new HashMap<>();
+    private final Set<String> edges = new HashSet<>();
+    private List<List<Instruction>> programs;
+    private long nextId;
+
+    Execution(Plan plan, SimulationOptions options) {
+        this.plan = plan;
+        this.net = plan.network();
+        this.options = options;
+        this.n = plan.devices();
+        this.cluster = new Cluster(n, options.threads());
+        this.bg = net.backward();
+        // inputs whose layout differs from their producer's: redistributed forward, transposed backward
+        for (OpPlan op : plan.ops()) {
+            Node node = net.node(op.name());
+            for (int i = 0; i < node.inputs().size(); i++) {
+                String t = node.inputs().get(i);
+                Layout from = net.isParameter(t) ? plan.param(t).layout() : plan.layouts().get(t);
+                Layout to = op.inputLayouts().get(i);
+                if (!redistribution(from, to, net.tensor(t).dtype()).steps().isEmpty()) {
+                    edges.add(node.name() + "#" + i);
+                }
+            }
+        }
+        for (Communication c : plan.comms()) {
+            if (c.origin() == Communication.Origin.OPERATOR && c.phase() == Phase.FORWARD
+                    && c.kind().equals("AllGather")) {
+                throw new IllegalArgumentException("operator '" + c.operator() + "': a partly carried Reshape "
+                        + "(forward AllGather) is not simulated numerically yet; give the Reshape an input strategy "
+                        + "whose splits carry through the new shape");
+            }
+        }
+        for (int r = 0; r < n; r++) {
+            Map<String, Parameter> slices = plan.materialize(r);
+            RankState s = cluster.state(r);
+            for (ParamPlan p : plan.params()) {
+                s.put("param/" + p.name(), toArray(slices.get(p.name())));
+            }
+        }
+    }
+
+    private NDArray toArray(Parameter p) {
+        io.tessera.layout.tensor.Tensor t = p.tensor();
+        NDArray a = NDArray.of(t.shape(), t.toDoubleArray());
+        return round(a);
+    }
+
+    private NDArray round(NDArray a) {
+        return options.dtype() == DType.FLOAT32 ? a.roundToFloat() : a;
+    }
+
+    /** The cluster the ranks run on (its states hold every rank's tensors). */
+    Cluster cluster() {
+        return cluster;
+    }
+
+    /** Runs training step {@code step} and returns each rank's loss value. */
+    double[] step(int step) {
+        programs = new ArrayList<>();
+        for (int r = 0; r < n; r++) {
+            programs.add(new ArrayList<>());
+        }
+        nextId = 0;
+        Map<String, NDArray> batch = Batches.batch(net, options.seed(), step);
+        compute("clear", s -> {
+            for (String k : new ArrayList<>(s.names())) {
+                if (!k.startsWith("param/") && !k.startsWith("opt/")) {
+                    s.remove(k);
+                }
+            }
+        });
+        for (String input : net.inputs()) {
+            Layout l = plan.layouts().get(input);
+            NDArray full = batch.get(input);
+            compute("load " + input, s -> s.put("act/" + input, region(full, Box.full(full.shape()),
+                    l.sliceBox(s.rank()))));
+        }
+        forward();
+        backward();
+        optimizer(step);
+        cluster.run(programs);
+        double[] loss = new double[n];
+        for (int r = 0; r < n; r++) {
+            loss[r] = cluster.state(r).get("act/" + net.loss()).get(0);
+        }
+        return loss;
+    }
+
+    // ---------------------------------------------------------------- forward
+
+    private void forward() {
+        Set<String> recomputed = new HashSet<>();
+        for (OpPlan op : plan.ops()) {
+            Node node = net.node(op.name());
+            for (int i = 0; i < node.inputs().size(); i++) {
+                String t = node.inputs().get(i);
+                Layout required = op.inputLayouts().get(i);
+                String slot = "in/" + node.name() + "/" + i;
+                if (net.isParameter(t)) {
+                    ParamPlan p = plan.param(t);
+                    String src = "param/" + t;
+                    if (p.shard().sharded()) {
+                        if (node.name().equals(p.consumer())) {
+                            gatherShards(p, "gather " + t);
+                        }
+                        src = "gathered/" + t;
+                        if (p.recompute()) {
+                            recomputed.add(t);
+                        }
+                    }
+                    move(src, p.layout(), required, slot, p.dtype(), node.name() + " input " + i);
+                } else {
+                    move("act/" + t, plan.layouts().get(t), required, slot, net.tensor(t).dtype(),
+                            node.name() + " input " + i);
+                }
+            }
+            runForward(node, op);
+            for (Communication c : plan.comms()) {
+                if (c.phase() == Phase.FORWARD && c.origin() == Communication.Origin.OPERATOR
+                        && c.operator().equals(node.name()) && !(node.op() instanceof BatchNorm)) {
+                    String out = "act/" + c.tensor();
+                    if (c.kind().equals("AllReduce")) {
+                        collective(c.kind() + "(" + c.reduce().jsonName() + ") " + c.tensor(), c.groups(),
+                                Collectives.allReduce(out, out, c.reduce()));
+                    } else if (c.kind().equals("ReduceScatter")) {
+                        int dim = multiDim(op.outputLayouts().get(0).tensorMap());
+                        collective("ReduceScatter " + c.tensor(), c.groups(),
+                                Collectives.reduceScatter(out, out, dim, c.reduce()));
+                    }
+                }
+            }
+        }
+        // recomputed weights are not kept from forward to backward: they are gathered again
+        for (String t : recomputed) {
+            compute("free " + t, s -> s.remove("gathered/" + t));
+        }
+    }
+
+    private void runForward(Node node, OpPlan op) {
+        Operator o = node.op();
+        int inputs = node.inputs().size();
+        if (o instanceof BatchNorm bn && hasForwardComm(node.name())) {
+            Communication c = forwardComm(node.name());
+            compute("stats " + node.name(), s -> s.put("bnstats/" + node.name(),
+                    BatchNormKernel.statistics(s.get("in/" + node.name() + "/0"))));
+            String slot = "bnstats/" + node.name();
+            collective("AllReduce(sum) statistics " + node.name(), c.groups(),
+                    Collectives.allReduce(slot, slot, ReduceOp.SUM));
+            compute(node.name(), s -> {
+                NDArray y = BatchNormKernel.normalize(bn, s.get("in/" + node.name() + "/0"),
+                        s.get("in/" + node.name() + "/1"), s.get("in/" + node.name() + "/2"), s.get(slot));
+                s.put("act/" + node.outputs().get(0), round(y));
+            });
+            return;
+        }
+        compute(node.name(), s -> {
+            List<NDArray> in = new ArrayList<>();
+            for (int i = 0; i < inputs; i++) {
+                in.add(s.get("in/" + node.name() + "/" + i));
+            }
+            List<NDArray> out = Kernels.forward(o, context(op, s.rank()), in);
+            for (int k = 0; k < out.size(); k++) {
+                s.put("act/" + node.outputs().get(k), round(out.get(k)));
+            }
+        });
+    }
+
+    private boolean hasForwardComm(String node) {
+        return forwardComm(node) != null;
+    }
+
+    private Communication forwardComm(String node) {
+        for (Communication c : plan.comms()) {
+            if (c.phase() == Phase.FORWARD && c.origin() == Communication.Origin.OPERATOR
+                    && c.operator().equals(node)) {
+                return c;
+            }
+        }
+        return null;
+    }
+
+    private KernelContext context(OpPlan op, int rank) {
+        List<Box> in = new ArrayList<>();
+        for (Layout l : op.inputLayouts()) {
+            in.add(l.sliceBox(rank));
+        }
+        List<Box> out = new ArrayList<>();
+        for (Layout l : op.outputLayouts()) {
+            out.add(l.sliceBox(rank));
+        }
+        return new KernelContext(in, out, options.dtype(), options.seed());
+    }
+
+    private void gatherShards(ParamPlan p, String label) {
+        String src = "param/" + p.name();
+        String dst = "gathered/" + p.name();
+        if (p.shard().shards() == 1) {
+            compute(label, s -> s.put(dst, s.get(src)));
+            return;
+        }
+        collective("AllGather " + p.name(), p.shard().groups(), Collectives.allGather(src, dst, 0));
+    }
+
+    private RedistributionPlan redistribution(Layout from, Layout to, DType dtype) {
+        return redistributions.computeIfAbsent(from + "|" + to + "|" + dtype, k -> Redistribution.plan(from, to, dtype));
+    }
+
+    /** Puts the tensor of slot {@code src} (in layout {@code from}) into slot {@code dst} in layout {@code to}. */
+    private void move(String src, Layout from, Layout to, String dst, DType dtype, String what) {
+        RedistributionPlan rp = redistribution(from, to, dtype);
+        if (rp.steps().isEmpty()) {
+            compute("alias " + dst, s -> s.put(dst, s.get(src)));
+        } else if (rp.communicationStepCount() == 0) {
+            compute("slice " + dst, s -> s.put(dst, region(s.get(src), from.sliceBox(s.rank()), to.sliceBox(s.rank()))));
+        } else {
+            List<Integer> all = new ArrayList<>();
+            for (int r = 0; r < n; r++) {
+                all.add(r);
+            }
+            collective("redistribution of " + what, List.of(all), members -> {
+                List<Block> blocks = new ArrayList<>();
+                for (RankState m : members) {
+                    blocks.add(m.get(src).toBlock(from.sliceBox(m.rank())));
+                }
+                List<Block> out = RedistributionExecutor.run(rp.steps(), blocks);
+                for (RankState m : members) {
+                    m.put(dst, NDArray.of(out.get(m.rank())));
+                }
+            });
+        }
+    }
+
+    // ---------------------------------------------------------------- backward
+
+    private void backward() {
+        compute("seed", s -> {
+            NDArray loss = s.get("act/" + net.loss());
+            s.put("grad/" + net.loss(), NDArray.full(1.0, loss.shape()));
+        });
+        List<OpPlan> ops = plan.ops();
+        for (int k = ops.size() - 1; k >= 0; k--) {
+            OpPlan op = ops.get(k);
+            Node node = net.node(op.name());
+            boolean[] needs = new boolean[node.inputs().size()];
+            boolean any = false;
+            for (int i = 0; i < needs.length; i++) {
+                String t = node.inputs().get(i);
+                Parameter p = net.parameter(t);
+                needs[i] = bg.gradientOf(t) != null && (p == null || p.requiresGrad());
+                any |= needs[i];
+            }
+            if (!any) {
+                continue;
+            }
+            List<Communication> segment = new ArrayList<>();
+            for (Communication c : plan.comms()) {
+                if (c.phase() == Phase.BACKWARD && node.name().equals(c.operator())) {
+                    segment.add(c);
+                }
+            }
+            // gathers first: recomputed weights and the gradient of a reduce-scattered output
+            for (Communication c : segment) {
+                if (c.kind().equals("AllGather") && c.origin() == Communication.Origin.PARALLEL_OPTIMIZER) {
+                    gatherShards(plan.param(c.parameter()), "regather " + c.parameter());
+                } else if (c.kind().equals("AllGather") && c.origin() == Communication.Origin.OPERATOR) {
+                    int dim = multiDim(op.outputLayouts().get(0).tensorMap());
+                    String g = "grad/" + node.outputs().get(0);
+                    collective("AllGather " + c.tensor(), c.groups(), Collectives.allGather(g, "bgrad/" + node.name(),
+                            dim));
+                }
+            }
+            runBackward(node, op, needs);
+            for (int i = 0; i < needs.length; i++) {
+                if (needs[i]) {
+                    contribute(node, op, i);
+                }
+            }
+            for (Communication c : segment) {
+                boolean batchNormStats = node.op() instanceof BatchNorm && c.input() == 0
+                        && c.origin() == Communication.Origin.OPERATOR;
+                if (c.kind().equals("AllReduce") && (c.origin() == Communication.Origin.OPERATOR
+                        || c.origin() == Communication.Origin.GRADIENT) && !edges.contains(c.operator() + "#"
+                        + c.input()) && !batchNormStats) {
+                    String t = c.tensor().substring("grad/".length());
+                    String pend = "pend/" + t + "|" + c.groups().hashCode();
+                    String target = "grad/" + t;
+                    collective("AllReduce(" + c.reduce().jsonName() + ") " + c.tensor(), c.groups(),
+                            Collectives.allReduce(pend, pend, c.reduce()));
+                    compute("accumulate " + c.tensor(), s -> {
+                        add(s, target, s.get(pend));
+                        s.remove(pend);
+                    });
+                } else if (c.kind().equals("ReduceScatter")) {
+                    String p = c.parameter();
+                    collective("ReduceScatter " + c.tensor(), c.groups(), Collectives.reduceScatter("gacc/" + p,
+                            "gshard/" + p, 0, c.reduce()));
+                } else if (c.kind().equals("AllReduce") && c.origin() == Communication.Origin.PARALLEL_OPTIMIZER) {
+                    String slot = "gshard/" + c.parameter();
+                    collective("AllReduce mirror " + c.parameter(), c.groups(),
+                            Collectives.allReduce(slot, slot, c.reduce()));
+                }
+            }
+        }
+    }
+
+    private void runBackward(Node node, OpPlan op, boolean[] needs) {
+        Operator o = node.op();
+        int inputs = node.inputs().size();
+        Communication bnComm = null;
+        for (Communication c : plan.comms()) {
+            if (c.phase() == Phase.BACKWARD && c.origin() == Communication.Origin.OPERATOR
+                    && node.name().equals(c.operator()) && o instanceof BatchNorm && c.input() == 0) {
+                bnComm = c;
+            }
+        }
+        if (o instanceof BatchNorm bn && hasForwardComm(node.name())) {
+            String stats = "bnstats/" + node.name();
+            String gstats = "bngstats/" + node.name();
+            String dy = "grad/" + node.outputs().get(0);
+            compute("grad stats " + node.name(), s -> s.put(gstats, BatchNormKernel.gradStatistics(
+                    s.get("in/" + node.name() + "/0"), s.get(dy), s.get(stats))));
+            if (bnComm != null) {
+                collective("AllReduce(sum) grad statistics " + node.name(), bnComm.groups(),
+                        Collectives.allReduce(gstats, gstats, ReduceOp.SUM));
+            }
+            compute(node.name() + " backward", s -> {
+                List<NDArray> g = BatchNormKernel.backwardApply(bn, s.get("in/" + node.name() + "/0"), s.get(dy),
+                        s.get("in/" + node.name() + "/1"), s.get(stats), s.get(gstats), needs);
+                storeGrads(s, node, g);
+            });
+            return;
+        }
+        // the adjoint of a forward AllReduce(mean) over g ranks scales the output's gradient by 1/g
+        Map<Integer, Integer> meanGroups = new HashMap<>();
+        for (Communication c : plan.comms()) {
+            if (c.phase() == Phase.FORWARD && c.origin() == Communication.Origin.OPERATOR
+                    && node.name().equals(c.operator()) && c.reduce() == ReduceOp.MEAN) {
+                meanGroups.put(node.outputs().indexOf(c.tensor()), c.groups().get(0).size());
+            }
+        }
+        boolean gatheredGrad = plan.comms().stream().anyMatch(c -> c.phase() == Phase.BACKWARD
+                && c.origin() == Communication.Origin.OPERATOR && c.kind().equals("AllGather")
+                && node.name().equals(c.operator()));
+        compute(node.name() + " backward", s -> {
+            List<NDArray> in = new ArrayList<>();
+            for (int i = 0; i < inputs; i++) {
+                in.add(inputOf(s, node, i));
+            }
+            List<NDArray> out = new ArrayList<>();
+            List<NDArray> grads = new ArrayList<>();
+            for (int k = 0; k < node.outputs().size(); k++) {
+                String t = node.outputs().get(k);
+                out.add(s.get("act/" + t));
+                NDArray g = gatheredGrad && k == 0 ? opt(s, "bgrad/" + node.name()) : opt(s, "grad/" + t);
+                if (g != null && meanGroups.containsKey(k)) {
+                    g = g.copy();
+                    double f = 1.0 / meanGroups.get(k);
+                    double[] d = g.data();
+                    for (int i = 0; i < d.length; i++) {
+                        d[i] *= f;
+                    }
+                }
+                grads.add(g);
+            }
+            KernelContext ctx = context(op, s.rank());
+            if (gatheredGrad) {
+                // the output was reduce-scattered: its gathered gradient covers the pre-scatter region
+                List<Box> outBoxes = new ArrayList<>(ctx.outputBoxes());
+                outBoxes.set(0, gatheredBox(op, s.rank()));
+                ctx = new KernelContext(ctx.inputBoxes(), outBoxes, ctx.dtype(), ctx.seed());
+            }
+            storeGrads(s, node, Kernels.backward(node.op(), ctx, in, out, grads, needs));
+        });
+    }
+
+    private Box gatheredBox(OpPlan op, int rank) {
+        Layout out = op.outputLayouts().get(0);
+        int dim = multiDim(out.tensorMap());
+        Box b = out.sliceBox(rank);
+        long[] start = b.start();
+        long[] end = b.end();
+        int[] axes = out.tensorMap().entry(dim).axes();
+        int inner = out.devMatrix().dim(out.deviceDimOf(axes[axes.length - 1]));
+        long len = end[dim] - start[dim];
+        long base = start[dim] - (start[dim] / len % inner) * len;
+        start[dim] = base;
+        end[dim] = base + len * inner;
+        return Box.of(start, end);
+    }
+
+    private NDArray inputOf(RankState s, Node node, int i) {
+        String t = node.inputs().get(i);
+        String in = "in/" + node.name() + "/" + i;
+        if (net.isParameter(t) && plan.param(t).shard().sharded() && !edges.contains(node.name() + "#" + i)) {
+            return s.get("gathered/" + t);
+        }
+        return s.get(in);
+    }
+
+    private void storeGrads(RankState s, Node node, List<NDArray> grads) {
+        for (int i = 0; i < grads.size(); i++) {
+            if (grads.get(i) != null) {
+                s.put("igrad/" + node.name() + "/" + i, round(grads.get(i)));
+            }
+        }
+    }
+
+    /** Routes the gradient of input {@code i} of {@code node} to where the plan reduces it. */
+    private void contribute(Node node, OpPlan op, int i) {
+        String t = node.inputs().get(i);
+        String local = "igrad/" + node.name() + "/" + i;
+        List<List<Integer>> partial = null;
+        for (OpComm c : op.sharding().backward()) {
+            // BatchNorm's x: its statistics are reduced inside the two-phase kernel, not its gradient
+            if (!c.output() && c.index() == i && !(node.op() instanceof BatchNorm && i == 0)) {
+                partial = c.groups(op.sharding().devMatrix());
+            }
+        }
+        boolean operatorComms = plan.config().mode() != io.tessera.layout.param.ParallelMode.DATA_PARALLEL;
+        ParamPlan p = net.isParameter(t) ? plan.param(t) : null;
+        if (p != null && p.shard().sharded()) {
+            int partialSize = partial == null ? 1 : partial.get(0).size();
+            double scale = (double) partialSize / p.layout().repeatedCount();
+            compute("accumulate " + local, s -> {
+                NDArray g = s.get(local).copy();
+                double[] d = g.data();
+                for (int k = 0; k < d.length; k++) {
+                    d[k] *= scale;
+                }
+                add(s, "gacc/" + t, g);
+            });
+            return;
+        }
+        boolean reduced = partial != null && (p != null ? !p.layerwiseParallel() : operatorComms);
+        if (edges.contains(node.name() + "#" + i)) {
+            Layout from = op.inputLayouts().get(i);
+            Layout to = p != null ? p.layout() : plan.layouts().get(t);
+            if (reduced) {
+                ReduceOp r = p != null && plan.config().gradientsMean() ? ReduceOp.MEAN : ReduceOp.SUM;
+                collective("AllReduce " + local, partial, Collectives.allReduce(local, local, r));
+            }
+            String back = "back/" + node.name() + "/" + i;
+            move(local, from, to, back, net.tensor(t).dtype(), "gradient of " + t);
+            compute("accumulate " + back, s -> add(s, "grad/" + t, s.get(back)));
+        } else if (reduced) {
+            String pend = "pend/" + t + "|" + partial.hashCode();
+            compute("pending " + local, s -> add(s, pend, s.get(local)));
+        } else {
+            // complete, or a layerwise_parallel parameter's local gradient (not reduced by design)
+            compute("accumulate " + local, s -> add(s, "grad/" + t, s.get(local)));
+        }
+    }
+
+    private static void add(RankState s, String slot, NDArray g) {
+        NDArray cur = opt(s, slot);
+        if (cur == null) {
+            s.put(slot, g.copy());
+            return;
+        }
+        double[] a = cur.data();
+        double[] b = g.data();
+        if (a.length != b.length) {
+            throw new IllegalStateException("rank " + s.rank() + ": cannot add a gradient of " + b.length
+                    + " elements to '" + slot + "' of " + a.length);
+        }
+        for (int i = 0; i < a.length; i++) {
+            a[i] += b[i];
+        }
+    }
+
+    // ---------------------------------------------------------------- optimizer
+
+    private void optimizer(int step) {
+        OptimizerKind kind = plan.config().optimizer();
+        double lr = options.learningRate();
+        for (ParamPlan p : plan.params()) {
+            if (!p.trainable()) {
+                continue;
+            }
+            String name = p.name();
+            String gradSlot = p.shard().sharded() ? "gshard/" + name : "grad/" + name;
+            compute("update " + name, s -> {
+                NDArray w = s.get("param/" + name);
+                NDArray g = opt(s, gradSlot);
+                if (g == null) {
+                    return;
+                }
+                double[] wd = w.data();
+                double[] gd = g.data();
+                if (wd.length != gd.length) {
+                    throw new IllegalStateException("rank " + s.rank() + ": parameter '" + name + "' holds "
+                            + wd.length + " values but its gradient " + gd.length);
+                }
+                switch (kind) {
+                    case SGD -> {
+                        for (int i = 0; i < wd.length; i++) {
+                            wd[i] -= lr * gd[i];
+                        }
+                    }
+                    case MOMENTUM -> {
+                        double[] v = state(s, "opt/" + name + "/v", w).data();
+                        for (int i = 0; i < wd.length; i++) {
+                            v[i] = 0.9 * v[i] + gd[i];
+                            wd[i] -= lr * v[i];
+                        }
+                    }
+                    case ADAM -> {
+                        double[] m = state(s, "opt/" + name + "/m", w).data();
+                        double[] v = state(s, "opt/" + name + "/v", w).data();
+                        int t = step + 1;
+                        double c1 = 1 - Math.pow(0.9, t);
+                        double c2 = 1 - Math.pow(0.999, t);
+                        for (int i = 0; i < wd.length; i++) {
+                            m[i] = 0.9 * m[i] + 0.1 * gd[i];
+                            v[i] = 0.999 * v[i] + 0.001 * gd[i] * gd[i];
+                            wd[i] -= lr * (m[i] / c1) / (Math.sqrt(v[i] / c2) + 1e-8);
+                        }
+                    }
+                    default -> throw new IllegalStateException("optimizer " + kind);
+                }
+                round(w);
+            });
+        }
+    }
+
+    /** The array in {@code slot}, or null when the slot is empty. */
+    private static NDArray opt(RankState s, String slot) {
+        return s.has(slot) ? s.get(slot) : null;
+    }
+
+    private static NDArray state(RankState s, String slot, NDArray like) {
+        NDArray a = opt(s, slot);
+        if (a == null) {
+            a = NDArray.zeros(like.shape());
+            s.put(slot, a);
+        }
+        return a;
+    }
+
+    // ---------------------------------------------------------------- results
+
+    /** The whole parameter {@code name} assembled from the ranks' slices or shards. */
+    NDArray gatherParam(String name) {
+        ParamPlan p = plan.param(name);
+        NDArray full = NDArray.zeros(p.layout().shape());
+        for (int r = 0; r < n; r++) {
+            NDArray local = cluster.state(r).get("param/" + name);
+            Box box = p.layout().sliceBox(r);
+            if (p.shard().sharded()) {
+                List<Integer> g = p.shard().groupOf(r);
+                int j = g.indexOf(r);
+                long[] start = box.start();
+                long[] end = box.end();
+                long len = (end[0] - start[0]) / g.size();
+                start[0] += j * len;
+                end[0] = start[0] + len;
+                box = Box.of(start, end);
+            }
+            paste(full, local, box);
+        }
+        return full;
+    }
+
+    private static NDArray region(NDArray a, Box of, Box region) {
+        return NDArray.of(a.toBlock(of).region(region));
+    }
+
+    private static void paste(NDArray full, NDArray local, Box box) {
+        Block whole = Block.of(Box.full(full.shape()), full.data());
+        Block merged = Block.assemble(Box.full(full.shape()), List.of(whole, local.toBlock(box)));
+        System.arraycopy(merged.data(), 0, full.data(), 0, full.size());
+    }
+
+    private static int multiDim(TensorMap m) {
+        for (int d = 0; d < m.size(); d++) {
+            if (m.entry(d) instanceof TensorMap.SplitMulti) {
+                return d;
+            }
+        }
+        throw new IllegalStateException("no dimension split over several device dims in " + m);
+    }
+
+    // ---------------------------------------------------------------- program building
+
+    private void compute(String label, Consumer<RankState> action) {
+        for (List<Instruction> p : programs) {
+            p.add(new Instruction.Compute(label, action));
+        }
+    }
+
+    private void collective(String op, List<List<Integer>> groups, CollectiveFn fn) {
+        for (int g = 0; g < groups.size(); g++) {
+            List<Integer> group = groups.get(g);
+            Instruction.Collective c = new Instruction.Collective(nextId + g, op, group, op, fn);
+            for (int r : group) {
+                programs.get(r).add(c);
+            }
+        }
+        nextId += groups.size();
+    }
+}
