@@ -59,6 +59,8 @@ final class Execution {
     private final Set<String> edges = new HashSet<>();
     private List<List<Instruction>> programs;
     private long nextId;
+    /** Test hook: sees (and may alter) every rank's program before it runs. */
+    private Consumer<List<List<Instruction>>> programHook;
 
     Execution(Plan plan, SimulationOptions options) {
         this.plan = plan;
@@ -106,6 +108,11 @@ final class Execution {
         return options.dtype() == DType.FLOAT32 ? a.roundToFloat() : a;
     }
 
+    /** Installs a hook that sees (and may alter) the per-rank programs before each step runs (fault injection). */
+    void programHook(Consumer<List<List<Instruction>>> hook) {
+        this.programHook = hook;
+    }
+
     /** The cluster the ranks run on (its states hold every rank's tensors). */
     Cluster cluster() {
         return cluster;
@@ -135,6 +142,9 @@ final class Execution {
         forward();
         backward();
         optimizer(step);
+        if (programHook != null) {
+            programHook.accept(programs);
+        }
         cluster.run(programs);
         double[] loss = new double[n];
         for (int r = 0; r < n; r++) {
