@@ -476,4 +476,33 @@ class TesseraCliTest {
         assertEquals(2, bad.code);
         assertOneLineNoTrace(bad);
     }
+
+    @Test
+    void simulateComparesWithOneDeviceAndReportsJson() {
+        Run r = run("simulate", "../strategies/gpt-megatron-tp4-dp2.json", "--numeric", "--steps", "1", "--json");
+        assertEquals(0, r.code, r.err);
+        JsonNode report = r.json();
+        assertTrue(report.get("passed").asBoolean());
+        assertEquals(8, report.get("ranks").asInt());
+        assertEquals(1, report.get("steps").size());
+        double single = report.get("steps").get(0).get("loss_single").asDouble();
+        double parallel = report.get("steps").get(0).get("loss_parallel").asDouble();
+        assertEquals(single, parallel, 1e-5 * single);
+        assertTrue(report.get("max_rel_error").asDouble() <= 1e-5);
+
+        Run text = run("simulate", "../strategies/mlp-data-parallel.json", "--numeric", "--steps", "1", "--dtype",
+                "float64");
+        assertEquals(0, text.code, text.err);
+        assertTrue(text.out.contains("PASSED"), text.out);
+
+        Run noMode = run("simulate", "../strategies/mlp-data-parallel.json");
+        assertEquals(2, noMode.code);
+        assertOneLineNoTrace(noMode);
+        Run badDtype = run("simulate", "../strategies/mlp-data-parallel.json", "--numeric", "--dtype", "int8");
+        assertEquals(2, badDtype.code);
+        assertOneLineNoTrace(badDtype);
+        Run missing = run("simulate", "no-such-file.json", "--numeric");
+        assertEquals(2, missing.code);
+        assertOneLineNoTrace(missing);
+    }
 }

@@ -202,4 +202,24 @@ class SimulationTest {
         RankFailedException ex = assertThrows(RankFailedException.class, () -> e.step(0));
         assertEquals(2, ex.rank());
     }
+
+    @Test
+    void redistributionHeavyStrategiesMatchOneDevice() {
+        // every operator asks for another layout than its producer's: row split, column split, 2-d split, replicated
+        PlanConfig plan = PlanConfig.builder(8)
+                .dataset(new DatasetStrategy.Explicit(Strategy.of(new int[] {8, 1}, new int[] {1, 1})))
+                .strategy("fc1", new int[] {1, 2}, new int[] {2, 4})
+                .strategy("bias", new int[] {4, 2}, new int[] {2})
+                .strategy("gelu", new int[] {2, 4})
+                .strategy("fc2", new int[] {1, 8}, new int[] {8, 1})
+                .strategy("loss_fn", new int[] {4, 1}, new int[] {4, 1})
+                .strategy("loss", new int[] {2})
+                .build();
+        Plan p = Planner.plan(mlp(), plan);
+        long redistributions = p.comms().stream()
+                .filter(c -> c.origin() == io.tessera.planner.plan.Communication.Origin.REDISTRIBUTION).count();
+        assertTrue(redistributions >= 6, p.comms().toString());
+        assertPasses(p, F32);
+        assertPasses(p, F64);
+    }
 }
