@@ -10,7 +10,8 @@ import java.util.concurrent.Callable;
 /** {@code tessera bench}: benchmarks. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks.",
-        subcommands = {BenchLayoutCommand.class, BenchInitCommand.class, BenchPlanCommand.class})
+        subcommands = {BenchLayoutCommand.class, BenchInitCommand.class, BenchPlanCommand.class,
+                BenchSimulateCommand.class})
 public final class BenchCommand implements Callable<Integer> {
 
     @Spec

@@ -505,4 +505,18 @@ class TesseraCliTest {
         assertEquals(2, missing.code);
         assertOneLineNoTrace(missing);
     }
+
+    @Test
+    void benchSimulateQuickReportsBothRankCounts() {
+        Run r = run("bench", "simulate", "--quick", "--steps", "1", "--json");
+        assertEquals(0, r.code, r.err);
+        JsonNode cases = r.json().get("cases");
+        assertEquals(2, cases.size());
+        assertEquals(8, cases.get(0).get("ranks").asInt());
+        assertEquals(64, cases.get(1).get("ranks").asInt());
+        for (JsonNode c : cases) {
+            assertTrue(c.get("parallel_seconds").asDouble() > 0);
+            assertTrue(c.get("max_rel_error").asDouble() <= 1e-5, c.toString());
+        }
+    }
 }
