@@ -16,6 +16,7 @@ import io.tessera.planner.graph.Node;
 import io.tessera.planner.op.BatchNorm;
 import io.tessera.planner.op.OpComm;
 import io.tessera.planner.op.Operator;
+import io.tessera.planner.plan.Bucket;
 import io.tessera.planner.plan.Communication;
 import io.tessera.planner.plan.OpPlan;
 import io.tessera.planner.plan.ParamPlan;
@@ -59,6 +60,12 @@ final class Execution {
     private final Set<String> edges = new HashSet<>();
     private List<List<Instruction>> programs;
     private long nextId;
+    /** Index of each communication in the plan (by identity). */
+    private final Map<Communication, Integer> commIndex = new java.util.IdentityHashMap<>();
+    /** The fusion bucket of a communication's index, for buckets of two or more members. */
+    private final Map<Integer, Bucket> bucketOf = new HashMap<>();
+    /** Parameters whose forward (or recomputed) AllGather already ran in this step, as part of a fused bucket. */
+    private final Set<String> gatheredThisStep = new HashSet<>();
     /** Test hook: sees (and may alter) every rank's program before it runs. */
     private Consumer<List<List<Instruction>>> programHook;
 
@@ -79,6 +86,14 @@ final class Execution {
                 if (!redistribution(from, to, net.tensor(t).dtype()).steps().isEmpty()) {
                     edges.add(node.name() + "#" + i);
                 }
+            }
+        }
+        for (int i = 0; i < plan.comms().size(); i++) {
+            commIndex.put(plan.comms().get(i), i);
+        }
+        for (Bucket b : plan.buckets()) {
+            if (b.comms().size() > 1) {
+                b.comms().forEach(i -> bucketOf.put(i, b));
             }
         }
         for (Communication c : plan.comms()) {
@@ -125,6 +140,7 @@ final class Execution {
             programs.add(new ArrayList<>());
         }
         nextId = 0;
+        gatheredThisStep.clear();
         Map<String, NDArray> batch = Batches.batch(net, options.seed(), step);
         compute("clear", s -> {
             for (String k : new ArrayList<>(s.names())) {
@@ -168,7 +184,7 @@ final class Execution {
                     String src = "param/" + t;
                     if (p.shard().sharded()) {
                         if (node.name().equals(p.consumer())) {
-                            gatherShards(p, "gather " + t);
+                            gather(shardComm(t, "AllGather", Phase.FORWARD));
                         }
                         src = "gathered/" + t;
                         if (p.recompute()) {
@@ -258,16 +274,6 @@ final class Execution {
         return new KernelContext(in, out, options.dtype(), options.seed());
     }
 
-    private void gatherShards(ParamPlan p, String label) {
-        String src = "param/" + p.name();
-        String dst = "gathered/" + p.name();
-        if (p.shard().shards() == 1) {
-            compute(label, s -> s.put(dst, s.get(src)));
-            return;
-        }
-        collective("AllGather " + p.name(), p.shard().groups(), Collectives.allGather(src, dst, 0));
-    }
-
     private RedistributionPlan redistribution(Layout from, Layout to, DType dtype) {
         return redistributions.computeIfAbsent(from + "|" + to + "|" + dtype, k -> Redistribution.plan(from, to, dtype));
     }
@@ -328,7 +334,7 @@ final class Execution {
             // gathers first: recomputed weights and the gradient of a reduce-scattered output
             for (Communication c : segment) {
                 if (c.kind().equals("AllGather") && c.origin() == Communication.Origin.PARALLEL_OPTIMIZER) {
-                    gatherShards(plan.param(c.parameter()), "regather " + c.parameter());
+                    gather(c);
                 } else if (c.kind().equals("AllGather") && c.origin() == Communication.Origin.OPERATOR) {
                     int dim = multiDim(op.outputLayouts().get(0).tensorMap());
                     String g = "grad/" + node.outputs().get(0);
@@ -345,29 +351,116 @@ final class Execution {
             for (Communication c : segment) {
                 boolean batchNormStats = node.op() instanceof BatchNorm && c.input() == 0
                         && c.origin() == Communication.Origin.OPERATOR;
-                if (c.kind().equals("AllReduce") && (c.origin() == Communication.Origin.OPERATOR
+                // mirror AllReduces of optimizer shards run right after their ReduceScatter (see reduce)
+                boolean reduction = (c.kind().equals("AllReduce") && (c.origin() == Communication.Origin.OPERATOR
                         || c.origin() == Communication.Origin.GRADIENT) && !edges.contains(c.operator() + "#"
-                        + c.input()) && !batchNormStats) {
-                    String t = c.tensor().substring("grad/".length());
-                    String pend = "pend/" + t + "|" + c.groups().hashCode();
-                    String target = "grad/" + t;
-                    collective("AllReduce(" + c.reduce().jsonName() + ") " + c.tensor(), c.groups(),
-                            Collectives.allReduce(pend, pend, c.reduce()));
-                    compute("accumulate " + c.tensor(), s -> {
-                        add(s, target, s.get(pend));
-                        s.remove(pend);
-                    });
-                } else if (c.kind().equals("ReduceScatter")) {
-                    String p = c.parameter();
-                    collective("ReduceScatter " + c.tensor(), c.groups(), Collectives.reduceScatter("gacc/" + p,
-                            "gshard/" + p, 0, c.reduce()));
-                } else if (c.kind().equals("AllReduce") && c.origin() == Communication.Origin.PARALLEL_OPTIMIZER) {
-                    String slot = "gshard/" + c.parameter();
-                    collective("AllReduce mirror " + c.parameter(), c.groups(),
-                            Collectives.allReduce(slot, slot, c.reduce()));
+                        + c.input()) && !batchNormStats) || c.kind().equals("ReduceScatter");
+                if (!reduction) {
+                    continue;
+                }
+                Bucket bucket = bucketOf.get(commIndex.get(c));
+                if (bucket == null) {
+                    reduce(List.of(c));
+                } else if (bucket.issuedAt() == commIndex.get(c)) {
+                    // a fused bucket is issued once every member's data is ready: at its last member
+                    List<Communication> members = new ArrayList<>();
+                    bucket.comms().forEach(i -> members.add(plan.comms().get(i)));
+                    reduce(members);
                 }
             }
         }
+    }
+
+    /** The optimizer-parallel communication {@code kind} of parameter {@code param} in {@code phase}. */
+    private Communication shardComm(String param, String kind, Phase phase) {
+        for (Communication c : plan.comms()) {
+            if (c.origin() == Communication.Origin.PARALLEL_OPTIMIZER && c.kind().equals(kind) && c.phase() == phase
+                    && param.equals(c.parameter())) {
+                return c;
+            }
+        }
+        throw new IllegalStateException("no " + phase.jsonName() + " " + kind + " of parameter '" + param + "'");
+    }
+
+    /**
+     * Gathers a sharded parameter's slice; when its AllGather is in a fused bucket, the whole bucket is gathered as one
+     * collective at its first member and later members find their slice ready.
+     */
+    private void gather(Communication c) {
+        String param = c.parameter();
+        if (gatheredThisStep.contains(c.phase() + "/" + param)) {
+            return;
+        }
+        Bucket bucket = bucketOf.get(commIndex.get(c));
+        List<String> members = new ArrayList<>();
+        if (bucket == null) {
+            members.add(param);
+        } else {
+            bucket.comms().forEach(i -> members.add(plan.comms().get(i).parameter()));
+        }
+        members.forEach(m -> gatheredThisStep.add(c.phase() + "/" + m));
+        if (plan.param(param).shard().shards() == 1) {
+            compute("gather " + members, s -> members.forEach(m -> s.put("gathered/" + m, s.get("param/" + m))));
+            return;
+        }
+        List<CollectiveFn> fns = new ArrayList<>();
+        for (String m : members) {
+            fns.add(Collectives.allGather("param/" + m, "gathered/" + m, 0));
+        }
+        collective((members.size() > 1 ? "fused AllGather " : "AllGather ") + members, c.groups(), group -> {
+            for (CollectiveFn f : fns) {
+                f.apply(group);
+            }
+        });
+    }
+
+    /**
+     * Runs the reductions {@code comms} (one, or the members of a fused bucket, which share kind, groups and
+     * reduction) as one collective per group, and routes the results.
+     */
+    private void reduce(List<Communication> comms) {
+        Communication first = comms.get(0);
+        String label = (comms.size() > 1 ? "fused " : "") + first.kind() + "(" + first.reduce().jsonName() + ") "
+                + (comms.size() > 1 ? comms.size() + " tensors" : first.tensor());
+        if (first.kind().equals("ReduceScatter")) {
+            List<CollectiveFn> fns = new ArrayList<>();
+            for (Communication c : comms) {
+                fns.add(Collectives.reduceScatter("gacc/" + c.parameter(), "gshard/" + c.parameter(), 0, c.reduce()));
+            }
+            collective(label, first.groups(), group -> {
+                for (CollectiveFn f : fns) {
+                    f.apply(group);
+                }
+            });
+            // the shards' gradients are also reduced over the mirror groups when the shard size is smaller than the
+            // repeated group, fused per set of groups
+            Map<List<List<Integer>>, List<String>> mirrors = new java.util.LinkedHashMap<>();
+            for (Communication c : comms) {
+                List<List<Integer>> g = plan.param(c.parameter()).shard().mirrorGroups();
+                if (!g.isEmpty()) {
+                    mirrors.computeIfAbsent(g, k -> new ArrayList<>()).add("gshard/" + c.parameter());
+                }
+            }
+            for (Map.Entry<List<List<Integer>>, List<String>> m : mirrors.entrySet()) {
+                collective("AllReduce(" + first.reduce().jsonName() + ") mirror " + m.getValue(), m.getKey(),
+                        Collectives.allReduce(m.getValue(), m.getValue(), first.reduce()));
+            }
+            return;
+        }
+        List<String> slots = new ArrayList<>();
+        List<String> targets = new ArrayList<>();
+        for (Communication c : comms) {
+            String t = c.tensor().substring("grad/".length());
+            slots.add("pend/" + t + "|" + c.groups().hashCode());
+            targets.add("grad/" + t);
+        }
+        collective(label, first.groups(), Collectives.allReduce(slots, slots, first.reduce()));
+        compute("accumulate " + label, s -> {
+            for (int k = 0; k < slots.size(); k++) {
+                add(s, targets.get(k), s.get(slots.get(k)));
+                s.remove(slots.get(k));
+            }
+        });
     }
 
     private void runBackward(Node node, OpPlan op, boolean[] needs) {
