@@ -96,14 +96,6 @@ final class Execution {
                 b.comms().forEach(i -> bucketOf.put(i, b));
             }
         }
-        for (Communication c : plan.comms()) {
-            if (c.origin() == Communication.Origin.OPERATOR && c.phase() == Phase.FORWARD
-                    && c.kind().equals("AllGather")) {
-                throw new IllegalArgumentException("operator '" + c.operator() + "': a partly carried Reshape "
-                        + "(forward AllGather) is not simulated numerically yet; give the Reshape an input strategy "
-                        + "whose splits carry through the new shape");
-            }
-        }
         for (int r = 0; r < n; r++) {
             Map<String, Parameter> slices = plan.materialize(r);
             RankState s = cluster.state(r);
@@ -219,9 +211,64 @@ final class Execution {
         }
     }
 
+    /** The forward AllGather of a Reshape whose input splits only partly carry through the new shape, or null. */
+    private Communication reshapeGather(String node) {
+        for (Communication c : plan.comms()) {
+            if (c.phase() == Phase.FORWARD && c.origin() == Communication.Origin.OPERATOR && c.kind().equals("AllGather")
+                    && node.equals(c.operator())) {
+                return c;
+            }
+        }
+        return null;
+    }
+
+    /** The union of the input boxes of the group of {@code rank}: what a partly carried Reshape gathers. */
+    private static Box union(Communication gather, OpPlan op, int rank) {
+        Layout in = op.inputLayouts().get(0);
+        long[] start = null;
+        long[] end = null;
+        for (List<Integer> g : gather.groups()) {
+            if (!g.contains(rank)) {
+                continue;
+            }
+            for (int r : g) {
+                Box b = in.sliceBox(r);
+                if (start == null) {
+                    start = b.start();
+                    end = b.end();
+                }
+                for (int d = 0; d < start.length; d++) {
+                    start[d] = Math.min(start[d], b.start(d));
+                    end[d] = Math.max(end[d], b.end(d));
+                }
+            }
+        }
+        return Box.of(start, end);
+    }
+
     private void runForward(Node node, OpPlan op) {
         Operator o = node.op();
         int inputs = node.inputs().size();
+        Communication gather = reshapeGather(node.name());
+        if (gather != null) {
+            // gather the group's input slices into their union, which maps exactly to the output slice
+            String in = "in/" + node.name() + "/0";
+            String all = "gin/" + node.name();
+            collective("AllGather (reshape) " + node.name(), gather.groups(), members -> {
+                List<Block> blocks = new ArrayList<>();
+                for (RankState m : members) {
+                    blocks.add(m.get(in).toBlock(op.inputLayouts().get(0).sliceBox(m.rank())));
+                }
+                for (RankState m : members) {
+                    m.put(all, NDArray.of(Block.assemble(union(gather, op, m.rank()), blocks)));
+                }
+            });
+            compute(node.name(), s -> {
+                Box outBox = op.outputLayouts().get(0).sliceBox(s.rank());
+                s.put("act/" + node.outputs().get(0), s.get(all).copy().reshape(outBox.shape()));
+            });
+            return;
+        }
         if (o instanceof BatchNorm bn && hasForwardComm(node.name())) {
             Communication c = forwardComm(node.name());
             compute("stats " + node.name(), s -> s.put("bnstats/" + node.name(),
@@ -466,6 +513,17 @@ final class Execution {
     private void runBackward(Node node, OpPlan op, boolean[] needs) {
         Operator o = node.op();
         int inputs = node.inputs().size();
+        Communication gather = reshapeGather(node.name());
+        if (gather != null) {
+            // the output gradient is whole on every member: each takes its own input slice of it
+            String dy = "grad/" + node.outputs().get(0);
+            compute(node.name() + " backward", s -> {
+                Box all = union(gather, op, s.rank());
+                NDArray g = s.get(dy).copy().reshape(all.shape());
+                s.put("igrad/" + node.name() + "/0", region(g, all, op.inputLayouts().get(0).sliceBox(s.rank())));
+            });
+            return;
+        }
         Communication bnComm = null;
         for (Communication c : plan.comms()) {
             if (c.phase() == Phase.BACKWARD && c.origin() == Communication.Origin.OPERATOR

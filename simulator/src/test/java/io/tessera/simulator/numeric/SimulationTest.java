@@ -249,4 +249,25 @@ class SimulationTest {
         assertPasses(plan, F32);
         assertPasses(plan, F64);
     }
+
+    @Test
+    void partlyCarriedReshapeGathersItsInputFirst() {
+        // the column halves of [8, 6] do not land on a factor of [8, 3, 2]: the Reshape gathers them, then reshapes
+        Network.Builder b = Network.builder("reshape_gather");
+        b.input("x", TensorType.of(DType.FLOAT32, 8, 12));
+        String w = b.parameter(Parameter.fromInitializer("normal", new long[] {12, 6}, DType.FLOAT32, "w"));
+        String h = b.op("mm", MatMul.of(false, false), "x", w);
+        String r = b.op("reshape", io.tessera.planner.op.Reshape.of(8, 3, 2), h);
+        String t = b.op("tanh", Activation.tanh(), r);
+        b.loss(b.op("loss", Reduce.mean(false), t));
+        PlanConfig config = PlanConfig.builder(2).dataset(new DatasetStrategy.FullBatch())
+                .strategy("mm", new int[] {1, 1}, new int[] {1, 2})
+                .strategy("reshape", new int[] {1, 2})
+                .build();
+        Plan plan = Planner.plan(b.build(), config);
+        assertTrue(plan.comms().stream().anyMatch(c -> c.kind().equals("AllGather") && c.operator().equals("reshape")),
+                plan.comms().toString());
+        assertPasses(plan, F64);
+        assertPasses(plan, F32);
+    }
 }
