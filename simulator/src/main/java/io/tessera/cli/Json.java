@@ -1,14 +1,10 @@
 package io.tessera.cli;
 
-import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonStreamContext;
 import com.fasterxml.jackson.core.json.JsonWriteFeature;
-import com.fasterxml.jackson.core.util.DefaultIndenter;
-import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
-import com.fasterxml.jackson.core.util.Separators;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -16,6 +12,7 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tessera.planner.json.CompactJsonPrinter;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -128,7 +125,12 @@ public final class Json {
     /** The deterministic text of {@code node}: pretty-printed as described on this class, ending with a newline. */
     public static String write(JsonNode node) {
         try {
-            return MAPPER.writer(new Printer()).writeValueAsString(node) + "\n";
+            return MAPPER.writer(new CompactJsonPrinter(ctx -> {
+                // the top-level array and the values of MULTILINE_FIELDS get one element per line
+                JsonStreamContext parent = ctx.getParent();
+                return parent == null || parent.inRoot()
+                        || parent.inObject() && MULTILINE_FIELDS.contains(parent.getCurrentName());
+            }, false)).writeValueAsString(node) + "\n";
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("JSON serialisation of a tree failed", e);
         }
@@ -239,69 +241,5 @@ public final class Json {
     /** {@code text} with line breaks and the whitespace around them collapsed into single spaces. */
     public static String oneLine(String text) {
         return text == null ? "" : text.replaceAll("\\s*[\\r\\n]+\\s*", " ").trim();
-    }
-
-    /**
-     * A pretty printer that keeps arrays on one line ({@code [1, 2]}, {@code [[0, 4], [0, 8]]}) except the top-level
-     * array and the values of {@link #MULTILINE_FIELDS}, which get one element per line. Objects get one field per
-     * line, {@code "key": value}, two-space indentation and {@code \n} line ends on every platform.
-     */
-    private static final class Printer extends DefaultPrettyPrinter {
-        private static final long serialVersionUID = 1L;
-        private static final DefaultIndenter INDENTER = new DefaultIndenter("  ", "\n");
-
-        Printer() {
-            super(Separators.createDefaultInstance()
-                    .withObjectFieldValueSpacing(Separators.Spacing.AFTER)
-                    .withArrayValueSpacing(Separators.Spacing.NONE));
-            indentObjectsWith(INDENTER);
-            indentArraysWith(INDENTER);
-        }
-
-        @Override
-        public DefaultPrettyPrinter createInstance() {
-            return new Printer();
-        }
-
-        private static boolean multiline(JsonGenerator g) {
-            JsonStreamContext ctx = g.getOutputContext();
-            JsonStreamContext parent = ctx.getParent();
-            if (parent == null || parent.inRoot()) {
-                return true;
-            }
-            return parent.inObject() && MULTILINE_FIELDS.contains(parent.getCurrentName());
-        }
-
-        @Override
-        public void writeStartArray(JsonGenerator g) throws IOException {
-            _nesting++;
-            g.writeRaw('[');
-        }
-
-        @Override
-        public void beforeArrayValues(JsonGenerator g) throws IOException {
-            if (multiline(g)) {
-                INDENTER.writeIndentation(g, _nesting);
-            }
-        }
-
-        @Override
-        public void writeArrayValueSeparator(JsonGenerator g) throws IOException {
-            g.writeRaw(',');
-            if (multiline(g)) {
-                INDENTER.writeIndentation(g, _nesting);
-            } else {
-                g.writeRaw(' ');
-            }
-        }
-
-        @Override
-        public void writeEndArray(JsonGenerator g, int nrOfValues) throws IOException {
-            _nesting--;
-            if (nrOfValues > 0 && multiline(g)) {
-                INDENTER.writeIndentation(g, _nesting);
-            }
-            g.writeRaw(']');
-        }
     }
 }

@@ -1,12 +1,7 @@
 package io.tessera.planner.graph;
 
-import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.JsonStreamContext;
-import com.fasterxml.jackson.core.util.DefaultIndenter;
-import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
-import com.fasterxml.jackson.core.util.Separators;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -20,6 +15,7 @@ import io.tessera.layout.init.Initializer;
 import io.tessera.layout.init.Initializers;
 import io.tessera.layout.init.LazyTensor;
 import io.tessera.layout.param.Parameter;
+import io.tessera.planner.json.CompactJsonPrinter;
 import io.tessera.planner.op.Operator;
 import io.tessera.planner.op.TensorType;
 
@@ -30,7 +26,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -210,7 +205,7 @@ public final class NetworkJson {
     /** The network as JSON text; deterministic (see the class comment). */
     public static String write(Network network) {
         try {
-            return MAPPER.writer(new Printer()).writeValueAsString(toJson(network)) + "\n";
+            return MAPPER.writer(CompactJsonPrinter.topLevelFieldArrays()).writeValueAsString(toJson(network)) + "\n";
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("network JSON: cannot serialise '" + network.name() + "': "
                     + e.getOriginalMessage(), e);
@@ -408,66 +403,5 @@ public final class NetworkJson {
                     + "; expected true or false");
         }
         return v.booleanValue();
-    }
-
-    /**
-     * Objects one field per line ({@code "key": value}, two-space indent, {@code \n}); the lists of the top level
-     * one element per line; other lists on one line.
-     */
-    private static final class Printer extends DefaultPrettyPrinter {
-        private static final long serialVersionUID = 1L;
-        private static final DefaultIndenter INDENTER = new DefaultIndenter("  ", "\n");
-
-        Printer() {
-            super(Separators.createDefaultInstance()
-                    .withObjectFieldValueSpacing(Separators.Spacing.AFTER)
-                    .withArrayValueSpacing(Separators.Spacing.AFTER)
-                    .withObjectEmptySeparator("")
-                    .withArrayEmptySeparator(""));
-            indentObjectsWith(INDENTER);
-            indentArraysWith(INDENTER);
-        }
-
-        @Override
-        public DefaultPrettyPrinter createInstance() {
-            return new Printer();
-        }
-
-        private static boolean multiline(JsonGenerator g) {
-            JsonStreamContext parent = g.getOutputContext().getParent();
-            return parent != null && parent.inObject() && parent.getParent() != null && parent.getParent().inRoot();
-        }
-
-        @Override
-        public void writeStartArray(JsonGenerator g) throws IOException {
-            _nesting++;
-            g.writeRaw('[');
-        }
-
-        @Override
-        public void beforeArrayValues(JsonGenerator g) throws IOException {
-            if (multiline(g)) {
-                INDENTER.writeIndentation(g, _nesting);
-            }
-        }
-
-        @Override
-        public void writeArrayValueSeparator(JsonGenerator g) throws IOException {
-            g.writeRaw(',');
-            if (multiline(g)) {
-                INDENTER.writeIndentation(g, _nesting);
-            } else {
-                g.writeRaw(' ');
-            }
-        }
-
-        @Override
-        public void writeEndArray(JsonGenerator g, int nrOfValues) throws IOException {
-            _nesting--;
-            if (nrOfValues > 0 && multiline(g)) {
-                INDENTER.writeIndentation(g, _nesting);
-            }
-            g.writeRaw(']');
-        }
     }
 }
