@@ -1,0 +1,171 @@
+package io.tessera.planner.cost;
+
+import io.tessera.layout.DType;
+
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A cluster of identical nodes, each holding {@code devicesPerNode} devices joined by the intra-node link; nodes are
+ * joined by the inter-node link (one NIC per device). Global rank {@code r} lives on node
+ * {@code r / devicesPerNode}. Immutable; read and written as JSON by {@link ClusterSpecs}.
+ *
+ * @param name           the cluster's name, e.g. {@code a100-80gb-dgx}
+ * @param devicesPerNode devices per node, at least 1
+ * @param nodes          number of nodes, at least 1
+ * @param device         the device every rank runs on
+ * @param intraNode      the link between two devices of one node (per direction, per device)
+ * @param interNode      the link between devices of different nodes (per direction, per device's NIC)
+ * @param algorithm      how collectives are run
+ */
+public record ClusterSpec(String name, int devicesPerNode, int nodes, DeviceSpec device, Link intraNode,
+                          Link interNode, CollectiveAlgorithm algorithm) {
+
+    private static final double GIB = 1024.0 * 1024 * 1024;
+
+    /** Validates the counts (and their product) and that nothing is null. */
+    public ClusterSpec {
+        if (name == null || name.isBlank()) {
+            throw new IllegalArgumentException("cluster: name is " + (name == null ? "null" : "blank")
+                    + "; expected a non-empty name such as 'a100-80gb-dgx'");
+        }
+        if (devicesPerNode < 1) {
+            throw new IllegalArgumentException("cluster '" + name + "': devices_per_node is " + devicesPerNode
+                    + "; expected at least 1 (e.g. 8)");
+        }
+        if (nodes < 1) {
+            throw new IllegalArgumentException("cluster '" + name + "': nodes is " + nodes
+                    + "; expected at least 1");
+        }
+        if ((long) devicesPerNode * nodes > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("cluster '" + name + "': " + devicesPerNode + " devices per node x "
+                    + nodes + " nodes overflows an int; expected at most " + Integer.MAX_VALUE + " devices");
+        }
+        if (device == null || intraNode == null || interNode == null || algorithm == null) {
+            throw new IllegalArgumentException("cluster '" + name + "': device, intra_node, inter_node and algorithm "
+                    + "must all be given; found device=" + device + ", intra_node=" + intraNode + ", inter_node="
+                    + interNode + ", algorithm=" + algorithm);
+        }
+    }
+
+    /** Total devices: {@code devicesPerNode * nodes}. */
+    public int devices() {
+        return devicesPerNode * nodes;
+    }
+
+    /**
+     * The node of global rank {@code rank}: {@code rank / devicesPerNode}.
+     *
+     * @throws IllegalArgumentException when the rank is outside {@code 0 .. devices() - 1}
+     */
+    public int nodeOf(int rank) {
+        if (rank < 0 || rank >= devices()) {
+            throw new IllegalArgumentException("cluster '" + name + "': rank " + rank + " is out of range; expected 0.."
+                    + (devices() - 1) + " (" + nodes + " nodes x " + devicesPerNode + " devices); use withNodes to "
+                    + "grow the cluster");
+        }
+        return rank / devicesPerNode;
+    }
+
+    /**
+     * The slowest link (least effective bandwidth) a group of global ranks crosses: the intra-node link when all
+     * ranks share a node, otherwise the slower of the two links.
+     */
+    public Link slowestLink(List<Integer> group) {
+        return spansNodes(group) ? slower(intraNode, interNode) : intraNode;
+    }
+
+    /** Whether the ranks of {@code group} live on more than one node. */
+    public boolean spansNodes(List<Integer> group) {
+        int first = -1;
+        for (int r : group) {
+            int n = nodeOf(r);
+            if (first < 0) {
+                first = n;
+            } else if (n != first) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static Link slower(Link a, Link b) {
+        return b.effectiveBandwidth() < a.effectiveBandwidth() ? b : a;
+    }
+
+    /** A copy with {@code n} nodes. */
+    public ClusterSpec withNodes(int n) {
+        return new ClusterSpec(name, devicesPerNode, n, device, intraNode, interNode, algorithm);
+    }
+
+    /** A copy with collective algorithm {@code a}. */
+    public ClusterSpec withAlgorithm(CollectiveAlgorithm a) {
+        return new ClusterSpec(name, devicesPerNode, nodes, device, intraNode, interNode, a);
+    }
+
+    /** The preset names, in the order {@link #preset} knows them. */
+    public static List<String> presets() {
+        return List.of("ascend-910b", "a100-80gb-dgx", "h100-dgx");
+    }
+
+    /**
+     * A preset cluster of one node (use {@link #withNodes} for more), collectives {@link CollectiveAlgorithm#AUTO}.
+     * Peak figures are dense (no structured sparsity). Link efficiencies, latencies and the efficiency curves are
+     * estimates of what collectives and kernels typically achieve, not datasheet figures.
+     *
+     * <ul>
+     *   <li>{@code ascend-910b}: an Atlas 800T A2 node, 8 Ascend 910B NPUs: 320 TFLOP/s float16 / bfloat16, 64 GiB
+     *       HBM2e at 1.6 TB/s, HCCS full mesh 392 GB/s per NPU (196 GB/s per direction), one 200 Gb/s RoCE port
+     *       (25 GB/s) per NPU. Huawei publishes no per-chip datasheet; these are the commonly reported figures
+     *       (e.g. boardor.com "Huawei Ascend 910B outperforms H20"), and float32 is an estimate (a quarter of
+     *       float16) for lack of a published figure.</li>
+     *   <li>{@code a100-80gb-dgx}: a DGX A100, 8 A100-SXM4-80GB (NVIDIA A100 datasheet,
+     *       nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf): 312 TFLOP/s float16 / bfloat16, 19.5 TFLOP/s
+     *       float32 (156 with TF32, not used), 19.5 TFLOP/s float64 tensor core, 624 TOP/s int8, 80 GiB HBM2e at
+     *       2,039 GB/s, NVLink 600 GB/s total (300 GB/s per direction); 8 single-port 200 Gb/s HDR InfiniBand
+     *       ConnectX-6 per node (DGX A100 user guide), 25 GB/s per GPU.</li>
+     *   <li>{@code h100-dgx}: a DGX H100, 8 H100 SXM5 (NVIDIA H100 datasheet): 989 TFLOP/s float16 / bfloat16
+     *       dense (1,979 with sparsity), 67 TFLOP/s float32, 67 TFLOP/s float64 tensor core, 1,979 TOP/s int8 dense,
+     *       80 GiB HBM3 at 3.35 TB/s, NVLink 900 GB/s total (450 GB/s per direction); 8 400 Gb/s NDR InfiniBand
+     *       ConnectX-7 per node (DGX H100 user guide), 50 GB/s per GPU.</li>
+     * </ul>
+     *
+     * @throws IllegalArgumentException naming the valid presets when {@code name} is unknown
+     */
+    public static ClusterSpec preset(String name) {
+        String n = name == null ? "" : name.trim().toLowerCase(java.util.Locale.ROOT);
+        switch (n) {
+            case "ascend-910b":
+                return new ClusterSpec("ascend-910b", 8, 1,
+                        new DeviceSpec("Ascend-910B", flops(320e12, 320e12, 80e12, 0, 640e12), (long) (64 * GIB),
+                                1.6e12, 0.1, 0.75, 1e9),
+                        new Link(196e9, 3e-6, 0.75), new Link(25e9, 6e-6, 0.85), CollectiveAlgorithm.AUTO);
+            case "a100-80gb-dgx":
+                return new ClusterSpec("a100-80gb-dgx", 8, 1,
+                        new DeviceSpec("A100-SXM4-80GB", flops(312e12, 312e12, 19.5e12, 19.5e12, 624e12),
+                                (long) (80 * GIB), 2.039e12, 0.1, 0.8, 5e8),
+                        new Link(300e9, 2e-6, 0.8), new Link(25e9, 5e-6, 0.9), CollectiveAlgorithm.AUTO);
+            case "h100-dgx":
+                return new ClusterSpec("h100-dgx", 8, 1,
+                        new DeviceSpec("H100-SXM5-80GB", flops(989e12, 989e12, 67e12, 67e12, 1979e12),
+                                (long) (80 * GIB), 3.35e12, 0.1, 0.75, 2e9),
+                        new Link(450e9, 2e-6, 0.8), new Link(50e9, 5e-6, 0.9), CollectiveAlgorithm.AUTO);
+            default:
+                throw new IllegalArgumentException("cluster preset: found '" + name + "'; expected one of "
+                        + presets() + " (or describe the cluster in full in a cluster JSON file)");
+        }
+    }
+
+    private static Map<DType, Double> flops(double fp16, double bf16, double fp32, double fp64, double int8) {
+        Map<DType, Double> m = new EnumMap<>(DType.class);
+        m.put(DType.FLOAT16, fp16);
+        m.put(DType.BFLOAT16, bf16);
+        m.put(DType.FLOAT32, fp32);
+        if (fp64 > 0) {
+            m.put(DType.FLOAT64, fp64);
+        }
+        m.put(DType.INT8, int8);
+        return m;
+    }
+}

@@ -1,0 +1,377 @@
+package io.tessera.planner.cost;
+
+import io.tessera.layout.DType;
+import io.tessera.layout.Layout;
+import io.tessera.planner.graph.Network;
+import io.tessera.planner.graph.Node;
+import io.tessera.planner.op.Activation;
+import io.tessera.planner.op.BatchNorm;
+import io.tessera.planner.op.BiasAdd;
+import io.tessera.planner.op.Binary;
+import io.tessera.planner.op.Cast;
+import io.tessera.planner.op.Conv2D;
+import io.tessera.planner.op.Dropout;
+import io.tessera.planner.op.Gather;
+import io.tessera.planner.op.LayerNorm;
+import io.tessera.planner.op.MatMul;
+import io.tessera.planner.op.Operator;
+import io.tessera.planner.op.Reduce;
+import io.tessera.planner.op.Reshape;
+import io.tessera.planner.op.Softmax;
+import io.tessera.planner.op.SoftmaxCrossEntropyWithLogits;
+import io.tessera.planner.op.Transpose;
+import io.tessera.planner.plan.Communication;
+import io.tessera.planner.plan.OpPlan;
+import io.tessera.planner.plan.Plan;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Analytic costs on a {@link ClusterSpec}: FLOPs, memory traffic and seconds of one rank's slice of an operator, and
+ * seconds of collectives on the ranks' real placement. Stateless apart from the spec; thread-safe.
+ *
+ * <p>Compute: a roofline, {@code max(flops / (peak(dtype) * efficiency(flops)), bytes / memoryBandwidth)}.
+ * Communication: the alpha-beta model on the slowest link a group crosses (see {@link #collectiveSeconds}).
+ */
+public final class CostModel {
+
+    /** The collective kinds a {@link Communication} may have. */
+    public static final Set<String> KINDS =
+            Set.of("AllReduce", "AllGather", "ReduceScatter", "AllToAll", "CollectivePermute", "SendRecv");
+
+    /** FLOPs per output element of Add / Sub / Mul / Div, BiasAdd and Cast. */
+    public static final int FLOPS_BINARY = 1;
+    /** FLOPs per element of ReLU. */
+    public static final int FLOPS_RELU = 1;
+    /** FLOPs per element of Tanh and Sigmoid (an exponential, an add and a divide). */
+    public static final int FLOPS_TANH_SIGMOID = 4;
+    /** FLOPs per element of GeLU (tanh approximation: a cubic, a tanh, three multiplies and adds). */
+    public static final int FLOPS_GELU = 8;
+    /** FLOPs per element of Dropout (compare the random mask, multiply, scale). */
+    public static final int FLOPS_DROPOUT = 2;
+    /** FLOPs per element of Softmax and LogSoftmax (max, subtract, exp, sum, divide or log). */
+    public static final int FLOPS_SOFTMAX = 5;
+    /** FLOPs per element of LayerNorm and BatchNorm (mean, variance, normalise, scale, shift). */
+    public static final int FLOPS_NORM = 8;
+    /** FLOPs per logit of SoftmaxCrossEntropyWithLogits (softmax, log, multiply by the label, sum). */
+    public static final int FLOPS_CROSS_ENTROPY = 8;
+    /** FLOPs per input element of a reduction. */
+    public static final int FLOPS_REDUCE = 1;
+
+    private final ClusterSpec spec;
+
+    /** A cost model on {@code spec}. */
+    public CostModel(ClusterSpec spec) {
+        if (spec == null) {
+            throw new IllegalArgumentException("cost model: cluster spec is null; expected a ClusterSpec such as "
+                    + "ClusterSpec.preset(\"a100-80gb-dgx\")");
+        }
+        this.spec = spec;
+    }
+
+    /** The cluster this model costs on. */
+    public ClusterSpec spec() {
+        return spec;
+    }
+
+    /**
+     * FLOPs of one rank's slice of the operator's forward, from the slice shapes of its input and output layouts.
+     * MatMul / BatchMatMul: {@code 2 * batch * m * n * k} over the local slices (batch dims broadcast). Conv2D:
+     * {@code 2 * N * Co * Ho * Wo * (Ci / group) * kh * kw} over the local slices. Element-wise operators: the
+     * per-element constants of this class times the output slice's elements (reductions and cross entropy: the
+     * input slice's). Gather, Reshape and Transpose: 0 (they only move memory).
+     *
+     * @throws IllegalArgumentException when the network has no node {@code op.name()}
+     */
+    public long forwardFlops(Network net, OpPlan op) {
+        Operator o = net.node(op.name()).op();
+        if (o instanceof MatMul mm) {
+            long[] a = op.inputLayouts().get(0).sliceShape();
+            long[] b = op.inputLayouts().get(1).sliceShape();
+            long m = mm.transposeA() ? a[a.length - 1] : a[a.length - 2];
+            long k = mm.transposeA() ? a[a.length - 2] : a[a.length - 1];
+            long n = mm.transposeB() ? b[b.length - 2] : b[b.length - 1];
+            long batch = 1;
+            int dims = Math.max(a.length, b.length) - 2;
+            for (int i = 1; i <= dims; i++) {
+                long da = a.length - 2 - i >= 0 ? a[a.length - 2 - i] : 1;
+                long db = b.length - 2 - i >= 0 ? b[b.length - 2 - i] : 1;
+                batch *= Math.max(da, db);
+            }
+            return 2L * batch * m * n * k;
+        }
+        if (o instanceof Conv2D) {
+            long[] y = op.outputLayouts().get(0).sliceShape();
+            long[] w = op.inputLayouts().get(1).sliceShape();
+            return 2L * y[0] * y[1] * y[2] * y[3] * w[1] * w[2] * w[3];
+        }
+        if (o instanceof Gather || o instanceof Reshape || o instanceof Transpose) {
+            return 0;
+        }
+        if (o instanceof Reduce) {
+            return FLOPS_REDUCE * op.inputLayouts().get(0).sliceVolume();
+        }
+        if (o instanceof SoftmaxCrossEntropyWithLogits) {
+            return (long) FLOPS_CROSS_ENTROPY * op.inputLayouts().get(0).sliceVolume();
+        }
+        return perElement(o) * op.outputLayouts().get(0).sliceVolume();
+    }
+
+    private static long perElement(Operator o) {
+        if (o instanceof Binary || o instanceof BiasAdd || o instanceof Cast) {
+            return FLOPS_BINARY;
+        }
+        if (o instanceof Activation a) {
+            switch (a.kind()) {
+                case RELU:
+                    return FLOPS_RELU;
+                case GELU:
+                    return FLOPS_GELU;
+                default:
+                    return FLOPS_TANH_SIGMOID;
+            }
+        }
+        if (o instanceof Dropout) {
+            return FLOPS_DROPOUT;
+        }
+        if (o instanceof Softmax) {
+            return FLOPS_SOFTMAX;
+        }
+        if (o instanceof LayerNorm || o instanceof BatchNorm) {
+            return FLOPS_NORM;
+        }
+        throw new IllegalArgumentException("cost model: operator type " + o.type() + " has no FLOP rule; expected one "
+                + "of the operator catalogue (add a rule to CostModel.forwardFlops)");
+    }
+
+    /**
+     * Bytes one rank's forward reads and writes: every input slice plus every output slice, each in its tensor's
+     * dtype. Gather reads only the rows it gathers, so its table counts as the output's size, not the table slice's.
+     */
+    public long forwardBytes(Network net, OpPlan op) {
+        Node node = net.node(op.name());
+        long bytes = 0;
+        for (int i = 0; i < op.outputLayouts().size(); i++) {
+            bytes += op.outputLayouts().get(i).sliceBytes(net.tensor(node.output(i)).dtype());
+        }
+        boolean gather = node.op() instanceof Gather;
+        for (int i = 0; i < op.inputLayouts().size(); i++) {
+            if (gather && i == 0) {
+                bytes += op.outputLayouts().get(0).sliceBytes(net.tensor(node.input(0)).dtype());
+            } else {
+                bytes += op.inputLayouts().get(i).sliceBytes(net.tensor(node.input(i)).dtype());
+            }
+        }
+        return bytes;
+    }
+
+    /**
+     * Seconds of one rank's slice of the operator: the roofline
+     * {@code max(flops / (peak(dtype) * efficiency(flops)), bytes / memoryBandwidth)}, with the dtype of the first
+     * floating input (else of the first output). The backward costs 2x the forward FLOPs and bytes (the gradients of
+     * the inputs and of the weights, each about a forward); its efficiency is that of one forward-sized operation.
+     */
+    public double computeSeconds(Network net, OpPlan op, boolean backward) {
+        double factor = backward ? 2 : 1;
+        long flops = forwardFlops(net, op);
+        long bytes = forwardBytes(net, op);
+        DeviceSpec d = spec.device();
+        double compute = flops == 0 ? 0
+                : factor * flops / (d.peak(computeType(net, op)) * d.efficiency(flops));
+        double memory = factor * bytes / d.memoryBandwidth();
+        return Math.max(compute, memory);
+    }
+
+    private static DType computeType(Network net, OpPlan op) {
+        Node node = net.node(op.name());
+        for (String in : node.inputs()) {
+            DType t = net.tensor(in).dtype();
+            if (t.isFloating()) {
+                return t;
+            }
+        }
+        return net.tensor(node.output(0)).dtype();
+    }
+
+    /**
+     * Seconds of one collective over {@code group} (global ranks) where {@code bytes} is the per-rank buffer:
+     * AllReduce the reduced tensor, AllGather the gathered result, ReduceScatter the input, AllToAll each rank's
+     * buffer, CollectivePermute / SendRecv the bytes received. With {@code p} ranks, {@code a} the latency and
+     * {@code bw} the effective bandwidth of the slowest link the group crosses ({@link ClusterSpec#slowestLink}):
+     * <ul>
+     *   <li>AllReduce ring: {@code 2(p-1)/p * bytes/bw + 2(p-1) a}; tree: {@code 2 ceil(log2 p) (a + bytes/bw)};
+     *       hierarchical over {@code n} nodes with at most {@code q} group ranks each: intra-node ReduceScatter of
+     *       {@code bytes}, inter-node ring AllReduce of {@code bytes/q}, intra-node AllGather of {@code bytes}.</li>
+     *   <li>AllGather / ReduceScatter ring: {@code (p-1)/p * bytes/bw + (p-1) a}; tree (recursive doubling /
+     *       halving): {@code (p-1)/p * bytes/bw + ceil(log2 p) a}; hierarchical: the inter-node ring over
+     *       {@code bytes/q} then (AllGather) or before (ReduceScatter) the intra-node ring over {@code bytes}.</li>
+     *   <li>AllToAll (pairwise exchange, any algorithm): {@code (p-1)/p * bytes/bw + (p-1) a}.</li>
+     *   <li>CollectivePermute / SendRecv (any algorithm): {@code a + bytes/bw}.</li>
+     * </ul>
+     * {@link CollectiveAlgorithm#AUTO} takes the cheapest of the three. A group of one rank costs 0.
+     *
+     * @throws IllegalArgumentException for an unknown kind, an empty group, a rank outside the cluster or
+     *                                  negative bytes
+     */
+    public double collectiveSeconds(String kind, List<Integer> group, long bytes) {
+        if (kind == null || !KINDS.contains(kind)) {
+            throw new IllegalArgumentException("cost model: collective kind '" + kind + "' is unknown; expected one of "
+                    + new java.util.TreeSet<>(KINDS));
+        }
+        if (group == null || group.isEmpty()) {
+            throw new IllegalArgumentException("cost model: " + kind + " group is " + group
+                    + "; expected at least one global rank");
+        }
+        if (bytes < 0) {
+            throw new IllegalArgumentException("cost model: " + kind + " over " + group + " has " + bytes
+                    + " bytes; expected a per-rank buffer size >= 0");
+        }
+        Link link = spec.slowestLink(group);
+        int p = group.size();
+        if (p == 1) {
+            return 0;
+        }
+        switch (kind) {
+            case "AllToAll":
+                return ring(p, bytes, link);
+            case "CollectivePermute":
+            case "SendRecv":
+                return link.seconds(bytes);
+            default:
+                break;
+        }
+        CollectiveAlgorithm a = spec.algorithm();
+        if (a != CollectiveAlgorithm.AUTO) {
+            return seconds(a, kind, group, bytes, link);
+        }
+        double best = Double.POSITIVE_INFINITY;
+        for (CollectiveAlgorithm c : List.of(CollectiveAlgorithm.RING, CollectiveAlgorithm.TREE,
+                CollectiveAlgorithm.HIERARCHICAL)) {
+            best = Math.min(best, seconds(c, kind, group, bytes, link));
+        }
+        return best;
+    }
+
+    /**
+     * Seconds of a collective over {@code group} by algorithm {@code a} instead of the spec's; the formulas of
+     * {@link #collectiveSeconds(String, List, long)}.
+     */
+    public double collectiveSeconds(CollectiveAlgorithm a, String kind, List<Integer> group, long bytes) {
+        if (a == null) {
+            throw new IllegalArgumentException("cost model: collective algorithm is null; expected one of "
+                    + java.util.Arrays.toString(CollectiveAlgorithm.values()));
+        }
+        return a == spec.algorithm() ? collectiveSeconds(kind, group, bytes)
+                : new CostModel(spec.withAlgorithm(a)).collectiveSeconds(kind, group, bytes);
+    }
+
+    private double seconds(CollectiveAlgorithm a, String kind, List<Integer> group, long bytes, Link link) {
+        int p = group.size();
+        boolean allReduce = kind.equals("AllReduce");
+        switch (a) {
+            case RING:
+                return allReduce ? 2 * ring(p, bytes, link) : ring(p, bytes, link);
+            case TREE: {
+                int steps = log2Ceil(p);
+                if (allReduce) {
+                    return 2.0 * steps * link.seconds(bytes);
+                }
+                return (p - 1.0) / p * bytes / link.effectiveBandwidth() + steps * link.latency();
+            }
+            default: {
+                Map<Integer, Integer> perNode = new LinkedHashMap<>();
+                for (int r : group) {
+                    perNode.merge(spec.nodeOf(r), 1, Integer::sum);
+                }
+                int n = perNode.size();
+                int q = 0;
+                for (int c : perNode.values()) {
+                    q = Math.max(q, c);
+                }
+                double intra = q > 1 ? ring(q, bytes, spec.intraNode()) : 0;
+                double inter = n > 1 ? ring(n, (double) bytes / q, spec.interNode()) : 0;
+                return allReduce ? 2 * intra + 2 * inter : intra + inter;
+            }
+        }
+    }
+
+    /** {@code (p-1)/p * bytes / bw + (p-1) * latency}: one ring pass (a ReduceScatter or an AllGather). */
+    private static double ring(int p, double bytes, Link link) {
+        return (p - 1.0) / p * bytes / link.effectiveBandwidth() + (p - 1) * link.latency();
+    }
+
+    private static int log2Ceil(int p) {
+        return 32 - Integer.numberOfLeadingZeros(p - 1);
+    }
+
+    /**
+     * Seconds of a planned communication: the slowest of its groups, each costed by {@link #collectiveSeconds} with
+     * the per-rank buffer recovered from the most bytes any member receives ({@code recv}), inverting the ring
+     * volumes the planner records: AllReduce {@code recv = 2(p-1)/p * buffer}; AllGather, ReduceScatter and
+     * AllToAll {@code recv = (p-1)/p * buffer}; CollectivePermute and SendRecv {@code recv = buffer}.
+     */
+    public double communicationSeconds(Communication c) {
+        long[] recv = c.recvBytes();
+        double worst = 0;
+        for (List<Integer> g : c.groups()) {
+            int p = g.size();
+            if (p <= 1) {
+                continue;
+            }
+            long most = 0;
+            for (int r : g) {
+                if (r >= 0 && r < recv.length) {
+                    most = Math.max(most, recv[r]);
+                }
+            }
+            worst = Math.max(worst, collectiveSeconds(c.kind(), g, bufferBytes(c.kind(), p, most)));
+        }
+        return worst;
+    }
+
+    /**
+     * The per-rank buffer of a {@code kind} collective over {@code p} ranks in which a rank receives {@code recv}
+     * bytes (the inversion described at {@link #communicationSeconds}), rounded to the nearest byte.
+     */
+    public static long bufferBytes(String kind, int p, long recv) {
+        if (p <= 1) {
+            return recv;
+        }
+        switch (kind) {
+            case "AllReduce":
+                return Math.round(recv * (double) p / (2.0 * (p - 1)));
+            case "AllGather":
+            case "ReduceScatter":
+            case "AllToAll":
+                return Math.round(recv * (double) p / (p - 1));
+            default:
+                return recv;
+        }
+    }
+
+    /**
+     * Bytes of forward activations rank {@code rank} keeps for the backward: the sum of every operator's output
+     * slices in their dtypes. Recompute, freeing of outputs no backward reads, and buffer reuse are not modelled
+     * here (an upper bound without recompute).
+     *
+     * @throws IllegalArgumentException when the rank is outside the plan
+     */
+    public long activationBytes(Network net, Plan plan, int rank) {
+        if (rank < 0 || rank >= plan.devices()) {
+            throw new IllegalArgumentException("cost model: rank " + rank + " is out of range; the plan has "
+                    + plan.devices() + " ranks (0.." + (plan.devices() - 1) + ")");
+        }
+        long bytes = 0;
+        for (OpPlan op : plan.ops()) {
+            Node node = net.node(op.name());
+            List<Layout> outs = op.outputLayouts();
+            for (int i = 0; i < outs.size(); i++) {
+                bytes += outs.get(i).sliceBytes(net.tensor(node.output(i)).dtype());
+            }
+        }
+        return bytes;
+    }
+}
