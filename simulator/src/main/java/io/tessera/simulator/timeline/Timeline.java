@@ -89,7 +89,7 @@ public final class Timeline {
         private final double[] gate;
         private final double[] busy;
         private final List<TimelineReport.Event> events = new ArrayList<>();
-        private final List<List<List<Integer>>> slots = new ArrayList<>();
+        private final List<List<Integer>> slots = new ArrayList<>();
         private final int[] bucketOf;
 
         Engine(Plan plan, TimelineOptions options, double[] computeScale) {
@@ -309,16 +309,22 @@ public final class Timeline {
             return 3 * flops;
         }
 
-        /** The device's peak FLOP/s for the element type of the operator with the most forward FLOPs. */
+        /** The device's peak FLOP/s for the compute type (first floating input) of the operator with the most FLOPs. */
         private double peakFlops(List<OpPlan> ops) {
             DType dtype = DType.FLOAT32;
             long most = -1;
             for (OpPlan op : ops) {
                 long f = cost.forwardFlops(network, op);
                 Node node = network.node(op.name());
-                if (f > most && node != null && !node.inputs().isEmpty()) {
+                if (f > most && node != null) {
                     most = f;
-                    dtype = network.tensor(node.inputs().get(0)).dtype();
+                    dtype = network.tensor(node.output(0)).dtype();
+                    for (String in : node.inputs()) {
+                        if (network.tensor(in).dtype().isFloating()) {
+                            dtype = network.tensor(in).dtype();
+                            break;
+                        }
+                    }
                 }
             }
             return options.cluster().device().peak(dtype);
