@@ -1,0 +1,296 @@
+package io.tessera.planner.cost;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.core.JsonParser;
+import io.tessera.layout.DType;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.EnumMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Reads and writes {@link ClusterSpec} JSON (format in {@code schemas/README.md}, section "Cluster spec JSON").
+ * Reading is strict: unknown keys, duplicate keys, wrong value types and out-of-range values are errors naming the
+ * place, the value found and what is expected. A {@code "preset"} key starts from {@link ClusterSpec#preset} and the
+ * other keys override its fields (objects field by field).
+ */
+public final class ClusterSpecs {
+
+    private static final ObjectMapper MAPPER = JsonMapper.builder()
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(SerializationFeature.INDENT_OUTPUT)
+            .build();
+
+    private static final List<String> TOP = List.of("name", "preset", "devices_per_node", "nodes", "algorithm",
+            "device", "intra_node", "inter_node");
+    private static final List<String> DEVICE = List.of("name", "peak_flops", "memory_bytes", "memory_bandwidth",
+            "min_efficiency", "max_efficiency", "half_efficiency_flops");
+    private static final List<String> LINK = List.of("bandwidth", "latency", "efficiency");
+
+    private ClusterSpecs() {
+    }
+
+    /**
+     * Reads a cluster spec JSON file (UTF-8).
+     *
+     * @throws IllegalArgumentException naming the file and the problem
+     */
+    public static ClusterSpec read(Path file) {
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cluster spec file " + file + ": cannot be read (" + e.getMessage()
+                    + "); expected a readable UTF-8 JSON file", e);
+        }
+        try {
+            return parse(text);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Parses cluster spec JSON.
+     *
+     * @throws IllegalArgumentException naming the key path (e.g. {@code device.peak_flops.float16}), the value
+     *                                  found and what is expected
+     */
+    public static ClusterSpec parse(String json) {
+        JsonNode root;
+        try {
+            root = MAPPER.readTree(json);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("cluster spec: not valid JSON (" + e.getOriginalMessage()
+                    + "); expected one JSON object such as {\"preset\": \"a100-80gb-dgx\", \"nodes\": 16}", e);
+        }
+        if (root == null || !root.isObject()) {
+            throw new IllegalArgumentException("cluster spec: top level is " + describe(root)
+                    + "; expected a JSON object such as {\"preset\": \"a100-80gb-dgx\", \"nodes\": 16}");
+        }
+        checkKeys(root, "top level", TOP);
+        checkKeys(root.get("device"), "device", DEVICE);
+        checkKeys(root.get("intra_node"), "intra_node", LINK);
+        checkKeys(root.get("inter_node"), "inter_node", LINK);
+        ObjectNode full;
+        JsonNode preset = root.get("preset");
+        if (preset != null) {
+            if (!preset.isTextual()) {
+                throw new IllegalArgumentException("cluster spec: preset is " + describe(preset)
+                        + "; expected one of " + ClusterSpec.presets());
+            }
+            full = (ObjectNode) MAPPER.valueToTree(tree(ClusterSpec.preset(preset.asText())));
+            merge(full, root);
+            full.remove("preset");
+        } else {
+            full = (ObjectNode) root;
+        }
+        return decode(full);
+    }
+
+    /** The JSON of {@code spec}: every field explicit, keys in the documented order, a final newline. */
+    public static String write(ClusterSpec spec) {
+        try {
+            return MAPPER.writeValueAsString(tree(spec)).replace("\r\n", "\n") + "\n";
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cluster spec '" + spec.name() + "': cannot be written as JSON", e);
+        }
+    }
+
+    private static ObjectNode tree(ClusterSpec s) {
+        ObjectNode o = MAPPER.createObjectNode();
+        o.put("name", s.name());
+        o.put("devices_per_node", s.devicesPerNode());
+        o.put("nodes", s.nodes());
+        o.put("algorithm", s.algorithm().jsonName());
+        ObjectNode d = o.putObject("device");
+        DeviceSpec dev = s.device();
+        d.put("name", dev.name());
+        ObjectNode peak = d.putObject("peak_flops");
+        for (Map.Entry<DType, Double> e : dev.peakFlops().entrySet()) {
+            peak.put(e.getKey().jsonName(), e.getValue());
+        }
+        d.put("memory_bytes", dev.memoryBytes());
+        d.put("memory_bandwidth", dev.memoryBandwidth());
+        d.put("min_efficiency", dev.minEfficiency());
+        d.put("max_efficiency", dev.maxEfficiency());
+        d.put("half_efficiency_flops", dev.halfEfficiencyFlops());
+        link(o.putObject("intra_node"), s.intraNode());
+        link(o.putObject("inter_node"), s.interNode());
+        return o;
+    }
+
+    private static void link(ObjectNode o, Link l) {
+        o.put("bandwidth", l.bandwidth());
+        o.put("latency", l.latency());
+        o.put("efficiency", l.efficiency());
+    }
+
+    /** Overrides {@code base} with {@code over}: objects field by field (except peak_flops, replaced whole). */
+    private static void merge(ObjectNode base, JsonNode over) {
+        Iterator<Map.Entry<String, JsonNode>> it = over.fields();
+        while (it.hasNext()) {
+            Map.Entry<String, JsonNode> e = it.next();
+            JsonNode b = base.get(e.getKey());
+            if (b != null && b.isObject() && e.getValue().isObject() && !e.getKey().equals("peak_flops")) {
+                merge((ObjectNode) b, e.getValue());
+            } else {
+                base.set(e.getKey(), e.getValue());
+            }
+        }
+    }
+
+    private static ClusterSpec decode(JsonNode o) {
+        require(o, "top level", List.of("name", "devices_per_node", "nodes", "algorithm", "device", "intra_node",
+                "inter_node"));
+        String name = text(o.get("name"), "name");
+        int perNode = (int) integer(o.get("devices_per_node"), "devices_per_node", 1, Integer.MAX_VALUE);
+        int nodes = (int) integer(o.get("nodes"), "nodes", 1, Integer.MAX_VALUE);
+        CollectiveAlgorithm algorithm;
+        try {
+            algorithm = CollectiveAlgorithm.parse(text(o.get("algorithm"), "algorithm"));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("cluster spec: algorithm: " + e.getMessage(), e);
+        }
+        DeviceSpec device = device(o.get("device"));
+        Link intra = link(o.get("intra_node"), "intra_node");
+        Link inter = link(o.get("inter_node"), "inter_node");
+        try {
+            return new ClusterSpec(name, perNode, nodes, device, intra, inter, algorithm);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("cluster spec: " + e.getMessage(), e);
+        }
+    }
+
+    private static DeviceSpec device(JsonNode d) {
+        object(d, "device");
+        require(d, "device", DEVICE);
+        JsonNode peak = object(d.get("peak_flops"), "device.peak_flops");
+        Map<DType, Double> flops = new EnumMap<>(DType.class);
+        Iterator<Map.Entry<String, JsonNode>> it = peak.fields();
+        while (it.hasNext()) {
+            Map.Entry<String, JsonNode> e = it.next();
+            DType t;
+            try {
+                t = DType.parse(e.getKey());
+            } catch (IllegalArgumentException ex) {
+                throw new IllegalArgumentException("cluster spec: device.peak_flops: " + ex.getMessage(), ex);
+            }
+            flops.put(t, number(e.getValue(), "device.peak_flops." + e.getKey()));
+        }
+        try {
+            return new DeviceSpec(text(d.get("name"), "device.name"), flops,
+                    integer(d.get("memory_bytes"), "device.memory_bytes", 1, Long.MAX_VALUE),
+                    number(d.get("memory_bandwidth"), "device.memory_bandwidth"),
+                    number(d.get("min_efficiency"), "device.min_efficiency"),
+                    number(d.get("max_efficiency"), "device.max_efficiency"),
+                    number(d.get("half_efficiency_flops"), "device.half_efficiency_flops"));
+        } catch (IllegalArgumentException e) {
+            throw e.getMessage().startsWith("cluster spec") ? e
+                    : new IllegalArgumentException("cluster spec: " + e.getMessage(), e);
+        }
+    }
+
+    private static Link link(JsonNode l, String path) {
+        object(l, path);
+        require(l, path, LINK);
+        try {
+            return new Link(number(l.get("bandwidth"), path + ".bandwidth"), number(l.get("latency"), path
+                    + ".latency"), number(l.get("efficiency"), path + ".efficiency"));
+        } catch (IllegalArgumentException e) {
+            throw e.getMessage().startsWith("cluster spec") ? e
+                    : new IllegalArgumentException("cluster spec: " + path + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static JsonNode object(JsonNode n, String path) {
+        if (n == null || !n.isObject()) {
+            throw new IllegalArgumentException("cluster spec: " + path + " is " + describe(n)
+                    + "; expected a JSON object");
+        }
+        return n;
+    }
+
+    private static void checkKeys(JsonNode n, String path, List<String> valid) {
+        if (n == null || !n.isObject()) {
+            return;
+        }
+        Iterator<String> it = n.fieldNames();
+        while (it.hasNext()) {
+            String k = it.next();
+            if (!valid.contains(k)) {
+                throw new IllegalArgumentException("cluster spec: " + path + " has unknown key '" + k
+                        + "'; expected only " + valid);
+            }
+        }
+    }
+
+    private static void require(JsonNode n, String path, List<String> keys) {
+        for (String k : keys) {
+            if (!n.has(k)) {
+                throw new IllegalArgumentException("cluster spec: " + path + " lacks key '" + k + "'; expected all of "
+                        + keys + " (or a \"preset\" key to start from one of " + ClusterSpec.presets() + ")");
+            }
+        }
+    }
+
+    private static String text(JsonNode n, String path) {
+        if (n == null || !n.isTextual()) {
+            throw new IllegalArgumentException("cluster spec: " + path + " is " + describe(n) + "; expected a string");
+        }
+        return n.asText();
+    }
+
+    private static double number(JsonNode n, String path) {
+        if (n == null || !n.isNumber()) {
+            throw new IllegalArgumentException("cluster spec: " + path + " is " + describe(n)
+                    + "; expected a number");
+        }
+        return n.asDouble();
+    }
+
+    private static long integer(JsonNode n, String path, long min, long max) {
+        if (n == null || !n.isNumber() || !(n.isIntegralNumber() || n.asDouble() == Math.rint(n.asDouble()))
+                || !n.canConvertToLong()) {
+            throw new IllegalArgumentException("cluster spec: " + path + " is " + describe(n)
+                    + "; expected a whole number");
+        }
+        long v = n.asLong();
+        if (v < min || v > max) {
+            throw new IllegalArgumentException("cluster spec: " + path + " is " + v + "; expected " + min + ".."
+                    + max);
+        }
+        return v;
+    }
+
+    private static String describe(JsonNode n) {
+        if (n == null || n.isMissingNode()) {
+            return "missing";
+        }
+        if (n.isTextual()) {
+            return "the string \"" + n.asText() + "\"";
+        }
+        if (n.isNumber()) {
+            return "the number " + n.asText();
+        }
+        if (n.isBoolean()) {
+            return "the boolean " + n.asText();
+        }
+        if (n.isNull()) {
+            return "null";
+        }
+        return n.isArray() ? "an array" : "an object";
+    }
+}
