@@ -23,12 +23,16 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /**
- * {@code tessera simulate STRATEGY.json --numeric}: plans the strategy file, runs its training steps on the simulated
- * ranks on real data, and compares every step with one device. Exit code 0 when the largest relative difference is
- * within tolerance (1e-5 float32, 1e-12 float64), 1 otherwise, 2 for bad input.
+ * {@code tessera simulate STRATEGY.json}: plans the strategy file and runs the analytic timeline of one training step
+ * on a cluster ({@code --cluster}, {@code --trace}, {@code --json}). With {@code --numeric}: runs its training steps on
+ * the simulated ranks on real data and compares every step with one device; exit code 0 when the largest relative
+ * difference is within tolerance (1e-5 float32, 1e-12 float64), 1 otherwise. Exit code 2 for bad input.
  */
 @Command(name = "simulate", mixinStandardHelpOptions = true,
-        description = {"Simulates a strategy file's training steps on N in-process ranks on real data and compares them "
+        description = {"Simulates a strategy file. By default the analytic timeline of one training step on a cluster: "
+                + "step time, MFU, per-rank peak memory, compute vs exposed communication, communication volume by "
+                + "kind, and optionally a Chrome/Perfetto trace.",
+                "With --numeric: runs its training steps on N in-process ranks on real data and compares them "
                 + "with one device: per step the losses and the largest relative difference over the loss and every "
                 + "updated parameter. Exit code 0 when within tolerance (1e-5 float32, 1e-12 float64), 1 when not."})
 public final class SimulateCommand implements Callable<Integer> {
@@ -39,9 +43,21 @@ public final class SimulateCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "STRATEGY.json", description = "The strategy file to plan and simulate.")
     private Path strategy;
 
-    @Option(names = "--numeric", description = "Numeric simulation on real data (the analytic timeline comes with the "
-            + "cost model).")
+    @Option(names = "--numeric", description = "Numeric simulation on real data instead of the analytic timeline.")
     private boolean numeric;
+
+    @Option(names = "--cluster", paramLabel = "PRESET_OR_FILE", defaultValue = AnalyticSimulation.DEFAULT_CLUSTER,
+            description = "Analytic timeline: a cluster preset (its node count grown to fit the plan) or a cluster "
+                    + "JSON file (default: ${DEFAULT-VALUE}).")
+    private String cluster;
+
+    @Option(names = "--trace", paramLabel = "TRACE.json",
+            description = "Analytic timeline: write a Chrome/Perfetto trace of the first ranks (ui.perfetto.dev).")
+    private Path trace;
+
+    @Option(names = "--no-overlap", description = "Analytic timeline: gradient communication does not overlap with "
+            + "backward compute.")
+    private boolean noOverlap;
 
     @Option(names = "--steps", paramLabel = "N", defaultValue = "2",
             description = "Training steps (default: ${DEFAULT-VALUE}).")
@@ -59,15 +75,15 @@ public final class SimulateCommand implements Callable<Integer> {
             description = "Seed of the input batches (default: ${DEFAULT-VALUE}).")
     private long seed;
 
-    @Option(names = "--json", description = "Print {\"passed\", \"ranks\", \"steps\", \"max_rel_error\"} as JSON.")
+    @Option(names = "--json", description = "Print the figures as JSON (analytic: step_seconds, mfu, memory, "
+            + "communication; numeric: passed, ranks, steps, max_rel_error).")
     private boolean json;
 
     /** Plans, simulates and prints the comparison. */
     @Override
     public Integer call() {
         if (!numeric) {
-            throw new InputException("simulate: only --numeric is available; the analytic timeline comes with the "
-                    + "cost model. Run: tessera simulate " + strategy + " --numeric");
+            return new AnalyticSimulation(strategy, cluster, trace, !noOverlap, json).run(spec.commandLine().getOut());
         }
         SimulationOptions options;
         Plan plan;
@@ -101,7 +117,7 @@ public final class SimulateCommand implements Callable<Integer> {
         return report.passed() ? Tessera.EXIT_OK : 1;
     }
 
-    private static boolean looksLikePlanJson(Path file) {
+    static boolean looksLikePlanJson(Path file) {
         try {
             String head = Files.readString(file);
             return head.contains("\"communications\"") && head.contains("\"operators\"")

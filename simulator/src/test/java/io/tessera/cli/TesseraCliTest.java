@@ -495,13 +495,73 @@ class TesseraCliTest {
         assertEquals(0, text.code, text.err);
         assertTrue(text.out.contains("PASSED"), text.out);
 
-        Run noMode = run("simulate", "../strategies/mlp-data-parallel.json");
-        assertEquals(2, noMode.code);
-        assertOneLineNoTrace(noMode);
         Run badDtype = run("simulate", "../strategies/mlp-data-parallel.json", "--numeric", "--dtype", "int8");
         assertEquals(2, badDtype.code);
         assertOneLineNoTrace(badDtype);
         Run missing = run("simulate", "no-such-file.json", "--numeric");
+        assertEquals(2, missing.code);
+        assertOneLineNoTrace(missing);
+    }
+
+    @Test
+    void simulateRunsTheAnalyticTimelineWithoutNumeric() throws IOException {
+        Run text = run("simulate", "../strategies/gpt-megatron-tp4-dp2.json");
+        assertEquals(0, text.code, text.err);
+        assertTrue(text.out.contains("step time: "), text.out);
+        assertTrue(text.out.contains("MFU: "), text.out);
+        assertTrue(text.out.contains("cluster: a100-80gb-dgx (8 devices"), text.out);
+        assertTrue(text.out.contains("forward AllReduce"), text.out);
+
+        Run json = run("simulate", "../strategies/gpt-megatron-tp4-dp2.json", "--cluster", "h100-dgx", "--json");
+        assertEquals(0, json.code, json.err);
+        JsonNode report = json.json();
+        assertEquals("h100-dgx", report.get("cluster").asText());
+        assertEquals(8, report.get("devices").asInt());
+        double step = report.get("step_seconds").asDouble();
+        assertTrue(step > 0);
+        double mfu = report.get("mfu").asDouble();
+        assertTrue(mfu > 0 && mfu <= 1, "mfu " + mfu);
+        assertEquals(step, report.get("compute_seconds").asDouble() + report.get("exposed_comm_seconds").asDouble(),
+                1e-12);
+        assertTrue(report.get("peak_memory_bytes").get("min").asLong() > 0);
+        assertTrue(report.get("peak_memory_bytes").get("max").asLong()
+                >= report.get("peak_memory_bytes").get("min").asLong());
+        assertTrue(report.get("comm_bytes").get("forward AllReduce").asLong() > 0);
+        assertTrue(report.get("comm_bytes").get("backward AllReduce").asLong() > 0);
+
+        Path trace = tmp.resolve("trace.json");
+        Run traced = run("simulate", "../strategies/gpt-megatron-tp4-dp2.json", "--trace", trace.toString(),
+                "--no-overlap");
+        assertEquals(0, traced.code, traced.err);
+        JsonNode events = MAPPER.readTree(trace.toFile()).get("traceEvents");
+        assertTrue(events.isArray() && events.size() > 8, "events");
+        assertTrue(traced.out.contains("trace: " + trace), traced.out);
+        try (var files = Files.list(tmp)) {
+            assertEquals(List.of(trace), files.toList(), "no temporary files left");
+        }
+
+        Path cluster = write("cluster.json", io.tessera.planner.cost.ClusterSpecs.write(
+                io.tessera.planner.cost.ClusterSpec.preset("ascend-910b").withNodes(2)));
+        Run file = run("simulate", "../strategies/gpt-megatron-tp4-dp2.json", "--cluster", cluster.toString(),
+                "--json");
+        assertEquals(0, file.code, file.err);
+        assertEquals("ascend-910b", file.json().get("cluster").asText());
+
+        Run bad = run("simulate", "../strategies/gpt-megatron-tp4-dp2.json", "--cluster", "tpu-v9");
+        assertEquals(2, bad.code);
+        assertOneLineNoTrace(bad);
+        assertTrue(bad.err.contains("ascend-910b, a100-80gb-dgx, h100-dgx"), bad.err);
+        io.tessera.planner.cost.ClusterSpec h100 = io.tessera.planner.cost.ClusterSpec.preset("h100-dgx");
+        Path small = write("small.json", io.tessera.planner.cost.ClusterSpecs.write(new io.tessera.planner.cost
+                .ClusterSpec("half", 4, 1, h100.device(), h100.intraNode(), h100.interNode(), h100.algorithm())));
+        Run tooSmall = run("simulate", "../strategies/gpt-megatron-tp4-dp2.json", "--cluster", small.toString());
+        assertEquals(2, tooSmall.code, tooSmall.out);
+        assertOneLineNoTrace(tooSmall);
+        Run badTrace = run("simulate", "../strategies/gpt-megatron-tp4-dp2.json", "--trace",
+                tmp.resolve("missing/trace.json").toString());
+        assertEquals(2, badTrace.code);
+        assertOneLineNoTrace(badTrace);
+        Run missing = run("simulate", "no-such-file.json");
         assertEquals(2, missing.code);
         assertOneLineNoTrace(missing);
     }

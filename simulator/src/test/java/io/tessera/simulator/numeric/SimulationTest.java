@@ -267,7 +267,10 @@ class SimulationTest {
         Plan plan = Planner.plan(b.build(), config);
         assertTrue(plan.comms().stream().anyMatch(c -> c.kind().equals("AllGather") && c.operator().equals("reshape")),
                 plan.comms().toString());
-        assertPasses(plan, F64);
-        assertPasses(plan, F32);
+        // the loss, a mean of tanh, may be negative: only the comparison is checked
+        for (SimulationOptions o : List.of(F64, F32)) {
+            SimulationReport report = Simulation.run(plan, o);
+            assertTrue(report.passed(), report.summary());
+        }
     }
 }

@@ -1,0 +1,49 @@
+package io.tessera.simulator.timeline;
+
+import io.tessera.planner.cost.ClusterSpec;
+
+import java.util.Objects;
+
+/**
+ * Options of an analytic timeline simulation. Immutable.
+ *
+ * @param cluster             the cluster the plan runs on; it must have at least the plan's devices
+ * @param overlapGradientComm true (the default) to run gradient reductions and optimizer-parallel ReduceScatters on
+ *                            the communication stream while later backward operators compute; false to make backward
+ *                            compute wait for each of them
+ * @param recordedRanks       events are recorded for ranks {@code 0 .. recordedRanks - 1} only (the figures always
+ *                            cover every rank); default {@link #DEFAULT_RECORDED_RANKS}
+ */
+public record TimelineOptions(ClusterSpec cluster, boolean overlapGradientComm, int recordedRanks) {
+
+    /** Ranks whose events are recorded by default. */
+    public static final int DEFAULT_RECORDED_RANKS = 64;
+
+    /** Validates the values. */
+    public TimelineOptions {
+        Objects.requireNonNull(cluster, "cluster");
+        if (recordedRanks < 0) {
+            throw new IllegalArgumentException("recordedRanks: found " + recordedRanks + "; expected at least 0");
+        }
+    }
+
+    /** Options with the default recorded ranks. */
+    public TimelineOptions(ClusterSpec cluster, boolean overlapGradientComm) {
+        this(cluster, overlapGradientComm, DEFAULT_RECORDED_RANKS);
+    }
+
+    /** The defaults on {@code cluster}: gradient communication overlapped, events of the first 64 ranks. */
+    public static TimelineOptions of(ClusterSpec cluster) {
+        return new TimelineOptions(cluster, true);
+    }
+
+    /** A copy with gradient-communication overlap on or off. */
+    public TimelineOptions withOverlapGradientComm(boolean on) {
+        return new TimelineOptions(cluster, on, recordedRanks);
+    }
+
+    /** A copy recording the events of the first {@code ranks} ranks. */
+    public TimelineOptions withRecordedRanks(int ranks) {
+        return new TimelineOptions(cluster, overlapGradientComm, ranks);
+    }
+}
