@@ -174,7 +174,10 @@ class PipelineTimelineTest {
         // one stage, one micro-batch: the one-stage timeline's step
         PipelineReport single = PipelineTimeline.run(plan, new PipelineOptions(1, 1, PipelineSchedule.GPIPE),
                 Recompute.NONE, t);
-        assertEquals(one.stepSeconds(), single.stepSeconds(), one.stepSeconds() * 0.05);
+        assertEquals(one.stepSeconds(), single.stepSeconds(), one.stepSeconds() * 1e-9);
+        TimelineOptions serial = t.withOverlapGradientComm(false);
+        assertEquals(Timeline.run(plan, serial).stepSeconds(), PipelineTimeline.run(plan,
+                new PipelineOptions(1, 1, PipelineSchedule.GPIPE), Recompute.NONE, serial).stepSeconds(), 1e-12);
         String trace = ChromeTrace.write(r.toTimelineReport(), 8, "stage");
         assertTrue(trace.contains("\"stage 1\"") && trace.contains("send forward mb 0 to stage 1"), trace);
         assertThrows(IllegalArgumentException.class, () -> PipelineTimeline.stageCosts(plan,
