@@ -1,5 +1,6 @@
 package io.tessera.cli;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tessera.planner.cost.ClusterSpec;
 import io.tessera.planner.cost.ClusterSpecs;
@@ -7,6 +8,10 @@ import io.tessera.planner.plan.Plan;
 import io.tessera.planner.plan.StrategyPlans;
 import io.tessera.planner.strategy.StrategyFiles;
 import io.tessera.simulator.timeline.ChromeTrace;
+import io.tessera.simulator.timeline.PipelineOptions;
+import io.tessera.simulator.timeline.PipelineReport;
+import io.tessera.simulator.timeline.PipelineTimeline;
+import io.tessera.simulator.timeline.Recompute;
 import io.tessera.simulator.timeline.Timeline;
 import io.tessera.simulator.timeline.TimelineOptions;
 import io.tessera.simulator.timeline.TimelineReport;
@@ -18,7 +23,8 @@ import java.util.Map;
 
 /**
  * The analytic side of {@code tessera simulate}: plans a strategy file, runs {@link Timeline} on a cluster, prints the
- * figures (text or JSON) and optionally writes a Chrome trace.
+ * figures (text or JSON) and optionally writes a Chrome trace; with pipeline options, {@link PipelineTimeline} over
+ * identical stages of the planned strategy instead.
  */
 final class AnalyticSimulation {
 
@@ -30,6 +36,8 @@ final class AnalyticSimulation {
     private final Path trace;
     private final boolean overlap;
     private final boolean json;
+    private PipelineOptions pipeline;
+    private Recompute recompute = Recompute.NONE;
 
     AnalyticSimulation(Path strategy, String cluster, Path trace, boolean overlap, boolean json) {
         this.strategy = strategy;
@@ -37,6 +45,12 @@ final class AnalyticSimulation {
         this.trace = trace;
         this.overlap = overlap;
         this.json = json;
+    }
+
+    /** Models {@code options.stages()} identical pipeline stages of the planned strategy with {@code mode}. */
+    void pipeline(PipelineOptions options, Recompute mode) {
+        this.pipeline = options;
+        this.recompute = mode;
     }
 
     /** Plans, simulates and prints; returns the exit code. */
@@ -55,6 +69,9 @@ final class AnalyticSimulation {
             String message = Json.oneLine(e.getMessage());
             String prefix = strategy + ": ";
             throw new InputException(message.startsWith(prefix) ? message : prefix + message, e);
+        }
+        if (pipeline != null) {
+            return runPipeline(plan, out);
         }
         ClusterSpec spec = cluster(plan.devices());
         TimelineOptions options = new TimelineOptions(spec, overlap, trace == null ? 0 : ChromeTrace.DEFAULT_RANKS);
@@ -75,6 +92,52 @@ final class AnalyticSimulation {
             out.print(report.summary());
             if (trace != null) {
                 out.println("trace: " + trace + " (open in ui.perfetto.dev)");
+            }
+        }
+        out.flush();
+        return Tessera.EXIT_OK;
+    }
+
+    private int runPipeline(Plan plan, PrintWriter out) {
+        ClusterSpec spec = cluster(plan.devices() * pipeline.stages());
+        PipelineReport report;
+        try {
+            report = PipelineTimeline.run(plan, pipeline, recompute, new TimelineOptions(spec, overlap, 0));
+        } catch (IllegalArgumentException e) {
+            throw new InputException(strategy + ": " + Json.oneLine(e.getMessage()), e);
+        }
+        if (trace != null) {
+            Json.writeAtomically("--trace", trace, ChromeTrace.write(report.toTimelineReport(),
+                    ChromeTrace.DEFAULT_RANKS, "stage"));
+        }
+        String model = pipeline.stages() + " identical stages, each the planned strategy on " + plan.devices()
+                + " ranks (" + plan.devices() * pipeline.stages() + " devices)";
+        if (json) {
+            ObjectNode o = Json.object();
+            o.put("cluster", spec.name());
+            o.put("model", model);
+            o.put("stages", pipeline.stages());
+            o.put("micro_batches", pipeline.microBatches());
+            o.put("schedule", pipeline.schedule().cliName());
+            o.put("virtual_stages", pipeline.virtualStages());
+            o.put("recompute", recompute.cliName());
+            o.put("step_seconds", report.stepSeconds());
+            o.put("bubble_fraction", report.bubbleFraction());
+            o.put("forward_seconds", report.costs().forwardSeconds());
+            o.put("backward_seconds", report.costs().backwardSeconds());
+            o.put("send_seconds", report.costs().sendSeconds());
+            ArrayNode peak = o.putArray("peak_activation_bytes");
+            for (long b : report.peakActivationBytes()) {
+                peak.add(b);
+            }
+            out.print(Json.write(o));
+        } else {
+            out.println("cluster: " + spec.name() + " (" + spec.devices() + " devices, " + spec.devicesPerNode()
+                    + " per node)");
+            out.println("model: " + model);
+            out.print(report.summary());
+            if (trace != null) {
+                out.println("trace: " + trace + " (open in ui.perfetto.dev; one process per stage)");
             }
         }
         out.flush();

@@ -9,6 +9,9 @@ import io.tessera.planner.strategy.StrategyFiles;
 import io.tessera.simulator.numeric.Simulation;
 import io.tessera.simulator.numeric.SimulationOptions;
 import io.tessera.simulator.numeric.SimulationReport;
+import io.tessera.simulator.timeline.PipelineOptions;
+import io.tessera.simulator.timeline.PipelineSchedule;
+import io.tessera.simulator.timeline.Recompute;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -25,7 +28,8 @@ import java.util.concurrent.Callable;
 /**
  * {@code tessera simulate STRATEGY.json}: plans the strategy file and runs the analytic timeline of one training step
  * on a cluster ({@code --cluster}, {@code --trace}, {@code --json}). With {@code --numeric}: runs its training steps on
- * the simulated ranks on real data and compares every step with one device; exit code 0 when the largest relative
+ * the simulated ranks on real data and compares every step with one device; with {@code --pipeline-stages} and
+ * its companions the analytic timeline of that many identical pipeline stages ({@code PipelineTimeline}); exit code 0 when the largest relative
  * difference is within tolerance (1e-5 float32, 1e-12 float64), 1 otherwise. Exit code 2 for bad input.
  */
 @Command(name = "simulate", mixinStandardHelpOptions = true,
@@ -79,11 +83,43 @@ public final class SimulateCommand implements Callable<Integer> {
             + "communication; numeric: passed, ranks, steps, max_rel_error).")
     private boolean json;
 
+    @Option(names = "--pipeline-stages", paramLabel = "P",
+            description = "Analytic timeline: model P identical pipeline stages, each the planned strategy on its "
+                    + "devices (P times the devices in all).")
+    private Integer pipelineStages;
+
+    @Option(names = "--micro-batches", paramLabel = "M",
+            description = "Analytic pipeline: micro-batches per step (default: the stages).")
+    private Integer microBatches;
+
+    @Option(names = "--schedule", paramLabel = "SCHEDULE",
+            description = "Analytic pipeline: gpipe, 1f1b or interleaved (default: 1f1b).")
+    private String schedule;
+
+    @Option(names = "--virtual-stages", paramLabel = "V",
+            description = "Analytic pipeline: model chunks per device of the interleaved schedule (default: 2).")
+    private Integer virtualStages;
+
+    @Option(names = "--recompute", paramLabel = "MODE",
+            description = "Analytic pipeline: activation recompute none, selective (attention scores and softmax) or "
+                    + "full (default: none).")
+    private String recompute;
+
     /** Plans, simulates and prints the comparison. */
     @Override
     public Integer call() {
+        boolean pipeline = pipelineStages != null || microBatches != null || schedule != null
+                || virtualStages != null || recompute != null;
+        if (pipeline && numeric) {
+            throw new InputException("--pipeline-stages, --micro-batches, --schedule, --virtual-stages and "
+                    + "--recompute apply to the analytic timeline; drop them or --numeric");
+        }
         if (!numeric) {
-            return new AnalyticSimulation(strategy, cluster, trace, !noOverlap, json).run(spec.commandLine().getOut());
+            AnalyticSimulation a = new AnalyticSimulation(strategy, cluster, trace, !noOverlap, json);
+            if (pipeline) {
+                a.pipeline(pipelineOptions(), parseRecompute());
+            }
+            return a.run(spec.commandLine().getOut());
         }
         SimulationOptions options;
         Plan plan;
@@ -115,6 +151,26 @@ public final class SimulateCommand implements Callable<Integer> {
         out.print(json ? Json.write(toJson(report)) : report.summary());
         out.flush();
         return report.passed() ? Tessera.EXIT_OK : 1;
+    }
+
+    private PipelineOptions pipelineOptions() {
+        try {
+            PipelineSchedule s = schedule == null ? PipelineSchedule.ONE_F_ONE_B : PipelineSchedule.parse(schedule);
+            int p = pipelineStages == null ? 1 : pipelineStages;
+            int m = microBatches == null ? p : microBatches;
+            int v = virtualStages != null ? virtualStages : s == PipelineSchedule.INTERLEAVED_1F1B ? 2 : 1;
+            return new PipelineOptions(p, m, s, v);
+        } catch (IllegalArgumentException e) {
+            throw new InputException(Json.oneLine(e.getMessage()), e);
+        }
+    }
+
+    private Recompute parseRecompute() {
+        try {
+            return recompute == null ? Recompute.NONE : Recompute.parse(recompute);
+        } catch (IllegalArgumentException e) {
+            throw new InputException(Json.oneLine(e.getMessage()), e);
+        }
     }
 
     static boolean looksLikePlanJson(Path file) {

@@ -567,6 +567,41 @@ class TesseraCliTest {
     }
 
     @Test
+    void simulatePipelineStagesOnTopOfTheStrategy() throws IOException {
+        Run text = run("simulate", "../strategies/gpt-megatron-tp4-dp2.json", "--pipeline-stages", "2",
+                "--micro-batches", "4");
+        assertEquals(0, text.code, text.err);
+        assertTrue(text.out.contains("model: 2 identical stages, each the planned strategy on 8 ranks (16 devices)"),
+                text.out);
+        assertTrue(text.out.contains("step time: ") && text.out.contains("bubble: "), text.out);
+        assertTrue(text.out.contains("schedule 1f1b, recompute none"), text.out);
+
+        Path trace = tmp.resolve("pipeline-trace.json");
+        Run json = run("simulate", "../strategies/gpt-megatron-tp4-dp2.json", "--pipeline-stages", "2",
+                "--micro-batches", "4", "--schedule", "interleaved", "--recompute", "full", "--json", "--trace",
+                trace.toString());
+        assertEquals(0, json.code, json.err);
+        JsonNode j = json.json();
+        assertEquals(2, j.get("virtual_stages").intValue());
+        assertEquals("full", j.get("recompute").asText());
+        assertTrue(j.get("step_seconds").doubleValue() > 0 && j.get("bubble_fraction").doubleValue() > 0);
+        assertEquals(2, j.get("peak_activation_bytes").size());
+        assertTrue(MAPPER.readTree(Files.readString(trace)).get("traceEvents").size() > 10);
+
+        for (String[] bad : List.of(new String[] {"--schedule", "zero-bubble"},
+                new String[] {"--recompute", "some"}, new String[] {"--micro-batches", "1"},
+                new String[] {"--micro-batches", "3"}, new String[] {"--pipeline-stages", "0"},
+                new String[] {"--virtual-stages", "2"}, new String[] {"--numeric"})) {
+            List<String> args = new ArrayList<>(List.of("simulate", "../strategies/gpt-megatron-tp4-dp2.json",
+                    "--pipeline-stages", "2"));
+            args.addAll(List.of(bad));
+            Run r = run(args.toArray(new String[0]));
+            assertEquals(Tessera.EXIT_BAD_INPUT, r.code, String.join(" ", bad) + ": " + r.err);
+            assertOneLineNoTrace(r);
+        }
+    }
+
+    @Test
     void benchSimulateQuickReportsBothRankCounts() {
         Run r = run("bench", "simulate", "--quick", "--steps", "1", "--json");
         assertEquals(0, r.code, r.err);

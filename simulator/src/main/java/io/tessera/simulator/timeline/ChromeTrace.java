@@ -33,6 +33,16 @@ public final class ChromeTrace {
      * @throws IllegalArgumentException when {@code maxRanks < 1}
      */
     public static String write(TimelineReport report, int maxRanks) {
+        return write(report, maxRanks, "rank");
+    }
+
+    /**
+     * As {@link #write(TimelineReport, int)} with processes named {@code label N} (e.g. {@code stage} for a
+     * {@link PipelineReport#toTimelineReport()}).
+     *
+     * @throws IllegalArgumentException when {@code maxRanks < 1}
+     */
+    public static String write(TimelineReport report, int maxRanks, String label) {
         if (maxRanks < 1) {
             throw new IllegalArgumentException("trace ranks: found " + maxRanks + "; expected at least 1");
         }
@@ -51,7 +61,7 @@ public final class ChromeTrace {
         for (int r = 0; r < ranks; r++) {
             first = line(s, first);
             s.append("{\"name\": \"process_name\", \"ph\": \"M\", \"pid\": ").append(r)
-                    .append(", \"args\": {\"name\": \"rank ").append(r).append("\"}}");
+                    .append(", \"args\": {\"name\": \"").append(escape(label)).append(' ').append(r).append("\"}}");
             first = line(s, first);
             s.append("{\"name\": \"process_sort_index\", \"ph\": \"M\", \"pid\": ").append(r)
                     .append(", \"args\": {\"sort_index\": ").append(r).append("}}");

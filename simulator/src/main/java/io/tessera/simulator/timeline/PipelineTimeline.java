@@ -1,0 +1,466 @@
+package io.tessera.simulator.timeline;
+
+import io.tessera.layout.DType;
+import io.tessera.planner.cost.ClusterSpec;
+import io.tessera.planner.cost.CostModel;
+import io.tessera.planner.graph.Network;
+import io.tessera.planner.graph.Node;
+import io.tessera.planner.op.MatMul;
+import io.tessera.planner.op.Softmax;
+import io.tessera.planner.plan.OpPlan;
+import io.tessera.planner.plan.Plan;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+
+/**
+ * Analytic simulation of a pipeline-parallel training step made of {@code p} identical stages, each the plan of one
+ * stage on {@code stagePlan.devices()} ranks; stage {@code s} runs on global ranks {@code s * n .. s * n + n - 1}.
+ * All times are in seconds from the start of the step, all sizes in bytes per rank.
+ *
+ * <p>The model, in two steps:
+ * <ol>
+ *   <li>{@link #stageCosts}: the one-stage {@link Timeline} of {@code stagePlan} on the full batch gives the slowest
+ *       rank's forward time (to its last forward operator's end, including the communication it waits for) and
+ *       backward time (from there to its last backward operator's end; gradient reductions overlapped). A micro-batch
+ *       costs both divided by {@code m} (linear scaling: latency terms and efficiency at smaller operations are not
+ *       modelled), and so do the activations ({@link CostModel#activationBytes}) and the boundary tensor (the first
+ *       floating-point operator output of the stage, for a transformer the embedding's hidden state). A send of the
+ *       boundary tensor is {@code CostModel.collectiveSeconds("SendRecv", ...)} between a rank and its counterpart in
+ *       the neighbouring stage, the slowest pair. The gradient reductions and the optimizer update issued after the
+ *       first backward operator become the once-per-step tail.</li>
+ *   <li>{@link #layout}: each device runs its schedule's fixed order of forwards and backwards of model chunks
+ *       (virtual stage {@code k = c * p + d} for chunk {@code c} on device {@code d}); a forward of chunk {@code k > 0}
+ *       waits for the forward of {@code k - 1} and its send, a backward of {@code k < K - 1} for the backward of
+ *       {@code k + 1} and its send, a backward of the last chunk for its own forward. A unit starts when its device's
+ *       compute stream is free and its input has arrived; sends run on the sender's communication stream after the
+ *       unit. A chunk's forward and backward take {@code 1/v} of the stage's. Then the tail: with gradient overlap a
+ *       reduction is ready where the one-stage backward issued it, mapped onto the device's last backward; without,
+ *       when that backward ends; the update waits for every communication.</li>
+ * </ol>
+ * Recompute {@link Recompute#FULL} adds one chunk forward before each backward and keeps only each chunk's input per
+ * micro-batch (plus one chunk's activations while it is recomputed); {@link Recompute#SELECTIVE} adds the attention
+ * scores and softmax forward and does not keep their activations.
+ */
+public final class PipelineTimeline {
+
+    private PipelineTimeline() {
+    }
+
+    /**
+     * Simulates a step of {@code options.stages()} copies of {@code stagePlan}: {@link #stageCosts} then
+     * {@link #layout} with the gradient overlap of {@code timeline}.
+     *
+     * @throws IllegalArgumentException when the cluster has fewer devices than {@code stages * stagePlan.devices()} or
+     *                                  a network input's batch does not split into the micro-batches
+     */
+    public static PipelineReport run(Plan stagePlan, PipelineOptions options, Recompute recompute,
+                                     TimelineOptions timeline) {
+        return layout(stageCosts(stagePlan, options, timeline), options, recompute, timeline.overlapGradientComm());
+    }
+
+    /**
+     * The per-micro-batch costs of one stage planned as {@code stagePlan}, on {@code timeline.cluster()} (see the class
+     * comment).
+     *
+     * @throws IllegalArgumentException when the cluster has fewer devices than {@code stages * stagePlan.devices()} or
+     *                                  a network input's batch does not split into the micro-batches
+     */
+    public static StageCosts stageCosts(Plan stagePlan, PipelineOptions options, TimelineOptions timeline) {
+        ClusterSpec cluster = timeline.cluster();
+        int n = stagePlan.devices();
+        int p = options.stages();
+        int m = options.microBatches();
+        if ((long) n * p > cluster.devices()) {
+            throw new IllegalArgumentException("cluster '" + cluster.name() + "' has " + cluster.devices()
+                    + " devices but " + p + " stages of " + n + " ranks need " + (long) n * p + "; use a larger cluster");
+        }
+        Network net = stagePlan.network();
+        for (String in : net.inputs()) {
+            long[] shape = net.tensor(in).shape();
+            if (shape.length > 0 && shape[0] % m != 0) {
+                throw new IllegalArgumentException("input '" + in + "' has batch " + shape[0]
+                        + ", not divisible into " + m + " micro-batches");
+            }
+        }
+        TimelineReport one = Timeline.run(stagePlan, new TimelineOptions(cluster, true, n));
+        double[] fwdEnd = new double[n];
+        double[] bwdEnd = new double[n];
+        for (TimelineReport.Event e : one.events()) {
+            if (e.stream().equals(TimelineReport.Event.COMPUTE)) {
+                if (e.category().equals("forward")) {
+                    fwdEnd[e.rank()] = Math.max(fwdEnd[e.rank()], e.end());
+                } else if (e.category().equals("backward")) {
+                    bwdEnd[e.rank()] = Math.max(bwdEnd[e.rank()], e.end());
+                }
+            }
+        }
+        int slow = 0;
+        for (int r = 1; r < n; r++) {
+            if (bwdEnd[r] > bwdEnd[slow]) {
+                slow = r;
+            }
+        }
+        double forward = fwdEnd[slow];
+        double backward = Math.max(0, bwdEnd[slow] - forward);
+        List<StageCosts.TailStep> tail = new ArrayList<>();
+        final int rank = slow;
+        List<TimelineReport.Event> mine = one.events().stream().filter(e -> e.rank() == rank)
+                .sorted(Comparator.comparingDouble(TimelineReport.Event::start)).collect(Collectors.toList());
+        for (TimelineReport.Event e : mine) {
+            boolean update = e.stream().equals(TimelineReport.Event.COMPUTE) && e.category().equals("optimizer");
+            boolean reduction = e.stream().equals(TimelineReport.Event.COMM) && e.start() >= forward
+                    && (e.category().equals("gradient") || e.category().equals("parallel_optimizer"))
+                    && !e.name().startsWith("backward AllGather") && !e.name().startsWith("forward ");
+            if (update || reduction) {
+                double at = backward > 0 ? (Math.min(e.start(), bwdEnd[slow]) - forward) / backward : 1;
+                tail.add(new StageCosts.TailStep(e.name(), e.stream(), e.category(), Math.max(0, Math.min(1, at)),
+                        e.duration()));
+            }
+        }
+        CostModel cost = new CostModel(cluster);
+        long activations = cost.activationBytes(net, stagePlan, slow);
+        long boundary = 0;
+        for (OpPlan op : stagePlan.ops()) {
+            DType t = net.tensor(net.node(op.name()).output(0)).dtype();
+            if (t.isFloating()) {
+                boundary = op.outputLayouts().get(0).sliceBytes(t);
+                break;
+            }
+        }
+        Map<String, OpPlan> byName = stagePlan.ops().stream()
+                .collect(Collectors.toMap(OpPlan::name, Function.identity(), (a, b) -> a));
+        double attentionSeconds = 0;
+        long attentionBytes = 0;
+        for (String name : attentionOps(net, byName.keySet())) {
+            OpPlan op = byName.get(name);
+            attentionSeconds += cost.computeSeconds(net, op, false);
+            Node node = net.node(name);
+            for (int i = 0; i < op.outputLayouts().size(); i++) {
+                attentionBytes += op.outputLayouts().get(i).sliceBytes(net.tensor(node.output(i)).dtype());
+            }
+        }
+        long microBoundary = ceilDiv(boundary, m);
+        double send = 0;
+        if (p > 1) {
+            List<int[]> pairs = new ArrayList<>();
+            for (int s = 0; s + 1 < p; s++) {
+                pairs.add(new int[] {s, s + 1});
+            }
+            if (options.virtualStages() > 1) {
+                pairs.add(new int[] {p - 1, 0});
+            }
+            for (int[] pair : pairs) {
+                for (int j = 0; j < n; j++) {
+                    send = Math.max(send, cost.collectiveSeconds("SendRecv",
+                            List.of(pair[0] * n + j, pair[1] * n + j), microBoundary));
+                }
+            }
+        }
+        return new StageCosts(forward / m, backward / m, send, ceilDiv(activations, m), microBoundary,
+                attentionSeconds / m, Math.min(ceilDiv(attentionBytes, m), ceilDiv(activations, m)), tail);
+    }
+
+    private static long ceilDiv(long a, long b) {
+        return (a + b - 1) / b;
+    }
+
+    /**
+     * The attention scores and softmax: every {@code Softmax} operator and its producers back to (and including) the
+     * first {@code MatMul}, at most three operators up.
+     */
+    static Set<String> attentionOps(Network net, Set<String> planned) {
+        Set<String> out = new LinkedHashSet<>();
+        for (Node node : net.nodes()) {
+            if (!(node.op() instanceof Softmax) || !planned.contains(node.name())) {
+                continue;
+            }
+            out.add(node.name());
+            Node up = net.producer(node.inputs().get(0));
+            for (int hop = 0; hop < 3 && up != null && planned.contains(up.name()); hop++) {
+                out.add(up.name());
+                if (up.op() instanceof MatMul) {
+                    break;
+                }
+                up = net.producer(up.inputs().get(0));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Lays out a step of {@code options.stages()} stages with per-micro-batch {@code costs} (see the class comment).
+     *
+     * @param overlapGradientComm true to let the tail's communication start during the last backward
+     */
+    public static PipelineReport layout(StageCosts costs, PipelineOptions options, Recompute recompute,
+                                        boolean overlapGradientComm) {
+        return new Layout(costs, options, recompute, overlapGradientComm).run();
+    }
+
+    /** One forward or backward of one micro-batch through one chunk on a device. */
+    private record Unit(boolean forward, int chunk, int micro) {
+    }
+
+    private static final class Layout {
+        private final StageCosts costs;
+        private final PipelineOptions options;
+        private final Recompute recompute;
+        private final boolean overlap;
+        private final int p;
+        private final int v;
+        private final int m;
+        private final int chunks;
+        private final double[][] forwardEnd;
+        private final double[][] forwardArrival;
+        private final double[][] backwardEnd;
+        private final double[][] backwardArrival;
+        private final double[] computeFree;
+        private final double[] commFree;
+        private final List<TimelineReport.Event> events = new ArrayList<>();
+
+        Layout(StageCosts costs, PipelineOptions options, Recompute recompute, boolean overlap) {
+            this.costs = costs;
+            this.options = options;
+            this.recompute = java.util.Objects.requireNonNull(recompute, "recompute");
+            this.overlap = overlap;
+            this.p = options.stages();
+            this.v = options.virtualStages();
+            this.m = options.microBatches();
+            this.chunks = p * v;
+            this.forwardEnd = nans(chunks, m);
+            this.forwardArrival = nans(chunks, m);
+            this.backwardEnd = nans(chunks, m);
+            this.backwardArrival = nans(chunks, m);
+            this.computeFree = new double[p];
+            this.commFree = new double[p];
+        }
+
+        private static double[][] nans(int a, int b) {
+            double[][] x = new double[a][b];
+            for (double[] row : x) {
+                Arrays.fill(row, Double.NaN);
+            }
+            return x;
+        }
+
+        /** The order of units on device {@code d}. */
+        private List<Unit> order(int d) {
+            List<Unit> out = new ArrayList<>();
+            switch (options.schedule()) {
+                case GPIPE:
+                    for (int i = 0; i < m; i++) {
+                        out.add(new Unit(true, 0, i));
+                    }
+                    for (int i = 0; i < m; i++) {
+                        out.add(new Unit(false, 0, i));
+                    }
+                    return out;
+                case ONE_F_ONE_B: {
+                    int warm = Math.min(p - 1 - d, m);
+                    for (int i = 0; i < warm; i++) {
+                        out.add(new Unit(true, 0, i));
+                    }
+                    for (int i = 0; i < m - warm; i++) {
+                        out.add(new Unit(true, 0, warm + i));
+                        out.add(new Unit(false, 0, i));
+                    }
+                    for (int i = m - warm; i < m; i++) {
+                        out.add(new Unit(false, 0, i));
+                    }
+                    return out;
+                }
+                default: {
+                    int total = m * v;
+                    int warm = Math.min(total, (p - d - 1) * 2 + (v - 1) * p);
+                    for (int k = 0; k < warm; k++) {
+                        out.add(interleaved(k, true));
+                    }
+                    for (int k = 0; k < total - warm; k++) {
+                        out.add(interleaved(warm + k, true));
+                        out.add(interleaved(k, false));
+                    }
+                    for (int k = total - warm; k < total; k++) {
+                        out.add(interleaved(k, false));
+                    }
+                    return out;
+                }
+            }
+        }
+
+        /** Megatron-LM's k-th forward (or backward) on a device: groups of p micro-batches per chunk. */
+        private Unit interleaved(int k, boolean forward) {
+            int group = (k % (p * v)) / p;
+            int chunk = forward ? group : v - 1 - group;
+            int micro = (k / (p * v)) * p + k % p;
+            return new Unit(forward, chunk, micro);
+        }
+
+        /** When the unit's input is available, or NaN when its producer is not laid out yet. */
+        private double ready(Unit u, int k) {
+            if (u.forward()) {
+                return k == 0 ? 0 : forwardArrival[k - 1][u.micro()];
+            }
+            double own = forwardEnd[k][u.micro()];
+            return k == chunks - 1 ? own : Math.max(own, backwardArrival[k + 1][u.micro()]);
+        }
+
+        PipelineReport run() {
+            List<List<Unit>> orders = new ArrayList<>();
+            int remaining = 0;
+            for (int d = 0; d < p; d++) {
+                orders.add(order(d));
+                remaining += orders.get(d).size();
+            }
+            double f = costs.forwardSeconds() / v;
+            double b = costs.backwardSeconds() / v;
+            double extra = recompute == Recompute.FULL ? f
+                    : recompute == Recompute.SELECTIVE ? costs.attentionSeconds() / v : 0;
+            int[] next = new int[p];
+            double[] busy = new double[p];
+            double[] lastBackwardStart = new double[p];
+            double[] lastBackwardEnd = new double[p];
+            List<List<double[]>> inFlight = new ArrayList<>();
+            for (int d = 0; d < p; d++) {
+                inFlight.add(new ArrayList<>());
+            }
+            while (remaining > 0) {
+                boolean progress = false;
+                for (int d = 0; d < p; d++) {
+                    List<Unit> order = orders.get(d);
+                    while (next[d] < order.size()) {
+                        Unit u = order.get(next[d]);
+                        int k = u.chunk() * p + d;
+                        double ready = ready(u, k);
+                        if (Double.isNaN(ready)) {
+                            break;
+                        }
+                        double start = Math.max(computeFree[d], ready);
+                        String suffix = " mb " + u.micro() + (v > 1 ? " chunk " + u.chunk() : "");
+                        double end;
+                        if (u.forward()) {
+                            end = start + f;
+                            compute(d, "forward" + suffix, "forward", start, f);
+                            forwardEnd[k][u.micro()] = end;
+                            inFlight.get(d).add(new double[] {start, 1});
+                            forwardArrival[k][u.micro()] = k + 1 < chunks
+                                    ? send(d, (k + 1) % p, "forward" + suffix, end) : end;
+                        } else {
+                            if (extra > 0) {
+                                compute(d, "recompute" + suffix, "recompute", start, extra);
+                            }
+                            double bStart = start + extra;
+                            end = bStart + b;
+                            compute(d, "backward" + suffix, "backward", bStart, b);
+                            backwardEnd[k][u.micro()] = end;
+                            inFlight.get(d).add(new double[] {end, -1});
+                            backwardArrival[k][u.micro()] = k > 0 ? send(d, (k - 1) % p, "gradient" + suffix, end)
+                                    : end;
+                            if (end >= lastBackwardEnd[d]) {
+                                lastBackwardStart[d] = bStart;
+                                lastBackwardEnd[d] = end;
+                            }
+                        }
+                        busy[d] += end - start;
+                        computeFree[d] = end;
+                        next[d]++;
+                        remaining--;
+                        progress = true;
+                    }
+                }
+                if (!progress) {
+                    throw new IllegalStateException("pipeline schedule " + options.schedule().cliName()
+                            + " deadlocks with " + p + " stages, " + m + " micro-batches, " + v + " chunks");
+                }
+            }
+            double span = 0;
+            double totalBusy = 0;
+            for (int d = 0; d < p; d++) {
+                span = Math.max(span, computeFree[d]);
+                totalBusy += busy[d];
+            }
+            for (int d = 0; d < p; d++) {
+                tail(d, lastBackwardStart[d], lastBackwardEnd[d]);
+            }
+            double step = 0;
+            for (int d = 0; d < p; d++) {
+                step = Math.max(step, Math.max(computeFree[d], commFree[d]));
+            }
+            int[] peak = new int[p];
+            long[] bytes = new long[p];
+            for (int d = 0; d < p; d++) {
+                List<double[]> deltas = inFlight.get(d);
+                deltas.sort(Comparator.<double[]>comparingDouble(x -> x[0]).thenComparingDouble(x -> x[1]));
+                int now = 0;
+                for (double[] x : deltas) {
+                    now += (int) x[1];
+                    peak[d] = Math.max(peak[d], now);
+                }
+                bytes[d] = activationBytes(peak[d]);
+            }
+            double bubble = span > 0 ? Math.max(0, 1 - totalBusy / (p * span)) : 0;
+            return new PipelineReport(step, bubble, bytes, peak, costs, options, recompute, events);
+        }
+
+        /** Peak activation bytes with {@code inFlight} chunk micro-batches kept. */
+        private long activationBytes(int inFlight) {
+            double chunkActivations = (double) costs.activationBytes() / v;
+            double chunkAttention = (double) costs.attentionBytes() / v;
+            double bytes;
+            switch (recompute) {
+                case FULL:
+                    bytes = (double) inFlight * costs.inputBytes() + chunkActivations;
+                    break;
+                case SELECTIVE:
+                    bytes = inFlight * (chunkActivations - chunkAttention) + chunkAttention;
+                    break;
+                default:
+                    bytes = inFlight * chunkActivations;
+                    break;
+            }
+            return Math.round(bytes);
+        }
+
+        private void compute(int d, String name, String category, double start, double seconds) {
+            events.add(new TimelineReport.Event(d, TimelineReport.Event.COMPUTE, name, category, start, seconds));
+        }
+
+        /** A send from device {@code d} to device {@code to} after {@code after}; returns its arrival. */
+        private double send(int d, int to, String what, double after) {
+            if (to == d || costs.sendSeconds() == 0) {
+                return after;
+            }
+            double start = Math.max(commFree[d], after);
+            commFree[d] = start + costs.sendSeconds();
+            events.add(new TimelineReport.Event(d, TimelineReport.Event.COMM, "send " + what + " to stage " + to,
+                    "pipeline", start, costs.sendSeconds()));
+            return commFree[d];
+        }
+
+        /** The gradient reductions and the update of device {@code d} after its last backward. */
+        private void tail(int d, double backwardStart, double backwardEnd) {
+            double afterUpdate = 0;
+            for (StageCosts.TailStep t : costs.tail()) {
+                if (t.stream().equals(TimelineReport.Event.COMPUTE)) {
+                    double start = Math.max(Math.max(computeFree[d], commFree[d]), backwardEnd);
+                    events.add(new TimelineReport.Event(d, t.stream(), t.name(), t.category(), start, t.seconds()));
+                    computeFree[d] = start + t.seconds();
+                    afterUpdate = computeFree[d];
+                    continue;
+                }
+                double ready = overlap ? backwardStart + t.backwardPosition() * (backwardEnd - backwardStart)
+                        : backwardEnd;
+                double start = Math.max(commFree[d], Math.max(ready, afterUpdate));
+                events.add(new TimelineReport.Event(d, t.stream(), t.name(), t.category(), start, t.seconds()));
+                commFree[d] = start + t.seconds();
+            }
+        }
+    }
+}
