@@ -73,8 +73,8 @@ import java.util.function.Consumer;
  *       topological order and then in reverse, take the candidate with the least redistribution seconds from and to
  *       already-decided neighbours, ties broken by the operator's own seconds.</li>
  * </ul>
- * Every mode also evaluates the semi-auto default (user strategies, data parallel elsewhere) as a runner-up, and the
- * best plan that fits memory wins.
+ * Every mode also evaluates the semi-auto default (user strategies, data parallel elsewhere) as a runner-up (dynamic
+ * programming: up to {@link #BASELINE_DEVICES} devices), and the best plan that fits memory wins.
  */
 public final class Search {
 
@@ -83,6 +83,16 @@ public final class Search {
 
     /** Up to this many devices edges are costed by exact redistribution plans, above it by {@link #estimate}. */
     public static final int EXACT_REDISTRIBUTION_DEVICES = 8;
+
+    /** Above this many devices the redistribution estimate samples ranks ({@link #estimate}). */
+    public static final int SAMPLED_RANKS = 256;
+
+    /**
+     * Up to this many devices the dynamic programming also evaluates the semi-auto default as a runner-up (its
+     * data-parallel strategies are candidates of the search anyway; planning it exactly on more devices costs
+     * seconds).
+     */
+    public static final int BASELINE_DEVICES = 256;
 
     /** The most rounds of the memory price. */
     private static final int MEMORY_ROUNDS = 24;
@@ -116,6 +126,12 @@ public final class Search {
     private record RKey(int from, int to, DType dtype, boolean grad) {
     }
 
+    private record CKey(io.tessera.layout.DeviceMatrix dev, List<Integer> axes, OpComm.Kind kind, OpComm.Phase phase,
+                        long slice) {
+    }
+
+    private final Map<CKey, Double> commCache = new HashMap<>();
+
     private record EKey(int sigP, int out, int sigC, int in, boolean grad) {
     }
 
@@ -142,6 +158,7 @@ public final class Search {
         this.sigOf = new int[n];
         this.producer = new int[n][];
         this.producerOut = new int[n][];
+        this.sample = sample();
     }
 
     /**
@@ -357,21 +374,28 @@ public final class Search {
             TensorType type = c.output() ? outTypes.get(c.index()) : types.get(c.index());
             Layout l = c.output() ? out.get(c.index()) : in.get(c.index());
             long slice = c.payload() >= 0 ? c.payload() * type.dtype().bytes() : l.sliceBytes(type.dtype());
-            List<List<Integer>> groups = c.groups(sh.devMatrix());
-            long[] recv = new long[devices];
-            for (List<Integer> g : groups) {
-                long each = ringBytes(c, slice, g.size());
-                for (int r : g) {
-                    recv[r] = each;
+            String tensor = t;
+            double share = c.phase() == OpComm.Phase.BACKWARD && !c.output() && !net.isParameter(t)
+                    && c.kind() == OpComm.Kind.ALL_REDUCE ? 1.0 / net.consumers(t).size() : 1.0;
+            CKey key = new CKey(sh.devMatrix(), Arrays.stream(c.axes()).boxed().toList(), c.kind(), c.phase(), slice);
+            Double commSeconds = commCache.get(key);
+            if (commSeconds == null) {
+                List<List<Integer>> groups = c.groups(sh.devMatrix());
+                long[] recv = new long[devices];
+                for (List<Integer> g : groups) {
+                    long each = ringBytes(c, slice, g.size());
+                    for (int r : g) {
+                        recv[r] = each;
+                    }
                 }
+                commSeconds = cost.communicationSeconds(new Communication(c.kind().op(),
+                        Communication.Origin.OPERATOR, c.phase() == OpComm.Phase.FORWARD ? Phase.FORWARD
+                        : Phase.BACKWARD, node.name(), -1, tensor, null, null, null, null, groups, recv, c.reason()));
+                commCache.put(key, commSeconds);
             }
             // the planner sums the partial gradients of a tensor's consumers locally and reduces once: each of k
             // consumers is charged 1/k of its reduction (exact when they reduce over the same groups)
-            double share = c.phase() == OpComm.Phase.BACKWARD && !c.output() && !net.isParameter(t)
-                    && c.kind() == OpComm.Kind.ALL_REDUCE ? 1.0 / net.consumers(t).size() : 1.0;
-            seconds += share * cost.communicationSeconds(new Communication(c.kind().op(), Communication.Origin.OPERATOR,
-                    c.phase() == OpComm.Phase.FORWARD ? Phase.FORWARD : Phase.BACKWARD, node.name(), -1, t, null,
-                    null, null, null, groups, recv, c.reason()));
+            seconds += share * commSeconds;
         }
         double memory = 0;
         for (int j = 0; j < types.size(); j++) {
@@ -405,8 +429,15 @@ public final class Search {
         RKey key = new RKey(from, to, dtype, grad);
         Double v = redistCache.get(key);
         if (v == null && devices > EXACT_REDISTRIBUTION_DEVICES) {
-            double f = estimate(from, to, dtype);
-            v = f == 0 && sameSlices(from, to) ? 0 : f + (grad ? estimate(to, from, dtype) : 0);
+            // the estimate depends only on which rank holds which slice: cache it by distribution (canonical ids are
+            // negative, apart from layout ids)
+            RKey canonical = new RKey(canonical(from), canonical(to), dtype, grad);
+            v = redistCache.get(canonical);
+            if (v == null) {
+                double f = canonical.from() == canonical.to() ? 0 : estimate(from, to, dtype);
+                v = canonical.from() == canonical.to() ? 0 : f + (grad ? estimate(to, from, dtype) : 0);
+                redistCache.put(canonical, v);
+            }
             redistCache.put(key, v);
         } else if (v == null) {
             RedistributionPlan forward = Redistribution.plan(layouts.get(from), layouts.get(to), dtype);
@@ -419,6 +450,30 @@ public final class Search {
         }
         return v;
     }
+
+    /**
+     * The ranks whose receive the estimate takes the largest of: every rank up to {@link #SAMPLED_RANKS}, else
+     * the first {@code SAMPLED_RANKS / 2}, every {@code devices / (SAMPLED_RANKS / 2)}-th and a fixed pseudo-random
+     * selection (layouts slice on a grid of rank bits; the sample covers low, high and mixed bits).
+     */
+    private int[] sample() {
+        if (devices <= SAMPLED_RANKS) {
+            return java.util.stream.IntStream.range(0, devices).toArray();
+        }
+        java.util.TreeSet<Integer> out = new java.util.TreeSet<>();
+        int half = SAMPLED_RANKS / 2;
+        for (int r = 0; r < half; r++) {
+            out.add(r);
+            out.add(r * (devices / half));
+        }
+        java.util.Random rnd = new java.util.Random(devices);
+        for (int k = 0; k < half; k++) {
+            out.add(rnd.nextInt(devices));
+        }
+        return out.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    private int[] sample;
 
     /** Per layout id, each rank's slice box as {@code [rank][start..., end...]}. */
     private final Map<Integer, long[][]> boxes = new HashMap<>();
@@ -455,48 +510,99 @@ public final class Search {
         return v;
     }
 
-    private boolean sameSlices(int from, int to) {
-        long[][] f = boxes(from);
-        long[][] t = boxes(to);
-        for (int r = 0; r < devices; r++) {
-            if (!Arrays.equals(f[r], t[r])) {
-                return false;
-            }
+    /** Layout ids by their distribution (every rank's slice box), as negative numbers apart from layout ids. */
+    private final Map<Integer, Integer> canonicalOf = new HashMap<>();
+    private final Map<BoxesKey, Integer> canonicalIds = new HashMap<>();
+
+    private record BoxesKey(long[] flat, int hash) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof BoxesKey b && hash == b.hash && Arrays.equals(flat, b.flat);
         }
-        return true;
+
+        @Override
+        public int hashCode() {
+            return hash;
+        }
+    }
+
+    private int canonical(int id) {
+        return canonicalOf.computeIfAbsent(id, k -> {
+            long[][] b = boxes(k);
+            int w = b[0].length;
+            long[] flat = new long[devices * w];
+            for (int r = 0; r < devices; r++) {
+                System.arraycopy(b[r], 0, flat, r * w, w);
+            }
+            return canonicalIds.computeIfAbsent(new BoxesKey(flat, Arrays.hashCode(flat)),
+                    x -> -1 - canonicalIds.size());
+        });
     }
 
     /**
      * Estimated seconds of moving a tensor from layout {@code from} to {@code to} (above
      * {@link #EXACT_REDISTRIBUTION_DEVICES} devices, where planning every pair exactly is too slow): each rank
      * receives its target slice minus what its source slice already holds; the exchange is costed as an AllGather
-     * whose per-rank receive is the largest of these, over rank 0 and the ranks holding parts of rank 0's target
-     * slice.
+     * whose per-rank receive is the largest of these (over the sampled ranks, {@link #SAMPLED_RANKS}), over rank 0
+     * and, per source slice overlapping rank 0's target slice, the lowest rank holding it.
      */
     private double estimate(int from, int to, DType dtype) {
         long[][] f = boxes(from);
         long[][] t = boxes(to);
         long target = layouts.get(to).sliceVolume();
         long most = 0;
-        for (int r = 0; r < devices; r++) {
+        for (int r : sample) {
             most = Math.max(most, target - overlap(f[r], t[r]));
+            if (most == target) {
+                break;
+            }
         }
         if (most == 0) {
             return 0;
         }
-        List<Integer> group = new ArrayList<>();
-        group.add(0);
-        for (int r = 1; r < devices; r++) {
-            if (overlap(f[r], t[0]) > 0) {
-                group.add(r);
-            }
-        }
+        List<Integer> group = sources(from, t[0]);
         int p = Math.max(2, group.size());
         if (group.size() < 2) {
             group.add(1);
         }
         long bytes = most * dtype.bytes();
         return cost.collectiveSeconds("AllGather", group, bytes * p / (p - 1));
+    }
+
+    /**
+     * Rank 0 and, for each slice of layout {@code from} overlapping {@code box} (rank 0's target slice) that rank 0
+     * does not hold, the lowest rank holding it: the group rank 0 gathers from.
+     */
+    private List<Integer> sources(int from, long[] box) {
+        Layout l = layouts.get(from);
+        long[] shape = l.shape();
+        int r = shape.length;
+        long needed = 1;
+        long[] extent = new long[r];
+        int[] splits = new int[r];
+        for (int d = 0; d < r; d++) {
+            splits[d] = l.splits(d);
+            extent[d] = shape[d] / splits[d];
+            needed *= (box[r + d] + extent[d] - 1) / extent[d];
+        }
+        long[][] f = boxes(from);
+        boolean[] seen = new boolean[(int) l.sliceCount()];
+        int found = 0;
+        List<Integer> group = new ArrayList<>();
+        for (int rank = 0; rank < devices && found < needed; rank++) {
+            if (overlap(f[rank], box) > 0) {
+                int id = 0;
+                for (int d = 0; d < r; d++) {
+                    id = id * splits[d] + (int) (f[rank][d] / extent[d]);
+                }
+                if (!seen[id]) {
+                    seen[id] = true;
+                    found++;
+                    group.add(rank);
+                }
+            }
+        }
+        return group;
     }
 
     private double exchangeSeconds(RedistributionPlan rp) {
@@ -554,22 +660,30 @@ public final class Search {
                 + " candidates each; " + (mode == SearchMode.SHARDING_PROPAGATION ? "propagating" : "dynamic programming"));
         List<Candidate> evaluated = new ArrayList<>();
         List<String> notes = new ArrayList<>();
-        Candidate baseline = evaluate(net, template, cluster, "semi-auto default (data parallel where not annotated)");
+        String baselineLabel = "semi-auto default (data parallel where not annotated)";
         if (mode == SearchMode.SHARDING_PROPAGATION) {
-            evaluated.add(evaluate(net, config(propagate()), cluster, "sharding propagation"));
-            evaluated.add(baseline);
+            evaluated.addAll(evaluateAll(List.of(config(propagate()), template),
+                    List.of("sharding propagation", baselineLabel)));
         } else {
             double price = 0;
             double limit = cluster.device().memoryBytes();
             for (int round = 0; round <= MEMORY_ROUNDS; round++) {
                 List<int[]> ends = dynamicProgramming(price);
-                List<Candidate> round1 = new ArrayList<>();
+                List<PlanConfig> configs = new ArrayList<>();
+                List<String> labels = new ArrayList<>();
                 for (int e = 0; e < ends.size(); e++) {
-                    round1.add(evaluate(net, config(ends.get(e)), cluster, "dynamic programming #" + (e + 1)
-                            + (price > 0 ? String.format(Locale.ROOT, " (memory price %.3g s/GiB)", price * (1L << 30))
-                            : "")));
+                    configs.add(config(ends.get(e)));
+                    labels.add("dynamic programming #" + (e + 1) + (price > 0 ? String.format(Locale.ROOT,
+                            " (memory price %.3g s/GiB)", price * (1L << 30)) : ""));
                 }
+                if (round == 0 && devices <= BASELINE_DEVICES) {
+                    configs.add(template);
+                    labels.add(baselineLabel);
+                }
+                progress.accept("search: evaluating " + configs.size() + " plans");
+                List<Candidate> round1 = evaluateAll(configs, labels);
                 evaluated.addAll(round1);
+                round1 = round1.subList(0, ends.size());
                 if (round1.stream().anyMatch(Candidate::fits)) {
                     break;
                 }
@@ -579,7 +693,6 @@ public final class Search {
                         + " but a device holds " + gib((long) limit) + "; searching again with a memory price");
                 progress.accept("search: " + notes.get(notes.size() - 1));
             }
-            evaluated.add(baseline);
         }
         List<Candidate> fits = new ArrayList<>();
         List<Candidate> rejected = new ArrayList<>();
@@ -601,9 +714,16 @@ public final class Search {
         List<Candidate> runnersUp = new ArrayList<>(fits.subList(1, fits.size()));
         runnersUp.addAll(rejected);
         double ms = (System.nanoTime() - start) / 1e6;
-        progress.accept(String.format(Locale.ROOT, "search: done in %.0f ms", ms));
+        progress.accept(String.format(Locale.ROOT, "search: done in %.0f ms (%d layouts, %d distributions, %d "
+                + "redistribution costs)", ms, layouts.size(), canonicalIds.size(), redistCache.size()));
         return new SearchResult(best.config(), best.seconds(), best, runnersUp,
                 explain(mode, best, fits, rejected, notes, ms, maxOptions));
+    }
+
+    /** Evaluates configurations in parallel (planning dominates on many devices), in order. */
+    private List<Candidate> evaluateAll(List<PlanConfig> configs, List<String> labels) {
+        return java.util.stream.IntStream.range(0, configs.size()).parallel()
+                .mapToObj(k -> evaluate(net, configs.get(k), cluster, labels.get(k))).toList();
     }
 
     /** The configuration that plans a complete assignment (option index per node). */
