@@ -52,7 +52,8 @@ import java.util.function.Consumer;
  * including parameters' gradient reductions); an edge's cost is the seconds of the redistribution from the
  * producer's output layout to the layout the consumer needs, plus its transpose in backward when the tensor has a
  * gradient: exact redistribution plans up to {@link #EXACT_REDISTRIBUTION_DEVICES} devices, an estimate above
- * (see {@link #estimate}). Data inputs are laid out as their first consumer needs (the searched configuration's dataset strategy)
+ * (see {@link #estimate}) that is replaced by the exact plan on the edges the best plans use, the dynamic
+ * programming then repeated ({@link #REFINEMENTS}). Data inputs are laid out as their first consumer needs (the searched configuration's dataset strategy)
  * and cost nothing; parameters take their consumer's layout. The split is exact for a chain of operators; in a DAG
  * the partial-gradient AllReduce of a tensor with {@code k} consumers is charged {@code 1/k} to each, since the
  * planner sums the partials locally and reduces once (exact when the consumers reduce over the same groups).
@@ -93,6 +94,14 @@ public final class Search {
      * seconds).
      */
     public static final int BASELINE_DEVICES = 256;
+
+    /**
+     * The most rounds of refinement: above {@link #EXACT_REDISTRIBUTION_DEVICES} devices the redistributions of the
+     * best plans' edges are planned exactly and the dynamic programming repeated, until its best plans use no
+     * estimated edge (the best plan's; the runners-up may keep estimated edges, their exact objective is evaluated
+     * anyway).
+     */
+    public static final int REFINEMENTS = 8;
 
     /** The most rounds of the memory price. */
     private static final int MEMORY_ROUNDS = 24;
@@ -229,6 +238,37 @@ public final class Search {
             out.put(s.nodes.get(i).name(), List.copyOf(s.sigs.get(s.sigOf[i]).strategies));
         }
         return out;
+    }
+
+    /**
+     * The search's own cost estimate (operators' own seconds plus edge seconds, see the class comment) of giving
+     * each operator the strategy {@code strategies} names; every strategy must be among the operator's candidates.
+     *
+     * @throws IllegalArgumentException naming an operator whose strategy is not a candidate
+     */
+    public static double searchCost(Network net, PlanConfig template, ClusterSpec cluster, int cap,
+                                    Map<String, Strategy> strategies) {
+        Search s = new Search(net, template, cluster, cap, null);
+        s.prepare();
+        int[] choice = new int[s.n];
+        for (int i = 0; i < s.n; i++) {
+            String name = s.nodes.get(i).name();
+            choice[i] = s.sigs.get(s.sigOf[i]).strategies.indexOf(strategies.get(name));
+            if (choice[i] < 0) {
+                throw new IllegalArgumentException("search cost: strategy " + strategies.get(name) + " of '" + name
+                        + "' is not among its " + s.sigs.get(s.sigOf[i]).strategies.size() + " candidates");
+            }
+        }
+        double total = 0;
+        for (int i = 0; i < s.n; i++) {
+            total += s.sigs.get(s.sigOf[i]).unary[choice[i]];
+            for (int j = 0; j < s.producer[i].length; j++) {
+                if (s.producer[i][j] >= 0) {
+                    total += s.edge(i, j)[choice[s.producer[i][j]]][choice[i]];
+                }
+            }
+        }
+        return total;
     }
 
     /**
@@ -427,7 +467,11 @@ public final class Search {
             return 0;
         }
         RKey key = new RKey(from, to, dtype, grad);
-        Double v = redistCache.get(key);
+        Double v = exactCache.get(key);
+        if (v != null) {
+            return v;
+        }
+        v = redistCache.get(key);
         if (v == null && devices > EXACT_REDISTRIBUTION_DEVICES) {
             // the estimate depends only on which rank holds which slice: cache it by distribution (canonical ids are
             // negative, apart from layout ids)
@@ -605,6 +649,41 @@ public final class Search {
         return group;
     }
 
+    /** Redistribution seconds from exact plans, replacing estimates on the edges a best plan uses. */
+    private final Map<RKey, Double> exactCache = new HashMap<>();
+
+    /** Plans exactly the redistributions of {@code choice}'s edges that were estimated; false when none was. */
+    private boolean exactify(int[] choice) {
+        boolean changed = false;
+        for (int i = 0; i < n; i++) {
+            Options co = sigs.get(sigOf[i]);
+            for (int j = 0; j < producer[i].length; j++) {
+                int p = producer[i][j];
+                if (p < 0) {
+                    continue;
+                }
+                int from = sigs.get(sigOf[p]).out.get(choice[p])[producerOut[i][j]];
+                int to = co.in.get(choice[i])[j];
+                String t = nodes.get(i).input(j);
+                RKey key = new RKey(from, to, net.tensor(t).dtype(), bg.needsGradient(t));
+                if (from == to || exactCache.containsKey(key)) {
+                    continue;
+                }
+                RedistributionPlan forward = Redistribution.plan(layouts.get(from), layouts.get(to), key.dtype());
+                double s = exchangeSeconds(forward);
+                if (key.grad() && !forward.steps().isEmpty()) {
+                    s += exchangeSeconds(Redistribution.plan(layouts.get(to), layouts.get(from), key.dtype()));
+                }
+                exactCache.put(key, s);
+                changed = true;
+            }
+        }
+        if (changed) {
+            edgeCache.clear();
+        }
+        return changed;
+    }
+
     private double exchangeSeconds(RedistributionPlan rp) {
         int b = rp.dtype().bytes();
         double s = 0;
@@ -669,6 +748,13 @@ public final class Search {
             double limit = cluster.device().memoryBytes();
             for (int round = 0; round <= MEMORY_ROUNDS; round++) {
                 List<int[]> ends = dynamicProgramming(price);
+                for (int refine = 0; refine < REFINEMENTS && devices > EXACT_REDISTRIBUTION_DEVICES; refine++) {
+                    if (!exactify(ends.get(0))) {
+                        break;
+                    }
+                    progress.accept("search: refining with " + exactCache.size() + " exact redistributions");
+                    ends = dynamicProgramming(price);
+                }
                 List<PlanConfig> configs = new ArrayList<>();
                 List<String> labels = new ArrayList<>();
                 for (int e = 0; e < ends.size(); e++) {

@@ -213,4 +213,18 @@ class SearchTest {
         assertTrue(r.chosen().fits(), r.explanation());
         assertTrue(r.explanation().contains("rejected: "), r.explanation());
     }
+
+    @Test
+    void searchCostIsExactOnAChain() {
+        Network net = Zoo.mlp(new MlpConfig(new long[] {64, 256, 64}, 32, DType.FLOAT32));
+        ClusterSpec cl = cluster(4);
+        SearchResult r = Search.search(net, 4, cl, SearchMode.DYNAMIC_PROGRAMMING, null, null);
+        double own = Search.searchCost(net, PlanConfig.builder(4).build(), cl, StrategyCandidates.DEFAULT_CAP,
+                r.best().inStrategies());
+        assertEquals(r.bestSeconds(), own, r.bestSeconds() * 1e-9);
+        Map<String, Strategy> bad = new LinkedHashMap<>(r.best().inStrategies());
+        bad.put("loss", Strategy.of(new int[] {3}));
+        assertThrows(IllegalArgumentException.class,
+                () -> Search.searchCost(net, PlanConfig.builder(4).build(), cl, StrategyCandidates.DEFAULT_CAP, bad));
+    }
 }
