@@ -2,11 +2,16 @@ package io.tessera.planner.plan;
 
 import io.tessera.layout.Layout;
 import io.tessera.layout.TensorMap;
+import io.tessera.layout.param.ParallelMode;
 import io.tessera.layout.param.Parameter;
+import io.tessera.planner.cost.ClusterSpec;
 import io.tessera.planner.graph.Network;
 import io.tessera.planner.graph.NetworkJson;
 import io.tessera.planner.graph.Node;
 import io.tessera.planner.op.Strategy;
+import io.tessera.planner.search.Search;
+import io.tessera.planner.search.SearchResult;
+import io.tessera.planner.search.StrategyCandidates;
 import io.tessera.planner.strategy.LayoutItem;
 import io.tessera.planner.strategy.NetworkRef;
 import io.tessera.planner.strategy.OpStrategy;
@@ -23,6 +28,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 
 /**
  * Planning from a strategy file: builds the network (zoo or network file), applies the per-parameter settings, pins
@@ -97,10 +103,38 @@ public final class StrategyPlans {
         return b.build();
     }
 
-    /** Plans a strategy file. */
+    /**
+     * Plans a strategy file. With {@code parallel_mode: auto_parallel} the strategies come from the search
+     * ({@link #search}); the plan is then the semi-auto plan of the searched strategies.
+     */
     public static Plan plan(StrategyFile file) {
         Network net = network(file);
+        if (file.parallel().parallelMode() == ParallelMode.AUTO_PARALLEL) {
+            return Planner.plan(net, search(file, net, null).best());
+        }
         return Planner.plan(net, config(file, net));
+    }
+
+    /** The cluster preset {@link #search} estimates on. */
+    public static final String SEARCH_CLUSTER = "a100-80gb-dgx";
+
+    /**
+     * Runs the strategy search of an {@code auto_parallel} strategy file ({@code parallel.search_mode}) on the
+     * {@value #SEARCH_CLUSTER} preset with enough nodes for the file's devices. The file's operator strategies are
+     * kept as given; its dataset strategy is replaced by the searched one (data inputs laid out as their first
+     * consumers need); its gradient reduction, optimizer, optimizer parallelism and fusion settings carry over.
+     *
+     * @param progress receives one-line progress messages, or null
+     * @throws IllegalArgumentException as {@link #config}, or when no plan fits the device memory
+     */
+    public static SearchResult search(StrategyFile file, Network network, Consumer<String> progress) {
+        StrategyFile semi = file.withParallel(file.parallel().toBuilder()
+                .parallelMode(ParallelMode.SEMI_AUTO_PARALLEL).build());
+        PlanConfig template = config(semi, network);
+        ClusterSpec preset = ClusterSpec.preset(SEARCH_CLUSTER);
+        int nodes = (template.devices() + preset.devicesPerNode() - 1) / preset.devicesPerNode();
+        return Search.search(network, template, preset.withNodes(nodes), file.parallel().searchMode(), progress,
+                StrategyCandidates.DEFAULT_CAP);
     }
 
     /** Strategy-checkpoint keys ({@code <Prim>_<first parameter name>}) of the operators with a parameter input. */
