@@ -66,9 +66,7 @@ final class AnalyticSimulation {
             }
             plan = StrategyPlans.plan(StrategyFiles.read(strategy));
         } catch (IllegalArgumentException e) {
-            String message = Json.oneLine(e.getMessage());
-            String prefix = strategy + ": ";
-            throw new InputException(message.startsWith(prefix) ? message : prefix + message, e);
+            throw InputException.inFile(strategy, e);
         }
         if (pipeline != null) {
             return runPipeline(plan, out);

@@ -16,4 +16,14 @@ public final class InputException extends RuntimeException {
     public InputException(String message, Throwable cause) {
         super(message, cause);
     }
+
+    /**
+     * The input error of a bad file: {@code cause}'s message on one line, prefixed with the file unless it already
+     * names it.
+     */
+    public static InputException inFile(java.nio.file.Path file, IllegalArgumentException cause) {
+        String message = Json.oneLine(cause.getMessage());
+        String prefix = file + ": ";
+        return new InputException(message.startsWith(prefix) ? message : prefix + message, cause);
+    }
 }

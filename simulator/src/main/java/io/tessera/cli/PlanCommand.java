@@ -81,9 +81,7 @@ public final class PlanCommand implements Callable<Integer> {
                 checkpointText = StrategyCheckpoints.write(StrategyPlans.checkpoint(plan));
             }
         } catch (IllegalArgumentException e) {
-            String message = Json.oneLine(e.getMessage());
-            String prefix = strategy + ": ";
-            throw new InputException(message.startsWith(prefix) ? message : prefix + message, e);
+            throw InputException.inFile(strategy, e);
         }
 
         List<Output> outputs = new ArrayList<>();

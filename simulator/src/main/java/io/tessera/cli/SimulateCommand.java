@@ -132,9 +132,7 @@ public final class SimulateCommand implements Callable<Integer> {
             options = new SimulationOptions(steps, d, learningRate, seed, Runtime.getRuntime().availableProcessors());
             plan = StrategyPlans.plan(StrategyFiles.read(strategy));
         } catch (IllegalArgumentException e) {
-            String message = Json.oneLine(e.getMessage());
-            String prefix = strategy + ": ";
-            throw new InputException(message.startsWith(prefix) ? message : prefix + message, e);
+            throw InputException.inFile(strategy, e);
         }
         PrintWriter err = spec.commandLine().getErr();
         if (System.console() != null) {
