@@ -37,6 +37,19 @@ public sealed interface Step {
         }
     }
 
+    /** A step local to each rank: it communicates nothing and has no groups. */
+    sealed interface Local extends Step {
+        @Override
+        default boolean isCommunication() {
+            return false;
+        }
+
+        @Override
+        default List<List<Integer>> groups() {
+            return List.of();
+        }
+    }
+
     /**
      * Every member of a group sends the same box to every other member; each receives all the others' boxes.
      *
@@ -222,7 +235,7 @@ public sealed interface Step {
      *
      * @param boxes per rank (index = rank) the box kept
      */
-    record Slice(List<Box> boxes) implements Step {
+    record Slice(List<Box> boxes) implements Local {
         /** Copies its argument. */
         public Slice {
             boxes = List.copyOf(boxes);
@@ -233,15 +246,6 @@ public sealed interface Step {
             return "Slice";
         }
 
-        @Override
-        public boolean isCommunication() {
-            return false;
-        }
-
-        @Override
-        public List<List<Integer>> groups() {
-            return List.of();
-        }
     }
 
     /**
@@ -249,7 +253,7 @@ public sealed interface Step {
      *
      * @param boxes per rank (index = rank) the box assembled
      */
-    record Concat(List<Box> boxes) implements Step {
+    record Concat(List<Box> boxes) implements Local {
         /** Copies its argument. */
         public Concat {
             boxes = List.copyOf(boxes);
@@ -260,15 +264,6 @@ public sealed interface Step {
             return "Concat";
         }
 
-        @Override
-        public boolean isCommunication() {
-            return false;
-        }
-
-        @Override
-        public List<List<Integer>> groups() {
-            return List.of();
-        }
     }
 
     private static List<List<Integer>> copyGroups(List<List<Integer>> groups) {
