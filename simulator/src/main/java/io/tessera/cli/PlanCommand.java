@@ -1,6 +1,6 @@
 package io.tessera.cli;
 
-import io.tessera.planner.plan.Plan;
+import io.tessera.planner.plan.PipelinePlan;
 import io.tessera.planner.plan.PlanJson;
 import io.tessera.planner.plan.PlanSummary;
 import io.tessera.planner.plan.StrategyPlans;
@@ -64,7 +64,7 @@ public final class PlanCommand implements Callable<Integer> {
     /** Plans the strategy file, then writes the outputs and prints the summary or the plan JSON. */
     @Override
     public Integer call() {
-        Plan plan;
+        PipelinePlan pipe;
         String planJson;
         String checkpointText = null;
         Path checkpointTarget = ckpt;
@@ -75,10 +75,10 @@ public final class PlanCommand implements Callable<Integer> {
                 checkpointTarget = file.saveFile().get();
                 checkpointOption = SAVE_FILE;
             }
-            plan = StrategyPlans.plan(file);
-            planJson = Json.write(PlanJson.toJson(plan));
+            pipe = StrategyPlans.pipelinePlan(file, null);
+            planJson = Json.write(PlanJson.toJson(pipe));
             if (checkpointTarget != null) {
-                checkpointText = StrategyCheckpoints.write(StrategyPlans.checkpoint(plan));
+                checkpointText = StrategyCheckpoints.write(StrategyPlans.checkpoint(pipe));
             }
         } catch (IllegalArgumentException e) {
             throw InputException.inFile(strategy, e);
@@ -97,7 +97,7 @@ public final class PlanCommand implements Callable<Integer> {
         }
 
         PrintWriter stdout = spec.commandLine().getOut();
-        stdout.print(json ? planJson : PlanSummary.format(plan));
+        stdout.print(json ? planJson : PlanSummary.format(pipe));
         stdout.flush();
         return Tessera.EXIT_OK;
     }

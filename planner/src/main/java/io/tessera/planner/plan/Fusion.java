@@ -22,7 +22,7 @@ final class Fusion {
     private Fusion() {
     }
 
-    private record Key(String kind, Phase phase, List<List<Integer>> groups, DType dtype, int fusionId) {
+    private record Key(int stage, String kind, Phase phase, List<List<Integer>> groups, DType dtype, int fusionId) {
     }
 
     private static final class Open {
@@ -33,6 +33,12 @@ final class Fusion {
     }
 
     static List<Bucket> buckets(List<Communication> comms, Map<String, ParamPlan> params, CommFusionConfig config) {
+        return buckets(comms, params, config, p -> 0);
+    }
+
+    /** Buckets never mix parameters of different pipeline stages ({@code stageOf} by parameter name). */
+    static List<Bucket> buckets(List<Communication> comms, Map<String, ParamPlan> params, CommFusionConfig config,
+                                java.util.function.ToIntFunction<String> stageOf) {
         Map<String, Integer> ordinals = new LinkedHashMap<>();
         // each key's buckets in order of creation; the open bucket is the last
         Map<Key, List<Open>> byKey = new LinkedHashMap<>();
@@ -48,7 +54,7 @@ final class Fusion {
             long bytes = c.kind().equals("AllReduce") && c.origin() == Communication.Origin.PARALLEL_OPTIMIZER
                     ? p.shardBytes() : p.sliceBytes();
             int ordinal = ordinals.merge(c.kind(), 1, Integer::sum) - 1;
-            Key key = new Key(c.kind(), c.phase(), c.groups(), p.dtype(), p.commFusion());
+            Key key = new Key(stageOf.applyAsInt(c.parameter()), c.kind(), c.phase(), c.groups(), p.dtype(), p.commFusion());
             List<Open> list = byKey.computeIfAbsent(key, k -> new ArrayList<>());
             Open open = list.isEmpty() ? null : list.get(list.size() - 1);
             if (open == null || startsNew(mode(config, c.kind()), p.commFusion(), open, bytes, ordinal)) {

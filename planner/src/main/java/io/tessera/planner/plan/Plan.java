@@ -81,6 +81,12 @@ public record Plan(Network network, PlanConfig config, List<OpPlan> ops, Map<Str
      * largest recomputed gathered weight, and the largest fusion bucket. Activations are not counted.
      */
     public RankMemory memory(int rank) {
+        return memory(rank, p -> true, b -> true);
+    }
+
+    /** {@link #memory(int)} counting only the parameters and fusion buckets the filters accept. */
+    RankMemory memory(int rank, java.util.function.Predicate<ParamPlan> paramFilter,
+                      java.util.function.Predicate<Bucket> bucketFilter) {
         long params = 0;
         long grads = 0;
         long state = 0;
@@ -89,6 +95,9 @@ public record Plan(Network network, PlanConfig config, List<OpPlan> ops, Map<Str
         long recompute = 0;
         int states = config.optimizer().statesPerElement();
         for (ParamPlan p : this.params) {
+            if (!paramFilter.test(p)) {
+                continue;
+            }
             // shard groups partition the ranks: every rank holds one shard of a sharded parameter
             boolean sharded = p.shard().sharded();
             long held = sharded ? p.shardBytes() : p.sliceBytes();
@@ -111,6 +120,9 @@ public record Plan(Network network, PlanConfig config, List<OpPlan> ops, Map<Str
         // every bucket's groups partition the ranks, so every rank takes part in every bucket
         long fusion = 0;
         for (Bucket b : buckets) {
+            if (!bucketFilter.test(b)) {
+                continue;
+            }
             fusion = Math.max(fusion, b.bytes());
         }
         return new RankMemory(rank, params, grads, state, master, gathered, recompute, fusion);

@@ -26,9 +26,47 @@ public final class PlanJson {
 
     /** The plan as a JSON tree. */
     public static ObjectNode toJson(Plan plan) {
+        return toJson(plan, null);
+    }
+
+    /**
+     * A pipeline plan as a JSON tree: without pipeline stages exactly {@link #toJson(Plan)}; else {@code devices} is
+     * every device, a {@code pipeline} object gives the stages (global ranks, operators), the micro-batches and the
+     * tensors sent between stages, operators, communications and buckets carry their {@code stage} (communication and
+     * bucket groups are stage-local ranks), and memory is per global rank.
+     */
+    public static ObjectNode toJson(PipelinePlan pipe) {
+        return pipe.stages() == 1 ? toJson(pipe.plan(), null) : toJson(pipe.plan(), pipe);
+    }
+
+    private static ObjectNode toJson(Plan plan, PipelinePlan pipe) {
         ObjectNode root = F.objectNode();
         root.put("network", plan.network().name());
-        root.put("devices", plan.devices());
+        root.put("devices", pipe == null ? plan.devices() : pipe.devices());
+        if (pipe != null) {
+            ObjectNode p = root.putObject("pipeline");
+            p.put("stages", pipe.stages());
+            p.put("stage_devices", pipe.stageDevices());
+            p.put("micro_batches", pipe.microBatches());
+            ArrayNode st = p.putArray("stage_list");
+            for (int s = 0; s < pipe.stages(); s++) {
+                ObjectNode n = st.addObject();
+                n.put("stage", s);
+                n.put("first_rank", pipe.globalRank(s, 0));
+                n.put("last_rank", pipe.globalRank(s, pipe.stageDevices() - 1));
+                n.set("operators", strings(pipe.ops(s).stream().map(OpPlan::name).toList()));
+            }
+            ArrayNode bs = p.putArray("boundaries");
+            for (PipelinePlan.Boundary b : pipe.boundaries()) {
+                ObjectNode n = bs.addObject();
+                n.put("tensor", b.tensor());
+                n.put("producer", b.producer());
+                n.put("from_stage", b.fromStage());
+                n.put("to_stage", b.toStage());
+                n.set("layout", layout(b.layout()));
+                n.put("bytes", b.bytes());
+            }
+        }
         root.put("parallel_mode", plan.config().mode().toString());
         root.put("gradients_mean", plan.config().gradientsMean());
         ArrayNode ops = root.putArray("operators");
@@ -36,6 +74,9 @@ public final class PlanJson {
             ObjectNode n = ops.addObject();
             n.put("name", o.name());
             n.put("type", o.type());
+            if (pipe != null) {
+                n.put("stage", pipe.stageOf(o.name()));
+            }
             n.set("in_strategy", strategy(o.inStrategy()));
             if (o.outStrategy() != null) {
                 n.set("out_strategy", strategy(o.outStrategy()));
@@ -53,6 +94,9 @@ public final class PlanJson {
             n.put("id", id++);
             n.put("kind", c.kind());
             n.put("phase", c.phase().jsonName());
+            if (pipe != null) {
+                n.put("stage", pipe.commStage(c));
+            }
             n.put("origin", c.origin().jsonName());
             if (c.operator() != null) {
                 n.put("operator", c.operator());
@@ -115,6 +159,9 @@ public final class PlanJson {
         for (Bucket b : plan.buckets()) {
             ObjectNode n = buckets.addObject();
             n.put("id", b.id());
+            if (pipe != null) {
+                n.put("stage", pipe.bucketStage(b));
+            }
             n.put("kind", b.kind());
             n.put("phase", b.phase().jsonName());
             n.put("dtype", b.dtype().jsonName());
@@ -128,10 +175,15 @@ public final class PlanJson {
         }
         ObjectNode memory = root.putObject("memory");
         memory.put("optimizer", plan.config().optimizer().jsonName());
-        memory.set("param_bytes_per_rank", longs(plan.paramBytesPerRank()));
+        int ranks = pipe == null ? plan.devices() : pipe.devices();
+        long[] paramBytes = new long[ranks];
+        for (int r = 0; r < ranks; r++) {
+            paramBytes[r] = (pipe == null ? plan.memory(r) : pipe.memory(r)).params();
+        }
+        memory.set("param_bytes_per_rank", longs(paramBytes));
         ArrayNode perRank = memory.putArray("per_rank");
-        for (int r = 0; r < plan.devices(); r++) {
-            RankMemory m = plan.memory(r);
+        for (int r = 0; r < ranks; r++) {
+            RankMemory m = pipe == null ? plan.memory(r) : pipe.memory(r);
             ObjectNode n = perRank.addObject();
             n.put("rank", r);
             n.put("params", m.params());

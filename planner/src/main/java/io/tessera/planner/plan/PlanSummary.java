@@ -16,16 +16,52 @@ public final class PlanSummary {
 
     /** The summary text, ending with a newline. */
     public static String format(Plan plan) {
+        return format(plan, null);
+    }
+
+    /**
+     * The summary of a pipeline plan: as {@link #format(Plan)} with the stages (ranks, operators, parameter bytes),
+     * the tensors sent between stages, each operator's stage and the memory of every global rank; without pipeline
+     * stages exactly {@link #format(Plan)}.
+     */
+    public static String format(PipelinePlan pipe) {
+        return pipe.stages() == 1 ? format(pipe.plan(), null) : format(pipe.plan(), pipe);
+    }
+
+    private static String format(Plan plan, PipelinePlan pipe) {
         StringBuilder sb = new StringBuilder();
-        sb.append(String.format(Locale.ROOT, "plan of '%s' on %d devices (%s)%n", plan.network().name(),
-                plan.devices(), plan.config().mode()));
+        if (pipe == null) {
+            sb.append(String.format(Locale.ROOT, "plan of '%s' on %d devices (%s)%n", plan.network().name(),
+                    plan.devices(), plan.config().mode()));
+        } else {
+            sb.append(String.format(Locale.ROOT,
+                    "plan of '%s' on %d devices: %d pipeline stages of %d devices, %d micro-batches (%s)%n",
+                    plan.network().name(), pipe.devices(), pipe.stages(), pipe.stageDevices(), pipe.microBatches(),
+                    plan.config().mode()));
+            sb.append(String.format(Locale.ROOT, "%npipeline stages (%d):%n", pipe.stages()));
+            for (int s = 0; s < pipe.stages(); s++) {
+                List<OpPlan> ops = pipe.ops(s);
+                long bytes = pipe.params(s).stream().mapToLong(ParamPlan::fullBytes).sum();
+                sb.append(String.format(Locale.ROOT, "  stage %d  ranks %d-%d  %d operators (%s .. %s), "
+                                + "parameters %s%n", s, pipe.globalRank(s, 0), pipe.globalRank(s, pipe.stageDevices() - 1),
+                        ops.size(), ops.get(0).name(), ops.get(ops.size() - 1).name(), bytes(bytes)));
+            }
+            sb.append(String.format(Locale.ROOT, "%nsent between stages (%d; per rank and micro-batch, and its "
+                    + "gradient back):%n", pipe.boundaries().size()));
+            for (PipelinePlan.Boundary b : pipe.boundaries()) {
+                sb.append(String.format(Locale.ROOT, "  %-32s stage %d -> %d  %s%n", b.tensor(), b.fromStage(),
+                        b.toStage(), bytes(b.bytes())));
+            }
+        }
         sb.append(String.format(Locale.ROOT, "%noperators (%d):%n", plan.ops().size()));
         int width = plan.ops().stream().mapToInt(o -> o.name().length()).max().orElse(4);
         for (OpPlan o : plan.ops()) {
-            sb.append(String.format(Locale.ROOT, "  %-" + width + "s  %-30s %s%s%n", o.name(), o.type(),
+            String stage = pipe == null ? "" : "s" + pipe.stageOf(o.name()) + "  ";
+            sb.append(String.format(Locale.ROOT, "  %s%-" + width + "s  %-30s %s%s%n", stage, o.name(), o.type(),
                     o.inStrategy(), o.userStrategy() ? "" : "  (data parallel)"));
         }
-        sb.append(String.format(Locale.ROOT, "%ncommunications (%d):%n", plan.comms().size()));
+        sb.append(String.format(Locale.ROOT, "%ncommunications (%d%s):%n", plan.comms().size(),
+                pipe == null ? "" : ", inside stages; groups in stage-local ranks"));
         if (plan.comms().isEmpty()) {
             sb.append("  none\n");
         }
@@ -33,7 +69,12 @@ public final class PlanSummary {
             sb.append(String.format(Locale.ROOT, "  %-32s %5d   %s received in all%n", e.getKey(), e.getValue()[0],
                     bytes(e.getValue()[1])));
         }
-        long[] mem = plan.paramBytesPerRank();
+        int ranks = pipe == null ? plan.devices() : pipe.devices();
+        java.util.function.IntFunction<RankMemory> memoryOf = pipe == null ? plan::memory : pipe::memory;
+        long[] mem = new long[ranks];
+        for (int r = 0; r < ranks; r++) {
+            mem[r] = memoryOf.apply(r).params();
+        }
         long min = Arrays.stream(mem).min().orElse(0);
         long max = Arrays.stream(mem).max().orElse(0);
         long full = plan.params().stream().mapToLong(ParamPlan::fullBytes).sum();
@@ -68,8 +109,8 @@ public final class PlanSummary {
         sb.append(String.format(Locale.ROOT, "  %-6s %11s %11s %11s %11s %11s %11s %11s %11s%n", "rank", "params",
                 "gradients", "opt state", "master", "gathered", "recompute", "fusion", "total"));
         List<RankMemory> rows = new java.util.ArrayList<>();
-        for (int r = 0; r < plan.devices(); r++) {
-            rows.add(plan.memory(r));
+        for (int r = 0; r < ranks; r++) {
+            rows.add(memoryOf.apply(r));
         }
         int shown = 0;
         for (int r = 0; r < rows.size(); r++) {
@@ -86,8 +127,8 @@ public final class PlanSummary {
                 sb.append("  ...\n");
                 break;
             }
-            String ranks = last == r ? Integer.toString(r) : r + "-" + last;
-            sb.append(String.format(Locale.ROOT, "  %-6s %11s %11s %11s %11s %11s %11s %11s %11s%n", ranks,
+            String label = last == r ? Integer.toString(r) : r + "-" + last;
+            sb.append(String.format(Locale.ROOT, "  %-6s %11s %11s %11s %11s %11s %11s %11s %11s%n", label,
                     bytes(m.params()), bytes(m.gradients()), bytes(m.optimizerState()), bytes(m.masterCopies()),
                     bytes(m.gatheredWeights()), bytes(m.recomputeBuffer()), bytes(m.fusionBuffer()),
                     bytes(m.total())));

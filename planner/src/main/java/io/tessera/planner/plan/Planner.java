@@ -80,9 +80,13 @@ public final class Planner {
     private record Edge(Node node, int input, String tensor, Layout from, Layout to) {
     }
 
-    private Planner(Network network, PlanConfig config) {
+    /** Pipeline stage by operator name; empty for one stage. */
+    private final Map<String, Integer> stageOf;
+
+    private Planner(Network network, PlanConfig config, Map<String, Integer> stageOf) {
         this.network = network;
         this.config = config;
+        this.stageOf = stageOf;
         this.devices = config.devices();
         this.operatorComms = config.mode() != ParallelMode.DATA_PARALLEL;
     }
@@ -94,7 +98,17 @@ public final class Planner {
      *                                  rule's message), or a dataset strategy that does not fit the inputs
      */
     public static Plan plan(Network network, PlanConfig config) {
-        return new Planner(network, config).run();
+        return new Planner(network, config, Map.of()).run();
+    }
+
+    /**
+     * Plans {@code network} under {@code config} for pipeline stages: as {@link #plan(Network, PlanConfig)}, except
+     * that fusion buckets never mix parameters of different stages (a parameter's stage is its first consumer's).
+     *
+     * @param stageOf the stage of every operator
+     */
+    static Plan plan(Network network, PlanConfig config, Map<String, Integer> stageOf) {
+        return new Planner(network, config, Map.copyOf(stageOf)).run();
     }
 
     private Plan run() {
@@ -194,7 +208,10 @@ public final class Planner {
         comms.addAll(backward);
         Map<String, ParamPlan> byParam = new HashMap<>();
         params.forEach(p -> byParam.put(p.name(), p));
-        List<Bucket> buckets = Fusion.buckets(comms, byParam, config.commFusion());
+        List<Bucket> buckets = Fusion.buckets(comms, byParam, config.commFusion(), p -> {
+            String consumer = byParam.get(p).consumer();
+            return consumer == null ? 0 : stageOf.getOrDefault(consumer, 0);
+        });
         List<String> notes = new ArrayList<>();
         for (Bucket b : buckets) {
             long recomputed = b.members().stream().filter(m -> byParam.get(m).recompute()).count();

@@ -77,15 +77,14 @@ public final class StrategyPlans {
         return net;
     }
 
-    /** The planner configuration of a strategy file for {@code network}. */
+    /**
+     * The planner configuration of a strategy file for {@code network}: for one stage's devices
+     * ({@link StrategyFile#stageDeviceCount()}), which is every device without pipeline stages.
+     */
     public static PlanConfig config(StrategyFile file, Network network) {
-        if (file.parallel().pipelineStages() > 1) {
-            throw new IllegalArgumentException("parallel.pipeline_stages: found " + file.parallel().pipelineStages()
-                    + "; pipeline stages are not planned yet, set it to 1");
-        }
         StrategyCheckpoint loaded = file.loadFile().map(StrategyCheckpoints::read).orElse(null);
         Map<String, Strategy> in = file.pinnedStrategies(loaded, checkpointKeys(network));
-        PlanConfig.Builder b = PlanConfig.builder(file.deviceCount())
+        PlanConfig.Builder b = PlanConfig.builder(file.stageDeviceCount())
                 .mode(file.parallel().parallelMode())
                 .dataset(file.parallel().datasetStrategy())
                 .gradientsMean(file.parallel().gradientsMean())
@@ -108,11 +107,37 @@ public final class StrategyPlans {
      * ({@link #search}); the plan is then the semi-auto plan of the searched strategies.
      */
     public static Plan plan(StrategyFile file) {
+        return pipelinePlan(file, null).plan();
+    }
+
+    /**
+     * Plans a strategy file with its pipeline stages ({@code parallel.pipeline_stages}, {@code micro_batches} and the
+     * {@code stages} section; see {@link PipelinePlan#plan}); a one-stage view without pipeline stages. With
+     * {@code auto_parallel} the strategies come from the search on one stage's devices.
+     *
+     * @param progress receives one-line progress messages of a search, or null
+     */
+    public static PipelinePlan pipelinePlan(StrategyFile file, Consumer<String> progress) {
         Network net = network(file);
-        if (file.parallel().parallelMode() == ParallelMode.AUTO_PARALLEL) {
-            return Planner.plan(net, search(file, net, null).best());
+        List<String> unknown = new ArrayList<>();
+        java.util.Set<String> names = new java.util.HashSet<>();
+        net.nodes().forEach(n -> names.add(n.name()));
+        for (String key : file.stages().keySet()) {
+            boolean any = StrategyFile.isPattern(key) ? names.stream().anyMatch(n -> StrategyFile.matches(key, n))
+                    : names.contains(key);
+            if (!any) {
+                unknown.add(key);
+            }
         }
-        return Planner.plan(net, config(file, net));
+        if (!unknown.isEmpty()) {
+            throw new IllegalArgumentException("stages: '" + unknown.get(0) + "' matches no operator of network '"
+                    + net.name() + "'; use an operator name or a 'prefix.*' pattern, e.g. '"
+                    + net.nodes().get(0).name() + "'");
+        }
+        PlanConfig config = file.parallel().parallelMode() == ParallelMode.AUTO_PARALLEL
+                ? search(file, net, progress).best() : config(file, net);
+        return PipelinePlan.plan(net, config, file.parallel().pipelineStages(), file.parallel().microBatches(),
+                file::stageFor);
     }
 
     /** The cluster preset {@link #search} estimates on. */
@@ -158,10 +183,20 @@ public final class StrategyPlans {
      * configured {@code optimizer_weight_shard_size}, -1 when not configured or not sharded).
      */
     public static StrategyCheckpoint checkpoint(Plan plan) {
+        return checkpoint(PipelinePlan.single(plan));
+    }
+
+    /**
+     * {@link #checkpoint(Plan)} of a pipeline plan: each strategy item carries its operator's stage (MindSpore's
+     * {@code stage} field); {@code current_stage} is 0.
+     */
+    public static StrategyCheckpoint checkpoint(PipelinePlan pipe) {
+        Plan plan = pipe.plan();
         Map<String, StrategyItem> strategies = new TreeMap<>();
         Map<String, String> keys = checkpointKeys(plan.network());
         for (Map.Entry<String, String> e : keys.entrySet()) {
-            strategies.put(e.getKey(), StrategyItem.of(0, plan.op(e.getValue()).inStrategy()));
+            strategies.put(e.getKey(), StrategyItem.of(pipe.stageOf(e.getValue()),
+                    plan.op(e.getValue()).inStrategy()));
         }
         Map<String, LayoutItem> layouts = new TreeMap<>();
         for (ParamPlan p : plan.params()) {

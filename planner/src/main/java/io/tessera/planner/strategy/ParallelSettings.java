@@ -16,13 +16,16 @@ import io.tessera.layout.param.ParallelMode;
  * @param datasetStrategy         {@code dataset_strategy}; default data_parallel
  * @param gradientsMean           {@code gradients_mean}: gradient AllReduce averages instead of sums; default false
  * @param pipelineStages          {@code pipeline_stages}: >= 1, default 1; must divide the device count
+ * @param microBatches            {@code micro_batches}: micro-batches per step with pipeline stages (MindSpore's
+ *                                {@code PipelineCell} micro_size; the network describes one micro-batch), >= 1;
+ *                                0 passed here means the default, {@code pipeline_stages}
  * @param optimizer               {@code optimizer} for memory accounting: sgd (default), momentum or adam
  * @param strategyCkptConfig      {@code strategy_ckpt_config}; default none
  */
 public record ParallelSettings(ParallelMode parallelMode, SearchMode searchMode, boolean enableParallelOptimizer,
                                ParallelOptimizerConfig parallelOptimizerConfig, CommFusionConfig commFusion,
                                DatasetStrategy datasetStrategy, boolean gradientsMean, int pipelineStages,
-                               OptimizerKind optimizer, StrategyCkptConfig strategyCkptConfig) {
+                               int microBatches, OptimizerKind optimizer, StrategyCkptConfig strategyCkptConfig) {
 
     /** The default parallel mode, semi_auto_parallel. */
     public static final ParallelMode DEFAULT_PARALLEL_MODE = ParallelMode.SEMI_AUTO_PARALLEL;
@@ -46,6 +49,11 @@ public record ParallelSettings(ParallelMode parallelMode, SearchMode searchMode,
             throw new IllegalArgumentException("parallel.pipeline_stages: found " + pipelineStages
                     + "; expected a number of stages >= 1 (default 1)");
         }
+        if (microBatches < 0) {
+            throw new IllegalArgumentException("parallel.micro_batches: found " + microBatches
+                    + "; expected a number of micro-batches >= 1 (default: pipeline_stages)");
+        }
+        microBatches = microBatches == 0 ? pipelineStages : microBatches;
         optimizer = optimizer == null ? OptimizerKind.SGD : optimizer;
         strategyCkptConfig = strategyCkptConfig == null ? StrategyCkptConfig.none() : strategyCkptConfig;
     }
@@ -71,6 +79,7 @@ public record ParallelSettings(ParallelMode parallelMode, SearchMode searchMode,
         b.datasetStrategy = datasetStrategy;
         b.gradientsMean = gradientsMean;
         b.pipelineStages = pipelineStages;
+        b.microBatches = microBatches == pipelineStages ? 0 : microBatches;
         b.optimizer = optimizer;
         b.strategyCkptConfig = strategyCkptConfig;
         return b;
@@ -86,6 +95,7 @@ public record ParallelSettings(ParallelMode parallelMode, SearchMode searchMode,
         private DatasetStrategy datasetStrategy;
         private boolean gradientsMean;
         private int pipelineStages = 1;
+        private int microBatches;
         private OptimizerKind optimizer;
         private StrategyCkptConfig strategyCkptConfig;
 
@@ -134,6 +144,12 @@ public record ParallelSettings(ParallelMode parallelMode, SearchMode searchMode,
             return this;
         }
 
+        /** Sets {@code micro_batches} (>= 1; 0 = the default, {@code pipeline_stages}). */
+        public Builder microBatches(int v) {
+            microBatches = v;
+            return this;
+        }
+
         /** Sets {@code pipeline_stages} (>= 1). */
         public Builder pipelineStages(int v) {
             pipelineStages = v;
@@ -159,7 +175,8 @@ public record ParallelSettings(ParallelMode parallelMode, SearchMode searchMode,
          */
         public ParallelSettings build() {
             return new ParallelSettings(parallelMode, searchMode, enableParallelOptimizer, parallelOptimizerConfig,
-                    commFusion, datasetStrategy, gradientsMean, pipelineStages, optimizer, strategyCkptConfig);
+                    commFusion, datasetStrategy, gradientsMean, pipelineStages, microBatches, optimizer,
+                    strategyCkptConfig);
         }
     }
 }

@@ -23,11 +23,15 @@ import java.util.Optional;
  * @param operators  strategies by operator name; null means none
  * @param parameters settings by parameter name or by a prefix pattern {@code "layers.0.*"} (every parameter whose
  *                   name starts with {@code "layers.0."}); null means none
+ * @param stages     pipeline stages by operator name or prefix pattern {@code "layers.0.*"} (MindSpore's
+ *                   {@code cell.pipeline_stage}); each value in {@code [0, pipeline_stages)}; null means none (the
+ *                   planner then splits the network into balanced stages)
  * @param baseDir    the directory relative paths resolve against: the strategy file's directory; null means the
  *                   working directory
  */
 public record StrategyFile(NetworkRef network, Devices devices, ParallelSettings parallel,
-                           Map<String, OpStrategy> operators, Map<String, ParamSettings> parameters, Path baseDir) {
+                           Map<String, OpStrategy> operators, Map<String, ParamSettings> parameters,
+                           Map<String, Integer> stages, Path baseDir) {
 
     /** Validates, copies the maps and applies defaults. */
     public StrategyFile {
@@ -48,9 +52,24 @@ public record StrategyFile(NetworkRef network, Devices devices, ParallelSettings
         operators = copy(operators, "operators");
         parameters = copy(parameters, "parameters");
         for (String key : parameters.keySet()) {
-            checkParamKey(key);
+            checkKey("parameters", key, "a parameter name");
+        }
+        stages = copy(stages, "stages");
+        for (Map.Entry<String, Integer> e : stages.entrySet()) {
+            checkKey("stages", e.getKey(), "an operator name");
+            if (e.getValue() < 0 || e.getValue() >= parallel.pipelineStages()) {
+                throw new IllegalArgumentException("stages." + e.getKey() + ": found " + e.getValue()
+                        + "; expected a stage in [0, " + parallel.pipelineStages() + ") (parallel.pipeline_stages is "
+                        + parallel.pipelineStages() + ")");
+            }
         }
         baseDir = baseDir == null ? Path.of("") : baseDir;
+    }
+
+    /** A strategy file without stage assignments ({@code stages} null). */
+    public StrategyFile(NetworkRef network, Devices devices, ParallelSettings parallel,
+                        Map<String, OpStrategy> operators, Map<String, ParamSettings> parameters, Path baseDir) {
+        this(network, devices, parallel, operators, parameters, null, baseDir);
     }
 
     /** A strategy file with default parallel settings, no operator or parameter entries, relative to the cwd. */
@@ -60,22 +79,27 @@ public record StrategyFile(NetworkRef network, Devices devices, ParallelSettings
 
     /** A copy with other parallel settings. */
     public StrategyFile withParallel(ParallelSettings p) {
-        return new StrategyFile(network, devices, p, operators, parameters, baseDir);
+        return new StrategyFile(network, devices, p, operators, parameters, stages, baseDir);
     }
 
     /** A copy with other operator strategies. */
     public StrategyFile withOperators(Map<String, OpStrategy> ops) {
-        return new StrategyFile(network, devices, parallel, ops, parameters, baseDir);
+        return new StrategyFile(network, devices, parallel, ops, parameters, stages, baseDir);
     }
 
     /** A copy with other parameter settings. */
     public StrategyFile withParameters(Map<String, ParamSettings> params) {
-        return new StrategyFile(network, devices, parallel, operators, params, baseDir);
+        return new StrategyFile(network, devices, parallel, operators, params, stages, baseDir);
     }
 
     /** A copy with another base directory. */
     public StrategyFile withBaseDir(Path dir) {
-        return new StrategyFile(network, devices, parallel, operators, parameters, dir);
+        return new StrategyFile(network, devices, parallel, operators, parameters, stages, dir);
+    }
+
+    /** A copy with other stage assignments. */
+    public StrategyFile withStages(Map<String, Integer> s) {
+        return new StrategyFile(network, devices, parallel, operators, parameters, s, baseDir);
     }
 
     /** The number of devices in all stages. */
@@ -248,15 +272,33 @@ public record StrategyFile(NetworkRef network, Devices devices, ParallelSettings
         return Collections.unmodifiableMap(out);
     }
 
-    private static void checkParamKey(String key) {
+    private static void checkKey(String section, String key, String name) {
         int star = key.indexOf('*');
         if (star < 0) {
             return;
         }
         if (star != key.length() - 1 || !key.endsWith(".*") || key.length() < 3 || key.startsWith(".")) {
-            throw new IllegalArgumentException("parameters: found the key '" + key + "'; expected a parameter "
-                    + "name or a prefix pattern ending in '.*' with '*' nowhere else, e.g. 'layers.0.*'");
+            throw new IllegalArgumentException(section + ": found the key '" + key + "'; expected " + name
+                    + " or a prefix pattern ending in '.*' with '*' nowhere else, e.g. 'layers.0.*'");
         }
+    }
+
+    /**
+     * The stage {@code stages} gives operator {@code opName}: an exact name wins, else the longest matching prefix
+     * pattern; empty when no entry matches.
+     */
+    public Optional<Integer> stageFor(String opName) {
+        Integer exact = stages.get(opName);
+        if (exact != null) {
+            return Optional.of(exact);
+        }
+        String best = null;
+        for (String key : stages.keySet()) {
+            if (isPattern(key) && matches(key, opName) && (best == null || key.length() > best.length())) {
+                best = key;
+            }
+        }
+        return best == null ? Optional.empty() : Optional.of(stages.get(best));
     }
 
 }

@@ -27,12 +27,12 @@ public final class StrategyFiles {
 
     static {
         Map<String, List<String>> k = new LinkedHashMap<>();
-        k.put("", List.of("network", "devices", "parallel", "operators", "parameters"));
+        k.put("", List.of("network", "devices", "parallel", "operators", "parameters", "stages"));
         k.put("network", List.of("zoo", "args", "file"));
         k.put("devices", List.of("dev_matrix"));
         k.put("parallel", List.of("parallel_mode", "search_mode", "enable_parallel_optimizer",
                 "parallel_optimizer_config", "comm_fusion", "dataset_strategy", "gradients_mean", "pipeline_stages",
-                "optimizer", "strategy_ckpt_config"));
+                "micro_batches", "optimizer", "strategy_ckpt_config"));
         k.put("parallel.parallel_optimizer_config", List.of("parallel_optimizer_threshold",
                 "optimizer_weight_shard_size"));
         k.put("parallel.comm_fusion", List.of("allreduce", "allgather", "reducescatter"));
@@ -102,7 +102,18 @@ public final class StrategyFiles {
                 parameters.put(nonBlankKey(e.getKey(), "parameters"), paramSettings(e.getValue(), path));
             }
         }
-        return new StrategyFile(network, devices, parallel, operators, parameters, baseDir);
+        Map<String, Integer> stages = new LinkedHashMap<>();
+        if (top.has("stages")) {
+            ObjectNode st = anyKeys(top.get("stages"), "stages", "an object of pipeline stages by operator name or "
+                    + "'prefix.*', e.g. {\"layers.0.*\": 0, \"layers.1.*\": 1}");
+            for (Iterator<Map.Entry<String, JsonNode>> it = st.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                String path = Json.child("stages", e.getKey());
+                stages.put(nonBlankKey(e.getKey(), "stages"), Json.integer(e.getValue(), path, 0,
+                        "a pipeline stage >= 0"));
+            }
+        }
+        return new StrategyFile(network, devices, parallel, operators, parameters, stages, baseDir);
     }
 
     /**
@@ -257,6 +268,10 @@ public final class StrategyFiles {
         if (o.has("pipeline_stages")) {
             b.pipelineStages(Json.integer(o.get("pipeline_stages"), Json.child(path, "pipeline_stages"), 1,
                     "a number of pipeline stages >= 1 (default 1)"));
+        }
+        if (o.has("micro_batches")) {
+            b.microBatches(Json.integer(o.get("micro_batches"), Json.child(path, "micro_batches"), 1,
+                    "a number of micro-batches >= 1 (default: pipeline_stages)"));
         }
         if (o.has("optimizer")) {
             String p = Json.child(path, "optimizer");
@@ -457,6 +472,12 @@ public final class StrategyFiles {
                 putIfSet(p, "requires_grad", s.requiresGrad());
             }
         }
+        if (!f.stages().isEmpty()) {
+            ObjectNode st = root.putObject("stages");
+            for (Map.Entry<String, Integer> e : new TreeMap<>(f.stages()).entrySet()) {
+                st.put(e.getKey(), e.getValue());
+            }
+        }
         return root;
     }
 
@@ -536,6 +557,9 @@ public final class StrategyFiles {
         }
         if (p.pipelineStages() != 1) {
             o.put("pipeline_stages", p.pipelineStages());
+        }
+        if (p.microBatches() != p.pipelineStages()) {
+            o.put("micro_batches", p.microBatches());
         }
         if (p.optimizer() != def.optimizer()) {
             o.put("optimizer", p.optimizer().jsonName());

@@ -134,7 +134,7 @@ class SchemaKeysTest {
         if (!n.isObject() || path.equals("network.args")) {
             return;
         }
-        boolean named = path.equals("operators") || path.equals("parameters");
+        boolean named = path.equals("operators") || path.equals("parameters") || path.equals("stages");
         Iterator<Map.Entry<String, JsonNode>> it = n.fields();
         Set<String> keys = new HashSet<>();
         while (it.hasNext()) {

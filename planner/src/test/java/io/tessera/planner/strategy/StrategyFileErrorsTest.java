@@ -41,13 +41,13 @@ class StrategyFileErrorsTest {
     static Stream<Arguments> cases() {
         String parallelKeys = "valid keys are parallel_mode, search_mode, enable_parallel_optimizer, "
                 + "parallel_optimizer_config, comm_fusion, dataset_strategy, gradients_mean, pipeline_stages, "
-                + "optimizer, strategy_ckpt_config";
+                + "micro_batches, optimizer, strategy_ckpt_config";
         return Stream.of(
                 // top level and network
                 Arguments.of(top("'device': 8"), "top level: unknown key 'device'; valid keys are network, devices, "
-                        + "parallel, operators, parameters"),
+                        + "parallel, operators, parameters, stages"),
                 Arguments.of("{'devices': 8}", "top level: missing key 'network'; add it (valid keys are network, "
-                        + "devices, parallel, operators, parameters)"),
+                        + "devices, parallel, operators, parameters, stages)"),
                 Arguments.of("{'network': {'zoo': 'mlp'}}", "top level: missing key 'devices'"),
                 Arguments.of("[1]", "top level: found the array [1]; expected an object with keys network, "),
                 Arguments.of("", "strategy file: found empty text; expected a JSON object with keys network, "),

@@ -96,6 +96,12 @@ class StrategyFilesTest {
         assertEquals(DatasetStrategy.of(Strategy.of(new int[] {8, 1}, new int[] {8})), p.datasetStrategy());
         assertTrue(p.gradientsMean());
         assertEquals(2, p.pipelineStages());
+        assertEquals(4, p.microBatches());
+        assertEquals(Map.of("embedding.*", 0, "layers.0.*", 0, "layers.1.*", 1, "final_ln", 1), f.stages());
+        assertEquals(java.util.Optional.of(1), f.stageFor("final_ln"));
+        assertEquals(java.util.Optional.of(1), f.stageFor("layers.1.ffn.fc1"));
+        assertEquals(java.util.Optional.of(0), f.stageFor("embedding.lookup"));
+        assertEquals(java.util.Optional.empty(), f.stageFor("head"));
         assertEquals(OptimizerKind.ADAM, p.optimizer());
         assertEquals(2, p.optimizer().statesPerElement());
         assertEquals(StrategyCkptConfig.of("ckpt/in.json", "/tmp/tessera-out.json"), p.strategyCkptConfig());
