@@ -143,7 +143,7 @@ final class AnalyticSimulation {
     }
 
     /** The cluster named by {@code --cluster}: a preset grown to fit {@code devices}, or a cluster file. */
-    private ClusterSpec cluster(int devices) {
+    ClusterSpec cluster(int devices) {
         if (ClusterSpec.presets().contains(cluster)) {
             ClusterSpec preset = ClusterSpec.preset(cluster);
             int nodes = Math.max(1, (devices + preset.devicesPerNode() - 1) / preset.devicesPerNode());

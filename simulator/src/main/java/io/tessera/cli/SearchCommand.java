@@ -1,0 +1,185 @@
+package io.tessera.cli;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tessera.layout.param.ParallelMode;
+import io.tessera.planner.cost.ClusterSpec;
+import io.tessera.planner.graph.Network;
+import io.tessera.planner.op.Strategy;
+import io.tessera.planner.plan.OpPlan;
+import io.tessera.planner.plan.PipelinePlan;
+import io.tessera.planner.plan.PlanConfig;
+import io.tessera.planner.plan.StrategyPlans;
+import io.tessera.planner.search.ParallelismSearch;
+import io.tessera.planner.strategy.DatasetStrategy;
+import io.tessera.planner.strategy.NetworkRef;
+import io.tessera.planner.strategy.OpStrategy;
+import io.tessera.planner.strategy.StrategyFile;
+import io.tessera.planner.strategy.StrategyFiles;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code tessera search STRATEGY.json [--max-stages N] [--cluster C] [--out BEST.json] [--json]}: the parallelism
+ * search ({@link ParallelismSearch}) for the zoo model and devices of a strategy file: pipeline stages, micro-batches,
+ * recompute, optimizer parallelism and per-operator strategies. Prints the explanation (chosen setting and runners-up
+ * with step time, bubble and memory; with {@code --json} a JSON object); {@code --out} writes the chosen setting as a
+ * semi-auto strategy file (atomically) whose network is one micro-batch, ready for {@code tessera plan} and
+ * {@code tessera simulate}. Progress lines go to stderr.
+ */
+@Command(name = "search", mixinStandardHelpOptions = true,
+        description = {"Searches pipeline stages, micro-batches, recompute, optimizer parallelism and operator "
+                + "strategies for a strategy file's zoo model and devices, minimising the estimated step time under "
+                + "the device memory.",
+                "Prints the chosen setting and the runners-up (or JSON with --json); --out writes the chosen setting "
+                        + "as a strategy file."})
+public final class SearchCommand implements Callable<Integer> {
+
+    @Spec
+    private CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "STRATEGY.json",
+            description = "A strategy file with a zoo network (its batch is the step's global batch), the devices "
+                    + "and settings (optimizer, gradients_mean, fusion) to keep.")
+    private Path strategy;
+
+    @Option(names = "--max-stages", paramLabel = "N", defaultValue = "8",
+            description = "The most pipeline stages to consider (default ${DEFAULT-VALUE}).")
+    private int maxStages;
+
+    @Option(names = "--cluster", paramLabel = "PRESET|FILE", defaultValue = AnalyticSimulation.DEFAULT_CLUSTER,
+            description = "A cluster preset, grown to the devices (default ${DEFAULT-VALUE}), or a cluster JSON file.")
+    private String cluster;
+
+    @Option(names = "--out", paramLabel = "BEST.json",
+            description = "Write the chosen setting as a strategy file here (atomically).")
+    private Path out;
+
+    @Option(names = "--json", description = "Print the result as JSON instead of the explanation.")
+    private boolean json;
+
+    /** Runs the search and prints (and writes) the result. */
+    @Override
+    public Integer call() {
+        if (maxStages < 1) {
+            throw new InputException("--max-stages " + maxStages + ": expected at least 1");
+        }
+        if (out != null) {
+            Json.checkWritable("--out", out);
+        }
+        StrategyFile file;
+        try {
+            file = StrategyFiles.read(strategy);
+        } catch (IllegalArgumentException e) {
+            throw InputException.inFile(strategy, e);
+        }
+        if (!(file.network() instanceof NetworkRef.Zoo zoo)) {
+            throw new InputException(strategy + ": network: the parallelism search rebuilds the network for each "
+                    + "micro-batch size, which needs a zoo model; found a network file");
+        }
+        ClusterSpec spec = new AnalyticSimulation(strategy, cluster, null, true, false).cluster(file.deviceCount());
+        PrintWriter err = spec().commandLine().getErr();
+        ParallelismSearch.Result result;
+        StrategyFile best;
+        try {
+            StrategyFile flat = file.withParallel(file.parallel().toBuilder()
+                    .parallelMode(ParallelMode.SEMI_AUTO_PARALLEL).pipelineStages(1).microBatches(0).build())
+                    .withStages(null);
+            Network full = StrategyPlans.network(flat);
+            int batch = (int) full.tensor(full.inputs().get(0)).shape()[0];
+            PlanConfig template = StrategyPlans.config(flat, full);
+            result = ParallelismSearch.search(b -> StrategyPlans.network(withBatch(flat, zoo, b)), batch, template,
+                    spec, ParallelismSearch.Options.defaults().withMaxStages(maxStages), line -> {
+                        err.println(line);
+                        err.flush();
+                    });
+            best = strategyFile(flat, zoo, batch, result.best());
+        } catch (IllegalArgumentException e) {
+            throw InputException.inFile(strategy, e);
+        }
+        String bestText = StrategyFiles.write(best);
+        if (out != null) {
+            Json.writeAtomically("--out", out, bestText);
+        }
+        PrintWriter stdout = spec().commandLine().getOut();
+        if (json) {
+            stdout.print(Json.write(toJson(result, spec)));
+        } else {
+            stdout.printf(Locale.ROOT, "parallelism search for '%s' on %d devices of %s%n%n", zoo.name(),
+                    file.deviceCount(), spec.name());
+            stdout.print(result.explanation());
+        }
+        stdout.flush();
+        return Tessera.EXIT_OK;
+    }
+
+    private CommandSpec spec() {
+        return spec;
+    }
+
+    private static StrategyFile withBatch(StrategyFile f, NetworkRef.Zoo zoo, int batch) {
+        Map<String, Object> args = new LinkedHashMap<>(zoo.args());
+        args.put("batch", batch);
+        return new StrategyFile(new NetworkRef.Zoo(zoo.name(), args), f.devices(), f.parallel(), f.operators(),
+                f.parameters(), f.stages(), f.baseDir());
+    }
+
+    /** The chosen setting as a semi-auto strategy file whose network is one micro-batch. */
+    static StrategyFile strategyFile(StrategyFile flat, NetworkRef.Zoo zoo, int batch,
+                                     ParallelismSearch.Choice c) {
+        PipelinePlan pipe = c.pipeline();
+        PlanConfig config = pipe.plan().config();
+        Map<String, OpStrategy> ops = new LinkedHashMap<>();
+        for (OpPlan op : pipe.plan().ops()) {
+            Strategy out = config.outStrategies().get(op.name());
+            ops.put(op.name(), new OpStrategy(op.inStrategy(), out));
+        }
+        Map<String, Integer> stages = new LinkedHashMap<>();
+        if (pipe.stages() > 1) {
+            pipe.opStages().forEach(stages::put);
+        }
+        StrategyFile micro = withBatch(flat, zoo, batch / c.microBatches());
+        DatasetStrategy dataset = config.dataset();
+        return new StrategyFile(micro.network(), io.tessera.planner.strategy.Devices.count(pipe.devices()),
+                flat.parallel().toBuilder().parallelMode(ParallelMode.SEMI_AUTO_PARALLEL)
+                        .pipelineStages(pipe.stages()).microBatches(c.microBatches())
+                        .enableParallelOptimizer(c.optimizerParallel()).datasetStrategy(dataset).build(),
+                ops, flat.parameters(), stages, flat.baseDir());
+    }
+
+    private static ObjectNode toJson(ParallelismSearch.Result r, ClusterSpec spec) {
+        ObjectNode root = JsonNodeFactory.instance.objectNode();
+        root.put("cluster", spec.name());
+        root.set("chosen", choice(r.best()));
+        ArrayNode all = root.putArray("evaluated");
+        r.evaluated().forEach(c -> all.add(choice(c)));
+        ArrayNode skipped = root.putArray("skipped");
+        r.skipped().forEach(skipped::add);
+        return root;
+    }
+
+    private static ObjectNode choice(ParallelismSearch.Choice c) {
+        ObjectNode n = JsonNodeFactory.instance.objectNode();
+        n.put("pipeline_stages", c.stages());
+        n.put("stage_devices", c.pipeline().stageDevices());
+        n.put("micro_batches", c.microBatches());
+        n.put("recompute", c.recompute().cliName());
+        n.put("optimizer_parallel", c.optimizerParallel());
+        n.put("step_seconds", c.stepSeconds());
+        n.put("bubble_fraction", c.bubbleFraction());
+        n.put("memory_bytes", c.memoryBytes());
+        n.put("fits", c.fits());
+        return n;
+    }
+}
