@@ -12,8 +12,9 @@ dump("mlp-data-parallel.json", {
   "parallel": {"parallel_mode": "data_parallel", "gradients_mean": True},
 })
 
-# 2. Megatron GPT: tensor parallel 4 x data parallel 2 on 8 devices
-def megatron(layers, dp, mp):
+# 2. Megatron GPT: tensor parallel 4 x data parallel 2 on 8 devices (as HandPlans.megatronGpt in Java)
+def megatron(layers, dp, mp, sp=False):
+    r = dp * mp if sp else dp  # the token-row split of LayerNorms and residuals (sp: sequence parallel)
     ops = {
       "embedding.lookup": {"in_strategy": [[1, 1], [dp, 1]]},
       "embedding.add_position": {"in_strategy": [[dp, 1, 1], [1, 1]]},
@@ -22,7 +23,7 @@ def megatron(layers, dp, mp):
     for i in range(layers):
         p = f"layers.{i}."
         ops.update({
-          p + "ln1": {"in_strategy": [[dp, 1], [1], [1]]},
+          p + "ln1": {"in_strategy": [[r, 1], [1], [1]]},
           p + "attention.q": {"in_strategy": [[dp, 1], [1, mp]]},
           p + "attention.k": {"in_strategy": [[dp, 1], [1, mp]]},
           p + "attention.v": {"in_strategy": [[dp, 1], [1, mp]]},
@@ -39,15 +40,19 @@ def megatron(layers, dp, mp):
           p + "attention.merge_heads": {"in_strategy": [[dp, mp, 1, 1]]},
           p + "attention.flatten": {"in_strategy": [[dp, 1, mp, 1]]},
           p + "attention.out": {"in_strategy": [[dp, mp], [mp, 1]]},
-          p + "residual1": {"in_strategy": [[dp, 1], [dp, 1]]},
-          p + "ln2": {"in_strategy": [[dp, 1], [1], [1]]},
+          p + "residual1": {"in_strategy": [[r, 1], [r, 1]]},
+          p + "ln2": {"in_strategy": [[r, 1], [1], [1]]},
           p + "ffn.fc1": {"in_strategy": [[dp, 1], [1, mp]]},
           p + "ffn.gelu": {"in_strategy": [[dp, mp]]},
           p + "ffn.fc2": {"in_strategy": [[dp, mp], [mp, 1]]},
-          p + "residual2": {"in_strategy": [[dp, 1], [dp, 1]]},
+          p + "residual2": {"in_strategy": [[r, 1], [r, 1]]},
         })
+        if sp:
+            # the row-parallel MatMuls reduce-scatter onto the token split instead of AllReducing
+            ops[p + "attention.out"]["out_strategy"] = [[dp * mp, 1]]
+            ops[p + "ffn.fc2"]["out_strategy"] = [[dp * mp, 1]]
     ops.update({
-      "final_ln": {"in_strategy": [[dp, 1], [1], [1]]},
+      "final_ln": {"in_strategy": [[r, 1], [1], [1]]},
       "head": {"in_strategy": [[dp, 1], [1, mp]]},
       "loss_fn": {"in_strategy": [[dp, 1], [dp, 1]]},
       "loss": {"in_strategy": [[dp]]},
@@ -74,4 +79,14 @@ dump("gpt-optimizer-parallel.json", {
   "operators": megatron(2, 2, 4),
   "parameters": {"layers.1.*": {"parallel_optimizer_comm_recompute": True, "comm_fusion": 2},
                  "embedding.*": {"parallel_optimizer": False}},
+})
+
+# 3. Megatron GPT with sequence parallelism: LayerNorms and residuals split over the token rows dp x mp ways,
+#    the row-parallel MatMuls reduce-scatter onto that split (HandPlans.megatronGpt(c, dp, mp, true) in Java)
+dump("gpt-megatron-sequence-parallel.json", {
+  "network": {"zoo": "gpt", "args": gpt_args},
+  "devices": 8,
+  "parallel": {"parallel_mode": "semi_auto_parallel",
+               "dataset_strategy": [[2, 1], [2, 1]]},
+  "operators": megatron(2, 2, 4, sp=True),
 })

@@ -7,8 +7,9 @@ import io.tessera.planner.op.Strategy;
 import java.util.List;
 
 /**
- * The plan of one operator: its strategy, where the strategy came from, the derived sharding, and the layouts of its
- * inputs (as the operator needs them) and outputs. Immutable.
+ * The plan of one operator: its strategy, where the strategy came from, the derived sharding, the layouts of its
+ * inputs (as the operator needs them) and outputs, and the inputs that reuse an earlier consumer's redistribution.
+ * Immutable.
  *
  * @param name          the operator's name
  * @param type          the primitive name, e.g. {@code MatMul}
@@ -18,13 +19,53 @@ import java.util.List;
  * @param sharding      device matrix, tensor maps and the operator's own communication
  * @param inputLayouts  the layout each input must have
  * @param outputLayouts the layout of each output
+ * @param reuses        inputs that take the redistributed tensor of an earlier consumer instead of redistributing it
+ *                      again (see {@link Reuse}); empty by default
  */
 public record OpPlan(String name, String type, Strategy inStrategy, Strategy outStrategy, boolean userStrategy,
-                     OpSharding sharding, List<Layout> inputLayouts, List<Layout> outputLayouts) {
+                     OpSharding sharding, List<Layout> inputLayouts, List<Layout> outputLayouts, List<Reuse> reuses) {
+
+    /**
+     * Input {@code input} of this operator needs its tensor in the layout that input {@code ownerInput} of the
+     * earlier operator {@code owner} already redistributed it to (with the same partial-gradient groups): it reads
+     * that copy, so the tensor is redistributed once however many consumers need that layout, and in backward the
+     * consumers' gradients are summed locally and returned (reduced) once, at the owner. Immutable.
+     *
+     * @param input      this operator's input index, {@code >= 0}
+     * @param owner      the operator whose input redistribution is reused
+     * @param ownerInput the owner's input index, {@code >= 0}
+     */
+    public record Reuse(int input, String owner, int ownerInput) {
+
+        /** Validates non-negative indices and a named owner. */
+        public Reuse {
+            if (input < 0 || ownerInput < 0 || owner == null || owner.isEmpty()) {
+                throw new IllegalArgumentException("OpPlan.Reuse: input " + input + ", owner '" + owner
+                        + "', owner input " + ownerInput + "; expected indices >= 0 and an operator name");
+            }
+        }
+    }
 
     /** Copies the lists. */
     public OpPlan {
         inputLayouts = List.copyOf(inputLayouts);
         outputLayouts = List.copyOf(outputLayouts);
+        reuses = reuses == null ? List.of() : List.copyOf(reuses);
+    }
+
+    /** An operator plan whose inputs reuse no earlier redistribution. */
+    public OpPlan(String name, String type, Strategy inStrategy, Strategy outStrategy, boolean userStrategy,
+                  OpSharding sharding, List<Layout> inputLayouts, List<Layout> outputLayouts) {
+        this(name, type, inStrategy, outStrategy, userStrategy, sharding, inputLayouts, outputLayouts, List.of());
+    }
+
+    /** The reuse of input {@code input}, or null when the input has its own redistribution (or none). */
+    public Reuse reuse(int input) {
+        for (Reuse r : reuses) {
+            if (r.input() == input) {
+                return r;
+            }
+        }
+        return null;
     }
 }

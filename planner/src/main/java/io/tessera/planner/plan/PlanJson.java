@@ -12,10 +12,11 @@ import java.util.List;
 
 /**
  * The JSON form of a {@link Plan} (the {@code PLAN.json} of {@code tessera plan}): per operator its strategy, device
- * matrix, tensor maps and slice shapes; per communication its provenance (kind, phase, origin, operator and input,
- * tensor, parameter, reduction, source and target layouts, rank groups, bytes received per rank, reason); per parameter
- * its layout and slice bytes; and the parameter bytes per rank. Field order is fixed, so the same plan gives the same
- * text.
+ * matrix, tensor maps and slice shapes, and the inputs that reuse an earlier consumer's redistribution
+ * ({@code reuses}: input, operator, operator_input; present only when not empty); per communication its provenance
+ * (kind, phase, origin, operator and input, tensor, parameter, reduction, source and target layouts, rank groups, bytes
+ * received per rank, reason); per parameter its layout and slice bytes; and the parameter bytes per rank. Field order
+ * is fixed, so the same plan gives the same text.
  */
 public final class PlanJson {
 
@@ -86,6 +87,15 @@ public final class PlanJson {
             n.put("repeated", o.sharding().repeated());
             n.set("inputs", tensors(o.inputLayouts()));
             n.set("outputs", tensors(o.outputLayouts()));
+            if (!o.reuses().isEmpty()) {
+                ArrayNode reuses = n.putArray("reuses");
+                for (OpPlan.Reuse r : o.reuses()) {
+                    ObjectNode u = reuses.addObject();
+                    u.put("input", r.input());
+                    u.put("operator", r.owner());
+                    u.put("operator_input", r.ownerInput());
+                }
+            }
         }
         ArrayNode comms = root.putArray("communications");
         int id = 0;

@@ -1,5 +1,6 @@
 package io.tessera.planner.plan;
 
+import io.tessera.layout.Box;
 import io.tessera.layout.DType;
 import io.tessera.layout.DeviceMatrix;
 import io.tessera.layout.Layout;
@@ -13,6 +14,7 @@ import io.tessera.layout.redistribution.Transfer;
 import io.tessera.planner.graph.BackwardGraph;
 import io.tessera.planner.graph.Network;
 import io.tessera.planner.graph.Node;
+import io.tessera.planner.op.BatchNorm;
 import io.tessera.planner.op.OpComm;
 import io.tessera.planner.op.OpSharding;
 import io.tessera.planner.op.Strategy;
@@ -34,7 +36,12 @@ import java.util.Map;
  *     inputs must have and its outputs get. Data inputs are laid out by the dataset strategy; a parameter takes the
  *     layout its first consumer needs.</li>
  * <li>Where a tensor's layout differs from the one a consumer needs, the byte-minimal redistribution is inserted
- *     (forward), and its transpose carries the gradient back (backward).</li>
+ *     (forward), and its transpose carries the gradient back (backward). An activation is redistributed once per
+ *     target layout: later consumers needing the same layout (with the same partial-gradient groups) reuse the first
+ *     one's copy ({@link OpPlan#reuses()}), and in backward their gradients are summed locally and sent back once. A
+ *     gradient that is partial over a group whose members' producer slices tile their common slice (e.g. a
+ *     sequence-parallel LayerNorm output gathered for a column-parallel MatMul) goes back as one ReduceScatter
+ *     instead of an AllReduce followed by a local slice.</li>
  * <li>Operators' own communication is inserted: forward reductions of partial outputs; in backward, the reduction
  *     of partial input gradients. For a trainable parameter that reduction is its gradient reduction (sum, or mean
  *     with {@code gradients_mean}), skipped for {@code layerwise_parallel} parameters.</li>
@@ -76,8 +83,20 @@ public final class Planner {
         }
     }
 
-    /** A redistribution recorded in forward, to be transposed in backward. */
-    private record Edge(Node node, int input, String tensor, Layout from, Layout to) {
+    /**
+     * A redistribution recorded in forward, to be transposed in backward. {@code partial}: the groups over which the
+     * consumer's gradient of that input is partial (empty when complete). {@code owner}: the earlier edge whose
+     * redistributed tensor this consumer reuses, or null when it redistributes itself.
+     */
+    private record Edge(Node node, int input, String tensor, Layout from, Layout to, List<List<Integer>> partial,
+                        Edge owner) {
+        String key() {
+            return node.name() + "#" + input;
+        }
+    }
+
+    /** What makes two consumers' redistributions of one tensor the same: the target layout and partial groups. */
+    private record ShareKey(String tensor, Layout to, List<List<Integer>> partial) {
     }
 
     /** Pipeline stage by operator name; empty for one stage. */
@@ -129,11 +148,18 @@ public final class Planner {
         Map<String, OpPlan> byName = new HashMap<>();
         shards.clear();
 
+        // shared redistributions: owner edge by (tensor, target layout, partial groups); the consumers sharing each
+        // owner's redistribution (owner first); the owner's forward communications [from, to) in `forward`
+        Map<ShareKey, Edge> owners = new HashMap<>();
+        Map<String, List<String>> sharers = new LinkedHashMap<>();
+        Map<String, int[]> ownerComms = new HashMap<>();
+
         for (Node node : nodes) {
             List<TensorType> types = new ArrayList<>();
             for (String t : node.inputs()) {
                 types.add(network.tensor(t));
             }
+            List<OpPlan.Reuse> reuses = new ArrayList<>();
             Strategy user = config.mode() == ParallelMode.SEMI_AUTO_PARALLEL ? config.inStrategies().get(node.name())
                     : null;
             Strategy in = user != null ? user : node.op().dataParallel(types, devices);
@@ -165,10 +191,28 @@ public final class Planner {
                 }
                 RedistributionPlan rp = redistribution(current, required, types.get(i).dtype());
                 if (!rp.steps().isEmpty()) {
+                    List<List<Integer>> partial = partialGroups(node, sharding, i);
+                    // an activation already redistributed to this layout for an earlier consumer is reused
+                    ShareKey key = network.isParameter(t) || node.op() instanceof BatchNorm ? null
+                            : new ShareKey(t, required.normalized(), partial);
+                    Edge owner = key == null ? null : owners.get(key);
+                    if (owner != null) {
+                        edges.add(new Edge(node, i, t, current, required, partial, owner));
+                        reuses.add(new OpPlan.Reuse(i, owner.node().name(), owner.input()));
+                        sharers.get(owner.key()).add(node.name());
+                        continue;
+                    }
                     // a local slice moves nothing forward, but its transpose gathers the gradient back
+                    int first = forward.size();
                     addRedistribution(forward, rp, Phase.FORWARD, node, i, t, "input " + i + " of " + node.op().type()
                             + " '" + node.name() + "' needs another layout than its producer's");
-                    edges.add(new Edge(node, i, t, current, required));
+                    Edge e = new Edge(node, i, t, current, required, partial, null);
+                    edges.add(e);
+                    if (key != null) {
+                        owners.put(key, e);
+                        sharers.put(e.key(), new ArrayList<>(List.of(node.name())));
+                        ownerComms.put(e.key(), new int[] {first, forward.size()});
+                    }
                 }
             }
             List<Layout> outLayouts = new ArrayList<>();
@@ -183,14 +227,27 @@ public final class Planner {
                         c.reduce()));
             }
             OpPlan op = new OpPlan(node.name(), node.op().type(), in, out, user != null, sharding, inLayouts,
-                    outLayouts);
+                    outLayouts, reuses);
             ops.add(op);
             byName.put(node.name(), op);
+        }
+        for (Map.Entry<String, List<String>> e : sharers.entrySet()) {
+            List<String> who = e.getValue();
+            if (who.size() < 2) {
+                continue;
+            }
+            int[] at = ownerComms.get(e.getKey());
+            for (int k = at[0]; k < at[1]; k++) {
+                Communication c = forward.get(k);
+                forward.set(k, withReason(c, c.reason() + "; the " + (who.size() - 1) + " later consumer"
+                        + (who.size() == 2 ? " " : "s ") + who.subList(1, who.size()) + (who.size() == 2 ? " reuses"
+                        : " reuse") + " the redistributed tensor"));
+            }
         }
 
         java.util.Set<String> redistributed = new java.util.HashSet<>();
         edges.forEach(e -> redistributed.add(e.node().name() + "#" + e.input()));
-        List<Communication> backward = mergePartialSums(backward(nodes, byName, edges, paramConsumer),
+        List<Communication> backward = mergePartialSums(backward(nodes, byName, edges, paramConsumer, sharers),
                 redistributed);
         List<ParamPlan> params = new ArrayList<>();
         for (Parameter p : network.parameters()) {
@@ -263,7 +320,7 @@ public final class Planner {
     }
 
     private List<Communication> backward(List<Node> nodes, Map<String, OpPlan> byName, List<Edge> edges,
-                                         Map<String, String> firstConsumer) {
+                                         Map<String, String> firstConsumer, Map<String, List<String>> sharers) {
         BackwardGraph bg = network.backward();
         List<Communication> out = new ArrayList<>();
         // sharded parameters: recompute AllGather before their last consumer's backward, ReduceScatter after their
@@ -283,8 +340,16 @@ public final class Planner {
             }
         }
         Map<String, List<Edge>> edgesByNode = new HashMap<>();
+        Map<String, Edge> edgeAt = new HashMap<>();
+        // owners whose (summed) partial gradient is reduce-scattered straight into the producer's layout
+        java.util.Set<String> scattered = new java.util.HashSet<>();
         for (Edge e : edges) {
             edgesByNode.computeIfAbsent(e.node().name(), k -> new ArrayList<>()).add(e);
+            edgeAt.put(e.key(), e);
+            if (e.owner() == null && !e.partial().isEmpty() && !network.isParameter(e.tensor())
+                    && scatters(e.to(), e.from(), e.partial())) {
+                scattered.add(e.key());
+            }
         }
         for (int k = nodes.size() - 1; k >= 0; k--) {
             Node node = nodes.get(k);
@@ -316,17 +381,33 @@ public final class Planner {
                     out.add(opComm(node, sharding, c, outTypes, types, Communication.Origin.GRADIENT, p.name(),
                             config.gradientsMean() ? ReduceOp.MEAN : ReduceOp.SUM));
                 } else if (operatorComms) {
-                    out.add(opComm(node, sharding, c, outTypes, types, Communication.Origin.OPERATOR, null,
-                            c.reduce()));
+                    Edge e = c.output() ? null : edgeAt.get(node.name() + "#" + c.index());
+                    if (e != null && (e.owner() != null || scattered.contains(e.key()))) {
+                        // reduced at the owner, summed with the other sharers' partials (or reduce-scattered)
+                        continue;
+                    }
+                    Communication oc = opComm(node, sharding, c, outTypes, types, Communication.Origin.OPERATOR,
+                            null, c.reduce());
+                    List<String> who = e == null ? List.of() : sharers.getOrDefault(e.key(), List.of());
+                    out.add(who.size() < 2 ? oc : withReason(oc, "the partial gradients of the " + who.size()
+                            + " consumers " + who + " sharing one redistribution are summed locally, then reduced "
+                            + "once: " + oc.reason()));
                 }
             }
             for (Edge e : edgesByNode.getOrDefault(node.name(), List.of())) {
-                if (bg.gradientOf(e.tensor()) == null) {
+                if (bg.gradientOf(e.tensor()) == null || e.owner() != null) {
+                    continue;
+                }
+                List<String> who = sharers.getOrDefault(e.key(), List.of());
+                String summed = who.size() < 2 ? "" : "the gradients of the " + who.size() + " consumers " + who
+                        + " sharing one redistribution are summed locally; ";
+                if (scattered.contains(e.key())) {
+                    out.add(scatterComm(node, e, types.get(e.input()).dtype(), summed));
                     continue;
                 }
                 RedistributionPlan rp = redistribution(e.to(), e.from(), types.get(e.input()).dtype());
                 addRedistribution(out, rp, Phase.BACKWARD, node, e.input(), "grad/" + e.tensor(),
-                        "the gradient of input " + e.input() + " of '" + node.name()
+                        summed + "the gradient of input " + e.input() + " of '" + node.name()
                         + "' returns to its producer's layout (transpose of the forward redistribution)");
             }
             for (String param : scatterAfter.getOrDefault(node.name(), List.of())) {
@@ -346,6 +427,74 @@ public final class Planner {
             }
         }
         return out;
+    }
+
+    /**
+     * The groups over which {@code node}'s gradient of input {@code input} is partial (its operator AllReduce), or
+     * empty when the gradient is complete or operator communication is off (data_parallel mode).
+     */
+    private List<List<Integer>> partialGroups(Node node, OpSharding sharding, int input) {
+        if (!operatorComms || node.op() instanceof BatchNorm) {
+            return List.of();
+        }
+        for (OpComm c : sharding.backward()) {
+            if (!c.output() && c.index() == input && c.kind() == OpComm.Kind.ALL_REDUCE) {
+                return c.groups(sharding.devMatrix());
+            }
+        }
+        return List.of();
+    }
+
+    /**
+     * Whether a gradient partial over {@code groups} in layout {@code consumer} can go back to layout
+     * {@code producer} as one ReduceScatter over those groups, instead of an AllReduce followed by a local slice: the
+     * members of each group hold the same consumer slice, and their producer slices are disjoint pieces of it of
+     * equal size that together cover it (e.g. the gradient of a sequence-parallel LayerNorm's output, gathered over
+     * the tensor-parallel group for a column-parallel MatMul).
+     */
+    private static boolean scatters(Layout consumer, Layout producer, List<List<Integer>> groups) {
+        for (List<Integer> g : groups) {
+            Box common = consumer.sliceBox(g.get(0));
+            if (g.size() < 2 || common.volume() % g.size() != 0) {
+                return false;
+            }
+            long piece = common.volume() / g.size();
+            List<Box> pieces = new ArrayList<>();
+            for (int r : g) {
+                Box b = producer.sliceBox(r);
+                if (!consumer.sliceBox(r).equals(common) || !common.contains(b) || b.volume() != piece) {
+                    return false;
+                }
+                for (Box p : pieces) {
+                    if (!p.intersect(b).isEmpty()) {
+                        return false;
+                    }
+                }
+                pieces.add(b);
+            }
+        }
+        return true;
+    }
+
+    /** The backward ReduceScatter of edge {@code e}'s partial gradient into its producer's layout. */
+    private Communication scatterComm(Node node, Edge e, DType dtype, String summed) {
+        long piece = e.from().sliceBytes(dtype);
+        long[] recv = new long[devices];
+        for (List<Integer> g : e.partial()) {
+            for (int r : g) {
+                recv[r] = piece * (g.size() - 1);
+            }
+        }
+        return new Communication("ReduceScatter", Communication.Origin.REDISTRIBUTION, Phase.BACKWARD, node.name(),
+                e.input(), "grad/" + e.tensor(), null, ReduceOp.SUM, e.to(), e.from(), e.partial(), recv, summed
+                + "the gradient of input " + e.input() + " of '" + node.name() + "' is partial over the group and "
+                + "its producer's layout splits the group's slice among the members: reduce-scattered into it (an "
+                + "AllReduce and a local slice fused; transpose of the forward AllGather)");
+    }
+
+    private static Communication withReason(Communication c, String reason) {
+        return new Communication(c.kind(), c.origin(), c.phase(), c.operator(), c.input(), c.tensor(), c.parameter(),
+                c.reduce(), c.from(), c.to(), c.groups(), c.recvBytes(), reason);
     }
 
     /**

@@ -46,7 +46,10 @@ import java.util.function.Consumer;
  * {@code init_data}), its activations and gradients, and runs a per-rank program of kernels and the plan's
  * collectives on the lockstep {@link Cluster}. Redistributions run as one collective over the ranks with the byte-minimal
  * plan; operator and gradient reductions, AllGathers and ReduceScatters of optimizer parallel run over the plan's
- * groups. A one-device plan of the same network is run the same way as the reference.
+ * groups. A consumer that reuses an earlier consumer's redistribution ({@link OpPlan#reuses()}) reads its copy, and
+ * in backward hands its gradient to that owner, which sums them and returns the sum once: by the plan's backward
+ * ReduceScatter into the producer's layout when it has one (sequence parallelism), else by the reduction and the
+ * transposed redistribution. A one-device plan of the same network is run the same way as the reference.
  */
 final class Execution {
 
@@ -58,6 +61,8 @@ final class Execution {
     private final BackwardGraph bg;
     private final Map<String, RedistributionPlan> redistributions = new HashMap<>();
     private final Set<String> edges = new HashSet<>();
+    /** Inputs ({@code op/input}) whose redistribution later consumers reuse: they sum those consumers' gradients. */
+    private final Set<String> shared = new HashSet<>();
     private List<List<Instruction>> programs;
     private long nextId;
     /** Index of each communication in the plan (by identity). */
@@ -79,6 +84,7 @@ final class Execution {
         // inputs whose layout differs from their producer's: redistributed forward, transposed backward
         for (OpPlan op : plan.ops()) {
             Node node = net.node(op.name());
+            op.reuses().forEach(u -> shared.add(u.owner() + "/" + u.ownerInput()));
             for (int i = 0; i < node.inputs().size(); i++) {
                 String t = node.inputs().get(i);
                 Layout from = net.isParameter(t) ? plan.param(t).layout() : plan.layouts().get(t);
@@ -167,10 +173,18 @@ final class Execution {
         Set<String> recomputed = new HashSet<>();
         for (OpPlan op : plan.ops()) {
             Node node = net.node(op.name());
+            op.reuses().forEach(u -> shared.add(u.owner() + "/" + u.ownerInput()));
             for (int i = 0; i < node.inputs().size(); i++) {
                 String t = node.inputs().get(i);
                 Layout required = op.inputLayouts().get(i);
                 String slot = "in/" + node.name() + "/" + i;
+                OpPlan.Reuse reuse = op.reuse(i);
+                if (reuse != null) {
+                    // an earlier consumer already redistributed the tensor to this layout: read its copy
+                    String owner = "in/" + reuse.owner() + "/" + reuse.ownerInput();
+                    compute("reuse " + owner + " as " + slot, s -> s.put(slot, s.get(owner)));
+                    continue;
+                }
                 if (net.isParameter(t)) {
                     ParamPlan p = plan.param(t);
                     String src = "param/" + t;
@@ -390,18 +404,24 @@ final class Execution {
                 }
             }
             runBackward(node, op, needs);
-            for (int i = 0; i < needs.length; i++) {
-                if (needs[i]) {
-                    contribute(node, op, i);
+            // inputs reusing a redistribution hand their gradient to its owner: first, in case the owner is an
+            // earlier input of this same operator
+            for (int pass = 0; pass < 2; pass++) {
+                for (int i = 0; i < needs.length; i++) {
+                    if (needs[i] && (op.reuse(i) != null) == (pass == 0)) {
+                        contribute(node, op, i);
+                    }
                 }
             }
             for (Communication c : segment) {
                 boolean batchNormStats = node.op() instanceof BatchNorm && c.input() == 0
                         && c.origin() == Communication.Origin.OPERATOR;
                 // mirror AllReduces of optimizer shards run right after their ReduceScatter (see reduce)
+                // (a redistribution's ReduceScatter runs in contribute, with the gradient it reduces)
                 boolean reduction = (c.kind().equals("AllReduce") && (c.origin() == Communication.Origin.OPERATOR
                         || c.origin() == Communication.Origin.GRADIENT) && !edges.contains(c.operator() + "#"
-                        + c.input()) && !batchNormStats) || c.kind().equals("ReduceScatter");
+                        + c.input()) && !batchNormStats) || (c.kind().equals("ReduceScatter")
+                        && c.origin() != Communication.Origin.REDISTRIBUTION);
                 if (!reduction) {
                     continue;
                 }
@@ -651,8 +671,50 @@ final class Execution {
         }
         boolean reduced = partial != null && (p != null ? !p.layerwiseParallel() : operatorComms);
         if (edges.contains(node.name() + "#" + i)) {
+            OpPlan.Reuse reuse = op.reuse(i);
+            if (reuse != null) {
+                // summed (still partial) into the owner's gradient, which is reduced and sent back once
+                String share = "share/" + reuse.owner() + "/" + reuse.ownerInput();
+                compute("share " + local, s -> add(s, share, s.get(local)));
+                return;
+            }
+            if (shared.contains(node.name() + "/" + i)) {
+                // the owner adds its own gradient to the sum of the later consumers'
+                String share = "share/" + node.name() + "/" + i;
+                compute("sum shared " + local, s -> {
+                    add(s, share, s.get(local));
+                    s.put(local, round(s.get(share)));
+                    s.remove(share);
+                });
+            }
             Layout from = op.inputLayouts().get(i);
             Layout to = p != null ? p.layout() : plan.layouts().get(t);
+            Communication scatter = redistributionScatter(node.name(), i);
+            if (scatter != null) {
+                // the partial gradient, reduce-scattered straight into the producer's layout
+                String back = "back/" + node.name() + "/" + i;
+                collective("ReduceScatter(sum) " + local, scatter.groups(), members -> {
+                    double[] sum = members.get(0).get(local).data().clone();
+                    long[] shape = members.get(0).get(local).shape();
+                    for (int m = 1; m < members.size(); m++) {
+                        double[] d = members.get(m).get(local).data();
+                        if (d.length != sum.length) {
+                            throw new IllegalStateException("ReduceScatter of " + local + ": rank "
+                                    + members.get(m).rank() + " holds " + d.length + " elements, rank "
+                                    + members.get(0).rank() + " " + sum.length);
+                        }
+                        for (int k = 0; k < sum.length; k++) {
+                            sum[k] += d[k];
+                        }
+                    }
+                    NDArray reduced0 = NDArray.of(shape, sum);
+                    for (RankState m : members) {
+                        m.put(back, region(reduced0, from.sliceBox(m.rank()), to.sliceBox(m.rank())));
+                    }
+                });
+                compute("accumulate " + back, s -> add(s, "grad/" + t, s.get(back)));
+                return;
+            }
             if (reduced) {
                 ReduceOp r = p != null && plan.config().gradientsMean() ? ReduceOp.MEAN : ReduceOp.SUM;
                 collective("AllReduce " + local, partial, Collectives.allReduce(local, local, r));
@@ -667,6 +729,17 @@ final class Execution {
             // complete, or a layerwise_parallel parameter's local gradient (not reduced by design)
             compute("accumulate " + local, s -> add(s, "grad/" + t, s.get(local)));
         }
+    }
+
+    /** The backward ReduceScatter returning the gradient of input {@code input} of {@code node}, or null. */
+    private Communication redistributionScatter(String node, int input) {
+        for (Communication c : plan.comms()) {
+            if (c.phase() == Phase.BACKWARD && c.origin() == Communication.Origin.REDISTRIBUTION
+                    && c.kind().equals("ReduceScatter") && node.equals(c.operator()) && c.input() == input) {
+                return c;
+            }
+        }
+        return null;
     }
 
     private static void add(RankState s, String slot, NDArray g) {
