@@ -90,3 +90,19 @@ dump("gpt-megatron-sequence-parallel.json", {
                "dataset_strategy": [[2, 1], [2, 1]]},
   "operators": megatron(2, 2, 4, sp=True),
 })
+
+# 4. Pipeline parallel: the 4-layer GPT in 2 stages of 8 devices (Megatron tp4 x dp2 inside each stage), 4
+#    micro-batches per step; explicit stages: the embedding and layers 0-1 in stage 0, layers 2-3 and the head in
+#    stage 1 (the cut carries one hidden state, layers.1.residual2)
+gpt4_args = dict(gpt_args, layers=4)
+dump("gpt-pipeline-2stages.json", {
+  "network": {"zoo": "gpt", "args": gpt4_args},
+  "devices": 16,
+  "parallel": {"parallel_mode": "semi_auto_parallel",
+               "dataset_strategy": [[2, 1], [2, 1]],
+               "pipeline_stages": 2,
+               "micro_batches": 4},
+  "operators": megatron(4, 2, 4),
+  "stages": {"embedding.*": 0, "layers.0.*": 0, "layers.1.*": 0, "layers.2.*": 1, "layers.3.*": 1,
+             "final_ln": 1, "head": 1, "loss_fn": 1, "loss": 1},
+})

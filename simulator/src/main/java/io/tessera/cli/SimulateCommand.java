@@ -3,7 +3,7 @@ package io.tessera.cli;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tessera.layout.DType;
-import io.tessera.planner.plan.Plan;
+import io.tessera.planner.plan.PipelinePlan;
 import io.tessera.planner.plan.StrategyPlans;
 import io.tessera.planner.strategy.StrategyFiles;
 import io.tessera.simulator.numeric.Simulation;
@@ -28,7 +28,9 @@ import java.util.concurrent.Callable;
 /**
  * {@code tessera simulate STRATEGY.json}: plans the strategy file and runs the analytic timeline of one training step
  * on a cluster ({@code --cluster}, {@code --trace}, {@code --json}). With {@code --numeric}: runs its training steps on
- * the simulated ranks on real data and compares every step with one device; with {@code --pipeline-stages} and
+ * the simulated ranks on real data and compares every step with one device (a file with {@code pipeline_stages} runs
+ * every stage's ranks, with the sends between stages, and {@code micro_batches} per step with gradient
+ * accumulation); with {@code --pipeline-stages} and
  * its companions the analytic timeline of that many identical pipeline stages ({@code PipelineTimeline}); exit code 0 when the largest relative
  * difference is within tolerance (1e-5 float32, 1e-12 float64), 1 otherwise. Exit code 2 for bad input.
  */
@@ -38,7 +40,9 @@ import java.util.concurrent.Callable;
                 + "kind, and optionally a Chrome/Perfetto trace.",
                 "With --numeric: runs its training steps on N in-process ranks on real data and compares them "
                 + "with one device: per step the losses and the largest relative difference over the loss and every "
-                + "updated parameter. Exit code 0 when within tolerance (1e-5 float32, 1e-12 float64), 1 when not."})
+                + "updated parameter. A file with parallel.pipeline_stages runs every stage's ranks (the tensors "
+                + "crossing stages sent between them) and parallel.micro_batches per step with gradient accumulation. "
+                + "Exit code 0 when within tolerance (1e-5 float32, 1e-12 float64), 1 when not."})
 public final class SimulateCommand implements Callable<Integer> {
 
     @Spec
@@ -80,7 +84,8 @@ public final class SimulateCommand implements Callable<Integer> {
     private long seed;
 
     @Option(names = "--json", description = "Print the figures as JSON (analytic: step_seconds, mfu, memory, "
-            + "communication; numeric: passed, ranks, steps, max_rel_error).")
+            + "communication; numeric: passed, ranks, steps, max_rel_error, and stages and micro_batches with "
+            + "pipeline stages or micro-batches).")
     private boolean json;
 
     @Option(names = "--pipeline-stages", paramLabel = "P",
@@ -112,7 +117,8 @@ public final class SimulateCommand implements Callable<Integer> {
                 || virtualStages != null || recompute != null;
         if (pipeline && numeric) {
             throw new InputException("--pipeline-stages, --micro-batches, --schedule, --virtual-stages and "
-                    + "--recompute apply to the analytic timeline; drop them or --numeric");
+                    + "--recompute apply to the analytic timeline; drop them or --numeric (a numeric pipeline run "
+                    + "takes parallel.pipeline_stages and parallel.micro_batches from the strategy file)");
         }
         if (!numeric) {
             AnalyticSimulation a = new AnalyticSimulation(strategy, cluster, trace, !noOverlap, json);
@@ -122,7 +128,7 @@ public final class SimulateCommand implements Callable<Integer> {
             return a.run(spec.commandLine().getOut());
         }
         SimulationOptions options;
-        Plan plan;
+        PipelinePlan plan;
         try {
             if (looksLikePlanJson(strategy)) {
                 throw new IllegalArgumentException("this is a PLAN.json, which does not carry the network; simulate "
@@ -130,13 +136,15 @@ public final class SimulateCommand implements Callable<Integer> {
             }
             DType d = DType.parse(dtype);
             options = new SimulationOptions(steps, d, learningRate, seed, Runtime.getRuntime().availableProcessors());
-            plan = StrategyPlans.plan(StrategyFiles.read(strategy));
+            plan = StrategyPlans.pipelinePlan(StrategyFiles.read(strategy), null);
         } catch (IllegalArgumentException e) {
             throw InputException.inFile(strategy, e);
         }
         PrintWriter err = spec.commandLine().getErr();
         if (System.console() != null) {
-            err.println("tessera simulate: " + plan.devices() + " ranks, " + steps + " steps ...");
+            err.println("tessera simulate: " + plan.devices() + " ranks" + (plan.stages() > 1 || plan.microBatches() > 1
+                    ? " (" + plan.stages() + " pipeline stages, " + plan.microBatches() + " micro-batches)" : "")
+                    + ", " + steps + " steps ...");
             err.flush();
         }
         SimulationReport report;
@@ -185,6 +193,10 @@ public final class SimulateCommand implements Callable<Integer> {
         ObjectNode o = Json.object();
         o.put("passed", r.passed());
         o.put("ranks", r.ranks());
+        if (r.pipelined()) {
+            o.put("stages", r.stages());
+            o.put("micro_batches", r.microBatches());
+        }
         o.put("dtype", r.options().dtype().jsonName());
         ArrayNode steps = o.putArray("steps");
         for (SimulationReport.Step s : r.steps()) {

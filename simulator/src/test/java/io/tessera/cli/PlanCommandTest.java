@@ -3,7 +3,7 @@ package io.tessera.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.tessera.planner.plan.Plan;
+import io.tessera.planner.plan.PipelinePlan;
 import io.tessera.planner.plan.PlanJson;
 import io.tessera.planner.plan.PlanSummary;
 import io.tessera.planner.plan.StrategyPlans;
@@ -110,20 +110,25 @@ class PlanCommandTest {
         assertTrue(files.size() >= 3, "strategy files found: " + files);
         for (Path f : files) {
             String name = f.getFileName().toString();
-            Plan plan = StrategyPlans.plan(StrategyFiles.read(f));
+            // with its pipeline stages, if any (gpt-pipeline-2stages.json)
+            PipelinePlan plan = StrategyPlans.pipelinePlan(StrategyFiles.read(f), null);
             Path out = tmp.resolve(name + ".plan.json");
             Path ckpt = tmp.resolve(name + ".ckpt.json");
             // --ckpt always: a shipped file with a save_file must not write into the repository
             Run r = run("plan", f.toString(), "--out", out.toString(), "--ckpt", ckpt.toString());
             assertEquals(0, r.code, name + ": " + r.err);
             assertEquals("", r.err, name);
-            assertTrue(r.out.startsWith("plan of '" + plan.network().name() + "' on " + plan.devices()
+            assertTrue(r.out.startsWith("plan of '" + plan.plan().network().name() + "' on " + plan.devices()
                     + " devices"), name + ": " + r.out);
             assertEquals(PlanSummary.format(plan), r.out, name);
 
             JsonNode planJson = readJson(out);
-            assertEquals(PLAN_KEYS, keys(planJson), name);
-            assertEquals(plan.network().name(), planJson.get("network").asText(), name);
+            List<String> planKeys = new ArrayList<>(PLAN_KEYS);
+            if (plan.stages() > 1) {
+                planKeys.add(2, "pipeline");
+            }
+            assertEquals(planKeys, keys(planJson), name);
+            assertEquals(plan.plan().network().name(), planJson.get("network").asText(), name);
             assertEquals(plan.devices(), planJson.get("devices").asInt(), name);
             assertEquals(Json.write(PlanJson.toJson(plan)), Files.readString(out), name);
 

@@ -122,7 +122,8 @@ public final class Planner {
 
     /**
      * Plans {@code network} under {@code config} for pipeline stages: as {@link #plan(Network, PlanConfig)}, except
-     * that fusion buckets never mix parameters of different stages (a parameter's stage is its first consumer's).
+     * that fusion buckets never mix parameters of different stages (a parameter's stage is its first consumer's) and
+     * the partial gradients of a tensor's consumers are summed and reduced per stage.
      *
      * @param stageOf the stage of every operator
      */
@@ -248,7 +249,7 @@ public final class Planner {
         java.util.Set<String> redistributed = new java.util.HashSet<>();
         edges.forEach(e -> redistributed.add(e.node().name() + "#" + e.input()));
         List<Communication> backward = mergePartialSums(backward(nodes, byName, edges, paramConsumer, sharers),
-                redistributed);
+                redistributed, stageOf);
         List<ParamPlan> params = new ArrayList<>();
         for (Parameter p : network.parameters()) {
             Layout l = layouts.get(p.name());
@@ -502,9 +503,13 @@ public final class Planner {
      * partials are summed locally and reduced once (AllReduce is linear): one communication, placed where the last
      * of them was. Gradients that are complete on every rank are not merged into such a sum, nor are partials of a
      * consumer whose input was redistributed (they live in another layout until reduced and redistributed back).
+     * With pipeline stages only the partials of one stage are summed (each stage reduces its own over its own ranks
+     * before the gradient returns to the producer's stage).
      */
-    private static List<Communication> mergePartialSums(List<Communication> comms, java.util.Set<String> redistributed) {
-        record SumKey(Communication.Origin origin, String tensor, List<List<Integer>> groups, ReduceOp reduce) {
+    private static List<Communication> mergePartialSums(List<Communication> comms, java.util.Set<String> redistributed,
+                                                        Map<String, Integer> stageOf) {
+        record SumKey(int stage, Communication.Origin origin, String tensor, List<List<Integer>> groups,
+                      ReduceOp reduce) {
         }
         Map<SumKey, List<Integer>> positions = new LinkedHashMap<>();
         for (int i = 0; i < comms.size(); i++) {
@@ -514,7 +519,8 @@ public final class Planner {
             if (c.kind().equals("AllReduce") && c.origin() != Communication.Origin.REDISTRIBUTION
                     && c.origin() != Communication.Origin.PARALLEL_OPTIMIZER
                     && !redistributed.contains(c.operator() + "#" + c.input())) {
-                positions.computeIfAbsent(new SumKey(c.origin(), c.tensor(), c.groups(), c.reduce()),
+                int stage = c.operator() == null ? 0 : stageOf.getOrDefault(c.operator(), 0);
+                positions.computeIfAbsent(new SumKey(stage, c.origin(), c.tensor(), c.groups(), c.reduce()),
                         k -> new ArrayList<>()).add(i);
             }
         }

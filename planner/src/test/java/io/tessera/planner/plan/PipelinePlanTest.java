@@ -151,6 +151,26 @@ class PipelinePlanTest {
     }
 
     @Test
+    void partialGradientsOfATensorAreSummedPerStage() {
+        // layers.1.ln1's output feeds attention.q (stage 0) and attention.k, .v (stage 1): each leaves a partial
+        // input gradient over the tensor-parallel group; one plan merges them all, the pipeline once per stage
+        Map<String, Integer> given = Map.of("layers.1.attention.k", 1, "layers.1.attention.v", 1);
+        PlanConfig config = HandPlans.megatronGptConfig(GPT, 2, 4);
+        PipelinePlan pipe = PipelinePlan.plan(Zoo.gpt(GPT), config, 2, 2, op -> Optional.ofNullable(given.get(op)));
+        String x1 = "grad/" + Zoo.gpt(GPT).node("layers.1.ln1").outputs().get(0);
+        List<Communication> flat = Planner.plan(Zoo.gpt(GPT), config).comms().stream()
+                .filter(c -> c.origin() == Communication.Origin.OPERATOR && c.tensor().equals(x1)).toList();
+        assertEquals(List.of("layers.1.attention.q"), flat.stream().map(Communication::operator).toList());
+        List<Communication> staged = pipe.plan().comms().stream()
+                .filter(c -> c.origin() == Communication.Origin.OPERATOR && c.tensor().equals(x1)).toList();
+        assertEquals(List.of("layers.1.attention.k", "layers.1.attention.q"), staged.stream()
+                .map(Communication::operator).toList());
+        assertEquals(List.of(1, 0), staged.stream().map(pipe::commStage).toList());
+        assertTrue(staged.get(0).reason().contains("2 consumers [layers.1.attention.k, layers.1.attention.v]"),
+                staged.get(0).reason());
+    }
+
+    @Test
     void badStageAssignmentsAreRejectedWithTheReason() {
         Network gpt = Zoo.gpt(GPT);
         PlanConfig config = HandPlans.megatronGptConfig(GPT, 2, 4);

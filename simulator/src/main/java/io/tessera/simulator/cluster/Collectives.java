@@ -198,6 +198,59 @@ public final class Collectives {
     }
 
     /**
+     * SendRecv between a group of two, {@code [sender, receiver]}: the receiver gets a copy of the sender's array in
+     * slot {@code out} (replacing what was there). The pipeline stage boundary in forward.
+     */
+    public static CollectiveFn send(String in, String out) {
+        requireNames(in, out);
+        return members -> {
+            requirePair(members, "SendRecv");
+            members.get(1).put(out, inputs(members.subList(0, 1), in).get(0).copy());
+        };
+    }
+
+    /**
+     * SendRecv that accumulates, between a group of two {@code [sender, receiver]}: the sender's array in {@code in}
+     * is added element-wise to the receiver's slot {@code out} (a copy is stored when that slot is empty). A sender
+     * without slot {@code in} sends nothing (a zero gradient). The pipeline stage boundary in backward: the gradient
+     * of a tensor sent between stages returns to its producer's gradient sum.
+     */
+    public static CollectiveFn sendAdd(String in, String out) {
+        requireNames(in, out);
+        return members -> {
+            requirePair(members, "SendRecv(add)");
+            RankState src = members.get(0);
+            RankState dst = members.get(1);
+            if (!src.has(in)) {
+                return;
+            }
+            NDArray g = src.get(in);
+            if (!dst.has(out)) {
+                dst.put(out, g.copy());
+                return;
+            }
+            NDArray acc = dst.get(out);
+            if (!Arrays.equals(acc.shape(), g.shape())) {
+                throw new MemberException(src.rank(), "'" + in + "' of rank " + src.rank() + " has shape "
+                        + Arrays.toString(g.shape()) + " but '" + out + "' of rank " + dst.rank() + " has "
+                        + Arrays.toString(acc.shape()));
+            }
+            double[] a = acc.data();
+            double[] b = g.data();
+            for (int i = 0; i < a.length; i++) {
+                a[i] += b[i];
+            }
+        };
+    }
+
+    private static void requirePair(List<RankState> members, String what) {
+        if (members.size() != 2) {
+            throw new IllegalArgumentException(what + ": found a group of " + members.size() + " ranks "
+                    + ranksOf(members) + "; expected two, [sender, receiver]");
+        }
+    }
+
+    /**
      * A redistribution exchange step over {@code List<Block>} object slots: for each transfer (global ranks, which
      * must be members), the receiver appends to its slot {@code out} a copy of the transfer's box, cut from the
      * first block in the sender's slot {@code in} that contains it. Every region is cut before anything is

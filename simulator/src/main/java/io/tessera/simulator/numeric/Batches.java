@@ -13,7 +13,8 @@ import java.util.SplittableRandom;
 
 /**
  * Deterministic input batches for a network: for each data input a whole tensor, the same for the one-device
- * reference and every rank (which takes its slice). Labels of a softmax cross-entropy are one-hot rows; indices of a
+ * reference and every rank (which takes its slice); with pipeline micro-batches, one such batch per micro-batch
+ * ({@link #microBatch}). Labels of a softmax cross-entropy are one-hot rows; indices of a
  * Gather are uniform in the table's range; other inputs are standard normal.
  */
 public final class Batches {
@@ -55,6 +56,22 @@ public final class Batches {
             out.put(name, a);
         }
         return out;
+    }
+
+    /**
+     * Micro-batch {@code k} (from 0) of training step {@code step} when every step runs {@code microBatches}
+     * micro-batches: the batch {@link #batch} draws for step {@code step * microBatches + k}, so the micro-batches of
+     * all steps are distinct, one micro-batch per step is exactly {@link #batch}, and a step of {@code m}
+     * micro-batches sees the batches of {@code m} consecutive one-micro-batch steps.
+     *
+     * @throws IllegalArgumentException when {@code microBatches < 1} or {@code k} is outside {@code [0, microBatches)}
+     */
+    public static Map<String, NDArray> microBatch(Network network, long seed, int step, int microBatches, int k) {
+        if (microBatches < 1 || k < 0 || k >= microBatches) {
+            throw new IllegalArgumentException("micro-batch: found index " + k + " of " + microBatches
+                    + " micro-batches; expected 0 <= index < micro-batches and micro-batches >= 1");
+        }
+        return batch(network, seed, Math.toIntExact((long) step * microBatches + k));
     }
 
     private static double gaussian(SplittableRandom rnd) {

@@ -21,6 +21,7 @@ import io.tessera.planner.plan.Communication;
 import io.tessera.planner.plan.OpPlan;
 import io.tessera.planner.plan.ParamPlan;
 import io.tessera.planner.plan.Phase;
+import io.tessera.planner.plan.PipelinePlan;
 import io.tessera.planner.plan.Plan;
 import io.tessera.planner.strategy.OptimizerKind;
 import io.tessera.simulator.array.NDArray;
@@ -50,13 +51,40 @@ import java.util.function.Consumer;
  * in backward hands its gradient to that owner, which sums them and returns the sum once: by the plan's backward
  * ReduceScatter into the producer's layout when it has one (sequence parallelism), else by the reduction and the
  * transposed redistribution. A one-device plan of the same network is run the same way as the reference.
+ *
+ * <p>Pipeline stages: global rank {@code stage * n + local} runs only its stage's operators, parameters and
+ * communications (groups mapped to global ranks), on local rank {@code local}'s slices. A tensor crossing stages is
+ * sent after its producer's forward by each producer rank to the consumer-stage rank of the same local rank (a
+ * two-rank SendRecv collective); its gradient returns the same way once the consumer stage has finished it (after the
+ * backward of its earliest consumer there) and is added to the producer's gradient. A step runs its micro-batches
+ * one after the other, each forward then backward (numerically the same as GPipe's all-forwards-then-all-backwards;
+ * the per-rank programs are one sequential schedule, so the lockstep cluster never waits on a later collective). The
+ * loss gradient is seeded with {@code 1 / microBatches}, so the parameter gradients sum to their mean over the
+ * micro-batches; operator reductions and redistributions run per micro-batch, while the parameters' gradient
+ * reductions (AllReduce, optimizer-parallel ReduceScatter and mirror AllReduce, fused buckets) run once, in the last
+ * micro-batch, on the accumulated gradients, as real pipelines do. Then one optimizer update.
  */
 final class Execution {
 
+    private final PipelinePlan pipe;
     private final Plan plan;
     private final Network net;
     private final SimulationOptions options;
+    /** Ranks per stage. */
     private final int n;
+    private final int microBatches;
+    /** The stage of the operator producing the loss. */
+    private final int lossStage;
+    /** The boundaries sent after each producer operator's forward. */
+    private final Map<String, List<PipelinePlan.Boundary>> sentAfter = new HashMap<>();
+    /** The boundaries whose gradient returns after the backward of the operator at each index. */
+    private final Map<Integer, List<PipelinePlan.Boundary>> returnedAfter = new HashMap<>();
+    /** The stages loading each data input. */
+    private final Map<String, Set<Integer>> inputStages = new HashMap<>();
+    /** The stage whose ranks {@link #compute} and {@link #collective} emit to. */
+    private int stage;
+    /** Whether the micro-batch being emitted is the step's last (parameter gradient reductions run in it). */
+    private boolean lastMicroBatch;
     private final Cluster cluster;
     private final BackwardGraph bg;
     private final Map<String, RedistributionPlan> redistributions = new HashMap<>();
@@ -75,12 +103,47 @@ final class Execution {
     private Consumer<List<List<Instruction>>> programHook;
 
     Execution(Plan plan, SimulationOptions options) {
-        this.plan = plan;
+        this(PipelinePlan.single(plan), options);
+    }
+
+    Execution(PipelinePlan pipe, SimulationOptions options) {
+        this.pipe = pipe;
+        this.plan = pipe.plan();
         this.net = plan.network();
         this.options = options;
         this.n = plan.devices();
-        this.cluster = new Cluster(n, options.threads());
+        this.microBatches = pipe.microBatches();
+        this.cluster = new Cluster(pipe.devices(), options.threads());
         this.bg = net.backward();
+        int loss = 0;
+        Map<String, Integer> index = new HashMap<>();
+        for (int k = 0; k < plan.ops().size(); k++) {
+            Node node = net.node(plan.ops().get(k).name());
+            index.put(node.name(), k);
+            if (node.outputs().contains(net.loss())) {
+                loss = pipe.stageOf(node.name());
+            }
+        }
+        this.lossStage = loss;
+        for (PipelinePlan.Boundary b : pipe.boundaries()) {
+            sentAfter.computeIfAbsent(b.producer(), k -> new ArrayList<>()).add(b);
+            if (bg.gradientOf(b.tensor()) == null) {
+                continue;
+            }
+            // the consumer stage's gradient of the tensor is complete after the backward of its earliest consumer
+            int earliest = Integer.MAX_VALUE;
+            for (Node c : net.consumers(b.tensor())) {
+                if (pipe.stageOf(c.name()) == b.toStage()) {
+                    earliest = Math.min(earliest, index.get(c.name()));
+                }
+            }
+            returnedAfter.computeIfAbsent(earliest, k -> new ArrayList<>()).add(b);
+        }
+        for (String input : net.inputs()) {
+            Set<Integer> at = new java.util.TreeSet<>();
+            net.consumers(input).forEach(c -> at.add(pipe.stageOf(c.name())));
+            inputStages.put(input, at.isEmpty() ? Set.of(0) : at);
+        }
         // inputs whose layout differs from their producer's: redistributed forward, transposed backward
         for (OpPlan op : plan.ops()) {
             Node node = net.node(op.name());
@@ -102,13 +165,19 @@ final class Execution {
                 b.comms().forEach(i -> bucketOf.put(i, b));
             }
         }
+        // each stage's ranks hold only that stage's parameters, as the plan's local ranks
         for (int r = 0; r < n; r++) {
             Map<String, Parameter> slices = plan.materialize(r);
-            RankState s = cluster.state(r);
             for (ParamPlan p : plan.params()) {
+                RankState s = cluster.state(pipe.globalRank(pipe.paramStage(p.name()), r));
                 s.put("param/" + p.name(), toArray(slices.get(p.name())));
             }
         }
+    }
+
+    /** The stage-local rank of a rank's memory. */
+    private int local(RankState s) {
+        return s.rank() % n;
     }
 
     private NDArray toArray(Parameter p) {
@@ -131,30 +200,51 @@ final class Execution {
         return cluster;
     }
 
-    /** Runs training step {@code step} and returns each rank's loss value. */
+    /**
+     * Runs training step {@code step} (its micro-batches, then the update) and returns the loss of each local rank
+     * of the stage computing the loss: the mean of its micro-batch losses.
+     */
     double[] step(int step) {
         programs = new ArrayList<>();
-        for (int r = 0; r < n; r++) {
+        for (int r = 0; r < pipe.devices(); r++) {
             programs.add(new ArrayList<>());
         }
         nextId = 0;
-        gatheredThisStep.clear();
-        Map<String, NDArray> batch = Batches.batch(net, options.seed(), step);
-        compute("clear", s -> {
+        computeAll("clear", s -> {
             for (String k : new ArrayList<>(s.names())) {
                 if (!k.startsWith("param/") && !k.startsWith("opt/")) {
                     s.remove(k);
                 }
             }
         });
-        for (String input : net.inputs()) {
-            Layout l = plan.layouts().get(input);
-            NDArray full = batch.get(input);
-            compute("load " + input, s -> s.put("act/" + input, region(full, Box.full(full.shape()),
-                    l.sliceBox(s.rank()))));
+        for (int k = 0; k < microBatches; k++) {
+            lastMicroBatch = k == microBatches - 1;
+            gatheredThisStep.clear();
+            if (k > 0) {
+                // a micro-batch's activations and activation gradients go; the parameters' gradient sums stay
+                computeAll("clear micro-batch " + k, s -> {
+                    for (String slot : new ArrayList<>(s.names())) {
+                        if (!accumulated(slot)) {
+                            s.remove(slot);
+                        }
+                    }
+                });
+            }
+            Map<String, NDArray> batch = Batches.microBatch(net, options.seed(), step, microBatches, k);
+            for (String input : net.inputs()) {
+                Layout l = plan.layouts().get(input);
+                NDArray full = batch.get(input);
+                for (int st : inputStages.get(input)) {
+                    stage = st;
+                    compute("load " + input, s -> s.put("act/" + input, region(full, Box.full(full.shape()),
+                            l.sliceBox(local(s)))));
+                }
+            }
+            forward();
+            backward();
+            stage = lossStage;
+            compute("accumulate loss", s -> add(s, "acc/loss", s.get("act/" + net.loss())));
         }
-        forward();
-        backward();
         optimizer(step);
         if (programHook != null) {
             programHook.accept(programs);
@@ -162,9 +252,24 @@ final class Execution {
         cluster.run(programs);
         double[] loss = new double[n];
         for (int r = 0; r < n; r++) {
-            loss[r] = cluster.state(r).get("act/" + net.loss()).get(0);
+            loss[r] = cluster.state(pipe.globalRank(lossStage, r)).get("acc/loss").get(0) / microBatches;
         }
         return loss;
+    }
+
+    /** Whether a slot lives across the micro-batches of a step: parameters, optimizer state and gradient sums. */
+    private boolean accumulated(String slot) {
+        if (slot.startsWith("param/") || slot.startsWith("opt/") || slot.startsWith("gacc/")
+                || slot.startsWith("eacc/") || slot.startsWith("acc/")) {
+            return true;
+        }
+        if (slot.startsWith("grad/")) {
+            return net.isParameter(slot.substring("grad/".length()));
+        }
+        if (slot.startsWith("pend/")) {
+            return net.isParameter(slot.substring("pend/".length(), slot.lastIndexOf('|')));
+        }
+        return false;
     }
 
     // ---------------------------------------------------------------- forward
@@ -174,6 +279,7 @@ final class Execution {
         for (OpPlan op : plan.ops()) {
             Node node = net.node(op.name());
             op.reuses().forEach(u -> shared.add(u.owner() + "/" + u.ownerInput()));
+            stage = pipe.stageOf(op.name());
             for (int i = 0; i < node.inputs().size(); i++) {
                 String t = node.inputs().get(i);
                 Layout required = op.inputLayouts().get(i);
@@ -218,11 +324,27 @@ final class Execution {
                     }
                 }
             }
+            // tensors used by later stages: each producer rank sends its slice to its peer of the consumer stage
+            for (PipelinePlan.Boundary b : sentAfter.getOrDefault(node.name(), List.of())) {
+                String slot = "act/" + b.tensor();
+                collectiveGlobal("send " + b.tensor() + " stage " + b.fromStage() + " -> " + b.toStage(),
+                        pairs(b.fromStage(), b.toStage()), Collectives.send(slot, slot));
+            }
         }
         // recomputed weights are not kept from forward to backward: they are gathered again
         for (String t : recomputed) {
+            stage = pipe.paramStage(t);
             compute("free " + t, s -> s.remove("gathered/" + t));
         }
+    }
+
+    /** The pairs {@code [rank of from, rank of to]} of equal local rank, for a SendRecv between two stages. */
+    private List<List<Integer>> pairs(int from, int to) {
+        List<List<Integer>> out = new ArrayList<>(n);
+        for (int r = 0; r < n; r++) {
+            out.add(List.of(pipe.globalRank(from, r), pipe.globalRank(to, r)));
+        }
+        return out;
     }
 
     /** The forward AllGather of a Reshape whose input splits only partly carry through the new shape, or null. */
@@ -271,14 +393,14 @@ final class Execution {
             collective("AllGather (reshape) " + node.name(), gather.groups(), members -> {
                 List<Block> blocks = new ArrayList<>();
                 for (RankState m : members) {
-                    blocks.add(m.get(in).toBlock(op.inputLayouts().get(0).sliceBox(m.rank())));
+                    blocks.add(m.get(in).toBlock(op.inputLayouts().get(0).sliceBox(local(m))));
                 }
                 for (RankState m : members) {
-                    m.put(all, NDArray.of(Block.assemble(union(gather, op, m.rank()), blocks)));
+                    m.put(all, NDArray.of(Block.assemble(union(gather, op, local(m)), blocks)));
                 }
             });
             compute(node.name(), s -> {
-                Box outBox = op.outputLayouts().get(0).sliceBox(s.rank());
+                Box outBox = op.outputLayouts().get(0).sliceBox(local(s));
                 s.put("act/" + node.outputs().get(0), s.get(all).copy().reshape(outBox.shape()));
             });
             return;
@@ -302,7 +424,7 @@ final class Execution {
             for (int i = 0; i < inputs; i++) {
                 in.add(s.get("in/" + node.name() + "/" + i));
             }
-            List<NDArray> out = Kernels.forward(o, context(op, s.rank()), in);
+            List<NDArray> out = Kernels.forward(o, context(op, local(s)), in);
             for (int k = 0; k < out.size(); k++) {
                 s.put("act/" + node.outputs().get(k), round(out.get(k)));
             }
@@ -345,7 +467,8 @@ final class Execution {
         if (rp.steps().isEmpty()) {
             compute("alias " + dst, s -> s.put(dst, s.get(src)));
         } else if (rp.communicationStepCount() == 0) {
-            compute("slice " + dst, s -> s.put(dst, region(s.get(src), from.sliceBox(s.rank()), to.sliceBox(s.rank()))));
+            compute("slice " + dst, s -> s.put(dst, region(s.get(src), from.sliceBox(local(s)),
+                    to.sliceBox(local(s)))));
         } else {
             List<Integer> all = new ArrayList<>();
             for (int r = 0; r < n; r++) {
@@ -354,11 +477,11 @@ final class Execution {
             collective("redistribution of " + what, List.of(all), members -> {
                 List<Block> blocks = new ArrayList<>();
                 for (RankState m : members) {
-                    blocks.add(m.get(src).toBlock(from.sliceBox(m.rank())));
+                    blocks.add(m.get(src).toBlock(from.sliceBox(local(m))));
                 }
                 List<Block> out = RedistributionExecutor.run(rp.steps(), blocks);
                 for (RankState m : members) {
-                    m.put(dst, NDArray.of(out.get(m.rank())));
+                    m.put(dst, NDArray.of(out.get(local(m))));
                 }
             });
         }
@@ -367,73 +490,92 @@ final class Execution {
     // ---------------------------------------------------------------- backward
 
     private void backward() {
+        stage = lossStage;
+        // d(mean of the micro-batch losses) / d(this micro-batch's loss)
+        double seed = 1.0 / microBatches;
         compute("seed", s -> {
             NDArray loss = s.get("act/" + net.loss());
-            s.put("grad/" + net.loss(), NDArray.full(1.0, loss.shape()));
+            s.put("grad/" + net.loss(), round(NDArray.full(seed, loss.shape())));
         });
         List<OpPlan> ops = plan.ops();
         for (int k = ops.size() - 1; k >= 0; k--) {
             OpPlan op = ops.get(k);
-            Node node = net.node(op.name());
-            boolean[] needs = new boolean[node.inputs().size()];
-            boolean any = false;
-            for (int i = 0; i < needs.length; i++) {
-                String t = node.inputs().get(i);
-                Parameter p = net.parameter(t);
-                needs[i] = bg.gradientOf(t) != null && (p == null || p.requiresGrad());
-                any |= needs[i];
+            stage = pipe.stageOf(op.name());
+            backward(op);
+            // gradients of tensors received from earlier stages return to their producers, added to their sums
+            for (PipelinePlan.Boundary b : returnedAfter.getOrDefault(k, List.of())) {
+                String slot = "grad/" + b.tensor();
+                collectiveGlobal("return gradient of " + b.tensor() + " stage " + b.toStage() + " -> "
+                        + b.fromStage(), pairs(b.toStage(), b.fromStage()), Collectives.sendAdd(slot, slot));
             }
-            if (!any) {
+        }
+    }
+
+    /** The backward of one operator: its kernels, the routing of its input gradients and its reductions. */
+    private void backward(OpPlan op) {
+        Node node = net.node(op.name());
+        boolean[] needs = new boolean[node.inputs().size()];
+        boolean any = false;
+        for (int i = 0; i < needs.length; i++) {
+            String t = node.inputs().get(i);
+            Parameter p = net.parameter(t);
+            needs[i] = bg.gradientOf(t) != null && (p == null || p.requiresGrad());
+            any |= needs[i];
+        }
+        if (!any) {
+            return;
+        }
+        List<Communication> segment = new ArrayList<>();
+        for (Communication c : plan.comms()) {
+            if (c.phase() == Phase.BACKWARD && node.name().equals(c.operator())) {
+                segment.add(c);
+            }
+        }
+        // gathers first: recomputed weights and the gradient of a reduce-scattered output
+        for (Communication c : segment) {
+            if (c.kind().equals("AllGather") && c.origin() == Communication.Origin.PARALLEL_OPTIMIZER) {
+                gather(c);
+            } else if (c.kind().equals("AllGather") && c.origin() == Communication.Origin.OPERATOR) {
+                int dim = multiDim(op.outputLayouts().get(0).tensorMap());
+                String g = "grad/" + node.outputs().get(0);
+                collective("AllGather " + c.tensor(), c.groups(), Collectives.allGather(g, "bgrad/" + node.name(),
+                        dim));
+            }
+        }
+        runBackward(node, op, needs);
+        // inputs reusing a redistribution hand their gradient to its owner: first, in case the owner is an
+        // earlier input of this same operator
+        for (int pass = 0; pass < 2; pass++) {
+            for (int i = 0; i < needs.length; i++) {
+                if (needs[i] && (op.reuse(i) != null) == (pass == 0)) {
+                    contribute(node, op, i);
+                }
+            }
+        }
+        for (Communication c : segment) {
+            boolean batchNormStats = node.op() instanceof BatchNorm && c.input() == 0
+                    && c.origin() == Communication.Origin.OPERATOR;
+            // mirror AllReduces of optimizer shards run right after their ReduceScatter (see reduce)
+            // (a redistribution's ReduceScatter runs in contribute, with the gradient it reduces)
+            boolean reduction = (c.kind().equals("AllReduce") && (c.origin() == Communication.Origin.OPERATOR
+                    || c.origin() == Communication.Origin.GRADIENT) && !edges.contains(c.operator() + "#"
+                    + c.input()) && !batchNormStats) || (c.kind().equals("ReduceScatter")
+                    && c.origin() != Communication.Origin.REDISTRIBUTION);
+            if (!reduction) {
                 continue;
             }
-            List<Communication> segment = new ArrayList<>();
-            for (Communication c : plan.comms()) {
-                if (c.phase() == Phase.BACKWARD && node.name().equals(c.operator())) {
-                    segment.add(c);
-                }
+            // parameters' gradient reductions run once per step, on the sums over the micro-batches
+            if (c.origin() != Communication.Origin.OPERATOR && !lastMicroBatch) {
+                continue;
             }
-            // gathers first: recomputed weights and the gradient of a reduce-scattered output
-            for (Communication c : segment) {
-                if (c.kind().equals("AllGather") && c.origin() == Communication.Origin.PARALLEL_OPTIMIZER) {
-                    gather(c);
-                } else if (c.kind().equals("AllGather") && c.origin() == Communication.Origin.OPERATOR) {
-                    int dim = multiDim(op.outputLayouts().get(0).tensorMap());
-                    String g = "grad/" + node.outputs().get(0);
-                    collective("AllGather " + c.tensor(), c.groups(), Collectives.allGather(g, "bgrad/" + node.name(),
-                            dim));
-                }
-            }
-            runBackward(node, op, needs);
-            // inputs reusing a redistribution hand their gradient to its owner: first, in case the owner is an
-            // earlier input of this same operator
-            for (int pass = 0; pass < 2; pass++) {
-                for (int i = 0; i < needs.length; i++) {
-                    if (needs[i] && (op.reuse(i) != null) == (pass == 0)) {
-                        contribute(node, op, i);
-                    }
-                }
-            }
-            for (Communication c : segment) {
-                boolean batchNormStats = node.op() instanceof BatchNorm && c.input() == 0
-                        && c.origin() == Communication.Origin.OPERATOR;
-                // mirror AllReduces of optimizer shards run right after their ReduceScatter (see reduce)
-                // (a redistribution's ReduceScatter runs in contribute, with the gradient it reduces)
-                boolean reduction = (c.kind().equals("AllReduce") && (c.origin() == Communication.Origin.OPERATOR
-                        || c.origin() == Communication.Origin.GRADIENT) && !edges.contains(c.operator() + "#"
-                        + c.input()) && !batchNormStats) || (c.kind().equals("ReduceScatter")
-                        && c.origin() != Communication.Origin.REDISTRIBUTION);
-                if (!reduction) {
-                    continue;
-                }
-                Bucket bucket = bucketOf.get(commIndex.get(c));
-                if (bucket == null) {
-                    reduce(List.of(c));
-                } else if (bucket.issuedAt() == commIndex.get(c)) {
-                    // a fused bucket is issued once every member's data is ready: at its last member
-                    List<Communication> members = new ArrayList<>();
-                    bucket.comms().forEach(i -> members.add(plan.comms().get(i)));
-                    reduce(members);
-                }
+            Bucket bucket = bucketOf.get(commIndex.get(c));
+            if (bucket == null) {
+                reduce(List.of(c));
+            } else if (bucket.issuedAt() == commIndex.get(c)) {
+                // a fused bucket is issued once every member's data is ready: at its last member
+                List<Communication> members = new ArrayList<>();
+                bucket.comms().forEach(i -> members.add(plan.comms().get(i)));
+                reduce(members);
             }
         }
     }
@@ -538,9 +680,9 @@ final class Execution {
             // the output gradient is whole on every member: each takes its own input slice of it
             String dy = "grad/" + node.outputs().get(0);
             compute(node.name() + " backward", s -> {
-                Box all = union(gather, op, s.rank());
+                Box all = union(gather, op, local(s));
                 NDArray g = s.get(dy).copy().reshape(all.shape());
-                s.put("igrad/" + node.name() + "/0", region(g, all, op.inputLayouts().get(0).sliceBox(s.rank())));
+                s.put("igrad/" + node.name() + "/0", region(g, all, op.inputLayouts().get(0).sliceBox(local(s))));
             });
             return;
         }
@@ -600,11 +742,11 @@ final class Execution {
                 }
                 grads.add(g);
             }
-            KernelContext ctx = context(op, s.rank());
+            KernelContext ctx = context(op, local(s));
             if (gatheredGrad) {
                 // the output was reduce-scattered: its gathered gradient covers the pre-scatter region
                 List<Box> outBoxes = new ArrayList<>(ctx.outputBoxes());
-                outBoxes.set(0, gatheredBox(op, s.rank()));
+                outBoxes.set(0, gatheredBox(op, local(s)));
                 ctx = new KernelContext(ctx.inputBoxes(), outBoxes, ctx.dtype(), ctx.seed());
             }
             storeGrads(s, node, Kernels.backward(node.op(), ctx, in, out, grads, needs));
@@ -687,6 +829,26 @@ final class Execution {
                     s.remove(share);
                 });
             }
+            if (p != null && microBatches > 1) {
+                // a parameter's gradient is reduced and redistributed once per step: its sum over the micro-batches
+                String sum = "eacc/" + node.name() + "/" + i;
+                if (!lastMicroBatch) {
+                    compute("accumulate " + local, s -> add(s, sum, s.get(local)));
+                    return;
+                }
+                compute("add " + sum, s -> {
+                    NDArray g = s.get(local).copy();
+                    NDArray earlier = s.remove(sum);
+                    if (earlier != null) {
+                        double[] a = g.data();
+                        double[] b = earlier.data();
+                        for (int k = 0; k < a.length; k++) {
+                            a[k] += b[k];
+                        }
+                    }
+                    s.put(local, g);
+                });
+            }
             Layout from = op.inputLayouts().get(i);
             Layout to = p != null ? p.layout() : plan.layouts().get(t);
             Communication scatter = redistributionScatter(node.name(), i);
@@ -709,7 +871,7 @@ final class Execution {
                     }
                     NDArray reduced0 = NDArray.of(shape, sum);
                     for (RankState m : members) {
-                        m.put(back, region(reduced0, from.sliceBox(m.rank()), to.sliceBox(m.rank())));
+                        m.put(back, region(reduced0, from.sliceBox(local(m)), to.sliceBox(local(m))));
                     }
                 });
                 compute("accumulate " + back, s -> add(s, "grad/" + t, s.get(back)));
@@ -770,6 +932,7 @@ final class Execution {
             }
             String name = p.name();
             String gradSlot = p.shard().sharded() ? "gshard/" + name : "grad/" + name;
+            stage = pipe.paramStage(name);
             compute("update " + name, s -> {
                 NDArray w = s.get("param/" + name);
                 NDArray g = opt(s, gradSlot);
@@ -834,8 +997,9 @@ final class Execution {
     NDArray gatherParam(String name) {
         ParamPlan p = plan.param(name);
         NDArray full = NDArray.zeros(p.layout().shape());
+        int at = pipe.paramStage(name);
         for (int r = 0; r < n; r++) {
-            NDArray local = cluster.state(r).get("param/" + name);
+            NDArray local = cluster.state(pipe.globalRank(at, r)).get("param/" + name);
             Box box = p.layout().sliceBox(r);
             if (p.shard().sharded()) {
                 List<Integer> g = p.shard().groupOf(r);
@@ -873,13 +1037,27 @@ final class Execution {
 
     // ---------------------------------------------------------------- program building
 
+    /** Adds a compute step to the programs of the current stage's ranks. */
     private void compute(String label, Consumer<RankState> action) {
+        for (int r = 0; r < n; r++) {
+            programs.get(pipe.globalRank(stage, r)).add(new Instruction.Compute(label, action));
+        }
+    }
+
+    /** Adds a compute step to every rank's program. */
+    private void computeAll(String label, Consumer<RankState> action) {
         for (List<Instruction> p : programs) {
             p.add(new Instruction.Compute(label, action));
         }
     }
 
+    /** Adds a collective over {@code groups} of the current stage's local ranks. */
     private void collective(String op, List<List<Integer>> groups, CollectiveFn fn) {
+        collectiveGlobal(op, pipe.globalGroups(stage, groups), fn);
+    }
+
+    /** Adds a collective over {@code groups} of global ranks. */
+    private void collectiveGlobal(String op, List<List<Integer>> groups, CollectiveFn fn) {
         for (int g = 0; g < groups.size(); g++) {
             List<Integer> group = groups.get(g);
             Instruction.Collective c = new Instruction.Collective(nextId + g, op, group, op, fn);

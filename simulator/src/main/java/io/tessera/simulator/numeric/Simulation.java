@@ -1,7 +1,9 @@
 package io.tessera.simulator.numeric;
 
 import io.tessera.layout.param.ParallelMode;
+import io.tessera.planner.plan.OpPlan;
 import io.tessera.planner.plan.ParamPlan;
+import io.tessera.planner.plan.PipelinePlan;
 import io.tessera.planner.plan.Plan;
 import io.tessera.planner.plan.PlanConfig;
 import io.tessera.planner.plan.Planner;
@@ -21,31 +23,58 @@ import java.util.Map;
  * SimulationReport report = Simulation.run(plan, SimulationOptions.defaults().withSteps(3));
  * assertTrue(report.passed(), report.summary());
  * }</pre>
+ *
+ * <p>A {@link PipelinePlan} runs on all its stages' ranks ({@code stages * n}), each step over its micro-batches with
+ * gradient accumulation (see {@code Execution}); the one-device reference runs the same micro-batches with the same
+ * accumulation. A {@link Plan} is a pipeline of one stage and one micro-batch.
  */
 public final class Simulation {
 
+    private final PipelinePlan pipe;
     private final Plan plan;
     private final Execution parallel;
     private final Execution single;
     private final SimulationOptions options;
 
-    private Simulation(Plan plan, SimulationOptions options) {
-        this.plan = plan;
+    private Simulation(PipelinePlan pipe, SimulationOptions options) {
+        this.pipe = pipe;
+        this.plan = pipe.plan();
         this.options = options;
-        this.parallel = new Execution(plan, options);
+        this.parallel = new Execution(pipe, options);
         PlanConfig one = PlanConfig.builder(1).mode(ParallelMode.STAND_ALONE).optimizer(plan.config().optimizer())
                 .build();
-        this.single = new Execution(Planner.plan(plan.network(), one), options);
+        Plan onePlan = Planner.plan(plan.network(), one);
+        Map<String, Integer> stage0 = new LinkedHashMap<>();
+        for (OpPlan op : onePlan.ops()) {
+            stage0.put(op.name(), 0);
+        }
+        this.single = new Execution(new PipelinePlan(onePlan, 1, pipe.microBatches(), stage0, List.of()), options);
     }
 
     /** Prepares a simulation of {@code plan} (ranks hold their parameter slices; nothing has run yet). */
     public static Simulation of(Plan plan, SimulationOptions options) {
-        return new Simulation(plan, options);
+        return new Simulation(PipelinePlan.single(plan), options);
+    }
+
+    /**
+     * Prepares a simulation of a pipeline plan on its {@code pipe.devices()} ranks: global rank
+     * {@code stage * n + local} holds its stage's parameter slices of local rank {@code local}; nothing has run yet.
+     */
+    public static Simulation of(PipelinePlan pipe, SimulationOptions options) {
+        return new Simulation(pipe, options);
     }
 
     /** Runs {@code options.steps()} training steps of {@code plan} and of its one-device reference, and compares. */
     public static SimulationReport run(Plan plan, SimulationOptions options) {
         return of(plan, options).run();
+    }
+
+    /**
+     * Runs {@code options.steps()} training steps of a pipeline plan (each over its micro-batches) and of its
+     * one-device reference (the same micro-batches and gradient accumulation), and compares.
+     */
+    public static SimulationReport run(PipelinePlan pipe, SimulationOptions options) {
+        return of(pipe, options).run();
     }
 
     /** Runs the configured number of steps and compares with one device after each. */
@@ -70,10 +99,14 @@ public final class Simulation {
             worst = Math.max(worst, stepWorst);
             steps.add(new SimulationReport.Step(k, singleLoss, parallelLoss, stepWorst));
         }
-        return new SimulationReport(plan.devices(), options, steps, paramErrors, worst, worst <= options.tolerance());
+        return new SimulationReport(pipe.devices(), pipe.stages(), pipe.microBatches(), options, steps, paramErrors,
+                worst, worst <= options.tolerance());
     }
 
-    /** The loss the parallel run reports: every rank's in semi-auto; the mean of the ranks' in data_parallel. */
+    /**
+     * The loss the parallel run reports, from the ranks of the stage computing the loss (each rank's: the mean of its
+     * micro-batch losses): every rank's in semi-auto; the mean of the ranks' in data_parallel.
+     */
     private double parallelLoss(double[] losses) {
         if (plan.config().mode() != ParallelMode.DATA_PARALLEL) {
             return losses[0];
@@ -89,12 +122,15 @@ public final class Simulation {
         return a == b ? 0 : Math.abs(a - b) / Math.max(Math.abs(b), Double.MIN_NORMAL);
     }
 
-    /** Rank {@code rank}'s local tensors by slot name (parameters under {@code param/}, activations under {@code act/}). */
+    /**
+     * Global rank {@code rank}'s local tensors by slot name (parameters under {@code param/}, activations of the
+     * last micro-batch under {@code act/}); with pipeline stages only its stage's.
+     */
     public RankState rank(int rank) {
         return parallel.cluster().state(rank);
     }
 
-    /** The parallel run's parameter {@code name}, gathered from the ranks. */
+    /** The parallel run's parameter {@code name}, gathered from the ranks (of its stage). */
     public NDArray gatheredParameter(String name) {
         return parallel.gatherParam(name);
     }

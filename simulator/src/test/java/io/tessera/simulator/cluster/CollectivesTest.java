@@ -411,4 +411,37 @@ class CollectivesTest {
         assertEquals(2, e.rank());
         assertTrue(e.getMessage().contains("[2, 3]"), e.getMessage());
     }
+    @Test
+    void sendCopiesAndSendAddAccumulatesBetweenTwoRanks() {
+        Random rnd = new Random(900);
+        System.out.println("send: seed 900");
+        Cluster c = new Cluster(4, 2);
+        NDArray x = random(rnd, 3, 2);
+        NDArray g = random(rnd, 3, 2);
+        NDArray held = random(rnd, 3, 2);
+        c.state(2).put("x", x.copy());
+        c.state(1).put("g", g.copy());
+        c.state(3).put("g", held.copy());
+        List<List<Instruction>> p = programs(4);
+        // rank 2 sends x to rank 0; rank 1 adds g into rank 3's g; rank 0 has no g: rank 2 receives nothing
+        add(p, 0, "send x", List.of(2, 0), "s", Collectives.send("x", "y"));
+        add(p, 1, "return g", List.of(1, 3), "s", Collectives.sendAdd("g", "g"));
+        add(p, 2, "return nothing", List.of(0, 2), "s", Collectives.sendAdd("g", "g"));
+        c.run(p);
+        assertEquals(x, c.state(0).get("y"));
+        assertTrue(c.state(0).get("y") != c.state(2).get("x"), "a copy");
+        NDArray sum = held.copy();
+        for (int i = 0; i < sum.size(); i++) {
+            sum.data()[i] += g.data()[i];
+        }
+        assertEquals(sum, c.state(3).get("g"));
+        assertEquals(g, c.state(1).get("g"));
+        assertFalse(c.state(2).has("g"));
+
+        List<List<Instruction>> three = programs(4);
+        add(three, 0, "send x", List.of(0, 1, 2), "s", Collectives.send("x", "y"));
+        c.state(0).put("x", x.copy());
+        RankFailedException e = assertThrows(RankFailedException.class, () -> c.run(three));
+        assertTrue(e.getMessage().contains("expected two, [sender, receiver]"), e.getMessage());
+    }
 }

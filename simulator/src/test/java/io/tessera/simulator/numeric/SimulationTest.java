@@ -64,7 +64,8 @@ class SimulationTest {
         }
         assertTrue(files.size() >= 5);
         for (Path f : files) {
-            SimulationReport r = Simulation.run(StrategyPlans.plan(StrategyFiles.read(f)), F32);
+            // with its pipeline stages and micro-batches, if any
+            SimulationReport r = Simulation.run(StrategyPlans.pipelinePlan(StrategyFiles.read(f), null), F32);
             assertTrue(r.passed(), f + "\n" + r.summary());
         }
     }
