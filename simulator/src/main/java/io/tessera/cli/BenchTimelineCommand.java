@@ -25,10 +25,10 @@ import java.util.concurrent.Callable;
         description = {"Benchmarks the analytic timeline end to end: seconds to build a Megatron-style gpt, plan it "
                 + "(data x tensor parallel) and simulate one training step, one line per phase, then the simulated "
                 + "step time and MFU.",
-                "Default: the ~1-trillion-parameter gpt (128 layers, hidden 25600, 160 heads, ffn 4 x hidden, seq 2048, "
-                        + "vocab 51200, float16, batch = dp) on 3072 devices (dp 384 x mp 8) of a100-80gb-dgx; the "
-                        + "goal is under 2 s in all on 2 cores. The first run of the JVM is reported; with --repeats "
-                        + "the best of the runs too. Prints text, or JSON with --json."})
+                "Default: the ~1-trillion-parameter gpt (128 layers, hidden 25600, 160 heads, ffn 4 x hidden, "
+                        + "seq 2048, vocab 51200, float16, batch = dp) on 3072 devices (dp 384 x mp 8) of "
+                        + "a100-80gb-dgx; the goal is under 2 s in all on 2 cores. The first run of the JVM is "
+                        + "reported; with --repeats the best of the runs too. Prints text, or JSON with --json."})
 public final class BenchTimelineCommand implements Callable<Integer> {
 
     @Spec

@@ -22,7 +22,9 @@ import java.util.stream.Collectors;
 
 /**
  * Analytic simulation of a pipeline-parallel training step made of {@code p} identical stages, each the plan of one
- * stage on {@code stagePlan.devices()} ranks; stage {@code s} runs on global ranks {@code s * n .. s * n + n - 1}.
+ * stage on {@code stagePlan.devices()} ranks; stage {@code s} runs on global ranks {@code s * n .. s * n + n - 1},
+ * placed on nodes by the cluster's {@link io.tessera.planner.cost.RankMapping} (the one-stage timeline runs on ranks
+ * {@code 0 .. n - 1}).
  * All times are in seconds from the start of the step, all sizes in bytes per rank.
  *
  * <p>The model, in two steps:

@@ -53,8 +53,8 @@ public final class TimelineBenchmark {
             positive("devices", devices);
             positive("mp", mp);
             if (devices % mp != 0) {
-                throw new IllegalArgumentException("timeline benchmark: devices " + devices + " is not a multiple of mp "
-                        + mp + "; choose devices = dp x mp");
+                throw new IllegalArgumentException("timeline benchmark: devices " + devices
+                        + " is not a multiple of mp " + mp + "; choose devices = dp x mp");
             }
             if (hidden % heads != 0 || heads % mp != 0) {
                 throw new IllegalArgumentException("timeline benchmark: heads " + heads + " must divide hidden "
