@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tessera.planner.cost.ClusterSpec;
 import io.tessera.planner.cost.ClusterSpecs;
+import io.tessera.planner.cost.RankMapping;
 import io.tessera.planner.plan.Plan;
 import io.tessera.planner.plan.StrategyPlans;
 import io.tessera.planner.strategy.StrategyFiles;
@@ -85,8 +86,7 @@ final class AnalyticSimulation {
         if (json) {
             out.print(Json.write(toJson(report, spec)));
         } else {
-            out.println("cluster: " + spec.name() + " (" + spec.devices() + " devices, " + spec.devicesPerNode()
-                    + " per node)");
+            out.println(clusterLine(spec));
             out.print(report.summary());
             if (trace != null) {
                 out.println("trace: " + trace + " (open in ui.perfetto.dev)");
@@ -130,8 +130,7 @@ final class AnalyticSimulation {
             }
             out.print(Json.write(o));
         } else {
-            out.println("cluster: " + spec.name() + " (" + spec.devices() + " devices, " + spec.devicesPerNode()
-                    + " per node)");
+            out.println(clusterLine(spec));
             out.println("model: " + model);
             out.print(report.summary());
             if (trace != null) {
@@ -140,6 +139,13 @@ final class AnalyticSimulation {
         }
         out.flush();
         return Tessera.EXIT_OK;
+    }
+
+    /** {@code cluster: NAME (N devices, M per node)}, naming the rank mapping when it is not the default block. */
+    private static String clusterLine(ClusterSpec spec) {
+        RankMapping m = spec.rankMapping();
+        return "cluster: " + spec.name() + " (" + spec.devices() + " devices, " + spec.devicesPerNode() + " per node"
+                + (m.kind() == RankMapping.Kind.BLOCK ? "" : ", " + m.kind().jsonName() + " rank mapping") + ")";
     }
 
     /** The cluster named by {@code --cluster}: a preset grown to fit {@code devices}, or a cluster file. */

@@ -546,6 +546,15 @@ class TesseraCliTest {
                 "--json");
         assertEquals(0, file.code, file.err);
         assertEquals("ascend-910b", file.json().get("cluster").asText());
+        // the same cluster with ranks dealt round robin over its 2 nodes: tensor-parallel groups cross nodes
+        Path spread = write("spread.json", "{\"preset\": \"ascend-910b\", \"nodes\": 2, "
+                + "\"rank_mapping\": \"round_robin\"}");
+        Run rr = run("simulate", "../strategies/gpt-megatron-tp4-dp2.json", "--cluster", spread.toString(), "--json");
+        assertEquals(0, rr.code, rr.err);
+        assertTrue(rr.json().get("step_seconds").asDouble() > file.json().get("step_seconds").asDouble(), rr.out);
+        Run rrText = run("simulate", "../strategies/gpt-megatron-tp4-dp2.json", "--cluster", spread.toString());
+        assertTrue(rrText.out.contains("cluster: ascend-910b (16 devices, 8 per node, round_robin rank mapping)"),
+                rrText.out);
 
         Run bad = run("simulate", "../strategies/gpt-megatron-tp4-dp2.json", "--cluster", "tpu-v9");
         assertEquals(2, bad.code);
@@ -613,5 +622,68 @@ class TesseraCliTest {
             assertTrue(c.get("parallel_seconds").asDouble() > 0);
             assertTrue(c.get("max_rel_error").asDouble() <= 1e-5, c.toString());
         }
+    }
+
+    // ---- bench timeline ----
+
+    @Test
+    void benchTimelineOnASmallModel() {
+        String[] small = {"bench", "timeline", "--layers", "2", "--hidden", "256", "--heads", "8", "--seq", "16",
+            "--vocab", "100", "--devices", "64", "--mp", "8"};
+        Run r = run(concat(small, "--json", "--repeats", "2"));
+        assertEquals(0, r.code, r.err);
+        JsonNode o = r.json();
+        assertEquals(64, o.get("devices").asInt());
+        assertEquals(8, o.get("dp").asInt());
+        // 23 operators per layer plus 7 outside the layers
+        assertEquals(2 * 23 + 7, o.get("operators").asInt());
+        assertTrue(o.get("communications").asInt() > 0);
+        assertEquals(1, o.get("classes").asInt(), "a Megatron plan on the preset keeps one class of ranks");
+        assertTrue(o.get("model").asText().contains("vocab 104"), "vocab rounded up to a multiple of mp: " + o);
+        assertTrue(o.get("step_seconds").asDouble() > 0);
+        assertTrue(o.get("mfu").asDouble() > 0 && o.get("mfu").asDouble() <= 1, o.toString());
+        assertEquals(2, o.get("runs").size());
+        for (JsonNode run : o.get("runs")) {
+            double total = run.get("build_seconds").asDouble() + run.get("plan_seconds").asDouble()
+                    + run.get("timeline_seconds").asDouble();
+            assertEquals(total, run.get("total_seconds").asDouble(), 1e-9);
+        }
+        // the per-rank reference simulates every rank and gives the same step
+        JsonNode reference = run(concat(small, "--json", "--per-rank")).json();
+        assertEquals(64, reference.get("classes").asInt());
+        assertEquals(o.get("step_seconds").asDouble(), reference.get("step_seconds").asDouble(), 0.0);
+        assertEquals(o.get("mfu").asDouble(), reference.get("mfu").asDouble(), 0.0);
+        // round robin puts each tensor-parallel group of 8 on 8 nodes: slower
+        JsonNode spread = run(concat(small, "--json", "--rank-mapping", "round_robin")).json();
+        assertEquals("round_robin", spread.get("rank_mapping").asText());
+        assertTrue(spread.get("step_seconds").asDouble() > o.get("step_seconds").asDouble(), spread.toString());
+
+        Run text = run(small);
+        assertEquals(0, text.code, text.err);
+        String[] lines = text.out.split("\n");
+        assertTrue(lines[0].startsWith("tessera bench timeline: gpt 2 layers, hidden 256"), text.out);
+        assertTrue(lines[1].matches("build +[0-9.]+ s +53 operators"), text.out);
+        assertTrue(lines[2].matches("plan +[0-9.]+ s +[0-9]+ communications"), text.out);
+        assertTrue(lines[3].matches("timeline +[0-9.]+ s +1 class of 64 ranks"), text.out);
+        assertTrue(lines[4].matches("total +[0-9.]+ s"), text.out);
+        assertTrue(lines[5].matches("step time [0-9.]+ (s|ms|us), MFU [0-9.]+%"), text.out);
+    }
+
+    @Test
+    void benchTimelineRejectsBadSizes() {
+        for (String[] bad : new String[][] {{"--heads", "7"}, {"--devices", "60"}, {"--rank-mapping", "diagonal"},
+            {"--cluster", "tpu"}, {"--layers", "0"}, {"--repeats", "0"}}) {
+            Run r = run(concat(new String[] {"bench", "timeline"}, bad));
+            assertEquals(2, r.code, String.join(" ", bad) + ": " + r.err);
+            assertOneLineNoTrace(r);
+        }
+        Run r = run("bench", "timeline", "--rank-mapping", "diagonal");
+        assertTrue(r.err.contains("'diagonal'") && r.err.contains("round_robin"), r.err);
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 }

@@ -2,14 +2,16 @@ package io.tessera.planner.cost;
 
 import io.tessera.layout.DType;
 
+import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 
 /**
  * A cluster of identical nodes, each holding {@code devicesPerNode} devices joined by the intra-node link; nodes are
- * joined by the inter-node link (one NIC per device). Global rank {@code r} lives on node
- * {@code r / devicesPerNode}. Immutable; read and written as JSON by {@link ClusterSpecs}.
+ * joined by the inter-node link (one NIC per device). Global rank {@code r} lives on the node its
+ * {@link RankMapping} gives: by default {@code r / devicesPerNode}. Immutable; read and written as JSON by
+ * {@link ClusterSpecs}.
  *
  * @param name           the cluster's name, e.g. {@code a100-80gb-dgx}
  * @param devicesPerNode devices per node, at least 1
@@ -18,9 +20,11 @@ import java.util.Map;
  * @param intraNode      the link between two devices of one node (per direction, per device)
  * @param interNode      the link between devices of different nodes (per direction, per device's NIC)
  * @param algorithm      how collectives are run
+ * @param rankMapping    which node each global rank lives on (default {@link RankMapping#block()}); an explicit
+ *                       mapping lists one node per device and puts exactly {@code devicesPerNode} ranks on every node
  */
 public record ClusterSpec(String name, int devicesPerNode, int nodes, DeviceSpec device, Link intraNode,
-                          Link interNode, CollectiveAlgorithm algorithm) {
+                          Link interNode, CollectiveAlgorithm algorithm, RankMapping rankMapping) {
 
     private static final double GIB = 1024.0 * 1024 * 1024;
 
@@ -47,6 +51,45 @@ public record ClusterSpec(String name, int devicesPerNode, int nodes, DeviceSpec
                     + "must all be given; found device=" + device + ", intra_node=" + intraNode + ", inter_node="
                     + interNode + ", algorithm=" + algorithm);
         }
+        if (rankMapping == null) {
+            throw new IllegalArgumentException("cluster '" + name + "': rank_mapping is null; expected "
+                    + "RankMapping.block() (the default), roundRobin() or explicit(...)");
+        }
+        if (rankMapping.kind() == RankMapping.Kind.EXPLICIT) {
+            checkExplicit(name, devicesPerNode, nodes, rankMapping.nodes());
+        }
+    }
+
+    /** A cluster with the default {@link RankMapping#block()} mapping. */
+    public ClusterSpec(String name, int devicesPerNode, int nodes, DeviceSpec device, Link intraNode, Link interNode,
+                       CollectiveAlgorithm algorithm) {
+        this(name, devicesPerNode, nodes, device, intraNode, interNode, algorithm, RankMapping.block());
+    }
+
+    /** An explicit mapping must list every device and fill every node with exactly devicesPerNode ranks. */
+    private static void checkExplicit(String name, int devicesPerNode, int nodes, List<Integer> map) {
+        long devices = (long) devicesPerNode * nodes;
+        if (map.size() != devices) {
+            throw new IllegalArgumentException("cluster '" + name + "': rank_mapping lists " + map.size()
+                    + " ranks; expected one node index per device, " + devices + " (" + nodes + " nodes x "
+                    + devicesPerNode + " devices)");
+        }
+        int[] held = new int[nodes];
+        for (int r = 0; r < map.size(); r++) {
+            int node = map.get(r);
+            if (node >= nodes) {
+                throw new IllegalArgumentException("cluster '" + name + "': rank_mapping puts rank " + r + " on node "
+                        + node + "; expected a node index in 0.." + (nodes - 1));
+            }
+            held[node]++;
+        }
+        for (int node = 0; node < nodes; node++) {
+            if (held[node] != devicesPerNode) {
+                throw new IllegalArgumentException("cluster '" + name + "': rank_mapping puts " + held[node]
+                        + " ranks on node " + node + "; expected exactly " + devicesPerNode
+                        + " (devices_per_node) on every node");
+            }
+        }
     }
 
     /** Total devices: {@code devicesPerNode * nodes}. */
@@ -55,7 +98,7 @@ public record ClusterSpec(String name, int devicesPerNode, int nodes, DeviceSpec
     }
 
     /**
-     * The node of global rank {@code rank}: {@code rank / devicesPerNode}.
+     * The node of global rank {@code rank} by the {@link #rankMapping()}: by default {@code rank / devicesPerNode}.
      *
      * @throws IllegalArgumentException when the rank is outside {@code 0 .. devices() - 1}
      */
@@ -65,7 +108,49 @@ public record ClusterSpec(String name, int devicesPerNode, int nodes, DeviceSpec
                     + (devices() - 1) + " (" + nodes + " nodes x " + devicesPerNode + " devices); use withNodes to "
                     + "grow the cluster");
         }
-        return rank / devicesPerNode;
+        return rankMapping.nodeOf(rank, devicesPerNode, nodes);
+    }
+
+    /**
+     * Where {@code group} (global ranks) sits: its size, the nodes it spans and the most of its ranks on one node.
+     *
+     * @throws IllegalArgumentException when the group is empty or a rank is outside {@code 0 .. devices() - 1}
+     */
+    public Placement placement(List<Integer> group) {
+        int p = group.size();
+        if (p == 0) {
+            throw new IllegalArgumentException("cluster '" + name + "': the group is empty; expected at least one "
+                    + "global rank");
+        }
+        int[] at = new int[p];
+        int i = 0;
+        boolean sorted = true;
+        for (int r : group) {
+            at[i] = nodeOf(r);
+            sorted &= i == 0 || at[i] >= at[i - 1];
+            i++;
+        }
+        if (!sorted) {
+            Arrays.sort(at);
+        }
+        int distinct = 1;
+        int most = 1;
+        int run = 1;
+        for (i = 1; i < p; i++) {
+            if (at[i] == at[i - 1]) {
+                run++;
+            } else {
+                distinct++;
+                run = 1;
+            }
+            most = Math.max(most, run);
+        }
+        return new Placement(p, distinct, most);
+    }
+
+    /** The slowest link a group placed as {@code placement} crosses (see {@link #slowestLink(List)}). */
+    public Link slowestLink(Placement placement) {
+        return placement.spansNodes() ? slower(intraNode, interNode) : intraNode;
     }
 
     /**
@@ -94,14 +179,34 @@ public record ClusterSpec(String name, int devicesPerNode, int nodes, DeviceSpec
         return b.effectiveBandwidth() < a.effectiveBandwidth() ? b : a;
     }
 
-    /** A copy with {@code n} nodes. */
+    /**
+     * A copy with {@code n} nodes, keeping the rank mapping.
+     *
+     * @throws IllegalArgumentException when the mapping is explicit (it lists the ranks of {@code nodes} nodes) and
+     *                                  {@code n != nodes}
+     */
     public ClusterSpec withNodes(int n) {
-        return new ClusterSpec(name, devicesPerNode, n, device, intraNode, interNode, algorithm);
+        if (n != nodes && rankMapping.kind() == RankMapping.Kind.EXPLICIT) {
+            throw new IllegalArgumentException("cluster '" + name + "': withNodes(" + n + ") cannot keep the explicit "
+                    + "rank_mapping of " + devices() + " ranks on " + nodes + " nodes; expected a block or round_robin "
+                    + "mapping, or call withRankMapping with a mapping for the new size first");
+        }
+        return new ClusterSpec(name, devicesPerNode, n, device, intraNode, interNode, algorithm, rankMapping);
     }
 
     /** A copy with collective algorithm {@code a}. */
     public ClusterSpec withAlgorithm(CollectiveAlgorithm a) {
-        return new ClusterSpec(name, devicesPerNode, nodes, device, intraNode, interNode, a);
+        return new ClusterSpec(name, devicesPerNode, nodes, device, intraNode, interNode, a, rankMapping);
+    }
+
+    /**
+     * A copy placing ranks by {@code mapping}.
+     *
+     * @throws IllegalArgumentException when an explicit mapping does not fill every node with exactly
+     *                                  {@code devicesPerNode} ranks
+     */
+    public ClusterSpec withRankMapping(RankMapping mapping) {
+        return new ClusterSpec(name, devicesPerNode, nodes, device, intraNode, interNode, algorithm, mapping);
     }
 
     /** The preset names, in the order {@link #preset} knows them. */

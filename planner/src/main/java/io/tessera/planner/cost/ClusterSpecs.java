@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.core.JsonParser;
 import io.tessera.layout.DType;
@@ -14,6 +15,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.Iterator;
 import java.util.List;
@@ -24,6 +26,11 @@ import java.util.Map;
  * Reading is strict: unknown keys, duplicate keys, wrong value types and out-of-range values are errors naming the
  * place, the value found and what is expected. A {@code "preset"} key starts from {@link ClusterSpec#preset} and the
  * other keys override its fields (objects field by field).
+ *
+ * <p>{@code "rank_mapping"} (optional, default {@code "block"}) places global ranks on nodes: {@code "block"} (rank
+ * {@code r} on node {@code r / devices_per_node}), {@code "round_robin"} (rank {@code r} on node {@code r % nodes}) or
+ * an array of node indices, one per device (index = rank), that puts exactly {@code devices_per_node} ranks on every
+ * node, e.g. {@code [0, 1, 0, 1]} for 2 nodes of 2 devices. Writing always gives it.
  */
 public final class ClusterSpecs {
 
@@ -34,7 +41,7 @@ public final class ClusterSpecs {
             .build();
 
     private static final List<String> TOP = List.of("name", "preset", "devices_per_node", "nodes", "algorithm",
-            "device", "intra_node", "inter_node");
+            "rank_mapping", "device", "intra_node", "inter_node");
     private static final List<String> DEVICE = List.of("name", "peak_flops", "memory_bytes", "memory_bandwidth",
             "min_efficiency", "max_efficiency", "half_efficiency_flops");
     private static final List<String> LINK = List.of("bandwidth", "latency", "efficiency");
@@ -115,6 +122,13 @@ public final class ClusterSpecs {
         o.put("devices_per_node", s.devicesPerNode());
         o.put("nodes", s.nodes());
         o.put("algorithm", s.algorithm().jsonName());
+        RankMapping mapping = s.rankMapping();
+        if (mapping.kind() == RankMapping.Kind.EXPLICIT) {
+            ArrayNode a = o.putArray("rank_mapping");
+            mapping.nodes().forEach(a::add);
+        } else {
+            o.put("rank_mapping", mapping.kind().jsonName());
+        }
         ObjectNode d = o.putObject("device");
         DeviceSpec dev = s.device();
         d.put("name", dev.name());
@@ -167,11 +181,36 @@ public final class ClusterSpecs {
         DeviceSpec device = device(o.get("device"));
         Link intra = link(o.get("intra_node"), "intra_node");
         Link inter = link(o.get("inter_node"), "inter_node");
+        RankMapping mapping = o.has("rank_mapping") ? rankMapping(o.get("rank_mapping")) : RankMapping.block();
         try {
-            return new ClusterSpec(name, perNode, nodes, device, intra, inter, algorithm);
+            return new ClusterSpec(name, perNode, nodes, device, intra, inter, algorithm, mapping);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("cluster spec: " + e.getMessage(), e);
         }
+    }
+
+    /** {@code "block"}, {@code "round_robin"} or an array of node indices. */
+    private static RankMapping rankMapping(JsonNode m) {
+        if (m.isTextual()) {
+            try {
+                return RankMapping.parse(m.asText());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("cluster spec: rank_mapping: " + e.getMessage(), e);
+            }
+        }
+        if (!m.isArray()) {
+            throw new IllegalArgumentException("cluster spec: rank_mapping is " + describe(m) + "; expected \"block\", "
+                    + "\"round_robin\" or an array of node indices, one per rank");
+        }
+        if (m.isEmpty()) {
+            throw new IllegalArgumentException("cluster spec: rank_mapping is an empty array; expected one node index "
+                    + "per device, e.g. [0, 1, 0, 1] for 2 nodes of 2 devices");
+        }
+        List<Integer> nodes = new ArrayList<>(m.size());
+        for (int r = 0; r < m.size(); r++) {
+            nodes.add((int) integer(m.get(r), "rank_mapping[" + r + "]", 0, Integer.MAX_VALUE));
+        }
+        return RankMapping.explicit(nodes);
     }
 
     private static DeviceSpec device(JsonNode d) {

@@ -24,14 +24,13 @@ import io.tessera.planner.plan.Communication;
 import io.tessera.planner.plan.OpPlan;
 import io.tessera.planner.plan.Plan;
 
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 
 /**
  * Analytic costs on a {@link ClusterSpec}: FLOPs, memory traffic and seconds of one rank's slice of an operator, and
- * seconds of collectives on the ranks' real placement. Stateless apart from the spec; thread-safe.
+ * seconds of collectives on the ranks' real placement (the cluster's {@link RankMapping}). Stateless apart from the
+ * spec; thread-safe.
  *
  * <p>Compute: a roofline, {@code max(flops / (peak(dtype) * efficiency(flops)), bytes / memoryBandwidth)}.
  * Communication: the alpha-beta model on the slowest link a group crosses (see {@link #collectiveSeconds}).
@@ -60,6 +59,10 @@ public final class CostModel {
     public static final int FLOPS_CROSS_ENTROPY = 8;
     /** FLOPs per input element of a reduction. */
     public static final int FLOPS_REDUCE = 1;
+
+    /** What {@link CollectiveAlgorithm#AUTO} chooses from. */
+    private static final List<CollectiveAlgorithm> AUTO_CHOICES = List.of(CollectiveAlgorithm.RING,
+            CollectiveAlgorithm.TREE, CollectiveAlgorithm.HIERARCHICAL);
 
     private final ClusterSpec spec;
 
@@ -229,8 +232,35 @@ public final class CostModel {
             throw new IllegalArgumentException("cost model: " + kind + " over " + group + " has " + bytes
                     + " bytes; expected a per-rank buffer size >= 0");
         }
-        Link link = spec.slowestLink(group);
-        int p = group.size();
+        return seconds(kind, spec.placement(group), bytes);
+    }
+
+    /**
+     * Seconds of one collective over a group placed as {@code placement} ({@link ClusterSpec#placement}); the
+     * formulas of {@link #collectiveSeconds(String, List, long)}, which depend on the group only through its size, the
+     * nodes it spans and the most of its ranks on one node.
+     *
+     * @throws IllegalArgumentException for an unknown kind, a null placement or negative bytes
+     */
+    public double collectiveSeconds(String kind, Placement placement, long bytes) {
+        if (kind == null || !KINDS.contains(kind)) {
+            throw new IllegalArgumentException("cost model: collective kind '" + kind + "' is unknown; expected one of "
+                    + new java.util.TreeSet<>(KINDS));
+        }
+        if (placement == null) {
+            throw new IllegalArgumentException("cost model: " + kind + " placement is null; expected "
+                    + "ClusterSpec.placement(group)");
+        }
+        if (bytes < 0) {
+            throw new IllegalArgumentException("cost model: " + kind + " over " + placement + " has " + bytes
+                    + " bytes; expected a per-rank buffer size >= 0");
+        }
+        return seconds(kind, placement, bytes);
+    }
+
+    private double seconds(String kind, Placement placement, long bytes) {
+        Link link = spec.slowestLink(placement);
+        int p = placement.ranks();
         if (p == 1) {
             return 0;
         }
@@ -245,12 +275,11 @@ public final class CostModel {
         }
         CollectiveAlgorithm a = spec.algorithm();
         if (a != CollectiveAlgorithm.AUTO) {
-            return seconds(a, kind, group, bytes, link);
+            return seconds(a, kind, placement, bytes, link);
         }
         double best = Double.POSITIVE_INFINITY;
-        for (CollectiveAlgorithm c : List.of(CollectiveAlgorithm.RING, CollectiveAlgorithm.TREE,
-                CollectiveAlgorithm.HIERARCHICAL)) {
-            best = Math.min(best, seconds(c, kind, group, bytes, link));
+        for (CollectiveAlgorithm c : AUTO_CHOICES) {
+            best = Math.min(best, seconds(c, kind, placement, bytes, link));
         }
         return best;
     }
@@ -268,8 +297,8 @@ public final class CostModel {
                 : new CostModel(spec.withAlgorithm(a)).collectiveSeconds(kind, group, bytes);
     }
 
-    private double seconds(CollectiveAlgorithm a, String kind, List<Integer> group, long bytes, Link link) {
-        int p = group.size();
+    private double seconds(CollectiveAlgorithm a, String kind, Placement placement, long bytes, Link link) {
+        int p = placement.ranks();
         boolean allReduce = kind.equals("AllReduce");
         switch (a) {
             case RING:
@@ -282,15 +311,8 @@ public final class CostModel {
                 return (p - 1.0) / p * bytes / link.effectiveBandwidth() + steps * link.latency();
             }
             default: {
-                Map<Integer, Integer> perNode = new LinkedHashMap<>();
-                for (int r : group) {
-                    perNode.merge(spec.nodeOf(r), 1, Integer::sum);
-                }
-                int n = perNode.size();
-                int q = 0;
-                for (int c : perNode.values()) {
-                    q = Math.max(q, c);
-                }
+                int n = placement.nodes();
+                int q = placement.maxPerNode();
                 double intra = q > 1 ? ring(q, bytes, spec.intraNode()) : 0;
                 double inter = n > 1 ? ring(n, (double) bytes / q, spec.interNode()) : 0;
                 return allReduce ? 2 * intra + 2 * inter : intra + inter;
@@ -314,8 +336,12 @@ public final class CostModel {
      * AllToAll {@code recv = (p-1)/p * buffer}; CollectivePermute and SendRecv {@code recv = buffer}.
      */
     public double communicationSeconds(Communication c) {
-        long[] recv = c.recvBytes();
+        int ranks = c.ranks();
         double worst = 0;
+        // groups of one communication are usually alike: reuse the previous group's figure for the same placement
+        Placement lastPlacement = null;
+        long lastBuffer = -1;
+        double last = 0;
         for (List<Integer> g : c.groups()) {
             int p = g.size();
             if (p <= 1) {
@@ -323,11 +349,18 @@ public final class CostModel {
             }
             long most = 0;
             for (int r : g) {
-                if (r >= 0 && r < recv.length) {
-                    most = Math.max(most, recv[r]);
+                if (r >= 0 && r < ranks) {
+                    most = Math.max(most, c.recvBytes(r));
                 }
             }
-            worst = Math.max(worst, collectiveSeconds(c.kind(), g, bufferBytes(c.kind(), p, most)));
+            long buffer = bufferBytes(c.kind(), p, most);
+            Placement placement = spec.placement(g);
+            if (buffer != lastBuffer || !placement.equals(lastPlacement)) {
+                last = collectiveSeconds(c.kind(), placement, buffer);
+                lastPlacement = placement;
+                lastBuffer = buffer;
+            }
+            worst = Math.max(worst, last);
         }
         return worst;
     }

@@ -62,14 +62,40 @@ public record Communication(String kind, Origin origin, Phase phase, String oper
         return recvBytes.clone();
     }
 
-    /** Bytes received by all ranks together. */
-    public long totalRecvBytes() {
-        return Arrays.stream(recvBytes).sum();
+    /**
+     * Bytes rank {@code rank} receives, without copying the array.
+     *
+     * @throws IllegalArgumentException when the rank is outside {@code 0 .. recvBytes().length - 1}
+     */
+    public long recvBytes(int rank) {
+        if (rank < 0 || rank >= recvBytes.length) {
+            throw new IllegalArgumentException("communication '" + tensor + "': rank " + rank + " is out of range; "
+                    + "expected 0.." + (recvBytes.length - 1));
+        }
+        return recvBytes[rank];
     }
 
-    /** The most bytes any one rank receives. */
+    /** The number of ranks {@link #recvBytes()} covers. */
+    public int ranks() {
+        return recvBytes.length;
+    }
+
+    /** Bytes received by all ranks together. */
+    public long totalRecvBytes() {
+        long sum = 0;
+        for (long b : recvBytes) {
+            sum += b;
+        }
+        return sum;
+    }
+
+    /** The most bytes any one rank receives (0 without ranks). */
     public long maxRecvBytes() {
-        return Arrays.stream(recvBytes).max().orElse(0);
+        long most = 0;
+        for (long b : recvBytes) {
+            most = Math.max(most, b);
+        }
+        return recvBytes.length == 0 ? 0 : most;
     }
 
     @Override

@@ -22,7 +22,9 @@ import java.util.stream.Collectors;
 
 /**
  * Analytic simulation of a pipeline-parallel training step made of {@code p} identical stages, each the plan of one
- * stage on {@code stagePlan.devices()} ranks; stage {@code s} runs on global ranks {@code s * n .. s * n + n - 1}.
+ * stage on {@code stagePlan.devices()} ranks; stage {@code s} runs on global ranks {@code s * n .. s * n + n - 1},
+ * placed on nodes by the cluster's {@link io.tessera.planner.cost.RankMapping} (the one-stage timeline runs on ranks
+ * {@code 0 .. n - 1}).
  * All times are in seconds from the start of the step, all sizes in bytes per rank.
  *
  * <p>The model, in two steps:
@@ -90,24 +92,19 @@ public final class PipelineTimeline {
                         + ", not divisible into " + m + " micro-batches");
             }
         }
-        TimelineReport one = Timeline.run(stagePlan, new TimelineOptions(cluster, true, n));
-        double[] fwdEnd = new double[n];
-        double[] bwdEnd = new double[n];
-        for (TimelineReport.Event e : one.events()) {
-            if (e.stream().equals(TimelineReport.Event.COMPUTE)) {
-                if (e.category().equals("forward")) {
-                    fwdEnd[e.rank()] = Math.max(fwdEnd[e.rank()], e.end());
-                } else if (e.category().equals("backward")) {
-                    bwdEnd[e.rank()] = Math.max(bwdEnd[e.rank()], e.end());
-                }
-            }
-        }
+        // the slowest rank by its last backward's end (the first of equals), then its events from a second run
+        // recording that rank only: cheaper than recording every rank of a large stage
+        TimelineOptions quiet = new TimelineOptions(cluster, true, 0, timeline.perRank());
+        Timeline.Result ends = Timeline.simulate(stagePlan, quiet, null, 0, 0);
+        double[] fwdEnd = ends.forwardEnd();
+        double[] bwdEnd = ends.backwardEnd();
         int slow = 0;
         for (int r = 1; r < n; r++) {
             if (bwdEnd[r] > bwdEnd[slow]) {
                 slow = r;
             }
         }
+        TimelineReport one = Timeline.simulate(stagePlan, quiet, null, slow, slow + 1).report();
         double forward = fwdEnd[slow];
         double backward = Math.max(0, bwdEnd[slow] - forward);
         List<StageCosts.TailStep> tail = new ArrayList<>();

@@ -41,6 +41,17 @@ import java.util.TreeMap;
  * its fused buffer. A collective starts when every member of its group is ready and its stream is free (the latest of
  * the members). The update waits for the rank's backward compute and all its communication and is memory-bound:
  * bytes read and written / memory bandwidth. The step ends when both streams of every rank are idle.
+ *
+ * <p>How it is computed: by default ({@link TimelineOptions#perRank()} false) ranks in identical state (the same
+ * stream ends, gate and busy time) form one class and the engine keeps one state per class, not per rank. All ranks
+ * start in one class (one per distinct compute scale); a collective moves the members of a group to the class
+ * "old class, group end" (ranks of one class whose groups end at different times split, ranks whose groups end
+ * together stay together). Compute then costs O(classes) per operator instead of O(ranks); a communication still
+ * visits each member of its groups once (O(ranks)) to find its group's start. A symmetric plan (Megatron tensor x
+ * data parallel) keeps a single class for the whole step. Every figure is bit-identical to the per-rank reference
+ * ({@code perRank} true), which is kept for cross-checking. Per-rank memory is the same on every rank (slices are
+ * equal-sized and optimizer shard groups partition the ranks) and is computed once. Events are still recorded per
+ * rank, for the recorded ranks only, at O(recorded ranks) per event.
  */
 public final class Timeline {
 
@@ -61,6 +72,25 @@ public final class Timeline {
      * {@code computeScale[r]} (null: 1 everywhere), e.g. to model a straggler.
      */
     static TimelineReport run(Plan plan, TimelineOptions options, double[] computeScale) {
+        int n = plan.devices();
+        int recorded = Math.min(n, options.recordedRanks());
+        return simulate(plan, options, computeScale, 0, recorded).report();
+    }
+
+    /**
+     * The full result of a simulation: the report (with the events of ranks {@code recordFrom .. recordTo - 1}); per
+     * rank, when its last forward and its last backward operator end (seconds; 0 without operators); and the most
+     * classes of ranks alive at once (the ranks for the per-rank reference).
+     */
+    record Result(TimelineReport report, double[] forwardEnd, double[] backwardEnd, int classes) {
+    }
+
+    /**
+     * Simulates one step recording the events of ranks {@code recordFrom .. recordTo - 1} (an empty range for none).
+     *
+     * @throws IllegalArgumentException when the cluster has fewer devices than the plan or the scale's length is wrong
+     */
+    static Result simulate(Plan plan, TimelineOptions options, double[] computeScale, int recordFrom, int recordTo) {
         ClusterSpec cluster = options.cluster();
         if (cluster.devices() < plan.devices()) {
             throw new IllegalArgumentException("cluster '" + cluster.name() + "' has " + cluster.devices()
@@ -70,40 +100,37 @@ public final class Timeline {
             throw new IllegalArgumentException("computeScale has " + computeScale.length + " entries; expected "
                     + plan.devices());
         }
-        return new Engine(plan, options, computeScale).run();
+        Engine e = options.perRank() ? new PerRankEngine(plan, options, computeScale, recordFrom, recordTo)
+                : new ClassEngine(plan, options, computeScale, recordFrom, recordTo);
+        return e.run();
     }
 
     /** Where a communication runs relative to its operator. */
     private enum Slot { FORWARD_BEFORE, FORWARD_AFTER, BACKWARD_BEFORE, BACKWARD_AFTER, OPTIMIZER }
 
-    private static final class Engine {
-        private final Plan plan;
-        private final Network network;
-        private final TimelineOptions options;
-        private final CostModel cost;
-        private final int n;
-        private final int recorded;
-        private final double[] scale;
-        private final double[] computeFree;
-        private final double[] commFree;
-        private final double[] gate;
-        private final double[] busy;
-        private final List<TimelineReport.Event> events = new ArrayList<>();
+    /** The schedule shared by both engines; subclasses keep the per-rank (or per-class) stream state. */
+    private abstract static class Engine {
+        final Plan plan;
+        final Network network;
+        final TimelineOptions options;
+        final CostModel cost;
+        final int n;
+        final int recordFrom;
+        final int recordTo;
+        final double[] scale;
+        final List<TimelineReport.Event> events = new ArrayList<>();
         private final List<List<Integer>> slots = new ArrayList<>();
         private final int[] bucketOf;
 
-        Engine(Plan plan, TimelineOptions options, double[] computeScale) {
+        Engine(Plan plan, TimelineOptions options, double[] computeScale, int recordFrom, int recordTo) {
             this.plan = plan;
             this.network = plan.network();
             this.options = options;
             this.cost = new CostModel(options.cluster());
             this.n = plan.devices();
-            this.recorded = Math.min(n, options.recordedRanks());
+            this.recordFrom = Math.max(0, recordFrom);
+            this.recordTo = Math.min(n, recordTo);
             this.scale = computeScale;
-            this.computeFree = new double[n];
-            this.commFree = new double[n];
-            this.gate = new double[n];
-            this.busy = new double[n];
             this.bucketOf = new int[plan.comms().size()];
             Arrays.fill(bucketOf, -1);
             List<Bucket> buckets = plan.buckets();
@@ -114,7 +141,37 @@ public final class Timeline {
             }
         }
 
-        TimelineReport run() {
+        /** Runs {@code seconds} of compute (times the rank's scale) on every rank. */
+        abstract void compute(String name, String category, double seconds);
+
+        /**
+         * Runs one collective of {@code c} per group, in order: group {@code g} takes {@code seconds[g]}.
+         */
+        abstract void collectives(Communication c, List<List<Integer>> groups, double[] seconds, String name);
+
+        /** Makes every rank's compute wait for its communication stream. */
+        abstract void waitForCommunication();
+
+        /** Per rank, when its compute stream is free. */
+        abstract double[] computeFreePerRank();
+
+        /** The latest end of any stream of any rank. */
+        abstract double stepSeconds();
+
+        /** The most compute seconds of any rank. */
+        abstract double maxBusySeconds();
+
+        /** Per rank, its peak memory in bytes. */
+        abstract long[] memoryPerRank();
+
+        /** The most states kept at once: classes of ranks, or the ranks. */
+        abstract int classes();
+
+        final boolean recorded(int r) {
+            return r >= recordFrom && r < recordTo;
+        }
+
+        Result run() {
             List<OpPlan> ops = plan.ops();
             assignSlots(ops);
             double[] fwd = new double[ops.size()];
@@ -128,32 +185,27 @@ public final class Timeline {
                 compute(ops.get(k).name(), "forward", fwd[k]);
                 communicate(slot(Slot.FORWARD_AFTER, k));
             }
+            double[] forwardEnd = ops.isEmpty() ? new double[n] : computeFreePerRank();
             for (int k = ops.size() - 1; k >= 0; k--) {
                 communicate(slot(Slot.BACKWARD_BEFORE, k));
                 compute(ops.get(k).name(), "backward", bwd[k]);
                 communicate(slot(Slot.BACKWARD_AFTER, k));
             }
+            double[] backwardEnd = ops.isEmpty() ? new double[n] : computeFreePerRank();
             double update = optimizerBytes() / options.cluster().device().memoryBandwidth();
-            for (int r = 0; r < n; r++) {
-                gate[r] = Math.max(gate[r], commFree[r]);
-            }
+            waitForCommunication();
             compute("optimizer update", "optimizer", update);
             communicate(slot(Slot.OPTIMIZER, 0));
 
-            double step = 0;
-            double maxBusy = 0;
-            for (int r = 0; r < n; r++) {
-                step = Math.max(step, Math.max(computeFree[r], commFree[r]));
-                maxBusy = Math.max(maxBusy, busy[r]);
-            }
+            double step = stepSeconds();
+            double maxBusy = maxBusySeconds();
             double mfu = step > 0 ? modelFlops(ops) / (step * n * peakFlops(ops)) : 0;
-            long[] memory = new long[n];
-            for (int r = 0; r < n; r++) {
-                memory[r] = plan.memory(r).total() + cost.activationBytes(network, plan, r);
-            }
+            long[] memory = memoryPerRank();
             Map<String, Long> volume = new TreeMap<>();
             plan.commTotals().forEach((k, v) -> volume.put(k, v[1]));
-            return new TimelineReport(step, mfu, memory, volume, maxBusy, Math.max(0, step - maxBusy), events);
+            TimelineReport report = new TimelineReport(step, mfu, memory, volume, maxBusy,
+                    Math.max(0, step - maxBusy), events);
+            return new Result(report, forwardEnd, backwardEnd, classes());
         }
 
         /** Per operator and slot, the indices of the communications run there, in plan order. */
@@ -203,27 +255,15 @@ public final class Timeline {
         }
 
         /** An optimizer-parallel AllGather: it depends on no computation. */
-        private static boolean prefetch(Communication c) {
+        static boolean prefetch(Communication c) {
             return c.origin() == Communication.Origin.PARALLEL_OPTIMIZER && c.kind().equals("AllGather");
         }
 
         /** Whether compute may run on while {@code c} is in flight. */
-        private boolean overlapped(Communication c) {
+        final boolean overlapped(Communication c) {
             return options.overlapGradientComm() && c.phase() == Phase.BACKWARD && !c.kind().equals("AllGather")
                     && (c.origin() == Communication.Origin.GRADIENT
                     || c.origin() == Communication.Origin.PARALLEL_OPTIMIZER);
-        }
-
-        private void compute(String name, String category, double seconds) {
-            for (int r = 0; r < n; r++) {
-                double d = scale == null ? seconds : seconds * scale[r];
-                double start = Math.max(computeFree[r], gate[r]);
-                computeFree[r] = start + d;
-                busy[r] += d;
-                if (r < recorded) {
-                    events.add(new TimelineReport.Event(r, TimelineReport.Event.COMPUTE, name, category, start, d));
-                }
-            }
         }
 
         private void communicate(List<Integer> indices) {
@@ -234,9 +274,9 @@ public final class Timeline {
                 if (b < 0) {
                     double d = cost.communicationSeconds(c);
                     String name = c.phase().jsonName() + " " + c.kind() + " " + c.tensor();
-                    for (List<Integer> g : c.groups()) {
-                        collective(c, g, d, name);
-                    }
+                    double[] seconds = new double[c.groups().size()];
+                    Arrays.fill(seconds, d);
+                    collectives(c, c.groups(), seconds, name);
                     continue;
                 }
                 Bucket bucket = plan.buckets().get(b);
@@ -245,33 +285,12 @@ public final class Timeline {
                 }
                 String name = c.phase().jsonName() + " " + bucket.kind() + (bucket.members().size() == 1
                         ? " " + c.tensor() : " bucket " + bucket.id() + " (" + bucket.members().size() + " tensors)");
-                Map<List<Integer>, Double> seconds = new HashMap<>();
-                for (List<Integer> g : bucket.groups()) {
-                    double d = seconds.computeIfAbsent(g, x -> cost.collectiveSeconds(bucket.kind(), x,
-                            bucket.bytes()));
-                    collective(c, g, d, name);
+                List<List<Integer>> groups = bucket.groups();
+                double[] seconds = new double[groups.size()];
+                for (int g = 0; g < seconds.length; g++) {
+                    seconds[g] = cost.collectiveSeconds(bucket.kind(), groups.get(g), bucket.bytes());
                 }
-            }
-        }
-
-        /** One collective of {@code c} (or of the bucket it issues) over {@code group}, taking {@code d} seconds. */
-        private void collective(Communication c, List<Integer> group, double d, String name) {
-            boolean ready0 = prefetch(c);
-            double start = 0;
-            for (int r : group) {
-                start = Math.max(start, Math.max(commFree[r], ready0 ? 0 : computeFree[r]));
-            }
-            double end = start + d;
-            boolean blocks = !overlapped(c);
-            String category = c.origin().jsonName();
-            for (int r : group) {
-                commFree[r] = end;
-                if (blocks) {
-                    gate[r] = Math.max(gate[r], end);
-                }
-                if (r < recorded) {
-                    events.add(new TimelineReport.Event(r, TimelineReport.Event.COMM, name, category, start, d));
-                }
+                collectives(c, groups, seconds, name);
             }
         }
 
@@ -328,6 +347,356 @@ public final class Timeline {
                 }
             }
             return options.cluster().device().peak(dtype);
+        }
+    }
+
+    /** The reference: the state of every rank, updated rank by rank. O(ranks) per operator and communication. */
+    private static final class PerRankEngine extends Engine {
+        private final double[] computeFree;
+        private final double[] commFree;
+        private final double[] gate;
+        private final double[] busy;
+
+        PerRankEngine(Plan plan, TimelineOptions options, double[] computeScale, int recordFrom, int recordTo) {
+            super(plan, options, computeScale, recordFrom, recordTo);
+            this.computeFree = new double[n];
+            this.commFree = new double[n];
+            this.gate = new double[n];
+            this.busy = new double[n];
+        }
+
+        @Override
+        void compute(String name, String category, double seconds) {
+            for (int r = 0; r < n; r++) {
+                double d = scale == null ? seconds : seconds * scale[r];
+                double start = Math.max(computeFree[r], gate[r]);
+                computeFree[r] = start + d;
+                busy[r] += d;
+                if (recorded(r)) {
+                    events.add(new TimelineReport.Event(r, TimelineReport.Event.COMPUTE, name, category, start, d));
+                }
+            }
+        }
+
+        @Override
+        void collectives(Communication c, List<List<Integer>> groups, double[] seconds, String name) {
+            for (int g = 0; g < groups.size(); g++) {
+                collective(c, groups.get(g), seconds[g], name);
+            }
+        }
+
+        /** One collective of {@code c} (or of the bucket it issues) over {@code group}, taking {@code d} seconds. */
+        private void collective(Communication c, List<Integer> group, double d, String name) {
+            boolean ready0 = prefetch(c);
+            double start = 0;
+            for (int r : group) {
+                start = Math.max(start, Math.max(commFree[r], ready0 ? 0 : computeFree[r]));
+            }
+            double end = start + d;
+            boolean blocks = !overlapped(c);
+            String category = c.origin().jsonName();
+            for (int r : group) {
+                commFree[r] = end;
+                if (blocks) {
+                    gate[r] = Math.max(gate[r], end);
+                }
+                if (recorded(r)) {
+                    events.add(new TimelineReport.Event(r, TimelineReport.Event.COMM, name, category, start, d));
+                }
+            }
+        }
+
+        @Override
+        void waitForCommunication() {
+            for (int r = 0; r < n; r++) {
+                gate[r] = Math.max(gate[r], commFree[r]);
+            }
+        }
+
+        @Override
+        double[] computeFreePerRank() {
+            return computeFree.clone();
+        }
+
+        @Override
+        double stepSeconds() {
+            double step = 0;
+            for (int r = 0; r < n; r++) {
+                step = Math.max(step, Math.max(computeFree[r], commFree[r]));
+            }
+            return step;
+        }
+
+        @Override
+        double maxBusySeconds() {
+            double maxBusy = 0;
+            for (int r = 0; r < n; r++) {
+                maxBusy = Math.max(maxBusy, busy[r]);
+            }
+            return maxBusy;
+        }
+
+        @Override
+        long[] memoryPerRank() {
+            long[] memory = new long[n];
+            for (int r = 0; r < n; r++) {
+                memory[r] = plan.memory(r).total() + cost.activationBytes(network, plan, r);
+            }
+            return memory;
+        }
+
+        @Override
+        int classes() {
+            return n;
+        }
+    }
+
+    /**
+     * One state per class of ranks in identical state (see the class comment). Class ids index the state arrays;
+     * {@code cls[r]} is rank {@code r}'s class; ids of emptied classes are reused.
+     */
+    private static final class ClassEngine extends Engine {
+        /** A class created by a communication: the members of {@code from} whose group ended at {@code end}. */
+        private record Key(int from, double end) {
+        }
+
+        private final int[] cls;
+        private double[] computeFree = new double[4];
+        private double[] commFree = new double[4];
+        private double[] gate = new double[4];
+        private double[] busy = new double[4];
+        private double[] classScale = new double[4];
+        private double[] startScratch = new double[4];
+        private int[] count = new int[4];
+        private int[] seen = new int[4];
+        private int[] target = new int[4];
+        private int stamp;
+        private int allocated;
+        private int[] live = new int[4];
+        private int liveCount;
+        private int mostLive;
+        private int[] free = new int[4];
+        private int freeCount;
+        private final Map<Key, Integer> made = new HashMap<>();
+        /** The last lookup of {@link #moveTarget} in this communication (groups often end together). */
+        private int lastFrom;
+        private double lastEnd;
+        private int lastTarget = -1;
+        private final List<Integer> created = new ArrayList<>();
+
+        ClassEngine(Plan plan, TimelineOptions options, double[] computeScale, int recordFrom, int recordTo) {
+            super(plan, options, computeScale, recordFrom, recordTo);
+            this.cls = new int[n];
+            // the initial classes: one per distinct compute scale
+            Map<Double, Integer> byScale = new HashMap<>();
+            for (int r = 0; r < n; r++) {
+                double s = computeScale == null ? 1 : computeScale[r];
+                Integer c = byScale.get(s);
+                if (c == null) {
+                    c = allocate();
+                    classScale[c] = s;
+                    byScale.put(s, c);
+                    addLive(c);
+                }
+                cls[r] = c;
+                count[c]++;
+            }
+            mostLive = liveCount;
+        }
+
+        private int allocate() {
+            if (freeCount > 0) {
+                return free[--freeCount];
+            }
+            int c = allocated++;
+            if (c >= count.length) {
+                int size = Math.max(2 * count.length, c + 1);
+                computeFree = Arrays.copyOf(computeFree, size);
+                commFree = Arrays.copyOf(commFree, size);
+                gate = Arrays.copyOf(gate, size);
+                busy = Arrays.copyOf(busy, size);
+                classScale = Arrays.copyOf(classScale, size);
+                startScratch = Arrays.copyOf(startScratch, size);
+                count = Arrays.copyOf(count, size);
+                seen = Arrays.copyOf(seen, size);
+                target = Arrays.copyOf(target, size);
+            }
+            return c;
+        }
+
+        private void addLive(int c) {
+            if (liveCount == live.length) {
+                live = Arrays.copyOf(live, 2 * live.length);
+            }
+            live[liveCount++] = c;
+        }
+
+        private void release(int c) {
+            if (freeCount == free.length) {
+                free = Arrays.copyOf(free, 2 * free.length);
+            }
+            free[freeCount++] = c;
+        }
+
+        @Override
+        void compute(String name, String category, double seconds) {
+            for (int i = 0; i < liveCount; i++) {
+                int c = live[i];
+                // as the reference: seconds * scale only when a scale is given (seconds * 1 is seconds anyway)
+                double d = scale == null ? seconds : seconds * classScale[c];
+                double start = Math.max(computeFree[c], gate[c]);
+                startScratch[c] = start;
+                computeFree[c] = start + d;
+                busy[c] += d;
+            }
+            for (int r = recordFrom; r < recordTo; r++) {
+                int c = cls[r];
+                double d = scale == null ? seconds : seconds * classScale[c];
+                events.add(new TimelineReport.Event(r, TimelineReport.Event.COMPUTE, name, category,
+                        startScratch[c], d));
+            }
+        }
+
+        @Override
+        void collectives(Communication c, List<List<Integer>> groups, double[] seconds, String name) {
+            boolean ready0 = prefetch(c);
+            boolean blocks = !overlapped(c);
+            String category = c.origin().jsonName();
+            made.clear();
+            created.clear();
+            lastTarget = -1;
+            for (int g = 0; g < groups.size(); g++) {
+                List<Integer> group = groups.get(g);
+                double d = seconds[g];
+                double start = 0;
+                for (int r : group) {
+                    int k = cls[r];
+                    start = Math.max(start, Math.max(commFree[k], ready0 ? 0 : computeFree[k]));
+                }
+                double end = start + d;
+                stamp++;
+                for (int r : group) {
+                    int k = cls[r];
+                    int to;
+                    if (seen[k] == stamp) {
+                        to = target[k];
+                    } else {
+                        to = moveTarget(k, end, blocks);
+                        seen[k] = stamp;
+                        target[k] = to;
+                    }
+                    count[k]--;
+                    count[to]++;
+                    cls[r] = to;
+                    if (recorded(r)) {
+                        events.add(new TimelineReport.Event(r, TimelineReport.Event.COMM, name, category, start, d));
+                    }
+                }
+            }
+            if (created.isEmpty()) {
+                return;
+            }
+            // keep the non-empty classes, reuse the ids of the emptied ones
+            int kept = 0;
+            for (int i = 0; i < liveCount; i++) {
+                int k = live[i];
+                if (count[k] > 0) {
+                    live[kept++] = k;
+                } else {
+                    release(k);
+                }
+            }
+            liveCount = kept;
+            for (int k : created) {
+                if (count[k] > 0) {
+                    addLive(k);
+                } else {
+                    release(k);
+                }
+            }
+            mostLive = Math.max(mostLive, liveCount);
+        }
+
+        /** The class of the members of class {@code k} whose collective ends at {@code end}: found or created. */
+        private int moveTarget(int k, double end, boolean blocks) {
+            if (lastTarget >= 0 && lastFrom == k && lastEnd == end) {
+                return lastTarget;
+            }
+            int c = findOrCreate(k, end, blocks);
+            lastFrom = k;
+            lastEnd = end;
+            lastTarget = c;
+            return c;
+        }
+
+        private int findOrCreate(int k, double end, boolean blocks) {
+            Key key = new Key(k, end);
+            Integer to = made.get(key);
+            if (to != null) {
+                return to;
+            }
+            int c = allocate();
+            computeFree[c] = computeFree[k];
+            commFree[c] = end;
+            gate[c] = blocks ? Math.max(gate[k], end) : gate[k];
+            busy[c] = busy[k];
+            classScale[c] = classScale[k];
+            count[c] = 0;
+            seen[c] = 0;
+            made.put(key, c);
+            created.add(c);
+            return c;
+        }
+
+        @Override
+        void waitForCommunication() {
+            for (int i = 0; i < liveCount; i++) {
+                int c = live[i];
+                gate[c] = Math.max(gate[c], commFree[c]);
+            }
+        }
+
+        @Override
+        double[] computeFreePerRank() {
+            double[] out = new double[n];
+            for (int r = 0; r < n; r++) {
+                out[r] = computeFree[cls[r]];
+            }
+            return out;
+        }
+
+        @Override
+        double stepSeconds() {
+            double step = 0;
+            for (int i = 0; i < liveCount; i++) {
+                int c = live[i];
+                step = Math.max(step, Math.max(computeFree[c], commFree[c]));
+            }
+            return step;
+        }
+
+        @Override
+        double maxBusySeconds() {
+            double maxBusy = 0;
+            for (int i = 0; i < liveCount; i++) {
+                maxBusy = Math.max(maxBusy, busy[live[i]]);
+            }
+            return maxBusy;
+        }
+
+        @Override
+        int classes() {
+            return mostLive;
+        }
+
+        /** The same on every rank: {@code Plan.memory} and the activations depend on slice sizes only. */
+        @Override
+        long[] memoryPerRank() {
+            long[] memory = new long[n];
+            if (n > 0) {
+                Arrays.fill(memory, plan.memory(0).total() + cost.activationBytes(network, plan, 0));
+            }
+            return memory;
         }
     }
 }

@@ -12,9 +12,13 @@ import java.util.Objects;
  *                            the communication stream while later backward operators compute; false to make backward
  *                            compute wait for each of them
  * @param recordedRanks       events are recorded for ranks {@code 0 .. recordedRanks - 1} only (the figures always
- *                            cover every rank); default {@link #DEFAULT_RECORDED_RANKS}
+ *                            cover every rank); 0 records none, which is the fastest when no trace is wanted; default
+ *                            {@link #DEFAULT_RECORDED_RANKS}
+ * @param perRank             true to simulate every rank separately (the reference computation, O(ranks) work per
+ *                            operator); false (the default) to keep one state per class of ranks in identical state,
+ *                            with bit-identical figures and events (see {@link Timeline})
  */
-public record TimelineOptions(ClusterSpec cluster, boolean overlapGradientComm, int recordedRanks) {
+public record TimelineOptions(ClusterSpec cluster, boolean overlapGradientComm, int recordedRanks, boolean perRank) {
 
     /** Ranks whose events are recorded by default. */
     public static final int DEFAULT_RECORDED_RANKS = 64;
@@ -25,6 +29,11 @@ public record TimelineOptions(ClusterSpec cluster, boolean overlapGradientComm, 
         if (recordedRanks < 0) {
             throw new IllegalArgumentException("recordedRanks: found " + recordedRanks + "; expected at least 0");
         }
+    }
+
+    /** Options simulating classes of ranks (not every rank separately). */
+    public TimelineOptions(ClusterSpec cluster, boolean overlapGradientComm, int recordedRanks) {
+        this(cluster, overlapGradientComm, recordedRanks, false);
     }
 
     /** Options with the default recorded ranks. */
@@ -39,11 +48,16 @@ public record TimelineOptions(ClusterSpec cluster, boolean overlapGradientComm, 
 
     /** A copy with gradient-communication overlap on or off. */
     public TimelineOptions withOverlapGradientComm(boolean on) {
-        return new TimelineOptions(cluster, on, recordedRanks);
+        return new TimelineOptions(cluster, on, recordedRanks, perRank);
     }
 
-    /** A copy recording the events of the first {@code ranks} ranks. */
+    /** A copy recording the events of the first {@code ranks} ranks (0: none). */
     public TimelineOptions withRecordedRanks(int ranks) {
-        return new TimelineOptions(cluster, overlapGradientComm, ranks);
+        return new TimelineOptions(cluster, overlapGradientComm, ranks, perRank);
+    }
+
+    /** A copy simulating every rank separately ({@code true}, the slow reference) or classes of ranks. */
+    public TimelineOptions withPerRank(boolean on) {
+        return new TimelineOptions(cluster, overlapGradientComm, recordedRanks, on);
     }
 }

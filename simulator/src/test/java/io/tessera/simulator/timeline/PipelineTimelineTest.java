@@ -1,6 +1,8 @@
 package io.tessera.simulator.timeline;
 
 import io.tessera.planner.cost.ClusterSpec;
+import io.tessera.planner.cost.Link;
+import io.tessera.planner.cost.RankMapping;
 import io.tessera.planner.plan.Plan;
 import org.junit.jupiter.api.Test;
 
@@ -184,6 +186,30 @@ class PipelineTimelineTest {
                 new PipelineOptions(4, 4, PipelineSchedule.GPIPE), t));
         assertThrows(IllegalArgumentException.class, () -> PipelineTimeline.stageCosts(plan,
                 new PipelineOptions(2, 3, PipelineSchedule.GPIPE), t));
+    }
+
+    @Test
+    void stageSendsFollowTheRankMapping() throws Exception {
+        Plan plan = TimelineTest.gpt();
+        PipelineOptions o = new PipelineOptions(2, 4, PipelineSchedule.ONE_F_ONE_B);
+        ClusterSpec block = ClusterSpec.preset("a100-80gb-dgx").withNodes(2);
+        // block: stage 0 (ranks 0..7) on node 0, stage 1 (ranks 8..15) on node 1, every send crosses nodes
+        StageCosts apart = PipelineTimeline.stageCosts(plan, o, TimelineOptions.of(block));
+        Link inter = block.interNode();
+        assertEquals(inter.latency() + apart.inputBytes() / (inter.bandwidth() * inter.efficiency()),
+                apart.sendSeconds(), 1e-15);
+        // ranks j and 8 + j on one node (ranks 0..3 and 8..11 on node 0): every send stays in a node
+        int[] paired = new int[16];
+        for (int r = 0; r < 16; r++) {
+            paired[r] = (r % 8) / 4;
+        }
+        ClusterSpec together = block.withRankMapping(RankMapping.explicit(paired));
+        StageCosts near = PipelineTimeline.stageCosts(plan, o, TimelineOptions.of(together));
+        Link intra = block.intraNode();
+        assertEquals(near.inputBytes(), apart.inputBytes());
+        assertEquals(intra.latency() + near.inputBytes() / (intra.bandwidth() * intra.efficiency()),
+                near.sendSeconds(), 1e-15);
+        assertTrue(near.sendSeconds() < apart.sendSeconds());
     }
 
     private static double busy(PipelineReport r, int stage) {
