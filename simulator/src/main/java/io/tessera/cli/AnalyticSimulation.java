@@ -5,14 +5,17 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tessera.planner.cost.ClusterSpec;
 import io.tessera.planner.cost.ClusterSpecs;
 import io.tessera.planner.cost.RankMapping;
+import io.tessera.planner.plan.PipelinePlan;
 import io.tessera.planner.plan.Plan;
 import io.tessera.planner.plan.StrategyPlans;
 import io.tessera.planner.strategy.StrategyFiles;
 import io.tessera.simulator.timeline.ChromeTrace;
 import io.tessera.simulator.timeline.PipelineOptions;
 import io.tessera.simulator.timeline.PipelineReport;
+import io.tessera.simulator.timeline.PipelineSchedule;
 import io.tessera.simulator.timeline.PipelineTimeline;
-import io.tessera.simulator.timeline.Recompute;
+import io.tessera.simulator.timeline.StageCosts;
+import io.tessera.planner.cost.Recompute;
 import io.tessera.simulator.timeline.Timeline;
 import io.tessera.simulator.timeline.TimelineOptions;
 import io.tessera.simulator.timeline.TimelineReport;
@@ -60,14 +63,24 @@ final class AnalyticSimulation {
             Json.checkWritable("--trace", trace);
         }
         Plan plan;
+        PipelinePlan pipe;
         try {
             if (SimulateCommand.looksLikePlanJson(strategy)) {
                 throw new IllegalArgumentException("this is a PLAN.json, which does not carry the network; simulate "
                         + "the strategy file it was planned from");
             }
-            plan = StrategyPlans.plan(StrategyFiles.read(strategy));
+            pipe = StrategyPlans.pipelinePlan(StrategyFiles.read(strategy), null);
+            plan = pipe.plan();
         } catch (IllegalArgumentException e) {
             throw InputException.inFile(strategy, e);
+        }
+        if (pipe.stages() > 1) {
+            if (pipeline != null && pipeline.stages() > 1) {
+                throw new InputException(strategy + " has parallel.pipeline_stages " + pipe.stages() + "; its stages "
+                        + "and micro_batches come from the file, so drop --pipeline-stages and --micro-batches "
+                        + "(--schedule and --recompute apply)");
+            }
+            return runPlannedPipeline(pipe, out);
         }
         if (pipeline != null) {
             return runPipeline(plan, out);
@@ -90,6 +103,57 @@ final class AnalyticSimulation {
             out.print(report.summary());
             if (trace != null) {
                 out.println("trace: " + trace + " (open in ui.perfetto.dev)");
+            }
+        }
+        out.flush();
+        return Tessera.EXIT_OK;
+    }
+
+    /** The analytic step of a strategy file with pipeline stages: its own stages and micro-batches. */
+    private int runPlannedPipeline(PipelinePlan pipe, PrintWriter out) {
+        ClusterSpec spec = cluster(pipe.devices());
+        PipelineSchedule schedule = pipeline == null ? PipelineSchedule.ONE_F_ONE_B : pipeline.schedule();
+        PipelineReport report;
+        try {
+            report = PipelineTimeline.run(pipe, schedule, recompute, new TimelineOptions(spec, overlap, 0));
+        } catch (IllegalArgumentException e) {
+            throw new InputException(strategy + ": " + Json.oneLine(e.getMessage()), e);
+        }
+        if (trace != null) {
+            Json.writeAtomically("--trace", trace, ChromeTrace.write(report.toTimelineReport(),
+                    ChromeTrace.DEFAULT_RANKS, "stage"));
+        }
+        String model = pipe.stages() + " planned stages of " + pipe.stageDevices() + " ranks (" + pipe.devices()
+                + " devices), " + pipe.microBatches() + " micro-batches of the network's batch";
+        if (json) {
+            ObjectNode o = Json.object();
+            o.put("cluster", spec.name());
+            o.put("model", model);
+            o.put("stages", pipe.stages());
+            o.put("micro_batches", pipe.microBatches());
+            o.put("schedule", schedule.cliName());
+            o.put("recompute", recompute.cliName());
+            o.put("step_seconds", report.stepSeconds());
+            o.put("bubble_fraction", report.bubbleFraction());
+            ArrayNode stages = o.putArray("stage_costs");
+            for (StageCosts c : report.stageCosts()) {
+                ObjectNode n = stages.addObject();
+                n.put("forward_seconds", c.forwardSeconds());
+                n.put("backward_seconds", c.backwardSeconds());
+                n.put("send_seconds", c.sendSeconds());
+                n.put("activation_bytes", c.activationBytes());
+            }
+            ArrayNode peak = o.putArray("peak_activation_bytes");
+            for (long b : report.peakActivationBytes()) {
+                peak.add(b);
+            }
+            out.print(Json.write(o));
+        } else {
+            out.println(clusterLine(spec));
+            out.println("model: " + model);
+            out.print(report.summary());
+            if (trace != null) {
+                out.println("trace: " + trace + " (open in ui.perfetto.dev; one process per stage)");
             }
         }
         out.flush();

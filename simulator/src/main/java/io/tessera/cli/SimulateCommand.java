@@ -11,7 +11,7 @@ import io.tessera.simulator.numeric.SimulationOptions;
 import io.tessera.simulator.numeric.SimulationReport;
 import io.tessera.simulator.timeline.PipelineOptions;
 import io.tessera.simulator.timeline.PipelineSchedule;
-import io.tessera.simulator.timeline.Recompute;
+import io.tessera.planner.cost.Recompute;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;

@@ -1,6 +1,13 @@
 package io.tessera.planner.cost;
 
+import io.tessera.planner.graph.Network;
+import io.tessera.planner.graph.Node;
+import io.tessera.planner.op.MatMul;
+import io.tessera.planner.op.Softmax;
+
+import java.util.LinkedHashSet;
 import java.util.Locale;
+import java.util.Set;
 
 /** Which forward activations are dropped after the forward and recomputed in the backward. */
 public enum Recompute {
@@ -34,5 +41,29 @@ public enum Recompute {
             }
         }
         throw new IllegalArgumentException("recompute '" + text + "' is unknown; expected none, selective or full");
+    }
+
+    /**
+     * The operators {@link #SELECTIVE} re-runs, in network order: the attention scores and softmax, i.e. every
+     * {@code Softmax} operator and its producers back to (and including) the first {@code MatMul}, at most three
+     * operators up.
+     */
+    public static Set<String> selectiveOps(Network net) {
+        Set<String> out = new LinkedHashSet<>();
+        for (Node node : net.nodes()) {
+            if (!(node.op() instanceof Softmax)) {
+                continue;
+            }
+            out.add(node.name());
+            Node up = net.producer(node.inputs().get(0));
+            for (int hop = 0; hop < 3 && up != null; hop++) {
+                out.add(up.name());
+                if (up.op() instanceof MatMul) {
+                    break;
+                }
+                up = net.producer(up.inputs().get(0));
+            }
+        }
+        return out;
     }
 }

@@ -5,7 +5,6 @@ import io.tessera.planner.cost.CostModel;
 import io.tessera.planner.cost.Recompute;
 import io.tessera.planner.graph.Network;
 import io.tessera.planner.graph.Node;
-import io.tessera.planner.op.MatMul;
 import io.tessera.planner.op.Softmax;
 import io.tessera.planner.plan.Communication;
 import io.tessera.planner.plan.OpPlan;
@@ -15,7 +14,6 @@ import io.tessera.planner.strategy.SearchMode;
 
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -239,7 +237,7 @@ public final class ParallelismSearch {
         long[] attentionAct = new long[p];
         int[] softmaxes = new int[p];
         long[] inputs = new long[p];
-        Set<String> attention = attentionOps(net);
+        Set<String> attention = Recompute.selectiveOps(net);
         for (OpPlan op : pipe.plan().ops()) {
             int s = pipe.stageOf(op.name());
             double fwd = cm.computeSeconds(net, op, false);
@@ -309,26 +307,6 @@ public final class ParallelismSearch {
         }
         return new Choice(p, m, recompute, optimizerParallel, pipe, step, bubble, memory,
                 memory <= cluster.device().memoryBytes());
-    }
-
-    /** The attention scores and softmax: each Softmax and its producers back to the score MatMul (3 hops at most). */
-    private static Set<String> attentionOps(Network net) {
-        Set<String> out = new HashSet<>();
-        for (Node node : net.nodes()) {
-            if (!(node.op() instanceof Softmax)) {
-                continue;
-            }
-            out.add(node.name());
-            Node up = net.producer(node.inputs().get(0));
-            for (int hop = 0; hop < 3 && up != null; hop++) {
-                out.add(up.name());
-                if (up.op() instanceof MatMul) {
-                    break;
-                }
-                up = net.producer(up.inputs().get(0));
-            }
-        }
-        return out;
     }
 
     private static String explain(List<Choice> all, List<String> skipped) {

@@ -1,5 +1,6 @@
 package io.tessera.simulator.timeline;
 
+import io.tessera.planner.cost.Recompute;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -20,10 +21,11 @@ import java.util.Objects;
  * @param recompute           the recompute mode
  * @param events              per stage the compute (forward, recompute, backward, optimizer) and communication (send,
  *                            gradient reduction) spans
+ * @param stageCosts          the per-micro-batch costs of each stage ({@code costs} repeated for identical stages)
  */
 public record PipelineReport(double stepSeconds, double bubbleFraction, long[] peakActivationBytes,
                              int[] peakInFlight, StageCosts costs, PipelineOptions options, Recompute recompute,
-                             List<TimelineReport.Event> events) {
+                             List<TimelineReport.Event> events, List<StageCosts> stageCosts) {
 
     /** Validates and copies. */
     public PipelineReport {
@@ -37,6 +39,19 @@ public record PipelineReport(double stepSeconds, double bubbleFraction, long[] p
         peakActivationBytes = peakActivationBytes.clone();
         peakInFlight = peakInFlight.clone();
         events = List.copyOf(events);
+        stageCosts = stageCosts == null ? java.util.Collections.nCopies(options.stages(), costs)
+                : List.copyOf(stageCosts);
+        if (stageCosts.size() != options.stages()) {
+            throw new IllegalArgumentException("pipeline report: " + stageCosts.size() + " stage costs; expected "
+                    + options.stages());
+        }
+    }
+
+    /** A report of identical stages, each costing {@code costs}. */
+    public PipelineReport(double stepSeconds, double bubbleFraction, long[] peakActivationBytes, int[] peakInFlight,
+                          StageCosts costs, PipelineOptions options, Recompute recompute,
+                          List<TimelineReport.Event> events) {
+        this(stepSeconds, bubbleFraction, peakActivationBytes, peakInFlight, costs, options, recompute, events, null);
     }
 
     @Override
@@ -73,9 +88,18 @@ public record PipelineReport(double stepSeconds, double bubbleFraction, long[] p
                 options.schedule().cliName(), recompute.cliName()));
         s.append(String.format(Locale.ROOT, "step time: %s%n", TimelineReport.seconds(stepSeconds)));
         s.append(String.format(Locale.ROOT, "bubble: %.1f%%%n", 100 * bubbleFraction));
-        s.append(String.format(Locale.ROOT, "per micro-batch and stage: forward %s, backward %s, send %s%n",
-                TimelineReport.seconds(costs.forwardSeconds()), TimelineReport.seconds(costs.backwardSeconds()),
-                TimelineReport.seconds(costs.sendSeconds())));
+        if (stageCosts.stream().allMatch(costs::equals)) {
+            s.append(String.format(Locale.ROOT, "per micro-batch and stage: forward %s, backward %s, send %s%n",
+                    TimelineReport.seconds(costs.forwardSeconds()), TimelineReport.seconds(costs.backwardSeconds()),
+                    TimelineReport.seconds(costs.sendSeconds())));
+        } else {
+            for (int st = 0; st < stageCosts.size(); st++) {
+                StageCosts c = stageCosts.get(st);
+                s.append(String.format(Locale.ROOT, "stage %d per micro-batch: forward %s, backward %s, send %s%n", st,
+                        TimelineReport.seconds(c.forwardSeconds()), TimelineReport.seconds(c.backwardSeconds()),
+                        TimelineReport.seconds(c.sendSeconds())));
+            }
+        }
         s.append(String.format(Locale.ROOT, "peak activations per rank: %s (stage 0) .. %s (stage %d); in flight: %s%n",
                 TimelineReport.bytes(peakActivationBytes[0]),
                 TimelineReport.bytes(peakActivationBytes[peakActivationBytes.length - 1]), options.stages() - 1,

@@ -1,19 +1,20 @@
 package io.tessera.simulator.timeline;
 
+import io.tessera.planner.cost.Recompute;
 import io.tessera.layout.DType;
 import io.tessera.planner.cost.ClusterSpec;
 import io.tessera.planner.cost.CostModel;
 import io.tessera.planner.graph.Network;
 import io.tessera.planner.graph.Node;
-import io.tessera.planner.op.MatMul;
-import io.tessera.planner.op.Softmax;
 import io.tessera.planner.plan.OpPlan;
 import io.tessera.planner.plan.Plan;
+import io.tessera.planner.plan.Bucket;
+import io.tessera.planner.plan.Communication;
+import io.tessera.planner.plan.PipelinePlan;
 
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -136,7 +137,7 @@ public final class PipelineTimeline {
                 .collect(Collectors.toMap(OpPlan::name, Function.identity(), (a, b) -> a));
         double attentionSeconds = 0;
         long attentionBytes = 0;
-        for (String name : attentionOps(net, byName.keySet())) {
+        for (String name : Recompute.selectiveOps(net)) {
             OpPlan op = byName.get(name);
             attentionSeconds += cost.computeSeconds(net, op, false);
             Node node = net.node(name);
@@ -165,31 +166,171 @@ public final class PipelineTimeline {
                 attentionSeconds / m, Math.min(ceilDiv(attentionBytes, m), ceilDiv(activations, m)), tail);
     }
 
-    private static long ceilDiv(long a, long b) {
-        return (a + b - 1) / b;
+    /**
+     * Simulates a step of a planned pipeline ({@link PipelinePlan}: stages of their own operators, micro-batches from
+     * the plan): {@link #stageCosts(PipelinePlan, TimelineOptions)} then
+     * {@link #layout(List, PipelineOptions, Recompute, boolean)} with {@code schedule} (gpipe or 1f1b).
+     *
+     * @throws IllegalArgumentException when the cluster is too small, or for the interleaved schedule
+     */
+    public static PipelineReport run(PipelinePlan pipe, PipelineSchedule schedule, Recompute recompute,
+                                     TimelineOptions timeline) {
+        if (schedule == PipelineSchedule.INTERLEAVED_1F1B) {
+            throw new IllegalArgumentException("the interleaved schedule splits identical stages into chunks; planned "
+                    + "stages of their own cost take gpipe or 1f1b");
+        }
+        PipelineOptions options = new PipelineOptions(pipe.stages(), pipe.microBatches(), schedule);
+        return layout(stageCosts(pipe, timeline), options, recompute, timeline.overlapGradientComm());
     }
 
     /**
-     * The attention scores and softmax: every {@code Softmax} operator and its producers back to (and including) the
-     * first {@code MatMul}, at most three operators up.
+     * The per-micro-batch costs of each stage of a planned pipeline, on {@code timeline.cluster()}. The network is one
+     * micro-batch, so nothing is divided. One {@link Timeline} of {@code pipe.plan()} (every operator on one stage's
+     * {@code n} ranks, placed as stage 0's) gives the slowest rank's events. Each stage's forward and backward is the
+     * sum over its operators of their compute plus the wait before them: the blocking communication since the
+     * previous operator ended. A stage's tail holds the gradient reductions and fusion buckets of its parameters, at
+     * their position in its backward, and its share of the optimizer update, in proportion to its parameter bytes.
+     * Activations are its operators' output slices, the input is what it receives from earlier stages (or loads: data
+     * inputs), and attention is its scores and softmax. A stage's send is the SendRecv of every boundary tensor it
+     * sends, on the slowest pair of ranks; a boundary that skips stages is charged to its sender.
+     *
+     * @throws IllegalArgumentException when the cluster has fewer devices than the pipeline
      */
-    static Set<String> attentionOps(Network net, Set<String> planned) {
-        Set<String> out = new LinkedHashSet<>();
-        for (Node node : net.nodes()) {
-            if (!(node.op() instanceof Softmax) || !planned.contains(node.name())) {
-                continue;
-            }
-            out.add(node.name());
-            Node up = net.producer(node.inputs().get(0));
-            for (int hop = 0; hop < 3 && up != null && planned.contains(up.name()); hop++) {
-                out.add(up.name());
-                if (up.op() instanceof MatMul) {
-                    break;
-                }
-                up = net.producer(up.inputs().get(0));
+    public static List<StageCosts> stageCosts(PipelinePlan pipe, TimelineOptions timeline) {
+        ClusterSpec cluster = timeline.cluster();
+        int n = pipe.stageDevices();
+        int p = pipe.stages();
+        if (pipe.devices() > cluster.devices()) {
+            throw new IllegalArgumentException("cluster '" + cluster.name() + "' has " + cluster.devices()
+                    + " devices but " + p + " stages of " + n + " ranks need " + pipe.devices()
+                    + "; use a larger cluster");
+        }
+        Plan plan = pipe.plan();
+        Network net = plan.network();
+        TimelineOptions quiet = new TimelineOptions(cluster, true, 0, timeline.perRank());
+        Timeline.Result ends = Timeline.simulate(plan, quiet, null, 0, 0);
+        double[] bwdEnd = ends.backwardEnd();
+        int slow = 0;
+        for (int r = 1; r < n; r++) {
+            if (bwdEnd[r] > bwdEnd[slow]) {
+                slow = r;
             }
         }
+        final int rank = slow;
+        List<TimelineReport.Event> mine = Timeline.simulate(plan, quiet, null, slow, slow + 1).report().events()
+                .stream().filter(e -> e.rank() == rank)
+                .sorted(Comparator.comparingDouble(TimelineReport.Event::start)).collect(Collectors.toList());
+        double[] forward = new double[p];
+        double[] backward = new double[p];
+        double[] backwardStart = new double[p];
+        double[] backwardEnd = new double[p];
+        Arrays.fill(backwardStart, Double.POSITIVE_INFINITY);
+        double previous = 0;
+        double update = 0;
+        for (TimelineReport.Event e : mine) {
+            if (!e.stream().equals(TimelineReport.Event.COMPUTE)) {
+                continue;
+            }
+            double end = e.start() + e.duration();
+            if (e.category().equals("forward") || e.category().equals("backward")) {
+                int st = pipe.stageOf(e.name());
+                if (e.category().equals("forward")) {
+                    forward[st] += end - previous;
+                } else {
+                    backward[st] += end - previous;
+                    backwardStart[st] = Math.min(backwardStart[st], previous);
+                    backwardEnd[st] = Math.max(backwardEnd[st], end);
+                }
+                previous = end;
+            } else if (e.category().equals("optimizer")) {
+                update += e.duration();
+            }
+        }
+        // which stage each communication event belongs to, by the name Timeline gives it
+        Map<String, Integer> stageOfEvent = new java.util.HashMap<>();
+        for (Communication c : plan.comms()) {
+            stageOfEvent.put(c.phase().jsonName() + " " + c.kind() + " " + c.tensor(), pipe.commStage(c));
+        }
+        for (Bucket b : plan.buckets()) {
+            Communication c = plan.comms().get(b.issuedAt());
+            stageOfEvent.put(c.phase().jsonName() + " " + b.kind() + (b.members().size() == 1 ? " " + c.tensor()
+                    : " bucket " + b.id() + " (" + b.members().size() + " tensors)"), pipe.bucketStage(b));
+        }
+        List<List<StageCosts.TailStep>> tails = new ArrayList<>();
+        for (int st = 0; st < p; st++) {
+            tails.add(new ArrayList<>());
+        }
+        for (TimelineReport.Event e : mine) {
+            boolean reduction = e.stream().equals(TimelineReport.Event.COMM)
+                    && (e.category().equals("gradient") || e.category().equals("parallel_optimizer"))
+                    && !e.name().startsWith("backward AllGather") && !e.name().startsWith("forward ");
+            Integer st = reduction ? stageOfEvent.get(e.name()) : null;
+            if (st == null) {
+                continue;
+            }
+            double span = backwardEnd[st] - backwardStart[st];
+            double at = span > 0 ? (Math.min(e.start(), backwardEnd[st]) - backwardStart[st]) / span : 1;
+            tails.get(st).add(new StageCosts.TailStep(e.name(), e.stream(), e.category(), Math.max(0, Math.min(1, at)),
+                    e.duration()));
+        }
+        long[] paramBytes = new long[p];
+        long allParams = 0;
+        for (int st = 0; st < p; st++) {
+            paramBytes[st] = pipe.memory(pipe.globalRank(st, slow)).params();
+            allParams += paramBytes[st];
+        }
+        CostModel cost = new CostModel(cluster);
+        long[] activations = new long[p];
+        long[] inputs = new long[p];
+        double[] attentionSeconds = new double[p];
+        long[] attentionBytes = new long[p];
+        Map<String, OpPlan> byName = plan.ops().stream()
+                .collect(Collectors.toMap(OpPlan::name, Function.identity(), (a, b) -> a));
+        Set<String> attention = Recompute.selectiveOps(net);
+        for (OpPlan op : plan.ops()) {
+            int st = pipe.stageOf(op.name());
+            Node node = net.node(op.name());
+            long out = 0;
+            for (int i = 0; i < op.outputLayouts().size(); i++) {
+                out += op.outputLayouts().get(i).sliceBytes(net.tensor(node.output(i)).dtype());
+            }
+            activations[st] += out;
+            if (attention.contains(op.name())) {
+                attentionSeconds[st] += cost.computeSeconds(net, op, false);
+                attentionBytes[st] += out;
+            }
+            for (int i = 0; i < node.inputs().size(); i++) {
+                if (net.inputs().contains(node.input(i))) {
+                    inputs[st] += op.inputLayouts().get(i).sliceBytes(net.tensor(node.input(i)).dtype());
+                }
+            }
+        }
+        double[] send = new double[p];
+        for (PipelinePlan.Boundary b : pipe.boundaries()) {
+            inputs[b.toStage()] += b.bytes();
+            double worst = 0;
+            for (int j = 0; j < n; j++) {
+                worst = Math.max(worst, cost.collectiveSeconds("SendRecv",
+                        List.of(pipe.globalRank(b.fromStage(), j), pipe.globalRank(b.toStage(), j)), b.bytes()));
+            }
+            send[b.fromStage()] += worst;
+        }
+        List<StageCosts> out = new ArrayList<>();
+        for (int st = 0; st < p; st++) {
+            List<StageCosts.TailStep> tail = tails.get(st);
+            if (update > 0) {
+                double share = allParams > 0 ? (double) paramBytes[st] / allParams : 1.0 / p;
+                tail.add(new StageCosts.TailStep("optimizer update", TimelineReport.Event.COMPUTE, "optimizer", 1,
+                        update * share));
+            }
+            out.add(new StageCosts(forward[st], backward[st], send[st], activations[st], inputs[st],
+                    attentionSeconds[st], Math.min(attentionBytes[st], activations[st]), tail));
+        }
         return out;
+    }
+
+    private static long ceilDiv(long a, long b) {
+        return (a + b - 1) / b;
     }
 
     /**
@@ -199,6 +340,28 @@ public final class PipelineTimeline {
      */
     public static PipelineReport layout(StageCosts costs, PipelineOptions options, Recompute recompute,
                                         boolean overlapGradientComm) {
+        return new Layout(java.util.Collections.nCopies(options.stages(), costs), options, recompute,
+                overlapGradientComm).run();
+    }
+
+    /**
+     * Lays out a step whose stages have their own per-micro-batch costs ({@code costs.get(s)} for stage {@code s}),
+     * as {@link #layout(StageCosts, PipelineOptions, Recompute, boolean)}; a stage's sends (forward to the next stage,
+     * gradient back from the next stage) cost the sending stage's {@code sendSeconds} of the boundary between them.
+     *
+     * @throws IllegalArgumentException when the list does not have one entry per stage, or with virtual stages (the
+     *                                  interleaved schedule needs identical stages)
+     */
+    public static PipelineReport layout(List<StageCosts> costs, PipelineOptions options, Recompute recompute,
+                                        boolean overlapGradientComm) {
+        if (costs.size() != options.stages()) {
+            throw new IllegalArgumentException("pipeline layout: " + costs.size() + " stage costs for "
+                    + options.stages() + " stages; expected one per stage");
+        }
+        if (options.virtualStages() > 1) {
+            throw new IllegalArgumentException("the interleaved schedule splits identical stages into chunks; stages "
+                    + "of their own cost take gpipe or 1f1b");
+        }
         return new Layout(costs, options, recompute, overlapGradientComm).run();
     }
 
@@ -207,6 +370,7 @@ public final class PipelineTimeline {
     }
 
     private static final class Layout {
+        private final List<StageCosts> perStage;
         private final StageCosts costs;
         private final PipelineOptions options;
         private final Recompute recompute;
@@ -223,8 +387,9 @@ public final class PipelineTimeline {
         private final double[] commFree;
         private final List<TimelineReport.Event> events = new ArrayList<>();
 
-        Layout(StageCosts costs, PipelineOptions options, Recompute recompute, boolean overlap) {
-            this.costs = costs;
+        Layout(List<StageCosts> perStage, PipelineOptions options, Recompute recompute, boolean overlap) {
+            this.perStage = List.copyOf(perStage);
+            this.costs = perStage.get(0);
             this.options = options;
             this.recompute = java.util.Objects.requireNonNull(recompute, "recompute");
             this.overlap = overlap;
@@ -316,10 +481,16 @@ public final class PipelineTimeline {
                 orders.add(order(d));
                 remaining += orders.get(d).size();
             }
-            double f = costs.forwardSeconds() / v;
-            double b = costs.backwardSeconds() / v;
-            double extra = recompute == Recompute.FULL ? f
-                    : recompute == Recompute.SELECTIVE ? costs.attentionSeconds() / v : 0;
+            double[] fs = new double[p];
+            double[] bs = new double[p];
+            double[] extras = new double[p];
+            for (int d = 0; d < p; d++) {
+                StageCosts c = perStage.get(d);
+                fs[d] = c.forwardSeconds() / v;
+                bs[d] = c.backwardSeconds() / v;
+                extras[d] = recompute == Recompute.FULL ? fs[d]
+                        : recompute == Recompute.SELECTIVE ? c.attentionSeconds() / v : 0;
+            }
             int[] next = new int[p];
             double[] busy = new double[p];
             double[] lastBackwardStart = new double[p];
@@ -340,6 +511,9 @@ public final class PipelineTimeline {
                             break;
                         }
                         double start = Math.max(computeFree[d], ready);
+                        double f = fs[d];
+                        double b = bs[d];
+                        double extra = extras[d];
                         String suffix = " mb " + u.micro() + (v > 1 ? " chunk " + u.chunk() : "");
                         double end;
                         if (u.forward()) {
@@ -400,14 +574,14 @@ public final class PipelineTimeline {
                     now += (int) x[1];
                     peak[d] = Math.max(peak[d], now);
                 }
-                bytes[d] = activationBytes(peak[d]);
+                bytes[d] = activationBytes(peak[d], perStage.get(d));
             }
             double bubble = span > 0 ? Math.max(0, 1 - totalBusy / (p * span)) : 0;
-            return new PipelineReport(step, bubble, bytes, peak, costs, options, recompute, events);
+            return new PipelineReport(step, bubble, bytes, peak, costs, options, recompute, events, perStage);
         }
 
         /** Peak activation bytes with {@code inFlight} chunk micro-batches kept. */
-        private long activationBytes(int inFlight) {
+        private long activationBytes(int inFlight, StageCosts costs) {
             double chunkActivations = (double) costs.activationBytes() / v;
             double chunkAttention = (double) costs.attentionBytes() / v;
             double bytes;
@@ -431,20 +605,22 @@ public final class PipelineTimeline {
 
         /** A send from device {@code d} to device {@code to} after {@code after}; returns its arrival. */
         private double send(int d, int to, String what, double after) {
-            if (to == d || costs.sendSeconds() == 0) {
+            // the boundary between d and to belongs to the earlier stage (the wrap-around of interleaving: identical)
+            double seconds = perStage.get(Math.min(d, to)).sendSeconds();
+            if (to == d || seconds == 0) {
                 return after;
             }
             double start = Math.max(commFree[d], after);
-            commFree[d] = start + costs.sendSeconds();
+            commFree[d] = start + seconds;
             events.add(new TimelineReport.Event(d, TimelineReport.Event.COMM, "send " + what + " to stage " + to,
-                    "pipeline", start, costs.sendSeconds()));
+                    "pipeline", start, seconds));
             return commFree[d];
         }
 
         /** The gradient reductions and the update of device {@code d} after its last backward. */
         private void tail(int d, double backwardStart, double backwardEnd) {
             double afterUpdate = 0;
-            for (StageCosts.TailStep t : costs.tail()) {
+            for (StageCosts.TailStep t : perStage.get(d).tail()) {
                 if (t.stream().equals(TimelineReport.Event.COMPUTE)) {
                     double start = Math.max(Math.max(computeFree[d], commFree[d]), backwardEnd);
                     events.add(new TimelineReport.Event(d, t.stream(), t.name(), t.category(), start, t.seconds()));

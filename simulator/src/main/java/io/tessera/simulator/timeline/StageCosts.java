@@ -1,5 +1,6 @@
 package io.tessera.simulator.timeline;
 
+import io.tessera.planner.cost.Recompute;
 import java.util.List;
 import java.util.Objects;
 

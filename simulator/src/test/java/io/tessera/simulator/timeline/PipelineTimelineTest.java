@@ -1,5 +1,6 @@
 package io.tessera.simulator.timeline;
 
+import io.tessera.planner.cost.Recompute;
 import io.tessera.planner.cost.ClusterSpec;
 import io.tessera.planner.cost.Link;
 import io.tessera.planner.cost.RankMapping;
