@@ -69,7 +69,7 @@ public final class BenchTimelineCommand implements Callable<Integer> {
 
     @Option(names = "--rank-mapping", paramLabel = "MAPPING", defaultValue = "block",
             description = "Ranks on nodes: block (rank r on node r / devices-per-node) or round_robin (rank r on node "
-                    + "r % nodes) (default: ${DEFAULT-VALUE}).")
+                    + "r %% nodes) (default: ${DEFAULT-VALUE}).")
     private String rankMapping;
 
     @Option(names = "--per-rank", description = "Simulate every rank separately (the slow reference) instead of "
