@@ -6,6 +6,7 @@ import io.tessera.planner.cost.Recompute;
 import io.tessera.planner.graph.Network;
 import io.tessera.planner.graph.Node;
 import io.tessera.planner.op.Softmax;
+import io.tessera.planner.plan.Bucket;
 import io.tessera.planner.plan.Communication;
 import io.tessera.planner.plan.OpPlan;
 import io.tessera.planner.plan.PipelinePlan;
@@ -33,13 +34,17 @@ import java.util.function.IntFunction;
  * without it) and is split by {@link PipelinePlan#plan}
  * (automatic balanced split); then both optimizer-parallel settings and the three {@link Recompute} modes are
  * estimated ({@link #estimate}). The estimate is the strategy search's objective (compute plus communication, no
- * overlap) extended to a pipeline:
+ * overlap, fusion buckets as one collective) extended to a pipeline:
  * <ul>
  *   <li>per stage and micro-batch, {@code t_s}: forward and backward compute of its operators, the communications
- *       that run every micro-batch (redistributions and operator reductions), recompute (full: the stage's forward
+ *       that run every micro-batch (redistributions, operator reductions and optimizer-parallel weight AllGathers),
+ *       recompute (full: the stage's forward
  *       again; selective: the attention scores and softmax forward again), and sending its boundary tensors forward
  *       and their gradients back;</li>
- *   <li>once per step, {@code tail_s}: gradient reductions and optimizer-parallel collectives;</li>
+ *   <li>once per step, {@code tail_s}: gradient reductions (AllReduces, optimizer-parallel ReduceScatters and mirror
+ *       AllReduces) on the sums over the micro-batches;</li>
+ *   <li>a fusion bucket costs one collective of its bytes per group (in {@code t_s} for AllGathers, else in
+ *       {@code tail_s});</li>
  *   <li>step = {@code sum_s t_s + (m - 1) max_s t_s + max_s tail_s} (a 1F1B or GPipe pipeline: the first micro-batch
  *       passes every stage, the others follow at the pace of the slowest).</li>
  * </ul>
@@ -48,7 +53,7 @@ import java.util.function.IntFunction;
  * operators' outputs without recompute; without the attention scores and softmax outputs (plus one layer's while it
  * is recomputed) with selective recompute; only its inputs (plus one micro-batch's activations while recomputed) with
  * full recompute. The largest stage must fit the device memory. Without stages, one micro-batch and no recompute the
- * estimate equals {@link Search#evaluate}'s seconds.
+ * estimate is {@link Search#evaluate}'s seconds with each fusion bucket costed as one collective.
  */
 public final class ParallelismSearch {
 
@@ -263,10 +268,30 @@ public final class ParallelismSearch {
                 }
             }
         }
-        for (Communication c : pipe.plan().comms()) {
+        // fusion buckets run as one collective per group
+        List<Communication> comms = pipe.plan().comms();
+        boolean[] fused = new boolean[comms.size()];
+        for (Bucket b : pipe.plan().buckets()) {
+            double sec = 0;
+            for (List<Integer> g : b.groups()) {
+                sec = Math.max(sec, cm.collectiveSeconds(b.kind(), g, b.bytes()));
+            }
+            b.comms().forEach(i -> fused[i] = true);
+            if (b.kind().equals("AllGather")) {
+                t[pipe.bucketStage(b)] += sec;
+            } else {
+                tail[pipe.bucketStage(b)] += sec;
+            }
+        }
+        for (int i = 0; i < comms.size(); i++) {
+            Communication c = comms.get(i);
+            if (fused[i]) {
+                continue;
+            }
             int s = pipe.commStage(c);
+            // gradient reductions run once per step on the sums; weight AllGathers run every micro-batch
             boolean once = c.origin() == Communication.Origin.GRADIENT
-                    || c.origin() == Communication.Origin.PARALLEL_OPTIMIZER;
+                    || c.origin() == Communication.Origin.PARALLEL_OPTIMIZER && !c.kind().equals("AllGather");
             double sec = cm.communicationSeconds(c);
             if (once) {
                 tail[s] += sec;

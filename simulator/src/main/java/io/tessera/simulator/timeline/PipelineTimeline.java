@@ -185,11 +185,14 @@ public final class PipelineTimeline {
 
     /**
      * The per-micro-batch costs of each stage of a planned pipeline, on {@code timeline.cluster()}. The network is one
-     * micro-batch, so nothing is divided. One {@link Timeline} of {@code pipe.plan()} (every operator on one stage's
-     * {@code n} ranks, placed as stage 0's) gives the slowest rank's events. Each stage's forward and backward is the
+     * micro-batch, so nothing is divided. A {@link Timeline} of {@code pipe.plan()} without the gradient reductions
+     * that run once per step (gradient AllReduces, optimizer-parallel ReduceScatters and mirror AllReduces; weight
+     * AllGathers stay, one per micro-batch, as the numeric simulation runs them), every operator on one stage's
+     * {@code n} ranks placed as stage 0's, gives the slowest rank's events. Each stage's forward and backward is the
      * sum over its operators of their compute plus the wait before them: the blocking communication since the
      * previous operator ended. A stage's tail holds the gradient reductions and fusion buckets of its parameters, at
-     * their position in its backward, and its share of the optimizer update, in proportion to its parameter bytes.
+     * their position in its backward in the timeline of the whole plan, and its share of the optimizer update, in
+     * proportion to its parameter bytes.
      * Activations are its operators' output slices, the input is what it receives from earlier stages (or loads: data
      * inputs), and attention is its scores and softmax. A stage's send is the SendRecv of every boundary tensor it
      * sends, on the slowest pair of ranks; a boundary that skips stages is charged to its sender.
@@ -208,44 +211,28 @@ public final class PipelineTimeline {
         Plan plan = pipe.plan();
         Network net = plan.network();
         TimelineOptions quiet = new TimelineOptions(cluster, true, 0, timeline.perRank());
-        Timeline.Result ends = Timeline.simulate(plan, quiet, null, 0, 0);
-        double[] bwdEnd = ends.backwardEnd();
-        int slow = 0;
-        for (int r = 1; r < n; r++) {
-            if (bwdEnd[r] > bwdEnd[slow]) {
-                slow = r;
+        // a micro-batch's forward and backward: the plan without the once-per-step gradient reductions
+        List<Communication> perMicro = new ArrayList<>();
+        for (Communication c : plan.comms()) {
+            if (!oncePerStep(c)) {
+                perMicro.add(c);
             }
         }
+        Plan micro = new Plan(net, plan.config(), plan.ops(), plan.layouts(), perMicro, plan.params(), List.of(),
+                plan.notes());
+        double[][] chain = chain(pipe, micro, quiet);
+        double[] forward = chain[0];
+        double[] backward = chain[1];
+        // the whole step's timeline places each stage's gradient reductions in its backward
+        double[][] whole = chain(pipe, plan, quiet);
+        int slow = (int) whole[4][0];
+        double[] backwardStart = whole[2];
+        double[] backwardEnd = whole[3];
+        double update = whole[4][1];
         final int rank = slow;
         List<TimelineReport.Event> mine = Timeline.simulate(plan, quiet, null, slow, slow + 1).report().events()
                 .stream().filter(e -> e.rank() == rank)
                 .sorted(Comparator.comparingDouble(TimelineReport.Event::start)).collect(Collectors.toList());
-        double[] forward = new double[p];
-        double[] backward = new double[p];
-        double[] backwardStart = new double[p];
-        double[] backwardEnd = new double[p];
-        Arrays.fill(backwardStart, Double.POSITIVE_INFINITY);
-        double previous = 0;
-        double update = 0;
-        for (TimelineReport.Event e : mine) {
-            if (!e.stream().equals(TimelineReport.Event.COMPUTE)) {
-                continue;
-            }
-            double end = e.start() + e.duration();
-            if (e.category().equals("forward") || e.category().equals("backward")) {
-                int st = pipe.stageOf(e.name());
-                if (e.category().equals("forward")) {
-                    forward[st] += end - previous;
-                } else {
-                    backward[st] += end - previous;
-                    backwardStart[st] = Math.min(backwardStart[st], previous);
-                    backwardEnd[st] = Math.max(backwardEnd[st], end);
-                }
-                previous = end;
-            } else if (e.category().equals("optimizer")) {
-                update += e.duration();
-            }
-        }
         // which stage each communication event belongs to, by the name Timeline gives it
         Map<String, Integer> stageOfEvent = new java.util.HashMap<>();
         for (Communication c : plan.comms()) {
@@ -327,6 +314,56 @@ public final class PipelineTimeline {
                     attentionSeconds[st], Math.min(attentionBytes[st], activations[st]), tail));
         }
         return out;
+    }
+
+    /** Gradient reductions that run once per step, on the sums over the micro-batches (not weight gathers). */
+    private static boolean oncePerStep(Communication c) {
+        return c.origin() == Communication.Origin.GRADIENT
+                || c.origin() == Communication.Origin.PARALLEL_OPTIMIZER && !c.kind().equals("AllGather");
+    }
+
+    /**
+     * The slowest rank's compute chain of {@code plan} split by stage: {@code [forward, backward, backwardStart,
+     * backwardEnd, {slowRank, optimizerSeconds}]}, each stage's forward and backward the sum of its operators' compute
+     * plus the wait before them.
+     */
+    private static double[][] chain(PipelinePlan pipe, Plan plan, TimelineOptions quiet) {
+        int p = pipe.stages();
+        double[] bwdEnd = Timeline.simulate(plan, quiet, null, 0, 0).backwardEnd();
+        int slow = 0;
+        for (int r = 1; r < bwdEnd.length; r++) {
+            if (bwdEnd[r] > bwdEnd[slow]) {
+                slow = r;
+            }
+        }
+        final int rank = slow;
+        List<TimelineReport.Event> mine = Timeline.simulate(plan, quiet, null, slow, slow + 1).report().events()
+                .stream().filter(e -> e.rank() == rank && e.stream().equals(TimelineReport.Event.COMPUTE))
+                .sorted(Comparator.comparingDouble(TimelineReport.Event::start)).collect(Collectors.toList());
+        double[] forward = new double[p];
+        double[] backward = new double[p];
+        double[] backwardStart = new double[p];
+        double[] backwardEnd = new double[p];
+        Arrays.fill(backwardStart, Double.POSITIVE_INFINITY);
+        double previous = 0;
+        double update = 0;
+        for (TimelineReport.Event e : mine) {
+            double end = e.start() + e.duration();
+            if (e.category().equals("forward") || e.category().equals("backward")) {
+                int st = pipe.stageOf(e.name());
+                if (e.category().equals("forward")) {
+                    forward[st] += end - previous;
+                } else {
+                    backward[st] += end - previous;
+                    backwardStart[st] = Math.min(backwardStart[st], previous);
+                    backwardEnd[st] = Math.max(backwardEnd[st], end);
+                }
+                previous = end;
+            } else if (e.category().equals("optimizer")) {
+                update += e.duration();
+            }
+        }
+        return new double[][] {forward, backward, backwardStart, backwardEnd, {slow, update}};
     }
 
     private static long ceilDiv(long a, long b) {

@@ -80,11 +80,18 @@ class PlannedPipelineTimelineTest {
         TimelineOptions t = TimelineOptions.of(A100);
         List<StageCosts> costs = PipelineTimeline.stageCosts(pipe, t);
         assertEquals(2, costs.size());
-        // the stages' forward and backward add up to the one-stage timeline's slowest compute chain
+        // the stages' forward and backward: at most the one-stage timeline's slowest chain (which also waits for the
+        // once-per-step gradient reductions), at least the compute alone
         Timeline.Result ends = Timeline.simulate(pipe.plan(), new TimelineOptions(A100, true, 0), null, 0, 0);
         double chain = 0;
         for (double e : ends.backwardEnd()) {
             chain = Math.max(chain, e);
+        }
+        io.tessera.planner.cost.CostModel cm = new io.tessera.planner.cost.CostModel(A100);
+        double compute = 0;
+        for (io.tessera.planner.plan.OpPlan op : pipe.plan().ops()) {
+            compute += cm.computeSeconds(pipe.plan().network(), op, false)
+                    + cm.computeSeconds(pipe.plan().network(), op, true);
         }
         double sum = 0;
         for (StageCosts s : costs) {
@@ -93,7 +100,8 @@ class PlannedPipelineTimelineTest {
             assertTrue(s.tail().stream().anyMatch(x -> x.category().equals("gradient")), s.toString());
             sum += s.forwardSeconds() + s.backwardSeconds();
         }
-        assertEquals(chain, sum, chain * 1e-12);
+        assertTrue(sum <= chain * (1 + 1e-12) && sum >= compute * (1 - 1e-12), sum + " in [" + compute + ", " + chain
+                + "]");
         // the head makes stage 1 more expensive; only stage 0 sends forward
         assertTrue(costs.get(1).forwardSeconds() > costs.get(0).forwardSeconds());
         assertTrue(costs.get(0).sendSeconds() > 0);
