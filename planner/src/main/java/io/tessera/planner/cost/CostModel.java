@@ -24,9 +24,7 @@ import io.tessera.planner.plan.Communication;
 import io.tessera.planner.plan.OpPlan;
 import io.tessera.planner.plan.Plan;
 
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 
 /**
@@ -282,14 +280,19 @@ public final class CostModel {
                 return (p - 1.0) / p * bytes / link.effectiveBandwidth() + steps * link.latency();
             }
             default: {
-                Map<Integer, Integer> perNode = new LinkedHashMap<>();
+                // nodes spanned (n) and the most group ranks on one node (q), counted on the sorted node ids
+                int[] nodes = new int[p];
+                int k = 0;
                 for (int r : group) {
-                    perNode.merge(spec.nodeOf(r), 1, Integer::sum);
+                    nodes[k++] = spec.nodeOf(r);
                 }
-                int n = perNode.size();
+                java.util.Arrays.sort(nodes);
+                int n = 0;
                 int q = 0;
-                for (int c : perNode.values()) {
-                    q = Math.max(q, c);
+                for (int i = 0, run = 0; i < p; i++) {
+                    run = i > 0 && nodes[i] == nodes[i - 1] ? run + 1 : 1;
+                    n += run == 1 ? 1 : 0;
+                    q = Math.max(q, run);
                 }
                 double intra = q > 1 ? ring(q, bytes, spec.intraNode()) : 0;
                 double inter = n > 1 ? ring(n, (double) bytes / q, spec.interNode()) : 0;

@@ -7,6 +7,7 @@ import io.tessera.planner.graph.Network;
 import io.tessera.planner.graph.Node;
 import io.tessera.planner.op.MatMul;
 import io.tessera.planner.op.Softmax;
+import io.tessera.planner.plan.Bucket;
 import io.tessera.planner.plan.Communication;
 import io.tessera.planner.plan.OpPlan;
 import io.tessera.planner.plan.PipelinePlan;
@@ -41,7 +42,8 @@ import java.util.function.IntFunction;
  *       that run every micro-batch (redistributions and operator reductions), recompute (full: the stage's forward
  *       again; selective: the attention scores and softmax forward again), and sending its boundary tensors forward
  *       and their gradients back;</li>
- *   <li>once per step, {@code tail_s}: gradient reductions and optimizer-parallel collectives;</li>
+ *   <li>once per step, {@code tail_s}: gradient reductions and optimizer-parallel collectives, a fusion bucket as
+ *       one collective over its fused buffer;</li>
  *   <li>step = {@code sum_s t_s + (m - 1) max_s t_s + max_s tail_s} (a 1F1B or GPipe pipeline: the first micro-batch
  *       passes every stage, the others follow at the pace of the slowest).</li>
  * </ul>
@@ -265,7 +267,26 @@ public final class ParallelismSearch {
                 }
             }
         }
-        for (Communication c : pipe.plan().comms()) {
+        // a fusion bucket (gradient reductions, optimizer-parallel collectives) runs once, as one collective over its
+        // fused buffer, the slowest group (as Search.evaluate costs it)
+        List<Communication> comms = pipe.plan().comms();
+        boolean[] bucketed = new boolean[comms.size()];
+        for (Bucket b : pipe.plan().buckets()) {
+            double worst = 0;
+            for (List<Integer> g : b.groups()) {
+                worst = Math.max(worst, cm.collectiveSeconds(b.kind(), g, b.bytes()));
+            }
+            int s = pipe.commStage(comms.get(b.comms().get(0)));
+            tail[s] += worst;
+            for (int i : b.comms()) {
+                bucketed[i] = true;
+            }
+        }
+        for (int i = 0; i < comms.size(); i++) {
+            if (bucketed[i]) {
+                continue;
+            }
+            Communication c = comms.get(i);
             int s = pipe.commStage(c);
             boolean once = c.origin() == Communication.Origin.GRADIENT
                     || c.origin() == Communication.Origin.PARALLEL_OPTIMIZER;
