@@ -1055,14 +1055,33 @@ public final class Search {
         if (most == 0) {
             return 0;
         }
-        List<Integer> group = sources(from, t[0]);
+        List<Integer> group = sourceCache.computeIfAbsent(new SourceKey(from, t[0]), k -> {
+            List<Integer> g = sources(from, t[0]);
+            if (g.size() < 2) {
+                g.add(1);
+            }
+            return List.copyOf(g);
+        });
         int p = Math.max(2, group.size());
-        if (group.size() < 2) {
-            group.add(1);
-        }
         long bytes = most * dtype.bytes();
         return cost.collectiveSeconds("AllGather", group, bytes * p / (p - 1));
     }
+
+    /** A layout id and a box: the key of {@link #sources}. */
+    private record SourceKey(int from, long[] box) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof SourceKey k && from == k.from && Arrays.equals(box, k.box);
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * from + Arrays.hashCode(box);
+        }
+    }
+
+    /** {@link #sources} with rank 1 added to a group of fewer than two, by source layout and box. */
+    private final Map<SourceKey, List<Integer>> sourceCache = new ConcurrentHashMap<>();
 
     /**
      * Rank 0 and, for each slice of layout {@code from} overlapping {@code box} (rank 0's target slice) that rank 0
