@@ -68,11 +68,16 @@ import java.util.stream.IntStream;
  * searched configuration's dataset strategy) and cost nothing; parameters take their consumer's layout. The split is
  * exact for a chain of operators; in a DAG the partial-gradient AllReduce of a tensor with {@code k} consumers is
  * charged {@code 1/k} to each, since the planner sums the partials locally and reduces once (exact when the consumers
- * reduce over the same groups). A gradient reduction that fuses (its parameter's {@code comm_fusion} id is not 0) is
- * charged what it adds to its bucket, {@code t(bytes) - t(0)}, plus a share of the bucket's latency {@code t(0)}:
- * none in the first round, then {@code buckets / members} of the previous round's best plan for its rank groups
- * (buckets: its members' bytes over the {@code comm_fusion} threshold, at least 1), and the whole latency for groups
- * that plan does not reduce over ({@link #FUSION_ROUNDS}). Without fusion the split is exact on a chain.
+ * reduce over the same groups). A gradient reduction that fuses (its parameter's {@code comm_fusion} id is not 0)
+ * shares its bucket's collective {@code t(S)} (a bucket of {@code S} bytes over the same rank groups, kind, dtype and
+ * fusion id): in the first round it is charged {@code t(bytes) - t(0)} and no latency; each later round prices the
+ * buckets of the previous round's best plan, split over their members: {@code bytes * (t(S) - t(0)) / S} plus
+ * {@code buckets / members} of the latency {@code t(0)} (buckets: the members' bytes over the {@code comm_fusion}
+ * threshold, at least 1; {@code S} their average size), and a reduction over groups that plan does not reduce over
+ * pays {@code t(bytes)}, a bucket of its own ({@link #FUSION_ROUNDS}). The ends of every round are ranked by the
+ * search's estimate of their own buckets ({@link #searchCost}) and the best {@link #EVALUATED_ENDS} evaluated. Without
+ * fusion the split is exact on a chain; with it the rounds are a local search (a plan whose buckets no round prices
+ * can be missed).
  *
  * <p><b>Modes</b>:
  * <ul>
@@ -199,7 +204,7 @@ public final class Search {
     }
 
     /** One operator's own cost under one strategy. */
-    private record Own(double seconds, double memory, int[] buckets, long[] bucketBytes) {
+    private record Own(double seconds, double memory, int[] buckets, long[] bucketBytes, double[] bucketMarginal) {
     }
 
     /** The candidates of one operator signature with their own costs. */
@@ -212,6 +217,8 @@ public final class Search {
         /** Per candidate: the fusion buckets (ids) of its fused gradient reductions and their bytes. */
         int[][] buckets;
         long[][] bucketBytes;
+        /** Per candidate and fused reduction: what it adds to its bucket on its own, {@code t(bytes) - t(0)}. */
+        double[][] bucketMarginal;
     }
 
     /** Serialises progress reports from worker threads and keeps {@code done} monotone within a phase. */
@@ -332,8 +339,8 @@ public final class Search {
     /**
      * The search's own cost estimate (operators' own seconds plus edge seconds, see the class comment) of giving
      * each operator the strategy {@code strategies} names; every strategy must be among the operator's candidates.
-     * Fused gradient reductions are charged their buckets' latency once per bucket (the buckets of this
-     * configuration: its members' bytes over the {@code comm_fusion} threshold, at least 1, per rank groups).
+     * Fused gradient reductions are priced by the buckets of this configuration itself (its members' bytes over the
+     * {@code comm_fusion} threshold, at least 1, per rank groups): each bucket once, at the average bucket size.
      *
      * @throws IllegalArgumentException naming an operator whose strategy is not a candidate
      */
@@ -478,6 +485,7 @@ public final class Search {
             o.memory = new double[m];
             o.buckets = new int[m][];
             o.bucketBytes = new long[m][];
+            o.bucketMarginal = new double[m][];
             for (int c = 0; c < m; c++) {
                 o.strategies.add(p.strategies().get(c));
                 o.in.add(Arrays.stream(p.in().get(c)).mapToInt(this::intern).toArray());
@@ -487,6 +495,7 @@ public final class Search {
                 o.memory[c] = own.memory();
                 o.buckets[c] = own.buckets();
                 o.bucketBytes[c] = own.bucketBytes();
+                o.bucketMarginal[c] = own.bucketMarginal();
             }
             sigs.add(o);
         }
@@ -598,6 +607,7 @@ public final class Search {
         double seconds = cost.computeSeconds(net, op, false) + cost.computeSeconds(net, op, true);
         List<Integer> buckets = new ArrayList<>();
         List<Long> bucketBytes = new ArrayList<>();
+        List<Double> bucketMarginal = new ArrayList<>();
         for (OpComm c : sh.comms()) {
             String t = c.output() ? node.output(c.index()) : node.input(c.index());
             boolean gradient = false;
@@ -622,12 +632,13 @@ public final class Search {
                     gradient);
             CommCost cc = commCache.computeIfAbsent(key, k -> commCost(c, sh, slice, k.gradient()));
             if (gradient && net.parameter(t).commFusion() != 0 && cc.latency() > 0) {
-                // a fused gradient reduction shares its bucket's collective: charge what it adds to the bucket, the
-                // bucket's latency per round (dynamicProgramming)
+                // a fused gradient reduction shares its bucket's collective: charge what it adds to the bucket on its
+                // own; each round of the dynamic programming prices the rest (Pricing)
                 seconds += cc.seconds() - cc.latency();
                 buckets.add(bucket(new BKey(c.kind().op(), cc.groups(), type.dtype(), net.parameter(t).commFusion()),
                         cc.latency()));
                 bucketBytes.add(slice);
+                bucketMarginal.add(cc.seconds() - cc.latency());
             } else {
                 // the planner sums the partial gradients of a tensor's consumers locally and reduces once: each of k
                 // consumers is charged 1/k of its reduction (exact when they reduce over the same groups)
@@ -644,7 +655,8 @@ public final class Search {
             memory += out.get(j).sliceBytes(outTypes.get(j).dtype());
         }
         return new Own(seconds, memory, buckets.stream().mapToInt(Integer::intValue).toArray(),
-                bucketBytes.stream().mapToLong(Long::longValue).toArray());
+                bucketBytes.stream().mapToLong(Long::longValue).toArray(),
+                bucketMarginal.stream().mapToDouble(Double::doubleValue).toArray());
     }
 
     /**
@@ -691,10 +703,33 @@ public final class Search {
     }
 
     /**
-     * The share of each fusion bucket key's latency a member pays in the plan {@code choice}: buckets (its
-     * members' bytes over the {@code comm_fusion} threshold, at least 1) over members; 1 for a key without members.
+     * How the dynamic programming prices fused gradient reductions, per fusion bucket key: the share of the key's
+     * latency {@code t(0)} a member pays, and the seconds per byte a member pays instead of its own
+     * {@code t(bytes) - t(0)} (NaN: its own).
      */
-    private double[] shares(int[] choice) {
+    private record Pricing(double[] share, double[] slope) {
+
+        /** The first round: no latency, each reduction its own {@code t(bytes) - t(0)}. */
+        static Pricing optimistic(int keys) {
+            double[] slope = new double[keys];
+            Arrays.fill(slope, Double.NaN);
+            return new Pricing(new double[keys], slope);
+        }
+
+        /** What a member of key {@code b} with {@code bytes} and its own marginal pays beyond that marginal. */
+        double extra(int b, long bytes, double marginal, double latency) {
+            double v = share[b] * latency;
+            return Double.isNaN(slope[b]) ? v : v + bytes * slope[b] - marginal;
+        }
+    }
+
+    /**
+     * The pricing of the buckets of the plan {@code choice} (its own bucket costs split over their members): per
+     * key with members, {@code buckets / members} of the latency (buckets: the members' bytes over the
+     * {@code comm_fusion} threshold, at least 1) and the slope {@code (t(S) - t(0)) / S} of a bucket of the
+     * average size {@code S}; a key without members pays its whole latency and its own marginal (a new bucket).
+     */
+    private Pricing pricing(int[] choice) {
         int keys = bucketKeys.size();
         int[] members = new int[keys];
         long[] bytes = new long[keys];
@@ -707,16 +742,25 @@ public final class Search {
             }
         }
         double[] share = new double[keys];
+        double[] slope = new double[keys];
         for (int b = 0; b < keys; b++) {
+            slope[b] = Double.NaN;
             if (members[b] == 0) {
                 share[b] = 1;
                 continue;
             }
-            long threshold = threshold(bucketKeys.get(b).kind());
+            BKey key = bucketKeys.get(b);
+            long threshold = threshold(key.kind());
             double buckets = Math.max(1, Math.ceil(bytes[b] / (double) threshold));
             share[b] = Math.min(1, buckets / members[b]);
+            long size = Math.max(1, Math.round(bytes[b] / buckets));
+            double seconds = 0;
+            for (List<Integer> g : key.groups()) {
+                seconds = Math.max(seconds, cost.collectiveSeconds(key.kind(), g, size));
+            }
+            slope[b] = (seconds - bucketLatency.get(b)) / size;
         }
-        return share;
+        return new Pricing(share, slope);
     }
 
     /** The bucket bytes of the template's {@code comm_fusion} mode for {@code kind} (index mode: unbounded). */
@@ -1286,6 +1330,7 @@ public final class Search {
                     configs.add(template);
                     labels.add(baselineLabel);
                 }
+                planRedistributions(ends);
                 List<Candidate> round1 = evaluateAll(configs, labels);
                 evaluated.addAll(round1);
                 round1 = round1.subList(0, ends.size());
@@ -1334,17 +1379,17 @@ public final class Search {
 
     /**
      * The assignments to evaluate at memory price {@code price}: the dynamic programming's ends after the refinement
-     * of estimated edges, first with no bucket latency charged to fused gradient reductions, then with the shares of
-     * the previous round's best plan's buckets ({@link #FUSION_ROUNDS}, until a best plan repeats); of all rounds'
-     * distinct ends the {@link #EVALUATED_ENDS} of least {@link #estimateOf}.
+     * of estimated edges, first with no bucket latency charged to fused gradient reductions, then with the previous
+     * round's best plan's buckets priced ({@link #pricing}, {@link #FUSION_ROUNDS}, until a best plan repeats); of
+     * all rounds' distinct ends the {@link #EVALUATED_ENDS} of least {@link #estimateOf}.
      */
     private List<int[]> solve(double price) {
-        double[] share = new double[bucketKeys.size()];
-        List<int[]> pool = new ArrayList<>(refined(price, share));
+        Pricing pricing = Pricing.optimistic(bucketKeys.size());
+        List<int[]> pool = new ArrayList<>(refined(price, pricing));
         int[] last = pool.get(0);
         for (int round = 1; round <= FUSION_ROUNDS && !bucketKeys.isEmpty(); round++) {
-            share = shares(last);
-            List<int[]> again = refined(price, share);
+            pricing = pricing(last);
+            List<int[]> again = refined(price, pricing);
             boolean repeated = contains(pool, again.get(0));
             for (int[] e : again) {
                 if (!contains(pool, e)) {
@@ -1381,17 +1426,18 @@ public final class Search {
 
     /**
      * The search's estimate of an assignment's objective plus {@code price} per byte of memory: operators' own
-     * seconds, edge seconds, and each fusion bucket's latency once per bucket of this assignment ({@link #shares}).
+     * seconds, edge seconds, and fused gradient reductions priced by the assignment's own buckets ({@link #pricing}).
      */
     private double estimateOf(int[] choice, double price) {
-        double[] share = shares(choice);
+        Pricing pricing = pricing(choice);
         double total = 0;
         for (int i = 0; i < n; i++) {
             Options o = sigs.get(sigOf[i]);
             int c = choice[i];
             total += o.unary[c] + price * o.memory[c];
-            for (int b : o.buckets[c]) {
-                total += share[b] * bucketLatency.get(b);
+            for (int k = 0; k < o.buckets[c].length; k++) {
+                int b = o.buckets[c][k];
+                total += pricing.extra(b, o.bucketBytes[c][k], o.bucketMarginal[c][k], bucketLatency.get(b));
             }
             for (int j = 0; j < producer[i].length; j++) {
                 if (producer[i][j] >= 0) {
@@ -1403,16 +1449,51 @@ public final class Search {
     }
 
     /** The dynamic programming's ends, repeated while the best end uses estimated edges ({@link #REFINEMENTS}). */
-    private List<int[]> refined(double price, double[] share) {
-        List<int[]> ends = dynamicProgramming(price, share);
+    private List<int[]> refined(double price, Pricing pricing) {
+        List<int[]> ends = dynamicProgramming(price, pricing);
         for (int refine = 0; refine < REFINEMENTS && devices > EXACT_REDISTRIBUTION_DEVICES; refine++) {
             if (!exactify(ends.get(0))) {
                 break;
             }
             progress.phase("search: refining with " + exactCache.size() + " exact redistributions");
-            ends = dynamicProgramming(price, share);
+            ends = dynamicProgramming(price, pricing);
         }
         return ends;
+    }
+
+    /**
+     * Plans the redistributions of every edge of {@code ends} (and their transposes in backward) into the
+     * {@link #shared} cache, all pairs in parallel, so that the evaluation's planners find them: planning them inside
+     * each planner would leave a core idle while the last plan is evaluated.
+     */
+    private void planRedistributions(List<int[]> ends) {
+        record Pair(int from, int to, DType dtype) {
+        }
+        LinkedHashSet<Pair> pairs = new LinkedHashSet<>();
+        for (int[] choice : ends) {
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < producer[i].length; j++) {
+                    int p = producer[i][j];
+                    if (p < 0) {
+                        continue;
+                    }
+                    int from = sigs.get(sigOf[p]).out.get(choice[p])[producerOut[i][j]];
+                    int to = sigs.get(sigOf[i]).in.get(choice[i])[j];
+                    if (from == to) {
+                        continue;
+                    }
+                    String t = nodes.get(i).input(j);
+                    DType dtype = net.tensor(t).dtype();
+                    pairs.add(new Pair(from, to, dtype));
+                    if (bg.needsGradient(t)) {
+                        pairs.add(new Pair(to, from, dtype));
+                    }
+                }
+            }
+        }
+        List<Pair> list = new ArrayList<>(pairs);
+        parallel(list.size(), k -> shared.plan(layouts.get(list.get(k).from()), layouts.get(list.get(k).to()),
+                list.get(k).dtype()));
     }
 
     /** Evaluates configurations in parallel (planning dominates on many devices), in order. */
@@ -1513,10 +1594,10 @@ public final class Search {
 
     /**
      * Dynamic programming (see the class comment) with {@code price} seconds per byte of memory added to each
-     * option's own cost, and {@code share} of each fusion bucket key's latency to each of its members; returns up to
+     * option's own cost, and its fused gradient reductions priced by {@code pricing}; returns up to
      * {@link #EVALUATED_ENDS} complete assignments, best end state first.
      */
-    private List<int[]> dynamicProgramming(double price, double[] share) {
+    private List<int[]> dynamicProgramming(double price, Pricing pricing) {
         progress.phase("search: dynamic programming over " + n + " operators");
         double[][] unary = new double[sigs.size()][];
         for (int s = 0; s < unary.length; s++) {
@@ -1524,8 +1605,9 @@ public final class Search {
             unary[s] = new double[o.strategies.size()];
             for (int c = 0; c < unary[s].length; c++) {
                 double v = o.unary[c] + price * o.memory[c];
-                for (int b : o.buckets[c]) {
-                    v += share[b] * bucketLatency.get(b);
+                for (int k = 0; k < o.buckets[c].length; k++) {
+                    int b = o.buckets[c][k];
+                    v += pricing.extra(b, o.bucketBytes[c][k], o.bucketMarginal[c][k], bucketLatency.get(b));
                 }
                 unary[s][c] = v;
             }
