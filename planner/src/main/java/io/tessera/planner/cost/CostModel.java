@@ -215,20 +215,88 @@ public final class CostModel {
      *                                  negative bytes
      */
     public double collectiveSeconds(String kind, List<Integer> group, long bytes) {
-        if (kind == null || !KINDS.contains(kind)) {
-            throw new IllegalArgumentException("cost model: collective kind '" + kind + "' is unknown; expected one of "
-                    + new java.util.TreeSet<>(KINDS));
-        }
+        checkKind(kind);
         if (group == null || group.isEmpty()) {
             throw new IllegalArgumentException("cost model: " + kind + " group is " + group
                     + "; expected at least one global rank");
         }
+        checkBytes(kind, group, bytes);
+        return seconds(kind, shape(group), bytes);
+    }
+
+    /**
+     * What the seconds of a collective over a group depend on besides its kind and bytes: its ranks, the slowest
+     * link it crosses ({@link ClusterSpec#slowestLink}), the nodes it spans and the most of its ranks on one node.
+     * Groups of one shape cost the same ({@link #collectiveSeconds(String, GroupShape, long)}).
+     *
+     * @param ranks   the group's ranks, at least 1
+     * @param link    the slowest link the group crosses
+     * @param nodes   the nodes it spans, at least 1
+     * @param perNode the most of its ranks on one node, at least 1
+     */
+    public record GroupShape(int ranks, Link link, int nodes, int perNode) {
+    }
+
+    /**
+     * The shape of {@code group} (global ranks).
+     *
+     * @throws IllegalArgumentException for an empty group or a rank outside the cluster
+     */
+    public GroupShape shape(List<Integer> group) {
+        if (group == null || group.isEmpty()) {
+            throw new IllegalArgumentException("cost model: group is " + group + "; expected at least one global rank");
+        }
+        Link link = spec.slowestLink(group);
+        int p = group.size();
+        // nodes spanned (n) and the most group ranks on one node (q), counted on the sorted node ids
+        int[] nodes = new int[p];
+        int k = 0;
+        for (int r : group) {
+            nodes[k++] = spec.nodeOf(r);
+        }
+        java.util.Arrays.sort(nodes);
+        int n = 0;
+        int q = 0;
+        for (int i = 0, run = 0; i < p; i++) {
+            run = i > 0 && nodes[i] == nodes[i - 1] ? run + 1 : 1;
+            n += run == 1 ? 1 : 0;
+            q = Math.max(q, run);
+        }
+        return new GroupShape(p, link, n, q);
+    }
+
+    /**
+     * {@link #collectiveSeconds(String, List, long)} of a group of shape {@code shape}.
+     *
+     * @throws IllegalArgumentException for an unknown kind, a null shape or negative bytes
+     */
+    public double collectiveSeconds(String kind, GroupShape shape, long bytes) {
+        checkKind(kind);
+        if (shape == null) {
+            throw new IllegalArgumentException("cost model: " + kind + " group shape is null; expected "
+                    + "CostModel.shape(group)");
+        }
+        checkBytes(kind, shape, bytes);
+        return seconds(kind, shape, bytes);
+    }
+
+    private static void checkKind(String kind) {
+        if (kind == null || !KINDS.contains(kind)) {
+            throw new IllegalArgumentException("cost model: collective kind '" + kind + "' is unknown; expected one of "
+                    + new java.util.TreeSet<>(KINDS));
+        }
+    }
+
+    private static void checkBytes(String kind, Object group, long bytes) {
         if (bytes < 0) {
             throw new IllegalArgumentException("cost model: " + kind + " over " + group + " has " + bytes
                     + " bytes; expected a per-rank buffer size >= 0");
         }
-        Link link = spec.slowestLink(group);
-        int p = group.size();
+    }
+
+    private double seconds(String kind, GroupShape shape, long bytes) {
+        int p = shape.ranks();
+        Link link = shape.link();
         if (p == 1) {
             return 0;
         }
@@ -243,12 +311,12 @@ public final class CostModel {
         }
         CollectiveAlgorithm a = spec.algorithm();
         if (a != CollectiveAlgorithm.AUTO) {
-            return seconds(a, kind, group, bytes, link);
+            return seconds(a, kind, shape, bytes);
         }
         double best = Double.POSITIVE_INFINITY;
         for (CollectiveAlgorithm c : List.of(CollectiveAlgorithm.RING, CollectiveAlgorithm.TREE,
                 CollectiveAlgorithm.HIERARCHICAL)) {
-            best = Math.min(best, seconds(c, kind, group, bytes, link));
+            best = Math.min(best, seconds(c, kind, shape, bytes));
         }
         return best;
     }
@@ -266,8 +334,9 @@ public final class CostModel {
                 : new CostModel(spec.withAlgorithm(a)).collectiveSeconds(kind, group, bytes);
     }
 
-    private double seconds(CollectiveAlgorithm a, String kind, List<Integer> group, long bytes, Link link) {
-        int p = group.size();
+    private double seconds(CollectiveAlgorithm a, String kind, GroupShape shape, long bytes) {
+        int p = shape.ranks();
+        Link link = shape.link();
         boolean allReduce = kind.equals("AllReduce");
         switch (a) {
             case RING:
@@ -280,20 +349,8 @@ public final class CostModel {
                 return (p - 1.0) / p * bytes / link.effectiveBandwidth() + steps * link.latency();
             }
             default: {
-                // nodes spanned (n) and the most group ranks on one node (q), counted on the sorted node ids
-                int[] nodes = new int[p];
-                int k = 0;
-                for (int r : group) {
-                    nodes[k++] = spec.nodeOf(r);
-                }
-                java.util.Arrays.sort(nodes);
-                int n = 0;
-                int q = 0;
-                for (int i = 0, run = 0; i < p; i++) {
-                    run = i > 0 && nodes[i] == nodes[i - 1] ? run + 1 : 1;
-                    n += run == 1 ? 1 : 0;
-                    q = Math.max(q, run);
-                }
+                int n = shape.nodes();
+                int q = shape.perNode();
                 double intra = q > 1 ? ring(q, bytes, spec.intraNode()) : 0;
                 double inter = n > 1 ? ring(n, (double) bytes / q, spec.interNode()) : 0;
                 return allReduce ? 2 * intra + 2 * inter : intra + inter;

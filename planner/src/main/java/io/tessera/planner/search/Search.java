@@ -190,7 +190,66 @@ public final class Search {
     private record GKey(io.tessera.layout.DeviceMatrix dev, List<Integer> axes) {
     }
 
-    private final Map<GKey, List<List<Integer>>> groupCache = new ConcurrentHashMap<>();
+    /** Rank groups with their distinct shapes (groups of one shape cost the same, {@link CostModel#shape}). */
+    private record Groups(List<List<Integer>> groups, List<CostModel.GroupShape> shapes) {
+    }
+
+    private final Map<GKey, Groups> groupCache = new ConcurrentHashMap<>();
+
+    /**
+     * {@link OpComm#groupsAlong}: the groups of ranks of {@code dev} differing only in the device dimensions
+     * {@code axes} (map values), in the order of their lowest ranks, each ascending; on int arrays.
+     */
+    static List<List<Integer>> groupsAlong(io.tessera.layout.DeviceMatrix dev, int[] axes) {
+        int[] dims = dev.dims();
+        int k = dims.length;
+        boolean[] inGroup = new boolean[k];
+        for (int a : axes) {
+            inGroup[k - 1 - a] = true;
+        }
+        int size = dev.size();
+        int groupSize = 1;
+        for (int d = 0; d < k; d++) {
+            groupSize *= inGroup[d] ? dims[d] : 1;
+        }
+        int count = size / groupSize;
+        int[] groupOfKey = new int[count];
+        Arrays.fill(groupOfKey, -1);
+        int[][] members = new int[count][groupSize];
+        int[] filled = new int[count];
+        int next = 0;
+        int[] coord = new int[k];
+        for (int r = 0; r < size; r++) {
+            int key = 0;
+            for (int d = 0; d < k; d++) {
+                if (!inGroup[d]) {
+                    key = key * dims[d] + coord[d];
+                }
+            }
+            int g = groupOfKey[key];
+            if (g < 0) {
+                g = next++;
+                groupOfKey[key] = g;
+            }
+            members[g][filled[g]++] = r;
+            for (int d = k - 1; d >= 0 && ++coord[d] == dims[d]; d--) {
+                coord[d] = 0;
+            }
+        }
+        List<List<Integer>> out = new ArrayList<>(count);
+        for (int[] m : members) {
+            out.add(Arrays.stream(m).boxed().toList());
+        }
+        return List.copyOf(out);
+    }
+
+    private Groups groups(List<List<Integer>> groups) {
+        LinkedHashSet<CostModel.GroupShape> shapes = new LinkedHashSet<>();
+        for (List<Integer> g : groups) {
+            shapes.add(cost.shape(g));
+        }
+        return new Groups(groups, List.copyOf(shapes));
+    }
 
     /** A communication's seconds, its seconds with an empty buffer (latency) and its rank groups. */
     private record CommCost(double seconds, double latency, List<List<Integer>> groups) {
@@ -665,29 +724,29 @@ public final class Search {
      * any other as the planner records it ({@link CostModel#communicationSeconds}).
      */
     private CommCost commCost(OpComm c, OpSharding sh, long slice, boolean gradient) {
-        List<List<Integer>> groups = groupCache.computeIfAbsent(new GKey(sh.devMatrix(),
-                Arrays.stream(c.axes()).boxed().toList()), k -> c.groups(sh.devMatrix()));
+        Groups groups = groupCache.computeIfAbsent(new GKey(sh.devMatrix(),
+                Arrays.stream(c.axes()).boxed().toList()), k -> groups(groupsAlong(sh.devMatrix(), c.axes())));
+        String kind = c.kind().op();
         if (gradient) {
             double seconds = 0;
             double latency = 0;
-            for (List<Integer> g : groups) {
-                seconds = Math.max(seconds, cost.collectiveSeconds(c.kind().op(), g, slice));
-                latency = Math.max(latency, cost.collectiveSeconds(c.kind().op(), g, 0));
+            for (CostModel.GroupShape g : groups.shapes()) {
+                seconds = Math.max(seconds, cost.collectiveSeconds(kind, g, slice));
+                latency = Math.max(latency, cost.collectiveSeconds(kind, g, 0));
             }
-            return new CommCost(seconds, latency, groups);
+            return new CommCost(seconds, latency, groups.groups());
         }
         // CostModel.communicationSeconds of the communication the planner records (every member of a group
         // receives the same bytes), without building it: the slowest group at the buffer its receive implies
-        String kind = c.kind().op();
         double seconds = 0;
-        for (List<Integer> g : groups) {
-            int p = g.size();
+        for (CostModel.GroupShape g : groups.shapes()) {
+            int p = g.ranks();
             if (p > 1) {
                 long buffer = CostModel.bufferBytes(kind, p, ringBytes(c, slice, p));
                 seconds = Math.max(seconds, cost.collectiveSeconds(kind, g, buffer));
             }
         }
-        return new CommCost(seconds, 0, groups);
+        return new CommCost(seconds, 0, groups.groups());
     }
 
     /** Bytes one member of an {@code n}-rank group receives, as the planner records them. */
@@ -1099,14 +1158,14 @@ public final class Search {
         if (most == 0) {
             return 0;
         }
-        List<Integer> group = sourceCache.computeIfAbsent(new SourceKey(from, t[0]), k -> {
+        CostModel.GroupShape group = sourceCache.computeIfAbsent(new SourceKey(from, t[0]), k -> {
             List<Integer> g = sources(from, t[0]);
             if (g.size() < 2) {
                 g.add(1);
             }
-            return List.copyOf(g);
+            return cost.shape(g);
         });
-        int p = Math.max(2, group.size());
+        int p = Math.max(2, group.ranks());
         long bytes = most * dtype.bytes();
         return cost.collectiveSeconds("AllGather", group, bytes * p / (p - 1));
     }
@@ -1124,8 +1183,8 @@ public final class Search {
         }
     }
 
-    /** {@link #sources} with rank 1 added to a group of fewer than two, by source layout and box. */
-    private final Map<SourceKey, List<Integer>> sourceCache = new ConcurrentHashMap<>();
+    /** The shape of {@link #sources} with rank 1 added to a group of fewer than two, by source layout and box. */
+    private final Map<SourceKey, CostModel.GroupShape> sourceCache = new ConcurrentHashMap<>();
 
     /**
      * Rank 0 and, for each slice of layout {@code from} overlapping {@code box} (rank 0's target slice) that rank 0
