@@ -41,6 +41,8 @@ final class AnalyticSimulation {
     private final boolean overlap;
     private final boolean json;
     private PipelineOptions pipeline;
+    private ProgressOption progressOption;
+    private PrintWriter err;
     private Recompute recompute = Recompute.NONE;
 
     AnalyticSimulation(Path strategy, String cluster, Path trace, boolean overlap, boolean json) {
@@ -49,6 +51,12 @@ final class AnalyticSimulation {
         this.trace = trace;
         this.overlap = overlap;
         this.json = json;
+    }
+
+    /** Reports a strategy search on {@code err} as {@code option} says (default: none). */
+    void progress(ProgressOption option, PrintWriter err) {
+        this.progressOption = option;
+        this.err = err;
     }
 
     /** Models {@code options.stages()} identical pipeline stages of the planned strategy with {@code mode}. */
@@ -69,7 +77,14 @@ final class AnalyticSimulation {
                 throw new IllegalArgumentException("this is a PLAN.json, which does not carry the network; simulate "
                         + "the strategy file it was planned from");
             }
-            pipe = StrategyPlans.pipelinePlan(StrategyFiles.read(strategy), null);
+            var file = StrategyFiles.read(strategy);
+            if (progressOption == null) {
+                pipe = StrategyPlans.pipelinePlan(file, null);
+            } else {
+                try (ProgressOption.Handle p = progressOption.open(err, "tessera simulate")) {
+                    pipe = StrategyPlans.pipelinePlan(file, p);
+                }
+            }
             plan = pipe.plan();
         } catch (IllegalArgumentException e) {
             throw InputException.inFile(strategy, e);

@@ -8,6 +8,7 @@ import io.tessera.planner.strategy.StrategyCheckpoints;
 import io.tessera.planner.strategy.StrategyFile;
 import io.tessera.planner.strategy.StrategyFiles;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -57,6 +58,9 @@ public final class PlanCommand implements Callable<Integer> {
             description = "Print the PLAN.json content to stdout instead of the summary.")
     private boolean json;
 
+    @Mixin
+    private ProgressOption progress = new ProgressOption();
+
     /** One file to write: the option naming it, where, and the text. */
     private record Output(String option, Path target, String text) {
     }
@@ -75,7 +79,9 @@ public final class PlanCommand implements Callable<Integer> {
                 checkpointTarget = file.saveFile().get();
                 checkpointOption = SAVE_FILE;
             }
-            pipe = StrategyPlans.pipelinePlan(file, null);
+            try (ProgressOption.Handle p = progress.open(spec.commandLine().getErr(), "tessera plan")) {
+                pipe = StrategyPlans.pipelinePlan(file, p);
+            }
             planJson = Json.write(PlanJson.toJson(pipe));
             if (checkpointTarget != null) {
                 checkpointText = StrategyCheckpoints.write(StrategyPlans.checkpoint(pipe));

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tessera.layout.DType;
 import io.tessera.planner.plan.PipelinePlan;
 import io.tessera.planner.plan.StrategyPlans;
+import io.tessera.planner.strategy.StrategyFile;
 import io.tessera.planner.strategy.StrategyFiles;
 import io.tessera.simulator.numeric.Simulation;
 import io.tessera.simulator.numeric.SimulationOptions;
@@ -13,6 +14,7 @@ import io.tessera.simulator.timeline.PipelineOptions;
 import io.tessera.simulator.timeline.PipelineSchedule;
 import io.tessera.planner.cost.Recompute;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -105,6 +107,9 @@ public final class SimulateCommand implements Callable<Integer> {
             description = "Analytic pipeline: model chunks per device of the interleaved schedule (default: 2).")
     private Integer virtualStages;
 
+    @Mixin
+    private ProgressOption progress = new ProgressOption();
+
     @Option(names = "--recompute", paramLabel = "MODE",
             description = "Analytic pipeline: activation recompute none, selective (attention scores and softmax) or "
                     + "full (default: none).")
@@ -122,6 +127,7 @@ public final class SimulateCommand implements Callable<Integer> {
         }
         if (!numeric) {
             AnalyticSimulation a = new AnalyticSimulation(strategy, cluster, trace, !noOverlap, json);
+            a.progress(progress, spec.commandLine().getErr());
             if (pipeline) {
                 a.pipeline(pipelineOptions(), parseRecompute());
             }
@@ -136,7 +142,10 @@ public final class SimulateCommand implements Callable<Integer> {
             }
             DType d = DType.parse(dtype);
             options = new SimulationOptions(steps, d, learningRate, seed, Runtime.getRuntime().availableProcessors());
-            plan = StrategyPlans.pipelinePlan(StrategyFiles.read(strategy), null);
+            StrategyFile file = StrategyFiles.read(strategy);
+            try (ProgressOption.Handle p = progress.open(spec.commandLine().getErr(), "tessera simulate")) {
+                plan = StrategyPlans.pipelinePlan(file, p);
+            }
         } catch (IllegalArgumentException e) {
             throw InputException.inFile(strategy, e);
         }

@@ -6,7 +6,6 @@ import io.tessera.layout.Layout;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -51,9 +50,21 @@ public final class Redistribution {
             sources.add(from.sliceBox(r));
             targets.add(to.sliceBox(r));
         }
-        List<Transfer> transfers = new ArrayList<>();
+        // every rank by (source slice, replica): the inverse of (sliceCoordinates, replicaIndex), looked up per piece
+        int replicas = from.repeatedCount();
+        int[] holder = new int[n];
+        long[][] own = new long[n][];
+        int[] replica = new int[n];
         for (int r = 0; r < n; r++) {
-            collectTransfers(from, r, sources.get(r), targets.get(r), transfers);
+            own[r] = from.sliceCoordinates(r);
+            replica[r] = from.replicaIndex(r);
+            holder[(int) sliceIndex(from, own[r]) * replicas + replica[r]] = r;
+        }
+        List<Transfer> transfers = new ArrayList<>();
+        long[] slice = from.sliceShape();
+        for (int r = 0; r < n; r++) {
+            collectTransfers(from, slice, own[r], replica[r], holder, replicas, r, sources.get(r), targets.get(r),
+                    transfers);
         }
         List<Step> steps = new ArrayList<>();
         if (transfers.isEmpty()) {
@@ -83,21 +94,32 @@ public final class Redistribution {
         }
     }
 
-    /** Adds, for receiver {@code r}, one transfer per source block (other than its own) overlapping its target. */
-    private static void collectTransfers(Layout from, int r, Box source, Box target, List<Transfer> out) {
+    /** The row-major index of slice coordinates {@code c} over the layout's split grid. */
+    private static long sliceIndex(Layout l, long[] c) {
+        long id = 0;
+        for (int i = 0; i < c.length; i++) {
+            id = id * l.splits(i) + c[i];
+        }
+        return id;
+    }
+
+    /**
+     * Adds, for receiver {@code r} (source slice coordinates {@code own}, replica index {@code replica}), one transfer
+     * per source block (other than its own) overlapping its target, sent by the block's holder of the same replica
+     * index ({@code holder}: rank by slice index times {@code replicas} plus replica).
+     */
+    private static void collectTransfers(Layout from, long[] slice, long[] own, int replica, int[] holder,
+                                         int replicas, int r, Box source, Box target, List<Transfer> out) {
         if (source.contains(target)) {
             return;
         }
         int dims = target.rank();
-        long[] slice = from.sliceShape();
         long[] lo = new long[dims];
         long[] hi = new long[dims];
         for (int i = 0; i < dims; i++) {
             lo[i] = target.start(i) / slice[i];
             hi[i] = (target.end(i) - 1) / slice[i];
         }
-        long[] own = from.sliceCoordinates(r);
-        int replica = from.replicaIndex(r);
         long[] c = lo.clone();
         while (true) {
             if (!Arrays.equals(c, own)) {
@@ -108,7 +130,7 @@ public final class Redistribution {
                     e[i] = s[i] + slice[i];
                 }
                 Box piece = Box.of(s, e).intersect(target);
-                out.add(new Transfer(from.rankOf(c, replica), r, piece));
+                out.add(new Transfer(holder[(int) sliceIndex(from, c) * replicas + replica], r, piece));
             }
             int i = dims - 1;
             while (i >= 0 && c[i] == hi[i]) {
@@ -154,8 +176,13 @@ public final class Redistribution {
         for (Pattern p : Pattern.values()) {
             roots.put(p, new ArrayList<>());
         }
+        int[] sent = new int[n];
+        int[] received = new int[n];
+        Box[] firstBox = new Box[n];
+        boolean[] mixed = new boolean[n];
         for (Map.Entry<Integer, List<Integer>> e : members.entrySet()) {
-            roots.get(pattern(e.getValue(), byComponent.get(e.getKey()), targets)).add(e.getKey());
+            roots.get(pattern(e.getValue(), byComponent.get(e.getKey()), targets, sent, received, firstBox, mixed))
+                    .add(e.getKey());
         }
         List<Step> steps = new ArrayList<>();
         for (Map.Entry<Pattern, List<Integer>> e : roots.entrySet()) {
@@ -190,33 +217,54 @@ public final class Redistribution {
         return steps;
     }
 
-    private static Pattern pattern(List<Integer> group, List<Transfer> transfers, List<Box> targets) {
+    /**
+     * The pattern of one connected group. Each receiver gets at most one piece from each sender (the pieces of one
+     * receiver come from distinct source slices, each held by a distinct rank), so counting transfers per sender and
+     * per receiver counts distinct partners. The arrays are indexed by rank, zero on entry and left zero.
+     */
+    private static Pattern pattern(List<Integer> group, List<Transfer> transfers, List<Box> targets, int[] sent,
+                                   int[] received, Box[] firstBox, boolean[] mixed) {
         int g = group.size();
-        Map<Integer, Map<Integer, Box>> sent = new HashMap<>();
-        Map<Integer, Integer> received = new HashMap<>();
         for (Transfer t : transfers) {
-            sent.computeIfAbsent(t.src(), k -> new HashMap<>()).put(t.dst(), t.box());
-            received.merge(t.dst(), 1, Integer::sum);
+            int s = t.src();
+            if (sent[s]++ == 0) {
+                firstBox[s] = t.box();
+            } else if (!mixed[s] && !firstBox[s].equals(t.box())) {
+                mixed[s] = true;
+            }
+            received[t.dst()]++;
         }
         boolean complete = true;
         boolean sameBox = true;
         for (int s : group) {
-            Map<Integer, Box> out = sent.getOrDefault(s, Map.of());
-            if (out.size() != g - 1) {
+            if (sent[s] != g - 1) {
                 complete = false;
                 break;
             }
-            if (out.values().stream().distinct().count() != 1) {
-                sameBox = false;
-            }
+            sameBox &= !mixed[s];
         }
+        Pattern out;
         if (complete) {
-            boolean sameTarget = group.stream().map(targets::get).distinct().count() == 1;
-            return sameBox && sameTarget ? Pattern.ALL_GATHER : Pattern.ALL_TO_ALL;
+            boolean sameTarget = true;
+            Box first = targets.get(group.get(0));
+            for (int r : group) {
+                sameTarget &= targets.get(r).equals(first);
+            }
+            out = sameBox && sameTarget ? Pattern.ALL_GATHER : Pattern.ALL_TO_ALL;
+        } else {
+            boolean permute = true;
+            for (Transfer t : transfers) {
+                permute &= sent[t.src()] <= 1 && received[t.dst()] <= 1;
+            }
+            out = permute ? Pattern.COLLECTIVE_PERMUTE : Pattern.SEND_RECV;
         }
-        boolean permute = sent.values().stream().allMatch(m -> m.size() <= 1)
-                && received.values().stream().allMatch(c -> c <= 1);
-        return permute ? Pattern.COLLECTIVE_PERMUTE : Pattern.SEND_RECV;
+        for (Transfer t : transfers) {
+            sent[t.src()] = 0;
+            received[t.dst()] = 0;
+            firstBox[t.src()] = null;
+            mixed[t.src()] = false;
+        }
+        return out;
     }
 
     /** Dimensions in which some moved box is narrower than the sender's source (or the receiver's target) box. */

@@ -386,6 +386,35 @@ public final class CostModel {
     }
 
     /**
+     * Bytes the optimizer update reads and writes on one rank for {@code params}: per trainable parameter, the held
+     * shard (read and written), its gradient (read), the float32 optimizer state of {@code optimizer} and float32
+     * master copies of 16-bit parameters (read and written).
+     */
+    public static double updateBytes(List<io.tessera.planner.plan.ParamPlan> params,
+                                     io.tessera.planner.strategy.OptimizerKind optimizer) {
+        int states = optimizer.statesPerElement();
+        double bytes = 0;
+        for (io.tessera.planner.plan.ParamPlan p : params) {
+            if (!p.trainable()) {
+                continue;
+            }
+            long held = p.shard().sharded() ? p.shardBytes() : p.sliceBytes();
+            long elements = held / p.dtype().bytes();
+            bytes += 3.0 * held + 2.0 * elements * states * 4;
+            if (p.dtype().bytes() == 2) {
+                bytes += 2.0 * elements * 4;
+            }
+        }
+        return bytes;
+    }
+
+    /** Seconds of the optimizer update of {@code params} on one rank: {@link #updateBytes} at memory bandwidth. */
+    public double updateSeconds(List<io.tessera.planner.plan.ParamPlan> params,
+                                io.tessera.planner.strategy.OptimizerKind optimizer) {
+        return updateBytes(params, optimizer) / spec.device().memoryBandwidth();
+    }
+
+    /**
      * Bytes of forward activations rank {@code rank} keeps for the backward: the sum of every operator's output
      * slices in their dtypes. Recompute, freeing of outputs no backward reads, and buffer reuse are not modelled
      * here (an upper bound without recompute).

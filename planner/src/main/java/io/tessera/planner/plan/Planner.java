@@ -6,7 +6,6 @@ import io.tessera.layout.DeviceMatrix;
 import io.tessera.layout.Layout;
 import io.tessera.layout.param.ParallelMode;
 import io.tessera.layout.param.Parameter;
-import io.tessera.layout.redistribution.Redistribution;
 import io.tessera.layout.redistribution.RedistributionPlan;
 import io.tessera.layout.redistribution.ReduceOp;
 import io.tessera.layout.redistribution.Step;
@@ -58,7 +57,9 @@ public final class Planner {
     private final int devices;
     /** False in data_parallel mode: operators run on their batch shard alone, as in MindSpore. */
     private final boolean operatorComms;
-    private final Map<Key, RedistributionPlan> cache = new HashMap<>();
+    private final RedistributionCache cache;
+    /** Bytes each rank receives in a step of a cached redistribution plan (the communication copies the array). */
+    private final Map<Step, long[]> recvCache = new java.util.IdentityHashMap<>();
     private final Map<GroupKey, Groups> groupCache = new HashMap<>();
     private final Map<ShardKey, OptimizerShard> shardCache = new HashMap<>();
 
@@ -67,9 +68,6 @@ public final class Planner {
 
     /** Optimizer sharding of each parameter, decided at its first consumer. */
     private final Map<String, OptimizerShard> shards = new LinkedHashMap<>();
-
-    private record Key(Layout from, Layout to, DType dtype) {
-    }
 
     private record GroupKey(DeviceMatrix dev, List<Integer> axes) {
     }
@@ -102,7 +100,8 @@ public final class Planner {
     /** Pipeline stage by operator name; empty for one stage. */
     private final Map<String, Integer> stageOf;
 
-    private Planner(Network network, PlanConfig config, Map<String, Integer> stageOf) {
+    private Planner(Network network, PlanConfig config, Map<String, Integer> stageOf, RedistributionCache cache) {
+        this.cache = cache == null ? RedistributionCache.create() : cache;
         this.network = network;
         this.config = config;
         this.stageOf = stageOf;
@@ -117,7 +116,15 @@ public final class Planner {
      *                                  rule's message), or a dataset strategy that does not fit the inputs
      */
     public static Plan plan(Network network, PlanConfig config) {
-        return new Planner(network, config, Map.of()).run();
+        return new Planner(network, config, Map.of(), null).run();
+    }
+
+    /**
+     * As {@link #plan(Network, PlanConfig)}, taking redistribution plans from {@code cache} (shared by the plannings
+     * of one network, e.g. a search's candidates; null: a cache of this planning alone).
+     */
+    public static Plan plan(Network network, PlanConfig config, RedistributionCache cache) {
+        return new Planner(network, config, Map.of(), cache).run();
     }
 
     /**
@@ -128,7 +135,7 @@ public final class Planner {
      * @param stageOf the stage of every operator
      */
     static Plan plan(Network network, PlanConfig config, Map<String, Integer> stageOf) {
-        return new Planner(network, config, Map.copyOf(stageOf)).run();
+        return new Planner(network, config, Map.copyOf(stageOf), null).run();
     }
 
     private Plan run() {
@@ -453,7 +460,7 @@ public final class Planner {
      * equal size that together cover it (e.g. the gradient of a sequence-parallel LayerNorm's output, gathered over
      * the tensor-parallel group for a column-parallel MatMul).
      */
-    private static boolean scatters(Layout consumer, Layout producer, List<List<Integer>> groups) {
+    public static boolean scatters(Layout consumer, Layout producer, List<List<Integer>> groups) {
         for (List<Integer> g : groups) {
             Box common = consumer.sliceBox(g.get(0));
             if (g.size() < 2 || common.volume() % g.size() != 0) {
@@ -579,7 +586,7 @@ public final class Planner {
     }
 
     private RedistributionPlan redistribution(Layout from, Layout to, DType dtype) {
-        return cache.computeIfAbsent(new Key(from, to, dtype), k -> Redistribution.plan(from, to, dtype));
+        return cache.plan(from, to, dtype);
     }
 
     private void addRedistribution(List<Communication> out, RedistributionPlan rp, Phase phase, Node node, int input,
@@ -589,10 +596,14 @@ public final class Planner {
             if (!(s instanceof Step.Exchange e)) {
                 continue;
             }
-            long[] recv = new long[devices];
-            for (Transfer t : e.transfers()) {
-                recv[t.dst()] += t.elements() * b;
-            }
+            // redistribution plans are cached, so repeated layers share their steps: sum each step's bytes once
+            long[] recv = recvCache.computeIfAbsent(s, x -> {
+                long[] r = new long[devices];
+                for (Transfer t : e.transfers()) {
+                    r[t.dst()] += t.elements() * b;
+                }
+                return r;
+            });
             out.add(new Communication(s.op(), Communication.Origin.REDISTRIBUTION, phase, node.name(), input, tensor,
                     null, null, rp.from(), rp.to(), s.groups(), recv, reason));
         }

@@ -42,7 +42,8 @@ import java.util.function.IntFunction;
  *       again; selective: the attention scores and softmax forward again), and sending its boundary tensors forward
  *       and their gradients back;</li>
  *   <li>once per step, {@code tail_s}: gradient reductions (AllReduces, optimizer-parallel ReduceScatters and mirror
- *       AllReduces) on the sums over the micro-batches;</li>
+ *       AllReduces) on the sums over the micro-batches, then the optimizer update of its parameters
+ *       ({@link CostModel#updateSeconds});</li>
  *   <li>a fusion bucket costs one collective of its bytes per group (in {@code t_s} for AllGathers, else in
  *       {@code tail_s});</li>
  *   <li>step = {@code sum_s t_s + (m - 1) max_s t_s + max_s tail_s} (a 1F1B or GPipe pipeline: the first micro-batch
@@ -308,6 +309,10 @@ public final class ParallelismSearch {
             t[b.fromStage()] += worst;
             t[b.toStage()] += worst;
             inputs[b.toStage()] += b.bytes();
+        }
+        for (int s = 0; s < p; s++) {
+            // the optimizer update of the stage's parameters, after its reductions
+            tail[s] += cm.updateSeconds(pipe.params(s), pipe.plan().config().optimizer());
         }
         double sum = 0;
         double max = 0;

@@ -79,11 +79,25 @@ public final class StrategyCandidates {
         if (cap < 1) {
             throw new IllegalArgumentException("strategy candidates: cap is " + cap + "; expected at least 1");
         }
-        List<Strategy> all = valid(name, op, inputs, devices);
+        return select(valid(name, op, inputs, devices), op.dataParallel(inputs, devices), cap, score);
+    }
+
+    /**
+     * {@link #best} of an enumeration already made: the {@code cap} strategies of {@code all} of least
+     * {@code score}, {@code dataParallel} always kept (first when among them), the rest by ascending score, ties in
+     * the order of {@code all}; {@code all} itself when it has at most {@code cap}.
+     *
+     * @throws IllegalArgumentException when {@code cap} is below 1
+     */
+    public static List<Strategy> select(List<Strategy> all, Strategy dataParallel, int cap,
+                                        ToDoubleFunction<Strategy> score) {
+        if (cap < 1) {
+            throw new IllegalArgumentException("strategy candidates: cap is " + cap + "; expected at least 1");
+        }
         if (all.size() <= cap) {
             return all;
         }
-        Strategy dp = op.dataParallel(inputs, devices);
+        Strategy dp = dataParallel;
         List<Strategy> rest = new ArrayList<>(all);
         boolean keepDp = rest.remove(dp);
         List<double[]> scored = new ArrayList<>();

@@ -213,12 +213,23 @@ public final class PipelineTimeline {
         TimelineOptions quiet = new TimelineOptions(cluster, true, 0, timeline.perRank());
         // a micro-batch's forward and backward: the plan without the once-per-step gradient reductions
         List<Communication> perMicro = new ArrayList<>();
-        for (Communication c : plan.comms()) {
-            if (!oncePerStep(c)) {
+        int[] index = new int[plan.comms().size()];
+        for (int i = 0; i < index.length; i++) {
+            Communication c = plan.comms().get(i);
+            index[i] = oncePerStep(c) ? -1 : perMicro.size();
+            if (index[i] >= 0) {
                 perMicro.add(c);
             }
         }
-        Plan micro = new Plan(net, plan.config(), plan.ops(), plan.layouts(), perMicro, plan.params(), List.of(),
+        // the weight AllGathers keep their fusion buckets
+        List<Bucket> gathers = new ArrayList<>();
+        for (Bucket b : plan.buckets()) {
+            if (b.comms().stream().allMatch(i -> index[i] >= 0)) {
+                gathers.add(new Bucket(gathers.size(), b.kind(), b.phase(), b.groups(), b.dtype(), b.fusionId(),
+                        b.members(), b.comms().stream().map(i -> index[i]).toList(), b.bytes(), index[b.issuedAt()]));
+            }
+        }
+        Plan micro = new Plan(net, plan.config(), plan.ops(), plan.layouts(), perMicro, plan.params(), gathers,
                 plan.notes());
         double[][] chain = chain(pipe, micro, quiet);
         double[] forward = chain[0];

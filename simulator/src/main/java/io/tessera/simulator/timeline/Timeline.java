@@ -192,7 +192,8 @@ public final class Timeline {
                 communicate(slot(Slot.BACKWARD_AFTER, k));
             }
             double[] backwardEnd = ops.isEmpty() ? new double[n] : computeFreePerRank();
-            double update = optimizerBytes() / options.cluster().device().memoryBandwidth();
+            double update = CostModel.updateBytes(plan.params(), plan.config().optimizer())
+                    / options.cluster().device().memoryBandwidth();
             waitForCommunication();
             compute("optimizer update", "optimizer", update);
             communicate(slot(Slot.OPTIMIZER, 0));
@@ -292,27 +293,6 @@ public final class Timeline {
                 }
                 collectives(c, groups, seconds, name);
             }
-        }
-
-        /**
-         * Bytes the update reads and writes on one rank: per trainable parameter, the held shard (read and written),
-         * its gradient (read), the optimizer state and float32 master copies (read and written).
-         */
-        private double optimizerBytes() {
-            int states = plan.config().optimizer().statesPerElement();
-            double bytes = 0;
-            for (ParamPlan p : plan.params()) {
-                if (!p.trainable()) {
-                    continue;
-                }
-                long held = p.shard().sharded() ? p.shardBytes() : p.sliceBytes();
-                long elements = held / p.dtype().bytes();
-                bytes += 3.0 * held + 2.0 * elements * states * 4;
-                if (p.dtype().bytes() == 2) {
-                    bytes += 2.0 * elements * 4;
-                }
-            }
-            return bytes;
         }
 
         /**
