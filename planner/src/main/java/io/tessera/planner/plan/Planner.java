@@ -61,6 +61,22 @@ public final class Planner {
     /** Bytes each rank receives in a step of a cached redistribution plan (the communication copies the array). */
     private final Map<Step, long[]> recvCache = new java.util.IdentityHashMap<>();
     private final Map<GroupKey, Groups> groupCache = new HashMap<>();
+
+    /** {@link #scatters} by layouts and (cached, shared) group list. */
+    private record ScatterKey(Layout consumer, Layout producer, List<List<Integer>> groups) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof ScatterKey k && k.consumer.equals(consumer) && k.producer.equals(producer)
+                    && k.groups == groups;
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * (31 * consumer.hashCode() + producer.hashCode()) + System.identityHashCode(groups);
+        }
+    }
+
+    private final Map<ScatterKey, Boolean> scatterCache = new HashMap<>();
     private final Map<ShardKey, OptimizerShard> shardCache = new HashMap<>();
 
     private record ShardKey(Layout layout, DType dtype, boolean trainable, boolean parallelOptimizer) {
@@ -355,7 +371,8 @@ public final class Planner {
             edgesByNode.computeIfAbsent(e.node().name(), k -> new ArrayList<>()).add(e);
             edgeAt.put(e.key(), e);
             if (e.owner() == null && !e.partial().isEmpty() && !network.isParameter(e.tensor())
-                    && scatters(e.to(), e.from(), e.partial())) {
+                    && scatterCache.computeIfAbsent(new ScatterKey(e.to(), e.from(), e.partial()),
+                    k -> scatters(k.consumer(), k.producer(), k.groups()))) {
                 scattered.add(e.key());
             }
         }
@@ -447,7 +464,9 @@ public final class Planner {
         }
         for (OpComm c : sharding.backward()) {
             if (!c.output() && c.index() == input && c.kind() == OpComm.Kind.ALL_REDUCE) {
-                return c.groups(sharding.devMatrix());
+                return groupCache.computeIfAbsent(new GroupKey(sharding.devMatrix(),
+                        Arrays.stream(c.axes()).boxed().toList()),
+                        g -> Groups.of(c.groups(sharding.devMatrix()), devices)).groups();
             }
         }
         return List.of();
@@ -461,24 +480,21 @@ public final class Planner {
      * the tensor-parallel group for a column-parallel MatMul).
      */
     public static boolean scatters(Layout consumer, Layout producer, List<List<Integer>> groups) {
+        // slices of one layout are blocks of one grid: equal or disjoint, so distinct pieces of the right size that
+        // lie in the common slice tile it
+        long consumerSlice = consumer.sliceBytes(DType.FLOAT32);
+        long producerSlice = producer.sliceBytes(DType.FLOAT32);
         for (List<Integer> g : groups) {
-            Box common = consumer.sliceBox(g.get(0));
-            if (g.size() < 2 || common.volume() % g.size() != 0) {
+            if (g.size() < 2 || producerSlice * g.size() != consumerSlice) {
                 return false;
             }
-            long piece = common.volume() / g.size();
-            List<Box> pieces = new ArrayList<>();
+            Box common = consumer.sliceBox(g.get(0));
+            java.util.Set<Box> pieces = new java.util.HashSet<>();
             for (int r : g) {
                 Box b = producer.sliceBox(r);
-                if (!consumer.sliceBox(r).equals(common) || !common.contains(b) || b.volume() != piece) {
+                if (!consumer.sliceBox(r).equals(common) || !common.contains(b) || !pieces.add(b)) {
                     return false;
                 }
-                for (Box p : pieces) {
-                    if (!p.intersect(b).isEmpty()) {
-                        return false;
-                    }
-                }
-                pieces.add(b);
             }
         }
         return true;

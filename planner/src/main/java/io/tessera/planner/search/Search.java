@@ -1380,7 +1380,7 @@ public final class Search {
                     int to = co.in.get(c)[j];
                     List<List<Integer>> partial = co.partial.get(c).get(j);
                     if (scatter && grad && single && partial != null && from != to
-                            && Planner.scatters(layouts.get(to), layouts.get(from), partial)) {
+                            && scatters(to, from, partial)) {
                         m[a][c] = redistribution(from, to, dtype, false) + scatterSeconds(layouts.get(from), dtype,
                                 partial) - co.partialSeconds[c][j];
                     } else {
@@ -1391,6 +1391,34 @@ public final class Search {
             edgeCache.put(key, m);
         }
         return m;
+    }
+
+    private record ScatterKey(int consumer, int producer, List<List<Integer>> groups) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof ScatterKey k && k.consumer == consumer && k.producer == producer && k.groups == groups;
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * (31 * consumer + producer) + System.identityHashCode(groups);
+        }
+    }
+
+    private final Map<ScatterKey, Boolean> scatterCache = new ConcurrentHashMap<>();
+
+    /**
+     * {@link Planner#scatters} of layout ids, cached by the (shared) group list: the producer's slice must be the
+     * consumer's divided by the group size before the slices are compared.
+     */
+    private boolean scatters(int consumer, int producer, List<List<Integer>> groups) {
+        Layout to = layouts.get(consumer);
+        Layout from = layouts.get(producer);
+        if (from.sliceBytes(DType.FLOAT32) * groups.get(0).size() != to.sliceBytes(DType.FLOAT32)) {
+            return false;
+        }
+        return scatterCache.computeIfAbsent(new ScatterKey(consumer, producer, groups),
+                k -> Planner.scatters(to, from, groups));
     }
 
     /** Seconds of the ReduceScatter of a partial gradient into {@code producer}'s slices over {@code groups}. */
