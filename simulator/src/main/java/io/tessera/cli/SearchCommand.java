@@ -69,6 +69,9 @@ public final class SearchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the result as JSON instead of the explanation.")
     private boolean json;
 
+    @picocli.CommandLine.Mixin
+    private ProgressOption progress = new ProgressOption();
+
     /** Runs the search and prints (and writes) the result. */
     @Override
     public Integer call() {
@@ -99,11 +102,10 @@ public final class SearchCommand implements Callable<Integer> {
             Network full = StrategyPlans.network(flat);
             int batch = (int) full.tensor(full.inputs().get(0)).shape()[0];
             PlanConfig template = StrategyPlans.config(flat, full);
-            result = ParallelismSearch.search(b -> StrategyPlans.network(withBatch(flat, zoo, b)), batch, template,
-                    spec, ParallelismSearch.Options.defaults().withMaxStages(maxStages), line -> {
-                        err.println(line);
-                        err.flush();
-                    });
+            try (ProgressOption.Handle p = progress.open(err, "tessera search")) {
+                result = ParallelismSearch.search(b -> StrategyPlans.network(withBatch(flat, zoo, b)), batch,
+                        template, spec, ParallelismSearch.Options.defaults().withMaxStages(maxStages), p);
+            }
             best = strategyFile(flat, zoo, batch, result.best());
         } catch (IllegalArgumentException e) {
             throw InputException.inFile(strategy, e);

@@ -48,7 +48,8 @@ class SearchCommandTest {
         Path best = dir.resolve("best.json");
         Run r = run("search", in.toString(), "--max-stages", "2", "--out", best.toString(), "--json");
         assertEquals(0, r.code(), r.err());
-        assertTrue(r.err().startsWith("parallelism search: 1 stage x 8 devices, 1 micro-batch\n"), r.err());
+        assertTrue(r.err().startsWith("tessera search: parallelism search: 1 stage x 8 devices, 1 micro-batch\n"),
+                r.err());
         JsonNode chosen = new ObjectMapper().readTree(r.out()).get("chosen");
         PipelinePlan pipe = StrategyPlans.pipelinePlan(StrategyFiles.read(best), null);
         assertEquals(chosen.get("pipeline_stages").asInt(), pipe.stages());

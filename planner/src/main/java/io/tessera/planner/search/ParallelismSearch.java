@@ -152,7 +152,8 @@ public final class ParallelismSearch {
      *                       are kept as given)
      * @param cluster        the cluster the cost model estimates on (at least {@code template.devices()} devices)
      * @param options        what to search
-     * @param progress       receives one line per searched (stages, micro-batches) pair, or null
+     * @param progress       receives one line per searched (stages, micro-batches) pair (a {@link SearchProgress} also
+     *                       the pairs done of all), or null
      * @throws IllegalArgumentException when no setting fits the device memory (naming the least memory found)
      */
     public static Result search(IntFunction<Network> networkOfBatch, int batch, PlanConfig template,
@@ -160,54 +161,58 @@ public final class ParallelismSearch {
         int devices = template.devices();
         List<Choice> all = new ArrayList<>();
         List<String> skipped = new ArrayList<>();
+        List<int[]> splits = new ArrayList<>();
         for (int p = 1; p <= Math.min(options.maxStages(), devices); p++) {
             if (devices % p != 0) {
                 continue;
             }
-            List<Integer> ms = new ArrayList<>();
+            int before = splits.size();
             if (p == 1) {
-                ms.add(1);
+                splits.add(new int[] {1, 1});
             } else {
                 for (int k : new int[] {1, 2, 4}) {
                     if (batch % (k * p) == 0) {
-                        ms.add(k * p);
+                        splits.add(new int[] {p, k * p});
                     }
                 }
             }
-            if (ms.isEmpty()) {
+            if (splits.size() == before) {
                 skipped.add(p + " stages: batch " + batch + " does not split into " + p + ", " + 2 * p + " or "
                         + 4 * p + " micro-batches");
             }
-            for (int m : ms) {
-                int n = devices / p;
-                if (progress != null) {
-                    progress.accept(String.format(Locale.ROOT, "parallelism search: %d stage%s x %d devices, "
-                            + "%d micro-batch%s", p, p == 1 ? "" : "s", n, m, m == 1 ? "" : "es"));
-                }
+        }
+        SearchProgress report = SearchProgress.of(progress);
+        for (int k = 0; k < splits.size(); k++) {
+            int p = splits.get(k)[0];
+            int m = splits.get(k)[1];
+            int n = devices / p;
+            report.phase(String.format(Locale.ROOT, "parallelism search: %d stage%s x %d devices, "
+                    + "%d micro-batch%s", p, p == 1 ? "" : "s", n, m, m == 1 ? "" : "es"));
+            report.advance(k, splits.size());
+            try {
+                Network net = networkOfBatch.apply(batch / m);
+                SearchResult inner;
+                boolean[] settings = {false, true};
                 try {
-                    Network net = networkOfBatch.apply(batch / m);
-                    SearchResult inner;
-                    boolean[] settings = {false, true};
-                    try {
-                        inner = Search.search(net, withDevices(template, n, false), cluster, options.mode(), null,
-                                options.cap());
-                    } catch (IllegalArgumentException noFit) {
-                        // strategies that fit only with optimizer parallelism
-                        inner = Search.search(net, withDevices(template, n, true), cluster, options.mode(), null,
-                                options.cap());
-                        settings = new boolean[] {true};
-                    }
-                    for (boolean op : settings) {
-                        PlanConfig config = withDevices(inner.best(), n, op);
-                        PipelinePlan pipe = PipelinePlan.plan(net, config, p, m, x -> Optional.empty());
-                        for (Recompute r : Recompute.values()) {
-                            all.add(estimate(pipe, r, op, cluster));
-                        }
-                    }
-                } catch (IllegalArgumentException e) {
-                    skipped.add(p + " stages, " + m + " micro-batches: " + e.getMessage());
+                    inner = Search.search(net, withDevices(template, n, false), cluster, options.mode(), null,
+                            options.cap());
+                } catch (IllegalArgumentException noFit) {
+                    // strategies that fit only with optimizer parallelism
+                    inner = Search.search(net, withDevices(template, n, true), cluster, options.mode(), null,
+                            options.cap());
+                    settings = new boolean[] {true};
                 }
+                for (boolean op : settings) {
+                    PlanConfig config = withDevices(inner.best(), n, op);
+                    PipelinePlan pipe = PipelinePlan.plan(net, config, p, m, x -> Optional.empty());
+                    for (Recompute r : Recompute.values()) {
+                        all.add(estimate(pipe, r, op, cluster));
+                    }
+                }
+            } catch (IllegalArgumentException e) {
+                skipped.add(p + " stages, " + m + " micro-batches: " + e.getMessage());
             }
+            report.advance(k + 1, splits.size());
         }
         all.sort(Comparator.comparing((Choice c) -> !c.fits()).thenComparingDouble(Choice::stepSeconds)
                 .thenComparingLong(Choice::memoryBytes));
