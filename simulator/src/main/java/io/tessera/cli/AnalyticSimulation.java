@@ -134,22 +134,9 @@ final class AnalyticSimulation {
         } catch (IllegalArgumentException e) {
             throw new InputException(strategy + ": " + Json.oneLine(e.getMessage()), e);
         }
-        if (trace != null) {
-            Json.writeAtomically("--trace", trace, ChromeTrace.write(report.toTimelineReport(),
-                    ChromeTrace.DEFAULT_RANKS, "stage"));
-        }
         String model = pipe.stages() + " planned stages of " + pipe.stageDevices() + " ranks (" + pipe.devices()
                 + " devices), " + pipe.microBatches() + " micro-batches of the network's batch";
-        if (json) {
-            ObjectNode o = Json.object();
-            o.put("cluster", spec.name());
-            o.put("model", model);
-            o.put("stages", pipe.stages());
-            o.put("micro_batches", pipe.microBatches());
-            o.put("schedule", schedule.cliName());
-            o.put("recompute", recompute.cliName());
-            o.put("step_seconds", report.stepSeconds());
-            o.put("bubble_fraction", report.bubbleFraction());
+        return print(out, spec, model, report, o -> { }, o -> {
             ArrayNode stages = o.putArray("stage_costs");
             for (StageCosts c : report.stageCosts()) {
                 ObjectNode n = stages.addObject();
@@ -158,21 +145,7 @@ final class AnalyticSimulation {
                 n.put("send_seconds", c.sendSeconds());
                 n.put("activation_bytes", c.activationBytes());
             }
-            ArrayNode peak = o.putArray("peak_activation_bytes");
-            for (long b : report.peakActivationBytes()) {
-                peak.add(b);
-            }
-            out.print(Json.write(o));
-        } else {
-            out.println(clusterLine(spec));
-            out.println("model: " + model);
-            out.print(report.summary());
-            if (trace != null) {
-                out.println("trace: " + trace + " (open in ui.perfetto.dev; one process per stage)");
-            }
-        }
-        out.flush();
-        return Tessera.EXIT_OK;
+        });
     }
 
     private int runPipeline(Plan plan, PrintWriter out) {
@@ -183,26 +156,39 @@ final class AnalyticSimulation {
         } catch (IllegalArgumentException e) {
             throw new InputException(strategy + ": " + Json.oneLine(e.getMessage()), e);
         }
+        String model = pipeline.stages() + " identical stages, each the planned strategy on " + plan.devices()
+                + " ranks (" + plan.devices() * pipeline.stages() + " devices)";
+        return print(out, spec, model, report, o -> o.put("virtual_stages", pipeline.virtualStages()), o -> {
+            o.put("forward_seconds", report.costs().forwardSeconds());
+            o.put("backward_seconds", report.costs().backwardSeconds());
+            o.put("send_seconds", report.costs().sendSeconds());
+        });
+    }
+
+    /**
+     * Writes the pipeline trace when asked, then prints the report: JSON (cluster, model, stages, micro-batches,
+     * schedule, {@code afterSchedule}'s fields, recompute, step, bubble, {@code costs}' fields, peak activations) or
+     * the summary.
+     */
+    private int print(PrintWriter out, ClusterSpec spec, String model, PipelineReport report,
+                      java.util.function.Consumer<ObjectNode> afterSchedule,
+                      java.util.function.Consumer<ObjectNode> costs) {
         if (trace != null) {
             Json.writeAtomically("--trace", trace, ChromeTrace.write(report.toTimelineReport(),
                     ChromeTrace.DEFAULT_RANKS, "stage"));
         }
-        String model = pipeline.stages() + " identical stages, each the planned strategy on " + plan.devices()
-                + " ranks (" + plan.devices() * pipeline.stages() + " devices)";
         if (json) {
             ObjectNode o = Json.object();
             o.put("cluster", spec.name());
             o.put("model", model);
-            o.put("stages", pipeline.stages());
-            o.put("micro_batches", pipeline.microBatches());
-            o.put("schedule", pipeline.schedule().cliName());
-            o.put("virtual_stages", pipeline.virtualStages());
-            o.put("recompute", recompute.cliName());
+            o.put("stages", report.options().stages());
+            o.put("micro_batches", report.options().microBatches());
+            o.put("schedule", report.options().schedule().cliName());
+            afterSchedule.accept(o);
+            o.put("recompute", report.recompute().cliName());
             o.put("step_seconds", report.stepSeconds());
             o.put("bubble_fraction", report.bubbleFraction());
-            o.put("forward_seconds", report.costs().forwardSeconds());
-            o.put("backward_seconds", report.costs().backwardSeconds());
-            o.put("send_seconds", report.costs().sendSeconds());
+            costs.accept(o);
             ArrayNode peak = o.putArray("peak_activation_bytes");
             for (long b : report.peakActivationBytes()) {
                 peak.add(b);
