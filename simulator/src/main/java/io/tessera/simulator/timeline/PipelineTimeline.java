@@ -185,17 +185,22 @@ public final class PipelineTimeline {
 
     /**
      * The per-micro-batch costs of each stage of a planned pipeline, on {@code timeline.cluster()}. The network is one
-     * micro-batch, so nothing is divided. A {@link Timeline} of {@code pipe.plan()} without the gradient reductions
-     * that run once per step (gradient AllReduces, optimizer-parallel ReduceScatters and mirror AllReduces; weight
-     * AllGathers stay, one per micro-batch, as the numeric simulation runs them), every operator on one stage's
-     * {@code n} ranks placed as stage 0's, gives the slowest rank's events. Each stage's forward and backward is the
-     * sum over its operators of their compute plus the wait before them: the blocking communication since the
-     * previous operator ended. A stage's tail holds the gradient reductions and fusion buckets of its parameters, at
-     * their position in its backward in the timeline of the whole plan, and its share of the optimizer update, in
-     * proportion to its parameter bytes.
-     * Activations are its operators' output slices, the input is what it receives from earlier stages (or loads: data
-     * inputs), and attention is its scores and softmax. A stage's send is the SendRecv of every boundary tensor it
-     * sends, on the slowest pair of ranks; a boundary that skips stages is charged to its sender.
+     * micro-batch, so nothing is divided.
+     * <ul>
+     *   <li>Forward and backward: a {@link Timeline} of {@code pipe.plan()} without the gradient reductions that run
+     *       once per step (gradient AllReduces, optimizer-parallel ReduceScatters and mirror AllReduces; weight
+     *       AllGathers stay, one per micro-batch, as the numeric simulation runs them), with every operator on one
+     *       stage's {@code n} ranks placed as the stage's own ranks (one timeline for all stages that sit like stage
+     *       0). A stage's forward and backward is the sum over its operators, on the slowest rank, of their compute
+     *       plus the wait before them: the blocking communication since the previous operator ended.</li>
+     *   <li>Tail: the gradient reductions and fusion buckets of its parameters at their position in its backward in
+     *       the timeline of the whole plan (placed as stage 0's ranks), then its share of the optimizer update, in
+     *       proportion to its parameter bytes.</li>
+     *   <li>Activations: its operators' output slices; input: what it receives from earlier stages or loads (data
+     *       inputs); attention: its scores and softmax.</li>
+     *   <li>Send: the SendRecv of every boundary tensor it sends, on the slowest pair of ranks; a boundary that skips
+     *       stages is charged to its sender.</li>
+     * </ul>
      *
      * @throws IllegalArgumentException when the cluster has fewer devices than the pipeline
      */
@@ -231,9 +236,16 @@ public final class PipelineTimeline {
         }
         Plan micro = new Plan(net, plan.config(), plan.ops(), plan.layouts(), perMicro, plan.params(), gathers,
                 plan.notes());
-        double[][] chain = chain(pipe, micro, quiet);
-        double[] forward = chain[0];
-        double[] backward = chain[1];
+        // each stage on its own ranks' placement: one timeline when every stage sits like stage 0
+        double[] forward = new double[p];
+        double[] backward = new double[p];
+        double[][] first = chain(pipe, micro, quiet);
+        for (int st = 0; st < p; st++) {
+            double[][] chain = st == 0 || samePlacement(cluster, n, st) ? first : chain(pipe, micro,
+                    new TimelineOptions(stageCluster(cluster, n, st), true, 0, timeline.perRank()));
+            forward[st] = chain[0][st];
+            backward[st] = chain[1][st];
+        }
         // the whole step's timeline places each stage's gradient reductions in its backward
         double[][] whole = chain(pipe, plan, quiet);
         int slow = (int) whole[4][0];
@@ -325,6 +337,38 @@ public final class PipelineTimeline {
                     attentionSeconds[st], Math.min(attentionBytes[st], activations[st]), tail));
         }
         return out;
+    }
+
+    /**
+     * Whether stage {@code st}'s ranks sit as stage 0's: local ranks {@code i, j} share a node in one stage exactly
+     * when they do in the other.
+     */
+    private static boolean samePlacement(ClusterSpec cluster, int n, int st) {
+        int a = st;
+        int b = 0;
+        Map<Integer, Integer> rename = new java.util.HashMap<>();
+        Map<Integer, Integer> back = new java.util.HashMap<>();
+        for (int r = 0; r < n; r++) {
+            int x = cluster.nodeOf(a * n + r);
+            int y = cluster.nodeOf(b * n + r);
+            if (!rename.computeIfAbsent(x, k -> y).equals(y) || !back.computeIfAbsent(y, k -> x).equals(x)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * The cluster with stage {@code st}'s ranks swapped onto ranks {@code 0 .. n-1} (an explicit mapping, the same
+     * number of ranks per node), so that a one-stage timeline costs that stage's placement.
+     */
+    private static ClusterSpec stageCluster(ClusterSpec cluster, int n, int st) {
+        List<Integer> nodes = new ArrayList<>();
+        for (int r = 0; r < cluster.devices(); r++) {
+            int from = r < n ? st * n + r : r >= st * n && r < st * n + n ? r - st * n : r;
+            nodes.add(cluster.nodeOf(from));
+        }
+        return cluster.withRankMapping(io.tessera.planner.cost.RankMapping.explicit(nodes));
     }
 
     /** Gradient reductions that run once per step, on the sums over the micro-batches (not weight gathers). */

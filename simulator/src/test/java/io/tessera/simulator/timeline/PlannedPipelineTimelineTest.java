@@ -140,4 +140,25 @@ class PlannedPipelineTimelineTest {
         assertEquals(pipe.microBatches(), r.options().microBatches());
         assertTrue(r.bubbleFraction() > 0 && r.bubbleFraction() < 0.5, r.summary());
     }
+
+    @Test
+    void eachStageIsCostedOnItsOwnRanksPlacement() {
+        GptConfig c = new GptConfig(4, 64, 4, 256, 16, 128, 8, DType.FLOAT32);
+        PipelinePlan pipe = PipelinePlan.plan(Zoo.gpt(c), HandPlans.megatronGptConfig(c, 2, 4), 2, 4,
+                op -> Optional.empty());
+        ClusterSpec block = ClusterSpec.preset("a100-80gb-dgx").withNodes(3);
+        // stage 0 on node 0 as with block; stage 1's tensor-parallel groups {8..11}, {12..15} straddle nodes 1 and 2
+        java.util.List<Integer> nodes = new java.util.ArrayList<>();
+        for (int r = 0; r < 24; r++) {
+            nodes.add(r < 8 ? 0 : r < 16 ? (r % 2 == 0 ? 1 : 2) : (r % 2 == 1 ? 1 : 2));
+        }
+        ClusterSpec spread = block.withRankMapping(io.tessera.planner.cost.RankMapping.explicit(nodes));
+        List<StageCosts> onBlock = PipelineTimeline.stageCosts(pipe, TimelineOptions.of(block));
+        List<StageCosts> onSpread = PipelineTimeline.stageCosts(pipe, TimelineOptions.of(spread));
+        assertEquals(onBlock.get(0).forwardSeconds(), onSpread.get(0).forwardSeconds(), 1e-15);
+        assertEquals(onBlock.get(0).backwardSeconds(), onSpread.get(0).backwardSeconds(), 1e-15);
+        // the forward AllReduces of stage 1's row-parallel MatMuls now cross nodes
+        assertTrue(onSpread.get(1).forwardSeconds() > onBlock.get(1).forwardSeconds() * 1.05,
+                onSpread.get(1) + " vs " + onBlock.get(1));
+    }
 }
