@@ -69,12 +69,16 @@ public final class PlanCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PipelinePlan pipe;
+        String mode;
         String planJson;
         String checkpointText = null;
         Path checkpointTarget = ckpt;
         String checkpointOption = "--ckpt";
         try {
             StrategyFile file = StrategyFiles.read(strategy);
+            mode = file.parallel().parallelMode() == io.tessera.layout.param.ParallelMode.AUTO_PARALLEL
+                    ? "auto_parallel: strategies searched by " + file.parallel().searchMode().jsonName()
+                    : file.parallel().parallelMode().toString();
             if (checkpointTarget == null && file.saveFile().isPresent()) {
                 checkpointTarget = file.saveFile().get();
                 checkpointOption = SAVE_FILE;
@@ -103,7 +107,7 @@ public final class PlanCommand implements Callable<Integer> {
         }
 
         PrintWriter stdout = spec.commandLine().getOut();
-        stdout.print(json ? planJson : PlanSummary.format(pipe));
+        stdout.print(json ? planJson : PlanSummary.format(pipe, mode));
         stdout.flush();
         return Tessera.EXIT_OK;
     }

@@ -336,4 +336,15 @@ class PlanCommandTest {
         assertTrue(plan.out.contains("--out") && plan.out.contains("--ckpt") && plan.out.contains("--json"),
                 plan.out);
     }
+
+    @Test
+    void theSummaryOfASearchedPlanNamesTheSearch() throws IOException {
+        Path file = tmp.resolve("auto.json");
+        Files.writeString(file, "{\"network\": {\"zoo\": \"mlp\", \"args\": {\"widths\": [16, 32, 16], "
+                + "\"batch\": 8}}, \"devices\": 4, \"parallel\": {\"parallel_mode\": \"auto_parallel\"}}");
+        Run r = run("plan", file.toString(), "--progress", "none");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().startsWith("plan of 'mlp' on 4 devices (auto_parallel: strategies searched by "
+                + "dynamic_programming)\n"), r.out());
+    }
 }

@@ -25,19 +25,31 @@ public final class PlanSummary {
      * stages exactly {@link #format(Plan)}.
      */
     public static String format(PipelinePlan pipe) {
-        return pipe.stages() == 1 ? format(pipe.plan(), null) : format(pipe.plan(), pipe);
+        return format(pipe, pipe.plan().config().mode().toString());
+    }
+
+    /**
+     * {@link #format(PipelinePlan)} naming the parallel mode {@code mode} in the first line, e.g.
+     * {@code auto_parallel: searched strategies} for the plan of a strategy search.
+     */
+    public static String format(PipelinePlan pipe, String mode) {
+        return pipe.stages() == 1 ? format(pipe.plan(), null, mode) : format(pipe.plan(), pipe, mode);
     }
 
     private static String format(Plan plan, PipelinePlan pipe) {
+        return format(plan, pipe, plan.config().mode().toString());
+    }
+
+    private static String format(Plan plan, PipelinePlan pipe, String mode) {
         StringBuilder sb = new StringBuilder();
         if (pipe == null) {
             sb.append(String.format(Locale.ROOT, "plan of '%s' on %d devices (%s)%n", plan.network().name(),
-                    plan.devices(), plan.config().mode()));
+                    plan.devices(), mode));
         } else {
             sb.append(String.format(Locale.ROOT,
                     "plan of '%s' on %d devices: %d pipeline stages of %d devices, %d micro-batches (%s)%n",
                     plan.network().name(), pipe.devices(), pipe.stages(), pipe.stageDevices(), pipe.microBatches(),
-                    plan.config().mode()));
+                    mode));
             sb.append(String.format(Locale.ROOT, "%npipeline stages (%d):%n", pipe.stages()));
             for (int s = 0; s < pipe.stages(); s++) {
                 List<OpPlan> ops = pipe.ops(s);
