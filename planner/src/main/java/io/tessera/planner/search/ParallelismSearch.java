@@ -31,16 +31,15 @@ import java.util.function.IntFunction;
  * micro-batch count {@code m} (1 without stages; {@code p}, {@code 2p} and {@code 4p} with stages, when they divide
  * the batch), the network of one micro-batch ({@code networkOfBatch.apply(batch / m)}) gets its strategies from
  * {@link Search#search} on one stage's {@code devices / p} devices (with optimizer parallelism when nothing fits
- * without it) and is split by {@link PipelinePlan#plan}
- * (automatic balanced split); then both optimizer-parallel settings and the three {@link Recompute} modes are
- * estimated ({@link #estimate}). The estimate is the strategy search's objective (compute plus communication, no
- * overlap, fusion buckets as one collective) extended to a pipeline:
+ * without it) and is split by {@link PipelinePlan#plan} (automatic balanced split); then both optimizer-parallel
+ * settings and the three {@link Recompute} modes are estimated ({@link #estimate}). The estimate is the strategy
+ * search's objective (compute plus communication, no overlap, fusion buckets as one collective) extended to a
+ * pipeline:
  * <ul>
  *   <li>per stage and micro-batch, {@code t_s}: forward and backward compute of its operators, the communications
  *       that run every micro-batch (redistributions, operator reductions and optimizer-parallel weight AllGathers),
- *       recompute (full: the stage's forward
- *       again; selective: the attention scores and softmax forward again), and sending its boundary tensors forward
- *       and their gradients back;</li>
+ *       recompute (full: the stage's forward again; selective: the attention scores and softmax forward again), and
+ *       sending its boundary tensors forward and their gradients back;</li>
  *   <li>once per step, {@code tail_s}: gradient reductions (AllReduces, optimizer-parallel ReduceScatters and mirror
  *       AllReduces) on the sums over the micro-batches, then the optimizer update of its parameters
  *       ({@link CostModel#updateSeconds});</li>
@@ -54,7 +53,8 @@ import java.util.function.IntFunction;
  * operators' outputs without recompute; without the attention scores and softmax outputs (plus one layer's while it
  * is recomputed) with selective recompute; only its inputs (plus one micro-batch's activations while recomputed) with
  * full recompute. The largest stage must fit the device memory. Without stages, one micro-batch and no recompute the
- * estimate is {@link Search#evaluate}'s seconds with each fusion bucket costed as one collective.
+ * estimate is {@link Search#evaluate}'s seconds plus the optimizer update. Checked against the analytic pipeline
+ * timeline of the same settings in the simulator's tests.
  */
 public final class ParallelismSearch {
 
