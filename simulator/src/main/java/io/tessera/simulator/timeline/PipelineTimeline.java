@@ -239,23 +239,20 @@ public final class PipelineTimeline {
         // each stage on its own ranks' placement: one timeline when every stage sits like stage 0
         double[] forward = new double[p];
         double[] backward = new double[p];
-        double[][] first = chain(pipe, micro, quiet);
+        Chain first = chain(pipe, micro, quiet);
         for (int st = 0; st < p; st++) {
-            double[][] chain = st == 0 || samePlacement(cluster, n, st) ? first : chain(pipe, micro,
+            Chain chain = st == 0 || samePlacement(cluster, n, st) ? first : chain(pipe, micro,
                     new TimelineOptions(stageCluster(cluster, n, st), true, 0, timeline.perRank()));
-            forward[st] = chain[0][st];
-            backward[st] = chain[1][st];
+            forward[st] = chain.forward()[st];
+            backward[st] = chain.backward()[st];
         }
         // the whole step's timeline places each stage's gradient reductions in its backward
-        double[][] whole = chain(pipe, plan, quiet);
-        int slow = (int) whole[4][0];
-        double[] backwardStart = whole[2];
-        double[] backwardEnd = whole[3];
-        double update = whole[4][1];
-        final int rank = slow;
-        List<TimelineReport.Event> mine = Timeline.simulate(plan, quiet, null, slow, slow + 1).report().events()
-                .stream().filter(e -> e.rank() == rank)
-                .sorted(Comparator.comparingDouble(TimelineReport.Event::start)).collect(Collectors.toList());
+        Chain whole = chain(pipe, plan, quiet);
+        int slow = whole.slow();
+        double[] backwardStart = whole.backwardStart();
+        double[] backwardEnd = whole.backwardEnd();
+        double update = whole.update();
+        List<TimelineReport.Event> mine = whole.events();
         // which stage each communication event belongs to, by the name Timeline gives it
         Map<String, Integer> stageOfEvent = new java.util.HashMap<>();
         for (Communication c : plan.comms()) {
@@ -378,11 +375,16 @@ public final class PipelineTimeline {
     }
 
     /**
-     * The slowest rank's compute chain of {@code plan} split by stage: {@code [forward, backward, backwardStart,
-     * backwardEnd, {slowRank, optimizerSeconds}]}, each stage's forward and backward the sum of its operators' compute
-     * plus the wait before them.
+     * The slowest rank's compute chain split by stage: per stage its forward and backward seconds (its operators'
+     * compute plus the wait before them) and where its backward starts and ends; the rank, its optimizer seconds and
+     * all its events in start order.
      */
-    private static double[][] chain(PipelinePlan pipe, Plan plan, TimelineOptions quiet) {
+    private record Chain(double[] forward, double[] backward, double[] backwardStart, double[] backwardEnd, int slow,
+                         double update, List<TimelineReport.Event> events) {
+    }
+
+    /** The {@link Chain} of {@code plan} on its slowest rank. */
+    private static Chain chain(PipelinePlan pipe, Plan plan, TimelineOptions quiet) {
         int p = pipe.stages();
         double[] bwdEnd = Timeline.simulate(plan, quiet, null, 0, 0).backwardEnd();
         int slow = 0;
@@ -393,7 +395,7 @@ public final class PipelineTimeline {
         }
         final int rank = slow;
         List<TimelineReport.Event> mine = Timeline.simulate(plan, quiet, null, slow, slow + 1).report().events()
-                .stream().filter(e -> e.rank() == rank && e.stream().equals(TimelineReport.Event.COMPUTE))
+                .stream().filter(e -> e.rank() == rank)
                 .sorted(Comparator.comparingDouble(TimelineReport.Event::start)).collect(Collectors.toList());
         double[] forward = new double[p];
         double[] backward = new double[p];
@@ -403,6 +405,9 @@ public final class PipelineTimeline {
         double previous = 0;
         double update = 0;
         for (TimelineReport.Event e : mine) {
+            if (!e.stream().equals(TimelineReport.Event.COMPUTE)) {
+                continue;
+            }
             double end = e.start() + e.duration();
             if (e.category().equals("forward") || e.category().equals("backward")) {
                 int st = pipe.stageOf(e.name());
@@ -418,7 +423,7 @@ public final class PipelineTimeline {
                 update += e.duration();
             }
         }
-        return new double[][] {forward, backward, backwardStart, backwardEnd, {slow, update}};
+        return new Chain(forward, backward, backwardStart, backwardEnd, slow, update, mine);
     }
 
     private static long ceilDiv(long a, long b) {
