@@ -153,6 +153,55 @@ public final class Initializers {
             return globalSeed;
         }
         counter++;
-        return Generation.mix(globalSeed + counter * Generation.GOLDEN);
+        return derived(globalSeed, counter);
+    }
+
+    /** The {@code k}-th derived seed (from 1) after {@code setSeed(global)}. */
+    private static long derived(long global, long k) {
+        return Generation.mix(global + k * Generation.GOLDEN);
+    }
+
+    /**
+     * A sequence of derived seeds of its own, starting from the current global seed: its {@code k}-th random
+     * initializer gets the seed the {@code k}-th random initializer after {@code setSeed(globalSeed())} gets, whatever
+     * other code creates meanwhile. A network builder uses one, so that the same network description gives the same
+     * parameter values however many initializers the program created before (in one JVM, a user's test suite
+     * builds many networks). Not thread-safe.
+     */
+    public static SeedSequence seedSequence() {
+        return new SeedSequence(globalSeed());
+    }
+
+    /** Derived seeds independent of the global counter; see {@link #seedSequence()}. */
+    public static final class SeedSequence {
+        private final long global;
+        private long counter;
+
+        private SeedSequence(long global) {
+            this.global = global;
+        }
+
+        /** As {@link Initializers#initializer(Initializer, long[], DType)}, taking the seed from this sequence. */
+        public LazyTensor initializer(Initializer init, long[] shape, DType dtype) {
+            if (init == null) {
+                throw new IllegalArgumentException("initializer: init is null; expected a name, an Initializer,"
+                        + " a Tensor or a number");
+            }
+            long seed;
+            if (init.explicitSeed().isPresent()) {
+                seed = init.explicitSeed().getAsLong();
+            } else if (!init.isRandom()) {
+                seed = global;
+            } else {
+                counter++;
+                seed = derived(global, counter);
+            }
+            return new LazyTensor(init, shape, dtype, seed);
+        }
+
+        /** As {@link Initializers#initializer(String, long[], DType)}, taking the seed from this sequence. */
+        public LazyTensor initializer(String name, long[] shape, DType dtype) {
+            return initializer(byName(name), shape, dtype);
+        }
     }
 }

@@ -2,6 +2,8 @@ package io.tessera.planner.graph;
 
 import io.tessera.layout.DType;
 import io.tessera.layout.init.Initializer;
+import io.tessera.layout.init.Initializers;
+import io.tessera.layout.init.LazyTensor;
 import io.tessera.layout.param.Parameter;
 import io.tessera.planner.op.Operator;
 import io.tessera.planner.op.TensorType;
@@ -397,6 +399,8 @@ public final class Network {
         final Map<Parameter, String> registered = new IdentityHashMap<>();
         final List<Node> nodes = new ArrayList<>();
         String loss;
+        /** Seeds of the parameters' random initializers: this network's own sequence. */
+        final Initializers.SeedSequence seeds = Initializers.seedSequence();
 
         State(String name) {
             this.name = name;
@@ -503,7 +507,15 @@ public final class Network {
          * @return the parameter's full name
          */
         public String parameter(String name, String init, DType dtype, long... shape) {
-            return parameter(Parameter.fromInitializer(init, shape, dtype, name));
+            return parameter(Parameter.of(initializer(Initializers.byName(init), shape, dtype), name));
+        }
+
+        /**
+         * A lazy tensor of {@code init} whose seed comes from this network's own seed sequence (see
+         * {@link Initializers#seedSequence()}): the same description gives the same values in any program state.
+         */
+        public LazyTensor initializer(Initializer init, long[] shape, DType dtype) {
+            return s.seeds.initializer(init, shape, dtype);
         }
 
         /**

@@ -120,7 +120,7 @@ public final class NetworkJson {
             Initializer init = init(where, p.get("init"));
             LazyTensor data;
             try {
-                data = Initializers.initializer(init, shape, dtype);
+                data = b.initializer(init, shape, dtype);
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("network JSON: " + where + ": " + e.getMessage(), e);
             }

@@ -188,7 +188,7 @@ public final class Zoo {
                 heads[j] = att.op(qkv[j] + "_heads", Transpose.of(0, 2, 1, 3), p);
             }
             String scale = att.parameter(Parameter.of(
-                    Initializers.initializer(new Constant(1.0 / Math.sqrt(hd)),
+                    att.initializer(new Constant(1.0 / Math.sqrt(hd)),
                             new long[] {1}, dt), "scale", false));
             String s = att.op("scores", MatMul.batched(false, true), heads[0], heads[1]);
             s = att.op("scale_mul", Binary.mul(), s, scale);
@@ -275,9 +275,9 @@ public final class Zoo {
         }
         String scale = s.parameter("scale", "ones", dt, c.channels());
         String bias = s.parameter("bias", "zeros", dt, c.channels());
-        String mean = s.parameter(Parameter.of(Initializers.initializer("zeros",
+        String mean = s.parameter(Parameter.of(s.initializer(Initializers.byName("zeros"),
                 new long[] {c.channels()}, dt), "mean", false));
-        String variance = s.parameter(Parameter.of(Initializers.initializer("ones",
+        String variance = s.parameter(Parameter.of(s.initializer(Initializers.byName("ones"),
                 new long[] {c.channels()}, dt), "variance", false));
         return b.op(name, BatchNorm.of(), x, scale, bias, mean, variance);
     }

@@ -251,4 +251,32 @@ class ZooTest {
         assertEquals(2, c.layers());
         assertEquals(16, GptConfig.defaults().headDim());
     }
+
+    /**
+     * A network's parameter values depend on its description only, not on the initializers the program created
+     * before (a user's suite builds many networks in one JVM): each network draws its seeds from its own sequence.
+     */
+    @Test
+    void parameterValuesDoNotDependOnEarlierInitializers() {
+        Map<String, io.tessera.layout.tensor.Tensor> first = values(Zoo.gpt(GptConfig.defaults()));
+        for (int k = 0; k < 5; k++) {
+            io.tessera.layout.init.Initializers.initializer("normal", new long[] {3}, DType.FLOAT32);
+        }
+        Zoo.mlp(MlpConfig.defaults());
+        Map<String, io.tessera.layout.tensor.Tensor> again = values(Zoo.gpt(GptConfig.defaults()));
+        assertEquals(first.keySet(), again.keySet());
+        for (String name : first.keySet()) {
+            assertEquals(first.get(name), again.get(name), "parameter '" + name + "'");
+        }
+        // two random parameters of one network still differ
+        assertFalse(first.get("layers.0.attention.wq").equals(first.get("layers.0.attention.wk")));
+    }
+
+    private static Map<String, io.tessera.layout.tensor.Tensor> values(Network n) {
+        Map<String, io.tessera.layout.tensor.Tensor> out = new java.util.LinkedHashMap<>();
+        for (Parameter p : n.parameters()) {
+            out.put(p.name(), p.clone().initData().tensor());
+        }
+        return out;
+    }
 }
