@@ -1,6 +1,7 @@
 package io.tessera.layout.redistribution;
 
 import io.tessera.layout.Box;
+import io.tessera.layout.comm.CollectiveKind;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -26,15 +27,26 @@ public sealed interface Step {
      */
     List<List<Integer>> groups();
 
-    /** A step that moves boxes of elements from rank to rank: each transfer is one point-to-point movement. */
-    sealed interface Exchange extends Step {
-        /** Every movement of the step, ordered by receiving rank, then sending rank. */
-        List<Transfer> transfers();
+    /** A step that communicates between ranks: an {@link Exchange} or a reduction. */
+    sealed interface Collective extends Step {
+        /** The collective's kind. */
+        CollectiveKind kind();
+
+        @Override
+        default String op() {
+            return kind().jsonName();
+        }
 
         @Override
         default boolean isCommunication() {
             return true;
         }
+    }
+
+    /** A step that moves boxes of elements from rank to rank: each transfer is one point-to-point movement. */
+    sealed interface Exchange extends Collective {
+        /** Every movement of the step, ordered by receiving rank, then sending rank. */
+        List<Transfer> transfers();
     }
 
     /** A step local to each rank: it communicates nothing and has no groups. */
@@ -71,8 +83,8 @@ public sealed interface Step {
         }
 
         @Override
-        public String op() {
-            return "AllGather";
+        public CollectiveKind kind() {
+            return CollectiveKind.ALL_GATHER;
         }
 
         @Override
@@ -116,8 +128,8 @@ public sealed interface Step {
         }
 
         @Override
-        public String op() {
-            return "AllToAll";
+        public CollectiveKind kind() {
+            return CollectiveKind.ALL_TO_ALL;
         }
 
         @Override
@@ -146,8 +158,8 @@ public sealed interface Step {
         }
 
         @Override
-        public String op() {
-            return "CollectivePermute";
+        public CollectiveKind kind() {
+            return CollectiveKind.COLLECTIVE_PERMUTE;
         }
     }
 
@@ -165,8 +177,8 @@ public sealed interface Step {
         }
 
         @Override
-        public String op() {
-            return "SendRecv";
+        public CollectiveKind kind() {
+            return CollectiveKind.SEND_RECV;
         }
     }
 
@@ -177,7 +189,7 @@ public sealed interface Step {
      * @param reduce   the reduction
      * @param elements elements each member holds (for byte accounting)
      */
-    record AllReduce(List<List<Integer>> groups, ReduceOp reduce, long elements) implements Step {
+    record AllReduce(List<List<Integer>> groups, ReduceOp reduce, long elements) implements Collective {
         /** Copies its arguments; {@code elements >= 0}. */
         public AllReduce {
             groups = copyGroups(groups);
@@ -188,13 +200,8 @@ public sealed interface Step {
         }
 
         @Override
-        public String op() {
-            return "AllReduce";
-        }
-
-        @Override
-        public boolean isCommunication() {
-            return true;
+        public CollectiveKind kind() {
+            return CollectiveKind.ALL_REDUCE;
         }
     }
 
@@ -208,7 +215,7 @@ public sealed interface Step {
      * @param results  per rank (index = rank) the box it keeps, or null for ranks not in a group
      */
     record ReduceScatter(List<List<Integer>> groups, ReduceOp reduce, long elements, List<Box> results)
-            implements Step {
+            implements Collective {
         /** Copies its arguments. */
         public ReduceScatter {
             groups = copyGroups(groups);
@@ -220,13 +227,8 @@ public sealed interface Step {
         }
 
         @Override
-        public String op() {
-            return "ReduceScatter";
-        }
-
-        @Override
-        public boolean isCommunication() {
-            return true;
+        public CollectiveKind kind() {
+            return CollectiveKind.REDUCE_SCATTER;
         }
     }
 

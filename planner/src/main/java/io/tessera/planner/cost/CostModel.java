@@ -1,5 +1,7 @@
 package io.tessera.planner.cost;
 
+import io.tessera.layout.comm.CollectiveKind;
+
 import io.tessera.layout.DType;
 import io.tessera.layout.Layout;
 import io.tessera.planner.graph.Network;
@@ -36,10 +38,6 @@ import java.util.Set;
  * Communication: the alpha-beta model on the slowest link a group crosses (see {@link #collectiveSeconds}).
  */
 public final class CostModel {
-
-    /** The collective kinds a {@link Communication} may have. */
-    public static final Set<String> KINDS =
-            Set.of("AllReduce", "AllGather", "ReduceScatter", "AllToAll", "CollectivePermute", "SendRecv");
 
     /** FLOPs per output element of Add / Sub / Mul / Div, BiasAdd and Cast. */
     public static final int FLOPS_BINARY = 1;
@@ -213,16 +211,17 @@ public final class CostModel {
      *       {@code bytes/q} then (AllGather) or before (ReduceScatter) the intra-node ring over {@code bytes}.</li>
      *   <li>AllToAll (pairwise exchange, any algorithm): {@code (p-1)/p * bytes/bw + (p-1) a}.</li>
      *   <li>CollectivePermute / SendRecv (any algorithm): {@code a + bytes/bw}.</li>
+     *   <li>Broadcast (scatter then ring AllGather, any algorithm): {@code (p-1)/p * bytes/bw + (p-1) a}.</li>
      * </ul>
      * {@link CollectiveAlgorithm#AUTO} takes the cheapest of the three. A group of one rank costs 0.
      *
-     * @throws IllegalArgumentException for an unknown kind, an empty group, a rank outside the cluster or
+     * @throws IllegalArgumentException for a null kind, an empty group, a rank outside the cluster or
      *                                  negative bytes
      */
-    public double collectiveSeconds(String kind, List<Integer> group, long bytes) {
-        if (kind == null || !KINDS.contains(kind)) {
-            throw new IllegalArgumentException("cost model: collective kind '" + kind + "' is unknown; expected one of "
-                    + new java.util.TreeSet<>(KINDS));
+    public double collectiveSeconds(CollectiveKind kind, List<Integer> group, long bytes) {
+        if (kind == null) {
+            throw new IllegalArgumentException("cost model: collective kind is null; expected one of "
+                    + java.util.Arrays.toString(CollectiveKind.values()));
         }
         if (group == null || group.isEmpty()) {
             throw new IllegalArgumentException("cost model: " + kind + " group is " + group
@@ -237,15 +236,15 @@ public final class CostModel {
 
     /**
      * Seconds of one collective over a group placed as {@code placement} ({@link ClusterSpec#placement}); the
-     * formulas of {@link #collectiveSeconds(String, List, long)}, which depend on the group only through its size, the
-     * nodes it spans and the most of its ranks on one node.
+     * formulas of {@link #collectiveSeconds(CollectiveKind, List, long)}, which depend on the group only through its
+     * size, the nodes it spans and the most of its ranks on one node.
      *
-     * @throws IllegalArgumentException for an unknown kind, a null placement or negative bytes
+     * @throws IllegalArgumentException for a null kind, a null placement or negative bytes
      */
-    public double collectiveSeconds(String kind, Placement placement, long bytes) {
-        if (kind == null || !KINDS.contains(kind)) {
-            throw new IllegalArgumentException("cost model: collective kind '" + kind + "' is unknown; expected one of "
-                    + new java.util.TreeSet<>(KINDS));
+    public double collectiveSeconds(CollectiveKind kind, Placement placement, long bytes) {
+        if (kind == null) {
+            throw new IllegalArgumentException("cost model: collective kind is null; expected one of "
+                    + java.util.Arrays.toString(CollectiveKind.values()));
         }
         if (placement == null) {
             throw new IllegalArgumentException("cost model: " + kind + " placement is null; expected "
@@ -258,20 +257,22 @@ public final class CostModel {
         return seconds(kind, placement, bytes);
     }
 
-    private double seconds(String kind, Placement placement, long bytes) {
+    private double seconds(CollectiveKind kind, Placement placement, long bytes) {
         Link link = spec.slowestLink(placement);
         int p = placement.ranks();
         if (p == 1) {
             return 0;
         }
         switch (kind) {
-            case "AllToAll":
+            case ALL_TO_ALL, BROADCAST -> {
                 return ring(p, bytes, link);
-            case "CollectivePermute":
-            case "SendRecv":
+            }
+            case COLLECTIVE_PERMUTE, SEND_RECV -> {
                 return link.seconds(bytes);
-            default:
-                break;
+            }
+            case ALL_REDUCE, ALL_GATHER, REDUCE_SCATTER -> {
+                // by algorithm, below
+            }
         }
         CollectiveAlgorithm a = spec.algorithm();
         if (a != CollectiveAlgorithm.AUTO) {
@@ -286,9 +287,9 @@ public final class CostModel {
 
     /**
      * Seconds of a collective over {@code group} by algorithm {@code a} instead of the spec's; the formulas of
-     * {@link #collectiveSeconds(String, List, long)}.
+     * {@link #collectiveSeconds(CollectiveKind, List, long)}.
      */
-    public double collectiveSeconds(CollectiveAlgorithm a, String kind, List<Integer> group, long bytes) {
+    public double collectiveSeconds(CollectiveAlgorithm a, CollectiveKind kind, List<Integer> group, long bytes) {
         if (a == null) {
             throw new IllegalArgumentException("cost model: collective algorithm is null; expected one of "
                     + java.util.Arrays.toString(CollectiveAlgorithm.values()));
@@ -297,9 +298,9 @@ public final class CostModel {
                 : new CostModel(spec.withAlgorithm(a)).collectiveSeconds(kind, group, bytes);
     }
 
-    private double seconds(CollectiveAlgorithm a, String kind, Placement placement, long bytes, Link link) {
+    private double seconds(CollectiveAlgorithm a, CollectiveKind kind, Placement placement, long bytes, Link link) {
         int p = placement.ranks();
-        boolean allReduce = kind.equals("AllReduce");
+        boolean allReduce = kind == CollectiveKind.ALL_REDUCE;
         switch (a) {
             case RING:
                 return allReduce ? 2 * ring(p, bytes, link) : ring(p, bytes, link);
@@ -369,20 +370,15 @@ public final class CostModel {
      * The per-rank buffer of a {@code kind} collective over {@code p} ranks in which a rank receives {@code recv}
      * bytes (the inversion described at {@link #communicationSeconds}), rounded to the nearest byte.
      */
-    public static long bufferBytes(String kind, int p, long recv) {
+    public static long bufferBytes(CollectiveKind kind, int p, long recv) {
         if (p <= 1) {
             return recv;
         }
-        switch (kind) {
-            case "AllReduce":
-                return Math.round(recv * (double) p / (2.0 * (p - 1)));
-            case "AllGather":
-            case "ReduceScatter":
-            case "AllToAll":
-                return Math.round(recv * (double) p / (p - 1));
-            default:
-                return recv;
-        }
+        return switch (kind) {
+            case ALL_REDUCE -> Math.round(recv * (double) p / (2.0 * (p - 1)));
+            case ALL_GATHER, REDUCE_SCATTER, ALL_TO_ALL -> Math.round(recv * (double) p / (p - 1));
+            case BROADCAST, COLLECTIVE_PERMUTE, SEND_RECV -> recv;
+        };
     }
 
     /**

@@ -1,5 +1,8 @@
 package io.tessera.planner.op;
 
+import io.tessera.layout.comm.CollectiveKind;
+import io.tessera.layout.comm.Phase;
+
 import io.tessera.layout.redistribution.ReduceOp;
 
 import java.util.ArrayList;
@@ -104,11 +107,11 @@ public record BatchNorm(double epsilon, double momentum) implements Operator {
         if (!batchDims.isEmpty()) {
             int[] axes = batchDims.stream().mapToInt(Integer::intValue).toArray();
             String split = "x dims " + batchDims + " are split " + splits(sx, axes) + " ways";
-            extra.add(new OpComm(OpComm.Kind.ALL_REDUCE, ReduceOp.SUM, OpComm.Phase.FORWARD, true, 0, axes,
+            extra.add(new OpComm(CollectiveKind.ALL_REDUCE, ReduceOp.SUM, Phase.FORWARD, true, 0, axes,
                     split + ": each rank sees part of the batch, so the per-channel sum and sum of squares (2 x C/"
                             + sx[1] + " values) are reduced to global batch statistics (SyncBatchNorm)")
                     .withPayload(2 * channels / sx[1]));
-            extra.add(new OpComm(OpComm.Kind.ALL_REDUCE, ReduceOp.SUM, OpComm.Phase.BACKWARD, false, 0, axes,
+            extra.add(new OpComm(CollectiveKind.ALL_REDUCE, ReduceOp.SUM, Phase.BACKWARD, false, 0, axes,
                     split + ": x's gradient needs the per-channel sums of dy and dy * x_hat over the whole batch "
                             + "(2 x C/" + sx[1] + " values, not the gradient tensor)")
                     .withPayload(2 * channels / sx[1]));

@@ -1,5 +1,8 @@
 package io.tessera.planner.op;
 
+import io.tessera.layout.comm.CollectiveKind;
+import io.tessera.layout.comm.Phase;
+
 import io.tessera.layout.redistribution.ReduceOp;
 
 import java.util.ArrayList;
@@ -194,10 +197,10 @@ public record MatMul(boolean transposeA, boolean transposeB, boolean batch) impl
             int mo = so[batchRank];
             if (mo == dev[m] * dev[k] && dev[k] > 1) {
                 dimsOut[batchRank] = new int[] {m, k};
-                extra.add(new OpComm(OpComm.Kind.REDUCE_SCATTER, ReduceOp.SUM, OpComm.Phase.FORWARD, true, 0,
+                extra.add(new OpComm(CollectiveKind.REDUCE_SCATTER, ReduceOp.SUM, Phase.FORWARD, true, 0,
                         new int[] {k}, "k is split " + dev[k] + " ways and out_strategy splits m " + mo
                         + " ways: partial sums are reduce-scattered along m"));
-                extra.add(new OpComm(OpComm.Kind.ALL_GATHER, null, OpComm.Phase.BACKWARD, true, 0, new int[] {k},
+                extra.add(new OpComm(CollectiveKind.ALL_GATHER, null, Phase.BACKWARD, true, 0, new int[] {k},
                         "the output gradient is scattered along m over the k group; it is gathered for the "
                         + "input gradients"));
             } else if (mo != dev[m]) {

@@ -1,6 +1,8 @@
 package io.tessera.planner.op;
 
 import io.tessera.layout.DeviceMatrix;
+import io.tessera.layout.comm.CollectiveKind;
+import io.tessera.layout.comm.Phase;
 import io.tessera.layout.redistribution.ReduceOp;
 
 import java.util.ArrayList;
@@ -14,7 +16,7 @@ import java.util.Map;
  * results over the ranks that split a contracted or reduced dimension (forward), or of partial gradients of an input
  * (backward). Immutable.
  *
- * @param kind   the collective
+ * @param kind   the collective: AllReduce, ReduceScatter or AllGather
  * @param reduce the reduction (for AllReduce and ReduceScatter)
  * @param phase  forward or backward
  * @param output true when the tensor is an output (forward), false for an input's gradient (backward)
@@ -24,40 +26,11 @@ import java.util.Map;
  * @param payload elements each rank contributes when that is not the attached tensor's slice (e.g. BatchNorm's
  *                per-channel statistics), else -1
  */
-public record OpComm(Kind kind, ReduceOp reduce, Phase phase, boolean output, int index, int[] axes, String reason,
+public record OpComm(CollectiveKind kind, ReduceOp reduce, Phase phase, boolean output, int index, int[] axes, String reason,
                      long payload) {
 
-    /** The collectives an operator may need. */
-    public enum Kind {
-        /** Every member ends with the reduction of all members' tensors. */
-        ALL_REDUCE("AllReduce"),
-        /** The reduction, scattered: each member keeps a part. */
-        REDUCE_SCATTER("ReduceScatter"),
-        /** Every member ends with the concatenation of all members' tensors. */
-        ALL_GATHER("AllGather");
-
-        private final String op;
-
-        Kind(String op) {
-            this.op = op;
-        }
-
-        /** The name as printed, e.g. {@code AllReduce}. */
-        public String op() {
-            return op;
-        }
-    }
-
-    /** When the communication runs. */
-    public enum Phase {
-        /** In the forward pass. */
-        FORWARD,
-        /** In the backward pass. */
-        BACKWARD
-    }
-
     /** A communication whose payload is the attached tensor's slice. */
-    public OpComm(Kind kind, ReduceOp reduce, Phase phase, boolean output, int index, int[] axes, String reason) {
+    public OpComm(CollectiveKind kind, ReduceOp reduce, Phase phase, boolean output, int index, int[] axes, String reason) {
         this(kind, reduce, phase, output, index, axes, reason, -1);
     }
 
@@ -70,6 +43,11 @@ public record OpComm(Kind kind, ReduceOp reduce, Phase phase, boolean output, in
     public OpComm {
         if (kind == null || phase == null || axes == null || axes.length == 0) {
             throw new IllegalArgumentException("OpComm: kind, phase and at least one device dimension are required");
+        }
+        if (kind != CollectiveKind.ALL_REDUCE && kind != CollectiveKind.REDUCE_SCATTER
+                && kind != CollectiveKind.ALL_GATHER || phase == Phase.OPTIMIZER) {
+            throw new IllegalArgumentException("OpComm: found " + kind + " in " + phase.jsonName() + "; an operator's "
+                    + "own communication is an AllReduce, ReduceScatter or AllGather in forward or backward");
         }
         axes = axes.clone();
     }
@@ -85,6 +63,23 @@ public record OpComm(Kind kind, ReduceOp reduce, Phase phase, boolean output, in
      */
     public List<List<Integer>> groups(DeviceMatrix dev) {
         return groupsAlong(dev, axes);
+    }
+
+    /**
+     * Bytes one member of an {@code n}-rank group receives in a ring algorithm, for a tensor slice of {@code slice}
+     * bytes: AllReduce {@code 2 slice (n-1)/n}; ReduceScatter (its output is one piece) {@code slice (n-1)}; a forward
+     * AllGather produces the output (slice = the gathered result) {@code slice (n-1)/n}, a backward one gathers the
+     * output's gradient (slice = one member's piece) {@code slice (n-1)}. The planner records these and the search
+     * costs them: one formula for both.
+     */
+    public long ringRecvBytes(long slice, int n) {
+        return switch (kind) {
+            case ALL_REDUCE -> 2 * slice * (n - 1) / n;
+            case REDUCE_SCATTER -> slice * (n - 1);
+            case ALL_GATHER -> phase == Phase.FORWARD ? slice * (n - 1) / n : slice * (n - 1);
+            case ALL_TO_ALL, BROADCAST, COLLECTIVE_PERMUTE, SEND_RECV -> throw new IllegalStateException(
+                    "unreachable: OpComm of kind " + kind);
+        };
     }
 
     /** The groups of ranks of {@code dev} differing only in the device dimensions {@code axes} (map values). */
@@ -126,7 +121,7 @@ public record OpComm(Kind kind, ReduceOp reduce, Phase phase, boolean output, in
     /** Prints as {@code forward AllReduce(sum) of output 0 over device dims [1]: reason}. */
     @Override
     public String toString() {
-        return phase.name().toLowerCase(java.util.Locale.ROOT) + " " + kind.op()
+        return phase.name().toLowerCase(java.util.Locale.ROOT) + " " + kind.jsonName()
                 + (reduce == null ? "" : "(" + reduce.jsonName() + ")") + " of " + (output ? "output " : "input ")
                 + index + (output ? "" : " gradient") + " over device dims " + Arrays.toString(axes) + ": " + reason;
     }

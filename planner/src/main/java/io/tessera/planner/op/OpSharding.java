@@ -1,5 +1,7 @@
 package io.tessera.planner.op;
 
+import io.tessera.layout.comm.Phase;
+
 import io.tessera.layout.DeviceMatrix;
 import io.tessera.layout.Layout;
 import io.tessera.layout.TensorMap;
@@ -39,11 +41,11 @@ public record OpSharding(DeviceMatrix devMatrix, List<TensorMap> inputMaps, List
 
     /** The forward communications. */
     public List<OpComm> forward() {
-        return comms.stream().filter(c -> c.phase() == OpComm.Phase.FORWARD).toList();
+        return comms.stream().filter(c -> c.phase() == Phase.FORWARD).toList();
     }
 
     /** The backward communications. */
     public List<OpComm> backward() {
-        return comms.stream().filter(c -> c.phase() == OpComm.Phase.BACKWARD).toList();
+        return comms.stream().filter(c -> c.phase() == Phase.BACKWARD).toList();
     }
 }

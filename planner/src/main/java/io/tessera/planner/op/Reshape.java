@@ -1,5 +1,8 @@
 package io.tessera.planner.op;
 
+import io.tessera.layout.comm.CollectiveKind;
+import io.tessera.layout.comm.Phase;
+
 import io.tessera.layout.DeviceMatrix;
 import io.tessera.layout.Layout;
 import io.tessera.layout.TensorMap;
@@ -149,7 +152,7 @@ public record Reshape(long[] shape) implements Operator {
             }
             int[] dropped = c.dropped.stream().mapToInt(a -> n - 1 - a).sorted().toArray();
             if (dropped.length > 0) {
-                extra.add(new OpComm(OpComm.Kind.ALL_GATHER, null, OpComm.Phase.FORWARD, true, 0, dropped,
+                extra.add(new OpComm(CollectiveKind.ALL_GATHER, null, Phase.FORWARD, true, 0, dropped,
                         "the input's splits of sizes " + Arrays.toString(c.dropped.stream().mapToInt(a -> s[n - 1 - a])
                         .toArray()) + " do not land on an outermost factor of an output dim of " + y
                         + "; the slices are gathered over them before the local reshape"));

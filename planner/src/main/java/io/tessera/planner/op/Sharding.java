@@ -1,5 +1,8 @@
 package io.tessera.planner.op;
 
+import io.tessera.layout.comm.CollectiveKind;
+import io.tessera.layout.comm.Phase;
+
 import io.tessera.layout.DeviceMatrix;
 import io.tessera.layout.TensorMap;
 import io.tessera.layout.redistribution.ReduceOp;
@@ -147,14 +150,14 @@ public final class Sharding {
         inputDims.forEach(t -> used(t, usedIn));
         for (int o = 0; o < outputDims.size(); o++) {
             final int out = o;
-            if (extra.stream().anyMatch(c -> c.output() && c.index() == out && c.phase() == OpComm.Phase.FORWARD)) {
+            if (extra.stream().anyMatch(c -> c.output() && c.index() == out && c.phase() == Phase.FORWARD)) {
                 continue;
             }
             TreeSet<Integer> partial = new TreeSet<>(usedIn);
             partial.removeAll(used(outputDims.get(o), new TreeSet<>()));
             partial.removeIf(d -> opDev[d] == 1);
             if (!partial.isEmpty()) {
-                comms.add(new OpComm(OpComm.Kind.ALL_REDUCE, reduce, OpComm.Phase.FORWARD, true, o,
+                comms.add(new OpComm(CollectiveKind.ALL_REDUCE, reduce, Phase.FORWARD, true, o,
                         toAxes(partial, n), forwardWhy));
             }
         }
@@ -172,7 +175,7 @@ public final class Sharding {
             others.removeAll(used(inputDims.get(i), new TreeSet<>()));
             others.removeIf(d -> opDev[d] == 1);
             if (!others.isEmpty()) {
-                comms.add(new OpComm(OpComm.Kind.ALL_REDUCE, ReduceOp.SUM, OpComm.Phase.BACKWARD, false, i,
+                comms.add(new OpComm(CollectiveKind.ALL_REDUCE, ReduceOp.SUM, Phase.BACKWARD, false, i,
                         toAxes(others, n), "input " + i + " is replicated along device dims that split other tensors"
                         + " of the operator, so each rank holds a partial gradient"));
             }

@@ -1,6 +1,9 @@
 package io.tessera.planner.plan;
 
+import io.tessera.layout.comm.Phase;
+
 import io.tessera.layout.DType;
+import io.tessera.layout.comm.CollectiveKind;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -22,7 +25,7 @@ import java.util.List;
  *                  AllGather (needed before its first consumer, in forward or, recomputed, in backward), else the last
  *                  member (when every member's data is ready)
  */
-public record Bucket(int id, String kind, Phase phase, List<List<Integer>> groups, DType dtype, int fusionId,
+public record Bucket(int id, CollectiveKind kind, Phase phase, List<List<Integer>> groups, DType dtype, int fusionId,
                      List<String> members, List<Integer> comms, long bytes, int issuedAt) {
 
     /** Copies the lists. */

@@ -1,6 +1,9 @@
 package io.tessera.planner.plan;
 
+import io.tessera.layout.comm.Phase;
+
 import io.tessera.layout.Layout;
+import io.tessera.layout.comm.CollectiveKind;
 import io.tessera.layout.redistribution.ReduceOp;
 
 import java.util.ArrayList;
@@ -26,7 +29,7 @@ import java.util.List;
  * @param recvBytes bytes each rank receives (index = rank)
  * @param reason    a one-line explanation
  */
-public record Communication(String kind, Origin origin, Phase phase, String operator, int input, String tensor,
+public record Communication(CollectiveKind kind, Origin origin, Phase phase, String operator, int input, String tensor,
                             String parameter, ReduceOp reduce, Layout from, Layout to,
                             List<List<Integer>> groups, long[] recvBytes, String reason) {
 
@@ -100,7 +103,7 @@ public record Communication(String kind, Origin origin, Phase phase, String oper
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof Communication c && kind.equals(c.kind) && origin == c.origin && phase == c.phase
+        return o instanceof Communication c && kind == c.kind && origin == c.origin && phase == c.phase
                 && java.util.Objects.equals(operator, c.operator) && input == c.input && tensor.equals(c.tensor)
                 && java.util.Objects.equals(parameter, c.parameter) && reduce == c.reduce
                 && java.util.Objects.equals(from, c.from) && java.util.Objects.equals(to, c.to)

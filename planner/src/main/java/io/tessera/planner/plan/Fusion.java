@@ -1,5 +1,9 @@
 package io.tessera.planner.plan;
 
+import io.tessera.layout.comm.CollectiveKind;
+
+import io.tessera.layout.comm.Phase;
+
 import io.tessera.layout.DType;
 import io.tessera.planner.strategy.CommFusionConfig;
 import io.tessera.planner.strategy.CommFusionMode;
@@ -22,7 +26,7 @@ final class Fusion {
     private Fusion() {
     }
 
-    private record Key(int stage, String kind, Phase phase, List<List<Integer>> groups, DType dtype, int fusionId) {
+    private record Key(int stage, CollectiveKind kind, Phase phase, List<List<Integer>> groups, DType dtype, int fusionId) {
     }
 
     private static final class Open {
@@ -39,7 +43,7 @@ final class Fusion {
     /** Buckets never mix parameters of different pipeline stages ({@code stageOf} by parameter name). */
     static List<Bucket> buckets(List<Communication> comms, Map<String, ParamPlan> params, CommFusionConfig config,
                                 java.util.function.ToIntFunction<String> stageOf) {
-        Map<String, Integer> ordinals = new LinkedHashMap<>();
+        Map<CollectiveKind, Integer> ordinals = new java.util.EnumMap<>(CollectiveKind.class);
         // each key's buckets in order of creation; the open bucket is the last
         Map<Key, List<Open>> byKey = new LinkedHashMap<>();
         List<Open> all = new ArrayList<>();
@@ -51,13 +55,13 @@ final class Fusion {
                 continue;
             }
             ParamPlan p = params.get(c.parameter());
-            long bytes = c.kind().equals("AllReduce") && c.origin() == Communication.Origin.PARALLEL_OPTIMIZER
+            long bytes = c.kind() == CollectiveKind.ALL_REDUCE && c.origin() == Communication.Origin.PARALLEL_OPTIMIZER
                     ? p.shardBytes() : p.sliceBytes();
             int ordinal = ordinals.merge(c.kind(), 1, Integer::sum) - 1;
             Key key = new Key(stageOf.applyAsInt(c.parameter()), c.kind(), c.phase(), c.groups(), p.dtype(), p.commFusion());
             List<Open> list = byKey.computeIfAbsent(key, k -> new ArrayList<>());
             Open open = list.isEmpty() ? null : list.get(list.size() - 1);
-            if (open == null || startsNew(mode(config, c.kind()), p.commFusion(), open, bytes, ordinal)) {
+            if (open == null || startsNew(config.mode(c.kind()), p.commFusion(), open, bytes, ordinal)) {
                 open = new Open();
                 open.firstOrdinal = ordinal;
                 list.add(open);
@@ -73,19 +77,11 @@ final class Fusion {
         for (Open o : all) {
             Key k = keyOf.get(o);
             // an AllGather must complete before its first member is used; reductions wait for their last member
-            int issued = k.kind().equals("AllGather") ? o.comms.get(0) : o.comms.get(o.comms.size() - 1);
+            int issued = k.kind() == CollectiveKind.ALL_GATHER ? o.comms.get(0) : o.comms.get(o.comms.size() - 1);
             out.add(new Bucket(out.size(), k.kind(), k.phase(), k.groups(), k.dtype(), k.fusionId(), o.members,
                     o.comms, o.bytes, issued));
         }
         return out;
-    }
-
-    private static CommFusionMode mode(CommFusionConfig config, String kind) {
-        return switch (kind) {
-            case "AllGather" -> config.allgather();
-            case "ReduceScatter" -> config.reducescatter();
-            default -> config.allreduce();
-        };
     }
 
     private static boolean startsNew(CommFusionMode mode, int fusionId, Open open, long bytes, int ordinal) {

@@ -1,5 +1,7 @@
 package io.tessera.planner.plan;
 
+import io.tessera.layout.comm.Phase;
+
 import io.tessera.layout.Layout;
 import io.tessera.layout.param.ParamLayout;
 import io.tessera.layout.param.Parameter;

@@ -102,7 +102,7 @@ public final class PlanJson {
         for (Communication c : plan.comms()) {
             ObjectNode n = comms.addObject();
             n.put("id", id++);
-            n.put("kind", c.kind());
+            n.put("kind", c.kind().jsonName());
             n.put("phase", c.phase().jsonName());
             if (pipe != null) {
                 n.put("stage", pipe.commStage(c));
@@ -172,7 +172,7 @@ public final class PlanJson {
             if (pipe != null) {
                 n.put("stage", pipe.bucketStage(b));
             }
-            n.put("kind", b.kind());
+            n.put("kind", b.kind().jsonName());
             n.put("phase", b.phase().jsonName());
             n.put("dtype", b.dtype().jsonName());
             n.put("comm_fusion", b.fusionId());

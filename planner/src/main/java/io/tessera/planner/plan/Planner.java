@@ -1,5 +1,8 @@
 package io.tessera.planner.plan;
 
+import io.tessera.layout.comm.CollectiveKind;
+import io.tessera.layout.comm.Phase;
+
 import io.tessera.layout.Box;
 import io.tessera.layout.DType;
 import io.tessera.layout.DeviceMatrix;
@@ -202,7 +205,7 @@ public final class Planner {
                     OptimizerShard shard = decideShard(network.parameter(t), required);
                     shards.put(t, shard);
                     if (shard.sharded()) {
-                        forward.add(shardComm("AllGather", Phase.FORWARD, t, node, i, shard.groups(),
+                        forward.add(shardComm(CollectiveKind.ALL_GATHER, Phase.FORWARD, t, node, i, shard.groups(),
                                 required.sliceBytes(types.get(i).dtype()), null, "parameter '" + t + "' is sharded "
                                 + shard.shards() + " ways for the optimizer: its model-parallel slice is gathered "
                                 + "before its first consumer '" + node.name() + "' (later consumers share it)"));
@@ -296,7 +299,7 @@ public final class Planner {
         List<String> notes = new ArrayList<>();
         for (Bucket b : buckets) {
             long recomputed = b.members().stream().filter(m -> byParam.get(m).recompute()).count();
-            if (b.kind().equals("AllGather") && recomputed > 0 && recomputed < b.members().size()) {
+            if (b.kind() == CollectiveKind.ALL_GATHER && recomputed > 0 && recomputed < b.members().size()) {
                 notes.add("fusion bucket " + b.id() + " (" + b.kind() + ", comm_fusion " + b.fusionId()
                         + ") mixes parameters with and without parallel_optimizer_comm_recompute: " + b.members()
                         + "; give them one setting or different comm_fusion ids");
@@ -388,7 +391,7 @@ public final class Planner {
             for (String param : gatherBefore.getOrDefault(node.name(), List.of())) {
                 OptimizerShard shard = shards.get(param);
                 int input = node.inputs().indexOf(param);
-                out.add(shardComm("AllGather", Phase.BACKWARD, param, node, input, shard.groups(),
+                out.add(shardComm(CollectiveKind.ALL_GATHER, Phase.BACKWARD, param, node, input, shard.groups(),
                         op.inputLayouts().get(input).sliceBytes(types.get(input).dtype()), null, "parameter '" + param
                         + "' has parallel_optimizer_comm_recompute: its slice is gathered again for the backward of '"
                         + node.name() + "' instead of being kept from forward"));
@@ -440,11 +443,11 @@ public final class Planner {
                 int input = node.inputs().indexOf(param);
                 long slice = op.inputLayouts().get(input).sliceBytes(types.get(input).dtype());
                 ReduceOp reduce = config.gradientsMean() ? ReduceOp.MEAN : ReduceOp.SUM;
-                out.add(shardComm("ReduceScatter", Phase.BACKWARD, param, node, input, shard.groups(), slice, reduce,
+                out.add(shardComm(CollectiveKind.REDUCE_SCATTER, Phase.BACKWARD, param, node, input, shard.groups(), slice, reduce,
                         "parameter '" + param + "' is sharded " + shard.shards() + " ways for the optimizer: its "
                         + "gradient is reduce-scattered so that each rank keeps the gradient of its shard"));
                 if (!shard.mirrorGroups().isEmpty()) {
-                    out.add(shardComm("AllReduce", Phase.BACKWARD, param, node, input, shard.mirrorGroups(),
+                    out.add(shardComm(CollectiveKind.ALL_REDUCE, Phase.BACKWARD, param, node, input, shard.mirrorGroups(),
                             slice / shard.shards(), reduce, "optimizer_weight_shard_size " + shard.shards()
                             + " is smaller than the repeated group: the shard's gradient is also reduced over the "
                             + "ranks holding the same shard"));
@@ -463,7 +466,7 @@ public final class Planner {
             return List.of();
         }
         for (OpComm c : sharding.backward()) {
-            if (!c.output() && c.index() == input && c.kind() == OpComm.Kind.ALL_REDUCE) {
+            if (!c.output() && c.index() == input && c.kind() == CollectiveKind.ALL_REDUCE) {
                 return groupCache.computeIfAbsent(new GroupKey(sharding.devMatrix(),
                         Arrays.stream(c.axes()).boxed().toList()),
                         g -> Groups.of(c.groups(sharding.devMatrix()), devices)).groups();
@@ -509,7 +512,7 @@ public final class Planner {
                 recv[r] = piece * (g.size() - 1);
             }
         }
-        return new Communication("ReduceScatter", Communication.Origin.REDISTRIBUTION, Phase.BACKWARD, node.name(),
+        return new Communication(CollectiveKind.REDUCE_SCATTER, Communication.Origin.REDISTRIBUTION, Phase.BACKWARD, node.name(),
                 e.input(), "grad/" + e.tensor(), null, ReduceOp.SUM, e.to(), e.from(), e.partial(), recv, summed
                 + "the gradient of input " + e.input() + " of '" + node.name() + "' is partial over the group and "
                 + "its producer's layout splits the group's slice among the members: reduce-scattered into it (an "
@@ -539,7 +542,7 @@ public final class Planner {
             Communication c = comms.get(i);
             // partials are summed only in their producer's layout: a consumer whose input was redistributed keeps
             // its own reduction (then the transposed redistribution)
-            if (c.kind().equals("AllReduce") && c.origin() != Communication.Origin.REDISTRIBUTION
+            if (c.kind() == CollectiveKind.ALL_REDUCE && c.origin() != Communication.Origin.REDISTRIBUTION
                     && c.origin() != Communication.Origin.PARALLEL_OPTIMIZER
                     && !redistributed.contains(c.operator() + "#" + c.input())) {
                 int stage = c.operator() == null ? 0 : stageOf.getOrDefault(c.operator(), 0);
@@ -586,17 +589,17 @@ public final class Planner {
      * An optimizer-parallel communication of parameter {@code param} over {@code groups}; {@code bytes} is the buffer
      * of a full group (the gathered slice, the gradient slice before scattering, or the shard for a mirror AllReduce).
      */
-    private Communication shardComm(String kind, Phase phase, String param, Node node, int input,
+    private Communication shardComm(CollectiveKind kind, Phase phase, String param, Node node, int input,
                                     List<List<Integer>> groups, long bytes, ReduceOp reduce, String reason) {
         long[] recv = new long[devices];
         for (List<Integer> g : groups) {
             int n = g.size();
-            long each = kind.equals("AllReduce") ? 2 * bytes * (n - 1) / n : bytes * (n - 1) / n;
+            long each = kind == CollectiveKind.ALL_REDUCE ? 2 * bytes * (n - 1) / n : bytes * (n - 1) / n;
             for (int r : g) {
                 recv[r] = each;
             }
         }
-        String tensor = kind.equals("AllGather") ? param : "grad/" + param;
+        String tensor = kind == CollectiveKind.ALL_GATHER ? param : "grad/" + param;
         return new Communication(kind, Communication.Origin.PARALLEL_OPTIMIZER, phase, node.name(), input, tensor,
                 param, reduce, null, null, groups, recv, reason);
     }
@@ -620,7 +623,7 @@ public final class Planner {
                 }
                 return r;
             });
-            out.add(new Communication(s.op(), Communication.Origin.REDISTRIBUTION, phase, node.name(), input, tensor,
+            out.add(new Communication(e.kind(), Communication.Origin.REDISTRIBUTION, phase, node.name(), input, tensor,
                     null, null, rp.from(), rp.to(), s.groups(), recv, reason));
         }
     }
@@ -636,38 +639,25 @@ public final class Planner {
         long slice = c.payload() >= 0 ? c.payload() * t.dtype().bytes() : l.sliceBytes(t.dtype());
         long[] recv = new long[devices];
         if (cached.uniformSize() > 0) {
-            Arrays.fill(recv, ringBytes(c, slice, cached.uniformSize()));
+            Arrays.fill(recv, c.ringRecvBytes(slice, cached.uniformSize()));
         } else {
             for (List<Integer> g : groups) {
-                long each = ringBytes(c, slice, g.size());
+                long each = c.ringRecvBytes(slice, g.size());
                 for (int r : g) {
                     recv[r] = each;
                 }
             }
         }
         String tensor = c.output() ? node.outputs().get(c.index()) : node.inputs().get(c.index());
-        if (c.phase() == OpComm.Phase.BACKWARD) {
+        if (c.phase() == Phase.BACKWARD) {
             tensor = "grad/" + tensor;
         }
-        Phase phase = c.phase() == OpComm.Phase.FORWARD ? Phase.FORWARD : Phase.BACKWARD;
+        Phase phase = c.phase() == Phase.FORWARD ? Phase.FORWARD : Phase.BACKWARD;
         String reason = origin == Communication.Origin.GRADIENT
                 ? "the gradient of parameter '" + param + "' is partial on each rank of the group: " + c.reason()
                 : c.reason();
-        return new Communication(c.kind().op(), origin, phase, node.name(), c.output() ? -1 : c.index(), tensor,
+        return new Communication(c.kind(), origin, phase, node.name(), c.output() ? -1 : c.index(), tensor,
                 param, reduce, null, null, groups, recv, reason);
-    }
-
-    /**
-     * Bytes one member of an {@code n}-rank group receives in a ring algorithm. A forward AllGather produces the
-     * output (slice = the gathered result); a backward one gathers the output's gradient (slice = one member's piece);
-     * a ReduceScatter's output is one piece.
-     */
-    private static long ringBytes(OpComm c, long slice, int n) {
-        return switch (c.kind()) {
-            case ALL_REDUCE -> 2 * slice * (n - 1) / n;
-            case REDUCE_SCATTER -> slice * (n - 1);
-            case ALL_GATHER -> c.phase() == OpComm.Phase.FORWARD ? slice * (n - 1) / n : slice * (n - 1);
-        };
     }
 
     private static String abbreviate(List<String> names) {

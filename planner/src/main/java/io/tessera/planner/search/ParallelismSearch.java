@@ -1,5 +1,7 @@
 package io.tessera.planner.search;
 
+import io.tessera.layout.comm.CollectiveKind;
+
 import io.tessera.planner.cost.ClusterSpec;
 import io.tessera.planner.cost.CostModel;
 import io.tessera.planner.cost.Recompute;
@@ -283,7 +285,7 @@ public final class ParallelismSearch {
                 sec = Math.max(sec, cm.collectiveSeconds(b.kind(), g, b.bytes()));
             }
             b.comms().forEach(i -> fused[i] = true);
-            if (b.kind().equals("AllGather")) {
+            if (b.kind() == CollectiveKind.ALL_GATHER) {
                 t[pipe.bucketStage(b)] += sec;
             } else {
                 tail[pipe.bucketStage(b)] += sec;
@@ -297,7 +299,7 @@ public final class ParallelismSearch {
             int s = pipe.commStage(c);
             // gradient reductions run once per step on the sums; weight AllGathers run every micro-batch
             boolean once = c.origin() == Communication.Origin.GRADIENT
-                    || c.origin() == Communication.Origin.PARALLEL_OPTIMIZER && !c.kind().equals("AllGather");
+                    || c.origin() == Communication.Origin.PARALLEL_OPTIMIZER && c.kind() != CollectiveKind.ALL_GATHER;
             double sec = cm.communicationSeconds(c);
             if (once) {
                 tail[s] += sec;
@@ -308,7 +310,7 @@ public final class ParallelismSearch {
         for (PipelinePlan.Boundary b : pipe.boundaries()) {
             double worst = 0;
             for (int j = 0; j < n; j++) {
-                worst = Math.max(worst, cm.collectiveSeconds("SendRecv",
+                worst = Math.max(worst, cm.collectiveSeconds(CollectiveKind.SEND_RECV,
                         List.of(pipe.globalRank(b.fromStage(), j), pipe.globalRank(b.toStage(), j)), b.bytes()));
             }
             t[b.fromStage()] += worst;

@@ -1,5 +1,7 @@
 package io.tessera.planner.search;
 
+import io.tessera.layout.comm.CollectiveKind;
+
 import io.tessera.layout.DType;
 import io.tessera.layout.Layout;
 import io.tessera.layout.param.ParallelMode;
@@ -22,7 +24,7 @@ import io.tessera.planner.op.TensorType;
 import io.tessera.planner.plan.Bucket;
 import io.tessera.planner.plan.Communication;
 import io.tessera.planner.plan.OpPlan;
-import io.tessera.planner.plan.Phase;
+import io.tessera.layout.comm.Phase;
 import io.tessera.planner.plan.Plan;
 import io.tessera.planner.plan.PlanConfig;
 import io.tessera.planner.plan.Planner;
@@ -184,7 +186,7 @@ public final class Search {
     private record RKey(int from, int to, DType dtype, boolean grad) {
     }
 
-    private record CKey(io.tessera.layout.DeviceMatrix dev, List<Integer> axes, OpComm.Kind kind, OpComm.Phase phase,
+    private record CKey(io.tessera.layout.DeviceMatrix dev, List<Integer> axes, CollectiveKind kind, Phase phase,
                         long slice, boolean gradient) {
     }
 
@@ -257,7 +259,7 @@ public final class Search {
     }
 
     /** What a fusion bucket shares: kind, rank groups, dtype and comm_fusion id. */
-    private record BKey(String kind, List<List<Integer>> groups, DType dtype, int fusionId) {
+    private record BKey(CollectiveKind kind, List<List<Integer>> groups, DType dtype, int fusionId) {
     }
 
     private record EKey(int sigP, int out, int sigC, int in, boolean grad, boolean scatter) {
@@ -684,7 +686,7 @@ public final class Search {
         for (OpComm c : sh.comms()) {
             String t = c.output() ? node.output(c.index()) : node.input(c.index());
             boolean gradient = false;
-            if (c.phase() == OpComm.Phase.BACKWARD) {
+            if (c.phase() == Phase.BACKWARD) {
                 if (!bg.needsGradient(t)) {
                     continue;
                 }
@@ -699,8 +701,8 @@ public final class Search {
             TensorType type = c.output() ? outTypes.get(c.index()) : types.get(c.index());
             Layout l = c.output() ? out.get(c.index()) : in.get(c.index());
             long slice = c.payload() >= 0 ? c.payload() * type.dtype().bytes() : l.sliceBytes(type.dtype());
-            double share = c.phase() == OpComm.Phase.BACKWARD && !c.output() && !net.isParameter(t)
-                    && c.kind() == OpComm.Kind.ALL_REDUCE ? 1.0 / net.consumers(t).size() : 1.0;
+            double share = c.phase() == Phase.BACKWARD && !c.output() && !net.isParameter(t)
+                    && c.kind() == CollectiveKind.ALL_REDUCE ? 1.0 / net.consumers(t).size() : 1.0;
             CKey key = new CKey(sh.devMatrix(), Arrays.stream(c.axes()).boxed().toList(), c.kind(), c.phase(), slice,
                     gradient);
             CommCost cc = commCache.computeIfAbsent(key, k -> commCost(c, sh, slice, k.gradient()));
@@ -708,7 +710,7 @@ public final class Search {
                 // a fused gradient reduction shares its bucket's collective: charge what it adds to the bucket on its
                 // own; each round of the dynamic programming prices the rest (Pricing)
                 seconds += cc.seconds() - cc.latency();
-                buckets.add(bucket(new BKey(c.kind().op(), cc.groups(), type.dtype(), net.parameter(t).commFusion()),
+                buckets.add(bucket(new BKey(c.kind(), cc.groups(), type.dtype(), net.parameter(t).commFusion()),
                         cc.latency()));
                 bucketBytes.add(slice);
                 bucketMarginal.add(cc.seconds() - cc.latency());
@@ -716,8 +718,8 @@ public final class Search {
                 // the planner sums the partial gradients of a tensor's consumers locally and reduces once: each of k
                 // consumers is charged 1/k of its reduction (exact when they reduce over the same groups)
                 seconds += share * cc.seconds();
-                if (c.phase() == OpComm.Phase.BACKWARD && !c.output() && !net.isParameter(t)
-                        && c.kind() == OpComm.Kind.ALL_REDUCE) {
+                if (c.phase() == Phase.BACKWARD && !c.output() && !net.isParameter(t)
+                        && c.kind() == CollectiveKind.ALL_REDUCE) {
                     partial.set(c.index(), cc.groups());
                     partialSeconds[c.index()] += share * cc.seconds();
                 }
@@ -745,7 +747,7 @@ public final class Search {
     private CommCost commCost(OpComm c, OpSharding sh, long slice, boolean gradient) {
         Groups groups = groupCache.computeIfAbsent(new GKey(sh.devMatrix(),
                 Arrays.stream(c.axes()).boxed().toList()), k -> groups(groupsAlong(sh.devMatrix(), c.axes())));
-        String kind = c.kind().op();
+        CollectiveKind kind = c.kind();
         if (gradient) {
             double seconds = 0;
             double latency = 0;
@@ -761,23 +763,11 @@ public final class Search {
         for (Placement g : groups.shapes()) {
             int p = g.ranks();
             if (p > 1) {
-                long buffer = CostModel.bufferBytes(kind, p, ringBytes(c, slice, p));
+                long buffer = CostModel.bufferBytes(kind, p, c.ringRecvBytes(slice, p));
                 seconds = Math.max(seconds, cost.collectiveSeconds(kind, g, buffer));
             }
         }
         return new CommCost(seconds, 0, groups.groups());
-    }
-
-    /** Bytes one member of an {@code n}-rank group receives, as the planner records them. */
-    private static long ringBytes(OpComm c, long slice, int n) {
-        switch (c.kind()) {
-            case ALL_REDUCE:
-                return 2 * slice * (n - 1) / n;
-            case REDUCE_SCATTER:
-                return slice * (n - 1);
-            default:
-                return c.phase() == OpComm.Phase.FORWARD ? slice * (n - 1) / n : slice * (n - 1);
-        }
     }
 
     /**
@@ -842,12 +832,8 @@ public final class Search {
     }
 
     /** The bucket bytes of the template's {@code comm_fusion} mode for {@code kind} (index mode: unbounded). */
-    private long threshold(String kind) {
-        CommFusionMode mode = switch (kind) {
-            case "AllGather" -> template.commFusion().allgather();
-            case "ReduceScatter" -> template.commFusion().reducescatter();
-            default -> template.commFusion().allreduce();
-        };
+    private long threshold(CollectiveKind kind) {
+        CommFusionMode mode = template.commFusion().mode(kind);
         if (mode instanceof CommFusionMode.Size s) {
             return Math.max(1, s.bucketBytes());
         }
@@ -1186,7 +1172,7 @@ public final class Search {
         });
         int p = Math.max(2, group.ranks());
         long bytes = most * dtype.bytes();
-        return cost.collectiveSeconds("AllGather", group, bytes * p / (p - 1));
+        return cost.collectiveSeconds(CollectiveKind.ALL_GATHER, group, bytes * p / (p - 1));
     }
 
     /** A layout id and a box: the key of {@link #sources}. */
@@ -1342,7 +1328,7 @@ public final class Search {
             for (Transfer t : e.transfers()) {
                 recv[t.dst()] += t.elements() * b;
             }
-            s += cost.communicationSeconds(new Communication(step.op(), Communication.Origin.REDISTRIBUTION,
+            s += cost.communicationSeconds(new Communication(e.kind(), Communication.Origin.REDISTRIBUTION,
                     Phase.FORWARD, "search", 0, "search", null, null, rp.from(), rp.to(), step.groups(), recv,
                     "search"));
         }
@@ -1426,7 +1412,7 @@ public final class Search {
         long piece = producer.sliceBytes(dtype);
         double worst = 0;
         for (List<Integer> g : groups) {
-            worst = Math.max(worst, cost.collectiveSeconds("ReduceScatter", g, piece * g.size()));
+            worst = Math.max(worst, cost.collectiveSeconds(CollectiveKind.REDUCE_SCATTER, g, piece * g.size()));
         }
         return worst;
     }

@@ -1,5 +1,7 @@
 package io.tessera.planner.strategy;
 
+import io.tessera.layout.comm.CollectiveKind;
+
 /**
  * {@code parallel.comm_fusion}: the fusion mode of each fusable communication kind. AllReduce accepts
  * {@code auto}, {@code size} and {@code index}; AllGather and ReduceScatter accept {@code auto} and {@code size}.
@@ -35,5 +37,17 @@ public record CommFusionConfig(CommFusionMode allreduce, CommFusionMode allgathe
     public static CommFusionConfig of(CommFusionMode allreduce, CommFusionMode allgather,
                                       CommFusionMode reducescatter) {
         return new CommFusionConfig(allreduce, allgather, reducescatter);
+    }
+
+    /**
+     * The mode that fuses communications of {@code kind}: AllGather and ReduceScatter their own, every other kind
+     * (the gradient AllReduce and the mirror AllReduce) AllReduce's.
+     */
+    public CommFusionMode mode(CollectiveKind kind) {
+        return switch (kind) {
+            case ALL_GATHER -> allgather;
+            case REDUCE_SCATTER -> reducescatter;
+            case ALL_REDUCE, ALL_TO_ALL, BROADCAST, COLLECTIVE_PERMUTE, SEND_RECV -> allreduce;
+        };
     }
 }

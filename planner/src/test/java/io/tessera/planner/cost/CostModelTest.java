@@ -1,5 +1,7 @@
 package io.tessera.planner.cost;
 
+import io.tessera.layout.comm.CollectiveKind;
+
 import io.tessera.layout.DType;
 import io.tessera.layout.param.Parameter;
 import io.tessera.planner.graph.Network;
@@ -10,7 +12,7 @@ import io.tessera.planner.op.Reduce;
 import io.tessera.planner.op.TensorType;
 import io.tessera.planner.plan.Communication;
 import io.tessera.planner.plan.OpPlan;
-import io.tessera.planner.plan.Phase;
+import io.tessera.layout.comm.Phase;
 import io.tessera.planner.plan.Plan;
 import io.tessera.planner.plan.PlanConfig;
 import io.tessera.planner.plan.Planner;
@@ -126,38 +128,38 @@ class CostModelTest {
         double intra = 3 / 4.0 * bytes / 100e9 + 3 * 1e-6;
         double inter = 1 / 2.0 * (bytes / 4.0) / 10e9 + 10e-6;
         double hier = 2 * intra + 2 * inter;
-        assertEquals(ring, new CostModel(toy(CollectiveAlgorithm.RING)).collectiveSeconds("AllReduce", ALL, bytes),
+        assertEquals(ring, new CostModel(toy(CollectiveAlgorithm.RING)).collectiveSeconds(CollectiveKind.ALL_REDUCE, ALL, bytes),
                 1e-12);
-        assertEquals(tree, new CostModel(toy(CollectiveAlgorithm.TREE)).collectiveSeconds("AllReduce", ALL, bytes),
+        assertEquals(tree, new CostModel(toy(CollectiveAlgorithm.TREE)).collectiveSeconds(CollectiveKind.ALL_REDUCE, ALL, bytes),
                 1e-12);
         assertEquals(hier, new CostModel(toy(CollectiveAlgorithm.HIERARCHICAL))
-                .collectiveSeconds("AllReduce", ALL, bytes), 1e-12);
+                .collectiveSeconds(CollectiveKind.ALL_REDUCE, ALL, bytes), 1e-12);
         CostModel auto = new CostModel(toy(CollectiveAlgorithm.AUTO));
-        assertEquals(Math.min(ring, Math.min(tree, hier)), auto.collectiveSeconds("AllReduce", ALL, bytes), 1e-12);
-        assertEquals(hier, auto.collectiveSeconds(CollectiveAlgorithm.HIERARCHICAL, "AllReduce", ALL, bytes),
+        assertEquals(Math.min(ring, Math.min(tree, hier)), auto.collectiveSeconds(CollectiveKind.ALL_REDUCE, ALL, bytes), 1e-12);
+        assertEquals(hier, auto.collectiveSeconds(CollectiveAlgorithm.HIERARCHICAL, CollectiveKind.ALL_REDUCE, ALL, bytes),
                 1e-12);
         // AllGather / ReduceScatter: one ring pass
         double agRing = 7 / 8.0 * bytes / 10e9 + 7 * 10e-6;
-        assertEquals(agRing, auto.collectiveSeconds(CollectiveAlgorithm.RING, "AllGather", ALL, bytes), 1e-12);
-        assertEquals(agRing, auto.collectiveSeconds(CollectiveAlgorithm.RING, "ReduceScatter", ALL, bytes), 1e-12);
-        assertEquals(intra + inter, auto.collectiveSeconds(CollectiveAlgorithm.HIERARCHICAL, "AllGather", ALL,
+        assertEquals(agRing, auto.collectiveSeconds(CollectiveAlgorithm.RING, CollectiveKind.ALL_GATHER, ALL, bytes), 1e-12);
+        assertEquals(agRing, auto.collectiveSeconds(CollectiveAlgorithm.RING, CollectiveKind.REDUCE_SCATTER, ALL, bytes), 1e-12);
+        assertEquals(intra + inter, auto.collectiveSeconds(CollectiveAlgorithm.HIERARCHICAL, CollectiveKind.ALL_GATHER, ALL,
                 bytes), 1e-12);
         assertEquals(7 / 8.0 * bytes / 10e9 + 3 * 10e-6,
-                auto.collectiveSeconds(CollectiveAlgorithm.TREE, "AllGather", ALL, bytes), 1e-12);
-        assertEquals(agRing, auto.collectiveSeconds("AllToAll", ALL, bytes), 1e-12);
+                auto.collectiveSeconds(CollectiveAlgorithm.TREE, CollectiveKind.ALL_GATHER, ALL, bytes), 1e-12);
+        assertEquals(agRing, auto.collectiveSeconds(CollectiveKind.ALL_TO_ALL, ALL, bytes), 1e-12);
     }
 
     @Test
     void theGroupsPlacementPicksTheLink() {
         CostModel cm = new CostModel(toy(CollectiveAlgorithm.RING));
         long bytes = 1_000_000;
-        assertEquals(3 / 4.0 * bytes / 100e9 + 3e-6, cm.collectiveSeconds("AllGather", List.of(4, 5, 6, 7), bytes),
+        assertEquals(3 / 4.0 * bytes / 100e9 + 3e-6, cm.collectiveSeconds(CollectiveKind.ALL_GATHER, List.of(4, 5, 6, 7), bytes),
                 1e-15);
-        assertEquals(1 / 2.0 * bytes / 10e9 + 10e-6, cm.collectiveSeconds("AllGather", List.of(3, 4), bytes), 1e-15);
-        assertEquals(1e-6 + bytes / 100e9, cm.collectiveSeconds("SendRecv", List.of(0, 1), bytes), 1e-15);
-        assertEquals(10e-6 + bytes / 10e9, cm.collectiveSeconds("CollectivePermute", List.of(0, 4), bytes), 1e-15);
-        for (String kind : CostModel.KINDS) {
-            assertEquals(0, cm.collectiveSeconds(kind, List.of(5), bytes), kind);
+        assertEquals(1 / 2.0 * bytes / 10e9 + 10e-6, cm.collectiveSeconds(CollectiveKind.ALL_GATHER, List.of(3, 4), bytes), 1e-15);
+        assertEquals(1e-6 + bytes / 100e9, cm.collectiveSeconds(CollectiveKind.SEND_RECV, List.of(0, 1), bytes), 1e-15);
+        assertEquals(10e-6 + bytes / 10e9, cm.collectiveSeconds(CollectiveKind.COLLECTIVE_PERMUTE, List.of(0, 4), bytes), 1e-15);
+        for (CollectiveKind kind : CollectiveKind.values()) {
+            assertEquals(0, cm.collectiveSeconds(kind, List.of(5), bytes), kind.jsonName());
         }
     }
 
@@ -165,13 +167,15 @@ class CostModelTest {
     void badCollectivesAreRejected() {
         CostModel cm = new CostModel(toy(CollectiveAlgorithm.AUTO));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> cm.collectiveSeconds("Broadcast", ALL, 1));
-        assertTrue(e.getMessage().contains("'Broadcast'") && e.getMessage().contains("AllReduce"), e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> cm.collectiveSeconds("AllReduce", List.of(0, 8), 1));
+                () -> cm.collectiveSeconds((CollectiveKind) null, ALL, 1));
+        assertTrue(e.getMessage().contains("kind is null") && e.getMessage().contains("AllReduce"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> CollectiveKind.parse("Broadcastt"));
+        assertTrue(e.getMessage().contains("'Broadcastt'") && e.getMessage().contains("AllReduce"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> cm.collectiveSeconds(CollectiveKind.ALL_REDUCE, List.of(0, 8), 1));
         assertTrue(e.getMessage().contains("rank 8"), e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> cm.collectiveSeconds("AllReduce", ALL, -1));
+        e = assertThrows(IllegalArgumentException.class, () -> cm.collectiveSeconds(CollectiveKind.ALL_REDUCE, ALL, -1));
         assertTrue(e.getMessage().contains("-1 bytes"), e.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> cm.collectiveSeconds("AllReduce", List.of(), 1));
+        assertThrows(IllegalArgumentException.class, () -> cm.collectiveSeconds(CollectiveKind.ALL_REDUCE, List.of(), 1));
     }
 
     @Test
@@ -180,21 +184,21 @@ class CostModelTest {
         long buffer = 8_000_000;
         long[] recv = new long[8];
         Arrays.fill(recv, 2 * buffer * 7 / 8);
-        Communication ar = comm("AllReduce", List.of(List.of(0, 1, 2, 3), List.of(4, 5, 6, 7)), recv);
-        assertEquals(cm.collectiveSeconds("AllReduce", List.of(0, 1, 2, 3), 2 * buffer * 7 / 8 * 4 / 6),
+        Communication ar = comm(CollectiveKind.ALL_REDUCE, List.of(List.of(0, 1, 2, 3), List.of(4, 5, 6, 7)), recv);
+        assertEquals(cm.collectiveSeconds(CollectiveKind.ALL_REDUCE, List.of(0, 1, 2, 3), 2 * buffer * 7 / 8 * 4 / 6),
                 cm.communicationSeconds(ar), 1e-15);
-        assertEquals(buffer, CostModel.bufferBytes("AllReduce", 8, 2 * buffer * 7 / 8));
-        assertEquals(buffer, CostModel.bufferBytes("AllGather", 8, buffer * 7 / 8));
-        assertEquals(buffer, CostModel.bufferBytes("ReduceScatter", 8, buffer * 7 / 8));
-        assertEquals(buffer, CostModel.bufferBytes("SendRecv", 2, buffer));
+        assertEquals(buffer, CostModel.bufferBytes(CollectiveKind.ALL_REDUCE, 8, 2 * buffer * 7 / 8));
+        assertEquals(buffer, CostModel.bufferBytes(CollectiveKind.ALL_GATHER, 8, buffer * 7 / 8));
+        assertEquals(buffer, CostModel.bufferBytes(CollectiveKind.REDUCE_SCATTER, 8, buffer * 7 / 8));
+        assertEquals(buffer, CostModel.bufferBytes(CollectiveKind.SEND_RECV, 2, buffer));
         Arrays.fill(recv, buffer * 7 / 8);
-        Communication ag = comm("AllGather", List.of(ALL), recv);
-        assertEquals(cm.collectiveSeconds("AllGather", ALL, buffer), cm.communicationSeconds(ag), 1e-15);
+        Communication ag = comm(CollectiveKind.ALL_GATHER, List.of(ALL), recv);
+        assertEquals(cm.collectiveSeconds(CollectiveKind.ALL_GATHER, ALL, buffer), cm.communicationSeconds(ag), 1e-15);
         // the slowest group wins: a cross-node pair beside an intra-node pair
         long[] pair = new long[8];
         Arrays.fill(pair, buffer);
-        Communication p = comm("CollectivePermute", List.of(List.of(0, 1), List.of(3, 4)), pair);
-        assertEquals(cm.collectiveSeconds("CollectivePermute", List.of(3, 4), buffer), cm.communicationSeconds(p),
+        Communication p = comm(CollectiveKind.COLLECTIVE_PERMUTE, List.of(List.of(0, 1), List.of(3, 4)), pair);
+        assertEquals(cm.collectiveSeconds(CollectiveKind.COLLECTIVE_PERMUTE, List.of(3, 4), buffer), cm.communicationSeconds(p),
                 1e-15);
     }
 
@@ -207,9 +211,9 @@ class CostModelTest {
         Communication fwd = plan.comms(Phase.FORWARD).stream().filter(c -> "mm".equals(c.operator())
                 && c.origin() == Communication.Origin.OPERATOR).findFirst()
                 .orElseThrow();
-        assertEquals("AllReduce", fwd.kind());
+        assertEquals(CollectiveKind.ALL_REDUCE, fwd.kind());
         // the partial [64, 4096] float32 output is AllReduced over all 8 ranks inside one node
-        assertEquals(cm.collectiveSeconds("AllReduce", ALL, 64L * 4096 * 4), cm.communicationSeconds(fwd), 1e-12);
+        assertEquals(cm.collectiveSeconds(CollectiveKind.ALL_REDUCE, ALL, 64L * 4096 * 4), cm.communicationSeconds(fwd), 1e-12);
         long act = 0;
         for (OpPlan op : plan.ops()) {
             act += op.outputLayouts().get(0).sliceBytes(DType.FLOAT32);
@@ -237,14 +241,14 @@ class CostModelTest {
             long b2 = b1 + (long) (rnd.nextDouble() * 1e9);
             for (CollectiveAlgorithm a : CollectiveAlgorithm.values()) {
                 CostModel cm = new CostModel(base.withAlgorithm(a));
-                for (String kind : CostModel.KINDS) {
+                for (CollectiveKind kind : CollectiveKind.values()) {
                     double t1 = cm.collectiveSeconds(kind, group, b1);
                     double t2 = cm.collectiveSeconds(kind, group, b2);
                     assertTrue(t1 >= 0 && t1 <= t2, a + " " + kind + " over " + group + ": " + b1 + " bytes "
                             + t1 + " s > " + b2 + " bytes " + t2 + " s");
                 }
                 if (a == CollectiveAlgorithm.AUTO) {
-                    for (String kind : List.of("AllReduce", "AllGather", "ReduceScatter")) {
+                    for (CollectiveKind kind : List.of(CollectiveKind.ALL_REDUCE, CollectiveKind.ALL_GATHER, CollectiveKind.REDUCE_SCATTER)) {
                         double t = cm.collectiveSeconds(kind, group, b2);
                         for (CollectiveAlgorithm c : List.of(CollectiveAlgorithm.RING, CollectiveAlgorithm.TREE,
                                 CollectiveAlgorithm.HIERARCHICAL)) {
@@ -269,7 +273,7 @@ class CostModelTest {
             for (int r = 0; r < p; r++) {
                 group.add(r);
             }
-            double t = cm.collectiveSeconds("AllReduce", group, bytes);
+            double t = cm.collectiveSeconds(CollectiveKind.ALL_REDUCE, group, bytes);
             assertTrue(t > prev && t < limit, "p=" + p + ": " + t);
             assertEquals(limit * (p - 1) / p, t, limit * 1e-12);
             prev = t;
@@ -277,7 +281,7 @@ class CostModelTest {
         assertTrue(limit - prev < limit * 1e-3);
     }
 
-    private static Communication comm(String kind, List<List<Integer>> groups, long[] recv) {
+    private static Communication comm(CollectiveKind kind, List<List<Integer>> groups, long[] recv) {
         return new Communication(kind, Communication.Origin.OPERATOR, Phase.FORWARD, "op", -1, "t", null, null,
                 null, null, groups, recv, "test");
     }

@@ -1,5 +1,7 @@
 package io.tessera.planner.cost;
 
+import io.tessera.layout.comm.CollectiveKind;
+
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -126,23 +128,23 @@ class RankMappingTest {
                 * intra.latency();
         double acrossNodes = 2.0 * (p - 1) / p * bytes / (inter.bandwidth() * inter.efficiency()) + 2 * (p - 1)
                 * inter.latency();
-        assertEquals(inNode, new CostModel(block).collectiveSeconds("AllReduce", tp, bytes), inNode * 1e-12);
-        assertEquals(acrossNodes, new CostModel(spread).collectiveSeconds("AllReduce", tp, bytes),
+        assertEquals(inNode, new CostModel(block).collectiveSeconds(CollectiveKind.ALL_REDUCE, tp, bytes), inNode * 1e-12);
+        assertEquals(acrossNodes, new CostModel(spread).collectiveSeconds(CollectiveKind.ALL_REDUCE, tp, bytes),
                 acrossNodes * 1e-12);
         assertTrue(acrossNodes > 10 * inNode, inNode + " vs " + acrossNodes);
 
         // hierarchical: one rank per node, so no intra-node step and an inter-node ring over 8 nodes
         ClusterSpec hier = spread.withAlgorithm(CollectiveAlgorithm.HIERARCHICAL);
-        assertEquals(acrossNodes, new CostModel(hier).collectiveSeconds("AllReduce", tp, bytes), acrossNodes * 1e-12);
+        assertEquals(acrossNodes, new CostModel(hier).collectiveSeconds(CollectiveKind.ALL_REDUCE, tp, bytes), acrossNodes * 1e-12);
         // ... and block packs the group in one node: only the intra-node ring
         assertEquals(inNode, new CostModel(block.withAlgorithm(CollectiveAlgorithm.HIERARCHICAL))
-                .collectiveSeconds("AllReduce", tp, bytes), inNode * 1e-12);
+                .collectiveSeconds(CollectiveKind.ALL_REDUCE, tp, bytes), inNode * 1e-12);
 
         // a data-parallel group {0, 8, .., 56} is the other way round: across nodes with block, in a node with
         // round robin (8 nodes: r % 8 == 0)
         List<Integer> dp = List.of(0, 8, 16, 24, 32, 40, 48, 56);
-        assertEquals(acrossNodes, new CostModel(block).collectiveSeconds("AllReduce", dp, bytes), acrossNodes * 1e-12);
-        assertEquals(inNode, new CostModel(spread).collectiveSeconds("AllReduce", dp, bytes), inNode * 1e-12);
+        assertEquals(acrossNodes, new CostModel(block).collectiveSeconds(CollectiveKind.ALL_REDUCE, dp, bytes), acrossNodes * 1e-12);
+        assertEquals(inNode, new CostModel(spread).collectiveSeconds(CollectiveKind.ALL_REDUCE, dp, bytes), inNode * 1e-12);
     }
 
     @Test
@@ -158,9 +160,9 @@ class RankMappingTest {
         // the hand-computed block figure: ranks 0 and 1 share node 0
         Link intra = A100.intraNode();
         assertEquals(intra.latency() + 1e6 / (intra.bandwidth() * intra.efficiency()),
-                a.collectiveSeconds("SendRecv", pair, 1_000_000), 1e-18);
-        assertNotEquals(a.collectiveSeconds("SendRecv", pair, 1_000_000),
-                b.collectiveSeconds("SendRecv", pair, 1_000_000));
+                a.collectiveSeconds(CollectiveKind.SEND_RECV, pair, 1_000_000), 1e-18);
+        assertNotEquals(a.collectiveSeconds(CollectiveKind.SEND_RECV, pair, 1_000_000),
+                b.collectiveSeconds(CollectiveKind.SEND_RECV, pair, 1_000_000));
     }
 
     private static void assertMessage(String json, String... parts) {

@@ -1,5 +1,7 @@
 package io.tessera.planner.op;
 
+import io.tessera.layout.comm.CollectiveKind;
+
 import io.tessera.layout.Box;
 import io.tessera.layout.DType;
 import io.tessera.layout.DeviceMatrix;
@@ -49,7 +51,7 @@ class GatherTest {
         assertArrayEquals(new long[] {8, 16, 32}, s.outputLayout(0, OUT).sliceShape());
         assertEquals(1, s.forward().size());
         OpComm c = s.forward().get(0);
-        assertEquals(OpComm.Kind.ALL_REDUCE, c.kind());
+        assertEquals(CollectiveKind.ALL_REDUCE, c.kind());
         assertEquals(ReduceOp.SUM, c.reduce());
         assertArrayEquals(new int[] {4}, c.axes());
         assertEquals(List.of(List.of(0, 2, 4, 6), List.of(1, 3, 5, 7)), c.groups(s.devMatrix()));

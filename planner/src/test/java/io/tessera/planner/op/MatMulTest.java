@@ -1,5 +1,7 @@
 package io.tessera.planner.op;
 
+import io.tessera.layout.comm.CollectiveKind;
+
 import io.tessera.layout.DType;
 import io.tessera.layout.DeviceMatrix;
 import io.tessera.layout.Layout;
@@ -40,7 +42,7 @@ class MatMulTest {
                 s.outputLayout(0, TensorType.of(DType.FLOAT32, 2, 4, 8, 32)).sliceShape());
         assertEquals(1, s.forward().size());
         OpComm ar = s.forward().get(0);
-        assertEquals(OpComm.Kind.ALL_REDUCE, ar.kind());
+        assertEquals(CollectiveKind.ALL_REDUCE, ar.kind());
         assertArrayEquals(new int[] {1}, ar.axes(), "the k device dim, counted from the right");
         assertEquals(64, ar.groups(s.devMatrix()).size(), "1024 ranks in groups of 16");
         assertEquals(16, ar.groups(s.devMatrix()).get(0).size());

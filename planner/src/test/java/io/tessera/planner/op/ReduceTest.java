@@ -1,5 +1,7 @@
 package io.tessera.planner.op;
 
+import io.tessera.layout.comm.CollectiveKind;
+
 import io.tessera.layout.DType;
 import io.tessera.layout.DeviceMatrix;
 import io.tessera.layout.TensorMap;
@@ -45,7 +47,7 @@ class ReduceTest {
         assertEquals(TensorMap.of(2, 1), s.outputMaps().get(0));
         assertEquals(1, s.forward().size());
         OpComm c = s.forward().get(0);
-        assertEquals(OpComm.Kind.ALL_REDUCE, c.kind());
+        assertEquals(CollectiveKind.ALL_REDUCE, c.kind());
         assertEquals(ReduceOp.SUM, c.reduce());
         assertArrayEquals(new int[] {0}, c.axes());
         assertEquals("reduced dim 2 (2 ways) split: each rank holds a partial sum", c.reason());

@@ -1,5 +1,7 @@
 package io.tessera.planner.op;
 
+import io.tessera.layout.comm.CollectiveKind;
+
 import io.tessera.layout.Box;
 import io.tessera.layout.DType;
 import io.tessera.layout.DeviceMatrix;
@@ -81,7 +83,7 @@ class ReshapeTest {
         assertArrayEquals(new long[] {2, 8, 16}, s.outputLayout(0, y).sliceShape());
         assertEquals(1, s.forward().size());
         OpComm c = s.forward().get(0);
-        assertEquals(OpComm.Kind.ALL_GATHER, c.kind());
+        assertEquals(CollectiveKind.ALL_GATHER, c.kind());
         assertArrayEquals(new int[] {1}, c.axes());
         assertEquals("the input's splits of sizes [8] do not land on an outermost factor of an output dim of "
                 + "Float32[2, 8, 16]; the slices are gathered over them before the local reshape", c.reason());

@@ -1,5 +1,9 @@
 package io.tessera.planner.plan;
 
+import io.tessera.layout.comm.CollectiveKind;
+
+import io.tessera.layout.comm.Phase;
+
 import io.tessera.layout.DType;
 import io.tessera.layout.Layout;
 import io.tessera.layout.tensor.Tensor;
@@ -122,8 +126,8 @@ class OptimizerParallelTest {
                 plan.param("layers.0.ffn.w1").shard()));
 
         long gathers = plan.comms().stream().filter(c -> c.origin() == Communication.Origin.PARALLEL_OPTIMIZER
-                && c.kind().equals("AllGather")).count();
-        long scatters = plan.comms().stream().filter(c -> c.kind().equals("ReduceScatter")).count();
+                && c.kind() == CollectiveKind.ALL_GATHER).count();
+        long scatters = plan.comms().stream().filter(c -> c.kind() == CollectiveKind.REDUCE_SCATTER).count();
         assertEquals(15, gathers);
         assertEquals(15, scatters);
         assertTrue(plan.comms().stream().noneMatch(c -> c.origin() == Communication.Origin.GRADIENT
@@ -133,7 +137,7 @@ class OptimizerParallelTest {
         // data-parallel pairs (12 layer matrices and the head); the same two for ReduceScatter; one AllReduce of the
         // 10 LayerNorm vectors' gradients over the pairs
         assertEquals(5, plan.buckets().size(), plan.buckets().toString());
-        Bucket pairs = plan.buckets().stream().filter(b -> b.kind().equals("AllGather")
+        Bucket pairs = plan.buckets().stream().filter(b -> b.kind() == CollectiveKind.ALL_GATHER
                 && b.groups().get(0).size() == 2).findFirst().orElseThrow();
         assertEquals(List.of("layers.0.attention.wq", "layers.0.attention.wk", "layers.0.attention.wv",
                 "layers.0.attention.wo", "layers.0.ffn.w1", "layers.0.ffn.w2", "layers.1.attention.wq",
@@ -142,11 +146,11 @@ class OptimizerParallelTest {
         // 2 x (3 x 4096 + 4096 + 16384 + 16384) + 8192 bytes of model-parallel slices
         assertEquals(106496, pairs.bytes());
         assertEquals(pairs.comms().get(0), pairs.issuedAt(), "a forward AllGather is issued before its first member");
-        Bucket table = plan.buckets().stream().filter(b -> b.kind().equals("AllGather")
+        Bucket table = plan.buckets().stream().filter(b -> b.kind() == CollectiveKind.ALL_GATHER
                 && b.groups().get(0).size() == 8).findFirst().orElseThrow();
         assertEquals(List.of("embedding.word_table", "embedding.position"), table.members());
         assertEquals(32768 + 4096, table.bytes());
-        Bucket norms = plan.buckets().stream().filter(b -> b.kind().equals("AllReduce")).findFirst().orElseThrow();
+        Bucket norms = plan.buckets().stream().filter(b -> b.kind() == CollectiveKind.ALL_REDUCE).findFirst().orElseThrow();
         assertEquals(10, norms.members().size());
         assertEquals(2560, norms.bytes());
         assertEquals(norms.comms().get(norms.comms().size() - 1), norms.issuedAt());
@@ -168,7 +172,7 @@ class OptimizerParallelTest {
     @Test
     void recomputeGathersAgainInBackwardAndKeepsNothingAlive() {
         Plan plan = gpt(true);
-        List<Communication> again = plan.comms(Phase.BACKWARD).stream().filter(c -> c.kind().equals("AllGather"))
+        List<Communication> again = plan.comms(Phase.BACKWARD).stream().filter(c -> c.kind() == CollectiveKind.ALL_GATHER)
                 .toList();
         assertEquals(List.of("layers.1.ffn.w2", "layers.1.ffn.w1", "layers.1.attention.wo", "layers.1.attention.wv",
                 "layers.1.attention.wk", "layers.1.attention.wq"), again.stream().map(Communication::parameter)
@@ -193,7 +197,7 @@ class OptimizerParallelTest {
                         new CommFusionMode.Size(20.0 / 1024), new CommFusionMode.Auto()));
         HandPlans.megatronGpt(c, 2, 4).forEach(b::strategy);
         Plan plan = Planner.plan(net, b.build());
-        List<Bucket> gathers = plan.buckets().stream().filter(x -> x.kind().equals("AllGather")
+        List<Bucket> gathers = plan.buckets().stream().filter(x -> x.kind() == CollectiveKind.ALL_GATHER
                 && x.groups().get(0).size() == 2).toList();
         // id 0: w1 alone; the other 12 in graph order, a new bucket whenever 20480 bytes would be passed:
         // [wq, wk, wv, wo] 16384, [w2(l0)] 16384 .. each bucket stays <= 20480 unless a single member is larger
@@ -204,7 +208,7 @@ class OptimizerParallelTest {
                 && g.fusionId() == 0));
         assertEquals(List.of("layers.0.attention.wq", "layers.0.attention.wk", "layers.0.attention.wv",
                 "layers.0.attention.wo"), gathers.get(0).members());
-        List<Bucket> reduces = plan.buckets().stream().filter(x -> x.kind().equals("AllReduce")).toList();
+        List<Bucket> reduces = plan.buckets().stream().filter(x -> x.kind() == CollectiveKind.ALL_REDUCE).toList();
         assertEquals(List.of(3, 7), reduces.stream().map(x -> x.members().size()).toList());
     }
 

@@ -1,5 +1,9 @@
 package io.tessera.planner.plan;
 
+import io.tessera.layout.comm.CollectiveKind;
+
+import io.tessera.layout.comm.Phase;
+
 import io.tessera.layout.Box;
 import io.tessera.layout.DType;
 import io.tessera.layout.param.Parameter;
@@ -79,7 +83,7 @@ class PlannerTest {
         assertEquals(List.of("blocks.0.fc2", "blocks.1.fc2", "blocks.2.fc2"),
                 fwd.stream().map(Communication::operator).toList(), fwd.toString());
         for (Communication c : fwd) {
-            assertEquals("AllReduce", c.kind());
+            assertEquals(CollectiveKind.ALL_REDUCE, c.kind());
             assertEquals(Communication.Origin.OPERATOR, c.origin());
             assertEquals(List.of(List.of(0, 1, 2, 3), List.of(4, 5, 6, 7)), c.groups());
             // each rank holds a [8, 32] float32 partial sum: ring AllReduce over 4 receives 2 * 3/4 of it
@@ -96,7 +100,7 @@ class PlannerTest {
         assertEquals(1, lossRedistribution.size());
         assertEquals("loss", lossRedistribution.get(0).operator());
         assertEquals(Phase.BACKWARD, lossRedistribution.get(0).phase());
-        assertEquals("AllGather", lossRedistribution.get(0).kind());
+        assertEquals(CollectiveKind.ALL_GATHER, lossRedistribution.get(0).kind());
         // backward: the column-parallel input's gradient is partial over the tensor-parallel group (Megatron's f),
         // except for block 0 whose input x needs no gradient
         List<String> inputGrads = plan.comms(Phase.BACKWARD).stream()
@@ -117,7 +121,7 @@ class PlannerTest {
         Plan plan = planFile("mlp-data-parallel.json");
         assertEquals(plan.params().size(), plan.comms().size(), plan.comms().toString());
         for (Communication c : plan.comms()) {
-            assertEquals("AllReduce", c.kind());
+            assertEquals(CollectiveKind.ALL_REDUCE, c.kind());
             assertEquals(Communication.Origin.GRADIENT, c.origin());
             assertEquals(ReduceOp.MEAN, c.reduce(), "gradients_mean is set in the file");
             assertEquals(List.of(List.of(0, 1, 2, 3, 4, 5, 6, 7)), c.groups());
@@ -153,13 +157,13 @@ class PlannerTest {
         // forward: the AllToAll into the Transpose (the loss's row split of the replicated logits is a local slice);
         // backward: the logits' gradient gathered back, then the AllToAll's transpose
         assertEquals(3, r.size(), r.toString());
-        assertEquals("AllToAll", r.get(0).kind());
+        assertEquals(CollectiveKind.ALL_TO_ALL, r.get(0).kind());
         assertEquals(Phase.FORWARD, r.get(0).phase());
         assertEquals("swap", r.get(0).operator());
-        assertEquals("AllGather", r.get(1).kind());
+        assertEquals(CollectiveKind.ALL_GATHER, r.get(1).kind());
         assertEquals("loss_fn", r.get(1).operator());
         assertEquals(Phase.BACKWARD, r.get(1).phase());
-        assertEquals("AllToAll", r.get(2).kind());
+        assertEquals(CollectiveKind.ALL_TO_ALL, r.get(2).kind());
         assertEquals(Phase.BACKWARD, r.get(2).phase());
         // byte-minimal: each rank keeps 1/8 of its slice and receives the other 7/8 pieces
         long slice = 16 * 8 * 8 / 8 * 4;

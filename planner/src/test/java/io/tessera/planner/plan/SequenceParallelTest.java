@@ -1,5 +1,9 @@
 package io.tessera.planner.plan;
 
+import io.tessera.layout.comm.CollectiveKind;
+
+import io.tessera.layout.comm.Phase;
+
 import io.tessera.layout.DType;
 import io.tessera.layout.param.Parameter;
 import io.tessera.planner.cost.ClusterSpec;
@@ -141,7 +145,7 @@ class SequenceParallelTest {
         }
         assertEquals(expected, names(rest));
         // no activation is AllReduced any more but the loss (a scalar mean)
-        assertTrue(sp.comms().stream().noneMatch(x -> x.kind().equals("AllReduce") && x.origin() != GRADIENT
+        assertTrue(sp.comms().stream().noneMatch(x -> x.kind() == CollectiveKind.ALL_REDUCE && x.origin() != GRADIENT
                 && !x.operator().equals("loss")), sp.comms().toString());
         // LayerNorm parameters now see a part of the tokens on every rank: their gradients are reduced over all ranks
         Communication gamma = sp.comms().stream().filter(x -> "layers.0.ln1.gamma".equals(x.parameter()))
@@ -289,12 +293,12 @@ class SequenceParallelTest {
         // forward: one redistribution into the row split (at mm1); backward: one AllReduce of the summed partial
         // gradients over the column group, then one transposed redistribution, both at mm1
         assertTrue(relu.stream().allMatch(x -> x.operator().equals("mm1")), relu.toString());
-        assertEquals(1, relu.stream().filter(x -> x.kind().equals("AllReduce")).count(), relu.toString());
+        assertEquals(1, relu.stream().filter(x -> x.kind() == CollectiveKind.ALL_REDUCE).count(), relu.toString());
         long forward = relu.stream().filter(x -> x.phase() == Phase.FORWARD).count();
         long back = relu.stream().filter(x -> x.phase() == Phase.BACKWARD
                 && x.origin() == Communication.Origin.REDISTRIBUTION).count();
         assertTrue(forward >= 1 && back == forward, relu.toString());
-        assertTrue(relu.stream().filter(x -> x.kind().equals("AllReduce")).findFirst().orElseThrow().reason()
+        assertTrue(relu.stream().filter(x -> x.kind() == CollectiveKind.ALL_REDUCE).findFirst().orElseThrow().reason()
                 .contains("2 consumers [mm1, mm2]"), relu.toString());
     }
 }

@@ -1,5 +1,7 @@
 package io.tessera.simulator.numeric;
 
+import io.tessera.layout.comm.CollectiveKind;
+
 import io.tessera.layout.Box;
 import io.tessera.layout.DType;
 import io.tessera.layout.Layout;
@@ -20,7 +22,7 @@ import io.tessera.planner.plan.Bucket;
 import io.tessera.planner.plan.Communication;
 import io.tessera.planner.plan.OpPlan;
 import io.tessera.planner.plan.ParamPlan;
-import io.tessera.planner.plan.Phase;
+import io.tessera.layout.comm.Phase;
 import io.tessera.planner.plan.PipelinePlan;
 import io.tessera.planner.plan.Plan;
 import io.tessera.planner.strategy.OptimizerKind;
@@ -296,7 +298,7 @@ final class Execution {
                     String src = "param/" + t;
                     if (p.shard().sharded()) {
                         if (node.name().equals(p.consumer())) {
-                            gather(shardComm(t, "AllGather", Phase.FORWARD));
+                            gather(shardComm(t, CollectiveKind.ALL_GATHER, Phase.FORWARD));
                         }
                         src = "gathered/" + t;
                         if (p.recompute()) {
@@ -314,10 +316,10 @@ final class Execution {
                 if (c.phase() == Phase.FORWARD && c.origin() == Communication.Origin.OPERATOR
                         && c.operator().equals(node.name()) && !(node.op() instanceof BatchNorm)) {
                     String out = "act/" + c.tensor();
-                    if (c.kind().equals("AllReduce")) {
+                    if (c.kind() == CollectiveKind.ALL_REDUCE) {
                         collective(c.kind() + "(" + c.reduce().jsonName() + ") " + c.tensor(), c.groups(),
                                 Collectives.allReduce(out, out, c.reduce()));
-                    } else if (c.kind().equals("ReduceScatter")) {
+                    } else if (c.kind() == CollectiveKind.REDUCE_SCATTER) {
                         int dim = multiDim(op.outputLayouts().get(0).tensorMap());
                         collective("ReduceScatter " + c.tensor(), c.groups(),
                                 Collectives.reduceScatter(out, out, dim, c.reduce()));
@@ -350,7 +352,7 @@ final class Execution {
     /** The forward AllGather of a Reshape whose input splits only partly carry through the new shape, or null. */
     private Communication reshapeGather(String node) {
         for (Communication c : plan.comms()) {
-            if (c.phase() == Phase.FORWARD && c.origin() == Communication.Origin.OPERATOR && c.kind().equals("AllGather")
+            if (c.phase() == Phase.FORWARD && c.origin() == Communication.Origin.OPERATOR && c.kind() == CollectiveKind.ALL_GATHER
                     && node.equals(c.operator())) {
                 return c;
             }
@@ -533,9 +535,9 @@ final class Execution {
         }
         // gathers first: recomputed weights and the gradient of a reduce-scattered output
         for (Communication c : segment) {
-            if (c.kind().equals("AllGather") && c.origin() == Communication.Origin.PARALLEL_OPTIMIZER) {
+            if (c.kind() == CollectiveKind.ALL_GATHER && c.origin() == Communication.Origin.PARALLEL_OPTIMIZER) {
                 gather(c);
-            } else if (c.kind().equals("AllGather") && c.origin() == Communication.Origin.OPERATOR) {
+            } else if (c.kind() == CollectiveKind.ALL_GATHER && c.origin() == Communication.Origin.OPERATOR) {
                 int dim = multiDim(op.outputLayouts().get(0).tensorMap());
                 String g = "grad/" + node.outputs().get(0);
                 collective("AllGather " + c.tensor(), c.groups(), Collectives.allGather(g, "bgrad/" + node.name(),
@@ -557,9 +559,9 @@ final class Execution {
                     && c.origin() == Communication.Origin.OPERATOR;
             // mirror AllReduces of optimizer shards run right after their ReduceScatter (see reduce)
             // (a redistribution's ReduceScatter runs in contribute, with the gradient it reduces)
-            boolean reduction = (c.kind().equals("AllReduce") && (c.origin() == Communication.Origin.OPERATOR
+            boolean reduction = (c.kind() == CollectiveKind.ALL_REDUCE && (c.origin() == Communication.Origin.OPERATOR
                     || c.origin() == Communication.Origin.GRADIENT) && !edges.contains(c.operator() + "#"
-                    + c.input()) && !batchNormStats) || (c.kind().equals("ReduceScatter")
+                    + c.input()) && !batchNormStats) || (c.kind() == CollectiveKind.REDUCE_SCATTER
                     && c.origin() != Communication.Origin.REDISTRIBUTION);
             if (!reduction) {
                 continue;
@@ -581,9 +583,9 @@ final class Execution {
     }
 
     /** The optimizer-parallel communication {@code kind} of parameter {@code param} in {@code phase}. */
-    private Communication shardComm(String param, String kind, Phase phase) {
+    private Communication shardComm(String param, CollectiveKind kind, Phase phase) {
         for (Communication c : plan.comms()) {
-            if (c.origin() == Communication.Origin.PARALLEL_OPTIMIZER && c.kind().equals(kind) && c.phase() == phase
+            if (c.origin() == Communication.Origin.PARALLEL_OPTIMIZER && c.kind() == kind && c.phase() == phase
                     && param.equals(c.parameter())) {
                 return c;
             }
@@ -631,7 +633,7 @@ final class Execution {
         Communication first = comms.get(0);
         String label = (comms.size() > 1 ? "fused " : "") + first.kind() + "(" + first.reduce().jsonName() + ") "
                 + (comms.size() > 1 ? comms.size() + " tensors" : first.tensor());
-        if (first.kind().equals("ReduceScatter")) {
+        if (first.kind() == CollectiveKind.REDUCE_SCATTER) {
             List<CollectiveFn> fns = new ArrayList<>();
             for (Communication c : comms) {
                 fns.add(Collectives.reduceScatter("gacc/" + c.parameter(), "gshard/" + c.parameter(), 0, c.reduce()));
@@ -719,7 +721,7 @@ final class Execution {
             }
         }
         boolean gatheredGrad = plan.comms().stream().anyMatch(c -> c.phase() == Phase.BACKWARD
-                && c.origin() == Communication.Origin.OPERATOR && c.kind().equals("AllGather")
+                && c.origin() == Communication.Origin.OPERATOR && c.kind() == CollectiveKind.ALL_GATHER
                 && node.name().equals(c.operator()));
         compute(node.name() + " backward", s -> {
             List<NDArray> in = new ArrayList<>();
@@ -897,7 +899,7 @@ final class Execution {
     private Communication redistributionScatter(String node, int input) {
         for (Communication c : plan.comms()) {
             if (c.phase() == Phase.BACKWARD && c.origin() == Communication.Origin.REDISTRIBUTION
-                    && c.kind().equals("ReduceScatter") && node.equals(c.operator()) && c.input() == input) {
+                    && c.kind() == CollectiveKind.REDUCE_SCATTER && node.equals(c.operator()) && c.input() == input) {
                 return c;
             }
         }

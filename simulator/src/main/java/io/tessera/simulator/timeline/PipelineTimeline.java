@@ -1,5 +1,7 @@
 package io.tessera.simulator.timeline;
 
+import io.tessera.layout.comm.CollectiveKind;
+
 import io.tessera.planner.cost.Recompute;
 import io.tessera.layout.DType;
 import io.tessera.planner.cost.ClusterSpec;
@@ -157,7 +159,7 @@ public final class PipelineTimeline {
             }
             for (int[] pair : pairs) {
                 for (int j = 0; j < n; j++) {
-                    send = Math.max(send, cost.collectiveSeconds("SendRecv",
+                    send = Math.max(send, cost.collectiveSeconds(CollectiveKind.SEND_RECV,
                             List.of(pair[0] * n + j, pair[1] * n + j), microBoundary));
                 }
             }
@@ -317,7 +319,7 @@ public final class PipelineTimeline {
             inputs[b.toStage()] += b.bytes();
             double worst = 0;
             for (int j = 0; j < n; j++) {
-                worst = Math.max(worst, cost.collectiveSeconds("SendRecv",
+                worst = Math.max(worst, cost.collectiveSeconds(CollectiveKind.SEND_RECV,
                         List.of(pipe.globalRank(b.fromStage(), j), pipe.globalRank(b.toStage(), j)), b.bytes()));
             }
             send[b.fromStage()] += worst;
@@ -371,7 +373,7 @@ public final class PipelineTimeline {
     /** Gradient reductions that run once per step, on the sums over the micro-batches (not weight gathers). */
     private static boolean oncePerStep(Communication c) {
         return c.origin() == Communication.Origin.GRADIENT
-                || c.origin() == Communication.Origin.PARALLEL_OPTIMIZER && !c.kind().equals("AllGather");
+                || c.origin() == Communication.Origin.PARALLEL_OPTIMIZER && c.kind() != CollectiveKind.ALL_GATHER;
     }
 
     /**

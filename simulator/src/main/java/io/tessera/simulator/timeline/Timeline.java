@@ -1,5 +1,7 @@
 package io.tessera.simulator.timeline;
 
+import io.tessera.layout.comm.CollectiveKind;
+
 import io.tessera.layout.DType;
 import io.tessera.planner.cost.ClusterSpec;
 import io.tessera.planner.cost.CostModel;
@@ -9,7 +11,7 @@ import io.tessera.planner.plan.Bucket;
 import io.tessera.planner.plan.Communication;
 import io.tessera.planner.plan.OpPlan;
 import io.tessera.planner.plan.ParamPlan;
-import io.tessera.planner.plan.Phase;
+import io.tessera.layout.comm.Phase;
 import io.tessera.planner.plan.Plan;
 
 import java.util.ArrayList;
@@ -257,12 +259,12 @@ public final class Timeline {
 
         /** An optimizer-parallel AllGather: it depends on no computation. */
         static boolean prefetch(Communication c) {
-            return c.origin() == Communication.Origin.PARALLEL_OPTIMIZER && c.kind().equals("AllGather");
+            return c.origin() == Communication.Origin.PARALLEL_OPTIMIZER && c.kind() == CollectiveKind.ALL_GATHER;
         }
 
         /** Whether compute may run on while {@code c} is in flight. */
         final boolean overlapped(Communication c) {
-            return options.overlapGradientComm() && c.phase() == Phase.BACKWARD && !c.kind().equals("AllGather")
+            return options.overlapGradientComm() && c.phase() == Phase.BACKWARD && c.kind() != CollectiveKind.ALL_GATHER
                     && (c.origin() == Communication.Origin.GRADIENT
                     || c.origin() == Communication.Origin.PARALLEL_OPTIMIZER);
         }

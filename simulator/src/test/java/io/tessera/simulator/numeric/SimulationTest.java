@@ -1,5 +1,7 @@
 package io.tessera.simulator.numeric;
 
+import io.tessera.layout.comm.CollectiveKind;
+
 import io.tessera.layout.DType;
 import io.tessera.layout.param.Parameter;
 import io.tessera.planner.graph.Network;
@@ -131,7 +133,7 @@ class SimulationTest {
         HandPlans.megatronGpt(c, 4, 4).forEach(b::strategy);
         Plan plan = Planner.plan(net, b.build());
         assertTrue(plan.params().stream().anyMatch(p -> !p.shard().mirrorGroups().isEmpty()), "mirror groups used");
-        assertTrue(plan.comms().stream().anyMatch(x -> x.kind().equals("ReduceScatter")));
+        assertTrue(plan.comms().stream().anyMatch(x -> x.kind() == CollectiveKind.REDUCE_SCATTER));
         assertPasses(plan, d == DType.FLOAT64 ? F64 : F32);
     }
 
@@ -266,7 +268,7 @@ class SimulationTest {
                 .strategy("reshape", new int[] {1, 2})
                 .build();
         Plan plan = Planner.plan(b.build(), config);
-        assertTrue(plan.comms().stream().anyMatch(c -> c.kind().equals("AllGather") && c.operator().equals("reshape")),
+        assertTrue(plan.comms().stream().anyMatch(c -> c.kind() == CollectiveKind.ALL_GATHER && c.operator().equals("reshape")),
                 plan.comms().toString());
         // the loss, a mean of tanh, may be negative: only the comparison is checked
         for (SimulationOptions o : List.of(F64, F32)) {

@@ -1,9 +1,11 @@
 package io.tessera.simulator.timeline;
 
+import io.tessera.layout.comm.CollectiveKind;
+
 import io.tessera.planner.cost.ClusterSpec;
 import io.tessera.planner.cost.CostModel;
 import io.tessera.planner.plan.Communication;
-import io.tessera.planner.plan.Phase;
+import io.tessera.layout.comm.Phase;
 import io.tessera.planner.plan.Plan;
 import io.tessera.planner.plan.StrategyPlans;
 import io.tessera.planner.strategy.StrategyFiles;
@@ -23,8 +25,8 @@ class SequenceParallelTimelineTest {
     }
 
     /** Bytes received by all ranks in the {@code kind} communications of {@code phase} inside the layers. */
-    private static long layers(Plan plan, Phase phase, String kind) {
-        return plan.comms(phase).stream().filter(c -> c.kind().equals(kind) && c.operator() != null
+    private static long layers(Plan plan, Phase phase, CollectiveKind kind) {
+        return plan.comms(phase).stream().filter(c -> c.kind() == kind && c.operator() != null
                 && c.operator().startsWith("layers.") && c.origin() != Communication.Origin.GRADIENT
                 && !c.tensor().endsWith("embedding.flatten")).mapToLong(Communication::totalRecvBytes).sum();
     }
@@ -38,16 +40,16 @@ class SequenceParallelTimelineTest {
         TimelineReport s = Timeline.run(sp, TimelineOptions.of(cluster));
 
         // the layers' AllReduces (2 per layer each way) ...
-        long forwardAllReduce = layers(megatron, Phase.FORWARD, "AllReduce");
-        long backwardAllReduce = layers(megatron, Phase.BACKWARD, "AllReduce");
+        long forwardAllReduce = layers(megatron, Phase.FORWARD, CollectiveKind.ALL_REDUCE);
+        long backwardAllReduce = layers(megatron, Phase.BACKWARD, CollectiveKind.ALL_REDUCE);
         assertTrue(forwardAllReduce > 0 && backwardAllReduce > 0);
         assertFalse(m.commBytesByKind().containsKey("forward ReduceScatter"), m.commBytesByKind().toString());
         // ... become as many bytes of AllGathers and ReduceScatters, half each
-        assertEquals(0, layers(sp, Phase.FORWARD, "AllReduce") + layers(sp, Phase.BACKWARD, "AllReduce"));
+        assertEquals(0, layers(sp, Phase.FORWARD, CollectiveKind.ALL_REDUCE) + layers(sp, Phase.BACKWARD, CollectiveKind.ALL_REDUCE));
         assertEquals(forwardAllReduce / 2, s.commBytesByKind().get("forward ReduceScatter"));
-        assertEquals(forwardAllReduce / 2, layers(sp, Phase.FORWARD, "AllGather"));
-        assertEquals(backwardAllReduce / 2, layers(sp, Phase.BACKWARD, "AllGather"));
-        assertEquals(backwardAllReduce / 2, layers(sp, Phase.BACKWARD, "ReduceScatter"));
+        assertEquals(forwardAllReduce / 2, layers(sp, Phase.FORWARD, CollectiveKind.ALL_GATHER));
+        assertEquals(backwardAllReduce / 2, layers(sp, Phase.BACKWARD, CollectiveKind.ALL_GATHER));
+        assertEquals(backwardAllReduce / 2, layers(sp, Phase.BACKWARD, CollectiveKind.REDUCE_SCATTER));
         // forward, only the loss's mean is still AllReduced (Megatron: the loss's and the layers')
         assertEquals(m.commBytesByKind().get("forward AllReduce") - forwardAllReduce,
                 s.commBytesByKind().get("forward AllReduce"));

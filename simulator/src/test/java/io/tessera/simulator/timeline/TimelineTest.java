@@ -1,5 +1,7 @@
 package io.tessera.simulator.timeline;
 
+import io.tessera.layout.comm.CollectiveKind;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tessera.layout.DType;
@@ -81,7 +83,7 @@ class TimelineTest {
         Plan plan = twoOpsOneAllReduce();
         assertEquals(1, plan.comms().size(), plan.comms().toString());
         Communication ar = plan.comms().get(0);
-        assertEquals("AllReduce", ar.kind());
+        assertEquals(CollectiveKind.ALL_REDUCE, ar.kind());
         assertEquals(List.of(List.of(0, 1)), ar.groups());
         CostModel cost = new CostModel(A100);
         double f1 = cost.computeSeconds(plan.network(), plan.op("fc"), false);

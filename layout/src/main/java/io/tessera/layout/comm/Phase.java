@@ -1,6 +1,6 @@
-package io.tessera.planner.plan;
+package io.tessera.layout.comm;
 
-/** When an inserted communication runs in a training step. */
+/** When a communication runs in a training step: one type for the plan, fusion, costs, the timeline and the simulator. */
 public enum Phase {
     /** The forward pass. */
     FORWARD,
