@@ -7,7 +7,7 @@ import io.tessera.planner.cost.ClusterSpecs;
 import io.tessera.planner.cost.RankMapping;
 import io.tessera.planner.plan.PipelinePlan;
 import io.tessera.planner.plan.Plan;
-import io.tessera.planner.plan.StrategyPlans;
+import io.tessera.planner.api.StrategyPlans;
 import io.tessera.planner.strategy.StrategyFiles;
 import io.tessera.simulator.timeline.ChromeTrace;
 import io.tessera.simulator.timeline.PipelineOptions;

@@ -2,7 +2,7 @@ package io.tessera.cli;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.tessera.layout.init.InitializerBenchmark;
+import io.tessera.bench.InitializerBenchmark;
 import io.tessera.layout.tensor.Tensor;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;

@@ -1,7 +1,7 @@
 package io.tessera.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.tessera.layout.bench.LayoutBenchmark;
+import io.tessera.bench.LayoutBenchmark;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;

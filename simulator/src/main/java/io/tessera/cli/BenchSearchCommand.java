@@ -1,8 +1,8 @@
 package io.tessera.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.tessera.planner.bench.PlanBenchmark;
-import io.tessera.planner.bench.SearchBenchmark;
+import io.tessera.bench.PlanBenchmark;
+import io.tessera.bench.SearchBenchmark;
 import io.tessera.planner.plan.Planner;
 import io.tessera.planner.search.Candidate;
 import io.tessera.planner.search.SearchProgress;

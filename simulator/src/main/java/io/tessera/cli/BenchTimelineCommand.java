@@ -3,7 +3,7 @@ package io.tessera.cli;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tessera.planner.cost.RankMapping;
-import io.tessera.simulator.timeline.TimelineBenchmark;
+import io.tessera.bench.TimelineBenchmark;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;

@@ -3,7 +3,7 @@ package io.tessera.cli;
 import io.tessera.planner.plan.PipelinePlan;
 import io.tessera.planner.plan.PlanJson;
 import io.tessera.planner.plan.PlanSummary;
-import io.tessera.planner.plan.StrategyPlans;
+import io.tessera.planner.api.StrategyPlans;
 import io.tessera.planner.strategy.StrategyCheckpoints;
 import io.tessera.planner.strategy.StrategyFile;
 import io.tessera.planner.strategy.StrategyFiles;

@@ -10,7 +10,7 @@ import io.tessera.planner.op.Strategy;
 import io.tessera.planner.plan.OpPlan;
 import io.tessera.planner.plan.PipelinePlan;
 import io.tessera.planner.plan.PlanConfig;
-import io.tessera.planner.plan.StrategyPlans;
+import io.tessera.planner.api.StrategyPlans;
 import io.tessera.planner.search.ParallelismSearch;
 import io.tessera.planner.strategy.DatasetStrategy;
 import io.tessera.planner.strategy.NetworkRef;

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tessera.layout.DType;
 import io.tessera.planner.plan.PipelinePlan;
-import io.tessera.planner.plan.StrategyPlans;
+import io.tessera.planner.api.StrategyPlans;
 import io.tessera.planner.strategy.StrategyFile;
 import io.tessera.planner.strategy.StrategyFiles;
 import io.tessera.simulator.numeric.Simulation;

@@ -2,7 +2,7 @@ package io.tessera.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.tessera.planner.bench.SearchBenchmark;
+import io.tessera.bench.SearchBenchmark;
 import io.tessera.planner.plan.PlanConfig;
 import io.tessera.planner.search.Candidate;
 import org.junit.jupiter.api.Test;

@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tessera.planner.plan.PipelinePlan;
 import io.tessera.planner.plan.PlanJson;
 import io.tessera.planner.plan.PlanSummary;
-import io.tessera.planner.plan.StrategyPlans;
+import io.tessera.planner.api.StrategyPlans;
 import io.tessera.planner.strategy.StrategyCheckpoints;
 import io.tessera.planner.strategy.StrategyFiles;
 import org.junit.jupiter.api.Test;

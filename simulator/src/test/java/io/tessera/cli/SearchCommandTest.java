@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tessera.planner.cost.ClusterSpec;
 import io.tessera.planner.cost.Recompute;
 import io.tessera.planner.plan.PipelinePlan;
-import io.tessera.planner.plan.StrategyPlans;
+import io.tessera.planner.api.StrategyPlans;
 import io.tessera.planner.search.ParallelismSearch;
 import io.tessera.planner.strategy.StrategyFiles;
 import org.junit.jupiter.api.Test;

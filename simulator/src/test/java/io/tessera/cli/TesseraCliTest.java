@@ -2,7 +2,7 @@ package io.tessera.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.tessera.layout.bench.LayoutBenchmark;
+import io.tessera.bench.LayoutBenchmark;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;

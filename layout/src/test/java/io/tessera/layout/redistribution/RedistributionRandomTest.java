@@ -2,7 +2,7 @@ package io.tessera.layout.redistribution;
 
 import io.tessera.layout.Box;
 import io.tessera.layout.Layout;
-import io.tessera.layout.bench.RandomLayouts;
+import io.tessera.layout.RandomLayouts;
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;

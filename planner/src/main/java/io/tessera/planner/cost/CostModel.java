@@ -1,33 +1,18 @@
 package io.tessera.planner.cost;
 
 import io.tessera.layout.comm.CollectiveKind;
-
 import io.tessera.layout.DType;
 import io.tessera.layout.Layout;
 import io.tessera.planner.graph.Network;
 import io.tessera.planner.graph.Node;
-import io.tessera.planner.op.Activation;
-import io.tessera.planner.op.BatchNorm;
-import io.tessera.planner.op.BiasAdd;
-import io.tessera.planner.op.Binary;
-import io.tessera.planner.op.Cast;
-import io.tessera.planner.op.Conv2D;
-import io.tessera.planner.op.Dropout;
+import io.tessera.planner.op.Flops;
 import io.tessera.planner.op.Gather;
-import io.tessera.planner.op.LayerNorm;
-import io.tessera.planner.op.MatMul;
 import io.tessera.planner.op.Operator;
-import io.tessera.planner.op.Reduce;
-import io.tessera.planner.op.Reshape;
-import io.tessera.planner.op.Softmax;
-import io.tessera.planner.op.SoftmaxCrossEntropyWithLogits;
-import io.tessera.planner.op.Transpose;
 import io.tessera.planner.plan.Communication;
 import io.tessera.planner.plan.OpPlan;
 import io.tessera.planner.plan.Plan;
 
 import java.util.List;
-import java.util.Set;
 
 /**
  * Analytic costs on a {@link ClusterSpec}: FLOPs, memory traffic and seconds of one rank's slice of an operator, and
@@ -38,25 +23,6 @@ import java.util.Set;
  * Communication: the alpha-beta model on the slowest link a group crosses (see {@link #collectiveSeconds}).
  */
 public final class CostModel {
-
-    /** FLOPs per output element of Add / Sub / Mul / Div, BiasAdd and Cast. */
-    public static final int FLOPS_BINARY = 1;
-    /** FLOPs per element of ReLU. */
-    public static final int FLOPS_RELU = 1;
-    /** FLOPs per element of Tanh and Sigmoid (an exponential, an add and a divide). */
-    public static final int FLOPS_TANH_SIGMOID = 4;
-    /** FLOPs per element of GeLU (tanh approximation: a cubic, a tanh, three multiplies and adds). */
-    public static final int FLOPS_GELU = 8;
-    /** FLOPs per element of Dropout (compare the random mask, multiply, scale). */
-    public static final int FLOPS_DROPOUT = 2;
-    /** FLOPs per element of Softmax and LogSoftmax (max, subtract, exp, sum, divide or log). */
-    public static final int FLOPS_SOFTMAX = 5;
-    /** FLOPs per element of LayerNorm and BatchNorm (mean, variance, normalise, scale, shift). */
-    public static final int FLOPS_NORM = 8;
-    /** FLOPs per logit of SoftmaxCrossEntropyWithLogits (softmax, log, multiply by the label, sum). */
-    public static final int FLOPS_CROSS_ENTROPY = 8;
-    /** FLOPs per input element of a reduction. */
-    public static final int FLOPS_REDUCE = 1;
 
     /** What {@link CollectiveAlgorithm#AUTO} chooses from. */
     private static final List<CollectiveAlgorithm> AUTO_CHOICES = List.of(CollectiveAlgorithm.RING,
@@ -79,73 +45,14 @@ public final class CostModel {
     }
 
     /**
-     * FLOPs of one rank's slice of the operator's forward, from the slice shapes of its input and output layouts.
-     * MatMul / BatchMatMul: {@code 2 * batch * m * n * k} over the local slices (batch dims broadcast). Conv2D:
-     * {@code 2 * N * Co * Ho * Wo * (Ci / group) * kh * kw} over the local slices. Element-wise operators: the
-     * per-element constants of this class times the output slice's elements (reductions and cross entropy: the
-     * input slice's). Gather, Reshape and Transpose: 0 (they only move memory).
+     * FLOPs of one rank's slice of the operator's forward, from the slice shapes of its input and output layouts
+     * ({@link Flops#forward}, device-independent).
      *
      * @throws IllegalArgumentException when the network has no node {@code op.name()}
      */
     public long forwardFlops(Network net, OpPlan op) {
         Operator o = net.node(op.name()).op();
-        if (o instanceof MatMul mm) {
-            long[] a = op.inputLayouts().get(0).sliceShape();
-            long[] b = op.inputLayouts().get(1).sliceShape();
-            long m = mm.transposeA() ? a[a.length - 1] : a[a.length - 2];
-            long k = mm.transposeA() ? a[a.length - 2] : a[a.length - 1];
-            long n = mm.transposeB() ? b[b.length - 2] : b[b.length - 1];
-            long batch = 1;
-            int dims = Math.max(a.length, b.length) - 2;
-            for (int i = 1; i <= dims; i++) {
-                long da = a.length - 2 - i >= 0 ? a[a.length - 2 - i] : 1;
-                long db = b.length - 2 - i >= 0 ? b[b.length - 2 - i] : 1;
-                batch *= Math.max(da, db);
-            }
-            return 2L * batch * m * n * k;
-        }
-        if (o instanceof Conv2D) {
-            long[] y = op.outputLayouts().get(0).sliceShape();
-            long[] w = op.inputLayouts().get(1).sliceShape();
-            return 2L * y[0] * y[1] * y[2] * y[3] * w[1] * w[2] * w[3];
-        }
-        if (o instanceof Gather || o instanceof Reshape || o instanceof Transpose) {
-            return 0;
-        }
-        if (o instanceof Reduce) {
-            return FLOPS_REDUCE * op.inputLayouts().get(0).sliceVolume();
-        }
-        if (o instanceof SoftmaxCrossEntropyWithLogits) {
-            return (long) FLOPS_CROSS_ENTROPY * op.inputLayouts().get(0).sliceVolume();
-        }
-        return perElement(o) * op.outputLayouts().get(0).sliceVolume();
-    }
-
-    private static long perElement(Operator o) {
-        if (o instanceof Binary || o instanceof BiasAdd || o instanceof Cast) {
-            return FLOPS_BINARY;
-        }
-        if (o instanceof Activation a) {
-            switch (a.kind()) {
-                case RELU:
-                    return FLOPS_RELU;
-                case GELU:
-                    return FLOPS_GELU;
-                default:
-                    return FLOPS_TANH_SIGMOID;
-            }
-        }
-        if (o instanceof Dropout) {
-            return FLOPS_DROPOUT;
-        }
-        if (o instanceof Softmax) {
-            return FLOPS_SOFTMAX;
-        }
-        if (o instanceof LayerNorm || o instanceof BatchNorm) {
-            return FLOPS_NORM;
-        }
-        throw new IllegalArgumentException("cost model: operator type " + o.type() + " has no FLOP rule; expected one "
-                + "of the operator catalogue (add a rule to CostModel.forwardFlops)");
+        return Flops.forward(o, Flops.sliceShapes(op.inputLayouts()), Flops.sliceShapes(op.outputLayouts()));
     }
 
     /**

@@ -2,8 +2,7 @@ package io.tessera.planner.plan;
 
 import io.tessera.layout.DType;
 import io.tessera.layout.Layout;
-import io.tessera.planner.cost.ClusterSpec;
-import io.tessera.planner.cost.CostModel;
+import io.tessera.planner.op.Flops;
 import io.tessera.planner.graph.Network;
 import io.tessera.planner.graph.Node;
 
@@ -152,7 +151,7 @@ public record PipelinePlan(Plan plan, int stages, int microBatches, Map<String, 
      * The automatic split of a one-stage plan into {@code stages} consecutive stages of the execution order: the cuts
      * are chosen among the positions where the fewest activation tensors cross (for a transformer, one hidden state:
      * between layers or after a residual Add; all positions when there are too few of those) to minimise the largest
-     * stage's forward FLOPs on its slices ({@link CostModel#forwardFlops}); ties keep the earliest cuts.
+     * stage's forward FLOPs on its slices ({@link Flops#forward}, no device needed); ties keep the earliest cuts.
      *
      * @return the stage of every operator
      */
@@ -205,10 +204,11 @@ public record PipelinePlan(Plan plan, int stages, int microBatches, Map<String, 
                 cuts.add(c);
             }
         }
-        CostModel cost = new CostModel(ClusterSpec.preset("a100-80gb-dgx"));
         long[] prefix = new long[n + 1];
         for (int i = 0; i < n; i++) {
-            prefix[i + 1] = prefix[i] + Math.max(1, cost.forwardFlops(net, ops.get(i)));
+            OpPlan op = ops.get(i);
+            prefix[i + 1] = prefix[i] + Math.max(1, Flops.forward(net.node(op.name()).op(),
+                    Flops.sliceShapes(op.inputLayouts()), Flops.sliceShapes(op.outputLayouts())));
         }
         int[] chosen = partition(prefix, cuts, stages);
         Map<String, Integer> out = new LinkedHashMap<>();

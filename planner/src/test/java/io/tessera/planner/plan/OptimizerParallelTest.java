@@ -1,5 +1,7 @@
 package io.tessera.planner.plan;
 
+import io.tessera.planner.api.StrategyPlans;
+
 import io.tessera.layout.comm.CollectiveKind;
 
 import io.tessera.layout.comm.Phase;
@@ -14,7 +16,7 @@ import io.tessera.planner.strategy.OptimizerKind;
 import io.tessera.planner.strategy.ParallelOptimizerConfig;
 import io.tessera.planner.strategy.StrategyCheckpoint;
 import io.tessera.planner.zoo.GptConfig;
-import io.tessera.planner.zoo.HandPlans;
+import io.tessera.planner.handplan.HandPlans;
 import io.tessera.planner.zoo.Zoo;
 import org.junit.jupiter.api.Test;
 

@@ -1,5 +1,7 @@
 package io.tessera.planner.plan;
 
+import io.tessera.planner.api.StrategyPlans;
+
 import io.tessera.layout.DType;
 import io.tessera.planner.cost.ClusterSpec;
 import io.tessera.planner.cost.CostModel;
@@ -13,7 +15,7 @@ import io.tessera.planner.strategy.StrategyCheckpoint;
 import io.tessera.planner.strategy.StrategyFile;
 import io.tessera.planner.strategy.StrategyFiles;
 import io.tessera.planner.zoo.GptConfig;
-import io.tessera.planner.zoo.HandPlans;
+import io.tessera.planner.handplan.HandPlans;
 import io.tessera.planner.zoo.Zoo;
 import org.junit.jupiter.api.Test;
 

@@ -1,5 +1,7 @@
 package io.tessera.planner.plan;
 
+import io.tessera.planner.api.StrategyPlans;
+
 import io.tessera.layout.comm.CollectiveKind;
 
 import io.tessera.layout.comm.Phase;

@@ -1,5 +1,7 @@
 package io.tessera.planner.plan;
 
+import io.tessera.planner.api.StrategyPlans;
+
 import io.tessera.layout.comm.CollectiveKind;
 
 import io.tessera.layout.comm.Phase;
@@ -18,7 +20,7 @@ import io.tessera.planner.op.TensorType;
 import io.tessera.planner.strategy.DatasetStrategy;
 import io.tessera.planner.strategy.StrategyFiles;
 import io.tessera.planner.zoo.GptConfig;
-import io.tessera.planner.zoo.HandPlans;
+import io.tessera.planner.handplan.HandPlans;
 import io.tessera.planner.zoo.Zoo;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;

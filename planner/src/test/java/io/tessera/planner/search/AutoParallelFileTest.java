@@ -3,7 +3,7 @@ package io.tessera.planner.search;
 import io.tessera.layout.param.ParallelMode;
 import io.tessera.planner.op.Strategy;
 import io.tessera.planner.plan.Plan;
-import io.tessera.planner.plan.StrategyPlans;
+import io.tessera.planner.api.StrategyPlans;
 import io.tessera.planner.strategy.StrategyFile;
 import io.tessera.planner.strategy.StrategyFiles;
 import org.junit.jupiter.api.Test;

@@ -10,7 +10,7 @@ import io.tessera.planner.plan.PlanConfig;
 import io.tessera.planner.plan.Planner;
 import io.tessera.planner.strategy.SearchMode;
 import io.tessera.planner.zoo.GptConfig;
-import io.tessera.planner.zoo.HandPlans;
+import io.tessera.planner.handplan.HandPlans;
 import io.tessera.planner.zoo.MlpConfig;
 import io.tessera.planner.zoo.Zoo;
 import org.junit.jupiter.api.Test;

@@ -84,7 +84,7 @@ public final class Timeline {
      * rank, when its last forward and its last backward operator end (seconds; 0 without operators); and the most
      * classes of ranks alive at once (the ranks for the per-rank reference).
      */
-    record Result(TimelineReport report, double[] forwardEnd, double[] backwardEnd, int classes) {
+    public record Result(TimelineReport report, double[] forwardEnd, double[] backwardEnd, int classes) {
     }
 
     /**
@@ -92,7 +92,7 @@ public final class Timeline {
      *
      * @throws IllegalArgumentException when the cluster has fewer devices than the plan or the scale's length is wrong
      */
-    static Result simulate(Plan plan, TimelineOptions options, double[] computeScale, int recordFrom, int recordTo) {
+    public static Result simulate(Plan plan, TimelineOptions options, double[] computeScale, int recordFrom, int recordTo) {
         ClusterSpec cluster = options.cluster();
         if (cluster.devices() < plan.devices()) {
             throw new IllegalArgumentException("cluster '" + cluster.name() + "' has " + cluster.devices()

@@ -85,7 +85,7 @@ public record TimelineReport(double stepSeconds, double mfu, long[] peakMemoryBy
     }
 
     /** {@code 1.234 ms}, {@code 56.7 us} or {@code 2.50 s}. */
-    static String seconds(double s) {
+    public static String seconds(double s) {
         if (s >= 1) {
             return String.format(Locale.ROOT, "%.3f s", s);
         }

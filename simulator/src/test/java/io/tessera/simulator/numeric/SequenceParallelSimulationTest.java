@@ -14,7 +14,7 @@ import io.tessera.planner.plan.PlanConfig;
 import io.tessera.planner.plan.Planner;
 import io.tessera.planner.strategy.DatasetStrategy;
 import io.tessera.planner.zoo.GptConfig;
-import io.tessera.planner.zoo.HandPlans;
+import io.tessera.planner.handplan.HandPlans;
 import io.tessera.planner.zoo.Zoo;
 import io.tessera.simulator.cluster.Instruction;
 import org.junit.jupiter.api.Test;

@@ -10,7 +10,7 @@ import io.tessera.planner.search.Search;
 import io.tessera.planner.search.SearchResult;
 import io.tessera.planner.strategy.SearchMode;
 import io.tessera.planner.zoo.GptConfig;
-import io.tessera.planner.zoo.HandPlans;
+import io.tessera.planner.handplan.HandPlans;
 import io.tessera.planner.zoo.Zoo;
 import io.tessera.simulator.timeline.Timeline;
 import io.tessera.simulator.timeline.TimelineOptions;

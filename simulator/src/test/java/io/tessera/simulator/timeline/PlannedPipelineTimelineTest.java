@@ -5,10 +5,10 @@ import io.tessera.layout.DType;
 import io.tessera.planner.cost.ClusterSpec;
 import io.tessera.planner.plan.PipelinePlan;
 import io.tessera.planner.plan.PlanConfig;
-import io.tessera.planner.plan.StrategyPlans;
+import io.tessera.planner.api.StrategyPlans;
 import io.tessera.planner.strategy.StrategyFiles;
 import io.tessera.planner.zoo.GptConfig;
-import io.tessera.planner.zoo.HandPlans;
+import io.tessera.planner.handplan.HandPlans;
 import io.tessera.planner.zoo.Zoo;
 import org.junit.jupiter.api.Test;
 

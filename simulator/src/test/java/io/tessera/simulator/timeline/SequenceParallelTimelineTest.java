@@ -7,7 +7,7 @@ import io.tessera.planner.cost.CostModel;
 import io.tessera.planner.plan.Communication;
 import io.tessera.layout.comm.Phase;
 import io.tessera.planner.plan.Plan;
-import io.tessera.planner.plan.StrategyPlans;
+import io.tessera.planner.api.StrategyPlans;
 import io.tessera.planner.strategy.StrategyFiles;
 import org.junit.jupiter.api.Test;
 

@@ -7,12 +7,12 @@ import io.tessera.planner.cost.RankMapping;
 import io.tessera.planner.plan.Plan;
 import io.tessera.planner.plan.PlanConfig;
 import io.tessera.planner.plan.Planner;
-import io.tessera.planner.plan.StrategyPlans;
+import io.tessera.planner.api.StrategyPlans;
 import io.tessera.planner.strategy.OptimizerKind;
 import io.tessera.planner.strategy.ParallelOptimizerConfig;
 import io.tessera.planner.strategy.StrategyFiles;
 import io.tessera.planner.zoo.GptConfig;
-import io.tessera.planner.zoo.HandPlans;
+import io.tessera.planner.handplan.HandPlans;
 import io.tessera.planner.zoo.Zoo;
 import org.junit.jupiter.api.Test;
 

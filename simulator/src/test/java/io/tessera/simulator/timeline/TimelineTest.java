@@ -20,7 +20,7 @@ import io.tessera.planner.plan.Communication;
 import io.tessera.planner.plan.Plan;
 import io.tessera.planner.plan.PlanConfig;
 import io.tessera.planner.plan.Planner;
-import io.tessera.planner.plan.StrategyPlans;
+import io.tessera.planner.api.StrategyPlans;
 import io.tessera.planner.strategy.CommFusionConfig;
 import io.tessera.planner.strategy.CommFusionMode;
 import io.tessera.planner.strategy.DatasetStrategy;

@@ -1,4 +1,6 @@
-package io.tessera.layout.bench;
+package io.tessera.bench;
+
+import io.tessera.layout.RandomLayouts;
 
 import io.tessera.layout.Box;
 import io.tessera.layout.Layout;

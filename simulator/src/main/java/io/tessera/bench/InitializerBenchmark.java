@@ -1,4 +1,35 @@
-package io.tessera.layout.init;
+package io.tessera.bench;
+
+import io.tessera.layout.init.TruncatedNormal;
+
+import io.tessera.layout.init.Constant;
+
+
+import io.tessera.layout.init.Dirac;
+
+import io.tessera.layout.init.XavierNormal;
+
+import io.tessera.layout.init.HeNormal;
+
+import io.tessera.layout.init.Zero;
+
+import io.tessera.layout.init.XavierUniform;
+
+import io.tessera.layout.init.Uniform;
+
+import io.tessera.layout.init.Identity;
+
+import io.tessera.layout.init.One;
+
+import io.tessera.layout.init.Initializer;
+
+import io.tessera.layout.init.HeUniform;
+
+import io.tessera.layout.init.Orthogonal;
+
+import io.tessera.layout.init.LazyTensor;
+
+import io.tessera.layout.init.Normal;
 
 import io.tessera.layout.Box;
 import io.tessera.layout.DType;

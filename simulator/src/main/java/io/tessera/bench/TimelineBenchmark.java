@@ -1,4 +1,10 @@
-package io.tessera.simulator.timeline;
+package io.tessera.bench;
+
+import io.tessera.simulator.timeline.TimelineReport;
+
+import io.tessera.simulator.timeline.TimelineOptions;
+
+import io.tessera.simulator.timeline.Timeline;
 
 import io.tessera.layout.DType;
 import io.tessera.planner.cost.ClusterSpec;
@@ -7,7 +13,7 @@ import io.tessera.planner.graph.Network;
 import io.tessera.planner.plan.Plan;
 import io.tessera.planner.plan.Planner;
 import io.tessera.planner.zoo.GptConfig;
-import io.tessera.planner.zoo.HandPlans;
+import io.tessera.planner.handplan.HandPlans;
 import io.tessera.planner.zoo.Zoo;
 
 import java.util.Locale;

@@ -1,4 +1,8 @@
-package io.tessera.planner.zoo;
+package io.tessera.planner.handplan;
+
+import io.tessera.planner.zoo.Zoo;
+
+import io.tessera.planner.zoo.GptConfig;
 
 import io.tessera.planner.op.Strategy;
 import io.tessera.planner.plan.PlanConfig;

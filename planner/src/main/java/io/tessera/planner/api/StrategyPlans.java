@@ -1,4 +1,12 @@
-package io.tessera.planner.plan;
+package io.tessera.planner.api;
+
+import io.tessera.planner.plan.ParamPlan;
+
+import io.tessera.planner.plan.PipelinePlan;
+
+import io.tessera.planner.plan.Plan;
+
+import io.tessera.planner.plan.PlanConfig;
 
 import io.tessera.layout.Layout;
 import io.tessera.layout.TensorMap;

@@ -1,4 +1,6 @@
-package io.tessera.planner.bench;
+package io.tessera.bench;
+
+import io.tessera.bench.PlanBenchmark;
 
 import io.tessera.planner.cost.ClusterSpec;
 import io.tessera.planner.graph.Network;
@@ -8,7 +10,7 @@ import io.tessera.planner.search.Search;
 import io.tessera.planner.search.SearchResult;
 import io.tessera.planner.strategy.SearchMode;
 import io.tessera.planner.zoo.GptConfig;
-import io.tessera.planner.zoo.HandPlans;
+import io.tessera.planner.handplan.HandPlans;
 import io.tessera.planner.zoo.Zoo;
 
 import java.util.List;

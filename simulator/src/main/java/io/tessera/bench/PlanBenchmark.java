@@ -1,4 +1,4 @@
-package io.tessera.planner.bench;
+package io.tessera.bench;
 
 import io.tessera.layout.DType;
 import io.tessera.planner.graph.Network;
@@ -8,7 +8,7 @@ import io.tessera.planner.plan.Planner;
 import io.tessera.planner.strategy.OptimizerKind;
 import io.tessera.planner.strategy.ParallelOptimizerConfig;
 import io.tessera.planner.zoo.GptConfig;
-import io.tessera.planner.zoo.HandPlans;
+import io.tessera.planner.handplan.HandPlans;
 import io.tessera.planner.zoo.Zoo;
 
 import java.util.ArrayList;

@@ -1,10 +1,12 @@
-package io.tessera.layout.init;
+package io.tessera.bench;
 
+import io.tessera.layout.init.Normal;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** Memory, not time: a rank's slice costs about the slice, whatever the full size. */
 class InitializerMemoryTest {
@@ -17,8 +19,8 @@ class InitializerMemoryTest {
         assertArrayEquals(new long[] {64, 4096}, m.sliceShape());
         assertEquals(1L << 20, m.sliceBytes());
         assertEquals(64L << 20, m.fullBytes());
-        if (m.allocatedBytes() >= 0) {
-            assertTrue(m.allocatedBytes() < 2 * m.sliceBytes(), "allocated " + m.allocatedBytes() + " bytes");
-        }
+        // the JVM may not measure per-thread allocation: then the check cannot run and is reported as skipped
+        assumeTrue(m.allocatedBytes() >= 0, "this JVM does not report per-thread allocated bytes");
+        assertTrue(m.allocatedBytes() < 2 * m.sliceBytes(), "allocated " + m.allocatedBytes() + " bytes");
     }
 }

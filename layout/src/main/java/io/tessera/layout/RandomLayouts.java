@@ -1,4 +1,4 @@
-package io.tessera.layout.bench;
+package io.tessera.layout;
 
 import io.tessera.layout.DType;
 import io.tessera.layout.DeviceMatrix;
