@@ -12,7 +12,6 @@ import io.tessera.layout.param.Parameter;
 import io.tessera.layout.redistribution.RedistributionPlan;
 import io.tessera.layout.redistribution.ReduceOp;
 import io.tessera.layout.redistribution.Step;
-import io.tessera.layout.redistribution.Transfer;
 import io.tessera.planner.graph.BackwardGraph;
 import io.tessera.planner.graph.Network;
 import io.tessera.planner.graph.Node;
@@ -616,13 +615,7 @@ public final class Planner {
                 continue;
             }
             // redistribution plans are cached, so repeated layers share their steps: sum each step's bytes once
-            long[] recv = recvCache.computeIfAbsent(s, x -> {
-                long[] r = new long[devices];
-                for (Transfer t : e.transfers()) {
-                    r[t.dst()] += t.elements() * b;
-                }
-                return r;
-            });
+            long[] recv = recvCache.computeIfAbsent(s, x -> RedistributionCache.recvBytes(e, devices, b));
             out.add(new Communication(e.kind(), Communication.Origin.REDISTRIBUTION, phase, node.name(), input, tensor,
                     null, null, rp.from(), rp.to(), s.groups(), recv, reason));
         }

@@ -9,7 +9,6 @@ import io.tessera.layout.param.Parameter;
 import io.tessera.layout.redistribution.Redistribution;
 import io.tessera.layout.redistribution.RedistributionPlan;
 import io.tessera.layout.redistribution.Step;
-import io.tessera.layout.redistribution.Transfer;
 import io.tessera.planner.cost.ClusterSpec;
 import io.tessera.planner.cost.CostModel;
 import io.tessera.planner.cost.Placement;
@@ -900,10 +899,10 @@ public final class Search {
     private double exact(RKey key) {
         Layout from = layouts.get(key.from() < 0 ? representative[-1 - key.from()] : key.from());
         Layout to = layouts.get(key.to() < 0 ? representative[-1 - key.to()] : key.to());
-        RedistributionPlan forward = Redistribution.plan(from, to, key.dtype());
+        RedistributionPlan forward = shared.plan(from, to, key.dtype());
         double s = exchangeSeconds(forward);
         if (key.grad() && !forward.steps().isEmpty()) {
-            s += exchangeSeconds(Redistribution.plan(to, from, key.dtype()));
+            s += exchangeSeconds(shared.plan(to, from, key.dtype()));
         }
         return s;
     }
@@ -1324,10 +1323,7 @@ public final class Search {
             if (!(step instanceof Step.Exchange e)) {
                 continue;
             }
-            long[] recv = new long[devices];
-            for (Transfer t : e.transfers()) {
-                recv[t.dst()] += t.elements() * b;
-            }
+            long[] recv = RedistributionCache.recvBytes(e, devices, b);
             s += cost.communicationSeconds(new Communication(e.kind(), Communication.Origin.REDISTRIBUTION,
                     Phase.FORWARD, "search", 0, "search", null, null, rp.from(), rp.to(), step.groups(), recv,
                     "search"));
