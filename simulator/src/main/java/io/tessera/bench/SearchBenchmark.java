@@ -2,6 +2,7 @@ package io.tessera.bench;
 
 import io.tessera.bench.PlanBenchmark;
 
+import io.tessera.planner.cost.ClusterPreset;
 import io.tessera.planner.cost.ClusterSpec;
 import io.tessera.planner.graph.Network;
 import io.tessera.planner.plan.PlanConfig;
@@ -62,7 +63,7 @@ public final class SearchBenchmark {
 
     /** The cluster of a run: {@code a100-80gb-dgx} with enough 8-device nodes for {@code devices}. */
     public static ClusterSpec cluster(int devices) {
-        ClusterSpec preset = ClusterSpec.preset("a100-80gb-dgx");
+        ClusterSpec preset = ClusterSpec.preset(ClusterPreset.A100_80GB_DGX);
         return preset.withNodes(Math.max(1, (devices + preset.devicesPerNode() - 1) / preset.devicesPerNode()));
     }
 

@@ -33,7 +33,7 @@ import java.util.Map;
 final class AnalyticSimulation {
 
     /** The cluster used without {@code --cluster}. */
-    static final String DEFAULT_CLUSTER = "a100-80gb-dgx";
+    static final String DEFAULT_CLUSTER = "a100-80gb-dgx"; // ClusterPreset.A100_80GB_DGX, a constant for picocli
 
     private final Path strategy;
     private final String cluster;

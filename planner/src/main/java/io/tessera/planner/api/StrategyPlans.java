@@ -12,6 +12,7 @@ import io.tessera.layout.Layout;
 import io.tessera.layout.TensorMap;
 import io.tessera.layout.param.ParallelMode;
 import io.tessera.layout.param.Parameter;
+import io.tessera.planner.cost.ClusterPreset;
 import io.tessera.planner.cost.ClusterSpec;
 import io.tessera.planner.graph.Network;
 import io.tessera.planner.graph.NetworkJson;
@@ -149,12 +150,12 @@ public final class StrategyPlans {
     }
 
     /** The cluster preset {@link #search} estimates on. */
-    public static final String SEARCH_CLUSTER = "a100-80gb-dgx";
+    public static final ClusterPreset SEARCH_CLUSTER = ClusterPreset.A100_80GB_DGX;
 
     /**
      * Runs the strategy search of an {@code auto_parallel} strategy file ({@code parallel.search_mode}) on the
-     * {@value #SEARCH_CLUSTER} preset with enough nodes for the file's devices. The file's operator strategies are
-     * kept as given; its dataset strategy is replaced by the searched one (data inputs laid out as their first
+     * {@code a100-80gb-dgx} preset ({@link #SEARCH_CLUSTER}) with enough nodes for the file's devices. The file's
+     * operator strategies are kept as given; its dataset strategy is replaced by the searched one (data inputs laid out as their first
      * consumers need); its gradient reduction, optimizer, optimizer parallelism and fusion settings carry over.
      *
      * @param progress receives one-line progress messages, or null

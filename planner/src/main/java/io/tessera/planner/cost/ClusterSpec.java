@@ -209,9 +209,18 @@ public record ClusterSpec(String name, int devicesPerNode, int nodes, DeviceSpec
         return new ClusterSpec(name, devicesPerNode, nodes, device, intraNode, interNode, algorithm, mapping);
     }
 
-    /** The preset names, in the order {@link #preset} knows them. */
+    /** The preset names ({@link ClusterPreset#jsonName()}), in the enum's order. */
     public static List<String> presets() {
-        return List.of("ascend-910b", "a100-80gb-dgx", "h100-dgx");
+        return java.util.Arrays.stream(ClusterPreset.values()).map(ClusterPreset::jsonName).toList();
+    }
+
+    /**
+     * The preset named {@code name} ({@link ClusterPreset#parse}); see {@link #preset(ClusterPreset)}.
+     *
+     * @throws IllegalArgumentException naming the valid presets when {@code name} is unknown
+     */
+    public static ClusterSpec preset(String name) {
+        return preset(ClusterPreset.parse(name));
     }
 
     /**
@@ -236,30 +245,26 @@ public record ClusterSpec(String name, int devicesPerNode, int nodes, DeviceSpec
      *       ConnectX-7 per node (DGX H100 user guide), 50 GB/s per GPU.</li>
      * </ul>
      *
-     * @throws IllegalArgumentException naming the valid presets when {@code name} is unknown
+     * @throws IllegalArgumentException when {@code preset} is null
      */
-    public static ClusterSpec preset(String name) {
-        String n = name == null ? "" : name.trim().toLowerCase(java.util.Locale.ROOT);
-        switch (n) {
-            case "ascend-910b":
-                return new ClusterSpec("ascend-910b", 8, 1,
+    public static ClusterSpec preset(ClusterPreset preset) {
+        if (preset == null) {
+            throw new IllegalArgumentException("cluster preset: found null; expected one of " + presets());
+        }
+        return switch (preset) {
+            case ASCEND_910B -> new ClusterSpec(preset.jsonName(), 8, 1,
                         new DeviceSpec("Ascend-910B", flops(320e12, 320e12, 80e12, 0, 640e12), (long) (64 * GIB),
                                 1.6e12, 0.1, 0.75, 1e9),
                         new Link(196e9, 3e-6, 0.75), new Link(25e9, 6e-6, 0.85), CollectiveAlgorithm.AUTO);
-            case "a100-80gb-dgx":
-                return new ClusterSpec("a100-80gb-dgx", 8, 1,
+            case A100_80GB_DGX -> new ClusterSpec(preset.jsonName(), 8, 1,
                         new DeviceSpec("A100-SXM4-80GB", flops(312e12, 312e12, 19.5e12, 19.5e12, 624e12),
                                 (long) (80 * GIB), 2.039e12, 0.1, 0.8, 5e8),
                         new Link(300e9, 2e-6, 0.8), new Link(25e9, 5e-6, 0.9), CollectiveAlgorithm.AUTO);
-            case "h100-dgx":
-                return new ClusterSpec("h100-dgx", 8, 1,
+            case H100_DGX -> new ClusterSpec(preset.jsonName(), 8, 1,
                         new DeviceSpec("H100-SXM5-80GB", flops(989e12, 989e12, 67e12, 67e12, 1979e12),
                                 (long) (80 * GIB), 3.35e12, 0.1, 0.75, 2e9),
                         new Link(450e9, 2e-6, 0.8), new Link(50e9, 5e-6, 0.9), CollectiveAlgorithm.AUTO);
-            default:
-                throw new IllegalArgumentException("cluster preset: found '" + name + "'; expected one of "
-                        + presets() + " (or describe the cluster in full in a cluster JSON file)");
-        }
+        };
     }
 
     private static Map<DType, Double> flops(double fp16, double bf16, double fp32, double fp64, double int8) {

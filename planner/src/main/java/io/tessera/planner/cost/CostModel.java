@@ -34,7 +34,7 @@ public final class CostModel {
     public CostModel(ClusterSpec spec) {
         if (spec == null) {
             throw new IllegalArgumentException("cost model: cluster spec is null; expected a ClusterSpec such as "
-                    + "ClusterSpec.preset(\"a100-80gb-dgx\")");
+                    + "ClusterSpec.preset(ClusterPreset.A100_80GB_DGX)");
         }
         this.spec = spec;
     }

@@ -157,4 +157,20 @@ class ClusterSpecTest {
             assertTrue(e.getMessage().contains(p), "'" + p + "' not in: " + e.getMessage());
         }
     }
+
+    /** Presets are a closed type: every enum constant builds, is named by its JSON name and parses back. */
+    @Test
+    void presetsAreATypeWithJsonNames() {
+        for (ClusterPreset p : ClusterPreset.values()) {
+            ClusterSpec spec = ClusterSpec.preset(p);
+            assertEquals(p.jsonName(), spec.name());
+            assertEquals(p, ClusterPreset.parse(" " + p.jsonName().toUpperCase(java.util.Locale.ROOT) + " "));
+            assertEquals(spec.name(), ClusterSpec.preset(p.jsonName()).name());
+        }
+        assertEquals(java.util.List.of("ascend-910b", "a100-80gb-dgx", "h100-dgx"), ClusterSpec.presets());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ClusterPreset.parse("x".repeat(100_000)));
+        assertTrue(e.getMessage().length() < 300 && e.getMessage().contains("a100-80gb-dgx"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> ClusterSpec.preset((ClusterPreset) null));
+    }
 }
