@@ -33,6 +33,9 @@ import java.util.concurrent.Future;
  */
 public final class Cluster {
 
+    /** Scheduling rounds of the last run ({@link #rounds()}). */
+    private volatile long rounds;
+
     private final int ranks;
     private final int threads;
     private final List<RankState> states;
@@ -89,6 +92,7 @@ public final class Cluster {
      * @throws RankFailedException         when a compute step or a collective's function throws
      */
     public void run(List<List<Instruction>> programs) {
+        rounds = 0;
         if (programs == null || programs.size() != ranks) {
             throw new IllegalArgumentException("Cluster: " + (programs == null ? "no" : programs.size())
                     + " programs for " + ranks + " ranks; give one program per rank");
@@ -109,6 +113,15 @@ public final class Cluster {
                 pool.shutdownNow();
             }
         }
+    }
+
+    /**
+     * The scheduling rounds of the last {@link #run} (also when it failed): each round runs every rank's compute steps
+     * up to its next collective, then every collective whose group is complete. Counted work, for tests and
+     * benchmarks: a run never waits, so a mismatch is reported in the round it occurs.
+     */
+    public long rounds() {
+        return rounds;
     }
 
     /** One collective ready to run: its instruction and its members. */
@@ -133,6 +146,7 @@ public final class Cluster {
                 advance.add(r);
             }
             while (true) {
+                rounds++;
                 computePhase(advance);
                 List<Integer> blocked = new ArrayList<>();
                 for (int r = 0; r < ranks; r++) {
