@@ -133,6 +133,11 @@ public final class Parameter {
         return lazy(data, name, true, false, true);
     }
 
+    /** {@link #lazy(LazyTensor, String, boolean, boolean, boolean)}: layerwise_parallel false, parallel_optimizer true. */
+    public static Parameter lazy(LazyTensor data, String name, boolean requiresGrad) {
+        return lazy(data, name, requiresGrad, false, true);
+    }
+
     /**
      * A parameter that holds {@code data} lazily whatever the parallel mode: no values exist until
      * {@link #initData} materialises the whole tensor or one rank's slice. Tessera's factory for networks too large
