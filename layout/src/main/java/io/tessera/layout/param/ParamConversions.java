@@ -12,9 +12,10 @@ import java.util.List;
 import java.util.OptionalLong;
 
 /**
- * The data conversions of {@link Parameter}: what a {@code default_input} becomes ({@link #toData}), numbers as 0-d
- * tensors ({@link #scalarOf}), and MindSpore's implicit dtype conversions ({@link #convertsImplicitly},
- * {@link #cast}). Stateless.
+ * The input conversions of {@link Parameter}: what a {@code default_input} becomes ({@link #toData}), what
+ * {@code set_data} and {@code clone} accept ({@link #setDataInput}, {@link #cloneData}), names ({@link #name}),
+ * numbers as 0-d tensors ({@link #scalarOf}), and MindSpore's implicit dtype conversions
+ * ({@link #convertsImplicitly}, {@link #cast}). Stateless.
  */
 final class ParamConversions {
 
@@ -120,6 +121,28 @@ final class ParamConversions {
                     + "; pass data of the parameter's shape");
         }
         return cast(name, data, dtype);
+    }
+
+    /**
+     * A parameter name: null or blank gives {@value Parameter#DEFAULT_NAME}, surrounding blanks are removed.
+     *
+     * @throws IllegalArgumentException when the name is longer than {@value Parameter#MAX_NAME_LENGTH} characters
+     */
+    static String name(String name) {
+        if (name == null) {
+            return Parameter.DEFAULT_NAME;
+        }
+        String n = name.strip();
+        if (n.isEmpty()) {
+            return Parameter.DEFAULT_NAME;
+        }
+        if (n.length() > Parameter.MAX_NAME_LENGTH) {
+            String shown = n.length() <= 40 ? n : n.substring(0, 37) + "...";
+            throw new IllegalArgumentException("The length of the '" + shown + "' name should be less than "
+                    + Parameter.MAX_NAME_LENGTH + ": found " + n.length() + " characters; use a name of at most "
+                    + Parameter.MAX_NAME_LENGTH + " characters");
+        }
+        return n;
     }
 
     /** A 0-d tensor of a number: of {@code dtype}, or when null, Int32/Int64/Float32 by the number's type. */

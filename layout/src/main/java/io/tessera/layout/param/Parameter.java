@@ -7,7 +7,6 @@ import io.tessera.layout.init.Initializers;
 import io.tessera.layout.init.LazyTensor;
 import io.tessera.layout.tensor.Tensor;
 
-import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 
@@ -45,14 +44,8 @@ public final class Parameter {
             + "'data' is not initialized. Please initialize 'data' before call this method";
 
     private String name;
-    /** The values; null exactly when {@link #initMode} is set. */
-    private Tensor tensor;
-    /** The initializer description while the parameter holds no values. */
-    private LazyTensor initMode;
-    /** Whether the data came from an initializer (MindSpore's {@code is_default_input_init}). */
-    private boolean defaultInputInit;
-    /** Whether the mode was an auto-parallel one when the initializer data was given (MindSpore's {@code is_in_parallel}). */
-    private boolean createdInParallel;
+    /** The values or their lazy description, and their origin. */
+    private ParamData store;
     private ParamFlags flags;
     private ParamServerSettings server = ParamServerSettings.DEFAULT;
     private boolean sliced;
@@ -64,18 +57,8 @@ public final class Parameter {
      * {@code keepLazy} or the mode is semi_auto/auto parallel (MindSpore's {@code _get_parameter_new_args}).
      */
     private Parameter(Object data, String name, ParamFlags flags, boolean keepLazy) {
-        this.name = checkName(name);
-        if (data instanceof LazyTensor lazy) {
-            this.defaultInputInit = true;
-            this.createdInParallel = ParallelContext.isInParallelMode();
-            if (keepLazy || createdInParallel) {
-                this.initMode = lazy;
-            } else {
-                this.tensor = lazy.materialize();
-            }
-        } else {
-            this.tensor = (Tensor) data;
-        }
+        this.name = ParamConversions.name(name);
+        this.store = ParamData.of(data, keepLazy);
         this.flags = flags;
     }
 
@@ -176,7 +159,7 @@ public final class Parameter {
 
     /** The data: the values, or the lazy description. */
     Object rawData() {
-        return tensor != null ? tensor : initMode;
+        return store.raw();
     }
 
     // ---------------------------------------------------------------- properties
@@ -192,24 +175,7 @@ public final class Parameter {
      * @throws IllegalArgumentException when the name is longer than {@value #MAX_NAME_LENGTH} characters
      */
     public void setName(String name) {
-        this.name = checkName(name);
-    }
-
-    private static String checkName(String name) {
-        if (name == null) {
-            return DEFAULT_NAME;
-        }
-        String n = name.strip();
-        if (n.isEmpty()) {
-            return DEFAULT_NAME;
-        }
-        if (n.length() > MAX_NAME_LENGTH) {
-            String shown = n.length() <= 40 ? n : n.substring(0, 37) + "...";
-            throw new IllegalArgumentException("The length of the '" + shown + "' name should be less than "
-                    + MAX_NAME_LENGTH + ": found " + n.length() + " characters; use a name of at most "
-                    + MAX_NAME_LENGTH + " characters");
-        }
-        return n;
+        this.name = ParamConversions.name(name);
     }
 
     /** Whether the data is a slice of the full tensor (auto-parallel: do not split it again); false by default. */
@@ -378,22 +344,22 @@ public final class Parameter {
 
     /** The shape: of the values, or of the initializer description while lazy. */
     public long[] shape() {
-        return ParamConversions.shapeOf(rawData());
+        return store.shape();
     }
 
     /** The element type. */
     public DType dtype() {
-        return ParamConversions.dtypeOf(rawData());
+        return store.dtype();
     }
 
     /** Whether the parameter holds an initializer description instead of values (MindSpore's {@code has_init}). */
     public boolean hasInit() {
-        return initMode != null;
+        return store.lazy() != null;
     }
 
     /** The initializer description while the parameter holds no values (MindSpore's {@code init_mode}). */
     public Optional<LazyTensor> initMode() {
-        return Optional.ofNullable(initMode);
+        return Optional.ofNullable(store.lazy());
     }
 
     /**
@@ -403,12 +369,12 @@ public final class Parameter {
      *                               parameter's tensor
      */
     public Tensor tensor() {
-        if (tensor == null) {
+        if (store.values() == null) {
             throw new IllegalStateException("Parameter '" + name + "' holds no values yet: it is backed by the "
-                    + "initializer '" + initMode.init().name() + "'; call initData() (or initData(layout, rank, "
+                    + "initializer '" + store.lazy().init().name() + "'; call initData() (or initData(layout, rank, "
                     + "setSliced)) and read the tensor of the parameter it returns");
         }
-        return tensor;
+        return store.values();
     }
 
     /** Whether the parameter is trained through a parameter server ({@link #setParamPs}); false by default. */
@@ -518,43 +484,19 @@ public final class Parameter {
      *                                  other overload
      */
     public Parameter initData(List<?> layout, int rank, boolean setSliced) {
-        ParamLayout parsed;
-        try {
-            parsed = ParamLayout.fromList(layout);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("Parameter '" + name + "': " + e.getMessage(), e);
-        }
-        return init(parsed, rank, setSliced);
+        return init(named(() -> ParamLayout.fromList(layout)), rank, setSliced);
     }
 
     private Parameter init(ParamLayout layout, int rank, boolean setSliced) {
-        if (defaultInputInit && createdInParallel != ParallelContext.isInParallelMode()) {
-            throw new IllegalStateException(PARALLEL_MODE_CHANGED + " Parameter '" + name + "' was created from an "
-                    + "initializer in " + (createdInParallel ? "an auto-parallel" : "a non-auto-parallel")
-                    + " mode but the mode is now " + ParallelContext.parallelMode() + "; set the parallel mode "
-                    + "before creating initializer-backed parameters, or recreate the parameter");
-        }
-        Box region = null;
-        if (layout != null) {
-            try {
-                region = layout.regionOf(shape(), rank);
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("Parameter '" + name + "' of shape " + PyFormat.tuple(shape())
-                        + ": " + e.getMessage(), e);
-            }
-        }
+        store.checkMode(name);
+        Box region = store.regionOf(name, layout, rank);
         if (initedParam != null) {
             return initedParam;
         }
-        Tensor data;
-        if (initMode != null) {
-            data = region == null ? initMode.materialize() : initMode.materialize(region);
-        } else if (region == null) {
+        if (!hasInit() && region == null) {
             return this;
-        } else {
-            data = tensor.slice(region);
         }
-        Parameter obj = copyWith(data);
+        Parameter obj = copyWith(store.materialize(region));
         obj.sliced = setSliced;
         initedParam = obj;
         return obj;
@@ -591,29 +533,7 @@ public final class Parameter {
      */
     public Parameter setData(Object data, boolean sliceShape) {
         Object incoming = ParamConversions.setDataInput(name, data, dtype());
-        if (tensor == null && incoming instanceof Tensor) {
-            throw new IllegalArgumentException(DATA_NOT_INITIALIZED + ": parameter '" + name + "' holds no values "
-                    + "(it is backed by the initializer '" + initMode.init().name() + "') but the new data is a "
-                    + "Tensor of values; call initData() and set the data on the parameter it returns, or pass a "
-                    + "LazyTensor (Initializers.initializer(...))");
-        }
-        long[] newShape = ParamConversions.shapeOf(incoming);
-        if (!Arrays.equals(shape(), newShape) && !sliceShape) {
-            throw new IllegalArgumentException("Can not change the shape of Parameter which has been initialized. "
-                    + "Current shape is " + PyFormat.tuple(shape()) + ", and incoming is " + PyFormat.tuple(newShape)
-                    + ": parameter '" + name + "'; pass sliceShape=true to set a slice of another shape");
-        }
-        incoming = ParamConversions.cast(name, incoming, dtype());
-        if (tensor != null && incoming instanceof LazyTensor lazy) {
-            incoming = lazy.materialize();
-        }
-        if (incoming instanceof Tensor t) {
-            tensor = t;
-            initMode = null;
-            defaultInputInit = false;
-        } else {
-            initMode = (LazyTensor) incoming;
-        }
+        store = store.withData(name, incoming, sliceShape);
         initedParam = null;
         sliced = sliceShape;
         return this;
@@ -655,30 +575,20 @@ public final class Parameter {
         }
         Parameter x = copyWith(rawData());
         x.sliced = sliced;
-        x.defaultInputInit = defaultInputInit;
-        x.createdInParallel = createdInParallel;
+        x.store = store;
         if (init instanceof String s && s.strip().equalsIgnoreCase("same")) {
             return x;
         }
         Object data = ParamConversions.cloneData(name, init, shape(), dtype());
-        if (data instanceof Tensor t) {
-            x.tensor = t;
-            x.initMode = null;
-            x.defaultInputInit = false;
-        } else {
-            x.tensor = null;
-            x.initMode = (LazyTensor) data;
-            x.defaultInputInit = true;
-            x.createdInParallel = ParallelContext.isInParallelMode();
-        }
+        x.store = data instanceof Tensor ? ParamData.held(data).withOrigin(false, store.createdInParallel())
+                : ParamData.held(data).withOrigin(true, ParallelContext.isInParallelMode());
         return x;
     }
 
     /** A parameter holding {@code data} with this one's name and settings; not sliced, no inited parameter. */
     private Parameter copyWith(Object data) {
         Parameter x = new Parameter(data, name, flags, true);
-        x.defaultInputInit = false;
-        x.createdInParallel = false;
+        x.store = ParamData.held(data);
         x.server = server;
         return x;
     }
