@@ -7,19 +7,22 @@ import io.tessera.layout.init.Initializers;
 import io.tessera.layout.init.LazyTensor;
 import io.tessera.layout.tensor.Tensor;
 
-import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
-import java.util.OptionalLong;
 
 /**
  * A trainable (or not) variable tensor of a network, as MindSpore's {@code mindspore.Parameter}: a name, its data,
- * and the flags that parallel training reads. The data is either a {@link Tensor} or, for a parameter made from an
- * initializer, a {@link LazyTensor} that holds no values until {@link #initData} materialises the whole tensor or
- * one rank's slice of it (exactly the same values as the same region of the whole tensor).
+ * and the flags that parallel training reads ({@link ParamFlags}, {@link ParamServerSettings}). The data is either a
+ * {@link Tensor} or a {@link LazyTensor} that holds no values until {@link #initData} materialises the whole tensor
+ * or one rank's slice of it (exactly the same values as the same region of the whole tensor).
  *
- * <p>Defaults: name {@value #DEFAULT_NAME}, requires_grad true, layerwise_parallel false, parallel_optimizer true,
- * comm_fusion 1, parallel_optimizer_comm_recompute false, sliced false, is_init false, unique false, cache disabled.
+ * <p>Lazy or not: as MindSpore, {@link #of(Object)} given a {@link LazyTensor} keeps it lazy only in the
+ * semi_auto_parallel and auto_parallel modes ({@link ParallelContext#isInParallelMode()}); in stand_alone,
+ * data_parallel and hybrid_parallel it fills the values in at once. {@link #lazy} and {@link #fromInitializer} keep
+ * the parameter lazy whatever the mode: networks too large to hold (a planner's) are built with them.
+ *
+ * <p>Defaults: name {@value #DEFAULT_NAME}, {@link ParamFlags#DEFAULT}, {@link ParamServerSettings#DEFAULT}, sliced
+ * false, is_init false.
  *
  * <p>Prints as MindSpore does: {@code Parameter (name=x, shape=(2, 3), dtype=Int64, requires_grad=True)}.
  * Equality is identity. Not thread-safe: a parameter is mutable, like MindSpore's.
@@ -36,45 +39,27 @@ public final class Parameter {
     public static final String PARALLEL_MODE_CHANGED =
             "Must set or change parallel mode before any initializer Tensor created.";
 
+    /** MindSpore's message when {@code set_data} gives values to a parameter holding none (its wording kept). */
+    public static final String DATA_NOT_INITIALIZED = "The original tensor data is initialized, but the argument "
+            + "'data' is not initialized. Please initialize 'data' before call this method";
+
     private String name;
-    /** The values; null exactly when {@link #initMode} is set. */
-    private Tensor tensor;
-    /** The initializer description while the parameter holds no values. */
-    private LazyTensor initMode;
-    /** Whether the data came from an initializer (MindSpore's {@code is_default_input_init}). */
-    private boolean defaultInputInit;
-    /** Whether the mode was an auto-parallel one when the initializer data was given (MindSpore's {@code is_in_parallel}). */
-    private boolean createdInParallel;
-    private boolean requiresGrad;
-    private boolean layerwiseParallel;
-    private boolean parallelOptimizer;
+    /** The values or their lazy description, and their origin. */
+    private ParamData store;
+    private ParamFlags flags;
+    private ParamServerSettings server = ParamServerSettings.DEFAULT;
     private boolean sliced;
     private boolean isInit;
-    private int commFusion = 1;
-    private boolean parallelOptimizerCommRecompute;
-    private boolean unique;
-    private boolean cacheEnable;
-    private long[] cacheShape = new long[0];
-    private boolean paramPs;
-    private boolean initInServer;
-    private boolean pushToServer;
-    private boolean pullFromServer;
-    private boolean requiresAggr = true;
     private Parameter initedParam;
 
-    private Parameter(Object data, String name, boolean requiresGrad, boolean layerwiseParallel,
-            boolean parallelOptimizer) {
-        this.name = checkName(name);
-        if (data instanceof LazyTensor lazy) {
-            this.initMode = lazy;
-            this.defaultInputInit = true;
-            this.createdInParallel = ParallelContext.isInParallelMode();
-        } else {
-            this.tensor = (Tensor) data;
-        }
-        this.requiresGrad = requiresGrad;
-        this.layerwiseParallel = layerwiseParallel;
-        this.parallelOptimizer = parallelOptimizer;
+    /**
+     * A parameter of {@code data} (a {@link Tensor} or a {@link LazyTensor}); a lazy one is filled in at once unless
+     * {@code keepLazy} or the mode is semi_auto/auto parallel (MindSpore's {@code _get_parameter_new_args}).
+     */
+    private Parameter(Object data, String name, ParamFlags flags, boolean keepLazy) {
+        this.name = ParamConversions.name(name);
+        this.store = ParamData.of(data, keepLazy);
+        this.flags = flags;
     }
 
     // ---------------------------------------------------------------- factories
@@ -107,12 +92,13 @@ public final class Parameter {
      * parallel_optimizer)}.
      *
      * @param defaultInput a {@link Tensor} (shared: tensors are immutable); a {@link LazyTensor} from
-     *                     {@code Initializers.initializer(...)}, kept lazy until {@link #initData}; another
-     *                     {@code Parameter} (its data); an {@code int}, {@code short} or {@code byte} (an Int32
-     *                     scalar, as MindSpore makes of a Python int); a {@code long} (an Int64 scalar); a
-     *                     {@code float} or {@code double} (a Float32 scalar, as MindSpore makes of a Python float);
-     *                     or nested {@link List}s or arrays of numbers or booleans (dtype inferred: Int64, Float32
-     *                     or Bool)
+     *                     {@code Initializers.initializer(...)}: kept lazy until {@link #initData} in the
+     *                     semi_auto_parallel and auto_parallel modes, filled in at once in the other modes (as
+     *                     MindSpore; use {@link #lazy} to stay lazy in any mode); another {@code Parameter} (its
+     *                     data, the same way); an {@code int}, {@code short} or {@code byte} (an Int32 scalar, as
+     *                     MindSpore makes of a Python int); a {@code long} (an Int64 scalar); a {@code float} or
+     *                     {@code double} (a Float32 scalar, as MindSpore makes of a Python float); or nested
+     *                     {@link List}s or arrays of numbers or booleans (dtype inferred: Int64, Float32 or Bool)
      * @param name         the name; null or blank gives {@value #DEFAULT_NAME}; surrounding blanks are removed
      * @throws IllegalArgumentException when the data is null, a boolean, a bare {@link Initializer} (it has no
      *                                  shape: use {@link #fromInitializer(Initializer, long[], DType, String)}) or
@@ -121,75 +107,59 @@ public final class Parameter {
      */
     public static Parameter of(Object defaultInput, String name, boolean requiresGrad, boolean layerwiseParallel,
             boolean parallelOptimizer) {
-        return new Parameter(toData(defaultInput), name, requiresGrad, layerwiseParallel, parallelOptimizer);
+        return new Parameter(ParamConversions.toData(defaultInput), name,
+                ParamFlags.of(requiresGrad, layerwiseParallel, parallelOptimizer), false);
+    }
+
+    /** {@link #lazy(LazyTensor, String, boolean, boolean, boolean)} with default flags. */
+    public static Parameter lazy(LazyTensor data, String name) {
+        return lazy(data, name, true, false, true);
+    }
+
+    /** {@link #lazy(LazyTensor, String, boolean, boolean, boolean)}: layerwise_parallel false, parallel_optimizer true. */
+    public static Parameter lazy(LazyTensor data, String name, boolean requiresGrad) {
+        return lazy(data, name, requiresGrad, false, true);
     }
 
     /**
-     * A parameter of {@code shape} and {@code dtype} initialised lazily by {@code init}, as
-     * {@code Parameter(initializer(init, shape, dtype), name)}.
+     * A parameter that holds {@code data} lazily whatever the parallel mode: no values exist until
+     * {@link #initData} materialises the whole tensor or one rank's slice. Tessera's factory for networks too large
+     * to hold (a planner's trillion-parameter models); otherwise as {@link #of(Object, String, boolean, boolean,
+     * boolean)}, including the parallel-mode check of {@link #initData}.
+     *
+     * @throws IllegalArgumentException when {@code data} is null or the name is too long
+     */
+    public static Parameter lazy(LazyTensor data, String name, boolean requiresGrad, boolean layerwiseParallel,
+            boolean parallelOptimizer) {
+        if (data == null) {
+            throw new IllegalArgumentException("Parameter.lazy: data is null; expected a LazyTensor, e.g. "
+                    + "Initializers.initializer(\"normal\", shape, DType.FLOAT32)");
+        }
+        return new Parameter(data, name, ParamFlags.of(requiresGrad, layerwiseParallel, parallelOptimizer), true);
+    }
+
+    /**
+     * A parameter of {@code shape} and {@code dtype} initialised lazily by {@code init} whatever the parallel mode,
+     * as {@code Parameter.lazy(Initializers.initializer(init, shape, dtype), name)}.
      */
     public static Parameter fromInitializer(Initializer init, long[] shape, DType dtype, String name) {
-        return of(Initializers.initializer(init, shape, dtype), name);
+        return lazy(Initializers.initializer(init, shape, dtype), name);
     }
 
     /**
-     * A parameter of {@code shape} and {@code dtype} initialised lazily by the initializer called {@code initName}
-     * (case-insensitive, e.g. {@code "ones"}, {@code "normal"}, {@code "xavier_uniform"}), as
-     * {@code Parameter(initializer(initName, shape, dtype), name)}.
+     * A parameter of {@code shape} and {@code dtype} initialised lazily, whatever the parallel mode, by the
+     * initializer called {@code initName} (case-insensitive, e.g. {@code "ones"}, {@code "normal"},
+     * {@code "xavier_uniform"}), as {@code Parameter.lazy(Initializers.initializer(initName, shape, dtype), name)}.
      *
      * @throws IllegalArgumentException listing the valid names when {@code initName} is unknown
      */
     public static Parameter fromInitializer(String initName, long[] shape, DType dtype, String name) {
-        return of(Initializers.initializer(initName, shape, dtype), name);
+        return lazy(Initializers.initializer(initName, shape, dtype), name);
     }
 
-    private static Object toData(Object input) {
-        if (input == null) {
-            throw new IllegalArgumentException("Parameter default_input: found null; expected a Tensor, a LazyTensor "
-                    + "from Initializers.initializer(...), an int, long, float or double, or nested lists of numbers");
-        }
-        if (input instanceof Tensor || input instanceof LazyTensor) {
-            return input;
-        }
-        if (input instanceof Parameter p) {
-            return p.tensor != null ? p.tensor : p.initMode;
-        }
-        if (input instanceof Boolean) {
-            throw new IllegalArgumentException("Parameter data can not be `bool`: found " + input
-                    + "; pass a Tensor of dtype Bool for boolean data");
-        }
-        if (input instanceof Number n) {
-            return scalarOf(n, null);
-        }
-        if (input instanceof Initializer init) {
-            throw new IllegalArgumentException("Parameter default_input: found the initializer '" + init.name()
-                    + "', which has no shape or dtype; use Parameter.fromInitializer(init, shape, dtype, name) or "
-                    + "Initializers.initializer(init, shape, dtype)");
-        }
-        if (input instanceof List<?> || input.getClass().isArray()) {
-            return Tensor.fromNested(input, null);
-        }
-        throw new IllegalArgumentException("Parameter default_input: found a " + input.getClass().getName()
-                + "; expected a Tensor, a LazyTensor, an int, long, float or double, or nested lists/arrays of "
-                + "numbers");
-    }
-
-    /** A 0-d tensor of a number: of {@code dtype}, or when null, Int32/Int64/Float32 by the number's type. */
-    private static Tensor scalarOf(Number n, DType dtype) {
-        boolean integral = n instanceof Integer || n instanceof Long || n instanceof Short || n instanceof Byte;
-        boolean floating = n instanceof Double || n instanceof Float;
-        if (!integral && !floating) {
-            throw new IllegalArgumentException("Parameter data: found the number " + n + " of type "
-                    + n.getClass().getName() + "; expected an int, long, short, byte, float or double");
-        }
-        DType t = dtype;
-        if (t == null) {
-            t = floating ? DType.FLOAT32 : (n instanceof Long ? DType.INT64 : DType.INT32);
-        }
-        if (integral && !t.isFloating()) {
-            return Tensor.ofLongs(t, new long[0], new long[] {n.longValue()});
-        }
-        return Tensor.scalar(t, n.doubleValue());
+    /** The data: the values, or the lazy description. */
+    Object rawData() {
+        return store.raw();
     }
 
     // ---------------------------------------------------------------- properties
@@ -205,27 +175,7 @@ public final class Parameter {
      * @throws IllegalArgumentException when the name is longer than {@value #MAX_NAME_LENGTH} characters
      */
     public void setName(String name) {
-        this.name = checkName(name);
-    }
-
-    private static String checkName(String name) {
-        if (name == null) {
-            return DEFAULT_NAME;
-        }
-        String n = name.strip();
-        if (n.isEmpty()) {
-            return DEFAULT_NAME;
-        }
-        if (n.length() > MAX_NAME_LENGTH) {
-            throw new IllegalArgumentException("The length of the '" + abbreviate(n) + "' name should be less than "
-                    + MAX_NAME_LENGTH + ": found " + n.length() + " characters; use a name of at most "
-                    + MAX_NAME_LENGTH + " characters");
-        }
-        return n;
-    }
-
-    private static String abbreviate(String s) {
-        return s.length() <= 40 ? s : s.substring(0, 37) + "...";
+        this.name = ParamConversions.name(name);
     }
 
     /** Whether the data is a slice of the full tensor (auto-parallel: do not split it again); false by default. */
@@ -259,36 +209,59 @@ public final class Parameter {
         return initedParam;
     }
 
+    /** The training and parallel flags, as one immutable value. */
+    public ParamFlags flags() {
+        return flags;
+    }
+
+    /**
+     * Replaces the training and parallel flags.
+     *
+     * @throws IllegalArgumentException when {@code flags} is null
+     */
+    public void setFlags(ParamFlags flags) {
+        if (flags == null) {
+            throw new IllegalArgumentException("Parameter '" + name + "': flags is null; pass ParamFlags.DEFAULT "
+                    + "or a ParamFlags made with its withX methods");
+        }
+        this.flags = flags;
+    }
+
+    /** The parameter-server, federated-learning and cache settings, as one immutable value. */
+    public ParamServerSettings serverSettings() {
+        return server;
+    }
+
     /** Whether gradients are computed for this parameter; true by default. */
     public boolean requiresGrad() {
-        return requiresGrad;
+        return flags.requiresGrad();
     }
 
     /** Sets whether gradients are computed for this parameter. */
     public void setRequiresGrad(boolean requiresGrad) {
-        this.requiresGrad = requiresGrad;
+        flags = flags.withRequiresGrad(requiresGrad);
     }
 
     /**
      * Whether broadcast and gradient aggregation skip this parameter in data/hybrid parallel mode; false by default.
      */
     public boolean layerwiseParallel() {
-        return layerwiseParallel;
+        return flags.layerwiseParallel();
     }
 
     /** Sets whether broadcast and gradient aggregation skip this parameter. */
     public void setLayerwiseParallel(boolean layerwiseParallel) {
-        this.layerwiseParallel = layerwiseParallel;
+        flags = flags.withLayerwiseParallel(layerwiseParallel);
     }
 
     /** Whether the optimizer may shard this parameter when optimizer parallelism is on; true by default. */
     public boolean parallelOptimizer() {
-        return parallelOptimizer;
+        return flags.parallelOptimizer();
     }
 
     /** Sets whether the optimizer may shard this parameter. */
     public void setParallelOptimizer(boolean parallelOptimizer) {
-        this.parallelOptimizer = parallelOptimizer;
+        flags = flags.withParallelOptimizer(parallelOptimizer);
     }
 
     /**
@@ -296,7 +269,7 @@ public final class Parameter {
      * kind, group, dtype) are fused; 0 is never fused. 1 by default.
      */
     public int commFusion() {
-        return commFusion;
+        return flags.commFusion();
     }
 
     /**
@@ -305,11 +278,7 @@ public final class Parameter {
      * @throws IllegalArgumentException when {@code commFusion} is negative
      */
     public void setCommFusion(int commFusion) {
-        if (commFusion < 0) {
-            throw new IllegalArgumentException("Parameter '" + name + "': comm_fusion must be an int >= 0, but got "
-                    + commFusion + "; use 0 to never fuse its communication, or a positive fusion id");
-        }
-        this.commFusion = commFusion;
+        flags = named(() -> flags.withCommFusion(commFusion));
     }
 
     /**
@@ -317,37 +286,37 @@ public final class Parameter {
      * gathered weight alive; false by default.
      */
     public boolean parallelOptimizerCommRecompute() {
-        return parallelOptimizerCommRecompute;
+        return flags.parallelOptimizerCommRecompute();
     }
 
     /** Sets whether the optimizer-parallel AllGather is recomputed in backward. */
     public void setParallelOptimizerCommRecompute(boolean recompute) {
-        this.parallelOptimizerCommRecompute = recompute;
+        flags = flags.withParallelOptimizerCommRecompute(recompute);
     }
 
     /** Whether the parameter is already unique; false by default. */
     public boolean unique() {
-        return unique;
+        return flags.unique();
     }
 
     /** Sets whether the parameter is already unique. */
     public void setUnique(boolean unique) {
-        this.unique = unique;
+        flags = flags.withUnique(unique);
     }
 
     /** Whether the parameter's cache is enabled; false by default. */
     public boolean cacheEnable() {
-        return cacheEnable;
+        return server.cacheEnable();
     }
 
     /** Enables or disables the parameter's cache. */
     public void setCacheEnable(boolean cacheEnable) {
-        this.cacheEnable = cacheEnable;
+        server = server.withCacheEnable(cacheEnable);
     }
 
     /** The cache shape when the cache is enabled; empty by default. */
     public long[] cacheShape() {
-        return cacheShape.clone();
+        return server.cacheShape();
     }
 
     /**
@@ -356,16 +325,16 @@ public final class Parameter {
      * @throws IllegalArgumentException when the shape is null or has a negative size
      */
     public void setCacheShape(long... cacheShape) {
-        if (cacheShape == null) {
-            throw new IllegalArgumentException("Parameter '" + name + "': cache_shape is null; expected a shape");
+        server = named(() -> server.withCacheShape(cacheShape));
+    }
+
+    /** The value {@code change} makes, its refusal prefixed with this parameter's name. */
+    private <T> T named(java.util.function.Supplier<T> change) {
+        try {
+            return change.get();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("Parameter '" + name + "': " + e.getMessage(), e);
         }
-        for (long d : cacheShape) {
-            if (d < 0) {
-                throw new IllegalArgumentException("Parameter '" + name + "': cache_shape "
-                        + Arrays.toString(cacheShape) + " has the negative size " + d + "; expected sizes >= 0");
-            }
-        }
-        this.cacheShape = cacheShape.clone();
     }
 
     /** The parameter itself, as MindSpore's {@code Parameter.data}. */
@@ -375,22 +344,22 @@ public final class Parameter {
 
     /** The shape: of the values, or of the initializer description while lazy. */
     public long[] shape() {
-        return tensor != null ? tensor.shape() : initMode.shape();
+        return store.shape();
     }
 
     /** The element type. */
     public DType dtype() {
-        return tensor != null ? tensor.dtype() : initMode.dtype();
+        return store.dtype();
     }
 
     /** Whether the parameter holds an initializer description instead of values (MindSpore's {@code has_init}). */
     public boolean hasInit() {
-        return initMode != null;
+        return store.lazy() != null;
     }
 
     /** The initializer description while the parameter holds no values (MindSpore's {@code init_mode}). */
     public Optional<LazyTensor> initMode() {
-        return Optional.ofNullable(initMode);
+        return Optional.ofNullable(store.lazy());
     }
 
     /**
@@ -400,37 +369,37 @@ public final class Parameter {
      *                               parameter's tensor
      */
     public Tensor tensor() {
-        if (tensor == null) {
+        if (store.values() == null) {
             throw new IllegalStateException("Parameter '" + name + "' holds no values yet: it is backed by the "
-                    + "initializer '" + initMode.init().name() + "'; call initData() (or initData(layout, rank, "
+                    + "initializer '" + store.lazy().init().name() + "'; call initData() (or initData(layout, rank, "
                     + "setSliced)) and read the tensor of the parameter it returns");
         }
-        return tensor;
+        return store.values();
     }
 
     /** Whether the parameter is trained through a parameter server ({@link #setParamPs}); false by default. */
     public boolean isParamPs() {
-        return paramPs;
+        return server.paramPs();
     }
 
     /** Whether the parameter is initialised on the parameter server; false by default. */
     public boolean initInServer() {
-        return initInServer;
+        return server.initInServer();
     }
 
     /** Whether the parameter is pushed to the federated-learning server; false by default. */
     public boolean pushToServer() {
-        return pushToServer;
+        return server.pushToServer();
     }
 
     /** Whether the parameter is pulled from the federated-learning server; false by default. */
     public boolean pullFromServer() {
-        return pullFromServer;
+        return server.pullFromServer();
     }
 
     /** Whether the federated-learning server aggregates the parameter; true by default. */
     public boolean requiresAggr() {
-        return requiresAggr;
+        return server.requiresAggr();
     }
 
     /** Marks the parameter as trained through a parameter server, initialised on the worker. */
@@ -443,8 +412,7 @@ public final class Parameter {
      * initialised and updated on the server (default false).
      */
     public void setParamPs(boolean initInServer) {
-        this.paramPs = true;
-        this.initInServer = initInServer;
+        server = server.withParamPs(initInServer);
     }
 
     /**
@@ -453,15 +421,7 @@ public final class Parameter {
      * aggregation; the other values leave the flags as they are. Defaults: false, false, true.
      */
     public void setParamFl(boolean pushToServer, boolean pullFromServer, boolean requiresAggr) {
-        if (pushToServer) {
-            this.pushToServer = true;
-        }
-        if (pullFromServer) {
-            this.pullFromServer = true;
-        }
-        if (!requiresAggr) {
-            this.requiresAggr = false;
-        }
+        server = server.withParamFl(pushToServer, pullFromServer, requiresAggr);
     }
 
     // ---------------------------------------------------------------- init_data
@@ -524,43 +484,19 @@ public final class Parameter {
      *                                  other overload
      */
     public Parameter initData(List<?> layout, int rank, boolean setSliced) {
-        ParamLayout parsed;
-        try {
-            parsed = ParamLayout.fromList(layout);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("Parameter '" + name + "': " + e.getMessage(), e);
-        }
-        return init(parsed, rank, setSliced);
+        return init(named(() -> ParamLayout.fromList(layout)), rank, setSliced);
     }
 
     private Parameter init(ParamLayout layout, int rank, boolean setSliced) {
-        if (defaultInputInit && createdInParallel != ParallelContext.isInParallelMode()) {
-            throw new IllegalStateException(PARALLEL_MODE_CHANGED + " Parameter '" + name + "' was created from an "
-                    + "initializer in " + (createdInParallel ? "an auto-parallel" : "a non-auto-parallel")
-                    + " mode but the mode is now " + ParallelContext.parallelMode() + "; set the parallel mode "
-                    + "before creating initializer-backed parameters, or recreate the parameter");
-        }
-        Box region = null;
-        if (layout != null) {
-            try {
-                region = layout.regionOf(shape(), rank);
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("Parameter '" + name + "' of shape " + PyFormat.tuple(shape())
-                        + ": " + e.getMessage(), e);
-            }
-        }
+        store.checkMode(name);
+        Box region = store.regionOf(name, layout, rank);
         if (initedParam != null) {
             return initedParam;
         }
-        Tensor data;
-        if (initMode != null) {
-            data = region == null ? initMode.materialize() : initMode.materialize(region);
-        } else if (region == null) {
+        if (!hasInit() && region == null) {
             return this;
-        } else {
-            data = tensor.slice(region);
         }
-        Parameter obj = copyWith(data);
+        Parameter obj = copyWith(store.materialize(region));
         obj.sliced = setSliced;
         initedParam = obj;
         return obj;
@@ -580,8 +516,11 @@ public final class Parameter {
      *   <li>{@code data}: a {@link Tensor}, a {@link LazyTensor}, another {@code Parameter} (its data) or a number
      *       (converted to this parameter's dtype; a float or double is refused by an integer or boolean
      *       parameter).</li>
-     *   <li>A parameter holding values accepts only values: a {@link LazyTensor} (or a lazy parameter) is refused.
-     *       A lazy parameter accepts both; given values, it holds them from then on.</li>
+     *   <li>A parameter holding values given a {@link LazyTensor} (or a lazy parameter) fills it in: it holds the
+     *       materialised values from then on (MindSpore's {@code data.init_data()}). A lazy parameter given
+     *       values refuses them with MindSpore's message {@value #DATA_NOT_INITIALIZED}: initialise it first
+     *       ({@link #initData}) and set the data on the parameter that returns. A lazy parameter given a lazy
+     *       description stays lazy with the new description.</li>
      *   <li>The shape must equal the current one unless {@code sliceShape} is true.</li>
      *   <li>Another dtype is converted implicitly only when not narrower, in MindSpore's order Bool &lt; Int8 &lt;
      *       UInt8 &lt; Int16 &lt; Int32 &lt; Int64 &lt; Float16, BFloat16 &lt; Float32 &lt; Float64 (Float16 and
@@ -593,78 +532,11 @@ public final class Parameter {
      * @throws IllegalArgumentException on any refusal above, or a null or unsupported {@code data}
      */
     public Parameter setData(Object data, boolean sliceShape) {
-        if (data == null || data instanceof Boolean) {
-            throw new IllegalArgumentException("Parameter '" + name + "': set_data found " + data + "; expected a "
-                    + "Tensor, a LazyTensor, an int, long, float or double");
-        }
-        Object incoming;
-        if (data instanceof Number n) {
-            if (!dtype().isFloating() && (n instanceof Double || n instanceof Float)) {
-                throw conversionError(name, dtype(), "the floating-point number " + n);
-            }
-            incoming = scalarOf(n, dtype());
-        } else if (data instanceof Parameter p) {
-            incoming = p.tensor != null ? p.tensor : p.initMode;
-        } else if (data instanceof Tensor || data instanceof LazyTensor) {
-            incoming = data;
-        } else {
-            throw new IllegalArgumentException("Parameter '" + name + "': set_data found a "
-                    + data.getClass().getName() + "; expected a Tensor, a LazyTensor, an int, long, float or double");
-        }
-        boolean incomingHasValues = incoming instanceof Tensor;
-        if (tensor != null && !incomingHasValues) {
-            throw new IllegalArgumentException("The original tensor data is initialized, but the argument 'data' is "
-                    + "not initialized. Please initialize 'data' before call this method: parameter '" + name
-                    + "' holds values but the new data is the initializer '"
-                    + ((LazyTensor) incoming).init().name() + "'; materialise it first (LazyTensor.materialize())");
-        }
-        long[] newShape = incomingHasValues ? ((Tensor) incoming).shape() : ((LazyTensor) incoming).shape();
-        if (!Arrays.equals(shape(), newShape) && !sliceShape) {
-            throw new IllegalArgumentException("Can not change the shape of Parameter which has been initialized. "
-                    + "Current shape is " + PyFormat.tuple(shape()) + ", and incoming is " + PyFormat.tuple(newShape)
-                    + ": parameter '" + name + "'; pass sliceShape=true to set a slice of another shape");
-        }
-        DType newType = incomingHasValues ? ((Tensor) incoming).dtype() : ((LazyTensor) incoming).dtype();
-        DType current = dtype();
-        if (newType != current) {
-            if (!convertsImplicitly(newType, current)) {
-                throw conversionError(name, current, newType.displayName());
-            }
-            incoming = incomingHasValues ? ((Tensor) incoming).astype(current) : castLazy((LazyTensor) incoming, current);
-        }
-        if (incomingHasValues) {
-            tensor = (Tensor) incoming;
-            initMode = null;
-            defaultInputInit = false;
-        } else {
-            initMode = (LazyTensor) incoming;
-        }
+        Object incoming = ParamConversions.setDataInput(name, data, dtype());
+        store = store.withData(name, incoming, sliceShape);
         initedParam = null;
         sliced = sliceShape;
         return this;
-    }
-
-    private static IllegalArgumentException conversionError(String name, DType current, String incoming) {
-        return new IllegalArgumentException("Incoming Parameter dtype can not be converted to current dtype "
-                + "implicitly. Current dtype is " + current.displayName() + ", and incoming is " + incoming
-                + ": parameter '" + name + "'; convert the data to " + current.displayName()
-                + " first (Tensor.astype), implicit conversion only widens");
-    }
-
-    /** MindSpore's {@code implicit_conversion_seq} position; Float16 and BFloat16 share one. */
-    private static int conversionRank(DType t) {
-        switch (t) {
-            case BOOL: return 0;
-            case INT8: return 1;
-            case UINT8: return 2;
-            case INT16: return 3;
-            case INT32: return 4;
-            case INT64: return 5;
-            case FLOAT16: case BFLOAT16: return 6;
-            case FLOAT32: return 7;
-            case FLOAT64: return 8;
-            default: throw new IllegalArgumentException("dtype " + t + " has no implicit conversion rank");
-        }
     }
 
     /**
@@ -673,59 +545,7 @@ public final class Parameter {
      * Float16 and BFloat16.
      */
     public static boolean convertsImplicitly(DType from, DType to) {
-        if (from == to) {
-            return true;
-        }
-        if ((from == DType.FLOAT16 && to == DType.BFLOAT16) || (from == DType.BFLOAT16 && to == DType.FLOAT16)) {
-            return false;
-        }
-        return conversionRank(from) <= conversionRank(to);
-    }
-
-    /** A lazy description generating {@code lazy}'s values converted to {@code dtype}, region by region. */
-    private static LazyTensor castLazy(LazyTensor lazy, DType dtype) {
-        return new LazyTensor(new CastInitializer(lazy.init(), lazy.dtype()), lazy.shape(), dtype, lazy.seed());
-    }
-
-    /** Generates with the wrapped initializer in its own dtype, then converts. */
-    private static final class CastInitializer implements Initializer {
-        private final Initializer inner;
-        private final DType source;
-
-        CastInitializer(Initializer inner, DType source) {
-            this.inner = inner;
-            this.source = source;
-        }
-
-        @Override
-        public String name() {
-            return inner.name();
-        }
-
-        @Override
-        public Tensor generate(long[] shape, DType dtype, long seed, Box region) {
-            return inner.generate(shape, source, seed, region).astype(dtype);
-        }
-
-        @Override
-        public OptionalLong explicitSeed() {
-            return inner.explicitSeed();
-        }
-
-        @Override
-        public boolean isRandom() {
-            return inner.isRandom();
-        }
-
-        @Override
-        public void checkShape(long[] shape) {
-            inner.checkShape(shape);
-        }
-
-        @Override
-        public String toString() {
-            return inner + " as " + source;
-        }
+        return ParamConversions.convertsImplicitly(from, to);
     }
 
     // ---------------------------------------------------------------- clone
@@ -753,73 +573,23 @@ public final class Parameter {
             throw new IllegalArgumentException("Parameter '" + name + "': clone init is null; expected \"same\", an "
                     + "initializer name, an Initializer, a number or a Tensor");
         }
-        Parameter x = copyWith(tensor != null ? tensor : initMode);
+        Parameter x = copyWith(rawData());
         x.sliced = sliced;
-        x.defaultInputInit = defaultInputInit;
-        x.createdInParallel = createdInParallel;
+        x.store = store;
         if (init instanceof String s && s.strip().equalsIgnoreCase("same")) {
             return x;
         }
-        long[] shape = shape();
-        DType dtype = dtype();
-        Object data;
-        if (init instanceof String s) {
-            data = Initializers.initializer(s, shape, dtype);
-        } else if (init instanceof Initializer i) {
-            data = Initializers.initializer(i, shape, dtype);
-        } else if (init instanceof Boolean) {
-            throw new IllegalArgumentException("Parameter '" + name + "': clone init can not be `bool`: found " + init
-                    + "; expected \"same\", an initializer name, an Initializer, a number or a Tensor");
-        } else if (init instanceof Number n) {
-            data = Initializers.initializer(n, shape, dtype);
-        } else if (init instanceof Tensor || init instanceof LazyTensor) {
-            data = init;
-        } else {
-            throw new IllegalArgumentException("Parameter '" + name + "': clone init is a "
-                    + init.getClass().getName() + "; expected \"same\", an initializer name, an Initializer, a "
-                    + "number or a Tensor");
-        }
-        long[] newShape = data instanceof Tensor t ? t.shape() : ((LazyTensor) data).shape();
-        if (!Arrays.equals(newShape, shape)) {
-            throw new IllegalArgumentException("Parameter '" + name + "': clone init has the shape "
-                    + PyFormat.tuple(newShape) + " but the parameter has " + PyFormat.tuple(shape)
-                    + "; pass data of the parameter's shape");
-        }
-        DType newType = data instanceof Tensor t ? t.dtype() : ((LazyTensor) data).dtype();
-        if (newType != dtype) {
-            if (!convertsImplicitly(newType, dtype)) {
-                throw conversionError(name, dtype, newType.displayName());
-            }
-            data = data instanceof Tensor t ? t.astype(dtype) : castLazy((LazyTensor) data, dtype);
-        }
-        if (data instanceof Tensor t) {
-            x.tensor = t;
-            x.initMode = null;
-            x.defaultInputInit = false;
-        } else {
-            x.tensor = null;
-            x.initMode = (LazyTensor) data;
-            x.defaultInputInit = true;
-            x.createdInParallel = ParallelContext.isInParallelMode();
-        }
+        Object data = ParamConversions.cloneData(name, init, shape(), dtype());
+        x.store = data instanceof Tensor ? ParamData.held(data).withOrigin(false, store.createdInParallel())
+                : ParamData.held(data).withOrigin(true, ParallelContext.isInParallelMode());
         return x;
     }
 
     /** A parameter holding {@code data} with this one's name and settings; not sliced, no inited parameter. */
     private Parameter copyWith(Object data) {
-        Parameter x = new Parameter(data, name, requiresGrad, layerwiseParallel, parallelOptimizer);
-        x.defaultInputInit = false;
-        x.createdInParallel = false;
-        x.commFusion = commFusion;
-        x.parallelOptimizerCommRecompute = parallelOptimizerCommRecompute;
-        x.unique = unique;
-        x.cacheEnable = cacheEnable;
-        x.cacheShape = cacheShape.clone();
-        x.paramPs = paramPs;
-        x.initInServer = initInServer;
-        x.pushToServer = pushToServer;
-        x.pullFromServer = pullFromServer;
-        x.requiresAggr = requiresAggr;
+        Parameter x = new Parameter(data, name, flags, true);
+        x.store = ParamData.held(data);
+        x.server = server;
         return x;
     }
 
@@ -827,6 +597,6 @@ public final class Parameter {
     @Override
     public String toString() {
         return "Parameter (name=" + name + ", shape=" + PyFormat.tuple(shape()) + ", dtype=" + dtype().displayName()
-                + ", requires_grad=" + PyFormat.bool(requiresGrad) + ")";
+                + ", requires_grad=" + PyFormat.bool(requiresGrad()) + ")";
     }
 }

@@ -106,7 +106,7 @@ class ParameterTest {
 
     @Test
     void lazyParameterHasNoValuesUntilInitData() {
-        Parameter p = Parameter.of(ones(2, 3), "w");
+        Parameter p = Parameter.lazy(ones(2, 3), "w");
         IllegalStateException e = assertThrows(IllegalStateException.class, p::tensor);
         assertTrue(e.getMessage().contains("Parameter 'w' holds no values yet"), e.getMessage());
         assertTrue(e.getMessage().contains("initData()"), e.getMessage());
@@ -308,18 +308,20 @@ class ParameterTest {
     }
 
     @Test
-    void initializedParameterRefusesLazyData() {
+    void initializedParameterFillsInLazyData() {
+        // 004 "覆盖修改参数值": set_data "常用于使用Initializer进行Cell遍历初始化"; MindSpore's set_data calls
+        // data.init_data() when the parameter holds values (it refused them here before).
         Parameter p = Parameter.of(Tensor.zeros(DType.FLOAT32, 2, 3), "w");
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> p.setData(ones(2, 3)));
-        assertTrue(e.getMessage().startsWith("The original tensor data is initialized, but the argument 'data' is "
-                + "not initialized. Please initialize 'data' before call this method"), e.getMessage());
-        assertTrue(e.getMessage().contains("parameter 'w' holds values"), e.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> p.setData(Parameter.of(ones(2, 3))));
+        assertSame(p, p.setData(ones(2, 3)));
+        assertFalse(p.hasInit());
+        assertEquals(Tensor.ones(DType.FLOAT32, 2, 3), p.tensor());
+        p.setData(Parameter.lazy(Initializers.initializer("zeros", new long[] {2, 3}, DType.FLOAT32), "z"));
+        assertEquals(Tensor.zeros(DType.FLOAT32, 2, 3), p.tensor());
     }
 
     @Test
-    void lazyParameterAcceptsLazyAndRealData() {
-        Parameter p = Parameter.of(ones(2, 3), "w");
+    void lazyParameterAcceptsLazyDataAndRefusesValues() {
+        Parameter p = Parameter.lazy(ones(2, 3), "w");
         Parameter first = p.initData();
         p.setData(Initializers.initializer("zeros", new long[] {2, 3}, DType.FLOAT32));
         assertTrue(p.hasInit());
@@ -329,14 +331,20 @@ class ParameterTest {
         assertEquals(Tensor.zeros(DType.FLOAT32, 2, 3), second.tensor());
         assertEquals(Tensor.ones(DType.FLOAT32, 2, 3), first.tensor(), "the old inited parameter is untouched");
 
-        p.setData(Tensor.full(DType.FLOAT32, 5, 2, 3));
-        assertFalse(p.hasInit());
-        assertSame(p, p.initData(), "a parameter holding values initialises to itself");
+        // MindSpore's _set_data_check_input_valid: a lazy parameter refuses values (with its message's wording)
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> p.setData(Tensor.full(DType.FLOAT32, 5, 2, 3)));
+        assertTrue(e.getMessage().startsWith(Parameter.DATA_NOT_INITIALIZED), e.getMessage());
+        assertTrue(p.hasInit(), "a refused set_data leaves the parameter lazy");
+        Parameter inited = p.initData();
+        inited.setData(Tensor.full(DType.FLOAT32, 5, 2, 3));
+        assertFalse(inited.hasInit());
+        assertSame(inited, inited.initData(), "a parameter holding values initialises to itself");
     }
 
     @Test
     void lazyDataIsWidenedRegionByRegion() {
-        Parameter p = Parameter.of(Initializers.initializer("zeros", new long[] {4, 4}, DType.FLOAT64), "w");
+        Parameter p = Parameter.lazy(Initializers.initializer("zeros", new long[] {4, 4}, DType.FLOAT64), "w");
         LazyTensor src = Initializers.initializer("normal", new long[] {4, 4}, DType.FLOAT32);
         p.setData(src);
         assertEquals(DType.FLOAT64, p.dtype());

@@ -501,13 +501,14 @@ public final class Network {
         }
 
         /**
-         * Creates and registers a trainable parameter initialised lazily by the initializer called {@code init}
-         * (e.g. {@code "normal"}, {@code "zeros"}, {@code "ones"}; see {@code Initializers.byName}).
+         * Creates and registers a trainable parameter initialised lazily, whatever the parallel mode
+         * ({@code Parameter.lazy}), by the initializer called {@code init} (e.g. {@code "normal"}, {@code "zeros"},
+         * {@code "ones"}; see {@code Initializers.byName}).
          *
          * @return the parameter's full name
          */
         public String parameter(String name, String init, DType dtype, long... shape) {
-            return parameter(Parameter.of(initializer(Initializers.byName(init), shape, dtype), name));
+            return parameter(Parameter.lazy(initializer(Initializers.byName(init), shape, dtype), name));
         }
 
         /**

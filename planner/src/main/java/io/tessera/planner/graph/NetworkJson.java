@@ -124,7 +124,7 @@ public final class NetworkJson {
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("network JSON: " + where + ": " + e.getMessage(), e);
             }
-            b.parameter(Parameter.of(data, n, flag(where, p, "requires_grad", true),
+            b.parameter(Parameter.lazy(data, n, flag(where, p, "requires_grad", true),
                     flag(where, p, "layerwise_parallel", false), flag(where, p, "parallel_optimizer", true)));
         }
         ArrayNode ops = array("the top level", top, "ops");

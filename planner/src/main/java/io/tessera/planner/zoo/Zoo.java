@@ -187,7 +187,7 @@ public final class Zoo {
                 p = att.op(qkv[j] + "_split", Reshape.of(c.batch(), c.seq(), c.heads(), hd), p);
                 heads[j] = att.op(qkv[j] + "_heads", Transpose.of(0, 2, 1, 3), p);
             }
-            String scale = att.parameter(Parameter.of(
+            String scale = att.parameter(Parameter.lazy(
                     att.initializer(new Constant(1.0 / Math.sqrt(hd)),
                             new long[] {1}, dt), "scale", false));
             String s = att.op("scores", MatMul.batched(false, true), heads[0], heads[1]);
@@ -275,9 +275,9 @@ public final class Zoo {
         }
         String scale = s.parameter("scale", "ones", dt, c.channels());
         String bias = s.parameter("bias", "zeros", dt, c.channels());
-        String mean = s.parameter(Parameter.of(s.initializer(Initializers.byName("zeros"),
+        String mean = s.parameter(Parameter.lazy(s.initializer(Initializers.byName("zeros"),
                 new long[] {c.channels()}, dt), "mean", false));
-        String variance = s.parameter(Parameter.of(s.initializer(Initializers.byName("ones"),
+        String variance = s.parameter(Parameter.lazy(s.initializer(Initializers.byName("ones"),
                 new long[] {c.channels()}, dt), "variance", false));
         return b.op(name, BatchNorm.of(), x, scale, bias, mean, variance);
     }

@@ -83,10 +83,10 @@ class NetworkJsonTest {
                 new int[] {1, 1}, 1), img, w);
         String bnS = b.parameter("bn.scale", "ones", DType.FLOAT32, 8);
         String bnB = b.parameter("bn.bias", "zeros", DType.FLOAT32, 8);
-        Parameter m = Parameter.of(Initializers.initializer("zeros", new long[] {8}, DType.FLOAT32), "bn.mean",
+        Parameter m = Parameter.lazy(Initializers.initializer("zeros", new long[] {8}, DType.FLOAT32), "bn.mean",
                 false, true, false);
         String bnM = b.parameter(m);
-        String bnV = b.parameter(Parameter.of(Initializers.initializer(new Constant(0.5), new long[] {8},
+        String bnV = b.parameter(Parameter.lazy(Initializers.initializer(new Constant(0.5), new long[] {8},
                 DType.FLOAT32), "bn.var", false));
         String y = b.op("bn", new BatchNorm(1e-3, 0.9), c, bnS, bnB, bnM, bnV);
         y = b.op("tanh", Activation.tanh(), y);
