@@ -204,7 +204,7 @@ final class BackwardEmitter {
         });
     }
 
-    /** The slot the backward kernel reads input {@code i} from: a sharded parameter's gathered slice, else its input. */
+    /** The slot the backward kernel reads input {@code i} from: a sharded parameter's gathered slice, else the input. */
     private Slot inputOf(Node node, OpPlan op, int i) {
         String t = node.inputs().get(i);
         if (cx.net.isParameter(t) && cx.plan.param(t).shard().sharded() && !ExecutionContext.redistributed(op, i)) {

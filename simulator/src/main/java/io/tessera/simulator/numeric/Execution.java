@@ -3,6 +3,7 @@ package io.tessera.simulator.numeric;
 import io.tessera.layout.Box;
 import io.tessera.layout.Layout;
 import io.tessera.layout.param.Parameter;
+import io.tessera.planner.plan.OpPlan;
 import io.tessera.planner.plan.ParamPlan;
 import io.tessera.planner.plan.PipelinePlan;
 import io.tessera.planner.plan.Plan;
@@ -19,12 +20,14 @@ import java.util.function.Consumer;
 /**
  * Runs a plan's training steps on its ranks: each rank holds only its parameter slices (or optimizer shards, from
  * {@code init_data}), its activations and gradients, and runs a per-rank program of kernels and the plan's
- * collectives on the lockstep {@link Cluster}. Redistributions run as one collective over the ranks with the byte-minimal
- * plan; operator and gradient reductions, AllGathers and ReduceScatters of optimizer parallel run over the plan's
- * groups. A consumer that reuses an earlier consumer's redistribution ({@link OpPlan#reuses()}) reads its copy, and
- * in backward hands its gradient to that owner, which sums them and returns the sum once: by the plan's backward
- * ReduceScatter into the producer's layout when it has one (sequence parallelism), else by the reduction and the
- * transposed redistribution. A one-device plan of the same network is run the same way as the reference.
+ * collectives on the lockstep {@link Cluster}. Nothing is planned again: each operator's plan carries what executing
+ * it needs ({@link OpPlan#execution()}): a redistribution runs the steps of the plan's byte-minimal redistribution
+ * plan as one collective over the ranks (or a local slice when its steps are all local); operator and gradient
+ * reductions, AllGathers and ReduceScatters of optimizer parallel run over the groups of the communications the
+ * operator lists. A consumer that reuses an earlier consumer's redistribution ({@link OpPlan#reuses()}) reads its
+ * copy, and in backward hands its gradient to that owner, which sums them and returns the sum once: by the plan's
+ * backward ReduceScatter into the producer's layout when it has one (sequence parallelism), else by the reduction and
+ * the transposed redistribution the plan carries. A one-device plan of the same network is run the same way as the reference.
  *
  * <p>Pipeline stages: global rank {@code stage * n + local} runs only its stage's operators, parameters and
  * communications (groups mapped to global ranks), on local rank {@code local}'s slices. A tensor crossing stages is
@@ -37,6 +40,10 @@ import java.util.function.Consumer;
  * micro-batches; operator reductions and redistributions run per micro-batch, while the parameters' gradient
  * reductions (AllReduce, optimizer-parallel ReduceScatter and mirror AllReduce, fused buckets) run once, in the last
  * micro-batch, on the accumulated gradients, as real pipelines do. Then one optimizer update.
+ *
+ * <p>This class holds the ranks and runs the steps; the programs are built by {@link RankPrograms} from
+ * {@link ForwardEmitter}, {@link BackwardEmitter} (with {@link GradientRouter}), {@link OptimizerEmitter},
+ * {@link ParameterCollectives} and {@link PipelineRouting}, naming rank memory by {@link Slot}.
  */
 final class Execution {
 

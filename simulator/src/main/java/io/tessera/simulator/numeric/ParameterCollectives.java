@@ -106,6 +106,16 @@ final class ParameterCollectives {
         }
     }
 
+    /** The tensor whose gradient reduction {@code c} reduces (the planner names gradient tensors {@code grad/<t>}). */
+    private static String gradientOf(Communication c) {
+        String prefix = "grad/";
+        if (!c.tensor().startsWith(prefix)) {
+            throw new IllegalStateException("gradient reduction " + c + " moves tensor '" + c.tensor()
+                    + "'; expected a gradient tensor named '" + prefix + "<tensor>'");
+        }
+        return c.tensor().substring(prefix.length());
+    }
+
     /**
      * Runs the reductions {@code comms} (one, or the members of a fused bucket, which share kind, groups and
      * reduction) as one collective per group, and routes the results.
@@ -143,7 +153,7 @@ final class ParameterCollectives {
         List<Slot> slots = new ArrayList<>();
         List<Slot> targets = new ArrayList<>();
         for (Communication c : comms) {
-            String t = c.tensor().substring("grad/".length());
+            String t = gradientOf(c);
             slots.add(Slot.pending(t, c.groups()));
             targets.add(Slot.gradient(t));
         }
