@@ -64,6 +64,7 @@ public record OpExecution(List<Input> inputs, List<Communication> forward, List<
             return o instanceof Input i && same(forward, i.forward) && same(backward, i.backward);
         }
 
+        /** Hashes the layouts and dtypes {@link #equals} compares. */
         @Override
         public int hashCode() {
             return Objects.hash(key(forward), key(backward));
