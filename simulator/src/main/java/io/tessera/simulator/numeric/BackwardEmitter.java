@@ -101,11 +101,12 @@ final class BackwardEmitter {
         for (Communication c : segment) {
             boolean batchNormStats = node.op() instanceof BatchNorm && c.input() == 0
                     && c.origin() == Communication.Origin.OPERATOR;
-            boolean redistributedInput = c.input() >= 0 && ExecutionContext.redistributed(op, c.input());
             // mirror AllReduces of optimizer shards run right after their ReduceScatter (see ParameterCollectives)
-            // (a redistribution's ReduceScatter runs in the gradient router, with the gradient it reduces)
+            // (a redistribution's ReduceScatter runs in the gradient router, with the gradient it reduces; so does
+            // the reduction of a redistributed input's partial gradient)
             boolean reduction = (c.kind() == CollectiveKind.ALL_REDUCE && (c.origin() == Communication.Origin.OPERATOR
-                    || c.origin() == Communication.Origin.GRADIENT) && !redistributedInput && !batchNormStats)
+                    || c.origin() == Communication.Origin.GRADIENT) && !(c.input() >= 0
+                    && ExecutionContext.redistributed(op, c.input())) && !batchNormStats)
                     || (c.kind() == CollectiveKind.REDUCE_SCATTER && c.origin() != Communication.Origin.REDISTRIBUTION);
             if (!reduction) {
                 continue;
