@@ -2,7 +2,7 @@ package io.tessera.cli;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.tessera.simulator.numeric.SimulationBenchmark;
+import io.tessera.bench.SimulationBenchmark;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;

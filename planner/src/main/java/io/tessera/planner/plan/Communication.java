@@ -4,6 +4,7 @@ import io.tessera.layout.comm.Phase;
 
 import io.tessera.layout.Layout;
 import io.tessera.layout.comm.CollectiveKind;
+import io.tessera.layout.redistribution.RedistributionPlan;
 import io.tessera.layout.redistribution.ReduceOp;
 
 import java.util.ArrayList;
@@ -28,10 +29,14 @@ import java.util.List;
  * @param groups    the rank groups, each ascending
  * @param recvBytes bytes each rank receives (index = rank)
  * @param reason    a one-line explanation
+ * @param redistribution the whole redistribution plan this communication is a step of (the steps an executor runs,
+ *                  local ones included), or null when it is not a step of a redistribution plan (every other origin,
+ *                  and a gradient reduce-scattered into its producer's layout)
  */
 public record Communication(CollectiveKind kind, Origin origin, Phase phase, String operator, int input, String tensor,
                             String parameter, ReduceOp reduce, Layout from, Layout to,
-                            List<List<Integer>> groups, long[] recvBytes, String reason) {
+                            List<List<Integer>> groups, long[] recvBytes, String reason,
+                            RedistributionPlan redistribution) {
 
     /** What inserted a communication. */
     public enum Origin {
@@ -50,14 +55,32 @@ public record Communication(CollectiveKind kind, Origin origin, Phase phase, Str
         }
     }
 
-    /** Copies the lists and the array. */
+    /** Copies the lists and the array; only a redistribution carries a redistribution plan. */
     public Communication {
+        if (redistribution != null && origin != Origin.REDISTRIBUTION) {
+            throw new IllegalArgumentException("communication '" + tensor + "' of origin " + origin.jsonName()
+                    + " carries a redistribution plan; expected one only on origin redistribution (pass null)");
+        }
         List<List<Integer>> g = new ArrayList<>(groups.size());
         for (List<Integer> x : groups) {
             g.add(List.copyOf(x));
         }
         groups = List.copyOf(g);
         recvBytes = recvBytes.clone();
+    }
+
+    /** A communication that is not a step of a redistribution plan ({@code redistribution} null). */
+    public Communication(CollectiveKind kind, Origin origin, Phase phase, String operator, int input, String tensor,
+                         String parameter, ReduceOp reduce, Layout from, Layout to,
+                         List<List<Integer>> groups, long[] recvBytes, String reason) {
+        this(kind, origin, phase, operator, input, tensor, parameter, reduce, from, to, groups, recvBytes, reason,
+                null);
+    }
+
+    /** This communication with reason {@code r} (everything else, the redistribution plan included, kept). */
+    public Communication withReason(String r) {
+        return new Communication(kind, origin, phase, operator, input, tensor, parameter, reduce, from, to, groups,
+                recvBytes, r, redistribution);
     }
 
     @Override
@@ -107,7 +130,14 @@ public record Communication(CollectiveKind kind, Origin origin, Phase phase, Str
                 && java.util.Objects.equals(operator, c.operator) && input == c.input && tensor.equals(c.tensor)
                 && java.util.Objects.equals(parameter, c.parameter) && reduce == c.reduce
                 && java.util.Objects.equals(from, c.from) && java.util.Objects.equals(to, c.to)
-                && groups.equals(c.groups) && Arrays.equals(recvBytes, c.recvBytes) && reason.equals(c.reason);
+                && groups.equals(c.groups) && Arrays.equals(recvBytes, c.recvBytes) && reason.equals(c.reason)
+                && sameRedistribution(redistribution, c.redistribution);
+    }
+
+    /** Redistribution plans are functions of their layouts and dtype: compare those (steps hold arrays). */
+    private static boolean sameRedistribution(RedistributionPlan a, RedistributionPlan b) {
+        return a == null ? b == null : b != null && a.from().equals(b.from()) && a.to().equals(b.to())
+                && a.dtype() == b.dtype();
     }
 
     @Override

@@ -14,7 +14,9 @@ import java.util.TreeMap;
 
 /**
  * A parallel plan: per operator its strategy and layouts, per tensor its layout, every inserted communication with its
- * provenance, and per parameter its layout. Immutable; produced by {@link Planner#plan}.
+ * provenance, and per parameter its layout. Each operator also carries what executing it needs
+ * ({@link OpPlan#execution()}: its inputs' redistribution plans and its communications, the objects of
+ * {@link #comms()}), so an executor plans nothing again. Immutable; produced by {@link Planner#plan}.
  *
  * @param network the planned network
  * @param config  the configuration it was planned with

@@ -84,6 +84,11 @@ public final class Planner {
     private record ShardKey(Layout layout, DType dtype, boolean trainable, boolean parallelOptimizer) {
     }
 
+    /** Per operator, per input: the forward redistribution plan it executes, or null (see {@link OpExecution}). */
+    private final Map<String, List<RedistributionPlan>> forwardRoutes = new HashMap<>();
+    /** Per {@code operator#input}: the transposed redistribution returning the input's gradient. */
+    private final Map<String, RedistributionPlan> backwardRoutes = new HashMap<>();
+
     /** Optimizer sharding of each parameter, decided at its first consumer. */
     private final Map<String, OptimizerShard> shards = new LinkedHashMap<>();
 
@@ -173,6 +178,8 @@ public final class Planner {
         Map<String, String> paramConsumer = new LinkedHashMap<>();
         Map<String, OpPlan> byName = new HashMap<>();
         shards.clear();
+        forwardRoutes.clear();
+        backwardRoutes.clear();
 
         // shared redistributions: owner edge by (tensor, target layout, partial groups); the consumers sharing each
         // owner's redistribution (owner first); the owner's forward communications [from, to) in `forward`
@@ -193,10 +200,13 @@ public final class Planner {
                     : null;
             OpSharding sharding = node.op().shard(node.name(), types, in, out, devices);
             List<Layout> inLayouts = new ArrayList<>();
+            List<RedistributionPlan> routes = new ArrayList<>();
+            forwardRoutes.put(node.name(), routes);
             for (int i = 0; i < types.size(); i++) {
                 String t = node.inputs().get(i);
                 Layout required = sharding.inputLayout(i, types.get(i));
                 inLayouts.add(required);
+                routes.add(null);
                 Layout current = layouts.get(t);
                 if (current == null && network.isParameter(t)) {
                     layouts.put(t, required);
@@ -217,6 +227,7 @@ public final class Planner {
                 }
                 RedistributionPlan rp = redistribution(current, required, types.get(i).dtype());
                 if (!rp.steps().isEmpty()) {
+                    routes.set(i, rp);
                     List<List<Integer>> partial = partialGroups(node, sharding, i);
                     // an activation already redistributed to this layout for an earlier consumer is reused
                     ShareKey key = network.isParameter(t) || node.op() instanceof BatchNorm ? null
@@ -304,6 +315,7 @@ public final class Planner {
                         + "; give them one setting or different comm_fusion ids");
             }
         }
+        ops = OpExecution.attach(ops, comms, forwardRoutes, backwardRoutes);
         return new Plan(network, config, ops, layouts, comms, params, buckets, notes);
     }
 
@@ -433,6 +445,7 @@ public final class Planner {
                     continue;
                 }
                 RedistributionPlan rp = redistribution(e.to(), e.from(), types.get(e.input()).dtype());
+                backwardRoutes.put(e.key(), rp);
                 addRedistribution(out, rp, Phase.BACKWARD, node, e.input(), "grad/" + e.tensor(),
                         summed + "the gradient of input " + e.input() + " of '" + node.name()
                         + "' returns to its producer's layout (transpose of the forward redistribution)");
@@ -519,8 +532,7 @@ public final class Planner {
     }
 
     private static Communication withReason(Communication c, String reason) {
-        return new Communication(c.kind(), c.origin(), c.phase(), c.operator(), c.input(), c.tensor(), c.parameter(),
-                c.reduce(), c.from(), c.to(), c.groups(), c.recvBytes(), reason);
+        return c.withReason(reason);
     }
 
     /**
@@ -617,7 +629,7 @@ public final class Planner {
             // redistribution plans are cached, so repeated layers share their steps: sum each step's bytes once
             long[] recv = recvCache.computeIfAbsent(s, x -> RedistributionCache.recvBytes(e, devices, b));
             out.add(new Communication(e.kind(), Communication.Origin.REDISTRIBUTION, phase, node.name(), input, tensor,
-                    null, null, rp.from(), rp.to(), s.groups(), recv, reason));
+                    null, null, rp.from(), rp.to(), s.groups(), recv, reason, rp));
         }
     }
 

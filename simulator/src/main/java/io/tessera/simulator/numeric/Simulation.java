@@ -104,6 +104,26 @@ public final class Simulation {
     }
 
     /**
+     * Runs training step {@code step} (0-based: it selects the step's batches and Adam's bias correction) of the
+     * parallel run alone, without the reference or a comparison: for timing the two runs separately. Call it with
+     * steps 0, 1, ... in order; {@link #run()} on the same simulation would continue from the state it leaves.
+     *
+     * @return the loss the parallel run reports for the step (as {@link SimulationReport.Step#lossParallel()})
+     */
+    public double parallelStep(int step) {
+        return parallelLoss(parallel.step(step));
+    }
+
+    /**
+     * Runs training step {@code step} of the one-device reference alone (see {@link #parallelStep}).
+     *
+     * @return the reference's loss for the step (as {@link SimulationReport.Step#lossSingle()})
+     */
+    public double referenceStep(int step) {
+        return single.step(step)[0];
+    }
+
+    /**
      * The loss the parallel run reports, from the ranks of the stage computing the loss (each rank's: the mean of its
      * micro-batch losses): every rank's in semi-auto; the mean of the ranks' in data_parallel.
      */

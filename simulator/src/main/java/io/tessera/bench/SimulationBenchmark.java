@@ -1,7 +1,6 @@
-package io.tessera.simulator.numeric;
+package io.tessera.bench;
 
 import io.tessera.layout.DType;
-import io.tessera.layout.param.ParallelMode;
 import io.tessera.layout.param.Parameter;
 import io.tessera.planner.graph.Network;
 import io.tessera.planner.op.Activation;
@@ -14,6 +13,8 @@ import io.tessera.planner.plan.Plan;
 import io.tessera.planner.plan.PlanConfig;
 import io.tessera.planner.plan.Planner;
 import io.tessera.planner.strategy.DatasetStrategy;
+import io.tessera.simulator.numeric.Simulation;
+import io.tessera.simulator.numeric.SimulationOptions;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -22,7 +23,9 @@ import java.util.function.Consumer;
 /**
  * The numeric-simulation benchmark behind {@code tessera bench simulate}: one training step of the MLP
  * {@code in -> hidden (GeLU) -> in} with a softmax cross-entropy loss, column- then row-parallel over 8 ranks and batch
- * over the rest, simulated on 8 and 64 ranks, against the one-device step of the same model in the same run.
+ * over the rest, simulated on 8 and 64 ranks, against the one-device step of the same model in the same run. It
+ * times the two runs of one {@link Simulation} separately ({@link Simulation#parallelStep},
+ * {@link Simulation#referenceStep}).
  */
 public final class SimulationBenchmark {
 
@@ -93,26 +96,25 @@ public final class SimulationBenchmark {
     public static Case measure(int batch, int width, int hidden, int ranks, int steps) {
         Network net = mlp(batch, width, hidden);
         Plan plan = Planner.plan(net, megatron(ranks / 8, 8));
-        Plan one = Planner.plan(net, PlanConfig.builder(1).mode(ParallelMode.STAND_ALONE).build());
         SimulationOptions options = new SimulationOptions(steps + 1, DType.FLOAT32, 0.01, 1,
                 Runtime.getRuntime().availableProcessors());
-        Execution parallel = new Execution(plan, options);
-        Execution single = new Execution(one, options);
-        parallel.step(0);
-        single.step(0);
+        // the simulation's reference is the one-device plan of the same network, planned stand-alone
+        Simulation sim = Simulation.of(plan, options);
+        sim.parallelStep(0);
+        sim.referenceStep(0);
         double bestParallel = Double.MAX_VALUE;
         double bestSingle = Double.MAX_VALUE;
         for (int k = 1; k <= steps; k++) {
             long t0 = System.nanoTime();
-            single.step(k);
+            sim.referenceStep(k);
             bestSingle = Math.min(bestSingle, (System.nanoTime() - t0) / 1e9);
             t0 = System.nanoTime();
-            parallel.step(k);
+            sim.parallelStep(k);
             bestParallel = Math.min(bestParallel, (System.nanoTime() - t0) / 1e9);
         }
         double err = 0;
         for (String p : List.of("w1", "w2")) {
-            err = Math.max(err, parallel.gatherParam(p).relativeError(single.gatherParam(p)));
+            err = Math.max(err, sim.gatheredParameter(p).relativeError(sim.referenceParameter(p)));
         }
         return new Case(batch, ranks, bestSingle, bestParallel, err);
     }
