@@ -4,9 +4,15 @@ import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
 import com.tngtech.archunit.lang.ArchRule;
+import io.tessera.layout.DType;
+import io.tessera.layout.Layout;
+import io.tessera.layout.redistribution.Redistribution;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import static com.tngtech.archunit.base.DescribedPredicate.not;
+import static com.tngtech.archunit.core.domain.JavaClass.Predicates.belongToAnyOf;
+import static com.tngtech.archunit.core.domain.JavaClass.Predicates.resideInAnyPackage;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -14,7 +20,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The architecture the build enforces: no package depends on itself through others (no cycles), modules depend only
- * downwards (layout, then planner, then simulator with the CLI and the benchmarks).
+ * downwards (layout, then planner, then simulator with the CLI and the benchmarks), and redistributions are planned
+ * by the planner's one service (the layout module's own tools, the {@code layout} command and the benchmarks aside).
  * Each rule is also shown failing on deliberate fixtures in test code, so a rule that silently checks nothing is
  * caught.
  */
@@ -36,6 +43,14 @@ class ArchitectureTest {
     private static final ArchRule SIMULATOR_IS_BELOW_THE_CLI = noClasses().that()
             .resideInAPackage("io.tessera.simulator..").should().dependOnClassesThat()
             .resideInAnyPackage("io.tessera.cli..", "io.tessera.bench..");
+
+    /** Only the planner's redistribution service (and layout's own tools) plan redistributions. */
+    private static final ArchRule ONE_REDISTRIBUTION_PLANNER = noClasses()
+            .that(not(resideInAnyPackage("io.tessera.layout..", "io.tessera.bench..")
+                    .or(belongToAnyOf(io.tessera.planner.plan.RedistributionCache.class,
+                            io.tessera.cli.RedistributeCommand.class))))
+            .should().callMethod(Redistribution.class, "plan", Layout.class, Layout.class, DType.class)
+            .because("the planner chooses every redistribution once (RedistributionCache) and the plan carries it");
 
     @BeforeAll
     static void importMainClasses() {
@@ -60,6 +75,11 @@ class ArchitectureTest {
         LAYOUT_IS_THE_BOTTOM.check(main);
         PLANNER_IS_BELOW_THE_SIMULATOR.check(main);
         SIMULATOR_IS_BELOW_THE_CLI.check(main);
+    }
+
+    @Test
+    void redistributionsArePlannedByThePlannerOnly() {
+        ONE_REDISTRIBUTION_PLANNER.check(main);
     }
 
     @Test

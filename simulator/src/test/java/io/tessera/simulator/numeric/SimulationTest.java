@@ -181,7 +181,9 @@ class SimulationTest {
     void aRankMissingACollectiveIsReportedNotHung() {
         Plan plan = Planner.plan(mlp(), megatron(2, 4).build());
         Execution e = new Execution(plan, F32);
+        int[] most = new int[1];
         e.programHook(programs -> {
+            most[0] = mostCollectives(programs);
             List<Instruction> p3 = programs.get(3);
             for (int k = 0; k < p3.size(); k++) {
                 if (p3.get(k) instanceof Instruction.Collective) {
@@ -190,8 +192,12 @@ class SimulationTest {
                 }
             }
         });
-        CollectiveMismatchException ex = assertTimeoutPreemptively(Duration.ofSeconds(1),
+        // a 60 s guard against a hang, not a speed check: the cluster never waits, so it reports the missing
+        // collective within the scheduling rounds its programs need (counted work, asserted below)
+        CollectiveMismatchException ex = assertTimeoutPreemptively(Duration.ofSeconds(60),
                 () -> assertThrows(CollectiveMismatchException.class, () -> e.step(0)));
+        assertTrue(e.cluster().rounds() <= most[0] + 1, e.cluster().rounds() + " rounds for at most " + most[0]
+                + " collectives per rank");
         assertTrue(ex.getMessage().contains("rank 3"), ex.getMessage());
     }
 
@@ -275,5 +281,14 @@ class SimulationTest {
             SimulationReport report = Simulation.run(plan, o);
             assertTrue(report.passed(), report.summary());
         }
+    }
+
+    /** The most collectives any rank's program makes (a bound on the cluster's scheduling rounds). */
+    static int mostCollectives(List<List<Instruction>> programs) {
+        int most = 0;
+        for (List<Instruction> p : programs) {
+            most = Math.max(most, (int) p.stream().filter(i -> i instanceof Instruction.Collective).count());
+        }
+        return most;
     }
 }
