@@ -220,8 +220,8 @@ final class Distributions {
      * Estimated seconds of moving a tensor from layout {@code from} to {@code to} (above
      * {@link Search#EXACT_REDISTRIBUTION_DEVICES} devices, where planning every pair exactly is too slow): each rank
      * receives its target slice minus what its source slice already holds; the exchange is costed as an AllGather
-     * whose per-rank receive is the largest of these (over the sampled ranks, {@link Search#SAMPLED_RANKS}), over rank 0
-     * and, per source slice overlapping rank 0's target slice, the lowest rank holding it.
+     * whose per-rank receive is the largest of these (over the sampled ranks, {@link Search#SAMPLED_RANKS}), over
+     * rank 0 and, per source slice overlapping rank 0's target slice, the lowest rank holding it.
      */
     double estimate(int from, int to, DType dtype) {
         long[][] f = boxes[from];

@@ -168,7 +168,9 @@ final class DynamicProgramming implements StrategySearch {
         return total;
     }
 
-    /** The dynamic programming's ends, repeated while the best end uses estimated edges ({@link Search#REFINEMENTS}). */
+    /**
+     * The dynamic programming's ends, repeated while the best end uses estimated edges ({@link Search#REFINEMENTS}).
+     */
     private List<int[]> refined(double price, Pricing pricing) {
         List<int[]> ends = dynamicProgramming(price, pricing);
         for (int refine = 0; refine < Search.REFINEMENTS && devices > Search.EXACT_REDISTRIBUTION_DEVICES;
@@ -176,7 +178,8 @@ final class DynamicProgramming implements StrategySearch {
             if (!redistributions.exactify(ends.get(0))) {
                 break;
             }
-            setup.progress().phase("search: refining with " + redistributions.refinedCount() + " exact redistributions");
+            setup.progress().phase("search: refining with " + redistributions.refinedCount()
+                    + " exact redistributions");
             ends = dynamicProgramming(price, pricing);
         }
         return ends;

@@ -49,17 +49,17 @@ final class RedistributionCosts {
     private final List<Layout> layouts;
     /** Exact redistribution plans shared by the refinement and the evaluation of complete plans. */
     private final RedistributionCache shared;
-    /** Redistribution seconds by layout ids (exact plans, up to {@link Search#EXACT_REDISTRIBUTION_DEVICES} devices). */
+    /** Redistribution seconds by layout ids (exact plans, up to {@link Search#EXACT_REDISTRIBUTION_DEVICES}). */
     private final Map<RKey, Double> redistCache = new ConcurrentHashMap<>();
     /** Redistribution estimates by canonical distribution ids (above {@link Search#EXACT_REDISTRIBUTION_DEVICES}). */
     private final Map<RKey, Double> estimateCache = new ConcurrentHashMap<>();
     /** Redistribution seconds from exact plans by canonical ids, replacing estimates on the edges a best plan uses. */
     private final Map<RKey, Double> exactCache = new ConcurrentHashMap<>();
-    /** Canonical keys whose exact plan would move more than {@link Search#EXACT_TRANSFERS} pieces: they keep estimates. */
+    /** Canonical keys whose exact plan would move over {@link Search#EXACT_TRANSFERS} pieces: they keep estimates. */
     private final Set<RKey> keptEstimates = new HashSet<>();
     private final Map<EKey, double[][]> edgeCache = new HashMap<>();
     private final Map<ScatterKey, Boolean> scatterCache = new ConcurrentHashMap<>();
-    /** The layouts' distributions above {@link Search#EXACT_REDISTRIBUTION_DEVICES} devices, made by {@link #precompute}. */
+    /** The layouts' distributions above {@link Search#EXACT_REDISTRIBUTION_DEVICES} devices ({@link #precompute}). */
     private Distributions dist;
 
     private record RKey(int from, int to, DType dtype, boolean grad) {

@@ -88,10 +88,10 @@ public final class Search {
     /** How many dynamic-programming end states are evaluated exactly as complete plans. */
     public static final int EVALUATED_ENDS = 3;
 
-    /** Up to this many devices edges are costed by exact redistribution plans, above it by {@link #estimate}. */
+    /** Up to this many devices edges are costed by exact redistribution plans, above it by {@code Distributions.estimate}. */
     public static final int EXACT_REDISTRIBUTION_DEVICES = 8;
 
-    /** Above this many devices the redistribution estimate samples ranks ({@link #estimate}). */
+    /** Above this many devices the redistribution estimate samples ranks ({@code Distributions.estimate}). */
     public static final int SAMPLED_RANKS = 256;
 
     /**
@@ -176,7 +176,8 @@ public final class Search {
                     + (template.devices() + cluster.devicesPerNode() - 1) / cluster.devicesPerNode() + ")");
         }
         if (cap < 1) {
-            throw new IllegalArgumentException("search: cap is " + cap + "; expected at least 1 candidate per operator");
+            throw new IllegalArgumentException("search: cap is " + cap
+                    + "; expected at least 1 candidate per operator");
         }
         return run(SearchSetup.of(net, template, cluster, cap, progress), mode);
     }
