@@ -7,9 +7,7 @@ import io.tessera.layout.redistribution.ReduceOp;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * A communication an operator needs by itself (not a redistribution between operators): a reduction of partial
@@ -82,26 +80,50 @@ public record OpComm(CollectiveKind kind, ReduceOp reduce, Phase phase, boolean 
         };
     }
 
-    /** The groups of ranks of {@code dev} differing only in the device dimensions {@code axes} (map values). */
+    /**
+     * The groups of ranks of {@code dev} differing only in the device dimensions {@code axes} (map values), in the
+     * order of their lowest ranks, each ascending. One pass over the ranks on int arrays: a rank's group is found by
+     * the mixed-radix number of its coordinates outside {@code axes}.
+     */
     public static List<List<Integer>> groupsAlong(DeviceMatrix dev, int[] axes) {
-        boolean[] inGroup = new boolean[dev.rank()];
+        int[] dims = dev.dims();
+        int k = dims.length;
+        boolean[] inGroup = new boolean[k];
         for (int a : axes) {
-            inGroup[dev.rank() - 1 - a] = true;
+            inGroup[k - 1 - a] = true;
         }
-        Map<List<Integer>, List<Integer>> byKey = new LinkedHashMap<>();
-        for (int r = 0; r < dev.size(); r++) {
-            int[] c = dev.coordinate(r);
-            List<Integer> key = new ArrayList<>();
-            for (int d = 0; d < c.length; d++) {
+        int size = dev.size();
+        int groupSize = 1;
+        for (int d = 0; d < k; d++) {
+            groupSize *= inGroup[d] ? dims[d] : 1;
+        }
+        int count = size / groupSize;
+        int[] groupOfKey = new int[count];
+        Arrays.fill(groupOfKey, -1);
+        int[][] members = new int[count][groupSize];
+        int[] filled = new int[count];
+        int next = 0;
+        int[] coord = new int[k];
+        for (int r = 0; r < size; r++) {
+            int key = 0;
+            for (int d = 0; d < k; d++) {
                 if (!inGroup[d]) {
-                    key.add(c[d]);
+                    key = key * dims[d] + coord[d];
                 }
             }
-            byKey.computeIfAbsent(key, k -> new ArrayList<>()).add(r);
+            int g = groupOfKey[key];
+            if (g < 0) {
+                g = next++;
+                groupOfKey[key] = g;
+            }
+            members[g][filled[g]++] = r;
+            for (int d = k - 1; d >= 0 && ++coord[d] == dims[d]; d--) {
+                coord[d] = 0;
+            }
         }
-        List<List<Integer>> out = new ArrayList<>();
-        for (List<Integer> g : byKey.values()) {
-            out.add(List.copyOf(g));
+        List<List<Integer>> out = new ArrayList<>(count);
+        for (int[] m : members) {
+            out.add(Arrays.stream(m).boxed().toList());
         }
         return List.copyOf(out);
     }

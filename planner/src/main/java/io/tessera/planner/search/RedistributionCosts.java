@@ -1,0 +1,421 @@
+package io.tessera.planner.search;
+
+import io.tessera.layout.DType;
+import io.tessera.layout.Layout;
+import io.tessera.layout.comm.CollectiveKind;
+import io.tessera.layout.comm.Phase;
+import io.tessera.layout.redistribution.RedistributionPlan;
+import io.tessera.layout.redistribution.Step;
+import io.tessera.planner.cost.CostModel;
+import io.tessera.planner.graph.BackwardGraph;
+import io.tessera.planner.graph.Network;
+import io.tessera.planner.graph.Node;
+import io.tessera.planner.plan.Communication;
+import io.tessera.planner.plan.Planner;
+import io.tessera.planner.plan.RedistributionCache;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The seconds of redistributing tensors between operators' candidate layouts (see {@link Search}): exact plans
+ * (through the planner's {@link RedistributionCache}, shared with the evaluation of complete plans) up to
+ * {@link Search#EXACT_REDISTRIBUTION_DEVICES} devices, {@link Distributions#estimate estimates} above, replaced by
+ * exact plans on the edges the best plans use ({@link #exactify}); the edge tables of producer and consumer candidates
+ * with the planner's ReduceScatter of a partial gradient ({@link #scatters}). Not thread-safe apart from the caches
+ * the parallel phases fill: the dynamic programming reads the edge tables on one thread.
+ */
+final class RedistributionCosts {
+
+    private final SearchSetup setup;
+    private final Network net;
+    private final BackwardGraph bg;
+    private final CostModel cost;
+    private final int devices;
+    private final List<Node> nodes;
+    private final int n;
+    private final List<Signatures.Options> sigs;
+    private final int[] sigOf;
+    private final int[][] producer;
+    private final int[][] producerOut;
+    private final List<Layout> layouts;
+    /** Exact redistribution plans shared by the refinement and the evaluation of complete plans. */
+    private final RedistributionCache shared;
+    /** Redistribution seconds by layout ids (exact plans, up to {@link Search#EXACT_REDISTRIBUTION_DEVICES}). */
+    private final Map<RKey, Double> redistCache = new ConcurrentHashMap<>();
+    /** Redistribution estimates by canonical distribution ids (above {@link Search#EXACT_REDISTRIBUTION_DEVICES}). */
+    private final Map<RKey, Double> estimateCache = new ConcurrentHashMap<>();
+    /** Redistribution seconds from exact plans by canonical ids, replacing estimates on the edges a best plan uses. */
+    private final Map<RKey, Double> exactCache = new ConcurrentHashMap<>();
+    /** Canonical keys whose exact plan would move over {@link Search#EXACT_TRANSFERS} pieces: they keep estimates. */
+    private final Set<RKey> keptEstimates = new HashSet<>();
+    private final Map<EKey, double[][]> edgeCache = new HashMap<>();
+    private final Map<ScatterKey, Boolean> scatterCache = new ConcurrentHashMap<>();
+    /** The layouts' distributions above {@link Search#EXACT_REDISTRIBUTION_DEVICES} devices ({@link #precompute}). */
+    private Distributions dist;
+
+    private record RKey(int from, int to, DType dtype, boolean grad) {
+    }
+
+    private record EKey(int sigP, int out, int sigC, int in, boolean grad, boolean scatter) {
+    }
+
+    private record ScatterKey(int consumer, int producer, List<List<Integer>> groups) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof ScatterKey k && k.consumer == consumer && k.producer == producer && k.groups == groups;
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * (31 * consumer + producer) + System.identityHashCode(groups);
+        }
+    }
+
+    /**
+     * The redistribution costs between the candidates of {@code sig}, planning exactly through {@code shared}.
+     */
+    RedistributionCosts(SearchSetup setup, Signatures sig, RedistributionCache shared) {
+        this.setup = setup;
+        this.net = setup.net();
+        this.bg = setup.bg();
+        this.cost = setup.cost();
+        this.devices = setup.devices();
+        this.nodes = sig.nodes();
+        this.n = sig.count();
+        this.sigs = sig.signatures();
+        this.sigOf = sig.sigOf();
+        this.producer = sig.producer();
+        this.producerOut = sig.producerOut();
+        this.layouts = sig.layouts();
+        this.shared = shared;
+    }
+
+    /** How many distinct distributions the layouts have (the layouts themselves before {@link #precompute}). */
+    int distributions() {
+        return dist == null ? layouts.size() : dist.count();
+    }
+
+    /** How many redistributions were costed: exact, estimated and refined. */
+    int costed() {
+        return redistCache.size() + estimateCache.size() + exactCache.size();
+    }
+
+    /** How many redistributions the refinement planned exactly. */
+    int refinedCount() {
+        return exactCache.size();
+    }
+
+    /** Seconds of redistributing a tensor from layout {@code from} to {@code to}, and back in backward if grad. */
+    private double redistribution(int from, int to, DType dtype, boolean grad) {
+        if (from == to) {
+            return 0;
+        }
+        RKey key = new RKey(from, to, dtype, grad);
+        if (devices > Search.EXACT_REDISTRIBUTION_DEVICES) {
+            RKey canonical = canonicalKey(key);
+            Double v = exactCache.get(canonical);
+            if (v != null) {
+                return v;
+            }
+            v = estimateCache.get(canonical);
+            if (v == null) {
+                v = estimated(canonical);
+                estimateCache.put(canonical, v);
+            }
+            return v;
+        }
+        Double v = redistCache.get(key);
+        if (v == null) {
+            v = exact(key);
+            redistCache.put(key, v);
+        }
+        return v;
+    }
+
+    /**
+     * The estimate depends only on which rank holds which slice: its cache key is by distribution (canonical ids,
+     * negative apart from layout ids).
+     */
+    private RKey canonicalKey(RKey key) {
+        return new RKey(dist.canonical(key.from()), dist.canonical(key.to()), key.dtype(), key.grad());
+    }
+
+    /** The estimate of a canonical key: forward, plus the transpose in backward when grad. */
+    private double estimated(RKey canonical) {
+        if (canonical.from() == canonical.to()) {
+            return 0;
+        }
+        int from = dist.representative(canonical.from());
+        int to = dist.representative(canonical.to());
+        double f = dist.estimate(from, to, canonical.dtype());
+        return f + (canonical.grad() ? dist.estimate(to, from, canonical.dtype()) : 0);
+    }
+
+    /**
+     * Seconds of the exact redistribution plans of a key, and the transpose in backward when grad: a layout-id key,
+     * or a canonical one planned on its representatives (an exact plan, like the estimate, depends only on which rank
+     * holds which slice: each rank receives from the replica of a source slice whose index, its rank order among the
+     * slice's holders, equals its own).
+     */
+    private double exact(RKey key) {
+        Layout from = layouts.get(key.from() < 0 ? dist.representative(key.from()) : key.from());
+        Layout to = layouts.get(key.to() < 0 ? dist.representative(key.to()) : key.to());
+        RedistributionPlan forward = shared.plan(from, to, key.dtype());
+        double s = exchangeSeconds(forward);
+        if (key.grad() && !forward.steps().isEmpty()) {
+            s += exchangeSeconds(shared.plan(to, from, key.dtype()));
+        }
+        return s;
+    }
+
+    /**
+     * {@link #exact} of a layout-id key through the {@link #shared} cache, where the evaluation of complete plans
+     * finds the plans again.
+     */
+    private double exactShared(RKey key) {
+        Layout from = layouts.get(key.from());
+        Layout to = layouts.get(key.to());
+        RedistributionPlan forward = shared.plan(from, to, key.dtype());
+        double s = exchangeSeconds(forward);
+        if (key.grad() && !forward.steps().isEmpty()) {
+            s += exchangeSeconds(shared.plan(to, from, key.dtype()));
+        }
+        return s;
+    }
+
+    /**
+     * Costs every redistribution an edge of the network can need (each pair of a producer's candidate output layout
+     * and a consumer's candidate input layout) in parallel, so that the dynamic programming only looks them up:
+     * above {@link Search#EXACT_REDISTRIBUTION_DEVICES} devices the estimates by distribution, else the exact plans.
+     */
+    void precompute() {
+        if (devices > Search.EXACT_REDISTRIBUTION_DEVICES) {
+            dist = new Distributions(setup, layouts);
+        }
+        LinkedHashSet<EKey> seen = new LinkedHashSet<>();
+        LinkedHashSet<RKey> missing = new LinkedHashSet<>();
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < producer[i].length; j++) {
+                int p = producer[i][j];
+                if (p < 0) {
+                    continue;
+                }
+                String t = nodes.get(i).input(j);
+                boolean grad = bg.needsGradient(t);
+                if (!seen.add(new EKey(sigOf[p], producerOut[i][j], sigOf[i], j, grad, true))) {
+                    continue;
+                }
+                DType dtype = net.tensor(t).dtype();
+                Signatures.Options po = sigs.get(sigOf[p]);
+                Signatures.Options co = sigs.get(sigOf[i]);
+                for (int a = 0; a < po.strategies().size(); a++) {
+                    int from = po.out().get(a)[producerOut[i][j]];
+                    for (int c = 0; c < co.strategies().size(); c++) {
+                        int to = co.in().get(c)[j];
+                        if (from == to) {
+                            continue;
+                        }
+                        RKey key = new RKey(from, to, dtype, grad);
+                        if (devices > Search.EXACT_REDISTRIBUTION_DEVICES) {
+                            RKey canonical = canonicalKey(key);
+                            if (!estimateCache.containsKey(canonical)) {
+                                missing.add(canonical);
+                            }
+                        } else if (!redistCache.containsKey(key)) {
+                            missing.add(key);
+                        }
+                    }
+                }
+            }
+        }
+        List<RKey> keys = new ArrayList<>(missing);
+        boolean estimates = devices > Search.EXACT_REDISTRIBUTION_DEVICES;
+        setup.progress().phase("search: costing " + keys.size() + (estimates ? " estimated" : " exact")
+                + " redistributions");
+        AtomicInteger finished = new AtomicInteger();
+        int step = Math.max(1, keys.size() / 100);
+        List<Double> values = Parallel.map(keys.size(), k -> {
+            double v = estimates ? estimated(keys.get(k)) : exact(keys.get(k));
+            int f = finished.incrementAndGet();
+            if (f % step == 0 || f == keys.size()) {
+                setup.progress().advance(f, keys.size());
+            }
+            return v;
+        });
+        for (int k = 0; k < keys.size(); k++) {
+            (estimates ? estimateCache : redistCache).put(keys.get(k), values.get(k));
+        }
+    }
+
+    /**
+     * Plans exactly the redistributions of {@code choice}'s edges that were estimated (apart from those moving more
+     * than {@link Search#EXACT_TRANSFERS} pieces, which keep their estimates); false when none was.
+     */
+    boolean exactify(int[] choice) {
+        Map<RKey, RKey> missing = new LinkedHashMap<>();
+        for (int i = 0; i < n; i++) {
+            Signatures.Options co = sigs.get(sigOf[i]);
+            for (int j = 0; j < producer[i].length; j++) {
+                int p = producer[i][j];
+                if (p < 0) {
+                    continue;
+                }
+                int from = sigs.get(sigOf[p]).out().get(choice[p])[producerOut[i][j]];
+                int to = co.in().get(choice[i])[j];
+                String t = nodes.get(i).input(j);
+                RKey actual = new RKey(from, to, net.tensor(t).dtype(), bg.needsGradient(t));
+                RKey key = canonicalKey(actual);
+                if (key.from() != key.to() && !exactCache.containsKey(key) && !keptEstimates.contains(key)) {
+                    missing.putIfAbsent(key, actual);
+                }
+            }
+        }
+        List<RKey> keys = new ArrayList<>();
+        for (Map.Entry<RKey, RKey> e : missing.entrySet()) {
+            RKey actual = e.getValue();
+            if (dist.transfers(actual.from(), actual.to()) > Search.EXACT_TRANSFERS
+                    || (actual.grad() && dist.transfers(actual.to(), actual.from()) > Search.EXACT_TRANSFERS)) {
+                keptEstimates.add(e.getKey());
+            } else {
+                keys.add(e.getKey());
+            }
+        }
+        if (keys.isEmpty()) {
+            return false;
+        }
+        List<Double> values = Parallel.map(keys.size(), k -> exactShared(missing.get(keys.get(k))));
+        for (int k = 0; k < keys.size(); k++) {
+            exactCache.put(keys.get(k), values.get(k));
+        }
+        edgeCache.clear();
+        return true;
+    }
+
+    /** Seconds of the exchange steps of {@code rp} as the planner records them. */
+    private double exchangeSeconds(RedistributionPlan rp) {
+        int b = rp.dtype().bytes();
+        double s = 0;
+        for (Step step : rp.steps()) {
+            if (!(step instanceof Step.Exchange e)) {
+                continue;
+            }
+            long[] recv = RedistributionCache.recvBytes(e, devices, b);
+            s += cost.communicationSeconds(new Communication(e.kind(), Communication.Origin.REDISTRIBUTION,
+                    Phase.FORWARD, "search", 0, "search", null, null, rp.from(), rp.to(), step.groups(), recv,
+                    "search"));
+        }
+        return s;
+    }
+
+    /** Edge seconds [producer option][consumer option] for input {@code j} of node {@code i}. */
+    double[][] edge(int i, int j) {
+        return edge(i, j, true);
+    }
+
+    /**
+     * Edge seconds from each producer candidate to each consumer candidate. With {@code scatter}, an edge whose
+     * backward the planner runs as one ReduceScatter is charged that instead of its transposed redistribution, less
+     * the consumer's partial-gradient AllReduce charged in its own seconds (the objective of the dynamic
+     * programming); without, the redistribution alone (what sharding propagation minimises).
+     */
+    double[][] edge(int i, int j, boolean scatter) {
+        int p = producer[i][j];
+        String t = nodes.get(i).input(j);
+        boolean grad = bg.needsGradient(t);
+        EKey key = new EKey(sigOf[p], producerOut[i][j], sigOf[i], j, grad, scatter);
+        double[][] m = edgeCache.get(key);
+        if (m == null) {
+            Signatures.Options po = sigs.get(sigOf[p]);
+            Signatures.Options co = sigs.get(sigOf[i]);
+            DType dtype = net.tensor(t).dtype();
+            m = new double[po.strategies().size()][co.strategies().size()];
+            // the only consumer of a tensor whose partial gradient goes back by one ReduceScatter (the planner fuses
+            // the reduction and the transposed redistribution when the producer's slices tile the group's slice)
+            boolean single = net.consumers(t).size() == 1;
+            for (int a = 0; a < m.length; a++) {
+                int from = po.out().get(a)[producerOut[i][j]];
+                for (int c = 0; c < m[a].length; c++) {
+                    int to = co.in().get(c)[j];
+                    List<List<Integer>> partial = co.partial().get(c).get(j);
+                    if (scatter && grad && single && partial != null && from != to
+                            && scatters(to, from, partial)) {
+                        m[a][c] = redistribution(from, to, dtype, false) + scatterSeconds(layouts.get(from), dtype,
+                                partial) - co.partialSeconds()[c][j];
+                    } else {
+                        m[a][c] = redistribution(from, to, dtype, grad);
+                    }
+                }
+            }
+            edgeCache.put(key, m);
+        }
+        return m;
+    }
+
+    /**
+     * {@link Planner#scatters} of layout ids, cached by the (shared) group list: the producer's slice must be the
+     * consumer's divided by the group size before the slices are compared.
+     */
+    private boolean scatters(int consumer, int producer, List<List<Integer>> groups) {
+        Layout to = layouts.get(consumer);
+        Layout from = layouts.get(producer);
+        if (from.sliceBytes(DType.FLOAT32) * groups.get(0).size() != to.sliceBytes(DType.FLOAT32)) {
+            return false;
+        }
+        return scatterCache.computeIfAbsent(new ScatterKey(consumer, producer, groups),
+                k -> Planner.scatters(to, from, groups));
+    }
+
+    /** Seconds of the ReduceScatter of a partial gradient into {@code producer}'s slices over {@code groups}. */
+    private double scatterSeconds(Layout producer, DType dtype, List<List<Integer>> groups) {
+        long piece = producer.sliceBytes(dtype);
+        double worst = 0;
+        for (List<Integer> g : groups) {
+            worst = Math.max(worst, cost.collectiveSeconds(CollectiveKind.REDUCE_SCATTER, g, piece * g.size()));
+        }
+        return worst;
+    }
+
+    /**
+     * Plans the redistributions of every edge of {@code ends} (and their transposes in backward) into the
+     * {@link #shared} cache, all pairs in parallel, so that the evaluation's planners find them: planning them inside
+     * each planner would leave a core idle while the last plan is evaluated.
+     */
+    void planRedistributions(List<int[]> ends) {
+        record Pair(int from, int to, DType dtype) {
+        }
+        LinkedHashSet<Pair> pairs = new LinkedHashSet<>();
+        for (int[] choice : ends) {
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < producer[i].length; j++) {
+                    int p = producer[i][j];
+                    if (p < 0) {
+                        continue;
+                    }
+                    int from = sigs.get(sigOf[p]).out().get(choice[p])[producerOut[i][j]];
+                    int to = sigs.get(sigOf[i]).in().get(choice[i])[j];
+                    if (from == to) {
+                        continue;
+                    }
+                    String t = nodes.get(i).input(j);
+                    DType dtype = net.tensor(t).dtype();
+                    pairs.add(new Pair(from, to, dtype));
+                    if (bg.needsGradient(t)) {
+                        pairs.add(new Pair(to, from, dtype));
+                    }
+                }
+            }
+        }
+        List<Pair> list = new ArrayList<>(pairs);
+        Parallel.map(list.size(), k -> shared.plan(layouts.get(list.get(k).from()), layouts.get(list.get(k).to()),
+                list.get(k).dtype()));
+    }
+}
