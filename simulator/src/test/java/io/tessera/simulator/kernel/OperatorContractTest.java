@@ -39,6 +39,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -51,14 +52,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *       tensors (a one-op network simulated on all ranks against one device, float64, relative error within
  *       1e-12 for the loss {@code sum(out * w)} and every updated input);</li>
  *   <li>the backward kernel against central finite differences, for every differentiable input, with the gradient
- *       rule's differentiable outputs;</li>
+ *       rule's differentiable outputs; each input asked alone gets the same gradient and the others null; absent
+ *       output gradients give zeros; the kernel's output shapes are the operator's;</li>
  *   <li>the JSON round trip: {@link Operator#encodeAttrs} writes exactly {@link OperatorKind#attrNames()} and
  *       decodes to an equal operator, directly and through a network file;</li>
  *   <li>FLOPs and bytes are non-negative and do not grow when the slices shrink (each strategy's slices against the
  *       whole tensors), and the gradient rule's references stay within the inputs and outputs.</li>
  * </ul>
- * A seeded sample of strategies runs by default (two per sample); {@code -Dtessera.full=true} runs eight per sample
- * on up to 16 devices.
+ * A seeded sample runs by default: two strategies per core sample for the sharded simulation; {@code
+ * -Dtessera.full=true} runs eight per sample, on the attribute and shape variants too, on up to 16 devices.
  */
 class OperatorContractTest {
 
@@ -168,9 +170,44 @@ class OperatorContractTest {
         for (int o = 0; o < carries.length; o++) {
             carries[o] = op.differentiableOutput(o);
         }
+        List<NDArray> outputs = Kernels.forward(op, ctx, inputs);
+        assertEquals(CentralDifference.typeShapes(outTypes), CentralDifference.shapes(outputs),
+                s.label() + ": the kernel's output shapes are the operator's");
         // the loss sums only the outputs whose gradient flows back; the others get no gradient (null)
         CentralDifference.check(s.label(), r, inputs, needs, x -> kept(Kernels.forward(op, ctx, x), carries),
                 (x, y, g, n) -> Kernels.backward(op, ctx, x, Kernels.forward(op, ctx, x), spread(g, carries), n));
+        List<NDArray> outGrads = new ArrayList<>();
+        for (int o = 0; o < outputs.size(); o++) {
+            outGrads.add(carries[o] ? CentralDifference.uniform(r, outputs.get(o).shape()) : null);
+        }
+        List<NDArray> all = Kernels.backward(op, ctx, inputs, outputs, outGrads, needs.clone());
+        List<NDArray> absent = new ArrayList<>();
+        outputs.forEach(y -> absent.add(null));
+        for (int i = 0; i < needs.length; i++) {
+            if (!needs[i]) {
+                continue;
+            }
+            // asked alone: the same gradient, and null for every other input
+            boolean[] only = new boolean[needs.length];
+            only[i] = true;
+            List<NDArray> alone = Kernels.backward(op, ctx, inputs, outputs, outGrads, only);
+            for (int j = 0; j < needs.length; j++) {
+                if (j == i) {
+                    CentralDifference.assertClose(all.get(i), alone.get(i), 1e-12, s.label() + ": gradient " + i
+                            + " asked alone");
+                } else {
+                    assertNull(alone.get(j), s.label() + ": gradient " + j + " not asked for");
+                }
+            }
+            // absent output gradients: zeros
+            assertEquals(NDArray.zeros(inputs.get(i).shape()),
+                    Kernels.backward(op, ctx, inputs, outputs, absent, only).get(i),
+                    s.label() + ": no output gradient gives a zero gradient " + i);
+        }
+        boolean[] none = new boolean[needs.length];
+        for (NDArray g : Kernels.backward(op, ctx, inputs, outputs, outGrads, none)) {
+            assertNull(g, s.label() + ": no gradient asked for");
+        }
     }
 
     private static List<NDArray> kept(List<NDArray> outputs, boolean[] carries) {
@@ -195,6 +232,9 @@ class OperatorContractTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("samples")
     void shardedKernelsEqualTheUnshardedKernel(OperatorSamples.Sample s) {
+        if (!s.core() && !FULL) {
+            return; // variants: in the full sweep
+        }
         Random r = random(s, "sharded");
         List<OperatorSamples.Sharded> strategies = OperatorSamples.strategies(s, r, STRATEGIES, DEVICES);
         assertFalse(strategies.isEmpty(), s.label() + ": no valid strategy found");
@@ -207,6 +247,7 @@ class OperatorContractTest {
             }
             assertTrue(report.passed(), s.label() + " on " + st + "\n" + report.summary());
         }
+        System.out.println(s.label() + ": sharded simulation equals one device on " + strategies);
     }
 
     /** The op's strategy, data inputs laid out as the op wants them, the loss ops replicated. */

@@ -26,6 +26,7 @@ import io.tessera.planner.op.Transpose;
 import io.tessera.simulator.array.NDArray;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
@@ -66,8 +67,9 @@ final class OperatorSamples {
      * @param name the tensor name
      * @param type its type
      * @param role how it enters the network
-     * @param init the initializer of a parameter ({@code normal}, {@code ones}, {@code zeros}); {@code ones} also
-     *             keeps finite-difference values positive and away from zero
+     * @param init the initializer of a parameter ({@code normal}, {@code ones}, {@code zeros}, or {@code wide}:
+     *             {@code normal} in the network); {@code ones} also keeps finite-difference values positive and away
+     *             from zero, {@code wide} spreads them over [-4, 4] away from 0
      */
     record In(String name, TensorType type, Role role, String init) {
     }
@@ -79,8 +81,10 @@ final class OperatorSamples {
      * @param op     the operator
      * @param inputs its inputs
      * @param smooth whether the float64 forward is differentiable (false for a rounding Cast)
+     * @param core   whether the sharded simulation runs on it by default (the attribute and shape variants moved
+     *               from the kernel tests run it only in the full sweep; every other check runs on all samples)
      */
-    record Sample(String label, Operator op, List<In> inputs, boolean smooth) {
+    record Sample(String label, Operator op, List<In> inputs, boolean smooth, boolean core) {
         Sample {
             inputs = List.copyOf(inputs);
         }
@@ -121,7 +125,31 @@ final class OperatorSamples {
     }
 
     private static Sample s(String label, Operator op, In... inputs) {
-        return new Sample(label, op, List.of(inputs), true);
+        return new Sample(label, op, List.of(inputs), true, true);
+    }
+
+    private static Sample v(String label, Operator op, In... inputs) {
+        return new Sample(label, op, List.of(inputs), true, false);
+    }
+
+    private static In wide(String name, long... shape) {
+        return new In(name, TensorType.of(F64, shape), Role.PARAM, "wide");
+    }
+
+    private static In data(String name, DType dtype, long... shape) {
+        return new In(name, TensorType.of(dtype, shape), Role.DATA, "");
+    }
+
+    private static In frozen(String name, String init, long... shape) {
+        return new In(name, TensorType.of(F64, shape), Role.FROZEN, init);
+    }
+
+    private static long[] dims(long... d) {
+        return d;
+    }
+
+    private static int[] ints(int... v) {
+        return v;
     }
 
     /** Every sample, operator by operator. */
@@ -143,7 +171,7 @@ final class OperatorSamples {
         }
         out.add(s("Dropout 0.75 [8, 6]", new Dropout(0.75), p("x", 8, 6)));
         out.add(s("Cast float64 [8, 6]", new Cast(DType.FLOAT64), p("x", 8, 6)));
-        out.add(new Sample("Cast float32 [8, 6]", new Cast(DType.FLOAT32), List.of(p("x", 8, 6)), false));
+        out.add(new Sample("Cast float32 [8, 6]", new Cast(DType.FLOAT32), List.of(p("x", 8, 6)), false, true));
         out.add(s("Softmax -1 [8, 6]", Softmax.of(-1), p("x", 8, 6)));
         out.add(s("LogSoftmax 1 [4, 6, 2]", Softmax.log(1), p("x", 4, 6, 2)));
         out.add(s("LayerNorm -1 [4, 3, 6]", new LayerNorm(-1, -1, 1e-5), p("x", 4, 3, 6), p("gamma", 6),
@@ -171,7 +199,108 @@ final class OperatorSamples {
                 new int[] {1, 1, 1, 1}), p("x", 4, 4, 6, 6), p("w", 8, 4, 3, 3)));
         out.add(s("Conv2D 2x2 stride 2 group 2 [2, 4, 4, 4]", new Conv2D(8, new int[] {2, 2}, new int[] {2, 2},
                 new int[] {0, 0, 0, 0}, new int[] {1, 1}, 2), p("x", 2, 4, 4, 4), p("w", 8, 2, 2, 2)));
+        out.addAll(variants());
         return out;
+    }
+
+    /**
+     * The attribute and shape variants of the kernel tests' former finite-difference checks (moved here so that
+     * every variant also runs the needsGrad, absent-gradient, shape and JSON checks).
+     */
+    static List<Sample> variants() {
+        List<Sample> out = new ArrayList<>();
+        // MatMul: batch dims broadcast either way, every transpose (BatchMatMul)
+        long[][][] batches = {{{}, {}}, {{3}, {}}, {{}, {2}}, {{2}, {2}}, {{2, 1}, {3}}, {{1, 3}, {2, 1}},
+            {{2, 3}, {2, 3}}};
+        for (long[][] bs : batches) {
+            for (int t = 0; t < 4; t++) {
+                boolean ta = (t & 1) != 0;
+                boolean tb = (t & 2) != 0;
+                out.add(v("BatchMatMul " + Arrays.toString(bs[0]) + " x " + Arrays.toString(bs[1]) + " ta " + ta
+                        + " tb " + tb, MatMul.batched(ta, tb), p("a", stored(bs[0], 3, 2, ta)),
+                        p("b", stored(bs[1], 2, 4, tb))));
+            }
+        }
+        // Binary: numpy broadcasting, scalars included; Div's denominator away from zero
+        long[][][] pairs = {{{2, 3}, {2, 3}}, {{2, 3}, {3}}, {{3}, {2, 3}}, {{2, 3}, {2, 1}}, {{4, 1}, {1, 5}},
+            {{2, 1, 4}, {3, 1}}, {{2, 3, 4}, {1, 3, 1}}, {{}, {2, 3}}, {{2, 3}, {}}, {{1}, {2, 2}}};
+        for (Binary.Kind k : Binary.Kind.values()) {
+            for (long[][] sh : pairs) {
+                out.add(v(k.type() + " " + Arrays.toString(sh[0]) + " " + Arrays.toString(sh[1]), new Binary(k),
+                        p("x", sh[0]), k == Binary.Kind.DIV ? positive("y", sh[1]) : p("y", sh[1])));
+            }
+        }
+        for (long[] x : new long[][] {{3, 4}, {2, 3, 5}, {2, 3, 2, 2}, {1, 1}}) {
+            out.add(v("BiasAdd " + Arrays.toString(x), new BiasAdd(), p("x", x), p("bias", x[1])));
+        }
+        // activations away from ReLU's kink at 0, wide enough to reach the saturated parts of tanh, sigmoid, GeLU
+        for (Activation.Kind k : Activation.Kind.values()) {
+            out.add(v(k.type() + " wide [3, 5]", new Activation(k), wide("x", 3, 5)));
+        }
+        for (int axis : new int[] {0, 1, 2, -1, -2}) {
+            for (boolean log : new boolean[] {false, true}) {
+                out.add(v((log ? "LogSoftmax " : "Softmax ") + axis + " [2, 3, 4]", new Softmax(axis, log),
+                        p("x", 2, 3, 4)));
+            }
+        }
+        Object[][] ln = {{dims(2, 3, 4), -1, -1}, {dims(2, 3, 4), 1, 1}, {dims(2, 3, 4), 1, 2}, {dims(2, 3, 4), 2, 1},
+            {dims(2, 3, 4), -2, 0}, {dims(4, 5), 0, 0}, {dims(3, 5), -1, -1}};
+        for (Object[] c : ln) {
+            long[] x = (long[]) c[0];
+            int params = (int) c[2];
+            long[] ps = Arrays.copyOfRange(x, params < 0 ? params + x.length : params, x.length);
+            out.add(v("LayerNorm " + Arrays.toString(x) + " norm " + c[1] + " params " + params,
+                    new LayerNorm((int) c[1], params, 1e-5), p("x", x), p("gamma", ps), p("beta", ps)));
+        }
+        for (long[] x : new long[][] {{4, 3}, {2, 3, 4}, {2, 2, 3, 2}, {3, 1, 2, 2}}) {
+            out.add(v("BatchNorm " + Arrays.toString(x), BatchNorm.of(), new In("x", TensorType.of(F64, x),
+                    Role.ACTIVATION, "normal"), p("scale", x[1]), p("bias", x[1]), frozen("mean", "zeros", x[1]),
+                    frozen("variance", "ones", x[1])));
+        }
+        out.add(v("Reshape [2, 3, 4] -> [-1, 4, 2]", Reshape.of(-1, 4, 2), p("x", 2, 3, 4)));
+        for (int[] perm : new int[][] {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0},
+            {3, 1, 0, 2}, {1, 3, 2, 0}, {0}}) {
+            out.add(v("Transpose " + Arrays.toString(perm), Transpose.of(perm),
+                    p("x", Arrays.copyOf(new long[] {2, 3, 4, 5}, perm.length))));
+        }
+        for (Reduce.Kind k : Reduce.Kind.values()) {
+            for (int[] axes : new int[][] {{}, {0}, {1}, {-1}, {0, 2}, {2, 0, 1}, {-2, -1}}) {
+                for (boolean keep : new boolean[] {false, true}) {
+                    out.add(v(k.type() + " " + Arrays.toString(axes) + (keep ? " keep" : "") + " [2, 3, 4]",
+                            new Reduce(k, axes, keep), p("x", 2, 3, 4)));
+                }
+            }
+        }
+        Object[][] gathers = {{dims(5), 0, dims(7)}, {dims(5, 3), 0, dims(2, 4)}, {dims(5, 3), 1, dims(6)},
+            {dims(3, 4, 2), 1, dims(2, 3)}, {dims(3, 4, 2), -1, dims(5)}, {dims(3, 4, 2), 0, dims()},
+            {dims(4, 3), -2, dims(3, 2, 2)}};
+        for (Object[] c : gathers) {
+            out.add(v("Gather " + Arrays.toString((long[]) c[0]) + " axis " + c[1] + " by "
+                    + Arrays.toString((long[]) c[2]), Gather.of((int) c[1]), p("table", (long[]) c[0]),
+                    data("indices", DType.INT32, (long[]) c[2])));
+        }
+        Object[][] convs = {{new Conv2D(3, ints(3), ints(1), ints(0), ints(1), 1), 4},
+            {new Conv2D(3, ints(3), ints(2), ints(1), ints(1), 1), 4},
+            {new Conv2D(2, ints(3, 2), ints(1), ints(1, 2), ints(2), 1), 4},
+            {new Conv2D(4, ints(2, 3), ints(2, 1), ints(0, 1, 2, 1), ints(1, 2), 1), 2},
+            {new Conv2D(4, ints(3), ints(1), ints(1), ints(1), 2), 4},
+            {new Conv2D(8, ints(2), ints(2), ints(1, 0, 2, 1), ints(2), 4), 4},
+            {new Conv2D(2, ints(1), ints(3), ints(0), ints(1), 1), 3}};
+        for (Object[] c : convs) {
+            Conv2D op = (Conv2D) c[0];
+            int ci = (int) c[1];
+            out.add(v("Conv2D " + op + " C-in " + ci, op, p("x", 2, ci, 6, 7),
+                    p("w", op.outChannels(), ci / op.group(), op.kernel()[0], op.kernel()[1])));
+        }
+        return out;
+    }
+
+    /** Logical {@code (rows, cols)} matrices stored per the transpose, batch dims in front. */
+    private static long[] stored(long[] batch, long rows, long cols, boolean transposed) {
+        long[] s = Arrays.copyOf(batch, batch.length + 2);
+        s[batch.length] = transposed ? cols : rows;
+        s[batch.length + 1] = transposed ? rows : cols;
+        return s;
     }
 
     /**
@@ -185,9 +314,9 @@ final class OperatorSamples {
             TensorType t = in.type();
             switch (in.role()) {
                 case DATA -> names.add(b.input(in.name(), t));
-                case PARAM -> names.add(b.parameter(in.name(), in.init(), t.dtype(), t.shape()));
+                case PARAM -> names.add(b.parameter(in.name(), init(in), t.dtype(), t.shape()));
                 case ACTIVATION -> names.add(b.op(in.name() + "_feed", new Cast(t.dtype()),
-                        b.parameter(in.name(), in.init(), t.dtype(), t.shape())));
+                        b.parameter(in.name(), init(in), t.dtype(), t.shape())));
                 case FROZEN -> names.add(b.parameter(Parameter.of(b.initializer(Initializers.byName(in.init()),
                         t.shape(), t.dtype()), in.name(), false)));
                 default -> throw new IllegalStateException("unreachable: " + in.role());
@@ -201,9 +330,14 @@ final class OperatorSamples {
         return b.build();
     }
 
+    private static String init(In in) {
+        return in.init().equals("wide") ? "normal" : in.init();
+    }
+
     /**
      * Input values for the kernel checks: one-hot labels, indices within the table, positive values away from zero
-     * for {@code ones} inputs, uniform in [-1, 1) otherwise.
+     * for {@code ones} inputs, magnitudes in [0.01, 4) with random signs for {@code wide} ones, uniform in [-1, 1)
+     * otherwise.
      */
     static List<NDArray> values(Sample s, Random r) {
         List<NDArray> out = new ArrayList<>();
@@ -225,6 +359,11 @@ final class OperatorSamples {
             } else if (in.init().equals("ones")) {
                 for (int k = 0; k < a.size(); k++) {
                     a.set(k, 0.5 + r.nextDouble());
+                }
+            } else if (in.init().equals("wide")) {
+                for (int k = 0; k < a.size(); k++) {
+                    double m = 0.01 + 3.99 * r.nextDouble();
+                    a.set(k, r.nextBoolean() ? m : -m);
                 }
             } else {
                 a = CentralDifference.uniform(r, shape);
