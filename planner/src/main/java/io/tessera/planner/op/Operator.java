@@ -23,10 +23,11 @@ import java.util.List;
  *   <li>a {@code visit} method for it in {@link Visitor} (every visitor, among them the simulator's
  *       {@code Kernels}, then fails to compile until it handles the record) and the kernel class
  *       {@code simulator/.../kernel/<Op>Kernel.java} with {@code forward} and {@code backward};</li>
- *   <li>its samples in the simulator's {@code OperatorContractTest} (input shapes and attribute variants), which
- *       fails for a permitted record without samples and checks, for random valid strategies, the sharded kernel
- *       against the unsharded one, the backward against central differences, the JSON round trip, and FLOPs and
- *       bytes; plus rule tests in {@code planner/src/test/.../op/<Op>Test.java}.</li>
+ *   <li>its samples in {@code simulator/src/test/.../kernel/OperatorSamples.java} (input shapes and attribute
+ *       variants covering each type name), on which {@code OperatorContractTest} checks, for random valid
+ *       strategies, the sharded kernels against the unsharded one (a one-op network simulated on all ranks), the
+ *       backward against central differences, the JSON round trip, and FLOPs and bytes; that test fails for a
+ *       permitted record without samples. Rule tests go to {@code planner/src/test/.../op/<Op>Test.java}.</li>
  * </ol>
  */
 public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dropout, Cast, Softmax, LayerNorm,
