@@ -171,7 +171,8 @@ public enum OperatorKind {
                     return e;
                 }
             }
-            throw new IllegalArgumentException("operator kind: type '" + t + "' is not one of " + of(values, type));
+            throw new IllegalArgumentException("operator kind: type '" + t + "' is not one of " + of(values, type)
+                    + "; give one of those MindSpore type names");
         }
     }
 }

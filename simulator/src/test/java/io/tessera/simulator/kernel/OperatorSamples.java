@@ -373,10 +373,22 @@ final class OperatorSamples {
         return out;
     }
 
+    private static boolean unsplit(int[][] tuples) {
+        for (int[] t : tuples) {
+            for (int v : t) {
+                if (v > 1) {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
     /**
      * Up to {@code count} distinct valid strategies of the sample's operator, drawn at random: a device count from
-     * {@code devices}, then per tensor dim a power of two dividing it; a draw the operator's rule rejects is drawn
-     * again. Falls back to the data-parallel strategy when no draw is valid.
+     * {@code devices}, then per tensor dim a power of two dividing it; a draw the operator's rule rejects, or (in the
+     * first 200 draws) one that splits nothing, is drawn again. Falls back to the data-parallel strategy when no draw
+     * is valid.
      */
     static List<Sharded> strategies(Sample s, Random r, int count, int[] devices) {
         List<TensorType> types = s.types();
@@ -400,8 +412,8 @@ final class OperatorSamples {
                 }
             }
             Strategy st = Strategy.of(tuples);
-            if (!seen.add(d + " " + st)) {
-                continue;
+            if (!seen.add(d + " " + st) || (attempt < 200 && unsplit(tuples))) {
+                continue; // drawn before, or nothing split while a split may still be drawn
             }
             try {
                 out.add(new Sharded(d, st, s.op().shard("op", types, st, null, d)));
