@@ -6,12 +6,12 @@ import io.tessera.layout.Layout;
 import io.tessera.planner.graph.Network;
 import io.tessera.planner.graph.Node;
 import io.tessera.planner.op.Flops;
-import io.tessera.planner.op.Gather;
 import io.tessera.planner.op.Operator;
 import io.tessera.planner.plan.Communication;
 import io.tessera.planner.plan.OpPlan;
 import io.tessera.planner.plan.Plan;
 
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -46,34 +46,32 @@ public final class CostModel {
 
     /**
      * FLOPs of one rank's slice of the operator's forward, from the slice shapes of its input and output layouts
-     * ({@link Flops#forward}, device-independent).
+     * (the operator's rule {@link Operator#forwardFlops}, device-independent).
      *
      * @throws IllegalArgumentException when the network has no node {@code op.name()}
      */
     public long forwardFlops(Network net, OpPlan op) {
         Operator o = net.node(op.name()).op();
-        return Flops.forward(o, Flops.sliceShapes(op.inputLayouts()), Flops.sliceShapes(op.outputLayouts()));
+        return o.forwardFlops(Flops.sliceShapes(op.inputLayouts()), Flops.sliceShapes(op.outputLayouts()));
     }
 
     /**
-     * Bytes one rank's forward reads and writes: every input slice plus every output slice, each in its tensor's
-     * dtype. Gather reads only the rows it gathers, so its table counts as the output's size, not the table slice's.
+     * Bytes one rank's forward reads and writes, from the slice shapes of its input and output layouts and its
+     * tensors' dtypes: the operator's own rule ({@link Operator#forwardBytes}; usually every input slice plus every
+     * output slice, while Gather reads only the rows it gathers).
      */
     public long forwardBytes(Network net, OpPlan op) {
         Node node = net.node(op.name());
-        long bytes = 0;
-        for (int i = 0; i < op.outputLayouts().size(); i++) {
-            bytes += op.outputLayouts().get(i).sliceBytes(net.tensor(node.output(i)).dtype());
-        }
-        boolean gather = node.op() instanceof Gather;
+        List<DType> inTypes = new ArrayList<>(op.inputLayouts().size());
         for (int i = 0; i < op.inputLayouts().size(); i++) {
-            if (gather && i == 0) {
-                bytes += op.outputLayouts().get(0).sliceBytes(net.tensor(node.input(0)).dtype());
-            } else {
-                bytes += op.inputLayouts().get(i).sliceBytes(net.tensor(node.input(i)).dtype());
-            }
+            inTypes.add(net.tensor(node.input(i)).dtype());
         }
-        return bytes;
+        List<DType> outTypes = new ArrayList<>(op.outputLayouts().size());
+        for (int i = 0; i < op.outputLayouts().size(); i++) {
+            outTypes.add(net.tensor(node.output(i)).dtype());
+        }
+        return node.op().forwardBytes(Flops.sliceShapes(op.inputLayouts()), inTypes,
+                Flops.sliceShapes(op.outputLayouts()), outTypes);
     }
 
     /**

@@ -1,6 +1,7 @@
 package io.tessera.planner.graph;
 
 import io.tessera.layout.param.Parameter;
+import io.tessera.planner.op.TensorRef;
 import io.tessera.planner.op.TensorType;
 
 import java.util.ArrayList;
@@ -64,11 +65,11 @@ public final class BackwardGraph {
         for (Node n : nodes) {
             boolean any = false;
             for (int i = 0; i < n.inputs().size(); i++) {
-                any |= GradRules.differentiableInput(n.op(), i) && varying.contains(n.input(i));
+                any |= n.op().differentiableInput(i) && varying.contains(n.input(i));
             }
             if (any) {
                 for (int o = 0; o < n.outputs().size(); o++) {
-                    if (GradRules.differentiableOutput(n.op(), o)
+                    if (n.op().differentiableOutput(o)
                             && network.tensor(n.output(o)).dtype().isFloating()) {
                         varying.add(n.output(o));
                     }
@@ -86,7 +87,7 @@ public final class BackwardGraph {
                 continue;
             }
             for (int i = 0; i < n.inputs().size(); i++) {
-                if (GradRules.differentiableInput(n.op(), i) && varying.contains(n.input(i))) {
+                if (n.op().differentiableInput(i) && varying.contains(n.input(i))) {
                     needs.add(n.input(i));
                     contributions.merge(n.input(i), 1, Integer::sum);
                 }
@@ -106,7 +107,7 @@ public final class BackwardGraph {
             }
             for (int i = 0; i < n.inputs().size(); i++) {
                 String t = n.input(i);
-                if (!GradRules.differentiableInput(n.op(), i) || !varying.contains(t)) {
+                if (!n.op().differentiableInput(i) || !varying.contains(t)) {
                     continue;
                 }
                 int total = contributions.get(t);
@@ -119,7 +120,7 @@ public final class BackwardGraph {
                         grad += "#" + i;
                     }
                 }
-                GradStep step = new GradStep(n.name() + "/grad" + i, n, i, grad, GradRules.reads(n, i));
+                GradStep step = new GradStep(n.name() + "/grad" + i, n, i, grad, reads(n, i));
                 steps.add(step);
                 producers.put(grad, step);
                 gradTensors.put(grad, network.tensor(t));
@@ -138,9 +139,25 @@ public final class BackwardGraph {
         return new BackwardGraph(network, needs, steps, gradTensors, producers);
     }
 
+    /**
+     * The names of the forward tensors the gradient of input {@code i} of {@code n} reads: the operator's gradient
+     * rule ({@link io.tessera.planner.op.Operator#gradientReads}) mapped from positions to the node's tensors.
+     */
+    private static List<String> reads(Node n, int i) {
+        List<String> out = new ArrayList<>();
+        for (TensorRef r : n.op().gradientReads(i)) {
+            if (r instanceof TensorRef.Input in) {
+                out.add(n.input(in.index()));
+            } else {
+                out.add(n.output(r.index()));
+            }
+        }
+        return List.copyOf(out);
+    }
+
     private static boolean hasOutputGradient(Node n, Set<String> needs) {
         for (int o = 0; o < n.outputs().size(); o++) {
-            if (GradRules.differentiableOutput(n.op(), o) && needs.contains(n.output(o))) {
+            if (n.op().differentiableOutput(o) && needs.contains(n.output(o))) {
                 return true;
             }
         }

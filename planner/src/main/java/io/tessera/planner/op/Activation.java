@@ -1,5 +1,8 @@
 package io.tessera.planner.op;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tessera.layout.DType;
+
 import java.util.Arrays;
 import java.util.List;
 
@@ -92,5 +95,63 @@ public record Activation(Kind kind) implements Operator {
         outputs(name, inputs);
         TensorType x = inputs.get(0);
         return Elementwise.sameLayout(Sharding.label(this, name), x, in, out, devices, x.dtype().isFloating());
+    }
+
+    @Override
+    public OperatorKind operatorKind() {
+        return OperatorKind.ACTIVATION;
+    }
+
+    /** Every input has a gradient. */
+    @Override
+    public boolean differentiableInput(int i) {
+        return true;
+    }
+
+    /** Every output's gradient flows back. */
+    @Override
+    public boolean differentiableOutput(int o) {
+        return true;
+    }
+
+    /** GeLU reads its input and output; ReLU, Tanh and Sigmoid only their output. */
+    @Override
+    public List<TensorRef> gradientReads(int i) {
+        return kind == Kind.GELU ? List.of(TensorRef.input(0), TensorRef.output(0)) : List.of(TensorRef.output(0));
+    }
+
+    /** No attributes: an empty object. */
+    @Override
+    public ObjectNode encodeAttrs() {
+        return OpAttrs.object();
+    }
+
+    /** Per output element: {@link Flops#RELU}, {@link Flops#GELU} or {@link Flops#TANH_SIGMOID}. */
+    @Override
+    public long forwardFlops(List<long[]> in, List<long[]> out) {
+        long perElement;
+        switch (kind) {
+            case RELU:
+                perElement = Flops.RELU;
+                break;
+            case GELU:
+                perElement = Flops.GELU;
+                break;
+            default:
+                perElement = Flops.TANH_SIGMOID;
+                break;
+        }
+        return perElement * Flops.volume(out.get(0));
+    }
+
+    /** Every input slice read and every output slice written once. */
+    @Override
+    public long forwardBytes(List<long[]> in, List<DType> inTypes, List<long[]> out, List<DType> outTypes) {
+        return Flops.streamedBytes(in, inTypes, out, outTypes);
+    }
+
+    @Override
+    public <R> R accept(Visitor<R> v) {
+        return v.visit(this);
     }
 }

@@ -1,8 +1,9 @@
 package io.tessera.planner.op;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tessera.layout.DType;
 import io.tessera.layout.comm.CollectiveKind;
 import io.tessera.layout.comm.Phase;
-
 import io.tessera.layout.redistribution.ReduceOp;
 
 import java.util.ArrayList;
@@ -130,5 +131,54 @@ public record BatchNorm(double epsilon, double momentum) implements Operator {
             s[i] = sx[axes[i]];
         }
         return s.length == 1 ? Integer.toString(s[0]) : Arrays.toString(s);
+    }
+
+    @Override
+    public OperatorKind operatorKind() {
+        return OperatorKind.BATCH_NORM;
+    }
+
+    /** x, scale and bias; the moving mean and variance have none. */
+    @Override
+    public boolean differentiableInput(int i) {
+        return i < 3;
+    }
+
+    /** Every output's gradient flows back. */
+    @Override
+    public boolean differentiableOutput(int o) {
+        return true;
+    }
+
+    /** The batch statistics are recomputed from x; dx reads x and scale, dscale x, dbias only dy. */
+    @Override
+    public List<TensorRef> gradientReads(int i) {
+        return i == 0 ? List.of(TensorRef.input(0), TensorRef.input(1)) : i == 1 ? List.of(TensorRef.input(0)) : List.of();
+    }
+
+    /** The attributes, every one written. */
+    @Override
+    public ObjectNode encodeAttrs() {
+        ObjectNode o = OpAttrs.object();
+        o.put("epsilon", epsilon);
+        o.put("momentum", momentum);
+        return o;
+    }
+
+    /** {@link Flops#NORM} per output element. */
+    @Override
+    public long forwardFlops(List<long[]> in, List<long[]> out) {
+        return Flops.NORM * Flops.volume(out.get(0));
+    }
+
+    /** Every input slice read and every output slice written once. */
+    @Override
+    public long forwardBytes(List<long[]> in, List<DType> inTypes, List<long[]> out, List<DType> outTypes) {
+        return Flops.streamedBytes(in, inTypes, out, outTypes);
+    }
+
+    @Override
+    public <R> R accept(Visitor<R> v) {
+        return v.visit(this);
     }
 }

@@ -1,5 +1,7 @@
 package io.tessera.planner.op;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tessera.layout.DType;
 import io.tessera.layout.redistribution.ReduceOp;
 
 import java.util.List;
@@ -66,5 +68,51 @@ public record BiasAdd() implements Operator {
         return Sharding.derive(label, sx, List.of(dimsX, new int[][] {{1}}), List.<int[][]>of(dimsX),
                 new boolean[] {x.dtype().isFloating(), x.dtype().isFloating()}, devices, ReduceOp.SUM,
                 "BiasAdd does not reduce", List.of());
+    }
+
+    @Override
+    public OperatorKind operatorKind() {
+        return OperatorKind.BIAS_ADD;
+    }
+
+    /** Every input has a gradient. */
+    @Override
+    public boolean differentiableInput(int i) {
+        return true;
+    }
+
+    /** Every output's gradient flows back. */
+    @Override
+    public boolean differentiableOutput(int o) {
+        return true;
+    }
+
+    /** The gradients are dout and its sum over the non-channel dims: no forward tensor. */
+    @Override
+    public List<TensorRef> gradientReads(int i) {
+        return List.of();
+    }
+
+    /** No attributes: an empty object. */
+    @Override
+    public ObjectNode encodeAttrs() {
+        return OpAttrs.object();
+    }
+
+    /** {@link Flops#BINARY} per output element. */
+    @Override
+    public long forwardFlops(List<long[]> in, List<long[]> out) {
+        return Flops.BINARY * Flops.volume(out.get(0));
+    }
+
+    /** Every input slice read and every output slice written once. */
+    @Override
+    public long forwardBytes(List<long[]> in, List<DType> inTypes, List<long[]> out, List<DType> outTypes) {
+        return Flops.streamedBytes(in, inTypes, out, outTypes);
+    }
+
+    @Override
+    public <R> R accept(Visitor<R> v) {
+        return v.visit(this);
     }
 }

@@ -1,5 +1,6 @@
 package io.tessera.planner.op;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tessera.layout.DType;
 import io.tessera.layout.redistribution.ReduceOp;
 
@@ -206,5 +207,61 @@ public record Binary(Kind kind) implements Operator {
                 }
             }
         }
+    }
+
+    @Override
+    public OperatorKind operatorKind() {
+        return OperatorKind.BINARY;
+    }
+
+    /** Every input has a gradient. */
+    @Override
+    public boolean differentiableInput(int i) {
+        return true;
+    }
+
+    /** Every output's gradient flows back. */
+    @Override
+    public boolean differentiableOutput(int o) {
+        return true;
+    }
+
+    /** Add and Sub need nothing; Mul reads the other input; Div: dx = dout / y, dy = -dout * out / y. */
+    @Override
+    public List<TensorRef> gradientReads(int i) {
+        switch (kind) {
+            case ADD:
+            case SUB:
+                return List.of();
+            case MUL:
+                return List.of(TensorRef.input(1 - i));
+            case DIV:
+                return i == 0 ? List.of(TensorRef.input(1)) : List.of(TensorRef.input(1), TensorRef.output(0));
+            default:
+                throw new IllegalStateException("unreachable: " + kind);
+        }
+    }
+
+    /** No attributes: an empty object. */
+    @Override
+    public ObjectNode encodeAttrs() {
+        return OpAttrs.object();
+    }
+
+    /** {@link Flops#BINARY} per output element. */
+    @Override
+    public long forwardFlops(List<long[]> in, List<long[]> out) {
+        return Flops.BINARY * Flops.volume(out.get(0));
+    }
+
+    /** Every input slice read and every output slice written once. */
+    @Override
+    public long forwardBytes(List<long[]> in, List<DType> inTypes, List<long[]> out, List<DType> outTypes) {
+        return Flops.streamedBytes(in, inTypes, out, outTypes);
+    }
+
+    @Override
+    public <R> R accept(Visitor<R> v) {
+        return v.visit(this);
     }
 }

@@ -1,5 +1,6 @@
 package io.tessera.planner.op;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tessera.layout.DType;
 
 import java.util.List;
@@ -50,5 +51,53 @@ public record Cast(DType to) implements Operator {
         TensorType x = inputs.get(0);
         return Elementwise.sameLayout(Sharding.label(this, name), x, in, out, devices,
                 x.dtype().isFloating() && to.isFloating());
+    }
+
+    @Override
+    public OperatorKind operatorKind() {
+        return OperatorKind.CAST;
+    }
+
+    /** Every input has a gradient. */
+    @Override
+    public boolean differentiableInput(int i) {
+        return true;
+    }
+
+    /** Every output's gradient flows back. */
+    @Override
+    public boolean differentiableOutput(int o) {
+        return true;
+    }
+
+    /** The gradient is cast back: no forward tensor. */
+    @Override
+    public List<TensorRef> gradientReads(int i) {
+        return List.of();
+    }
+
+    /** The attributes, every one written. */
+    @Override
+    public ObjectNode encodeAttrs() {
+        ObjectNode o = OpAttrs.object();
+        o.put("dst_type", to.jsonName());
+        return o;
+    }
+
+    /** {@link Flops#BINARY} per output element. */
+    @Override
+    public long forwardFlops(List<long[]> in, List<long[]> out) {
+        return Flops.BINARY * Flops.volume(out.get(0));
+    }
+
+    /** Every input slice read and every output slice written once. */
+    @Override
+    public long forwardBytes(List<long[]> in, List<DType> inTypes, List<long[]> out, List<DType> outTypes) {
+        return Flops.streamedBytes(in, inTypes, out, outTypes);
+    }
+
+    @Override
+    public <R> R accept(Visitor<R> v) {
+        return v.visit(this);
     }
 }

@@ -1,5 +1,7 @@
 package io.tessera.planner.op;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tessera.layout.DType;
 import io.tessera.layout.redistribution.ReduceOp;
 
 import java.util.Arrays;
@@ -231,5 +233,60 @@ public record Conv2D(int outChannels, int[] kernel, int[] stride, int[] pad, int
         return "Conv2D[out=" + outChannels + ", kernel=" + Arrays.toString(kernel) + ", stride="
                 + Arrays.toString(stride) + ", pad=" + Arrays.toString(pad) + ", dilation=" + Arrays.toString(dilation)
                 + ", group=" + group + "]";
+    }
+
+    @Override
+    public OperatorKind operatorKind() {
+        return OperatorKind.CONV2D;
+    }
+
+    /** Every input has a gradient. */
+    @Override
+    public boolean differentiableInput(int i) {
+        return true;
+    }
+
+    /** Every output's gradient flows back. */
+    @Override
+    public boolean differentiableOutput(int o) {
+        return true;
+    }
+
+    /** dx = conv_transpose(dout, w) reads w; dw = conv_filter_grad(x, dout) reads x. */
+    @Override
+    public List<TensorRef> gradientReads(int i) {
+        return List.of(TensorRef.input(1 - i));
+    }
+
+    /** The attributes, every one written. */
+    @Override
+    public ObjectNode encodeAttrs() {
+        ObjectNode o = OpAttrs.object();
+        o.put("out_channel", outChannels);
+        o.set("kernel_size", OpAttrs.array(kernel));
+        o.set("stride", OpAttrs.array(stride));
+        o.set("pad", OpAttrs.array(pad));
+        o.set("dilation", OpAttrs.array(dilation));
+        o.put("group", group);
+        return o;
+    }
+
+    /** {@code 2 * N * Co * Ho * Wo * (Ci / group) * kh * kw} over the local slices. */
+    @Override
+    public long forwardFlops(List<long[]> in, List<long[]> out) {
+        long[] y = out.get(0);
+        long[] w = in.get(1);
+        return 2L * y[0] * y[1] * y[2] * y[3] * w[1] * w[2] * w[3];
+    }
+
+    /** Every input slice read and every output slice written once. */
+    @Override
+    public long forwardBytes(List<long[]> in, List<DType> inTypes, List<long[]> out, List<DType> outTypes) {
+        return Flops.streamedBytes(in, inTypes, out, outTypes);
+    }
+
+    @Override
+    public <R> R accept(Visitor<R> v) {
+        return v.visit(this);
     }
 }

@@ -1,5 +1,8 @@
 package io.tessera.planner.op;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tessera.layout.DType;
+
 import java.util.List;
 
 /**
@@ -50,5 +53,53 @@ public record Dropout(double keepProb) implements Operator {
         outputs(name, inputs);
         TensorType x = inputs.get(0);
         return Elementwise.sameLayout(Sharding.label(this, name), x, in, out, devices, x.dtype().isFloating());
+    }
+
+    @Override
+    public OperatorKind operatorKind() {
+        return OperatorKind.DROPOUT;
+    }
+
+    /** Every input has a gradient. */
+    @Override
+    public boolean differentiableInput(int i) {
+        return true;
+    }
+
+    /** Every output's gradient flows back. */
+    @Override
+    public boolean differentiableOutput(int o) {
+        return true;
+    }
+
+    /** No forward tensor: the mask is kept by the operator. */
+    @Override
+    public List<TensorRef> gradientReads(int i) {
+        return List.of();
+    }
+
+    /** The attributes, every one written. */
+    @Override
+    public ObjectNode encodeAttrs() {
+        ObjectNode o = OpAttrs.object();
+        o.put("keep_prob", keepProb);
+        return o;
+    }
+
+    /** {@link Flops#DROPOUT} per output element. */
+    @Override
+    public long forwardFlops(List<long[]> in, List<long[]> out) {
+        return Flops.DROPOUT * Flops.volume(out.get(0));
+    }
+
+    /** Every input slice read and every output slice written once. */
+    @Override
+    public long forwardBytes(List<long[]> in, List<DType> inTypes, List<long[]> out, List<DType> outTypes) {
+        return Flops.streamedBytes(in, inTypes, out, outTypes);
+    }
+
+    @Override
+    public <R> R accept(Visitor<R> v) {
+        return v.visit(this);
     }
 }

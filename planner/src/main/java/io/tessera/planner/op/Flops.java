@@ -1,5 +1,6 @@
 package io.tessera.planner.op;
 
+import io.tessera.layout.DType;
 import io.tessera.layout.Layout;
 
 import java.util.ArrayList;
@@ -10,8 +11,9 @@ import java.util.List;
  * shapes of its inputs and outputs. MatMul / BatchMatMul: {@code 2 * batch * m * n * k} over the local slices (batch
  * dims broadcast). Conv2D: {@code 2 * N * Co * Ho * Wo * (Ci / group) * kh * kw} over the local slices. Element-wise
  * operators: the per-element constants of this class times the output slice's elements (reductions and cross
- * entropy: the input slice's). Gather, Reshape and Transpose: 0 (they only move memory). The cost model turns these
- * into seconds on a device; a pipeline split balances them without one.
+ * entropy: the input slice's). Gather, Reshape and Transpose: 0 (they only move memory). Each formula lives in its
+ * operator's record ({@link Operator#forwardFlops}); this class holds the shared constants and delegates. The cost
+ * model turns these into seconds on a device; a pipeline split balances them without one.
  */
 public final class Flops {
 
@@ -39,70 +41,27 @@ public final class Flops {
 
 
     /**
-     * FLOPs of one rank's forward of {@code o} on input slices of shapes {@code in} and output slices {@code out}.
-     *
-     * @throws IllegalArgumentException for an operator without a FLOP rule
+     * FLOPs of one rank's forward of {@code o} on input slices of shapes {@code in} and output slices {@code out}:
+     * the operator's own rule ({@link Operator#forwardFlops}).
      */
     public static long forward(Operator o, List<long[]> in, List<long[]> out) {
-        if (o instanceof MatMul mm) {
-            long[] a = in.get(0);
-            long[] b = in.get(1);
-            long m = mm.transposeA() ? a[a.length - 1] : a[a.length - 2];
-            long k = mm.transposeA() ? a[a.length - 2] : a[a.length - 1];
-            long n = mm.transposeB() ? b[b.length - 2] : b[b.length - 1];
-            long batch = 1;
-            int dims = Math.max(a.length, b.length) - 2;
-            for (int i = 1; i <= dims; i++) {
-                long da = a.length - 2 - i >= 0 ? a[a.length - 2 - i] : 1;
-                long db = b.length - 2 - i >= 0 ? b[b.length - 2 - i] : 1;
-                batch *= Math.max(da, db);
-            }
-            return 2L * batch * m * n * k;
-        }
-        if (o instanceof Conv2D) {
-            long[] y = out.get(0);
-            long[] w = in.get(1);
-            return 2L * y[0] * y[1] * y[2] * y[3] * w[1] * w[2] * w[3];
-        }
-        if (o instanceof Gather || o instanceof Reshape || o instanceof Transpose) {
-            return 0;
-        }
-        if (o instanceof Reduce) {
-            return REDUCE * volume(in.get(0));
-        }
-        if (o instanceof SoftmaxCrossEntropyWithLogits) {
-            return (long) CROSS_ENTROPY * volume(in.get(0));
-        }
-        return perElement(o) * volume(out.get(0));
+        return o.forwardFlops(in, out);
     }
 
-    private static long perElement(Operator o) {
-        if (o instanceof Binary || o instanceof BiasAdd || o instanceof Cast) {
-            return BINARY;
+    /**
+     * Bytes of a forward that reads every input slice and writes every output slice once, each element in its
+     * tensor's dtype: the memory traffic of most operators ({@link Operator#forwardBytes}).
+     */
+    public static long streamedBytes(List<long[]> in, List<DType> inTypes, List<long[]> out, List<DType> outTypes) {
+        long bytes = 0;
+        for (int i = 0; i < out.size(); i++) {
+            bytes += volume(out.get(i)) * outTypes.get(i).bytes();
         }
-        if (o instanceof Activation a) {
-            switch (a.kind()) {
-                case RELU:
-                    return RELU;
-                case GELU:
-                    return GELU;
-                default:
-                    return TANH_SIGMOID;
-            }
+        for (int i = 0; i < in.size(); i++) {
+            bytes += volume(in.get(i)) * inTypes.get(i).bytes();
         }
-        if (o instanceof Dropout) {
-            return DROPOUT;
-        }
-        if (o instanceof Softmax) {
-            return SOFTMAX;
-        }
-        if (o instanceof LayerNorm || o instanceof BatchNorm) {
-            return NORM;
-        }
-        throw new IllegalArgumentException("FLOPs: operator type " + o.type() + " has no FLOP rule; expected one "
-                + "of the operator catalogue (add a rule to Flops.forward)");
+        return bytes;
     }
-
 
     /** The slice shape of each layout. */
     public static List<long[]> sliceShapes(List<Layout> layouts) {
@@ -113,7 +72,8 @@ public final class Flops {
         return out;
     }
 
-    private static long volume(long[] shape) {
+    /** The number of elements of a slice of shape {@code shape} (1 for a scalar). */
+    public static long volume(long[] shape) {
         long v = 1;
         for (long d : shape) {
             v *= d;

@@ -1,5 +1,6 @@
 package io.tessera.planner.op;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tessera.layout.DType;
 import io.tessera.layout.redistribution.ReduceOp;
 
@@ -159,5 +160,63 @@ public record Gather(int axis) implements Operator {
                 new boolean[] {params.dtype().isFloating(), false}, devices, ReduceOp.SUM,
                 "the table's axis dim " + ax + " is split " + sp[ax] + " ways: each rank looks up only the rows it "
                 + "holds (masked lookup, zeros elsewhere)", List.of());
+    }
+
+    @Override
+    public OperatorKind operatorKind() {
+        return OperatorKind.GATHER;
+    }
+
+    /** Only the table: the indices are integers. */
+    @Override
+    public boolean differentiableInput(int i) {
+        return i == 0;
+    }
+
+    /** Every output's gradient flows back. */
+    @Override
+    public boolean differentiableOutput(int o) {
+        return true;
+    }
+
+    /** The table's gradient is a scatter-add of dout into the rows named by the indices. */
+    @Override
+    public List<TensorRef> gradientReads(int i) {
+        return List.of(TensorRef.input(1));
+    }
+
+    /** The attributes, every one written. */
+    @Override
+    public ObjectNode encodeAttrs() {
+        ObjectNode o = OpAttrs.object();
+        o.put("axis", axis);
+        return o;
+    }
+
+    /** 0: it only moves memory. */
+    @Override
+    public long forwardFlops(List<long[]> in, List<long[]> out) {
+        return 0;
+    }
+
+    /**
+     * Every output slice and the indices, but of the table only the rows it gathers: the table counts as the
+     * output slice's size in the table's dtype, not as the table slice's.
+     */
+    @Override
+    public long forwardBytes(List<long[]> in, List<DType> inTypes, List<long[]> out, List<DType> outTypes) {
+        long bytes = 0;
+        for (int i = 0; i < out.size(); i++) {
+            bytes += Flops.volume(out.get(i)) * outTypes.get(i).bytes();
+        }
+        for (int i = 0; i < in.size(); i++) {
+            bytes += Flops.volume(i == 0 ? out.get(0) : in.get(i)) * inTypes.get(i).bytes();
+        }
+        return bytes;
+    }
+
+    @Override
+    public <R> R accept(Visitor<R> v) {
+        return v.visit(this);
     }
 }

@@ -1,5 +1,7 @@
 package io.tessera.planner.op;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tessera.layout.DType;
 import io.tessera.layout.redistribution.ReduceOp;
 
 import java.util.Arrays;
@@ -120,5 +122,58 @@ public record LayerNorm(int beginNormAxis, int beginParamsAxis, double epsilon) 
         return Sharding.derive(label, sx, List.of(dimsX, dimsP, dimsP), List.of(dimsX, dimsStats, dimsStats),
                 new boolean[] {floating, inputs.get(1).dtype().isFloating(), inputs.get(2).dtype().isFloating()},
                 devices, ReduceOp.SUM, "the normalised dims are not split", List.of());
+    }
+
+    @Override
+    public OperatorKind operatorKind() {
+        return OperatorKind.LAYER_NORM;
+    }
+
+    /** Every input has a gradient. */
+    @Override
+    public boolean differentiableInput(int i) {
+        return true;
+    }
+
+    /** Only y (output 0): the mean and variance are saved statistics. */
+    @Override
+    public boolean differentiableOutput(int o) {
+        return o == 0;
+    }
+
+    /** LayerNormGrad(x, dy, variance, mean, gamma): dx and dgamma need the statistics; dbeta sums dy. */
+    @Override
+    public List<TensorRef> gradientReads(int i) {
+        if (i == 0) {
+            return List.of(TensorRef.input(0), TensorRef.input(1), TensorRef.output(1), TensorRef.output(2));
+        }
+        return i == 1 ? List.of(TensorRef.input(0), TensorRef.output(1), TensorRef.output(2)) : List.of();
+    }
+
+    /** The attributes, every one written. */
+    @Override
+    public ObjectNode encodeAttrs() {
+        ObjectNode o = OpAttrs.object();
+        o.put("begin_norm_axis", beginNormAxis);
+        o.put("begin_params_axis", beginParamsAxis);
+        o.put("epsilon", epsilon);
+        return o;
+    }
+
+    /** {@link Flops#NORM} per output element. */
+    @Override
+    public long forwardFlops(List<long[]> in, List<long[]> out) {
+        return Flops.NORM * Flops.volume(out.get(0));
+    }
+
+    /** Every input slice read and every output slice written once. */
+    @Override
+    public long forwardBytes(List<long[]> in, List<DType> inTypes, List<long[]> out, List<DType> outTypes) {
+        return Flops.streamedBytes(in, inTypes, out, outTypes);
+    }
+
+    @Override
+    public <R> R accept(Visitor<R> v) {
+        return v.visit(this);
     }
 }

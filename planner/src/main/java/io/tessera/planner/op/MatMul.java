@@ -1,8 +1,9 @@
 package io.tessera.planner.op;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tessera.layout.DType;
 import io.tessera.layout.comm.CollectiveKind;
 import io.tessera.layout.comm.Phase;
-
 import io.tessera.layout.redistribution.ReduceOp;
 
 import java.util.ArrayList;
@@ -212,5 +213,66 @@ public record MatMul(boolean transposeA, boolean transposeB, boolean batch) impl
         return Sharding.derive(label, dev, List.of(dimsA, dimsB), List.<int[][]>of(dimsOut),
                 new boolean[] {a.dtype().isFloating(), b.dtype().isFloating()}, devices, ReduceOp.SUM,
                 "k is split " + dev[k] + " ways: each rank holds a partial sum", extra);
+    }
+
+    @Override
+    public OperatorKind operatorKind() {
+        return OperatorKind.MAT_MUL;
+    }
+
+    /** Every input has a gradient. */
+    @Override
+    public boolean differentiableInput(int i) {
+        return true;
+    }
+
+    /** Every output's gradient flows back. */
+    @Override
+    public boolean differentiableOutput(int o) {
+        return true;
+    }
+
+    /** dA = dC x B^T, dB = A^T x dC (transposes aside): each reads the other input. */
+    @Override
+    public List<TensorRef> gradientReads(int i) {
+        return List.of(TensorRef.input(1 - i));
+    }
+
+    /** The attributes, every one written. */
+    @Override
+    public ObjectNode encodeAttrs() {
+        ObjectNode o = OpAttrs.object();
+        o.put("transpose_a", transposeA);
+        o.put("transpose_b", transposeB);
+        return o;
+    }
+
+    /** {@code 2 * batch * m * n * k} over the local slices, batch dims broadcast. */
+    @Override
+    public long forwardFlops(List<long[]> in, List<long[]> out) {
+        long[] a = in.get(0);
+        long[] b = in.get(1);
+        long m = transposeA ? a[a.length - 1] : a[a.length - 2];
+        long k = transposeA ? a[a.length - 2] : a[a.length - 1];
+        long n = transposeB ? b[b.length - 2] : b[b.length - 1];
+        long batch = 1;
+        int dims = Math.max(a.length, b.length) - 2;
+        for (int d = 1; d <= dims; d++) {
+            long da = a.length - 2 - d >= 0 ? a[a.length - 2 - d] : 1;
+            long db = b.length - 2 - d >= 0 ? b[b.length - 2 - d] : 1;
+            batch *= Math.max(da, db);
+        }
+        return 2L * batch * m * n * k;
+    }
+
+    /** Every input slice read and every output slice written once. */
+    @Override
+    public long forwardBytes(List<long[]> in, List<DType> inTypes, List<long[]> out, List<DType> outTypes) {
+        return Flops.streamedBytes(in, inTypes, out, outTypes);
+    }
+
+    @Override
+    public <R> R accept(Visitor<R> v) {
+        return v.visit(this);
     }
 }

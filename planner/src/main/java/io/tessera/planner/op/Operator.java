@@ -1,16 +1,43 @@
 package io.tessera.planner.op;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tessera.layout.DType;
+
 import java.util.List;
 
 /**
- * An operator of the catalogue with its attributes and its sharding rule. Each operator is one record implementing
- * this interface (the closed set is listed in {@code permits}); adding an operator is one record plus its tests.
+ * An operator of the catalogue: its attributes and everything the planner and the simulator need to know about it.
+ * Each operator is one record implementing this interface (the closed set is listed in {@code permits}), and that
+ * record file, {@code op/<Op>.java}, is the operator's room: the compiler refuses a record that leaves out any of
+ * the abstract methods below.
+ *
+ * <p><b>Adding an operator</b> means, and the build or the contract test refuses anything less:
+ * <ol>
+ *   <li>the record {@code planner/.../op/<Op>.java}, added to {@code permits}, implementing: its shape rule
+ *       ({@link #outputs}), its sharding rule ({@link #dataParallel}, {@link #shard}), its gradient rule
+ *       ({@link #differentiableInput}, {@link #differentiableOutput}, {@link #gradientReads}), its JSON attributes
+ *       ({@link #encodeAttrs}), its forward FLOPs ({@link #forwardFlops}), its memory traffic
+ *       ({@link #forwardBytes}), its kind ({@link #operatorKind}) and {@link #accept};</li>
+ *   <li>a constant in {@link OperatorKind} with its MindSpore type names, attribute names and decoder (the
+ *       JSON read side);</li>
+ *   <li>a {@code visit} method for it in {@link Visitor} (every visitor, among them the simulator's
+ *       {@code Kernels}, then fails to compile until it handles the record) and the kernel class
+ *       {@code simulator/.../kernel/<Op>Kernel.java} with {@code forward} and {@code backward};</li>
+ *   <li>its samples in {@code simulator/src/test/.../kernel/OperatorSamples.java} (input shapes and attribute
+ *       variants covering each type name), on which {@code OperatorContractTest} checks, for random valid
+ *       strategies, the sharded kernels against the unsharded one (a one-op network simulated on all ranks), the
+ *       backward against central differences, the JSON round trip, and FLOPs and bytes; that test fails for a
+ *       permitted record without samples. Rule tests go to {@code planner/src/test/.../op/<Op>Test.java}.</li>
+ * </ol>
  */
 public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dropout, Cast, Softmax, LayerNorm,
         BatchNorm, SoftmaxCrossEntropyWithLogits, Reshape, Transpose, Reduce, Gather, Conv2D {
 
     /** MindSpore's primitive name, e.g. {@code MatMul}. */
     String type();
+
+    /** The registry constant of this operator's record. */
+    OperatorKind operatorKind();
 
     /** Number of inputs. */
     int inputCount();
@@ -37,4 +64,93 @@ public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dr
      * @throws IllegalArgumentException naming the operator, the input, the dimension and the rule broken
      */
     OpSharding shard(String name, List<TensorType> inputs, Strategy in, Strategy out, int devices);
+
+    /**
+     * Gradient rule: whether input {@code i} has a gradient (following MindSpore's bprop; integer indices, labels
+     * and saved statistics have none).
+     */
+    boolean differentiableInput(int i);
+
+    /** Gradient rule: whether the gradient of output {@code o} flows back to the inputs. */
+    boolean differentiableOutput(int o);
+
+    /**
+     * Gradient rule: the forward tensors the gradient of (differentiable) input {@code i} is computed from, besides
+     * the gradients of the outputs; an empty list when it needs none.
+     */
+    List<TensorRef> gradientReads(int i);
+
+    /**
+     * The JSON {@code attrs} of this operator: every attribute of {@link OperatorKind#attrNames()} (defaults
+     * included), in that order; {@link OperatorKind#decode} of the result gives an equal operator.
+     */
+    ObjectNode encodeAttrs();
+
+    /**
+     * FLOPs of one rank's forward on input slices of shapes {@code in} and output slices {@code out}; at least 0 and
+     * not decreasing when a slice grows. The per-element constants are in {@link Flops}.
+     */
+    long forwardFlops(List<long[]> in, List<long[]> out);
+
+    /**
+     * Bytes one rank's forward reads and writes, from the slice shapes and dtypes of its inputs and outputs: usually
+     * every input slice plus every output slice ({@link Flops#streamedBytes}).
+     */
+    long forwardBytes(List<long[]> in, List<DType> inTypes, List<long[]> out, List<DType> outTypes);
+
+    /** Calls the {@code visit} method of {@code v} for this operator's record. */
+    <R> R accept(Visitor<R> v);
+
+    /**
+     * One method per operator record: a visitor handles every operator of the catalogue or does not compile (the
+     * simulator's kernels dispatch this way).
+     *
+     * @param <R> the result type
+     */
+    interface Visitor<R> {
+        /** Visits a {@link MatMul}. */
+        R visit(MatMul op);
+
+        /** Visits a {@link Binary}. */
+        R visit(Binary op);
+
+        /** Visits a {@link BiasAdd}. */
+        R visit(BiasAdd op);
+
+        /** Visits an {@link Activation}. */
+        R visit(Activation op);
+
+        /** Visits a {@link Dropout}. */
+        R visit(Dropout op);
+
+        /** Visits a {@link Cast}. */
+        R visit(Cast op);
+
+        /** Visits a {@link Softmax}. */
+        R visit(Softmax op);
+
+        /** Visits a {@link LayerNorm}. */
+        R visit(LayerNorm op);
+
+        /** Visits a {@link BatchNorm}. */
+        R visit(BatchNorm op);
+
+        /** Visits a {@link SoftmaxCrossEntropyWithLogits}. */
+        R visit(SoftmaxCrossEntropyWithLogits op);
+
+        /** Visits a {@link Reshape}. */
+        R visit(Reshape op);
+
+        /** Visits a {@link Transpose}. */
+        R visit(Transpose op);
+
+        /** Visits a {@link Reduce}. */
+        R visit(Reduce op);
+
+        /** Visits a {@link Gather}. */
+        R visit(Gather op);
+
+        /** Visits a {@link Conv2D}. */
+        R visit(Conv2D op);
+    }
 }

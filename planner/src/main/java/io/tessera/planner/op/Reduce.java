@@ -1,5 +1,7 @@
 package io.tessera.planner.op;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tessera.layout.DType;
 import io.tessera.layout.redistribution.ReduceOp;
 
 import java.util.Arrays;
@@ -209,5 +211,54 @@ public record Reduce(Kind kind, int[] axes, boolean keepDims) implements Operato
     @Override
     public String toString() {
         return type() + "[axes=" + Arrays.toString(axes) + ", keepDims=" + keepDims + "]";
+    }
+
+    @Override
+    public OperatorKind operatorKind() {
+        return OperatorKind.REDUCE;
+    }
+
+    /** Every input has a gradient. */
+    @Override
+    public boolean differentiableInput(int i) {
+        return true;
+    }
+
+    /** Every output's gradient flows back. */
+    @Override
+    public boolean differentiableOutput(int o) {
+        return true;
+    }
+
+    /** Sum and mean broadcast dout back (nothing); max and min route it to the arg-extreme elements (input and output). */
+    @Override
+    public List<TensorRef> gradientReads(int i) {
+        return kind == Kind.SUM || kind == Kind.MEAN ? List.of() : List.of(TensorRef.input(0), TensorRef.output(0));
+    }
+
+    /** The attributes, every one written. */
+    @Override
+    public ObjectNode encodeAttrs() {
+        ObjectNode o = OpAttrs.object();
+        o.set("axis", OpAttrs.array(axes));
+        o.put("keep_dims", keepDims);
+        return o;
+    }
+
+    /** {@link Flops#REDUCE} per input element. */
+    @Override
+    public long forwardFlops(List<long[]> in, List<long[]> out) {
+        return Flops.REDUCE * Flops.volume(in.get(0));
+    }
+
+    /** Every input slice read and every output slice written once. */
+    @Override
+    public long forwardBytes(List<long[]> in, List<DType> inTypes, List<long[]> out, List<DType> outTypes) {
+        return Flops.streamedBytes(in, inTypes, out, outTypes);
+    }
+
+    @Override
+    public <R> R accept(Visitor<R> v) {
+        return v.visit(this);
     }
 }

@@ -1,11 +1,12 @@
 package io.tessera.planner.op;
 
-import io.tessera.layout.comm.CollectiveKind;
-import io.tessera.layout.comm.Phase;
-
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tessera.layout.DType;
 import io.tessera.layout.DeviceMatrix;
 import io.tessera.layout.Layout;
 import io.tessera.layout.TensorMap;
+import io.tessera.layout.comm.CollectiveKind;
+import io.tessera.layout.comm.Phase;
 import io.tessera.layout.redistribution.ReduceOp;
 
 import java.util.ArrayList;
@@ -269,5 +270,53 @@ public record Reshape(long[] shape) implements Operator {
     @Override
     public String toString() {
         return "Reshape[shape=" + Arrays.toString(shape) + "]";
+    }
+
+    @Override
+    public OperatorKind operatorKind() {
+        return OperatorKind.RESHAPE;
+    }
+
+    /** Every input has a gradient. */
+    @Override
+    public boolean differentiableInput(int i) {
+        return true;
+    }
+
+    /** Every output's gradient flows back. */
+    @Override
+    public boolean differentiableOutput(int o) {
+        return true;
+    }
+
+    /** No forward tensor: shapes are static. */
+    @Override
+    public List<TensorRef> gradientReads(int i) {
+        return List.of();
+    }
+
+    /** The attributes, every one written. */
+    @Override
+    public ObjectNode encodeAttrs() {
+        ObjectNode o = OpAttrs.object();
+        o.set("shape", OpAttrs.array(shape));
+        return o;
+    }
+
+    /** 0: it only moves memory. */
+    @Override
+    public long forwardFlops(List<long[]> in, List<long[]> out) {
+        return 0;
+    }
+
+    /** Every input slice read and every output slice written once. */
+    @Override
+    public long forwardBytes(List<long[]> in, List<DType> inTypes, List<long[]> out, List<DType> outTypes) {
+        return Flops.streamedBytes(in, inTypes, out, outTypes);
+    }
+
+    @Override
+    public <R> R accept(Visitor<R> v) {
+        return v.visit(this);
     }
 }

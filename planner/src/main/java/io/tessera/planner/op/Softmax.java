@@ -1,5 +1,8 @@
 package io.tessera.planner.op;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tessera.layout.DType;
+
 import java.util.List;
 
 /**
@@ -60,5 +63,53 @@ public record Softmax(int axis, boolean log) implements Operator {
         int a = Elementwise.axis(label, "axis", axis, x);
         Sharding.checkUnsplit(label, "input 0", a, in.tuple(0), type() + " normalises along axis " + axis);
         return Elementwise.sameLayout(label, x, in, null, devices, x.dtype().isFloating());
+    }
+
+    @Override
+    public OperatorKind operatorKind() {
+        return OperatorKind.SOFTMAX;
+    }
+
+    /** Every input has a gradient. */
+    @Override
+    public boolean differentiableInput(int i) {
+        return true;
+    }
+
+    /** Every output's gradient flows back. */
+    @Override
+    public boolean differentiableOutput(int o) {
+        return true;
+    }
+
+    /** The output (the softmax, or the log-softmax whose exp it is). */
+    @Override
+    public List<TensorRef> gradientReads(int i) {
+        return List.of(TensorRef.output(0));
+    }
+
+    /** The attributes, every one written. */
+    @Override
+    public ObjectNode encodeAttrs() {
+        ObjectNode o = OpAttrs.object();
+        o.put("axis", axis);
+        return o;
+    }
+
+    /** {@link Flops#SOFTMAX} per output element. */
+    @Override
+    public long forwardFlops(List<long[]> in, List<long[]> out) {
+        return Flops.SOFTMAX * Flops.volume(out.get(0));
+    }
+
+    /** Every input slice read and every output slice written once. */
+    @Override
+    public long forwardBytes(List<long[]> in, List<DType> inTypes, List<long[]> out, List<DType> outTypes) {
+        return Flops.streamedBytes(in, inTypes, out, outTypes);
+    }
+
+    @Override
+    public <R> R accept(Visitor<R> v) {
+        return v.visit(this);
     }
 }

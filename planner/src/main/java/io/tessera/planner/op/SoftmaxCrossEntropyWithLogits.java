@@ -1,5 +1,7 @@
 package io.tessera.planner.op;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tessera.layout.DType;
 import io.tessera.layout.redistribution.ReduceOp;
 
 import java.util.List;
@@ -65,5 +67,51 @@ public record SoftmaxCrossEntropyWithLogits() implements Operator {
         return Sharding.derive(label, sl, List.of(dims, dims), List.<int[][]>of(new int[][] {{0}}),
                 new boolean[] {inputs.get(0).dtype().isFloating(), false}, devices, ReduceOp.SUM,
                 "the class dimension is not split", List.of());
+    }
+
+    @Override
+    public OperatorKind operatorKind() {
+        return OperatorKind.SOFTMAX_CROSS_ENTROPY_WITH_LOGITS;
+    }
+
+    /** Only the logits: MindSpore's bprop returns zeros for the labels. */
+    @Override
+    public boolean differentiableInput(int i) {
+        return i == 0;
+    }
+
+    /** Every output's gradient flows back. */
+    @Override
+    public boolean differentiableOutput(int o) {
+        return true;
+    }
+
+    /** The logits and the labels. */
+    @Override
+    public List<TensorRef> gradientReads(int i) {
+        return List.of(TensorRef.input(0), TensorRef.input(1));
+    }
+
+    /** No attributes: an empty object. */
+    @Override
+    public ObjectNode encodeAttrs() {
+        return OpAttrs.object();
+    }
+
+    /** {@link Flops#CROSS_ENTROPY} per logit (input 0 element). */
+    @Override
+    public long forwardFlops(List<long[]> in, List<long[]> out) {
+        return (long) Flops.CROSS_ENTROPY * Flops.volume(in.get(0));
+    }
+
+    /** Every input slice read and every output slice written once. */
+    @Override
+    public long forwardBytes(List<long[]> in, List<DType> inTypes, List<long[]> out, List<DType> outTypes) {
+        return Flops.streamedBytes(in, inTypes, out, outTypes);
+    }
+
+    @Override
+    public <R> R accept(Visitor<R> v) {
+        return v.visit(this);
     }
 }

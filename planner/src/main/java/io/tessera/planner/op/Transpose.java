@@ -1,5 +1,7 @@
 package io.tessera.planner.op;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tessera.layout.DType;
 import io.tessera.layout.redistribution.ReduceOp;
 
 import java.util.Arrays;
@@ -119,5 +121,53 @@ public record Transpose(int[] perm) implements Operator {
     @Override
     public String toString() {
         return "Transpose[perm=" + Arrays.toString(perm) + "]";
+    }
+
+    @Override
+    public OperatorKind operatorKind() {
+        return OperatorKind.TRANSPOSE;
+    }
+
+    /** Every input has a gradient. */
+    @Override
+    public boolean differentiableInput(int i) {
+        return true;
+    }
+
+    /** Every output's gradient flows back. */
+    @Override
+    public boolean differentiableOutput(int o) {
+        return true;
+    }
+
+    /** No forward tensor: the permutation is static. */
+    @Override
+    public List<TensorRef> gradientReads(int i) {
+        return List.of();
+    }
+
+    /** The attributes, every one written. */
+    @Override
+    public ObjectNode encodeAttrs() {
+        ObjectNode o = OpAttrs.object();
+        o.set("perm", OpAttrs.array(perm));
+        return o;
+    }
+
+    /** 0: it only moves memory. */
+    @Override
+    public long forwardFlops(List<long[]> in, List<long[]> out) {
+        return 0;
+    }
+
+    /** Every input slice read and every output slice written once. */
+    @Override
+    public long forwardBytes(List<long[]> in, List<DType> inTypes, List<long[]> out, List<DType> outTypes) {
+        return Flops.streamedBytes(in, inTypes, out, outTypes);
+    }
+
+    @Override
+    public <R> R accept(Visitor<R> v) {
+        return v.visit(this);
     }
 }

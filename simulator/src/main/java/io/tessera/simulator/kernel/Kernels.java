@@ -20,7 +20,10 @@ import io.tessera.simulator.array.NDArray;
 
 import java.util.List;
 
-/** Dispatches an operator to its kernel: one kernel class per operator record of the catalogue. */
+/**
+ * Dispatches an operator to its kernel: one kernel class {@code <Op>Kernel} per operator record of the catalogue,
+ * reached through {@link Operator.Visitor}, so an operator without a kernel does not compile.
+ */
 public final class Kernels {
 
     private Kernels() {
@@ -28,74 +31,171 @@ public final class Kernels {
 
     /** The operator's outputs computed on local inputs. */
     public static List<NDArray> forward(Operator op, KernelContext ctx, List<NDArray> in) {
-        if (op instanceof MatMul o) {
-            return MatMulKernel.forward(o, ctx, in);
-        } else if (op instanceof Binary o) {
-            return BinaryKernel.forward(o, ctx, in);
-        } else if (op instanceof BiasAdd o) {
-            return BiasAddKernel.forward(o, ctx, in);
-        } else if (op instanceof Activation o) {
-            return ActivationKernel.forward(o, ctx, in);
-        } else if (op instanceof Dropout o) {
-            return DropoutKernel.forward(o, ctx, in);
-        } else if (op instanceof Cast o) {
-            return CastKernel.forward(o, ctx, in);
-        } else if (op instanceof Softmax o) {
-            return SoftmaxKernel.forward(o, ctx, in);
-        } else if (op instanceof SoftmaxCrossEntropyWithLogits o) {
-            return SoftmaxCrossEntropyKernel.forward(o, ctx, in);
-        } else if (op instanceof Reduce o) {
-            return ReduceKernel.forward(o, ctx, in);
-        } else if (op instanceof LayerNorm o) {
-            return LayerNormKernel.forward(o, ctx, in);
-        } else if (op instanceof BatchNorm o) {
-            return BatchNormKernel.forward(o, ctx, in);
-        } else if (op instanceof Reshape o) {
-            return ReshapeKernel.forward(o, ctx, in);
-        } else if (op instanceof Transpose o) {
-            return TransposeKernel.forward(o, ctx, in);
-        } else if (op instanceof Gather o) {
-            return GatherKernel.forward(o, ctx, in);
-        } else if (op instanceof Conv2D o) {
-            return Conv2DKernel.forward(o, ctx, in);
-        }
-        throw new IllegalArgumentException("no kernel for operator " + op.type());
+        return op.accept(new Forward(ctx, in));
     }
 
     /** The gradients of the operator's inputs (null where not needed) from its outputs' gradients. */
     public static List<NDArray> backward(Operator op, KernelContext ctx, List<NDArray> in, List<NDArray> out,
                                          List<NDArray> outGrads, boolean[] needsGrad) {
-        if (op instanceof MatMul o) {
-            return MatMulKernel.backward(o, ctx, in, out, outGrads, needsGrad);
-        } else if (op instanceof Binary o) {
-            return BinaryKernel.backward(o, ctx, in, out, outGrads, needsGrad);
-        } else if (op instanceof BiasAdd o) {
-            return BiasAddKernel.backward(o, ctx, in, out, outGrads, needsGrad);
-        } else if (op instanceof Activation o) {
-            return ActivationKernel.backward(o, ctx, in, out, outGrads, needsGrad);
-        } else if (op instanceof Dropout o) {
-            return DropoutKernel.backward(o, ctx, in, out, outGrads, needsGrad);
-        } else if (op instanceof Cast o) {
-            return CastKernel.backward(o, ctx, in, out, outGrads, needsGrad);
-        } else if (op instanceof Softmax o) {
-            return SoftmaxKernel.backward(o, ctx, in, out, outGrads, needsGrad);
-        } else if (op instanceof SoftmaxCrossEntropyWithLogits o) {
-            return SoftmaxCrossEntropyKernel.backward(o, ctx, in, out, outGrads, needsGrad);
-        } else if (op instanceof Reduce o) {
-            return ReduceKernel.backward(o, ctx, in, out, outGrads, needsGrad);
-        } else if (op instanceof LayerNorm o) {
-            return LayerNormKernel.backward(o, ctx, in, out, outGrads, needsGrad);
-        } else if (op instanceof BatchNorm o) {
-            return BatchNormKernel.backward(o, ctx, in, out, outGrads, needsGrad);
-        } else if (op instanceof Reshape o) {
-            return ReshapeKernel.backward(o, ctx, in, out, outGrads, needsGrad);
-        } else if (op instanceof Transpose o) {
-            return TransposeKernel.backward(o, ctx, in, out, outGrads, needsGrad);
-        } else if (op instanceof Gather o) {
-            return GatherKernel.backward(o, ctx, in, out, outGrads, needsGrad);
-        } else if (op instanceof Conv2D o) {
-            return Conv2DKernel.backward(o, ctx, in, out, outGrads, needsGrad);
+        return op.accept(new Backward(ctx, in, out, outGrads, needsGrad));
+    }
+
+    /** Each operator's forward kernel on local inputs. */
+    private record Forward(KernelContext ctx, List<NDArray> in) implements Operator.Visitor<List<NDArray>> {
+
+        @Override
+        public List<NDArray> visit(MatMul op) {
+            return MatMulKernel.forward(op, ctx, in);
         }
-        throw new IllegalArgumentException("no kernel for operator " + op.type());
+
+        @Override
+        public List<NDArray> visit(Binary op) {
+            return BinaryKernel.forward(op, ctx, in);
+        }
+
+        @Override
+        public List<NDArray> visit(BiasAdd op) {
+            return BiasAddKernel.forward(op, ctx, in);
+        }
+
+        @Override
+        public List<NDArray> visit(Activation op) {
+            return ActivationKernel.forward(op, ctx, in);
+        }
+
+        @Override
+        public List<NDArray> visit(Dropout op) {
+            return DropoutKernel.forward(op, ctx, in);
+        }
+
+        @Override
+        public List<NDArray> visit(Cast op) {
+            return CastKernel.forward(op, ctx, in);
+        }
+
+        @Override
+        public List<NDArray> visit(Softmax op) {
+            return SoftmaxKernel.forward(op, ctx, in);
+        }
+
+        @Override
+        public List<NDArray> visit(LayerNorm op) {
+            return LayerNormKernel.forward(op, ctx, in);
+        }
+
+        @Override
+        public List<NDArray> visit(BatchNorm op) {
+            return BatchNormKernel.forward(op, ctx, in);
+        }
+
+        @Override
+        public List<NDArray> visit(SoftmaxCrossEntropyWithLogits op) {
+            return SoftmaxCrossEntropyKernel.forward(op, ctx, in);
+        }
+
+        @Override
+        public List<NDArray> visit(Reshape op) {
+            return ReshapeKernel.forward(op, ctx, in);
+        }
+
+        @Override
+        public List<NDArray> visit(Transpose op) {
+            return TransposeKernel.forward(op, ctx, in);
+        }
+
+        @Override
+        public List<NDArray> visit(Reduce op) {
+            return ReduceKernel.forward(op, ctx, in);
+        }
+
+        @Override
+        public List<NDArray> visit(Gather op) {
+            return GatherKernel.forward(op, ctx, in);
+        }
+
+        @Override
+        public List<NDArray> visit(Conv2D op) {
+            return Conv2DKernel.forward(op, ctx, in);
+        }
+    }
+
+    /** Each operator's backward kernel. */
+    private record Backward(KernelContext ctx, List<NDArray> in, List<NDArray> out, List<NDArray> outGrads,
+                            boolean[] needsGrad) implements Operator.Visitor<List<NDArray>> {
+
+        @Override
+        public List<NDArray> visit(MatMul op) {
+            return MatMulKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(Binary op) {
+            return BinaryKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(BiasAdd op) {
+            return BiasAddKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(Activation op) {
+            return ActivationKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(Dropout op) {
+            return DropoutKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(Cast op) {
+            return CastKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(Softmax op) {
+            return SoftmaxKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(LayerNorm op) {
+            return LayerNormKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(BatchNorm op) {
+            return BatchNormKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(SoftmaxCrossEntropyWithLogits op) {
+            return SoftmaxCrossEntropyKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(Reshape op) {
+            return ReshapeKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(Transpose op) {
+            return TransposeKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(Reduce op) {
+            return ReduceKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(Gather op) {
+            return GatherKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(Conv2D op) {
+            return Conv2DKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
     }
 }

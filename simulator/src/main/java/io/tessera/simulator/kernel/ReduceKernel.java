@@ -1,5 +1,6 @@
 package io.tessera.simulator.kernel;
 
+import io.tessera.layout.DType;
 import io.tessera.planner.op.Reduce;
 import io.tessera.simulator.array.NDArray;
 
@@ -66,11 +67,27 @@ public final class ReduceKernel {
         } else {
             // recomputed: a given output may be rounded to float32 and then match no input
             double[] yd = reduceKeepDims(kind, x, reduced).data();
+            // with the reduced dims split, the given output is the extreme over every rank (after the forward
+            // AllReduce): a local extreme that is not the global one receives no gradient
+            double[] given = outputs == null || outputs.isEmpty() || outputs.get(0) == null ? null
+                    : outputs.get(0).data();
+            if (given != null && given.length != yd.length) {
+                throw new IllegalArgumentException(NAME + ": output 0 has " + given.length + " elements; expected "
+                        + yd.length + " (the reduced shape of input 0 " + Arrays.toString(shape)
+                        + "); pass the forward's output");
+            }
+            DType dtype = ctx == null ? DType.FLOAT64 : ctx.dtype();
+            boolean[] extreme = new boolean[yd.length];
+            for (int k = 0; k < yd.length; k++) {
+                extreme[k] = given == null || yd[k] == given[k]
+                        || CastKernel.convert(yd[k], dtype) == CastKernel.convert(given[k], dtype);
+            }
             do {
                 int s = c.offset(0);
                 int r = c.offset(1);
                 for (int j = 0; j < len; j++) {
-                    d[s + j] = xd[s + j] == yd[r + j * step] ? gd[r + j * step] : 0;
+                    int o = r + j * step;
+                    d[s + j] = xd[s + j] == yd[o] && extreme[o] ? gd[o] : 0;
                 }
             } while (c.next());
         }

@@ -58,24 +58,6 @@ class BatchNormKernelTest {
                 run(op, in).get(0), 1e-15, "y");
     }
 
-    static Stream<Arguments> shapes() {
-        return Stream.of(Arguments.of((Object) new long[] {4, 3}), Arguments.of((Object) new long[] {2, 3, 4}),
-                Arguments.of((Object) new long[] {2, 2, 3, 2}), Arguments.of((Object) new long[] {3, 1, 2, 2}));
-    }
-
-    @ParameterizedTest(name = "x {0}")
-    @MethodSource("shapes")
-    void backwardMatchesCentralDifferences(long[] shape) {
-        String label = "BatchNorm " + Arrays.toString(shape);
-        Random r = CentralDifference.random(label, 2000L + Arrays.hashCode(shape));
-        BatchNorm op = BatchNorm.of();
-        List<NDArray> in = inputs(r, shape);
-        CentralDifference.check(label, r, in, flags(5, 0, 1, 2), xs -> run(op, xs),
-                (xs, ys, dys, needs) -> BatchNormKernel.backward(op, null, xs, ys, dys, needs));
-        assertEquals(CentralDifference.typeShapes(op.outputs("bn", CentralDifference.types(in))),
-                CentralDifference.shapes(run(op, in)));
-    }
-
     @Test
     void movingStatisticsNeverGetGradientsAndUnneededOnesAreNull() {
         Random r = CentralDifference.random("BatchNorm needsGrad", 2100);

@@ -3,14 +3,8 @@ package io.tessera.simulator.kernel;
 import io.tessera.planner.op.Binary;
 import io.tessera.simulator.array.NDArray;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.Arguments;
-import org.junit.jupiter.params.provider.MethodSource;
 
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
-import java.util.stream.Stream;
 
 import static io.tessera.simulator.kernel.KernelTesting.array;
 import static io.tessera.simulator.kernel.KernelTesting.shape;
@@ -42,58 +36,6 @@ class BinaryKernelTest {
                 run(Binary.mul(), col.reshape(2, 1), array(shape(3), 1, 2, 3)).reshape(2, 3));
         assertEquals(array(shape(2, 2), 2, 4, 6, 8), run(Binary.mul(), x, NDArray.scalar(2)));
         assertEquals(NDArray.scalar(0.5), run(Binary.div(), NDArray.scalar(1), NDArray.scalar(2)));
-    }
-
-    static Stream<Arguments> cases() {
-        long[][][] shapes = {
-            {{2, 3}, {2, 3}},
-            {{2, 3}, {3}},
-            {{3}, {2, 3}},
-            {{2, 3}, {2, 1}},
-            {{4, 1}, {1, 5}},
-            {{2, 1, 4}, {3, 1}},
-            {{2, 3, 4}, {1, 3, 1}},
-            {{}, {2, 3}},
-            {{2, 3}, {}},
-            {{1}, {2, 2}},
-        };
-        List<Arguments> list = new ArrayList<>();
-        for (Binary.Kind kind : Binary.Kind.values()) {
-            for (long[][] s : shapes) {
-                list.add(Arguments.of(kind, s[0], s[1]));
-            }
-        }
-        return list.stream();
-    }
-
-    @ParameterizedTest(name = "{0} {1} {2}")
-    @MethodSource("cases")
-    void backwardMatchesFiniteDifferences(Binary.Kind kind, long[] sa, long[] sb) {
-        Random r = KernelTesting.seeded("Binary backward");
-        NDArray a = KernelTesting.random(r, sa);
-        NDArray b = kind == Binary.Kind.DIV ? KernelTesting.awayFromZero(r, 0.5, 1.5, sb)
-                : KernelTesting.random(r, sb);
-        Binary op = new Binary(kind);
-        List<NDArray> in = List.of(a, b);
-        KernelContext ctx = KernelTesting.ctx(in);
-        KernelTesting.assertShapes(op, in, BinaryKernel.forward(op, ctx, in));
-        KernelTesting.checkGradients(op.toString(), r, x -> BinaryKernel.forward(op, ctx, x),
-                (x, y, g, needs) -> BinaryKernel.backward(op, ctx, x, y, g, needs), in);
-        for (int only = 0; only < 2; only++) {
-            boolean[] needs = {only == 0, only == 1};
-            KernelTesting.checkGradients(op + " input " + only, r, x -> BinaryKernel.forward(op, ctx, x),
-                    (x, y, g, n) -> BinaryKernel.backward(op, ctx, x, y, g, n), in, needs, KernelTesting.EPS,
-                    KernelTesting.TOL);
-        }
-    }
-
-    @Test
-    void absentOutputGradientGivesZeros() {
-        Binary op = Binary.mul();
-        List<NDArray> in = List.of(NDArray.full(2, 2, 3), NDArray.full(3, 3));
-        List<NDArray> out = BinaryKernel.forward(op, KernelTesting.ctx(in), in);
-        KernelTesting.checkAbsentGradients("Mul", (x, y, g, needs) -> BinaryKernel.backward(op,
-                KernelTesting.ctx(in), x, y, g, needs), in, out, 1);
     }
 
     @Test

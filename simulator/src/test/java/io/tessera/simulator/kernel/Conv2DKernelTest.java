@@ -3,14 +3,9 @@ package io.tessera.simulator.kernel;
 import io.tessera.planner.op.Conv2D;
 import io.tessera.simulator.array.NDArray;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.Arguments;
-import org.junit.jupiter.params.provider.MethodSource;
 
-import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import java.util.stream.Stream;
 
 import static io.tessera.simulator.kernel.CentralDifference.add;
 import static io.tessera.simulator.kernel.CentralDifference.array;
@@ -20,7 +15,6 @@ import static io.tessera.simulator.kernel.CentralDifference.flags;
 import static io.tessera.simulator.kernel.CentralDifference.slice;
 import static io.tessera.simulator.kernel.CentralDifference.uniform;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
 
 class Conv2DKernelTest {
 
@@ -72,49 +66,6 @@ class Conv2DKernelTest {
         // dilation 2 over a 3 x 3 input: the single window reads the four corners (1 + 3 + 7 + 9 = 20)
         NDArray y = run(new Conv2D(2, v(2), v(1), v(0), v(2), 2), x, w);
         assertEquals(array(new long[] {1, 2, 1, 1}, 20, 400), y);
-    }
-
-    static Stream<Arguments> attributes() {
-        return Stream.of(
-                Arguments.of(new Conv2D(3, v(3), v(1), v(0), v(1), 1), 4),
-                Arguments.of(new Conv2D(3, v(3), v(2), v(1), v(1), 1), 4),
-                Arguments.of(new Conv2D(2, v(3, 2), v(1), v(1, 2), v(2), 1), 4),
-                Arguments.of(new Conv2D(4, v(2, 3), v(2, 1), v(0, 1, 2, 1), v(1, 2), 1), 2),
-                Arguments.of(new Conv2D(4, v(3), v(1), v(1), v(1), 2), 4),
-                Arguments.of(new Conv2D(8, v(2), v(2), v(1, 0, 2, 1), v(2), 4), 4),
-                Arguments.of(new Conv2D(2, v(1), v(3), v(0), v(1), 1), 3));
-    }
-
-    @ParameterizedTest(name = "{0}, C-in {1}")
-    @MethodSource("attributes")
-    void backwardMatchesCentralDifferencesAndShapesMatchTheOperator(Conv2D op, int ci) {
-        String label = "Conv2D kernel " + Arrays.toString(op.kernel()) + " stride " + Arrays.toString(op.stride())
-                + " pad " + Arrays.toString(op.pad()) + " dilation " + Arrays.toString(op.dilation()) + " group "
-                + op.group();
-        Random r = CentralDifference.random(label, 6000L + op.hashCode() % 1000);
-        NDArray x = uniform(r, 2, ci, 6, 7);
-        NDArray w = uniform(r, op.outChannels(), ci / op.group(), op.kernel()[0], op.kernel()[1]);
-        CentralDifference.check(label, r, List.of(x, w), flags(2, 0, 1), xs -> List.of(run(op, xs.get(0), xs.get(1))),
-                (xs, ys, dys, needs) -> Conv2DKernel.backward(op, null, xs, ys, dys, needs));
-        assertEquals(CentralDifference.typeShapes(op.outputs("conv", CentralDifference.types(List.of(x, w)))),
-                CentralDifference.shapes(List.of(run(op, x, w))));
-    }
-
-    @Test
-    void unneededAndNullGradients() {
-        Random r = CentralDifference.random("Conv2D needsGrad", 6100);
-        Conv2D op = Conv2D.of(2, v(2), v(1), v(0));
-        NDArray x = uniform(r, 1, 2, 3, 3);
-        NDArray w = uniform(r, 2, 2, 2, 2);
-        NDArray dy = uniform(r, 1, 2, 2, 2);
-        List<NDArray> both = Conv2DKernel.backward(op, null, List.of(x, w), List.of(), List.of(dy), flags(2, 0, 1));
-        List<NDArray> onlyW = Conv2DKernel.backward(op, null, List.of(x, w), List.of(), List.of(dy), flags(2, 1));
-        assertNull(onlyW.get(0));
-        assertEquals(both.get(1), onlyW.get(1));
-        List<NDArray> zero = Conv2DKernel.backward(op, null, List.of(x, w), List.of(), Arrays.asList((NDArray) null),
-                flags(2, 0, 1));
-        assertEquals(NDArray.zeros(1, 2, 3, 3), zero.get(0));
-        assertEquals(NDArray.zeros(2, 2, 2, 2), zero.get(1));
     }
 
     @Test

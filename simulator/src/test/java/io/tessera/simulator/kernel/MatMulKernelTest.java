@@ -125,36 +125,6 @@ class MatMulKernelTest {
         assertClose(naive(a, ta, b, tb), out.get(0), 1e-12);
     }
 
-    @ParameterizedTest(name = "batch {0} x {1}, transpose_a={2}, transpose_b={3}")
-    @MethodSource("cases")
-    void backwardMatchesFiniteDifferences(long[] batchA, long[] batchB, boolean ta, boolean tb) {
-        Random r = KernelTesting.seeded("MatMul backward");
-        NDArray a = KernelTesting.random(r, stored(batchA, 3, 2, ta));
-        NDArray b = KernelTesting.random(r, stored(batchB, 2, 4, tb));
-        MatMul op = new MatMul(ta, tb, true);
-        List<NDArray> in = List.of(a, b);
-        KernelContext ctx = KernelTesting.ctx(in);
-        KernelTesting.checkGradients(op.toString(), r, x -> MatMulKernel.forward(op, ctx, x),
-                (x, y, g, needs) -> MatMulKernel.backward(op, ctx, x, y, g, needs), in);
-        KernelTesting.checkGradients(op + " A only", r, x -> MatMulKernel.forward(op, ctx, x),
-                (x, y, g, needs) -> MatMulKernel.backward(op, ctx, x, y, g, needs), in, new boolean[] {true, false},
-                KernelTesting.EPS, KernelTesting.TOL);
-        KernelTesting.checkGradients(op + " B only", r, x -> MatMulKernel.forward(op, ctx, x),
-                (x, y, g, needs) -> MatMulKernel.backward(op, ctx, x, y, g, needs), in, new boolean[] {false, true},
-                KernelTesting.EPS, KernelTesting.TOL);
-    }
-
-    @Test
-    void absentOutputGradientGivesZeros() {
-        NDArray a = NDArray.full(1, 2, 3);
-        NDArray b = NDArray.full(1, 3, 4);
-        MatMul op = MatMul.of(false, false);
-        List<NDArray> in = List.of(a, b);
-        List<NDArray> out = run(op, in);
-        KernelTesting.checkAbsentGradients("MatMul", (x, y, g, needs) -> MatMulKernel.backward(op,
-                KernelTesting.ctx(in), x, y, g, needs), in, out, 1);
-    }
-
     @ParameterizedTest(name = "transpose_a={0}, transpose_b={1}")
     @MethodSource("transposes")
     void splitKPartialOutputsSumToTheFullOutput(boolean ta, boolean tb) {

@@ -4,13 +4,10 @@ import io.tessera.planner.op.Softmax;
 import io.tessera.simulator.array.NDArray;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.Arguments;
-import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import java.util.stream.Stream;
 
 import static io.tessera.simulator.kernel.KernelTesting.array;
 import static io.tessera.simulator.kernel.KernelTesting.assertClose;
@@ -49,32 +46,16 @@ class SoftmaxKernelTest {
         assertEquals(0, l.get(1), 1e-12);
     }
 
-    static Stream<Arguments> cases() {
-        List<Arguments> list = new ArrayList<>();
-        for (int axis : new int[] {0, 1, 2, -1, -2}) {
-            for (boolean log : new boolean[] {false, true}) {
-                list.add(Arguments.of(axis, log));
-            }
-        }
-        return list.stream();
-    }
-
-    @ParameterizedTest(name = "axis {0}, log {1}")
-    @MethodSource("cases")
-    void backwardMatchesFiniteDifferences(int axis, boolean log) {
+    @ParameterizedTest(name = "axis {0}")
+    @ValueSource(ints = {0, 1, 2, -1, -2})
+    void softmaxSumsToOneAlongTheAxis(int axis) {
+        // the finite-difference check of every axis and log variant is in OperatorContractTest
         Random r = KernelTesting.seeded("Softmax backward");
-        Softmax op = new Softmax(axis, log);
+        Softmax op = new Softmax(axis, false);
         List<NDArray> in = List.of(KernelTesting.random(r, 2, 3, 4));
         KernelContext ctx = KernelTesting.ctx(in);
         NDArray y = run(op, in.get(0));
-        if (!log) {
-            // sums to one along the axis
-            NDArray ones = ReduceKernel.forward(io.tessera.planner.op.Reduce.sum(false, axis), ctx, List.of(y)).get(0);
-            assertClose(NDArray.full(1, ones.shape()), ones, 1e-14);
-        }
-        KernelTesting.checkGradients(op.toString(), r, x -> SoftmaxKernel.forward(op, ctx, x),
-                (x, yy, g, needs) -> SoftmaxKernel.backward(op, ctx, x, yy, g, needs), in);
-        KernelTesting.checkAbsentGradients(op.toString(), (x, yy, g, needs) -> SoftmaxKernel.backward(op, ctx, x, yy,
-                g, needs), in, List.of(y), 0);
+        NDArray ones = ReduceKernel.forward(io.tessera.planner.op.Reduce.sum(false, axis), ctx, List.of(y)).get(0);
+        assertClose(NDArray.full(1, ones.shape()), ones, 1e-14);
     }
 }
