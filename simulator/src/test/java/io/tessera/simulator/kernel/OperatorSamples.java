@@ -317,7 +317,7 @@ final class OperatorSamples {
                 case PARAM -> names.add(b.parameter(in.name(), init(in), t.dtype(), t.shape()));
                 case ACTIVATION -> names.add(b.op(in.name() + "_feed", new Cast(t.dtype()),
                         b.parameter(in.name(), init(in), t.dtype(), t.shape())));
-                case FROZEN -> names.add(b.parameter(Parameter.of(b.initializer(Initializers.byName(in.init()),
+                case FROZEN -> names.add(b.parameter(Parameter.lazy(b.initializer(Initializers.byName(in.init()),
                         t.shape(), t.dtype()), in.name(), false)));
                 default -> throw new IllegalStateException("unreachable: " + in.role());
             }
