@@ -123,7 +123,13 @@ public record OpComm(CollectiveKind kind, ReduceOp reduce, Phase phase, boolean 
         }
         List<List<Integer>> out = new ArrayList<>(count);
         for (int[] m : members) {
-            out.add(Arrays.stream(m).boxed().toList());
+            // List.of lists are null-free, so the List.copyOf of every holder (Communication, Bucket, ...) returns
+            // them as they are instead of copying thousands of ranks per group
+            Integer[] boxed = new Integer[m.length];
+            for (int i = 0; i < m.length; i++) {
+                boxed[i] = m[i];
+            }
+            out.add(List.of(boxed));
         }
         return List.copyOf(out);
     }
