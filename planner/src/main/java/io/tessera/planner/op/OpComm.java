@@ -37,6 +37,15 @@ public record OpComm(CollectiveKind kind, ReduceOp reduce, Phase phase, boolean 
         return new OpComm(kind, reduce, phase, output, index, axes, reason, elements);
     }
 
+    /**
+     * Whether this communication moves the attached tensor's slice (in backward: the input's gradient itself), as
+     * opposed to a {@link #payload()} of its own such as BatchNorm's per-channel gradient statistics. Only a backward
+     * communication moving the tensor can be a parameter's gradient reduction.
+     */
+    public boolean movesTensor() {
+        return payload < 0;
+    }
+
     /** Validates a non-empty list of axes and copies it. */
     public OpComm {
         if (kind == null || phase == null || axes == null || axes.length == 0) {

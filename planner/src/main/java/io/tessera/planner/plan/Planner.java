@@ -45,7 +45,8 @@ import java.util.Map;
  *     instead of an AllReduce followed by a local slice.</li>
  * <li>Operators' own communication is inserted: forward reductions of partial outputs; in backward, the reduction
  *     of partial input gradients. For a trainable parameter that reduction is its gradient reduction (sum, or mean
- *     with {@code gradients_mean}), skipped for {@code layerwise_parallel} parameters.</li>
+ *     with {@code gradients_mean}), skipped for {@code layerwise_parallel} parameters; a backward reduction of a
+ *     payload other than the gradient (BatchNorm's gradient statistics) stays the operator's, whatever its input.</li>
  * </ol>
  * In {@code data_parallel} mode every operator is data parallel and, as in MindSpore, runs on its batch shard
  * alone: no operator communication is inserted (the loss and batch statistics are per rank), only each parameter's
@@ -412,7 +413,9 @@ public final class Planner {
                 if (bg.gradientOf(t) == null) {
                     continue;
                 }
-                Parameter p = c.output() ? null : network.parameter(t);
+                // a communication with a payload of its own (BatchNorm's gradient statistics) is the operator's,
+                // even when the input is a parameter: the gradient it serves is complete once it has run
+                Parameter p = c.output() || !c.movesTensor() ? null : network.parameter(t);
                 if (p != null && p.requiresGrad()) {
                     if (p.layerwiseParallel() || shards.get(p.name()).sharded()) {
                         continue;

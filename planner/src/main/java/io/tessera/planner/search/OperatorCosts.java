@@ -117,7 +117,8 @@ final class OperatorCosts {
                 if (!setup.bg().needsGradient(t)) {
                     continue;
                 }
-                if (!c.output() && net.isParameter(t)) {
+                // as in the planner, a payload of its own (BatchNorm's gradient statistics) is never a gradient
+                if (!c.output() && net.isParameter(t) && c.movesTensor()) {
                     Parameter p = net.parameter(t);
                     if (!p.requiresGrad() || p.layerwiseParallel()) {
                         continue;

@@ -264,12 +264,6 @@ class OperatorContractTest {
         dataset.add(ones);
         PlanConfig.Builder b = PlanConfig.builder(st.devices())
                 .dataset(new DatasetStrategy.Explicit(Strategy.of(dataset.toArray(new int[0][]))));
-        for (int i = 0; i < s.inputs().size(); i++) {
-            OperatorSamples.In in = s.inputs().get(i);
-            if (in.role() == OperatorSamples.Role.ACTIVATION) {
-                b.strategy(in.name() + "_feed", st.strategy().tuple(i));
-            }
-        }
         return b.strategy("op", st.strategy())
                 .strategy("weighted", ones, ones)
                 .strategy("loss", ones)

@@ -51,14 +51,7 @@ final class OperatorSamples {
         /** A parameter without gradient (BatchNorm's moving statistics). */
         FROZEN,
         /** A data input (indices, labels), laid out by the dataset strategy. */
-        DATA,
-        /**
-         * An activation: a trainable parameter fed through an identity {@code Cast} named {@code <name>_feed} laid
-         * out like the operator's input, as a BatchNorm reads a previous layer's output (the simulator fails on a
-         * BatchNorm reading a parameter directly under repeated calculation: no pending gradient for the fused
-         * AllReduce).
-         */
-        ACTIVATION
+        DATA
     }
 
     /**
@@ -177,10 +170,8 @@ final class OperatorSamples {
         out.add(s("LayerNorm -1 [4, 3, 6]", new LayerNorm(-1, -1, 1e-5), p("x", 4, 3, 6), p("gamma", 6),
                 p("beta", 6)));
         out.add(s("LayerNorm 1 [4, 2, 3]", LayerNorm.of(1), p("x", 4, 2, 3), p("gamma", 2, 3), p("beta", 2, 3)));
-        out.add(s("BatchNorm [8, 4, 2, 2]", BatchNorm.of(), new In("x", TensorType.of(F64, 8, 4, 2, 2),
-                Role.ACTIVATION, "normal"), positive("scale", 4),
-                p("bias", 4), new In("mean", TensorType.of(F64, 4), Role.FROZEN, "zeros"),
-                new In("variance", TensorType.of(F64, 4), Role.FROZEN, "ones")));
+        out.add(s("BatchNorm [8, 4, 2, 2]", BatchNorm.of(), p("x", 8, 4, 2, 2), positive("scale", 4), p("bias", 4),
+                frozen("mean", "zeros", 4), frozen("variance", "ones", 4)));
         out.add(s("SoftmaxCrossEntropyWithLogits [8, 6]", new SoftmaxCrossEntropyWithLogits(), p("logits", 8, 6),
                 new In("labels", TensorType.of(F64, 8, 6), Role.DATA, "")));
         out.add(s("Reshape [4, 6, 2] -> [4, 12]", Reshape.of(4, 12), p("x", 4, 6, 2)));
@@ -253,9 +244,8 @@ final class OperatorSamples {
                     new LayerNorm((int) c[1], params, 1e-5), p("x", x), p("gamma", ps), p("beta", ps)));
         }
         for (long[] x : new long[][] {{4, 3}, {2, 3, 4}, {2, 2, 3, 2}, {3, 1, 2, 2}}) {
-            out.add(v("BatchNorm " + Arrays.toString(x), BatchNorm.of(), new In("x", TensorType.of(F64, x),
-                    Role.ACTIVATION, "normal"), p("scale", x[1]), p("bias", x[1]), frozen("mean", "zeros", x[1]),
-                    frozen("variance", "ones", x[1])));
+            out.add(v("BatchNorm " + Arrays.toString(x), BatchNorm.of(), p("x", x), p("scale", x[1]), p("bias", x[1]),
+                    frozen("mean", "zeros", x[1]), frozen("variance", "ones", x[1])));
         }
         out.add(v("Reshape [2, 3, 4] -> [-1, 4, 2]", Reshape.of(-1, 4, 2), p("x", 2, 3, 4)));
         for (int[] perm : new int[][] {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0},
@@ -315,8 +305,6 @@ final class OperatorSamples {
             switch (in.role()) {
                 case DATA -> names.add(b.input(in.name(), t));
                 case PARAM -> names.add(b.parameter(in.name(), init(in), t.dtype(), t.shape()));
-                case ACTIVATION -> names.add(b.op(in.name() + "_feed", new Cast(t.dtype()),
-                        b.parameter(in.name(), init(in), t.dtype(), t.shape())));
                 case FROZEN -> names.add(b.parameter(Parameter.lazy(b.initializer(Initializers.byName(in.init()),
                         t.shape(), t.dtype()), in.name(), false)));
                 default -> throw new IllegalStateException("unreachable: " + in.role());
