@@ -24,7 +24,9 @@ import java.util.Map;
  * @param inStrategies  in_strategy by operator name
  * @param outStrategies out_strategy by operator name
  * @param dataset       how the data inputs are split
- * @param gradientsMean whether gradient reductions average (MindSpore's {@code gradients_mean}) instead of summing
+ * @param gradientsMean whether gradient reductions average (MindSpore's {@code gradients_mean}) instead of summing:
+ *                      in semi_auto parallel each parameter then gets the one-device gradient divided by its
+ *                      reduction group's size, as MindSpore's mirror {@code mean_flag} does
  * @param parallelOptimizer {@code enable_parallel_optimizer} (default false)
  * @param optimizerConfig   {@code parallel_optimizer_config} (default threshold 64 KB, shard size -1)
  * @param commFusion        the global {@code comm_fusion} config (default auto, 64 MB buckets)

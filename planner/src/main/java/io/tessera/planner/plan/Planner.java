@@ -45,12 +45,16 @@ import java.util.Map;
  *     instead of an AllReduce followed by a local slice.</li>
  * <li>Operators' own communication is inserted: forward reductions of partial outputs; in backward, the reduction
  *     of partial input gradients. For a trainable parameter that reduction is its gradient reduction (sum, or mean
- *     with {@code gradients_mean}), skipped for {@code layerwise_parallel} parameters; a backward reduction of a
- *     payload other than the gradient (BatchNorm's gradient statistics) stays the operator's, whatever its input.</li>
+ *     with {@code gradients_mean}), skipped for {@code layerwise_parallel} parameters. As in MindSpore the partial
+ *     gradients sum to the one-device gradient, so the mean (the mirror operator's {@code mean_flag}, dividing by its
+ *     group's size) gives it divided by the size of the parameter's reduction group, not by the device count. A
+ *     backward reduction of a payload other than the gradient (BatchNorm's gradient statistics) stays the
+ *     operator's, whatever its input.</li>
  * </ol>
  * In {@code data_parallel} mode every operator is data parallel and, as in MindSpore, runs on its batch shard
  * alone: no operator communication is inserted (the loss and batch statistics are per rank), only each parameter's
- * gradient reduction (use {@code gradients_mean} to average). Redistribution plans are cached per (source layout,
+ * gradient reduction (use {@code gradients_mean} to average: the per-rank shard means' gradients sum to the group size
+ * times the one-device gradient). Redistribution plans are cached per (source layout,
  * target layout, dtype), so repeated layers cost little.
  */
 public final class Planner {

@@ -62,7 +62,15 @@ final class Execution {
     }
 
     Execution(PipelinePlan pipe, SimulationOptions options) {
-        this.cx = new ExecutionContext(pipe, options);
+        this(pipe, options, Map.of());
+    }
+
+    /**
+     * A run whose parameter gradient contributions are scaled by {@code gradientScales} before they are accumulated
+     * (the one-device reference of a plan with mean gradient reductions: see {@link GradientScales}).
+     */
+    Execution(PipelinePlan pipe, SimulationOptions options, Map<String, Double> gradientScales) {
+        this.cx = new ExecutionContext(pipe, options, gradientScales);
         this.cluster = new Cluster(pipe.devices(), options.threads());
         this.routing = new PipelineRouting(cx);
         this.params = new ParameterCollectives(cx);

@@ -21,6 +21,7 @@ import io.tessera.simulator.kernel.KernelContext;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -40,8 +41,18 @@ final class ExecutionContext {
     final int microBatches;
     /** Inputs ({@code op/input}) whose redistribution later consumers reuse: they sum those consumers' gradients. */
     private final Set<String> shared = new HashSet<>();
+    /**
+     * The one-device reference's factors on parameter gradient contributions (see {@link GradientScales}), by
+     * {@link GradientScales#key}; empty for a parallel run.
+     */
+    final Map<String, Double> gradientScales;
 
     ExecutionContext(PipelinePlan pipe, SimulationOptions options) {
+        this(pipe, options, Map.of());
+    }
+
+    ExecutionContext(PipelinePlan pipe, SimulationOptions options, Map<String, Double> gradientScales) {
+        this.gradientScales = Map.copyOf(gradientScales);
         this.pipe = pipe;
         this.plan = pipe.plan();
         this.net = plan.network();

@@ -22,7 +22,8 @@ import java.util.List;
  * Routes the gradient of an operator's input to where the plan reduces it: a sharded parameter's gradient sum (for
  * its ReduceScatter), the owner of a shared redistribution, the backward ReduceScatter or the reduction and the
  * transposed redistribution back into the producer's layout, a pending partial sum (reduced once), or the tensor's
- * gradient directly.
+ * gradient directly. In the one-device reference a parameter's contribution is first scaled by the factor its
+ * reductions apply in the parallel plan ({@link GradientScales}).
  */
 final class GradientRouter {
 
@@ -48,6 +49,18 @@ final class GradientRouter {
             }
         }
         ParamPlan p = cx.net.isParameter(t) ? cx.plan.param(t) : null;
+        double factor = p == null ? 1 : GradientScales.contribution(cx.gradientScales, node.name(), i, t);
+        if (factor != 1) {
+            // the one-device reference of a plan whose reductions scale this contribution (e.g. gradients_mean)
+            pr.compute("scale " + local, s -> {
+                NDArray g = local.get(s).copy();
+                double[] d = g.data();
+                for (int k = 0; k < d.length; k++) {
+                    d[k] *= factor;
+                }
+                local.put(s, cx.round(g));
+            });
+        }
         if (p != null && p.shard().sharded()) {
             int partialSize = partial == null ? 1 : partial.get(0).size();
             double scale = (double) partialSize / p.layout().repeatedCount();

@@ -27,6 +27,12 @@ import java.util.Map;
  * <p>A {@link PipelinePlan} runs on all its stages' ranks ({@code stages * n}), each step over its micro-batches with
  * gradient accumulation (see {@code Execution}); the one-device reference runs the same micro-batches with the same
  * accumulation. A {@link Plan} is a pipeline of one stage and one micro-batch.
+ *
+ * <p>The reference computes the gradient MindSpore computes with the plan's settings: in semi_auto / auto parallel
+ * the one-device gradient, which {@code gradients_mean} multiplies by {@code 1 / size} of each parameter's gradient
+ * reduction group (MindSpore's mirror operator with {@code mean_flag}); in data_parallel mode, where each rank's loss
+ * is its batch shard's mean, the one-device gradient with {@code gradients_mean}, else that times the group size. So
+ * a correct plan passes with either setting (see {@code GradientScales}).
  */
 public final class Simulation {
 
@@ -48,7 +54,8 @@ public final class Simulation {
         for (OpPlan op : onePlan.ops()) {
             stage0.put(op.name(), 0);
         }
-        this.single = new Execution(new PipelinePlan(onePlan, 1, pipe.microBatches(), stage0, List.of()), options);
+        this.single = new Execution(new PipelinePlan(onePlan, 1, pipe.microBatches(), stage0, List.of()), options,
+                GradientScales.of(plan));
     }
 
     /** Prepares a simulation of {@code plan} (ranks hold their parameter slices; nothing has run yet). */
