@@ -93,7 +93,7 @@ class GradientsMeanTest {
     void parameterSharedByTwoConsumersPasses(boolean mean) {
         Network.Builder b = Network.builder("shared");
         b.input("x", TensorType.of(DType.FLOAT64, 16, 32));
-        String w = b.parameter(Parameter.fromInitializer("normal", new long[] {32, 32}, DType.FLOAT64, "w"));
+        String w = b.parameter("w", "normal", DType.FLOAT64, 32, 32);
         String h = b.op("mm1", MatMul.of(false, false), "x", w);
         String t = b.op("tanh", Activation.tanh(), h);
         String y = b.op("mm2", MatMul.of(false, false), t, w);

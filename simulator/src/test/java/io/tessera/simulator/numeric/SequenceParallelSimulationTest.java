@@ -95,9 +95,9 @@ class SequenceParallelSimulationTest {
     private static Network twoConsumers() {
         Network.Builder b = Network.builder("two_consumers");
         b.input("x", TensorType.of(DType.FLOAT32, 16, 8));
-        String w0 = b.parameter(Parameter.fromInitializer("normal", new long[] {8, 8}, DType.FLOAT32, "w0"));
-        String w1 = b.parameter(Parameter.fromInitializer("normal", new long[] {8, 16}, DType.FLOAT32, "w1"));
-        String w2 = b.parameter(Parameter.fromInitializer("normal", new long[] {8, 16}, DType.FLOAT32, "w2"));
+        String w0 = b.parameter("w0", "normal", DType.FLOAT32, 8, 8);
+        String w1 = b.parameter("w1", "normal", DType.FLOAT32, 8, 16);
+        String w2 = b.parameter("w2", "normal", DType.FLOAT32, 8, 16);
         String h = b.op("tanh", Activation.tanh(), b.op("mm0", MatMul.of(false, false), "x", w0));
         String a = b.op("mm1", MatMul.of(false, false), h, w1);
         String d = b.op("mm2", MatMul.of(false, false), h, w2);

@@ -85,9 +85,9 @@ class SimulationTest {
         Network.Builder b = Network.builder("mlp");
         b.input("x", TensorType.of(DType.FLOAT32, 64, 32));
         b.input("labels", TensorType.of(DType.FLOAT32, 64, 16));
-        String w1 = b.parameter(Parameter.fromInitializer("xavier_uniform", new long[] {32, 64}, DType.FLOAT32, "w1"));
-        String b1 = b.parameter(Parameter.fromInitializer("normal", new long[] {64}, DType.FLOAT32, "b1"));
-        String w2 = b.parameter(Parameter.fromInitializer("xavier_uniform", new long[] {64, 16}, DType.FLOAT32, "w2"));
+        String w1 = b.parameter("w1", "xavier_uniform", DType.FLOAT32, 32, 64);
+        String b1 = b.parameter("b1", "normal", DType.FLOAT32, 64);
+        String w2 = b.parameter("w2", "xavier_uniform", DType.FLOAT32, 64, 16);
         String h = b.op("fc1", MatMul.of(false, false), "x", w1);
         String hb = b.op("bias", new BiasAdd(), h, b1);
         String a = b.op("gelu", Activation.gelu(), hb);
@@ -264,7 +264,7 @@ class SimulationTest {
         // the column halves of [8, 6] do not land on a factor of [8, 3, 2]: the Reshape gathers them, then reshapes
         Network.Builder b = Network.builder("reshape_gather");
         b.input("x", TensorType.of(DType.FLOAT32, 8, 12));
-        String w = b.parameter(Parameter.fromInitializer("normal", new long[] {12, 6}, DType.FLOAT32, "w"));
+        String w = b.parameter("w", "normal", DType.FLOAT32, 12, 6);
         String h = b.op("mm", MatMul.of(false, false), "x", w);
         String r = b.op("reshape", io.tessera.planner.op.Reshape.of(8, 3, 2), h);
         String t = b.op("tanh", Activation.tanh(), r);
