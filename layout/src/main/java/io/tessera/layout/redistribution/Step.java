@@ -47,6 +47,18 @@ public sealed interface Step {
     sealed interface Exchange extends Collective {
         /** Every movement of the step, ordered by receiving rank, then sending rank. */
         List<Transfer> transfers();
+
+        /**
+         * Bytes each of {@code ranks} ranks receives in this step (index = rank): the elements of its incoming
+         * transfers times {@code elementBytes}.
+         */
+        default long[] recvBytes(int ranks, int elementBytes) {
+            long[] r = new long[ranks];
+            for (Transfer t : transfers()) {
+                r[t.dst()] += t.elements() * elementBytes;
+            }
+            return r;
+        }
     }
 
     /** A step local to each rank: it communicates nothing and has no groups. */

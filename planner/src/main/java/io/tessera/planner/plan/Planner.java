@@ -634,7 +634,7 @@ public final class Planner {
                 continue;
             }
             // redistribution plans are cached, so repeated layers share their steps: sum each step's bytes once
-            long[] recv = recvCache.computeIfAbsent(s, x -> RedistributionCache.recvBytes(e, devices, b));
+            long[] recv = recvCache.computeIfAbsent(s, x -> e.recvBytes(devices, b));
             out.add(new Communication(e.kind(), Communication.Origin.REDISTRIBUTION, phase, node.name(), input, tensor,
                     null, null, rp.from(), rp.to(), s.groups(), recv, reason, rp));
         }

@@ -4,8 +4,6 @@ import io.tessera.layout.DType;
 import io.tessera.layout.Layout;
 import io.tessera.layout.redistribution.Redistribution;
 import io.tessera.layout.redistribution.RedistributionPlan;
-import io.tessera.layout.redistribution.Step;
-import io.tessera.layout.redistribution.Transfer;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -33,19 +31,6 @@ public final class RedistributionCache {
     /** {@link Redistribution#plan} of the pair, made once. */
     public RedistributionPlan plan(Layout from, Layout to, DType dtype) {
         return plans.computeIfAbsent(new Key(from, to, dtype), k -> Redistribution.plan(from, to, dtype));
-    }
-
-    /**
-     * Bytes each rank receives in one exchange step of a redistribution (index = rank, {@code devices} ranks):
-     * the elements of its incoming transfers times {@code dtypeBytes}. The planner records these on the step's
-     * communication and the search costs them: one formula for both.
-     */
-    public static long[] recvBytes(Step.Exchange step, int devices, int dtypeBytes) {
-        long[] r = new long[devices];
-        for (Transfer t : step.transfers()) {
-            r[t.dst()] += t.elements() * dtypeBytes;
-        }
-        return r;
     }
 
     /** How many plans it holds. */

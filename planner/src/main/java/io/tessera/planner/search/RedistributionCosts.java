@@ -308,7 +308,7 @@ final class RedistributionCosts {
             if (!(step instanceof Step.Exchange e)) {
                 continue;
             }
-            long[] recv = RedistributionCache.recvBytes(e, devices, b);
+            long[] recv = e.recvBytes(devices, b);
             s += cost.communicationSeconds(new Communication(e.kind(), Communication.Origin.REDISTRIBUTION,
                     Phase.FORWARD, "search", 0, "search", null, null, rp.from(), rp.to(), step.groups(), recv,
                     "search"));

