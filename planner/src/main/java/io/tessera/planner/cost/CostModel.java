@@ -382,9 +382,18 @@ public final class CostModel {
     }
 
     /**
-     * Bytes the optimizer update reads and writes on one rank for {@code params}: per trainable parameter, the held
-     * shard (read and written), its gradient (read), the float32 optimizer state of {@code optimizer} and float32
-     * master copies of 16-bit parameters (read and written).
+     * Bytes the optimizer step reads and writes on one rank for {@code params}, as mixed-precision training runs it
+     * (Megatron-LM's float16 optimizer), per element of each trainable parameter's held shard with {@code S} float32
+     * states of {@code optimizer}:
+     * <ul>
+     *   <li>16-bit parameters ({@code b} = 2 bytes): the gradient copied to a float32 main gradient
+     *       ({@code b + 4}); unscaled and checked for overflow ({@code 4 + 4}); the global norm for clipping
+     *       ({@code 4}); clipped ({@code 4 + 4}); the update reads the float32 master weight, the gradient and the
+     *       states and writes the master weight and the states ({@code 8 + 4 + 8S}); the master weight copied back
+     *       ({@code 4 + b}): {@code 2b + 44 + 8S} in all;</li>
+     *   <li>32-bit parameters: the norm ({@code 4}), clipping ({@code 8}), the update reading the weight, the
+     *       gradient and the states and writing the weight and the states ({@code 12 + 8S}): {@code 24 + 8S}.</li>
+     * </ul>
      */
     public static double updateBytes(List<io.tessera.planner.plan.ParamPlan> params,
                                      io.tessera.planner.strategy.OptimizerKind optimizer) {
@@ -395,19 +404,27 @@ public final class CostModel {
                 continue;
             }
             long held = p.shard().sharded() ? p.shardBytes() : p.sliceBytes();
-            long elements = held / p.dtype().bytes();
-            bytes += 3.0 * held + 2.0 * elements * states * 4;
-            if (p.dtype().bytes() == 2) {
-                bytes += 2.0 * elements * 4;
-            }
+            int b = p.dtype().bytes();
+            double elements = (double) held / b;
+            double perElement = b == 2 ? 2.0 * b + 44 + 8.0 * states : 24 + 8.0 * states;
+            bytes += elements * perElement;
         }
         return bytes;
     }
 
-    /** Seconds of the optimizer update of {@code params} on one rank: {@link #updateBytes} at memory bandwidth. */
+    /**
+     * Seconds of the optimizer step of {@code params} on one rank: {@link #updateBytes} streamed at the memory
+     * bandwidth (times the kernel model's memory efficiency, plus one launch, when the device has one).
+     */
     public double updateSeconds(List<io.tessera.planner.plan.ParamPlan> params,
                                 io.tessera.planner.strategy.OptimizerKind optimizer) {
-        return updateBytes(params, optimizer) / spec.device().memoryBandwidth();
+        double bytes = updateBytes(params, optimizer);
+        DeviceSpec d = spec.device();
+        if (bytes == 0) {
+            return 0;
+        }
+        return d.kernels() == null ? bytes / d.memoryBandwidth() : d.kernels().streamSeconds(bytes,
+                d.memoryBandwidth());
     }
 
     /**

@@ -194,8 +194,7 @@ public final class Timeline {
                 communicate(slot(Slot.BACKWARD_AFTER, k));
             }
             double[] backwardEnd = ops.isEmpty() ? new double[n] : computeFreePerRank();
-            double update = CostModel.updateBytes(plan.params(), plan.config().optimizer())
-                    / options.cluster().device().memoryBandwidth();
+            double update = cost.updateSeconds(plan.params(), plan.config().optimizer());
             waitForCommunication();
             compute("optimizer update", "optimizer", update);
             communicate(slot(Slot.OPTIMIZER, 0));
