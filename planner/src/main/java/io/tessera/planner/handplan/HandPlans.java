@@ -24,7 +24,13 @@ public final class HandPlans {
     /**
      * Megatron-style strategies for {@link Zoo#gpt}: Q/K/V and the first FFN matrix column parallel, the attention
      * output and the second FFN matrix row parallel (one forward AllReduce each), attention heads split over
-     * {@code mp}, LayerNorms and residuals data parallel, the vocabulary head column parallel. The same as
+     * {@code mp}, LayerNorms and residuals data parallel, the vocabulary head column parallel. For the switches of
+     * {@link GptConfig}: column-parallel biases ({@code q/k/v_bias}, {@code ffn.fc1_bias}) split with their MatMul's
+     * output columns, row-parallel biases ({@code attention.out_bias}, {@code ffn.fc2_bias}) added after the
+     * reduction in the residual's layout, every Dropout in its input's layout, the causal mask split like the
+     * scores {@code (dp, mp, 1, 1)}, and with tied embeddings the head reads the word table's vocabulary rows split
+     * {@code mp} ways (the lookup keeps the table replicated, as without tying, since a row-split lookup may not have
+     * its indices split). The same as
      * {@link #megatronGpt(GptConfig, int, int, boolean) megatronGpt(c, dp, mp, false)}.
      *
      * @param c  the model
