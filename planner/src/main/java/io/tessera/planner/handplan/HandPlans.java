@@ -24,7 +24,13 @@ public final class HandPlans {
     /**
      * Megatron-style strategies for {@link Zoo#gpt}: Q/K/V and the first FFN matrix column parallel, the attention
      * output and the second FFN matrix row parallel (one forward AllReduce each), attention heads split over
-     * {@code mp}, LayerNorms and residuals data parallel, the vocabulary head column parallel. The same as
+     * {@code mp}, LayerNorms and residuals data parallel, the vocabulary head column parallel. For the switches of
+     * {@link GptConfig}: column-parallel biases ({@code q/k/v_bias}, {@code ffn.fc1_bias}) split with their MatMul's
+     * output columns, row-parallel biases ({@code attention.out_bias}, {@code ffn.fc2_bias}) added after the
+     * reduction in the residual's layout, every Dropout in its input's layout, the causal mask split like the
+     * scores {@code (dp, mp, 1, 1)}, and with tied embeddings the head reads the word table's vocabulary rows split
+     * {@code mp} ways (the lookup keeps the table replicated, as without tying, since a row-split lookup may not have
+     * its indices split). The same as
      * {@link #megatronGpt(GptConfig, int, int, boolean) megatronGpt(c, dp, mp, false)}.
      *
      * @param c  the model
@@ -71,30 +77,42 @@ public final class HandPlans {
         s.put("embedding.lookup", Strategy.of(t(1, 1), t(dp, 1)));
         s.put("embedding.add_position", Strategy.of(t(dp, 1, 1), t(1, 1)));
         s.put("embedding.flatten", Strategy.of(t(dp, 1, 1)));
+        dropout(s, c, "embedding.dropout", t(dp, 1));
         for (int i = 0; i < c.layers(); i++) {
             String p = "layers." + i + ".";
             s.put(p + "ln1", Strategy.of(t(sp, 1), t(1), t(1)));
             for (String x : new String[] {"q", "k", "v"}) {
                 s.put(p + "attention." + x, Strategy.of(t(dp, 1), t(1, mp)));
+                bias(s, c, p + "attention." + x + "_bias", dp, mp);
                 s.put(p + "attention." + x + "_split", Strategy.of(t(dp, mp)));
                 s.put(p + "attention." + x + "_heads", Strategy.of(t(dp, 1, mp, 1)));
             }
             s.put(p + "attention.scores", Strategy.of(t(dp, mp, 1, 1), t(dp, mp, 1, 1)));
             s.put(p + "attention.scale_mul", Strategy.of(t(dp, mp, 1, 1), t(1)));
+            if (c.causalMask()) {
+                s.put(p + "attention.causal_mask", Strategy.of(t(dp, mp, 1, 1)));
+            }
             s.put(p + "attention.softmax", Strategy.of(t(dp, mp, 1, 1)));
+            dropout(s, c, p + "attention.probs_dropout", t(dp, mp, 1, 1));
             s.put(p + "attention.context", Strategy.of(t(dp, mp, 1, 1), t(dp, mp, 1, 1)));
             s.put(p + "attention.merge_heads", Strategy.of(t(dp, mp, 1, 1)));
             s.put(p + "attention.flatten", Strategy.of(t(dp, 1, mp, 1)));
             s.put(p + "attention.out", Strategy.of(t(dp, mp), t(mp, 1)));
+            bias(s, c, p + "attention.out_bias", sp, 1);
+            dropout(s, c, p + "attention.dropout", t(sp, 1));
             s.put(p + "residual1", Strategy.of(t(sp, 1), t(sp, 1)));
             s.put(p + "ln2", Strategy.of(t(sp, 1), t(1), t(1)));
             s.put(p + "ffn.fc1", Strategy.of(t(dp, 1), t(1, mp)));
+            bias(s, c, p + "ffn.fc1_bias", dp, mp);
             s.put(p + "ffn.gelu", Strategy.of(t(dp, mp)));
             s.put(p + "ffn.fc2", Strategy.of(t(dp, mp), t(mp, 1)));
+            bias(s, c, p + "ffn.fc2_bias", sp, 1);
+            dropout(s, c, p + "ffn.dropout", t(sp, 1));
             s.put(p + "residual2", Strategy.of(t(sp, 1), t(sp, 1)));
         }
         s.put("final_ln", Strategy.of(t(sp, 1), t(1), t(1)));
-        s.put("head", Strategy.of(t(dp, 1), t(1, mp)));
+        // tied: head.weight is the word table [vocab, hidden] read transposed, its vocabulary rows split mp ways
+        s.put("head", Strategy.of(t(dp, 1), c.tiedEmbeddings() ? t(mp, 1) : t(1, mp)));
         s.put("loss_fn", Strategy.of(t(dp, 1), t(dp, 1)));
         s.put("loss", Strategy.of(t(dp)));
         return s;
@@ -149,6 +167,20 @@ public final class HandPlans {
      */
     public static PlanConfig megatronGptConfig(GptConfig c, int dp, int mp, boolean sequenceParallel) {
         return megatronGptBuilder(c, dp, mp, sequenceParallel).build();
+    }
+
+    /** With biases: BiasAdd {@code name} of {@code [rows, cols]} split {@code (rows, cols)}, its bias like cols. */
+    private static void bias(Map<String, Strategy> s, GptConfig c, String name, int rows, int cols) {
+        if (c.bias()) {
+            s.put(name, Strategy.of(t(rows, cols), t(cols)));
+        }
+    }
+
+    /** With dropouts: Dropout {@code name} in its input's layout {@code split}. */
+    private static void dropout(Map<String, Strategy> s, GptConfig c, String name, int[] split) {
+        if (c.dropout() > 0) {
+            s.put(name, Strategy.of(split));
+        }
     }
 
     private static void check(GptConfig c, int dp, int mp, boolean sequenceParallel) {

@@ -30,8 +30,8 @@ import java.util.List;
  *       permitted record without samples. Rule tests go to {@code planner/src/test/.../op/<Op>Test.java}.</li>
  * </ol>
  */
-public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dropout, Cast, Softmax, LayerNorm,
-        BatchNorm, SoftmaxCrossEntropyWithLogits, Reshape, Transpose, Reduce, Gather, Conv2D {
+public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dropout, CausalMask, Cast, Softmax,
+        LayerNorm, BatchNorm, SoftmaxCrossEntropyWithLogits, Reshape, Transpose, Reduce, Gather, Conv2D {
 
     /** MindSpore's primitive name, e.g. {@code MatMul}. */
     String type();
@@ -139,6 +139,9 @@ public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dr
 
         /** Visits a {@link Dropout}. */
         R visit(Dropout op);
+
+        /** Visits a {@link CausalMask}. */
+        R visit(CausalMask op);
 
         /** Visits a {@link Cast}. */
         R visit(Cast op);

@@ -25,6 +25,9 @@ public enum OperatorKind {
             (t, a) -> new Activation(Names.find(Activation.Kind.values(), Activation.Kind::type, t))),
     /** {@link Dropout}. */
     DROPOUT(Dropout.class, List.of("Dropout"), List.of("keep_prob"), (t, a) -> new Dropout(a.number("keep_prob", 0.5))),
+    /** {@link CausalMask}. */
+    CAUSAL_MASK(CausalMask.class, List.of("CausalMask"), List.of("fill_value"),
+            (t, a) -> new CausalMask(a.number("fill_value", CausalMask.DEFAULT_FILL))),
     /** {@link Cast}. */
     CAST(Cast.class, List.of("Cast"), List.of("dst_type"), (t, a) -> new Cast(a.dtype("dst_type"))),
     /** {@link Softmax}: {@code Softmax} and {@code LogSoftmax}. */

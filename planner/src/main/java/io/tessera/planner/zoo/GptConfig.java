@@ -3,20 +3,33 @@ package io.tessera.planner.zoo;
 import io.tessera.layout.DType;
 
 /**
- * The arguments of the zoo's {@code gpt} (decoder-only transformer). Immutable.
+ * The arguments of the zoo's {@code gpt} (decoder-only transformer). Immutable. The four switches
+ * {@code bias}, {@code dropout}, {@code causalMask} and {@code tiedEmbeddings} add the parts of the model that
+ * GPT-2 / Megatron training runs execute; they are all off by default, which builds exactly the network of the
+ * 8-argument constructor (same operators, parameters and values), so existing strategy files keep their meaning.
  *
- * @param layers number of transformer layers, positive (default 2)
- * @param hidden model width, positive, a multiple of {@code heads} (default 64)
- * @param heads  attention heads, positive (default 4)
- * @param ffn    feed-forward width, positive (default 4 x hidden)
- * @param seq    sequence length, positive (default 16)
- * @param vocab  vocabulary size, positive (default 128)
- * @param batch  batch size, positive (default 4)
- * @param dtype  the floating dtype of activations and parameters (default float32; tokens are Int32)
+ * @param layers         number of transformer layers, positive (default 2)
+ * @param hidden         model width, positive, a multiple of {@code heads} (default 64)
+ * @param heads          attention heads, positive (default 4)
+ * @param ffn            feed-forward width, positive (default 4 x hidden)
+ * @param seq            sequence length, positive (default 16)
+ * @param vocab          vocabulary size, positive (default 128)
+ * @param batch          batch size, positive (default 4)
+ * @param dtype          the floating dtype of activations and parameters (default float32; tokens are Int32)
+ * @param bias           whether every linear layer of the blocks (q, k, v, attention.out, ffn.fc1, ffn.fc2) adds a
+ *                       bias, as GPT-2 and Megatron do; the LM head has none (default false)
+ * @param dropout        the drop probability of Megatron's dropouts, in [0, 1): the embedding dropout, the
+ *                       attention-probability dropout and the hidden dropouts after the attention output and after
+ *                       the second FFN matrix; 0 adds no dropout operator (default 0)
+ * @param causalMask     whether the attention scores are masked causally (key index above query index excluded)
+ *                       before the softmax (default false)
+ * @param tiedEmbeddings whether the LM head multiplies by the word-embedding table (transposed) instead of its own
+ *                       {@code head.weight}, as Megatron's shared embedding and output weights (default false)
  */
-public record GptConfig(int layers, int hidden, int heads, int ffn, int seq, int vocab, int batch, DType dtype) {
+public record GptConfig(int layers, int hidden, int heads, int ffn, int seq, int vocab, int batch, DType dtype,
+                        boolean bias, double dropout, boolean causalMask, boolean tiedEmbeddings) {
 
-    /** Validates positive sizes, {@code hidden % heads == 0} and a floating dtype. */
+    /** Validates positive sizes, {@code hidden % heads == 0}, a floating dtype and a dropout in [0, 1). */
     public GptConfig {
         check("layers", layers);
         check("hidden", hidden);
@@ -33,6 +46,17 @@ public record GptConfig(int layers, int hidden, int heads, int ffn, int seq, int
             throw new IllegalArgumentException("zoo model 'gpt': dtype is " + dtype
                     + "; expected a floating dtype such as FLOAT32");
         }
+        if (!(dropout >= 0 && dropout < 1)) {
+            throw new IllegalArgumentException("zoo model 'gpt': dropout is " + dropout
+                    + "; expected a drop probability in [0, 1) such as 0.1 (0 adds no dropout)");
+        }
+    }
+
+    /**
+     * The model without biases, dropouts, causal mask or tied embeddings (the switches off), as before they existed.
+     */
+    public GptConfig(int layers, int hidden, int heads, int ffn, int seq, int vocab, int batch, DType dtype) {
+        this(layers, hidden, heads, ffn, seq, vocab, batch, dtype, false, 0, false, false);
     }
 
     private static void check(String what, int v) {
@@ -41,14 +65,47 @@ public record GptConfig(int layers, int hidden, int heads, int ffn, int seq, int
         }
     }
 
-    /** The defaults: 2 layers, hidden 64, 4 heads, ffn 256, seq 16, vocab 128, batch 4, float32. */
+    /** The defaults: 2 layers, hidden 64, 4 heads, ffn 256, seq 16, vocab 128, batch 4, float32, switches off. */
     public static GptConfig defaults() {
         return new GptConfig(2, 64, 4, 256, 16, 128, 4, DType.FLOAT32);
     }
 
     /** The same configuration with {@code layers} layers. */
     public GptConfig withLayers(int layers) {
-        return new GptConfig(layers, hidden, heads, ffn, seq, vocab, batch, dtype);
+        return new GptConfig(layers, hidden, heads, ffn, seq, vocab, batch, dtype, bias, dropout, causalMask,
+                tiedEmbeddings);
+    }
+
+    /** The same configuration with or without the biases of the blocks' linear layers. */
+    public GptConfig withBias(boolean bias) {
+        return new GptConfig(layers, hidden, heads, ffn, seq, vocab, batch, dtype, bias, dropout, causalMask,
+                tiedEmbeddings);
+    }
+
+    /** The same configuration with drop probability {@code dropout} in [0, 1) (0: no dropout operators). */
+    public GptConfig withDropout(double dropout) {
+        return new GptConfig(layers, hidden, heads, ffn, seq, vocab, batch, dtype, bias, dropout, causalMask,
+                tiedEmbeddings);
+    }
+
+    /** The same configuration with or without the causal mask of the attention scores. */
+    public GptConfig withCausalMask(boolean causalMask) {
+        return new GptConfig(layers, hidden, heads, ffn, seq, vocab, batch, dtype, bias, dropout, causalMask,
+                tiedEmbeddings);
+    }
+
+    /** The same configuration with or without the LM head tied to the word-embedding table. */
+    public GptConfig withTiedEmbeddings(boolean tiedEmbeddings) {
+        return new GptConfig(layers, hidden, heads, ffn, seq, vocab, batch, dtype, bias, dropout, causalMask,
+                tiedEmbeddings);
+    }
+
+    /**
+     * The model as GPT-2 and Megatron train it: biases, the causal mask and tied embeddings on, and dropouts of
+     * probability {@code dropout} (Megatron's default is 0.1; 0 leaves them out).
+     */
+    public GptConfig asTrained(double dropout) {
+        return new GptConfig(layers, hidden, heads, ffn, seq, vocab, batch, dtype, true, dropout, true, true);
     }
 
     /** The width of one attention head: {@code hidden / heads}. */

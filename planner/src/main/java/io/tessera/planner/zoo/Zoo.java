@@ -9,7 +9,9 @@ import io.tessera.planner.op.Activation;
 import io.tessera.planner.op.BatchNorm;
 import io.tessera.planner.op.BiasAdd;
 import io.tessera.planner.op.Binary;
+import io.tessera.planner.op.CausalMask;
 import io.tessera.planner.op.Conv2D;
+import io.tessera.planner.op.Dropout;
 import io.tessera.planner.op.Gather;
 import io.tessera.planner.op.LayerNorm;
 import io.tessera.planner.op.MatMul;
@@ -66,6 +68,10 @@ public final class Zoo {
                 d.put("vocab", g.vocab());
                 d.put("batch", g.batch());
                 d.put("dtype", "float32");
+                d.put("bias", g.bias());
+                d.put("dropout", g.dropout());
+                d.put("causal_mask", g.causalMask());
+                d.put("tied_embeddings", g.tiedEmbeddings());
                 break;
             default:
                 ResNetConfig r = ResNetConfig.defaults();
@@ -84,7 +90,9 @@ public final class Zoo {
     /**
      * Builds zoo model {@code model} with {@code args} (null or empty: all defaults; see {@link #defaults}). Integer
      * arguments accept any integral {@link Number} or a decimal string; {@code widths} a list of them; {@code dtype}
-     * a {@link DType} or its name; {@code norm} "batchnorm" or "layernorm".
+     * a {@link DType} or its name; {@code norm} "batchnorm" or "layernorm"; the gpt switches {@code bias},
+     * {@code causal_mask}, {@code tied_embeddings} a {@link Boolean} or "true" / "false", {@code dropout} a
+     * {@link Number} or decimal string in [0, 1) (see {@link GptConfig} for their meaning; all off by default).
      *
      * @throws IllegalArgumentException for an unknown model (listing the valid ones), an unknown argument (listing
      *                                  the valid ones with their defaults) or an invalid value
@@ -96,13 +104,8 @@ public final class Zoo {
             case "mlp":
                 return mlp(MlpConfig.of(a.positiveOrNull("layers"), a.longsOrNull("widths"), a.positive("batch", 8),
                         a.dtype()));
-            case "gpt": {
-                GptConfig d = GptConfig.defaults();
-                int hidden = a.positive("hidden", d.hidden());
-                return gpt(new GptConfig(a.positive("layers", d.layers()), hidden, a.positive("heads", d.heads()),
-                        a.positive("ffn", 4 * hidden), a.positive("seq", d.seq()), a.positive("vocab", d.vocab()),
-                        a.positive("batch", d.batch()), a.dtype()));
-            }
+            case "gpt":
+                return gpt(gptConfig(a));
             default: {
                 ResNetConfig d = ResNetConfig.defaults();
                 return resnet(new ResNetConfig(a.positive("batch", d.batch()), a.positive("channels", d.channels()),
@@ -110,6 +113,27 @@ public final class Zoo {
                         a.positive("classes", d.classes()), a.norm(), a.dtype()));
             }
         }
+    }
+
+    /**
+     * The {@link GptConfig} that {@link #build build("gpt", args)} builds: the same strict reading of the arguments
+     * (null or empty: all defaults).
+     *
+     * @throws IllegalArgumentException for an unknown argument (listing the valid ones with their defaults) or an
+     *                                  invalid value
+     */
+    public static GptConfig gptConfig(Map<String, ?> args) {
+        return gptConfig(new Args("gpt", args == null ? Map.of() : args, defaults("gpt")));
+    }
+
+    private static GptConfig gptConfig(Args a) {
+        GptConfig d = GptConfig.defaults();
+        int hidden = a.positive("hidden", d.hidden());
+        return new GptConfig(a.positive("layers", d.layers()), hidden, a.positive("heads", d.heads()),
+                a.positive("ffn", 4 * hidden), a.positive("seq", d.seq()), a.positive("vocab", d.vocab()),
+                a.positive("batch", d.batch()), a.dtype(), a.bool("bias", d.bias()),
+                a.probability("dropout", d.dropout()), a.bool("causal_mask", d.causalMask()),
+                a.bool("tied_embeddings", d.tiedEmbeddings()));
     }
 
     private static String checkModel(String model) {
@@ -161,6 +185,23 @@ public final class Zoo {
      * ({@code ffn.w2 [ffn, hidden]}); Add {@code residual2}. Then LayerNorm {@code final_ln}, MatMul {@code head}
      * ({@code head.weight [hidden, vocab]}), SoftmaxCrossEntropyWithLogits {@code loss_fn} against the one-hot input
      * {@code labels [batch*seq, vocab]}, ReduceMean {@code loss}. LayerNorms normalise the last axis (-1).
+     *
+     * <p>The switches of {@link GptConfig} (all off by default, leaving exactly the graph above) add:
+     * <ul>
+     *   <li>{@code bias}: after each block MatMul a BiasAdd with a "zeros" bias: {@code attention.q_bias},
+     *       {@code k_bias}, {@code v_bias} ({@code attention.bq/bk/bv [hidden]}) before the head split,
+     *       {@code attention.out_bias} ({@code attention.bo [hidden]}), {@code ffn.fc1_bias} ({@code ffn.b1 [ffn]})
+     *       before the GeLU and {@code ffn.fc2_bias} ({@code ffn.b2 [hidden]});</li>
+     *   <li>{@code dropout > 0}: Dropout (keep_prob {@code 1 - dropout}) {@code embedding.dropout} after
+     *       {@code embedding.flatten}, {@code attention.probs_dropout} after the softmax, {@code attention.dropout}
+     *       after the attention output (and its bias) before {@code residual1}, {@code ffn.dropout} after
+     *       {@code ffn.fc2} (and its bias) before {@code residual2};</li>
+     *   <li>{@code causal_mask}: CausalMask {@code attention.causal_mask} between {@code scale_mul} and the
+     *       softmax;</li>
+     *   <li>{@code tied_embeddings}: no {@code head.weight}; {@code head} is MatMul(transpose_b) of the final
+     *       LayerNorm's output and {@code embedding.word_table}, so the table gets the gradients of the lookup and of
+     *       the head (both consumers must be in one pipeline stage).</li>
+     * </ul>
      */
     public static Network gpt(GptConfig c) {
         DType dt = c.dtype();
@@ -175,6 +216,7 @@ public final class Zoo {
         String h = e.op("lookup", Gather.of(0), table, ids);
         h = e.op("add_position", Binary.add(), h, position);
         h = e.op("flatten", Reshape.of(tokens, c.hidden()), h);
+        h = dropout(e, "dropout", h, c);
         for (int i = 0; i < c.layers(); i++) {
             Network.Builder l = b.scope("layers." + i);
             Network.Builder att = l.scope("attention");
@@ -184,6 +226,7 @@ public final class Zoo {
             for (int j = 0; j < 3; j++) {
                 String w = att.parameter("w" + qkv[j], "normal", dt, c.hidden(), c.hidden());
                 String p = att.op(qkv[j], MatMul.of(false, false), x1, w);
+                p = bias(att, qkv[j] + "_bias", "b" + qkv[j], p, c.hidden(), c);
                 p = att.op(qkv[j] + "_split", Reshape.of(c.batch(), c.seq(), c.heads(), hd), p);
                 heads[j] = att.op(qkv[j] + "_heads", Transpose.of(0, 2, 1, 3), p);
             }
@@ -192,26 +235,53 @@ public final class Zoo {
                             new long[] {1}, dt), "scale", false));
             String s = att.op("scores", MatMul.batched(false, true), heads[0], heads[1]);
             s = att.op("scale_mul", Binary.mul(), s, scale);
+            if (c.causalMask()) {
+                s = att.op("causal_mask", CausalMask.of(), s);
+            }
             s = att.op("softmax", Softmax.of(-1), s);
+            s = dropout(att, "probs_dropout", s, c);
             s = att.op("context", MatMul.batched(false, false), s, heads[2]);
             s = att.op("merge_heads", Transpose.of(0, 2, 1, 3), s);
             s = att.op("flatten", Reshape.of(tokens, c.hidden()), s);
             String wo = att.parameter("wo", "normal", dt, c.hidden(), c.hidden());
             s = att.op("out", MatMul.of(false, false), s, wo);
+            s = bias(att, "out_bias", "bo", s, c.hidden(), c);
+            s = dropout(att, "dropout", s, c);
             String r1 = l.op("residual1", Binary.add(), h, s);
             String x2 = layerNorm(l, "ln2", r1, c.hidden(), dt);
             Network.Builder ffn = l.scope("ffn");
             String w1 = ffn.parameter("w1", "normal", dt, c.hidden(), c.ffn());
             String w2 = ffn.parameter("w2", "normal", dt, c.ffn(), c.hidden());
             String f = ffn.op("fc1", MatMul.of(false, false), x2, w1);
+            f = bias(ffn, "fc1_bias", "b1", f, c.ffn(), c);
             f = ffn.op("gelu", Activation.gelu(), f);
             f = ffn.op("fc2", MatMul.of(false, false), f, w2);
+            f = bias(ffn, "fc2_bias", "b2", f, c.hidden(), c);
+            f = dropout(ffn, "dropout", f, c);
             h = l.op("residual2", Binary.add(), r1, f);
         }
         h = layerNorm(b, "final_ln", h, c.hidden(), dt);
-        String head = b.scope("head").parameter("weight", "normal", dt, c.hidden(), c.vocab());
-        h = b.op("head", MatMul.of(false, false), h, head);
+        if (c.tiedEmbeddings()) {
+            h = b.op("head", MatMul.of(false, true), h, table);
+        } else {
+            String head = b.scope("head").parameter("weight", "normal", dt, c.hidden(), c.vocab());
+            h = b.op("head", MatMul.of(false, false), h, head);
+        }
         return lossHead(b, h, labels).build();
+    }
+
+    /** With {@code c.bias()}: BiasAdd {@code name} of a "zeros" parameter {@code param [width]}; else {@code x}. */
+    private static String bias(Network.Builder b, String name, String param, String x, long width, GptConfig c) {
+        if (!c.bias()) {
+            return x;
+        }
+        String bias = b.parameter(param, "zeros", c.dtype(), width);
+        return b.op(name, new BiasAdd(), x, bias);
+    }
+
+    /** With {@code c.dropout() > 0}: Dropout {@code name} keeping {@code 1 - dropout}; else {@code x}. */
+    private static String dropout(Network.Builder b, String name, String x, GptConfig c) {
+        return c.dropout() > 0 ? b.op(name, new Dropout(1 - c.dropout()), x) : x;
     }
 
     /** LayerNorm {@code name} over the last axis with parameters {@code name.gamma}, {@code name.beta}. */
@@ -376,6 +446,48 @@ public final class Zoo {
                 out[i] = x;
             }
             return out;
+        }
+
+        /** A boolean: {@link Boolean} or the string "true" / "false" (any case); absent: {@code def}. */
+        boolean bool(String key, boolean def) {
+            Object v = args.get(key);
+            if (v == null) {
+                return def;
+            }
+            if (v instanceof Boolean b) {
+                return b;
+            }
+            if (v instanceof String str) {
+                String t = str.trim().toLowerCase(Locale.ROOT);
+                if (t.equals("true") || t.equals("false")) {
+                    return t.equals("true");
+                }
+            }
+            throw bad(key, v, "true or false");
+        }
+
+        /** A probability in [0, 1): any {@link Number} or a decimal string; absent: {@code def}. */
+        double probability(String key, double def) {
+            Object v = args.get(key);
+            if (v == null) {
+                return def;
+            }
+            double p;
+            if (v instanceof Number n) {
+                p = n.doubleValue();
+            } else if (v instanceof String str) {
+                try {
+                    p = Double.parseDouble(str.trim());
+                } catch (NumberFormatException e) {
+                    throw bad(key, v, "a probability in [0, 1) such as 0.1");
+                }
+            } else {
+                throw bad(key, v, "a probability in [0, 1) such as 0.1");
+            }
+            if (!(p >= 0 && p < 1)) {
+                throw bad(key, v, "a probability in [0, 1) such as 0.1 (0 adds no dropout)");
+            }
+            return p;
         }
 
         DType dtype() {

@@ -5,6 +5,7 @@ import io.tessera.planner.op.BatchNorm;
 import io.tessera.planner.op.BiasAdd;
 import io.tessera.planner.op.Binary;
 import io.tessera.planner.op.Cast;
+import io.tessera.planner.op.CausalMask;
 import io.tessera.planner.op.Conv2D;
 import io.tessera.planner.op.Dropout;
 import io.tessera.planner.op.Gather;
@@ -66,6 +67,11 @@ public final class Kernels {
         @Override
         public List<NDArray> visit(Dropout op) {
             return DropoutKernel.forward(op, ctx, in);
+        }
+
+        @Override
+        public List<NDArray> visit(CausalMask op) {
+            return CausalMaskKernel.forward(op, ctx, in);
         }
 
         @Override
@@ -146,6 +152,11 @@ public final class Kernels {
         @Override
         public List<NDArray> visit(Dropout op) {
             return DropoutKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(CausalMask op) {
+            return CausalMaskKernel.backward(op, ctx, in, out, outGrads, needsGrad);
         }
 
         @Override

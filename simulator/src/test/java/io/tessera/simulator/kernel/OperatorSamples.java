@@ -9,6 +9,7 @@ import io.tessera.planner.op.BatchNorm;
 import io.tessera.planner.op.BiasAdd;
 import io.tessera.planner.op.Binary;
 import io.tessera.planner.op.Cast;
+import io.tessera.planner.op.CausalMask;
 import io.tessera.planner.op.Conv2D;
 import io.tessera.planner.op.Dropout;
 import io.tessera.planner.op.Gather;
@@ -163,6 +164,9 @@ final class OperatorSamples {
             out.add(s(k.type() + " [8, 6]", new Activation(k), p("x", 8, 6)));
         }
         out.add(s("Dropout 0.75 [8, 6]", new Dropout(0.75), p("x", 8, 6)));
+        // attention scores [batch, heads, q, k]: a split of q or k masks by global coordinates; a fill value of the
+        // inputs' size keeps central differences exact (the default -10000 is run by the gpt simulation tests)
+        out.add(s("CausalMask [2, 2, 6, 6] fill -4", new CausalMask(-4), p("x", 2, 2, 6, 6)));
         out.add(s("Cast float64 [8, 6]", new Cast(DType.FLOAT64), p("x", 8, 6)));
         out.add(new Sample("Cast float32 [8, 6]", new Cast(DType.FLOAT32), List.of(p("x", 8, 6)), false, true));
         out.add(s("Softmax -1 [8, 6]", Softmax.of(-1), p("x", 8, 6)));
@@ -247,6 +251,9 @@ final class OperatorSamples {
             out.add(v("BatchNorm " + Arrays.toString(x), BatchNorm.of(), p("x", x), p("scale", x[1]), p("bias", x[1]),
                     frozen("mean", "zeros", x[1]), frozen("variance", "ones", x[1])));
         }
+        // fewer or more keys than queries, a custom fill value
+        out.add(v("CausalMask [4, 6] fill -3", new CausalMask(-3), p("x", 4, 6)));
+        out.add(v("CausalMask [3, 6, 4] fill 2", new CausalMask(2), p("x", 3, 6, 4)));
         out.add(v("Reshape [2, 3, 4] -> [-1, 4, 2]", Reshape.of(-1, 4, 2), p("x", 2, 3, 4)));
         for (int[] perm : new int[][] {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0},
             {3, 1, 0, 2}, {1, 3, 2, 0}, {0}}) {
