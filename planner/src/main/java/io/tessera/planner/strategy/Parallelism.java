@@ -119,6 +119,14 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
         return new Builder();
     }
 
+    /** A builder starting from this section. */
+    public Builder toBuilder() {
+        return new Builder().tensor(tensor).sequenceParallel(sequenceParallel).pipeline(pipeline)
+                .virtualPipeline(virtualPipeline).data(data).microBatchSize(microBatchSize)
+                .globalBatchSize(globalBatchSize).recompute(recompute).distributedOptimizer(distributedOptimizer)
+                .precision(precision);
+    }
+
     /** The precision, empty when omitted (the network's dtype is kept). */
     public Optional<Precision> precisionIfGiven() {
         return Optional.ofNullable(precision);
