@@ -197,7 +197,7 @@ public final class ActivationMemory {
 
     /**
      * What {@link Recompute#FULL} keeps per micro-batch for the operators {@code ops}: the input of each transformer
-     * layer (the tensors its operators consume that come from outside it, parameters and data inputs aside) plus
+     * layer (the tensors its operators consume that come from outside it or are data inputs; not parameters) plus
      * everything the operators outside the layers keep; {@code chunkInputBytes} when {@code ops} hold no layer (the
      * whole group is recomputed from its input).
      */
@@ -218,7 +218,8 @@ public final class ActivationMemory {
             for (String op : e.getValue()) {
                 for (String t : net.node(op).inputs()) {
                     Node p = net.producer(t);
-                    if (p != null && !inside.contains(p.name()) && inputs.add(t)) {
+                    boolean outer = p != null ? !inside.contains(p.name()) : net.inputs().contains(t);
+                    if (outer && inputs.add(t)) {
                         sum += bytes(t, plan.op(op).inputLayouts().get(net.node(op).inputs().indexOf(t)));
                     }
                 }

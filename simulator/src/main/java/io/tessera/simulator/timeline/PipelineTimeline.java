@@ -8,19 +8,14 @@ import io.tessera.layout.DType;
 import io.tessera.planner.cost.ClusterSpec;
 import io.tessera.planner.cost.CostModel;
 import io.tessera.planner.graph.Network;
-import io.tessera.planner.graph.Node;
 import io.tessera.planner.plan.OpPlan;
 import io.tessera.planner.plan.Plan;
-import io.tessera.planner.plan.Bucket;
-import io.tessera.planner.plan.Communication;
 import io.tessera.planner.plan.PipelinePlan;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 

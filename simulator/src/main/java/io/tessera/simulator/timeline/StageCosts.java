@@ -15,11 +15,12 @@ import java.util.Objects;
  * @param sendSeconds      one send of the boundary tensor of one micro-batch to the next (or previous) stage, in
  *                         seconds, on the slowest link between neighbouring stages
  * @param activationBytes  forward activations one micro-batch keeps for the stage's backward, in bytes per rank
+ *                         (what its operators save for their backward, {@link io.tessera.planner.cost.ActivationMemory})
  * @param inputBytes       the stage input of one micro-batch (the boundary tensor), in bytes per rank
- * @param attentionSeconds the forward of the attention scores and softmax of one micro-batch, in seconds (what
- *                         {@link Recompute#SELECTIVE} re-runs)
- * @param attentionBytes   the activations of those operators for one micro-batch, in bytes per rank (what
- *                         {@link Recompute#SELECTIVE} does not keep)
+ * @param attentionSeconds the forward of the core attention of one micro-batch ({@link Recompute#selectiveOps}), in
+ *                         seconds (what {@link Recompute#SELECTIVE} re-runs)
+ * @param attentionBytes   of {@code activationBytes}, what the core attention saves inside itself for one
+ *                         micro-batch, in bytes per rank (what {@link Recompute#SELECTIVE} does not keep)
  * @param tail             the once-per-step work after the stage's last backward, in order: gradient reductions and
  *                         the optimizer update
  * @param fullKeptBytes    what {@link Recompute#FULL} keeps per micro-batch, in bytes per rank: each transformer
