@@ -2,23 +2,12 @@ package io.tessera.planner.cost;
 
 import io.tessera.layout.DType;
 import io.tessera.layout.Layout;
+import io.tessera.planner.graph.BackwardGraph;
 import io.tessera.planner.graph.Network;
 import io.tessera.planner.graph.Node;
-import io.tessera.planner.op.Activation;
-import io.tessera.planner.op.BatchNorm;
-import io.tessera.planner.op.BiasAdd;
-import io.tessera.planner.op.Binary;
-import io.tessera.planner.op.Cast;
-import io.tessera.planner.op.Conv2D;
 import io.tessera.planner.op.Dropout;
-import io.tessera.planner.op.Gather;
-import io.tessera.planner.op.LayerNorm;
-import io.tessera.planner.op.MatMul;
-import io.tessera.planner.op.Reduce;
-import io.tessera.planner.op.Reshape;
-import io.tessera.planner.op.Softmax;
-import io.tessera.planner.op.SoftmaxCrossEntropyWithLogits;
-import io.tessera.planner.op.Transpose;
+import io.tessera.planner.op.Operator;
+import io.tessera.planner.op.TensorRef;
 import io.tessera.planner.plan.OpPlan;
 import io.tessera.planner.plan.Plan;
 
@@ -35,15 +24,11 @@ import java.util.Set;
 /**
  * The forward activations a training step keeps for its backward, per rank, counted as Megatron-LM keeps them
  * (Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer Models"): each operator saves
- * what its backward reads, and a tensor saved by several operators is counted once. Sizes are slices in the layout
- * the producer leaves the tensor in (before any redistribution: a sequence-parallel input is kept sharded).
- *
- * <p>What an operator saves: {@code MatMul} and {@code Conv2D} their non-parameter inputs; {@code LayerNorm},
- * {@code BatchNorm} and activation functions their input; {@code Softmax} its output; {@code Dropout} its mask (one
- * byte per element); {@code Mul} / {@code Div} an activation input when the other input needs a gradient;
- * {@code Gather} its indices; {@code SoftmaxCrossEntropyWithLogits} its probabilities (the logits' size);
- * {@code Add}, {@code Sub}, {@code BiasAdd}, {@code Reshape}, {@code Transpose}, {@code Cast} and {@code Reduce}
- * nothing. Any other operator saves its non-parameter inputs (an upper bound).
+ * the forward tensors its backward reads ({@link Operator#gradientReads} of every input that needs a gradient), and a
+ * tensor saved by several operators is counted once. Parameters (live anyway) and data inputs (loaded per
+ * micro-batch) are not counted; a {@code Dropout} saves its mask, one byte per element (Megatron-LM keeps it; the
+ * numeric simulation regenerates it from its seed). Sizes are slices in the layout the producer leaves the tensor in
+ * (before any redistribution: a sequence-parallel input is kept sharded).
  *
  * <p>Transformer layers are the operators named {@code layers.<i>.*}; {@link Recompute#FULL} keeps only each layer's
  * input, {@link Recompute#SELECTIVE} drops what the core attention ({@link Recompute#selectiveOps}) saves inside itself.
@@ -65,23 +50,28 @@ public final class ActivationMemory {
         this.net = net;
         this.plan = plan;
         this.selective = Recompute.selectiveOps(net);
+        BackwardGraph bg = net.backward();
         for (OpPlan op : plan.ops()) {
             Node node = net.node(op.name());
+            Operator o = node.op();
             List<String> mine = new ArrayList<>();
             savedBy.put(op.name(), mine);
             for (int i = 0; i < node.inputs().size(); i++) {
-                if (savesInput(node, i)) {
-                    String t = node.input(i);
-                    keep(op.name(), mine, t, bytes(t, op.inputLayouts().get(i)));
+                if (!o.differentiableInput(i) || !bg.needsGradient(node.input(i))) {
+                    continue;
+                }
+                for (TensorRef ref : o.gradientReads(i)) {
+                    boolean input = ref instanceof TensorRef.Input;
+                    String t = input ? node.input(ref.index()) : node.output(ref.index());
+                    if (net.isParameter(t) || net.inputs().contains(t)) {
+                        continue;
+                    }
+                    keep(op.name(), mine, t, bytes(t, input ? op.inputLayouts().get(ref.index())
+                            : op.outputLayouts().get(ref.index())));
                 }
             }
-            for (int i = 0; i < node.outputs().size(); i++) {
-                String t = node.output(i);
-                if (node.op() instanceof Softmax) {
-                    keep(op.name(), mine, t, bytes(t, op.outputLayouts().get(i)));
-                } else if (node.op() instanceof Dropout) {
-                    keep(op.name(), mine, t + "#mask", op.outputLayouts().get(i).sliceVolume());
-                }
+            if (o instanceof Dropout) {
+                keep(op.name(), mine, node.output(0) + "#mask", op.outputLayouts().get(0).sliceVolume());
             }
         }
     }
@@ -102,46 +92,6 @@ public final class ActivationMemory {
         Layout l = plan.layouts().get(tensor);
         DType t = net.tensor(tensor).dtype();
         return (l == null ? fallback : l).sliceBytes(t);
-    }
-
-    private boolean needsGradient(String tensor) {
-        return !net.isParameter(tensor) ? !net.inputs().contains(tensor) : net.parameter(tensor).requiresGrad();
-    }
-
-    private boolean savesInput(Node node, int i) {
-        String t = node.input(i);
-        if (net.isParameter(t)) {
-            return false;
-        }
-        var op = node.op();
-        if (op instanceof MatMul || op instanceof Conv2D) {
-            return true;
-        }
-        if (op instanceof LayerNorm || op instanceof BatchNorm || op instanceof Activation) {
-            return i == 0;
-        }
-        if (op instanceof Binary b) {
-            if (b.kind() == Binary.Kind.MUL || b.kind() == Binary.Kind.DIV) {
-                for (int j = 0; j < node.inputs().size(); j++) {
-                    if (j != i && needsGradient(node.input(j))) {
-                        return true;
-                    }
-                }
-                return b.kind() == Binary.Kind.DIV && i == 1 && needsGradient(node.input(0));
-            }
-            return false;
-        }
-        if (op instanceof Gather) {
-            return i == 1;
-        }
-        if (op instanceof SoftmaxCrossEntropyWithLogits) {
-            return i == 0;
-        }
-        if (op instanceof Softmax || op instanceof Dropout || op instanceof BiasAdd || op instanceof Reshape
-                || op instanceof Transpose || op instanceof Cast || op instanceof Reduce) {
-            return false;
-        }
-        return net.tensor(t).dtype().isFloating();
     }
 
     /** Bytes kept for the backward by the operators {@code ops} (each tensor once), without recompute. */
@@ -197,7 +147,8 @@ public final class ActivationMemory {
 
     /**
      * What {@link Recompute#FULL} keeps per micro-batch for the operators {@code ops}: the input of each transformer
-     * layer (the tensors its operators consume that come from outside it or are data inputs; not parameters) plus
+     * layer (the tensors its operators consume that other operators produce outside it; not parameters, not data
+     * inputs) plus
      * everything the operators outside the layers keep; {@code chunkInputBytes} when {@code ops} hold no layer (the
      * whole group is recomputed from its input).
      */
@@ -218,8 +169,7 @@ public final class ActivationMemory {
             for (String op : e.getValue()) {
                 for (String t : net.node(op).inputs()) {
                     Node p = net.producer(t);
-                    boolean outer = p != null ? !inside.contains(p.name()) : net.inputs().contains(t);
-                    if (outer && inputs.add(t)) {
+                    if (p != null && !inside.contains(p.name()) && inputs.add(t)) {
                         sum += bytes(t, plan.op(op).inputLayouts().get(net.node(op).inputs().indexOf(t)));
                     }
                 }
