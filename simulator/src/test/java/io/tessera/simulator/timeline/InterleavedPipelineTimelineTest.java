@@ -225,6 +225,13 @@ class InterleavedPipelineTimelineTest {
         assertTrue(inter.summary().contains("chunk 2 (stage 0) per micro-batch: forward "), inter.summary());
         long sends = inter.events().stream().filter(e -> e.category().equals("pipeline")).count();
         assertEquals(2L * 4 * 3, sends);
+        for (Recompute r : List.of(Recompute.SELECTIVE, Recompute.FULL)) {
+            PipelineReport re = PipelineTimeline.run(two, PipelineSchedule.INTERLEAVED_1F1B, r, t);
+            assertTrue(re.stepSeconds() > inter.stepSeconds(), r + re.summary());
+            for (int d = 0; d < 2; d++) {
+                assertTrue(re.peakActivationBytes()[d] < inter.peakActivationBytes()[d], r + re.summary());
+            }
+        }
         PipelineReport ofob = PipelineTimeline.run(gpt(2, 1, 4), PipelineSchedule.ONE_F_ONE_B, Recompute.NONE, t);
         assertTrue(inter.bubbleFraction() < ofob.bubbleFraction(), inter.summary() + ofob.summary());
         // the interleaved schedule needs chunks, the others one chunk per stage, micro-batches a multiple of p
