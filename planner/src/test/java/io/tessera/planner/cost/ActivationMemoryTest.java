@@ -74,6 +74,28 @@ class ActivationMemoryTest {
     }
 
     @Test
+    void sequenceParallelDividesEveryTermByT() {
+        // Korthikanti eq. 5: sbh(34/t + 5as/(ht)) with sequence parallelism; without dropouts (32 sbh + 2 as^2 b) / t,
+        // the LayerNorm inputs and outputs kept sequence-sharded (the QKV and fc1 inputs before their AllGather)
+        long s = GPT.seq();
+        long b = GPT.batch();
+        long h = GPT.hidden();
+        long a = GPT.heads();
+        for (int t : new int[] {2, 4}) {
+            Plan plan = Planner.plan(Zoo.gpt(GPT), HandPlans.megatronGptConfig(GPT, 1, t, true));
+            ActivationMemory memory = ActivationMemory.of(plan);
+            long stats = 2 * 2 * s * b * 2 / t;
+            for (int i = 0; i < GPT.layers(); i++) {
+                // the hand plan leaves the embedding's output replicated: layer 0's LayerNorm keeps its whole input
+                long unsharded = i == 0 ? 2 * s * b * h - 2 * s * b * h / t : 0;
+                assertEquals((32 * s * b * h + 2 * a * s * s * b) / t + stats + unsharded,
+                        memory.keptBytes(layer(plan, i)), "t=" + t + " layer " + i);
+                assertEquals(2 * s * b * h / t + unsharded, memory.fullKeptBytes(layer(plan, i), 0));
+            }
+        }
+    }
+
+    @Test
     void selectiveRecomputeRerunsTheWholeCoreAttention() {
         Network net = Zoo.gpt(GPT);
         Set<String> ops = Recompute.selectiveOps(net);
