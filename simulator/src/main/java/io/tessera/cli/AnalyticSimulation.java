@@ -8,6 +8,7 @@ import io.tessera.planner.cost.RankMapping;
 import io.tessera.planner.plan.PipelinePlan;
 import io.tessera.planner.plan.Plan;
 import io.tessera.planner.api.StrategyPlans;
+import io.tessera.planner.strategy.StrategyFile;
 import io.tessera.planner.strategy.StrategyFiles;
 import io.tessera.simulator.timeline.ChromeTrace;
 import io.tessera.simulator.timeline.PipelineOptions;
@@ -24,6 +25,7 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The analytic side of {@code tessera simulate}: plans a strategy file, runs {@link Timeline} on a cluster, prints the
@@ -43,8 +45,15 @@ final class AnalyticSimulation {
     private PipelineOptions pipeline;
     private ProgressOption progressOption;
     private PrintWriter err;
-    private Recompute recompute = Recompute.NONE;
+    private Recompute recompute;
+    private PipelineSchedule schedule;
+    /** The strategy file, once read: its {@code cluster} and {@code parallelism} fill in options not given. */
+    private StrategyFile file;
 
+    /**
+     * @param cluster {@code --cluster}, or null when not given: then the strategy file's {@code cluster} key, else
+     *                {@link #DEFAULT_CLUSTER}
+     */
     AnalyticSimulation(Path strategy, String cluster, Path trace, boolean overlap, boolean json) {
         this.strategy = strategy;
         this.cluster = cluster;
@@ -59,10 +68,22 @@ final class AnalyticSimulation {
         this.err = err;
     }
 
-    /** Models {@code options.stages()} identical pipeline stages of the planned strategy with {@code mode}. */
-    void pipeline(PipelineOptions options, Recompute mode) {
+    /**
+     * Models {@code options.stages()} identical pipeline stages of the planned strategy with {@code mode}.
+     *
+     * @param options the pipeline options of the command line
+     * @param mode    {@code --recompute}, or null when not given (then the file's {@code parallelism.recompute})
+     * @param given   {@code --schedule}, or null when not given (then the file's schedule)
+     */
+    void pipeline(PipelineOptions options, Recompute mode, PipelineSchedule given) {
         this.pipeline = options;
         this.recompute = mode;
+        this.schedule = given;
+    }
+
+    /** {@code --recompute} when given, else the strategy file's {@code parallelism.recompute} (none without it). */
+    private Recompute recompute() {
+        return recompute != null ? recompute : StrategyPlans.recompute(file);
     }
 
     /** Plans, simulates and prints; returns the exit code. */
@@ -77,7 +98,7 @@ final class AnalyticSimulation {
                 throw new IllegalArgumentException("this is a PLAN.json, which does not carry the network; simulate "
                         + "the strategy file it was planned from");
             }
-            var file = StrategyFiles.read(strategy);
+            file = StrategyFiles.read(strategy);
             if (progressOption == null) {
                 pipe = StrategyPlans.pipelinePlan(file, null);
             } else {
@@ -95,6 +116,11 @@ final class AnalyticSimulation {
                         + "and micro_batches come from the file, so drop --pipeline-stages and --micro-batches "
                         + "(--schedule and --recompute apply)");
             }
+            return runPlannedPipeline(pipe, out);
+        }
+        if (pipeline == null && file.parallelism().isPresent()
+                && (pipe.microBatches() > 1 || recompute() != Recompute.NONE)) {
+            // degrees with gradient accumulation or recompute: the file's one stage, micro-batches and recompute
             return runPlannedPipeline(pipe, out);
         }
         if (pipeline != null) {
@@ -127,10 +153,11 @@ final class AnalyticSimulation {
     /** The analytic step of a strategy file with pipeline stages: its own stages and micro-batches. */
     private int runPlannedPipeline(PipelinePlan pipe, PrintWriter out) {
         ClusterSpec spec = cluster(pipe.devices());
-        PipelineSchedule schedule = pipeline == null ? PipelineSchedule.ONE_F_ONE_B : pipeline.schedule();
+        int chunks = StrategyPlans.virtualPipeline(file);
+        PipelineSchedule s = schedule != null ? schedule : fileSchedule(chunks);
         PipelineReport report;
         try {
-            report = PipelineTimeline.run(pipe, schedule, recompute, new TimelineOptions(spec, overlap, 0));
+            report = plannedPipeline(pipe, s, chunks, new TimelineOptions(spec, overlap, 0));
         } catch (IllegalArgumentException e) {
             throw new InputException(strategy + ": " + Json.oneLine(e.getMessage()), e);
         }
@@ -148,11 +175,36 @@ final class AnalyticSimulation {
         });
     }
 
+    /**
+     * The schedule of a strategy file's own pipeline stages when {@code --schedule} is not given: 1F1B, the
+     * interleaved 1F1B with {@code parallelism.virtual_pipeline > 1} model chunks per stage.
+     */
+    static PipelineSchedule fileSchedule(int virtualPipeline) {
+        return virtualPipeline > 1 ? PipelineSchedule.INTERLEAVED_1F1B : PipelineSchedule.ONE_F_ONE_B;
+    }
+
+    /**
+     * The one place a planned pipeline meets the timeline: {@code pipe} with {@code schedule}, the recompute mode and
+     * {@code virtualPipeline} model chunks per stage ({@code parallelism.virtual_pipeline}). The timeline of planned
+     * stages runs gpipe and 1F1B; chunks above 1 are refused here.
+     *
+     * @throws IllegalArgumentException when the schedule or chunk count cannot run on planned stages
+     */
+    private PipelineReport plannedPipeline(PipelinePlan pipe, PipelineSchedule schedule, int virtualPipeline,
+                                           TimelineOptions options) {
+        if (virtualPipeline > 1) {
+            throw new IllegalArgumentException("parallelism.virtual_pipeline: found " + virtualPipeline + "; the "
+                    + "interleaved schedule over planned stages is not simulated by this version; use "
+                    + "virtual_pipeline 1");
+        }
+        return PipelineTimeline.run(pipe, schedule, recompute(), options);
+    }
+
     private int runPipeline(Plan plan, PrintWriter out) {
         ClusterSpec spec = cluster(plan.devices() * pipeline.stages());
         PipelineReport report;
         try {
-            report = PipelineTimeline.run(plan, pipeline, recompute, new TimelineOptions(spec, overlap, 0));
+            report = PipelineTimeline.run(plan, pipeline, recompute(), new TimelineOptions(spec, overlap, 0));
         } catch (IllegalArgumentException e) {
             throw new InputException(strategy + ": " + Json.oneLine(e.getMessage()), e);
         }
@@ -213,8 +265,23 @@ final class AnalyticSimulation {
                 + (m.kind() == RankMapping.Kind.BLOCK ? "" : ", " + m.kind().jsonName() + " rank mapping") + ")";
     }
 
-    /** The cluster named by {@code --cluster}: a preset grown to fit {@code devices}, or a cluster file. */
+    /**
+     * The cluster named by {@code --cluster}: a preset grown to fit {@code devices}, or a cluster file; without
+     * {@code --cluster}, the strategy file's {@code cluster} key ({@link StrategyPlans#cluster}), else
+     * {@link #DEFAULT_CLUSTER} grown to fit.
+     */
     ClusterSpec cluster(int devices) {
+        if (cluster == null) {
+            try {
+                Optional<ClusterSpec> own = file == null ? Optional.empty() : StrategyPlans.cluster(file, devices);
+                if (own.isPresent()) {
+                    return own.get();
+                }
+            } catch (IllegalArgumentException e) {
+                throw InputException.inFile(strategy, e);
+            }
+        }
+        String cluster = this.cluster == null ? DEFAULT_CLUSTER : this.cluster;
         if (ClusterSpec.presets().contains(cluster)) {
             ClusterSpec preset = ClusterSpec.preset(cluster);
             int nodes = Math.max(1, (devices + preset.devicesPerNode() - 1) / preset.devicesPerNode());

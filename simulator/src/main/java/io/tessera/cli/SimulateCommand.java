@@ -56,9 +56,11 @@ public final class SimulateCommand implements Callable<Integer> {
     @Option(names = "--numeric", description = "Numeric simulation on real data instead of the analytic timeline.")
     private boolean numeric;
 
-    @Option(names = "--cluster", paramLabel = "PRESET_OR_FILE", defaultValue = AnalyticSimulation.DEFAULT_CLUSTER,
+    /** {@code --cluster}; null when not given (then the strategy file's {@code cluster} key, else the default). */
+    @Option(names = "--cluster", paramLabel = "PRESET_OR_FILE",
             description = "Analytic timeline: a cluster preset (its node count grown to fit the plan) or a cluster "
-                    + "JSON file (default: ${DEFAULT-VALUE}).")
+                    + "JSON file (default: the strategy file's cluster key, else " + AnalyticSimulation.DEFAULT_CLUSTER
+                    + ").")
     private String cluster;
 
     @Option(names = "--trace", paramLabel = "TRACE.json",
@@ -100,7 +102,8 @@ public final class SimulateCommand implements Callable<Integer> {
     private Integer microBatches;
 
     @Option(names = "--schedule", paramLabel = "SCHEDULE",
-            description = "Analytic pipeline: gpipe, 1f1b or interleaved (default: 1f1b).")
+            description = "Analytic pipeline: gpipe, 1f1b or interleaved (default: 1f1b, interleaved with the strategy "
+                    + "file's parallelism.virtual_pipeline > 1).")
     private String schedule;
 
     @Option(names = "--virtual-stages", paramLabel = "V",
@@ -112,7 +115,7 @@ public final class SimulateCommand implements Callable<Integer> {
 
     @Option(names = "--recompute", paramLabel = "MODE",
             description = "Analytic pipeline: activation recompute none, selective (attention scores and softmax) or "
-                    + "full (default: none).")
+                    + "full (default: the strategy file's parallelism.recompute, else none).")
     private String recompute;
 
     /** Plans, simulates and prints the comparison. */
@@ -129,7 +132,7 @@ public final class SimulateCommand implements Callable<Integer> {
             AnalyticSimulation a = new AnalyticSimulation(strategy, cluster, trace, !noOverlap, json);
             a.progress(progress, spec.commandLine().getErr());
             if (pipeline) {
-                a.pipeline(pipelineOptions(), parseRecompute());
+                a.pipeline(pipelineOptions(), parseRecompute(), schedule == null ? null : pipelineOptions().schedule());
             }
             return a.run(spec.commandLine().getOut());
         }
@@ -180,9 +183,10 @@ public final class SimulateCommand implements Callable<Integer> {
         }
     }
 
+    /** {@code --recompute}, or null when not given (the strategy file's {@code parallelism.recompute} applies). */
     private Recompute parseRecompute() {
         try {
-            return recompute == null ? Recompute.NONE : Recompute.parse(recompute);
+            return recompute == null ? null : Recompute.parse(recompute);
         } catch (IllegalArgumentException e) {
             throw new InputException(Json.oneLine(e.getMessage()), e);
         }

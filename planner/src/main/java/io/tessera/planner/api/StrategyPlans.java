@@ -14,6 +14,12 @@ import io.tessera.layout.param.ParallelMode;
 import io.tessera.layout.param.Parameter;
 import io.tessera.planner.cost.ClusterPreset;
 import io.tessera.planner.cost.ClusterSpec;
+import io.tessera.planner.cost.ClusterSpecs;
+import io.tessera.planner.cost.Recompute;
+import io.tessera.planner.strategy.ClusterRef;
+import io.tessera.planner.strategy.Parallelism;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tessera.planner.graph.Network;
 import io.tessera.planner.graph.NetworkJson;
 import io.tessera.planner.graph.Node;
@@ -36,6 +42,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.function.Consumer;
 
@@ -49,8 +56,12 @@ public final class StrategyPlans {
     private StrategyPlans() {
     }
 
-    /** Builds the network a strategy file names and applies its parameter settings to the network's parameters. */
+    /**
+     * Builds the network a strategy file names and applies its parameter settings to the network's parameters. A
+     * {@code parallelism} section is expanded first ({@link ParallelismExpansion#expand}).
+     */
     public static Network network(StrategyFile file) {
+        file = ParallelismExpansion.expand(file);
         Network net;
         if (file.network() instanceof NetworkRef.Zoo z) {
             net = Zoo.build(z.name(), z.args());
@@ -88,9 +99,11 @@ public final class StrategyPlans {
 
     /**
      * The planner configuration of a strategy file for {@code network}: for one stage's devices
-     * ({@link StrategyFile#stageDeviceCount()}), which is every device without pipeline stages.
+     * ({@link StrategyFile#stageDeviceCount()}), which is every device without pipeline stages. A {@code parallelism}
+     * section is expanded first ({@link ParallelismExpansion#expand}).
      */
     public static PlanConfig config(StrategyFile file, Network network) {
+        file = ParallelismExpansion.expand(file);
         StrategyCheckpoint loaded = file.loadFile().map(StrategyCheckpoints::read).orElse(null);
         Map<String, Strategy> in = file.pinnedStrategies(loaded, checkpointKeys(network));
         PlanConfig.Builder b = PlanConfig.builder(file.stageDeviceCount())
@@ -122,11 +135,14 @@ public final class StrategyPlans {
     /**
      * Plans a strategy file with its pipeline stages ({@code parallel.pipeline_stages}, {@code micro_batches} and the
      * {@code stages} section; see {@link PipelinePlan#plan}); a one-stage view without pipeline stages. With
-     * {@code auto_parallel} the strategies come from the search on one stage's devices.
+     * {@code auto_parallel} the strategies come from the search on one stage's devices. A {@code parallelism} section
+     * is expanded first ({@link ParallelismExpansion#expand}).
      *
      * @param progress receives one-line progress messages of a search, or null
      */
     public static PipelinePlan pipelinePlan(StrategyFile file, Consumer<String> progress) {
+        int virtualPipeline = virtualPipeline(file);
+        file = ParallelismExpansion.expand(file);
         Network net = network(file);
         List<String> unknown = new ArrayList<>();
         java.util.Set<String> names = new java.util.HashSet<>();
@@ -145,8 +161,80 @@ public final class StrategyPlans {
         }
         PlanConfig config = file.parallel().parallelMode() == ParallelMode.AUTO_PARALLEL
                 ? search(file, net, progress).best() : config(file, net);
+        return planStages(net, config, file, virtualPipeline);
+    }
+
+    /**
+     * The one call site where a file's stages become a {@link PipelinePlan}: {@code file.parallel().pipeline_stages}
+     * stages, its micro-batches and {@code stages} section. {@code virtualPipeline} (model chunks per stage, from
+     * {@code parallelism.virtual_pipeline}) is carried here for the interleaved split of planned stages into
+     * {@code pipeline x virtual_pipeline} chunks; {@link PipelinePlan#plan} takes no chunk count, so it plans
+     * {@code pipeline} stages.
+     */
+    private static PipelinePlan planStages(Network net, PlanConfig config, StrategyFile file, int virtualPipeline) {
         return PipelinePlan.plan(net, config, file.parallel().pipelineStages(), file.parallel().microBatches(),
                 file::stageFor);
+    }
+
+    /** {@code parallelism.virtual_pipeline} of a strategy file: model chunks per pipeline stage, 1 without it. */
+    public static int virtualPipeline(StrategyFile file) {
+        return file.parallelism().map(Parallelism::virtualPipeline).orElse(1);
+    }
+
+    /**
+     * The activation recompute a strategy file asks for ({@code parallelism.recompute}); {@link Recompute#NONE}
+     * without a {@code parallelism} section.
+     */
+    public static Recompute recompute(StrategyFile file) {
+        return switch (file.parallelism().map(Parallelism::recompute).orElse(Parallelism.Recompute.NONE)) {
+            case NONE -> Recompute.NONE;
+            case SELECTIVE -> Recompute.SELECTIVE;
+            case FULL -> Recompute.FULL;
+        };
+    }
+
+    /**
+     * The cluster a strategy file names ({@code cluster}) for {@code devices} devices; empty when it names none. A
+     * preset name, or a cluster-spec object without {@code "nodes"}, grows its node count to fit the devices; an
+     * object with {@code "nodes"} is used as given.
+     *
+     * @throws IllegalArgumentException "{@code cluster: ...}" for an unknown preset, an invalid cluster spec, or a
+     *                                  spec with explicit nodes and fewer devices than {@code devices}
+     */
+    public static Optional<ClusterSpec> cluster(StrategyFile file, int devices) {
+        if (file.cluster().isEmpty()) {
+            return Optional.empty();
+        }
+        ClusterRef ref = file.cluster().get();
+        ClusterSpec spec;
+        boolean grow;
+        if (ref instanceof ClusterRef.Preset p) {
+            if (!ClusterSpec.presets().contains(p.name())) {
+                throw new IllegalArgumentException("cluster: found the preset \"" + p.name() + "\"; expected one of "
+                        + String.join(", ", ClusterSpec.presets()) + " or a cluster-spec object");
+            }
+            spec = ClusterSpec.preset(p.name());
+            grow = true;
+        } else {
+            String json = ((ClusterRef.Spec) ref).json();
+            try {
+                spec = ClusterSpecs.parse(json);
+                grow = !new ObjectMapper().readTree(json).has("nodes");
+            } catch (IllegalArgumentException | JsonProcessingException e) {
+                throw new IllegalArgumentException("cluster: " + e.getMessage().replaceAll("\\s*\\R\\s*", " ")
+                        .replaceFirst("^cluster spec: ", ""), e);
+            }
+        }
+        if (grow) {
+            return Optional.of(spec.withNodes(Math.max(1, (devices + spec.devicesPerNode() - 1)
+                    / spec.devicesPerNode())));
+        }
+        if (spec.devices() < devices) {
+            throw new IllegalArgumentException("cluster: found " + spec.nodes() + " nodes of " + spec.devicesPerNode()
+                    + " devices (" + spec.devices() + ") but the plan needs " + devices + "; remove \"nodes\" (the "
+                    + "cluster then grows to fit) or add nodes");
+        }
+        return Optional.of(spec);
     }
 
     /** The cluster preset {@link #search} estimates on. */

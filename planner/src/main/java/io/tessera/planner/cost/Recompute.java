@@ -5,7 +5,9 @@ import io.tessera.planner.graph.Node;
 import io.tessera.planner.op.MatMul;
 import io.tessera.planner.op.Softmax;
 
+import java.util.ArrayList;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 
@@ -14,13 +16,16 @@ public enum Recompute {
     /** Every activation is kept until its backward. */
     NONE,
     /**
-     * The attention scores and softmax (each {@code Softmax} operator and its producers back to the score
-     * {@code MatMul}) are recomputed before the backward; their activations are not kept.
+     * Megatron-LM's selective recompute: the core attention of each layer (QK^T, scale, mask and other elementwise
+     * steps, softmax, dropout, the product with V: {@link #selectiveOps}) is re-run before its backward; what it
+     * saves inside itself (scores, probabilities, dropout masks) is not kept, its inputs Q, K, V and its output are.
      */
     SELECTIVE,
     /**
-     * Only each micro-batch's stage input is kept; the backward first re-runs the stage's whole forward of that
-     * micro-batch.
+     * Megatron-LM's full recompute, per transformer layer: only each layer's input is kept per micro-batch (plus what
+     * the operators outside the layers keep); before a layer's backward its forward is re-run, so one layer's
+     * activations are live at a time. Without layers (operators named {@code layers.<i>.*}), the stage or chunk is
+     * one unit: its input is kept and its whole forward re-runs.
      */
     FULL;
 
@@ -44,9 +49,11 @@ public enum Recompute {
     }
 
     /**
-     * The operators {@link #SELECTIVE} re-runs, in network order: the attention scores and softmax, i.e. every
-     * {@code Softmax} operator and its producers back to (and including) the first {@code MatMul}, at most three
-     * operators up.
+     * The operators {@link #SELECTIVE} re-runs, in network order: each core attention, from the score {@code MatMul}
+     * to the context {@code MatMul}. From every {@code Softmax}: up through its producers (the first input that an
+     * operator produces: scale, mask, ...) to and including the first {@code MatMul}, at most
+     * {@value #HOPS} operators up; down through its sole consumers (dropout, ...) to and including the first
+     * {@code MatMul}, at most {@value #HOPS} operators down (nothing down when no {@code MatMul} is reached).
      */
     public static Set<String> selectiveOps(Network net) {
         Set<String> out = new LinkedHashSet<>();
@@ -54,16 +61,51 @@ public enum Recompute {
             if (!(node.op() instanceof Softmax)) {
                 continue;
             }
-            out.add(node.name());
-            Node up = net.producer(node.inputs().get(0));
-            for (int hop = 0; hop < 3 && up != null; hop++) {
-                out.add(up.name());
+            List<String> region = new ArrayList<>();
+            Node up = producerOfFirstInput(net, node);
+            for (int hop = 0; hop < HOPS && up != null; hop++) {
+                region.add(0, up.name());
                 if (up.op() instanceof MatMul) {
                     break;
                 }
-                up = net.producer(up.inputs().get(0));
+                up = producerOfFirstInput(net, up);
+            }
+            region.add(node.name());
+            List<String> down = new ArrayList<>();
+            Node at = node;
+            for (int hop = 0; hop < HOPS; hop++) {
+                List<Node> next = net.consumers(at.output(0));
+                if (next.size() != 1) {
+                    break;
+                }
+                at = next.get(0);
+                down.add(at.name());
+                if (at.op() instanceof MatMul) {
+                    region.addAll(down);
+                    break;
+                }
+            }
+            out.addAll(region);
+        }
+        Set<String> ordered = new LinkedHashSet<>();
+        for (Node n : net.nodes()) {
+            if (out.contains(n.name())) {
+                ordered.add(n.name());
             }
         }
-        return out;
+        return ordered;
+    }
+
+    /** How far {@link #selectiveOps} walks from a softmax. */
+    public static final int HOPS = 4;
+
+    private static Node producerOfFirstInput(Network net, Node node) {
+        for (String in : node.inputs()) {
+            Node p = net.producer(in);
+            if (p != null) {
+                return p;
+            }
+        }
+        return null;
     }
 }

@@ -37,12 +37,17 @@ final class Fusion {
     }
 
     static List<Bucket> buckets(List<Communication> comms, Map<String, ParamPlan> params, CommFusionConfig config) {
-        return buckets(comms, params, config, p -> 0);
+        return buckets(comms, params, config, p -> 0, c -> false);
     }
 
-    /** Buckets never mix parameters of different pipeline stages ({@code stageOf} by parameter name). */
+    /**
+     * Buckets never mix parameters of different pipeline stages ({@code stageOf} by parameter name); communications
+     * matching {@code unfused} (a gradient reduction of a consumer's redistributed slice, which runs before its
+     * transposed redistribution) are left out of every bucket.
+     */
     static List<Bucket> buckets(List<Communication> comms, Map<String, ParamPlan> params, CommFusionConfig config,
-                                java.util.function.ToIntFunction<String> stageOf) {
+                                java.util.function.ToIntFunction<String> stageOf,
+                                java.util.function.Predicate<Communication> unfused) {
         Map<CollectiveKind, Integer> ordinals = new java.util.EnumMap<>(CollectiveKind.class);
         // each key's buckets in order of creation; the open bucket is the last
         Map<Key, List<Open>> byKey = new LinkedHashMap<>();
@@ -51,7 +56,7 @@ final class Fusion {
         for (int i = 0; i < comms.size(); i++) {
             Communication c = comms.get(i);
             if (c.parameter() == null || (c.origin() != Communication.Origin.GRADIENT
-                    && c.origin() != Communication.Origin.PARALLEL_OPTIMIZER)) {
+                    && c.origin() != Communication.Origin.PARALLEL_OPTIMIZER) || unfused.test(c)) {
                 continue;
             }
             ParamPlan p = params.get(c.parameter());

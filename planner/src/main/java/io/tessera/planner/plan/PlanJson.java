@@ -49,6 +49,9 @@ public final class PlanJson {
             p.put("stages", pipe.stages());
             p.put("stage_devices", pipe.stageDevices());
             p.put("micro_batches", pipe.microBatches());
+            if (pipe.virtualStages() > 1) {
+                p.put("virtual_stages", pipe.virtualStages());
+            }
             ArrayNode st = p.putArray("stage_list");
             for (int s = 0; s < pipe.stages(); s++) {
                 ObjectNode n = st.addObject();
@@ -64,6 +67,10 @@ public final class PlanJson {
                 n.put("producer", b.producer());
                 n.put("from_stage", b.fromStage());
                 n.put("to_stage", b.toStage());
+                if (pipe.virtualStages() > 1) {
+                    n.put("from_chunk", b.fromChunk());
+                    n.put("to_chunk", b.toChunk());
+                }
                 n.set("layout", layout(b.layout()));
                 n.put("bytes", b.bytes());
             }
@@ -77,6 +84,9 @@ public final class PlanJson {
             n.put("type", o.type());
             if (pipe != null) {
                 n.put("stage", pipe.stageOf(o.name()));
+                if (pipe.virtualStages() > 1) {
+                    n.put("chunk", pipe.chunkOf(o.name()));
+                }
             }
             n.set("in_strategy", strategy(o.inStrategy()));
             if (o.outStrategy() != null) {

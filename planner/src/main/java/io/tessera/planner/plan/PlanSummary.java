@@ -50,6 +50,10 @@ public final class PlanSummary {
                     "plan of '%s' on %d devices: %d pipeline stages of %d devices, %d micro-batches (%s)%n",
                     plan.network().name(), pipe.devices(), pipe.stages(), pipe.stageDevices(), pipe.microBatches(),
                     mode));
+            if (pipe.virtualStages() > 1) {
+                sb.append(String.format(Locale.ROOT, "interleaved: %d model chunks per stage, chunk c*%d+d on stage d%n",
+                        pipe.virtualStages(), pipe.stages()));
+            }
             sb.append(String.format(Locale.ROOT, "%npipeline stages (%d):%n", pipe.stages()));
             for (int s = 0; s < pipe.stages(); s++) {
                 List<OpPlan> ops = pipe.ops(s);
@@ -61,14 +65,16 @@ public final class PlanSummary {
             sb.append(String.format(Locale.ROOT, "%nsent between stages (%d; per rank and micro-batch, and its "
                     + "gradient back):%n", pipe.boundaries().size()));
             for (PipelinePlan.Boundary b : pipe.boundaries()) {
-                sb.append(String.format(Locale.ROOT, "  %-32s stage %d -> %d  %s%n", b.tensor(), b.fromStage(),
-                        b.toStage(), bytes(b.bytes())));
+                sb.append(String.format(Locale.ROOT, "  %-32s stage %d -> %d  %s%s%n", b.tensor(), b.fromStage(),
+                        b.toStage(), bytes(b.bytes()), pipe.virtualStages() > 1 ? String.format(Locale.ROOT,
+                                "  (chunk %d -> %d)", b.fromChunk(), b.toChunk()) : ""));
             }
         }
         sb.append(String.format(Locale.ROOT, "%noperators (%d):%n", plan.ops().size()));
         int width = plan.ops().stream().mapToInt(o -> o.name().length()).max().orElse(4);
         for (OpPlan o : plan.ops()) {
-            String stage = pipe == null ? "" : "s" + pipe.stageOf(o.name()) + "  ";
+            String stage = pipe == null ? "" : "s" + pipe.stageOf(o.name())
+                    + (pipe.virtualStages() > 1 ? "c" + pipe.chunkOf(o.name()) : "") + "  ";
             sb.append(String.format(Locale.ROOT, "  %s%-" + width + "s  %-30s %s%s%n", stage, o.name(), o.type(),
                     o.inStrategy(), o.userStrategy() ? "" : "  (data parallel)"));
         }

@@ -48,6 +48,9 @@ import java.util.Map;
  *     with {@code gradients_mean}), skipped for {@code layerwise_parallel} parameters. As in MindSpore the partial
  *     gradients sum to the one-device gradient, so the mean (the mirror operator's {@code mean_flag}, dividing by its
  *     group's size) gives it divided by the size of the parameter's reduction group, not by the device count. A
+ *     parameter used by several operators (a tied word table) has its consumers' partial gradients summed locally
+ *     and reduced once, a redistributed consumer's partial first returned to the parameter's layout
+ *     ({@link PartialSums}). A
  *     backward reduction of a payload other than the gradient (BatchNorm's gradient statistics) stays the
  *     operator's, whatever its input.</li>
  * </ol>
@@ -289,8 +292,8 @@ public final class Planner {
 
         java.util.Set<String> redistributed = new java.util.HashSet<>();
         edges.forEach(e -> redistributed.add(e.node().name() + "#" + e.input()));
-        List<Communication> backward = mergePartialSums(backward(nodes, byName, edges, paramConsumer, sharers),
-                redistributed, stageOf);
+        List<Communication> backward = PartialSums.merge(backward(nodes, byName, edges, paramConsumer, sharers),
+                redistributed, backwardRoutes, stageOf);
         List<ParamPlan> params = new ArrayList<>();
         for (Parameter p : network.parameters()) {
             Layout l = layouts.get(p.name());
@@ -307,10 +310,11 @@ public final class Planner {
         comms.addAll(backward);
         Map<String, ParamPlan> byParam = new HashMap<>();
         params.forEach(p -> byParam.put(p.name(), p));
+        // a gradient reduction left before a transposed redistribution runs there, with the consumer's slice
         List<Bucket> buckets = Fusion.buckets(comms, byParam, config.commFusion(), p -> {
             String consumer = byParam.get(p).consumer();
             return consumer == null ? 0 : stageOf.getOrDefault(consumer, 0);
-        });
+        }, c -> c.origin() == Communication.Origin.GRADIENT && redistributed.contains(c.operator() + "#" + c.input()));
         List<String> notes = new ArrayList<>();
         for (Bucket b : buckets) {
             long recomputed = b.members().stream().filter(m -> byParam.get(m).recompute()).count();
@@ -540,61 +544,6 @@ public final class Planner {
 
     private static Communication withReason(Communication c, String reason) {
         return c.withReason(reason);
-    }
-
-    /**
-     * Where several consumers of one tensor each leave a partial gradient to be AllReduced over the same groups, the
-     * partials are summed locally and reduced once (AllReduce is linear): one communication, placed where the last
-     * of them was. Gradients that are complete on every rank are not merged into such a sum, nor are partials of a
-     * consumer whose input was redistributed (they live in another layout until reduced and redistributed back).
-     * With pipeline stages only the partials of one stage are summed (each stage reduces its own over its own ranks
-     * before the gradient returns to the producer's stage).
-     */
-    private static List<Communication> mergePartialSums(List<Communication> comms, java.util.Set<String> redistributed,
-                                                        Map<String, Integer> stageOf) {
-        record SumKey(int stage, Communication.Origin origin, String tensor, List<List<Integer>> groups,
-                      ReduceOp reduce) {
-        }
-        Map<SumKey, List<Integer>> positions = new LinkedHashMap<>();
-        for (int i = 0; i < comms.size(); i++) {
-            Communication c = comms.get(i);
-            // partials are summed only in their producer's layout: a consumer whose input was redistributed keeps
-            // its own reduction (then the transposed redistribution)
-            if (c.kind() == CollectiveKind.ALL_REDUCE && c.origin() != Communication.Origin.REDISTRIBUTION
-                    && c.origin() != Communication.Origin.PARALLEL_OPTIMIZER
-                    && !redistributed.contains(c.operator() + "#" + c.input())) {
-                int stage = c.operator() == null ? 0 : stageOf.getOrDefault(c.operator(), 0);
-                positions.computeIfAbsent(new SumKey(stage, c.origin(), c.tensor(), c.groups(), c.reduce()),
-                        k -> new ArrayList<>()).add(i);
-            }
-        }
-        Map<Integer, Communication> replace = new HashMap<>();
-        java.util.Set<Integer> drop = new java.util.HashSet<>();
-        for (List<Integer> at : positions.values()) {
-            if (at.size() < 2) {
-                continue;
-            }
-            List<String> ops = new ArrayList<>();
-            for (int i : at) {
-                ops.add(comms.get(i).operator());
-                drop.add(i);
-            }
-            int last = at.get(at.size() - 1);
-            Communication c = comms.get(last);
-            java.util.Collections.reverse(ops);
-            replace.put(last, new Communication(c.kind(), c.origin(), c.phase(), c.operator(), c.input(), c.tensor(),
-                    c.parameter(), c.reduce(), null, null, c.groups(), c.recvBytes(), "the partial gradients from "
-                    + ops.size() + " consumers " + ops + " are summed locally, then reduced once: " + c.reason()));
-        }
-        List<Communication> out = new ArrayList<>();
-        for (int i = 0; i < comms.size(); i++) {
-            if (replace.containsKey(i)) {
-                out.add(replace.get(i));
-            } else if (!drop.contains(i)) {
-                out.add(comms.get(i));
-            }
-        }
-        return out;
     }
 
     private OptimizerShard decideShard(Parameter p, Layout layout) {

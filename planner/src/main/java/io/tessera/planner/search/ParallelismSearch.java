@@ -40,7 +40,7 @@ import java.util.function.IntFunction;
  * <ul>
  *   <li>per stage and micro-batch, {@code t_s}: forward and backward compute of its operators, the communications
  *       that run every micro-batch (redistributions, operator reductions and optimizer-parallel weight AllGathers),
- *       recompute (full: the stage's forward again; selective: the attention scores and softmax forward again), and
+ *       recompute (full: the stage's forward again; selective: the core attention's forward again), and
  *       sending its boundary tensors forward and their gradients back;</li>
  *   <li>once per step, {@code tail_s}: gradient reductions (AllReduces, optimizer-parallel ReduceScatters and mirror
  *       AllReduces) on the sums over the micro-batches, then the optimizer update of its parameters
@@ -264,7 +264,9 @@ public final class ParallelismSearch {
                 out += op.outputLayouts().get(i).sliceBytes(net.tensor(node.output(i)).dtype());
             }
             act[s] += out;
-            if (attention.contains(op.name())) {
+            // the core attention's output stays (the next operator keeps it); what it holds inside does not
+            if (attention.contains(op.name()) && node.outputs().stream()
+                    .allMatch(o -> net.consumers(o).stream().allMatch(c -> attention.contains(c.name())))) {
                 attentionAct[s] += out;
             }
             if (node.op() instanceof Softmax) {

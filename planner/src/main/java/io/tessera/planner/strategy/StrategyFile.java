@@ -28,10 +28,17 @@ import java.util.Optional;
  *                   planner then splits the network into balanced stages)
  * @param baseDir    the directory relative paths resolve against: the strategy file's directory; null means the
  *                   working directory
+ * @param parallelism the {@code parallelism} section (Megatron-style degrees the planner expands into operator
+ *                    strategies, stages and parallel settings); null means none. With it, {@code stages} values are
+ *                    in {@code [0, parallelism.pipeline)}, {@code parallel.parallel_mode} must be semi_auto_parallel,
+ *                    and {@code parallel.pipeline_stages} / {@code micro_batches}, when given, must equal what the
+ *                    degrees give
+ * @param cluster    the {@code cluster} key (a preset name or a cluster-spec object); null means none
  */
 public record StrategyFile(NetworkRef network, Devices devices, ParallelSettings parallel,
                            Map<String, OpStrategy> operators, Map<String, ParamSettings> parameters,
-                           Map<String, Integer> stages, Path baseDir) {
+                           Map<String, Integer> stages, Path baseDir, Optional<Parallelism> parallelism,
+                           Optional<ClusterRef> cluster) {
 
     /** Validates, copies the maps and applies defaults. */
     public StrategyFile {
@@ -54,16 +61,29 @@ public record StrategyFile(NetworkRef network, Devices devices, ParallelSettings
         for (String key : parameters.keySet()) {
             checkKey("parameters", key, "a parameter name");
         }
+        parallelism = parallelism == null ? Optional.empty() : parallelism;
+        cluster = cluster == null ? Optional.empty() : cluster;
+        if (parallelism.isPresent()) {
+            checkParallelism(parallelism.get(), devices.count(), parallel);
+        }
+        int stageCount = parallelism.map(Parallelism::pipeline).orElse(parallel.pipelineStages());
+        String stageKey = parallelism.isPresent() ? "parallelism.pipeline" : "parallel.pipeline_stages";
         stages = copy(stages, "stages");
         for (Map.Entry<String, Integer> e : stages.entrySet()) {
             checkKey("stages", e.getKey(), "an operator name");
-            if (e.getValue() < 0 || e.getValue() >= parallel.pipelineStages()) {
+            if (e.getValue() < 0 || e.getValue() >= stageCount) {
                 throw new IllegalArgumentException("stages." + e.getKey() + ": found " + e.getValue()
-                        + "; expected a stage in [0, " + parallel.pipelineStages() + ") (parallel.pipeline_stages is "
-                        + parallel.pipelineStages() + ")");
+                        + "; expected a stage in [0, " + stageCount + ") (" + stageKey + " is " + stageCount + ")");
             }
         }
         baseDir = baseDir == null ? Path.of("") : baseDir;
+    }
+
+    /** A strategy file without a {@code parallelism} section or {@code cluster} key. */
+    public StrategyFile(NetworkRef network, Devices devices, ParallelSettings parallel,
+                        Map<String, OpStrategy> operators, Map<String, ParamSettings> parameters,
+                        Map<String, Integer> stages, Path baseDir) {
+        this(network, devices, parallel, operators, parameters, stages, baseDir, Optional.empty(), Optional.empty());
     }
 
     /** A strategy file without stage assignments ({@code stages} null). */
@@ -79,27 +99,44 @@ public record StrategyFile(NetworkRef network, Devices devices, ParallelSettings
 
     /** A copy with other parallel settings. */
     public StrategyFile withParallel(ParallelSettings p) {
-        return new StrategyFile(network, devices, p, operators, parameters, stages, baseDir);
+        return new StrategyFile(network, devices, p, operators, parameters, stages, baseDir, parallelism, cluster);
     }
 
     /** A copy with other operator strategies. */
     public StrategyFile withOperators(Map<String, OpStrategy> ops) {
-        return new StrategyFile(network, devices, parallel, ops, parameters, stages, baseDir);
+        return new StrategyFile(network, devices, parallel, ops, parameters, stages, baseDir, parallelism, cluster);
     }
 
     /** A copy with other parameter settings. */
     public StrategyFile withParameters(Map<String, ParamSettings> params) {
-        return new StrategyFile(network, devices, parallel, operators, params, stages, baseDir);
+        return new StrategyFile(network, devices, parallel, operators, params, stages, baseDir, parallelism, cluster);
     }
 
     /** A copy with another base directory. */
     public StrategyFile withBaseDir(Path dir) {
-        return new StrategyFile(network, devices, parallel, operators, parameters, stages, dir);
+        return new StrategyFile(network, devices, parallel, operators, parameters, stages, dir, parallelism, cluster);
     }
 
     /** A copy with other stage assignments. */
     public StrategyFile withStages(Map<String, Integer> s) {
-        return new StrategyFile(network, devices, parallel, operators, parameters, s, baseDir);
+        return new StrategyFile(network, devices, parallel, operators, parameters, s, baseDir, parallelism, cluster);
+    }
+
+    /** A copy with another network. */
+    public StrategyFile withNetwork(NetworkRef n) {
+        return new StrategyFile(n, devices, parallel, operators, parameters, stages, baseDir, parallelism, cluster);
+    }
+
+    /** A copy with another {@code parallelism} section; null for none. */
+    public StrategyFile withParallelism(Parallelism p) {
+        return new StrategyFile(network, devices, parallel, operators, parameters, stages, baseDir,
+                Optional.ofNullable(p), cluster);
+    }
+
+    /** A copy with another {@code cluster} key; null for none. */
+    public StrategyFile withCluster(ClusterRef c) {
+        return new StrategyFile(network, devices, parallel, operators, parameters, stages, baseDir, parallelism,
+                Optional.ofNullable(c));
     }
 
     /** The number of devices in all stages. */
@@ -107,9 +144,17 @@ public record StrategyFile(NetworkRef network, Devices devices, ParallelSettings
         return devices.count();
     }
 
-    /** The number of devices in one pipeline stage: {@code deviceCount() / pipeline_stages}. */
+    /**
+     * The number of pipeline stages: {@code parallelism.pipeline} with a {@code parallelism} section, else
+     * {@code parallel.pipeline_stages}.
+     */
+    public int pipelineStages() {
+        return parallelism.map(Parallelism::pipeline).orElse(parallel.pipelineStages());
+    }
+
+    /** The number of devices in one pipeline stage: {@code deviceCount() / }{@link #pipelineStages()}. */
     public int stageDeviceCount() {
-        return devices.count() / parallel.pipelineStages();
+        return devices.count() / pipelineStages();
     }
 
     /**
@@ -270,6 +315,27 @@ public record StrategyFile(NetworkRef network, Devices devices, ParallelSettings
             out.put(e.getKey(), e.getValue());
         }
         return Collections.unmodifiableMap(out);
+    }
+
+    /** The checks of a {@code parallelism} section that need the devices and the {@code parallel} settings. */
+    private static void checkParallelism(Parallelism p, int devices, ParallelSettings parallel) {
+        p.globalBatchSizeFor(devices); // the product of the degrees and the global batch
+        if (parallel.parallelMode() != ParallelSettings.DEFAULT_PARALLEL_MODE) {
+            throw new IllegalArgumentException("parallel.parallel_mode: found " + parallel.parallelMode().mindsporeName()
+                    + " with a parallelism section; expected semi_auto_parallel (the degrees give every operator's "
+                    + "strategy): remove parallel.parallel_mode or the parallelism section");
+        }
+        int stages = parallel.pipelineStages();
+        if (stages != 1 && stages != p.pipeline()) {
+            throw new IllegalArgumentException("parallel.pipeline_stages: found " + stages + " but parallelism.pipeline "
+                    + "is " + p.pipeline() + "; remove parallel.pipeline_stages (parallelism.pipeline sets it)");
+        }
+        int micro = p.microBatchesFor(devices);
+        if (parallel.microBatches() != stages && parallel.microBatches() != micro) {
+            throw new IllegalArgumentException("parallel.micro_batches: found " + parallel.microBatches()
+                    + " but the parallelism section gives " + micro + " (global_batch_size / (micro_batch_size x "
+                    + "data)); remove parallel.micro_batches (the degrees set it)");
+        }
     }
 
     private static void checkKey(String section, String key, String name) {

@@ -12,6 +12,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 
 /**
@@ -27,7 +28,8 @@ public final class StrategyFiles {
 
     static {
         Map<String, List<String>> k = new LinkedHashMap<>();
-        k.put("", List.of("network", "devices", "parallel", "operators", "parameters", "stages"));
+        k.put("", List.of("network", "devices", "cluster", "parallel", "parallelism", "operators", "parameters",
+                "stages"));
         k.put("network", List.of("zoo", "args", "file"));
         k.put("devices", List.of("dev_matrix"));
         k.put("parallel", List.of("parallel_mode", "search_mode", "enable_parallel_optimizer",
@@ -40,6 +42,8 @@ public final class StrategyFiles {
         k.put("parallel.comm_fusion.allgather", List.of("mode", "config"));
         k.put("parallel.comm_fusion.reducescatter", List.of("mode", "config"));
         k.put("parallel.strategy_ckpt_config", List.of("load_file", "save_file"));
+        k.put("parallelism", List.of("tensor", "sequence_parallel", "pipeline", "virtual_pipeline", "data",
+                "micro_batch_size", "global_batch_size", "recompute", "distributed_optimizer", "precision"));
         k.put("operators.*", List.of("in_strategy", "out_strategy"));
         k.put("parameters.*", List.of("comm_fusion", "parallel_optimizer", "parallel_optimizer_comm_recompute",
                 "layerwise_parallel", "requires_grad"));
@@ -113,7 +117,12 @@ public final class StrategyFiles {
                         "a pipeline stage >= 0"));
             }
         }
-        return new StrategyFile(network, devices, parallel, operators, parameters, stages, baseDir);
+        Optional<Parallelism> parallelism = top.has("parallelism")
+                ? Optional.of(parallelism(top.get("parallelism"), "parallelism")) : Optional.empty();
+        Optional<ClusterRef> cluster = top.has("cluster") ? Optional.of(cluster(top.get("cluster"), "cluster"))
+                : Optional.empty();
+        return new StrategyFile(network, devices, parallel, operators, parameters, stages, baseDir, parallelism,
+                cluster);
     }
 
     /**
@@ -300,6 +309,63 @@ public final class StrategyFiles {
         return b.build();
     }
 
+    private static Parallelism parallelism(JsonNode n, String path) {
+        ObjectNode o = Json.object(n, path, KEYS.get("parallelism"), NONE);
+        Parallelism.Builder b = Parallelism.builder();
+        if (o.has("tensor")) {
+            b.tensor(Json.integer(o.get("tensor"), Json.child(path, "tensor"), 1,
+                    "a tensor-parallel degree >= 1 (default 1)"));
+        }
+        if (o.has("sequence_parallel")) {
+            b.sequenceParallel(Json.bool(o.get("sequence_parallel"), Json.child(path, "sequence_parallel")));
+        }
+        if (o.has("pipeline")) {
+            b.pipeline(Json.integer(o.get("pipeline"), Json.child(path, "pipeline"), 1,
+                    "a number of pipeline stages >= 1 (default 1)"));
+        }
+        if (o.has("virtual_pipeline")) {
+            b.virtualPipeline(Json.integer(o.get("virtual_pipeline"), Json.child(path, "virtual_pipeline"), 1,
+                    "a number of model chunks per stage >= 1 (default 1)"));
+        }
+        if (o.has("data")) {
+            b.data(Json.integer(o.get("data"), Json.child(path, "data"), 1,
+                    "a data-parallel degree >= 1 (default: devices / (tensor x pipeline))"));
+        }
+        if (o.has("micro_batch_size")) {
+            b.microBatchSize(Json.integer(o.get("micro_batch_size"), Json.child(path, "micro_batch_size"), 1,
+                    "a micro-batch size >= 1 (default 1)"));
+        }
+        if (o.has("global_batch_size")) {
+            b.globalBatchSize(Json.integer(o.get("global_batch_size"), Json.child(path, "global_batch_size"), 1,
+                    "a batch size >= 1 (default: micro_batch_size x data)"));
+        }
+        if (o.has("recompute")) {
+            String p = Json.child(path, "recompute");
+            String expected = "one of " + Parallelism.Recompute.validNames();
+            b.recompute(Parallelism.Recompute.of(Json.string(o.get("recompute"), p, expected))
+                    .orElseThrow(() -> Json.found(p, o.get("recompute"), expected)));
+        }
+        if (o.has("distributed_optimizer")) {
+            b.distributedOptimizer(Json.bool(o.get("distributed_optimizer"), Json.child(path, "distributed_optimizer")));
+        }
+        if (o.has("precision")) {
+            String p = Json.child(path, "precision");
+            String expected = "one of " + Parallelism.Precision.validNames() + " (omit it to keep the network's dtype)";
+            b.precision(Parallelism.Precision.of(Json.string(o.get("precision"), p, expected))
+                    .orElseThrow(() -> Json.found(p, o.get("precision"), expected)));
+        }
+        return b.build();
+    }
+
+    private static ClusterRef cluster(JsonNode n, String path) {
+        String expected = "a cluster preset name such as \"a100-80gb-dgx\" or a cluster-spec object such as "
+                + "{\"preset\": \"a100-80gb-dgx\", \"rank_mapping\": \"round_robin\"}";
+        if (n != null && n.isObject()) {
+            return ClusterRef.spec(n.toString());
+        }
+        return ClusterRef.preset(Json.string(n, path, expected));
+    }
+
     private static ParallelMode parallelMode(JsonNode n, String path) {
         String expected = "one of " + ParallelSettings.VALID_PARALLEL_MODES;
         String s = Json.string(n, path, expected);
@@ -444,10 +510,19 @@ public final class StrategyFiles {
         } else {
             root.put("devices", d.count());
         }
+        if (f.cluster().isPresent()) {
+            ClusterRef c = f.cluster().get();
+            if (c instanceof ClusterRef.Preset preset) {
+                root.put("cluster", preset.name());
+            } else if (c instanceof ClusterRef.Spec spec) {
+                root.set("cluster", Json.parse(spec.json(), "cluster", "a cluster-spec JSON object"));
+            }
+        }
         ObjectNode parallel = parallelTree(f.parallel());
         if (!parallel.isEmpty()) {
             root.set("parallel", parallel);
         }
+        f.parallelism().ifPresent(p -> root.set("parallelism", parallelismTree(p)));
         if (!f.operators().isEmpty()) {
             ObjectNode ops = root.putObject("operators");
             for (Map.Entry<String, OpStrategy> e : new TreeMap<>(f.operators()).entrySet()) {
@@ -479,6 +554,40 @@ public final class StrategyFiles {
             }
         }
         return root;
+    }
+
+    private static ObjectNode parallelismTree(Parallelism p) {
+        Parallelism def = Parallelism.defaults();
+        ObjectNode o = Json.object();
+        if (p.tensor() != def.tensor()) {
+            o.put("tensor", p.tensor());
+        }
+        if (p.sequenceParallel()) {
+            o.put("sequence_parallel", true);
+        }
+        if (p.pipeline() != def.pipeline()) {
+            o.put("pipeline", p.pipeline());
+        }
+        if (p.virtualPipeline() != def.virtualPipeline()) {
+            o.put("virtual_pipeline", p.virtualPipeline());
+        }
+        if (p.data() != def.data()) {
+            o.put("data", p.data());
+        }
+        if (p.microBatchSize() != def.microBatchSize()) {
+            o.put("micro_batch_size", p.microBatchSize());
+        }
+        if (p.globalBatchSize() != def.globalBatchSize()) {
+            o.put("global_batch_size", p.globalBatchSize());
+        }
+        if (p.recompute() != def.recompute()) {
+            o.put("recompute", p.recompute().jsonName());
+        }
+        if (p.distributedOptimizer()) {
+            o.put("distributed_optimizer", true);
+        }
+        p.precisionIfGiven().ifPresent(x -> o.put("precision", x.jsonName()));
+        return o;
     }
 
     private static void putIfSet(ObjectNode o, String key, Boolean v) {

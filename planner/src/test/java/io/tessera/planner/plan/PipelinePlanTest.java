@@ -319,4 +319,82 @@ class PipelinePlanTest {
         assertEquals(names, new ArrayList<>(pipe.opStages().keySet()));
         assertEquals(pipe.ops(0).size() + pipe.ops(1).size(), names.size());
     }
+
+    @Test
+    void virtualStagesCutEqualLayersIntoChunksThatWrapAroundTheStages() {
+        // 4 layers, 2 stages x 2 chunks: layer i in chunk i; the embedding in chunk 0, final norm, head and loss in 3
+        PipelinePlan pipe = PipelinePlan.plan(Zoo.gpt(GPT), HandPlans.megatronGptConfig(GPT, 2, 4), 2, 2, 4,
+                op -> Optional.empty());
+        assertEquals(2, pipe.virtualStages());
+        assertEquals(4, pipe.chunks());
+        assertEquals(16, pipe.devices());
+        for (OpPlan op : pipe.plan().ops()) {
+            String n = op.name();
+            int expected = n.startsWith("layers.") ? Integer.parseInt(n.substring(7, n.indexOf('.', 7)))
+                    : n.startsWith("embedding.") ? 0 : 3;
+            assertEquals(expected, pipe.chunkOf(n), n);
+            assertEquals(expected % 2, pipe.stageOf(n), n);
+            assertEquals(expected % 2, pipe.stageOfChunk(expected));
+        }
+        // chunk k sends its hidden state to chunk k + 1: stage 0 -> 1, 1 -> 0 (the wrap), 0 -> 1
+        assertEquals(3, pipe.boundaries().size(), pipe.boundaries().toString());
+        for (int k = 0; k < 3; k++) {
+            PipelinePlan.Boundary b = pipe.boundaries().get(k);
+            assertEquals(k, b.fromChunk());
+            assertEquals(k + 1, b.toChunk());
+            assertEquals(k % 2, b.fromStage());
+            assertEquals((k + 1) % 2, b.toStage());
+            assertEquals((long) GPT.batch() * GPT.seq() * GPT.hidden() * 4 / 2, b.bytes(), b.tensor());
+        }
+        // chunks 0 and 2 on stage 0: its ranks hold both chunks' parameters, fusion buckets never mix chunks
+        assertEquals(pipe.ops(0).size(), pipe.chunkOps(0).size() + pipe.chunkOps(2).size());
+        for (Bucket bucket : pipe.plan().buckets()) {
+            Set<Integer> chunks = new HashSet<>();
+            bucket.members().forEach(m -> chunks.add(pipe.paramChunk(m)));
+            assertEquals(1, chunks.size(), bucket.members().toString());
+        }
+        assertTrue(pipe.params(0).stream().anyMatch(q -> q.name().startsWith("layers.2.")));
+        String text = PlanSummary.format(pipe);
+        assertTrue(text.contains("interleaved: 2 model chunks per stage, chunk c*2+d on stage d"), text);
+        assertTrue(text.contains("stage 1 -> 0") && text.contains("(chunk 1 -> 2)"), text);
+        var json = PlanJson.toJson(pipe);
+        assertEquals(2, json.get("pipeline").get("virtual_stages").asInt());
+        assertEquals(2, json.get("pipeline").get("boundaries").get(1).get("to_chunk").asInt());
+        // one chunk per stage: the old overload, chunks are stages
+        PipelinePlan flat = PipelinePlan.plan(Zoo.gpt(GPT), HandPlans.megatronGptConfig(GPT, 2, 4), 2, 1, 4,
+                op -> Optional.empty());
+        assertEquals(megatron(2, 2, 4).opStages(), flat.opStages());
+        assertEquals(flat.opStages(), flat.opChunks());
+        assertEquals(megatron(2, 2, 4).boundaries(), flat.boundaries());
+    }
+
+    @Test
+    void virtualStagesFallBackToTheBalancedSplitAndCheckChunks() {
+        // 4 layers do not split into 2 x 4 = 8 chunks of equal layers: the balanced split over 8 chunks
+        PipelinePlan eight = PipelinePlan.plan(Zoo.gpt(GPT), HandPlans.megatronGptConfig(GPT, 2, 4), 2, 4, 4,
+                op -> Optional.empty());
+        Set<Integer> used = new HashSet<>(eight.opChunks().values());
+        assertEquals(8, used.size());
+        int previous = 0;
+        for (OpPlan op : eight.plan().ops()) {
+            int k = eight.chunkOf(op.name());
+            assertTrue(k == previous || k == previous + 1, op.name());
+            previous = k;
+        }
+        // explicit values are chunks: a later chunk may not feed an earlier one
+        IllegalArgumentException back = assertThrows(IllegalArgumentException.class, () -> PipelinePlan.plan(
+                Zoo.gpt(GPT), HandPlans.megatronGptConfig(GPT, 2, 4), 2, 2, 4,
+                op -> Optional.of(op.startsWith("embedding.") ? 1 : 0)));
+        assertTrue(back.getMessage().contains("is in chunk 0 but its input") && back.getMessage().contains(
+                "in chunk 1"), back.getMessage());
+        IllegalArgumentException empty = assertThrows(IllegalArgumentException.class, () -> PipelinePlan.plan(
+                Zoo.gpt(GPT), HandPlans.megatronGptConfig(GPT, 2, 4), 2, 2, 4, op -> Optional.of(0)));
+        assertEquals("chunk 1 has no operators; assign operators to every chunk in [0, 4) or use fewer chunks",
+                empty.getMessage());
+        IllegalArgumentException zero = assertThrows(IllegalArgumentException.class, () -> PipelinePlan.plan(
+                Zoo.gpt(GPT), HandPlans.megatronGptConfig(GPT, 2, 4), 2, 0, 4, op -> Optional.empty()));
+        assertTrue(zero.getMessage().startsWith("virtual_pipeline: found 0"), zero.getMessage());
+        assertEquals(Optional.empty(), PipelinePlan.layerChunks(Zoo.gpt(GPT), 3));
+        assertEquals(2, PipelinePlan.layerChunks(Zoo.gpt(GPT), 4).get().get("layers.2.ffn.fc1"));
+    }
 }

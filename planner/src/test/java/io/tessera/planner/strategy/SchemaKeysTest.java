@@ -111,17 +111,23 @@ class SchemaKeysTest {
         while (m.find()) {
             blocks.add(m.group(1));
         }
-        assertEquals(2, blocks.size(), "strategies/README.md: a strategy file example and a checkpoint example");
+        assertEquals(3, blocks.size(), "strategies/README.md: a strategy file example, a parallelism example and a "
+                + "checkpoint example");
         StrategyFile f = StrategyFiles.parse(blocks.get(0), Path.of("/x"));
         assertEquals(new ParamSettings(2, null, true, null, null), f.settingsFor("layers.0.attention.wq"));
-        StrategyCheckpoint c = StrategyCheckpoints.parse(blocks.get(1));
-        assertEquals(blocks.get(1), StrategyCheckpoints.write(c));
+        StrategyFile degrees = StrategyFiles.parse(blocks.get(1), Path.of("/x"));
+        assertEquals(Parallelism.builder().tensor(2).sequenceParallel(true).pipeline(2).data(2).globalBatchSize(4)
+                .recompute(Parallelism.Recompute.SELECTIVE).distributedOptimizer(true).build(),
+                degrees.parallelism().orElseThrow());
+        assertEquals(java.util.Optional.of(ClusterRef.preset("a100-80gb-dgx")), degrees.cluster());
+        StrategyCheckpoint c = StrategyCheckpoints.parse(blocks.get(2));
+        assertEquals(blocks.get(2), StrategyCheckpoints.write(c));
     }
 
     @Test
     void theExamplesUseEveryKeyTheParserAccepts() throws IOException {
         Map<String, Set<String>> used = new TreeMap<>();
-        for (String name : List.of("full.json", "network-file.json")) {
+        for (String name : List.of("full.json", "network-file.json", "parallelism.json")) {
             collect(MAPPER.readTree(StrategyFilesTest.resource(name).toFile()), "", used);
         }
         Map<String, Set<String>> fromParser = new TreeMap<>();
@@ -129,9 +135,12 @@ class SchemaKeysTest {
         assertEquals(fromParser, used);
     }
 
-    /** Keys used per level; operator and parameter names become {@code *}; zoo args are free-form. */
+    /**
+     * Keys used per level; operator and parameter names become {@code *}; zoo args and the cluster object (checked
+     * by the cluster-spec reader) are free-form.
+     */
     private static void collect(JsonNode n, String path, Map<String, Set<String>> out) {
-        if (!n.isObject() || path.equals("network.args")) {
+        if (!n.isObject() || path.equals("network.args") || path.equals("cluster")) {
             return;
         }
         boolean named = path.equals("operators") || path.equals("parameters") || path.equals("stages");

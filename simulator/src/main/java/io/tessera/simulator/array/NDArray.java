@@ -127,6 +127,23 @@ public final class NDArray {
 
     /** The largest absolute difference to {@code other} divided by the largest absolute value of {@code other}. */
     public double relativeError(NDArray other) {
+        return relativeError(other, 0);
+    }
+
+    /**
+     * The largest absolute difference to {@code other} divided by the larger of the largest absolute value of
+     * {@code other} and {@code floor}: a relative error that measures a tensor whose values are all far below
+     * {@code floor} (e.g. exactly 0 in exact arithmetic, so at round-off size) against {@code floor} instead of
+     * against its own round-off.
+     *
+     * @param floor the smallest scale to compare with (same unit as the values), {@code >= 0}; 0: purely relative
+     * @throws IllegalArgumentException when the shapes differ or {@code floor} is negative or not finite
+     */
+    public double relativeError(NDArray other, double floor) {
+        if (!(floor >= 0) || Double.isInfinite(floor)) {
+            throw new IllegalArgumentException("NDArray.relativeError: floor " + floor + " is not a finite value "
+                    + ">= 0; pass 0 for a purely relative error");
+        }
         if (!Arrays.equals(shape, other.shape)) {
             throw new IllegalArgumentException("NDArray: cannot compare " + Arrays.toString(shape) + " with "
                     + Arrays.toString(other.shape));
@@ -137,7 +154,7 @@ public final class NDArray {
             diff = Math.max(diff, Math.abs(data[i] - other.data[i]));
             scale = Math.max(scale, Math.abs(other.data[i]));
         }
-        return diff == 0 ? 0 : diff / Math.max(scale, Double.MIN_NORMAL);
+        return diff == 0 ? 0 : diff / Math.max(Math.max(scale, floor), Double.MIN_NORMAL);
     }
 
     @Override

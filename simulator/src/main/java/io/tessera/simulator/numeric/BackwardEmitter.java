@@ -174,6 +174,7 @@ final class BackwardEmitter {
         List<Slot> outs = node.outputs().stream().map(Slot::activation).toList();
         List<Slot> dys = node.outputs().stream().map(Slot::gradient).toList();
         Slot gathered = Slot.gatheredOutputGradient(node.name());
+        long seed = cx.seed(op.name());
         p.compute(node.name() + " backward", s -> {
             List<NDArray> in = new ArrayList<>();
             for (Slot slot : ins) {
@@ -194,7 +195,7 @@ final class BackwardEmitter {
                 }
                 grads.add(g);
             }
-            KernelContext ctx = cx.context(op, cx.local(s));
+            KernelContext ctx = cx.context(op, cx.local(s), seed);
             if (gatheredGrad) {
                 // the output was reduce-scattered: its gathered gradient covers the pre-scatter region
                 List<Box> outBoxes = new ArrayList<>(ctx.outputBoxes());

@@ -121,6 +121,7 @@ final class Execution {
         for (int k = 0; k < microBatches; k++) {
             boolean lastMicroBatch = k == microBatches - 1;
             params.startMicroBatch();
+            cx.startMicroBatch(step, k);
             if (k > 0) {
                 // a micro-batch's activations and activation gradients go; the parameters' gradient sums stay
                 p.computeAll("clear micro-batch " + k, s -> {

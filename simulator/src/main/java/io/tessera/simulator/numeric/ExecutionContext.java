@@ -92,8 +92,47 @@ final class ExecutionContext {
         return options.dtype() == DType.FLOAT32 ? a.roundToFloat() : a;
     }
 
-    /** The kernel context of {@code op} on local rank {@code rank}: its input and output slice boxes. */
-    KernelContext context(OpPlan op, int rank) {
+    /** The training step being emitted (from 0), for {@link #seed(String)}. */
+    private int step;
+    /** The micro-batch of {@link #step} being emitted (from 0), for {@link #seed(String)}. */
+    private int microBatch;
+
+    /** Starts emitting micro-batch {@code microBatch} of training step {@code step} (both from 0). */
+    void startMicroBatch(int step, int microBatch) {
+        this.step = step;
+        this.microBatch = microBatch;
+    }
+
+    /**
+     * The seed of operator {@code op}'s random masks in the micro-batch being emitted: a 64-bit hash of the run's
+     * seed, the operator's name, the step and the micro-batch, so that two Dropouts draw independent masks and one
+     * Dropout draws a new mask every step and micro-batch. The one-device reference and every rank of a parallel run
+     * get the same seed for the same operator, step and micro-batch (masks are then keyed by global coordinates, so
+     * sharded runs still equal one device); forward and backward of a micro-batch share it. Call it while emitting,
+     * outside the rank programs' closures.
+     */
+    long seed(String op) {
+        long h = mix(options.seed() ^ 0x9E3779B97F4A7C15L);
+        for (int i = 0; i < op.length(); i++) {
+            h = mix(h ^ op.charAt(i));
+        }
+        h = mix(h ^ ((long) op.length() << 32));
+        h = mix(h ^ step);
+        return mix(h ^ ((long) microBatch << 32 | 0x5bd1e995L));
+    }
+
+    /** The splitmix64 finaliser. */
+    private static long mix(long z) {
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
+    /**
+     * The kernel context of {@code op} on local rank {@code rank}: its input and output slice boxes, and the seed
+     * {@code seed} of its random masks (from {@link #seed(String)}).
+     */
+    KernelContext context(OpPlan op, int rank, long seed) {
         List<Box> in = new ArrayList<>();
         for (Layout l : op.inputLayouts()) {
             in.add(l.sliceBox(rank));
@@ -102,7 +141,7 @@ final class ExecutionContext {
         for (Layout l : op.outputLayouts()) {
             out.add(l.sliceBox(rank));
         }
-        return new KernelContext(in, out, options.dtype(), options.seed());
+        return new KernelContext(in, out, options.dtype(), seed);
     }
 
     /**

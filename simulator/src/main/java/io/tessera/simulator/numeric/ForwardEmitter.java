@@ -177,12 +177,13 @@ final class ForwardEmitter {
             ins.add(Slot.input(node.name(), i));
         }
         List<Slot> outs = node.outputs().stream().map(Slot::activation).toList();
+        long seed = cx.seed(op.name());
         p.compute(node.name(), s -> {
             List<NDArray> in = new ArrayList<>();
             for (Slot slot : ins) {
                 in.add(slot.get(s));
             }
-            List<NDArray> out = Kernels.forward(o, cx.context(op, cx.local(s)), in);
+            List<NDArray> out = Kernels.forward(o, cx.context(op, cx.local(s), seed), in);
             for (int k = 0; k < out.size(); k++) {
                 outs.get(k).put(s, cx.round(out.get(k)));
             }

@@ -21,9 +21,10 @@ import java.util.List;
 /**
  * Routes the gradient of an operator's input to where the plan reduces it: a sharded parameter's gradient sum (for
  * its ReduceScatter), the owner of a shared redistribution, the backward ReduceScatter or the reduction and the
- * transposed redistribution back into the producer's layout, a pending partial sum (reduced once), or the tensor's
- * gradient directly. In the one-device reference a parameter's contribution is first scaled by the factor its
- * reductions apply in the parallel plan ({@link GradientScales}).
+ * transposed redistribution back into the producer's layout, a pending partial sum (reduced once; a parameter's
+ * redistributed partial joins it after the transposed redistribution when the planner merged their reductions), or
+ * the tensor's gradient directly. In the one-device reference a parameter's contribution is first scaled by the
+ * factor its reductions apply in the parallel plan ({@link GradientScales}).
  */
 final class GradientRouter {
 
@@ -143,7 +144,10 @@ final class GradientRouter {
                 pr.compute("accumulate " + back, s -> grad.add(s, back.get(s)));
                 return;
             }
-            if (reduced) {
+            // a parameter's partial whose reduction the planner merged with its other consumers' (no reduction of
+            // its own here) returns still partial and joins their pending sum, reduced once
+            boolean deferred = reduced && p != null && !ownReduction(exec, i);
+            if (reduced && !deferred) {
                 ReduceOp r = p != null && cx.plan.config().gradientsMean() ? ReduceOp.MEAN : ReduceOp.SUM;
                 pr.collective("AllReduce " + local, partial, Collectives.allReduce(local.key(), local.key(), r));
             }
@@ -154,7 +158,12 @@ final class GradientRouter {
                         + "gradient; expected the planner to record the backward plan of every returned gradient");
             }
             cx.move(pr, local, from, to, transpose, back, "gradient of " + t);
-            pr.compute("accumulate " + back, s -> grad.add(s, back.get(s)));
+            if (deferred) {
+                Slot pend = Slot.pending(t, partial);
+                pr.compute("pending " + back, s -> pend.add(s, back.get(s)));
+            } else {
+                pr.compute("accumulate " + back, s -> grad.add(s, back.get(s)));
+            }
         } else if (reduced) {
             Slot pend = Slot.pending(t, partial);
             pr.compute("pending " + local, s -> pend.add(s, local.get(s)));
@@ -162,6 +171,17 @@ final class GradientRouter {
             // complete, or a layerwise_parallel parameter's local gradient (not reduced by design)
             pr.compute("accumulate " + local, s -> grad.add(s, local.get(s)));
         }
+    }
+
+    /** Whether the operator lists a gradient reduction of input {@code input} (else it is merged elsewhere). */
+    private static boolean ownReduction(OpExecution exec, int input) {
+        for (Communication c : exec.backward()) {
+            if (c.origin() == Communication.Origin.GRADIENT && c.kind() == CollectiveKind.ALL_REDUCE
+                    && c.input() == input) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The backward ReduceScatter returning the gradient of input {@code input}, which the operator lists, or null. */

@@ -9,7 +9,8 @@ import io.tessera.layout.DType;
  * @param dtype        arithmetic precision: float32 (values rounded to float after every kernel and collective) or
  *                     float64 (default float32)
  * @param learningRate optimizer learning rate (default 0.01)
- * @param seed         seed of the input batches and Dropout masks (default 1)
+ * @param seed         seed of the input batches and Dropout masks (each Dropout mixes it with its name, the step and
+ *                     the micro-batch; default 1)
  * @param threads      worker threads of the simulated cluster (default: available processors)
  */
 public record SimulationOptions(int steps, DType dtype, double learningRate, long seed, int threads) {

@@ -6,7 +6,10 @@ import java.util.Map;
 
 /**
  * The comparison of a simulated multi-rank run with one device. Relative errors are per tensor: the largest
- * absolute difference divided by the largest absolute value of the one-device tensor. Immutable.
+ * absolute difference divided by the largest absolute value of the one-device tensor; a parameter whose relative error
+ * exceeds the tolerance is measured instead against the larger of that value and a round-off floor (16 units of
+ * round-off of the run's largest parameter update, see {@code Simulation}), so that a parameter whose update is 0 in
+ * exact arithmetic is not judged by its round-off alone. Immutable.
  *
  * @param ranks        the number of ranks (all stages)
  * @param stages       the pipeline stages (1 without pipeline parallelism)

@@ -10,8 +10,13 @@ import java.util.Objects;
  *                      for 1F1B, a multiple of {@code stages} for interleaved 1F1B
  * @param schedule      the order of forwards and backwards on each stage
  * @param virtualStages model chunks per device {@code v}: 1 for GPipe and 1F1B, at least 2 for interleaved 1F1B
+ * @param scatterGatherSends Megatron-LM's scatter/gather optimisation of the sends between stages: a boundary tensor
+ *                      replicated over {@code r} ranks of a stage is sent as {@code 1/r} by each of them and
+ *                      AllGathered over those {@code r} ranks of the receiving stage (default false: every rank sends
+ *                      its whole slice)
  */
-public record PipelineOptions(int stages, int microBatches, PipelineSchedule schedule, int virtualStages) {
+public record PipelineOptions(int stages, int microBatches, PipelineSchedule schedule, int virtualStages,
+                              boolean scatterGatherSends) {
 
     /** Validates the values. */
     public PipelineOptions {
@@ -40,9 +45,20 @@ public record PipelineOptions(int stages, int microBatches, PipelineSchedule sch
             }
             if (microBatches % stages != 0) {
                 throw new IllegalArgumentException("interleaved 1F1B: " + microBatches
-                        + " micro-batches is not a multiple of the " + stages + " stages");
+                        + " micro-batches is not a multiple of the " + stages + " stages; use a multiple of "
+                        + stages + " micro-batches (Megatron-LM's rule)");
             }
         }
+    }
+
+    /** Without the scatter/gather send optimisation. */
+    public PipelineOptions(int stages, int microBatches, PipelineSchedule schedule, int virtualStages) {
+        this(stages, microBatches, schedule, virtualStages, false);
+    }
+
+    /** A copy with the scatter/gather send optimisation on or off. */
+    public PipelineOptions withScatterGatherSends(boolean on) {
+        return new PipelineOptions(stages, microBatches, schedule, virtualStages, on);
     }
 
     /** GPipe or 1F1B: one chunk per device. */

@@ -21,7 +21,9 @@ import java.util.Objects;
  * @param recompute           the recompute mode
  * @param events              per stage the compute (forward, recompute, backward, optimizer) and communication (send,
  *                            gradient reduction) spans
- * @param stageCosts          the per-micro-batch costs of each stage ({@code costs} repeated for identical stages)
+ * @param stageCosts          the per-micro-batch costs of each stage ({@code costs} repeated for identical stages), or
+ *                            of each model chunk of a planned interleaved pipeline (chunk {@code c * stages + d} at
+ *                            that index)
  */
 public record PipelineReport(double stepSeconds, double bubbleFraction, long[] peakActivationBytes,
                              int[] peakInFlight, StageCosts costs, PipelineOptions options, Recompute recompute,
@@ -41,9 +43,9 @@ public record PipelineReport(double stepSeconds, double bubbleFraction, long[] p
         events = List.copyOf(events);
         stageCosts = stageCosts == null ? java.util.Collections.nCopies(options.stages(), costs)
                 : List.copyOf(stageCosts);
-        if (stageCosts.size() != options.stages()) {
+        if (stageCosts.size() != options.stages() && stageCosts.size() != options.chunks()) {
             throw new IllegalArgumentException("pipeline report: " + stageCosts.size() + " stage costs; expected "
-                    + options.stages());
+                    + options.stages() + " (one per stage) or " + options.chunks() + " (one per chunk)");
         }
     }
 
@@ -93,9 +95,12 @@ public record PipelineReport(double stepSeconds, double bubbleFraction, long[] p
                     TimelineReport.seconds(costs.forwardSeconds()), TimelineReport.seconds(costs.backwardSeconds()),
                     TimelineReport.seconds(costs.sendSeconds())));
         } else {
+            boolean chunks = stageCosts.size() != options.stages();
             for (int st = 0; st < stageCosts.size(); st++) {
                 StageCosts c = stageCosts.get(st);
-                s.append(String.format(Locale.ROOT, "stage %d per micro-batch: forward %s, backward %s, send %s%n", st,
+                String who = chunks ? String.format(Locale.ROOT, "chunk %d (stage %d)", st, st % options.stages())
+                        : "stage " + st;
+                s.append(String.format(Locale.ROOT, "%s per micro-batch: forward %s, backward %s, send %s%n", who,
                         TimelineReport.seconds(c.forwardSeconds()), TimelineReport.seconds(c.backwardSeconds()),
                         TimelineReport.seconds(c.sendSeconds())));
             }

@@ -15,16 +15,24 @@ import java.util.Objects;
  * @param sendSeconds      one send of the boundary tensor of one micro-batch to the next (or previous) stage, in
  *                         seconds, on the slowest link between neighbouring stages
  * @param activationBytes  forward activations one micro-batch keeps for the stage's backward, in bytes per rank
+ *                         (what its operators save for their backward, {@link io.tessera.planner.cost.ActivationMemory})
  * @param inputBytes       the stage input of one micro-batch (the boundary tensor), in bytes per rank
- * @param attentionSeconds the forward of the attention scores and softmax of one micro-batch, in seconds (what
- *                         {@link Recompute#SELECTIVE} re-runs)
- * @param attentionBytes   the activations of those operators for one micro-batch, in bytes per rank (what
- *                         {@link Recompute#SELECTIVE} does not keep)
+ * @param attentionSeconds the forward of the core attention of one micro-batch ({@link Recompute#selectiveOps}), in
+ *                         seconds (what {@link Recompute#SELECTIVE} re-runs)
+ * @param attentionBytes   of {@code activationBytes}, what the core attention saves inside itself for one
+ *                         micro-batch, in bytes per rank (what {@link Recompute#SELECTIVE} does not keep)
  * @param tail             the once-per-step work after the stage's last backward, in order: gradient reductions and
  *                         the optimizer update
+ * @param fullKeptBytes    what {@link Recompute#FULL} keeps per micro-batch, in bytes per rank: each transformer
+ *                         layer's input plus what the operators outside layers keep (the stage input without layers)
+ * @param fullWorkingBytes what {@link Recompute#FULL} has live while one layer is recomputed and back-propagated, in
+ *                         bytes per rank (one layer's activations; the whole stage's without layers)
+ * @param attentionWorkingBytes what {@link Recompute#SELECTIVE} has live while one core attention is recomputed, in
+ *                         bytes per rank
  */
 public record StageCosts(double forwardSeconds, double backwardSeconds, double sendSeconds, long activationBytes,
-                         long inputBytes, double attentionSeconds, long attentionBytes, List<TailStep> tail) {
+                         long inputBytes, double attentionSeconds, long attentionBytes, List<TailStep> tail,
+                         long fullKeptBytes, long fullWorkingBytes, long attentionWorkingBytes) {
 
     /** Validates and copies. */
     public StageCosts {
@@ -39,7 +47,22 @@ public record StageCosts(double forwardSeconds, double backwardSeconds, double s
                     + inputBytes + " B, attention " + attentionBytes + " B; expected values >= 0 with attention "
                     + "<= activations");
         }
+        if (fullKeptBytes < 0 || fullWorkingBytes < 0 || attentionWorkingBytes < 0) {
+            throw new IllegalArgumentException("stage costs: full recompute keeps " + fullKeptBytes + " B with "
+                    + fullWorkingBytes + " B live, selective " + attentionWorkingBytes + " B live; expected values "
+                    + ">= 0");
+        }
         tail = List.copyOf(tail);
+    }
+
+    /**
+     * Costs whose recompute figures are the stage-level ones: full recompute keeps the stage input and has the whole
+     * stage's activations live, selective has all of the stage's attention activations live.
+     */
+    public StageCosts(double forwardSeconds, double backwardSeconds, double sendSeconds, long activationBytes,
+                      long inputBytes, double attentionSeconds, long attentionBytes, List<TailStep> tail) {
+        this(forwardSeconds, backwardSeconds, sendSeconds, activationBytes, inputBytes, attentionSeconds,
+                attentionBytes, tail, inputBytes, activationBytes, attentionBytes);
     }
 
     /** Equal micro-batch costs without communication, attention or tail: the toy case of the closed forms. */
@@ -51,7 +74,7 @@ public record StageCosts(double forwardSeconds, double backwardSeconds, double s
     /** A copy whose sends take {@code seconds}. */
     public StageCosts withSendSeconds(double seconds) {
         return new StageCosts(forwardSeconds, backwardSeconds, seconds, activationBytes, inputBytes, attentionSeconds,
-                attentionBytes, tail);
+                attentionBytes, tail, fullKeptBytes, fullWorkingBytes, attentionWorkingBytes);
     }
 
     /**

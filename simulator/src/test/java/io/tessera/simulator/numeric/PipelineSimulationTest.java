@@ -71,6 +71,21 @@ class PipelineSimulationTest {
     }
 
     @Test
+    void interleavedChunksWrapAroundTheStagesAndEqualOneDevice() {
+        // 4 layers in 2 stages x 2 chunks: chunk 1 (layer 1) on stage 1 sends back to chunk 2 (layer 2) on stage 0
+        for (DType d : List.of(DType.FLOAT64, DType.FLOAT32)) {
+            GptConfig c = gpt(d);
+            PipelinePlan pipe = PipelinePlan.plan(Zoo.gpt(c), HandPlans.megatronGptConfig(c, 2, 2), 2, 2, 2,
+                    op -> Optional.empty());
+            assertEquals(3, pipe.boundaries().size(), pipe.boundaries().toString());
+            assertEquals(1, pipe.boundaries().get(1).fromStage());
+            assertEquals(0, pipe.boundaries().get(1).toStage());
+            SimulationReport r = assertPasses("gpt 2 x 2 chunks x (tp2 x dp2)", pipe, d == DType.FLOAT64 ? F64 : F32);
+            assertTrue(r.maxRelError() <= (d == DType.FLOAT64 ? 1e-12 : 1e-5), r.summary());
+        }
+    }
+
+    @Test
     void megatronGptInTwoStagesOfTp4Dp2WithFourMicroBatches() {
         PipelinePlan f64 = megatron(gpt(DType.FLOAT64), 2, 2, 4, 4);
         assertEquals(16, f64.devices());

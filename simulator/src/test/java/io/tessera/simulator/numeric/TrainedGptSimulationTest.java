@@ -23,7 +23,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The zoo gpt as trained (biases, dropouts, causal mask, tied embeddings all on) executed on simulated ranks under
  * Megatron's hand plan: the training steps equal the one-device steps (float32 within 1e-5, float64 within 1e-12),
- * with tensor x data parallelism, with sequence parallelism and in a 2-stage pipeline.
+ * with tensor x data parallelism (the tied table's gradient reduced once over the data-parallel group), with sequence
+ * parallelism, over micro-batches and in a 2-stage pipeline.
  *
  * <p>The biases start "normal" here instead of the zoo's "zeros" (through the network JSON): the key bias's gradient
  * is exactly 0 in exact arithmetic (softmax is invariant to the constant {@code q . bk} added to a row of scores), so
@@ -70,7 +71,9 @@ class TrainedGptSimulationTest {
     @ParameterizedTest(name = "tp {0} x dp {1}, sequence parallel {2}, tied {3}, {4}")
     @CsvSource({"4, 1, false, true, float64", "4, 1, false, true, float32", "4, 1, true, true, float64",
         "4, 1, true, true, float32", "4, 2, false, false, float64", "4, 2, false, false, float32",
-        "4, 2, true, false, float64", "4, 2, true, false, float32", "2, 2, true, false, float32"})
+        "4, 2, true, false, float64", "4, 2, true, false, float32", "2, 2, true, false, float32",
+        "2, 2, false, true, float64", "2, 2, false, true, float32", "2, 2, true, true, float64",
+        "2, 2, true, true, float32", "2, 4, false, true, float64"})
     void megatronStepsEqualOneDevice(int tp, int dp, boolean sequenceParallel, boolean tied, String dtype) {
         DType d = DType.parse(dtype);
         GptConfig c = trained(d).withTiedEmbeddings(tied);
@@ -85,6 +88,20 @@ class TrainedGptSimulationTest {
             assertTrue(r.paramErrors().containsKey(p), p + " in " + r.paramErrors().keySet());
         }
         assertEquals(!tied, r.paramErrors().containsKey("head.weight"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"float64", "float32"})
+    void tiedTableOverMicroBatchesEqualsOneDevice(String dtype) {
+        // one stage, 2 micro-batches: the head's partial of the table is summed over them, returned to the table's
+        // layout and reduced once with the lookup's, in the last micro-batch
+        DType d = DType.parse(dtype);
+        GptConfig c = trained(d);
+        PipelinePlan pipe = PipelinePlan.plan(withNormalBiases(c), HandPlans.megatronGptConfig(c, 2, 2, true), 1, 2,
+                op -> Optional.empty());
+        SimulationReport r = Simulation.run(pipe, options(d));
+        assertPasses("tied, 2 micro-batches of tp 2 x dp 2 sp, " + dtype, r);
+        assertTrue(r.paramErrors().containsKey("embedding.word_table"), r.paramErrors().keySet().toString());
     }
 
     @ParameterizedTest(name = "{0}")

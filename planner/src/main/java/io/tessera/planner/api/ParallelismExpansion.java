@@ -1,0 +1,231 @@
+package io.tessera.planner.api;
+
+import io.tessera.layout.DType;
+import io.tessera.planner.handplan.HandPlans;
+import io.tessera.planner.op.Strategy;
+import io.tessera.planner.strategy.DatasetStrategy;
+import io.tessera.planner.strategy.NetworkRef;
+import io.tessera.planner.strategy.OpStrategy;
+import io.tessera.planner.strategy.OptimizerKind;
+import io.tessera.planner.strategy.ParallelOptimizerConfig;
+import io.tessera.planner.strategy.ParallelSettings;
+import io.tessera.planner.strategy.Parallelism;
+import io.tessera.planner.strategy.StrategyFile;
+import io.tessera.planner.zoo.GptConfig;
+import io.tessera.planner.zoo.Zoo;
+
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Expands a strategy file's {@code parallelism} section (Megatron-style degrees) into what the planner reads: the
+ * zoo {@code gpt}'s network arguments (batch, dtype), per-operator in/out strategies, pipeline stages, micro-batches,
+ * the dataset strategy and the optimizer settings (format: {@code strategies/README.md}, "Parallelism degrees").
+ * <ul>
+ *   <li>Network: the batch becomes {@code micro_batch_size * data} (one micro-batch over all data-parallel
+ *       replicas); {@code precision} fp16 / bf16 sets the dtype to float16 / bfloat16.</li>
+ *   <li>Operators: {@link HandPlans#megatronGpt(GptConfig, int, int, boolean)} and
+ *       {@link HandPlans#megatronGptOutStrategies} with {@code dp = data}, {@code mp = tensor} and
+ *       {@code sequence_parallel}, on one stage's {@code tensor * data} devices; an {@code operators} entry of the file
+ *       replaces the expanded entry of its operator (in and out strategy).</li>
+ *   <li>Stages (pipeline {@code > 1}, virtual_pipeline 1): Megatron's split, {@code layers / pipeline} consecutive
+ *       layers per stage ({@code "layers.i.*"}); the embedding joins stage 0, the final LayerNorm, head and loss the
+ *       last stage (the stage of their inputs). With virtual_pipeline {@code > 1} the planner splits the stages. A
+ *       {@code stages} entry of the file overrides the expanded one with the same key.</li>
+ *   <li>Parallel settings: {@code pipeline_stages = pipeline}, {@code micro_batches = global_batch_size /
+ *       (micro_batch_size * data)}; the dataset strategy {@code [[data, 1], [data, 1]]} (tokens and labels, as
+ *       {@link HandPlans#megatronGptBuilder}) unless the file gives one; optimizer adam (Megatron trains with Adam)
+ *       unless the file names another; {@code distributed_optimizer} enables the parallel optimizer with
+ *       {@code optimizer_weight_shard_size = data} and threshold 0 (every parameter sharded over the data-parallel
+ *       group) unless the file gives its own {@code parallel_optimizer_config}.</li>
+ * </ul>
+ * The {@code cluster} key is kept; the expanded file has no {@code parallelism} section.
+ */
+public final class ParallelismExpansion {
+
+    /** The zoo model the degrees expand for. */
+    public static final String MODEL = "gpt";
+
+    private ParallelismExpansion() {
+    }
+
+    /**
+     * The file with its {@code parallelism} section expanded; {@code file} itself when it has none.
+     *
+     * @throws IllegalArgumentException (one line, starting with the key at fault) when the network is not the zoo
+     *                                  gpt, its arguments contradict the degrees, a degree does not divide the model's
+     *                                  dimension it splits, or the precision is not supported
+     */
+    public static StrategyFile expand(StrategyFile file) {
+        if (file.parallelism().isEmpty()) {
+            return file;
+        }
+        Parallelism p = file.parallelism().get();
+        int devices = file.deviceCount();
+        int data = p.dataFor(devices);
+        int micro = p.microBatchesFor(devices);
+        NetworkRef.Zoo zoo = zooGpt(file.network());
+        Map<String, Object> args = new LinkedHashMap<>(zoo.args());
+        int batch = p.networkBatchFor(devices);
+        Object givenBatch = args.get("batch");
+        if (givenBatch != null && !String.valueOf(batch).equals(integralText(givenBatch))) {
+            throw new IllegalArgumentException("parallelism: network.args.batch is " + givenBatch
+                    + " but micro_batch_size " + p.microBatchSize() + " x data " + data + " = " + batch
+                    + " (the network is one micro-batch over all data-parallel replicas); remove network.args.batch "
+                    + "or make it " + batch);
+        }
+        args.put("batch", batch);
+        Optional<DType> dtype = p.precisionIfGiven().map(ParallelismExpansion::dtypeOf);
+        if (dtype.isPresent()) {
+            Object givenDtype = args.get("dtype");
+            if (givenDtype != null && parsedDtype(givenDtype).filter(d -> d == dtype.get()).isEmpty()) {
+                throw new IllegalArgumentException("parallelism: network.args.dtype is " + givenDtype
+                        + " but precision " + p.precision().jsonName() + " gives " + dtype.get().jsonName()
+                        + "; remove network.args.dtype or the precision");
+            }
+            args.put("dtype", dtype.get().jsonName());
+        }
+        NetworkRef network = NetworkRef.zoo(zoo.name(), args);
+        GptConfig c = gptConfig(args);
+        checkDegrees(p, c, data);
+
+        Map<String, Strategy> in = HandPlans.megatronGpt(c, data, p.tensor(), p.sequenceParallel());
+        Map<String, Strategy> out = HandPlans.megatronGptOutStrategies(c, data, p.tensor(), p.sequenceParallel());
+        Map<String, OpStrategy> ops = new LinkedHashMap<>();
+        in.forEach((op, s) -> ops.put(op, OpStrategy.of(s, out.get(op))));
+        ops.putAll(file.operators());
+
+        Map<String, Integer> stages = new LinkedHashMap<>(megatronStages(c, p));
+        stages.putAll(file.stages());
+
+        ParallelSettings given = file.parallel();
+        ParallelSettings defaults = ParallelSettings.defaults();
+        ParallelSettings.Builder b = given.toBuilder().pipelineStages(p.pipeline()).microBatches(micro);
+        if (given.datasetStrategy().equals(defaults.datasetStrategy())) {
+            b.datasetStrategy(new DatasetStrategy.Explicit(Strategy.of(new int[] {data, 1}, new int[] {data, 1})));
+        }
+        if (given.optimizer() == defaults.optimizer()) {
+            b.optimizer(OptimizerKind.ADAM);
+        }
+        if (p.distributedOptimizer()) {
+            b.enableParallelOptimizer(true);
+            if (given.parallelOptimizerConfig().equals(defaults.parallelOptimizerConfig())) {
+                b.parallelOptimizerConfig(ParallelOptimizerConfig.of(0, data));
+            }
+        }
+        return new StrategyFile(network, file.devices(), b.build(), ops, file.parameters(), stages, file.baseDir(),
+                Optional.empty(), file.cluster());
+    }
+
+    /**
+     * The network dtype of a precision: fp16 float16, bf16 bfloat16. The one place a precision becomes a dtype.
+     *
+     * @throws IllegalArgumentException for fp8, which has no dtype yet
+     */
+    static DType dtypeOf(Parallelism.Precision precision) {
+        return switch (precision) {
+            case FP16 -> DType.FLOAT16;
+            case BF16 -> DType.BFLOAT16;
+            case FP8 -> throw new IllegalArgumentException("parallelism.precision: precision fp8 is not supported yet; "
+                    + "use bf16");
+        };
+    }
+
+    /**
+     * Megatron's pipeline split: {@code "layers.i.*"} on stage {@code i / (layers / pipeline)}; empty with one stage
+     * or with virtual_pipeline {@code > 1} (the planner splits those).
+     */
+    static Map<String, Integer> megatronStages(GptConfig c, Parallelism p) {
+        Map<String, Integer> out = new LinkedHashMap<>();
+        if (p.pipeline() == 1 || p.virtualPipeline() > 1) {
+            return out;
+        }
+        int perStage = c.layers() / p.pipeline();
+        for (int i = 0; i < c.layers(); i++) {
+            out.put("layers." + i + ".*", i / perStage);
+        }
+        return out;
+    }
+
+    private static NetworkRef.Zoo zooGpt(NetworkRef ref) {
+        String what;
+        if (ref instanceof NetworkRef.Zoo z) {
+            if (z.name().trim().toLowerCase(Locale.ROOT).equals(MODEL)) {
+                return z;
+            }
+            what = "the zoo model '" + z.name() + "'";
+        } else {
+            what = "the network file '" + ((NetworkRef.File) ref).path() + "'";
+        }
+        throw new IllegalArgumentException("parallelism: the network is " + what + "; the degrees expand for the zoo "
+                + "model gpt only: give per-operator strategies in operators (and parallel.pipeline_stages, "
+                + "micro_batches) instead of the parallelism section");
+    }
+
+    /** The degrees against the model's dimensions, in the section's own terms. */
+    private static void checkDegrees(Parallelism p, GptConfig c, int data) {
+        int t = p.tensor();
+        if (c.heads() % t != 0 || c.ffn() % t != 0 || c.vocab() % t != 0) {
+            throw new IllegalArgumentException("parallelism.tensor: found " + t + "; expected a divisor of the "
+                    + "model's heads " + c.heads() + ", ffn " + c.ffn() + " and vocab " + c.vocab()
+                    + " (tensor parallelism splits them)");
+        }
+        long rows = (long) c.batch() / data * c.seq();
+        if (p.sequenceParallel() && rows % t != 0) {
+            throw new IllegalArgumentException("parallelism.sequence_parallel: tensor " + t + " does not divide the "
+                    + rows + " token rows of a micro-batch (micro_batch_size x seq); choose a tensor degree that "
+                    + "divides them or turn sequence_parallel off");
+        }
+        long chunks = (long) p.pipeline() * p.virtualPipeline();
+        if (c.layers() % chunks != 0) {
+            throw new IllegalArgumentException("parallelism.pipeline: pipeline " + p.pipeline() + " x virtual_pipeline "
+                    + p.virtualPipeline() + " = " + chunks + " does not divide the model's " + c.layers()
+                    + " layers; choose degrees whose product divides the layers (every chunk gets the same layers)");
+        }
+    }
+
+    /**
+     * The gpt configuration of zoo arguments, as {@link Zoo#build} reads them. On a value it cannot read, the zoo's
+     * own error is thrown.
+     */
+    static GptConfig gptConfig(Map<String, Object> args) {
+        try {
+            GptConfig d = GptConfig.defaults();
+            int hidden = intArg(args, "hidden", d.hidden());
+            DType dtype = args.containsKey("dtype") ? parsedDtype(args.get("dtype")).orElseThrow() : d.dtype();
+            return new GptConfig(intArg(args, "layers", d.layers()), hidden, intArg(args, "heads", d.heads()),
+                    intArg(args, "ffn", 4 * hidden), intArg(args, "seq", d.seq()), intArg(args, "vocab", d.vocab()),
+                    intArg(args, "batch", d.batch()), dtype);
+        } catch (RuntimeException e) {
+            Zoo.build(MODEL, args); // throws the zoo's message for the argument at fault
+            throw e;
+        }
+    }
+
+    private static int intArg(Map<String, Object> args, String key, int def) {
+        Object v = args.get(key);
+        return v == null ? def : Integer.parseInt(integralText(v));
+    }
+
+    /** An integral argument value as decimal text ("8" for 8, 8L, 8.0 and "8"); other values as they print. */
+    private static String integralText(Object v) {
+        if (v instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue())
+                && Math.abs(n.doubleValue()) < 1e15) {
+            return Long.toString(n.longValue());
+        }
+        return String.valueOf(v).trim();
+    }
+
+    private static Optional<DType> parsedDtype(Object v) {
+        if (v instanceof DType d) {
+            return Optional.of(d);
+        }
+        try {
+            return Optional.of(DType.parse(String.valueOf(v)));
+        } catch (IllegalArgumentException e) {
+            return Optional.empty();
+        }
+    }
+}

@@ -1,0 +1,287 @@
+package io.tessera.planner.strategy;
+
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.stream.Collectors;
+
+/**
+ * The {@code parallelism} section of a strategy file: Megatron-style parallelism degrees, expanded by the planner into
+ * per-operator strategies, pipeline stages, micro-batches and optimizer settings (format and expansion:
+ * {@code strategies/README.md}, "Parallelism degrees"). The degrees are checked against the device count by
+ * {@link StrategyFile}; against the model by the expansion.
+ *
+ * @param tensor               {@code tensor}: tensor-parallel degree, {@code >= 1}; default 1
+ * @param sequenceParallel     {@code sequence_parallel}: Megatron's sequence parallelism inside the tensor-parallel
+ *                             group; default false
+ * @param pipeline             {@code pipeline}: pipeline stages, {@code >= 1}; default 1
+ * @param virtualPipeline      {@code virtual_pipeline}: model chunks per pipeline stage of the interleaved 1F1B
+ *                             schedule, {@code >= 1}, above 1 only with {@code pipeline > 1}; default 1
+ * @param data                 {@code data}: data-parallel degree, {@code >= 1}; 0 means omitted: then
+ *                             {@code devices / (tensor * pipeline)} ({@link #dataFor})
+ * @param microBatchSize       {@code micro_batch_size}: sequences per micro-batch per data-parallel replica,
+ *                             {@code >= 1}; default 1
+ * @param globalBatchSize      {@code global_batch_size}: sequences per training step over all replicas, a multiple
+ *                             of {@code micro_batch_size * data}; 0 means omitted: one micro-batch,
+ *                             {@code micro_batch_size * data} ({@link #globalBatchSizeFor})
+ * @param recompute            {@code recompute}: activation recompute; null means {@link Recompute#NONE}
+ * @param distributedOptimizer {@code distributed_optimizer}: shard the optimizer over the data-parallel group;
+ *                             default false
+ * @param precision            {@code precision}: the training precision; null means omitted (the network's dtype
+ *                             unchanged)
+ */
+public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, int virtualPipeline, int data,
+                          int microBatchSize, int globalBatchSize, Recompute recompute, boolean distributedOptimizer,
+                          Precision precision) {
+
+    /** Activation recompute, as Megatron's {@code --recompute-granularity}. */
+    public enum Recompute {
+        /** Every activation is kept until its backward. */
+        NONE,
+        /** Megatron's selective recompute: the core attention is re-run in backward, its activations not kept. */
+        SELECTIVE,
+        /** Full recompute: only layer (stage) inputs are kept, the forward re-runs before the backward. */
+        FULL;
+
+        /** The name in strategy files: {@code none}, {@code selective} or {@code full}. */
+        public String jsonName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        /** The mode named {@code name} exactly; empty for any other text. */
+        public static Optional<Recompute> of(String name) {
+            return Arrays.stream(values()).filter(r -> r.jsonName().equals(name)).findFirst();
+        }
+
+        /** The valid names, comma separated. */
+        public static String validNames() {
+            return Arrays.stream(values()).map(Recompute::jsonName).collect(Collectors.joining(", "));
+        }
+    }
+
+    /** The training precision: the dtype of activations and parameters (mixed precision as Megatron's flags). */
+    public enum Precision {
+        /** {@code fp16}: float16. */
+        FP16,
+        /** {@code bf16}: bfloat16. */
+        BF16,
+        /** {@code fp8}: FP8 GEMM inputs (Transformer Engine), bf16 elsewhere. */
+        FP8;
+
+        /** The name in strategy files: {@code fp16}, {@code bf16} or {@code fp8}. */
+        public String jsonName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        /** The precision named {@code name} exactly; empty for any other text. */
+        public static Optional<Precision> of(String name) {
+            return Arrays.stream(values()).filter(p -> p.jsonName().equals(name)).findFirst();
+        }
+
+        /** The valid names, comma separated. */
+        public static String validNames() {
+            return Arrays.stream(values()).map(Precision::jsonName).collect(Collectors.joining(", "));
+        }
+    }
+
+    /** Validates the degrees and replaces a null recompute by {@link Recompute#NONE}. */
+    public Parallelism {
+        positive("tensor", tensor, "a tensor-parallel degree >= 1 (default 1)");
+        positive("pipeline", pipeline, "a number of pipeline stages >= 1 (default 1)");
+        positive("virtual_pipeline", virtualPipeline, "a number of model chunks per stage >= 1 (default 1)");
+        positive("micro_batch_size", microBatchSize, "a micro-batch size >= 1 (default 1)");
+        if (data < 0) {
+            throw new IllegalArgumentException("parallelism.data: found " + data
+                    + "; expected a data-parallel degree >= 1 (default: devices / (tensor x pipeline))");
+        }
+        if (globalBatchSize < 0) {
+            throw new IllegalArgumentException("parallelism.global_batch_size: found " + globalBatchSize
+                    + "; expected a batch size >= 1 (default: micro_batch_size x data)");
+        }
+        if (virtualPipeline > 1 && pipeline == 1) {
+            throw new IllegalArgumentException("parallelism.virtual_pipeline: found " + virtualPipeline
+                    + " with pipeline 1; expected 1 without pipeline stages (interleaving splits each stage's layers "
+                    + "into chunks), or set pipeline");
+        }
+        if (data > 0 && globalBatchSize > 0) {
+            checkGlobalBatch(microBatchSize, data, globalBatchSize);
+        }
+        recompute = recompute == null ? Recompute.NONE : recompute;
+    }
+
+    /** The defaults: every degree 1, data from the devices, one micro-batch of 1, no recompute, dtype unchanged. */
+    public static Parallelism defaults() {
+        return builder().build();
+    }
+
+    /** A builder starting from {@link #defaults()}. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A builder starting from this section. */
+    public Builder toBuilder() {
+        return new Builder().tensor(tensor).sequenceParallel(sequenceParallel).pipeline(pipeline)
+                .virtualPipeline(virtualPipeline).data(data).microBatchSize(microBatchSize)
+                .globalBatchSize(globalBatchSize).recompute(recompute).distributedOptimizer(distributedOptimizer)
+                .precision(precision);
+    }
+
+    /** The precision, empty when omitted (the network's dtype is kept). */
+    public Optional<Precision> precisionIfGiven() {
+        return Optional.ofNullable(precision);
+    }
+
+    /**
+     * The data-parallel degree on {@code devices} devices: {@code data} when given, else
+     * {@code devices / (tensor * pipeline)}.
+     *
+     * @throws IllegalArgumentException when the degrees' product is not {@code devices}, naming the product
+     */
+    public int dataFor(int devices) {
+        long tp = (long) tensor * pipeline;
+        if (data == 0) {
+            if (devices % tp != 0) {
+                throw new IllegalArgumentException("parallelism: devices " + devices + " is not a multiple of tensor "
+                        + tensor + " x pipeline " + pipeline + " = " + tp + "; choose tensor and pipeline whose "
+                        + "product divides the device count (data = devices / (tensor x pipeline))");
+            }
+            return (int) (devices / tp);
+        }
+        long product = tp * data;
+        if (product != devices) {
+            throw new IllegalArgumentException("parallelism: tensor " + tensor + " x pipeline " + pipeline + " x data "
+                    + data + " = " + product + " but devices is " + devices + "; choose degrees whose product is the "
+                    + "device count, or omit data (then data = devices / (tensor x pipeline))");
+        }
+        return data;
+    }
+
+    /**
+     * The global batch size on {@code devices} devices: {@code global_batch_size} when given, else one micro-batch,
+     * {@code micro_batch_size * data}.
+     *
+     * @throws IllegalArgumentException as {@link #dataFor}, or when it is not a multiple of
+     *                                  {@code micro_batch_size * data}
+     */
+    public int globalBatchSizeFor(int devices) {
+        int d = dataFor(devices);
+        if (globalBatchSize == 0) {
+            return Math.multiplyExact(microBatchSize, d);
+        }
+        checkGlobalBatch(microBatchSize, d, globalBatchSize);
+        return globalBatchSize;
+    }
+
+    /** The micro-batches per step: {@code global_batch_size / (micro_batch_size * data)}. */
+    public int microBatchesFor(int devices) {
+        return (int) (globalBatchSizeFor(devices) / ((long) microBatchSize * dataFor(devices)));
+    }
+
+    /** The network's batch, one micro-batch over all data-parallel replicas: {@code micro_batch_size * data}. */
+    public int networkBatchFor(int devices) {
+        return Math.multiplyExact(microBatchSize, dataFor(devices));
+    }
+
+    private static void checkGlobalBatch(int microBatchSize, int data, int globalBatchSize) {
+        long step = (long) microBatchSize * data;
+        if (globalBatchSize % step != 0) {
+            throw new IllegalArgumentException("parallelism.global_batch_size: found " + globalBatchSize
+                    + "; expected a multiple of micro_batch_size " + microBatchSize + " x data " + data + " = " + step
+                    + " (every step runs whole micro-batches on every data-parallel replica)");
+        }
+    }
+
+    private static void positive(String key, int v, String expected) {
+        if (v < 1) {
+            throw new IllegalArgumentException("parallelism." + key + ": found " + v + "; expected " + expected);
+        }
+    }
+
+    /** Builds {@link Parallelism}; unset values keep the defaults. Not thread-safe. */
+    public static final class Builder {
+        private int tensor = 1;
+        private boolean sequenceParallel;
+        private int pipeline = 1;
+        private int virtualPipeline = 1;
+        private int data;
+        private int microBatchSize = 1;
+        private int globalBatchSize;
+        private Recompute recompute;
+        private boolean distributedOptimizer;
+        private Precision precision;
+
+        private Builder() {
+        }
+
+        /** Sets {@code tensor}. */
+        public Builder tensor(int v) {
+            tensor = v;
+            return this;
+        }
+
+        /** Sets {@code sequence_parallel}. */
+        public Builder sequenceParallel(boolean v) {
+            sequenceParallel = v;
+            return this;
+        }
+
+        /** Sets {@code pipeline}. */
+        public Builder pipeline(int v) {
+            pipeline = v;
+            return this;
+        }
+
+        /** Sets {@code virtual_pipeline}. */
+        public Builder virtualPipeline(int v) {
+            virtualPipeline = v;
+            return this;
+        }
+
+        /** Sets {@code data} (0: from the devices). */
+        public Builder data(int v) {
+            data = v;
+            return this;
+        }
+
+        /** Sets {@code micro_batch_size}. */
+        public Builder microBatchSize(int v) {
+            microBatchSize = v;
+            return this;
+        }
+
+        /** Sets {@code global_batch_size} (0: one micro-batch). */
+        public Builder globalBatchSize(int v) {
+            globalBatchSize = v;
+            return this;
+        }
+
+        /** Sets {@code recompute}. */
+        public Builder recompute(Recompute v) {
+            recompute = v;
+            return this;
+        }
+
+        /** Sets {@code distributed_optimizer}. */
+        public Builder distributedOptimizer(boolean v) {
+            distributedOptimizer = v;
+            return this;
+        }
+
+        /** Sets {@code precision} (null: the network's dtype). */
+        public Builder precision(Precision v) {
+            precision = v;
+            return this;
+        }
+
+        /**
+         * The section.
+         *
+         * @throws IllegalArgumentException when a value is invalid
+         */
+        public Parallelism build() {
+            return new Parallelism(tensor, sequenceParallel, pipeline, virtualPipeline, data, microBatchSize,
+                    globalBatchSize, recompute, distributedOptimizer, precision);
+        }
+    }
+}
