@@ -16,6 +16,7 @@ import io.tessera.simulator.timeline.PipelineReport;
 import io.tessera.simulator.timeline.PipelineSchedule;
 import io.tessera.simulator.timeline.PipelineTimeline;
 import io.tessera.simulator.timeline.StageCosts;
+import io.tessera.simulator.timeline.StrategyStep;
 import io.tessera.planner.cost.Recompute;
 import io.tessera.simulator.timeline.Timeline;
 import io.tessera.simulator.timeline.TimelineOptions;
@@ -153,11 +154,9 @@ final class AnalyticSimulation {
     /** The analytic step of a strategy file with pipeline stages: its own stages and micro-batches. */
     private int runPlannedPipeline(PipelinePlan pipe, PrintWriter out) {
         ClusterSpec spec = cluster(pipe.devices());
-        int chunks = StrategyPlans.virtualPipeline(file);
-        PipelineSchedule s = schedule != null ? schedule : fileSchedule(chunks);
         PipelineReport report;
         try {
-            report = plannedPipeline(pipe, s, chunks, new TimelineOptions(spec, overlap, 0));
+            report = StrategyStep.run(file, pipe, spec, schedule, recompute, overlap);
         } catch (IllegalArgumentException e) {
             throw new InputException(strategy + ": " + Json.oneLine(e.getMessage()), e);
         }
@@ -173,31 +172,6 @@ final class AnalyticSimulation {
                 n.put("activation_bytes", c.activationBytes());
             }
         });
-    }
-
-    /**
-     * The schedule of a strategy file's own pipeline stages when {@code --schedule} is not given: 1F1B, the
-     * interleaved 1F1B with {@code parallelism.virtual_pipeline > 1} model chunks per stage.
-     */
-    static PipelineSchedule fileSchedule(int virtualPipeline) {
-        return virtualPipeline > 1 ? PipelineSchedule.INTERLEAVED_1F1B : PipelineSchedule.ONE_F_ONE_B;
-    }
-
-    /**
-     * The one place a planned pipeline meets the timeline: {@code pipe} with {@code schedule}, the recompute mode and
-     * {@code virtualPipeline} model chunks per stage ({@code parallelism.virtual_pipeline}). The timeline of planned
-     * stages runs gpipe and 1F1B; chunks above 1 are refused here.
-     *
-     * @throws IllegalArgumentException when the schedule or chunk count cannot run on planned stages
-     */
-    private PipelineReport plannedPipeline(PipelinePlan pipe, PipelineSchedule schedule, int virtualPipeline,
-                                           TimelineOptions options) {
-        if (virtualPipeline > 1) {
-            throw new IllegalArgumentException("parallelism.virtual_pipeline: found " + virtualPipeline + "; the "
-                    + "interleaved schedule over planned stages is not simulated by this version; use "
-                    + "virtual_pipeline 1");
-        }
-        return PipelineTimeline.run(pipe, schedule, recompute(), options);
     }
 
     private int runPipeline(Plan plan, PrintWriter out) {

@@ -66,6 +66,12 @@ final class ValidateCommand implements Callable<Integer> {
             if (Files.exists(strategies) && !Files.isDirectory(strategies)) {
                 throw new InputException("--write-strategies " + strategies + " is a file; expected a directory");
             }
+            try {
+                Files.createDirectories(strategies);
+            } catch (java.io.IOException e) {
+                throw new InputException("--write-strategies " + strategies + ": cannot create the directory ("
+                        + e.getMessage() + ")", e);
+            }
             for (PublishedRun r : table.runs()) {
                 Json.writeAtomically("--write-strategies", strategies.resolve(fileName(r)), r.strategyJson());
             }

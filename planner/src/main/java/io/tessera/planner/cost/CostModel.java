@@ -141,7 +141,7 @@ public final class CostModel {
      *   <li>a GEMM epilogue: a {@code BiasAdd}, or an elementwise {@code Binary} with a one-element operand (a scale),
      *       applied to the output of a matrix product it is the only consumer of;</li>
      *   <li>an elementwise prologue: an elementwise operator ({@code Binary}, {@code BiasAdd}, {@code Activation},
-     *       {@code Dropout}, {@code Cast}) whose output's only consumer is another elementwise operator or a
+     *       {@code Dropout}, {@code Cast}, {@code CausalMask}) whose output's only consumer is another elementwise operator or a
      *       {@code Softmax}, which reads the operator's inputs instead of its output in the same kernel (fused
      *       scale-mask-softmax, bias-GeLU, bias-dropout-add).</li>
      * </ol>
@@ -183,7 +183,7 @@ public final class CostModel {
     private static boolean elementwise(Operator o) {
         return o instanceof io.tessera.planner.op.Binary || o instanceof io.tessera.planner.op.BiasAdd
                 || o instanceof io.tessera.planner.op.Activation || o instanceof io.tessera.planner.op.Dropout
-                || o instanceof io.tessera.planner.op.Cast;
+                || o instanceof io.tessera.planner.op.Cast || o instanceof io.tessera.planner.op.CausalMask;
     }
 
     private static DType computeType(Network net, OpPlan op) {

@@ -194,7 +194,7 @@ public final class Timeline {
                 communicate(slot(Slot.BACKWARD_AFTER, k));
             }
             double[] backwardEnd = ops.isEmpty() ? new double[n] : computeFreePerRank();
-            double update = cost.updateSeconds(plan.params(), plan.config().optimizer());
+            double update = cost.updateSeconds(plan.params(), plan.config().optimizer()) / options.optimizerShards();
             waitForCommunication();
             compute("optimizer update", "optimizer", update);
             communicate(slot(Slot.OPTIMIZER, 0));

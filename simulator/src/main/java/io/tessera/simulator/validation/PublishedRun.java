@@ -60,7 +60,9 @@ public record PublishedRun(String table, String model, String cluster, int layer
 
     /**
      * The strategy file that reproduces this run with {@code tessera simulate}: the zoo {@code gpt} as Megatron-LM
-     * trains it (biases, dropout 0.1, causal mask, tied embeddings), the {@code parallelism} degrees and the
+     * trains it (biases, dropout 0.1, causal mask; tied embeddings without pipeline stages, where the embedding
+     * and the head share a stage: Megatron's copies in the first and last stage and their gradient AllReduce are not
+     * modelled), the {@code parallelism} degrees and the
      * {@code cluster} preset.
      */
     public String strategyJson() {
@@ -68,14 +70,14 @@ public record PublishedRun(String table, String model, String cluster, int layer
                 {
                   "network": {"zoo": "gpt", "args": {"layers": %d, "hidden": %d, "heads": %d, "ffn": %d, \
                 "seq": %d, "vocab": %d, "bias": true, "dropout": 0.1, "causal_mask": true, \
-                "tied_embeddings": true}},
+                "tied_embeddings": %b}},
                   "devices": %d,
                   "cluster": "%s",
                   "parallelism": {"tensor": %d, "sequence_parallel": %b, "pipeline": %d, "virtual_pipeline": %d, \
                 "data": %d, "micro_batch_size": %d, "global_batch_size": %d, "recompute": "%s", \
                 "distributed_optimizer": %b, "overlap_grad_reduce": %b, "precision": "%s"}
                 }
-                """, layers, hidden, heads, ffn, seq, vocab, devices(), cluster, tensor, sequenceParallel, pipeline,
+                """, layers, hidden, heads, ffn, seq, vocab, pipeline == 1, devices(), cluster, tensor, sequenceParallel, pipeline,
                 virtualPipeline, data, microBatchSize, globalBatchSize, recompute, distributedOptimizer,
                 overlapGradReduce, precision);
     }

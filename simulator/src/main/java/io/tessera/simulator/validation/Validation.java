@@ -2,13 +2,10 @@ package io.tessera.simulator.validation;
 
 import io.tessera.planner.api.StrategyPlans;
 import io.tessera.planner.cost.ClusterSpec;
-import io.tessera.planner.cost.Recompute;
 import io.tessera.planner.plan.PipelinePlan;
 import io.tessera.planner.strategy.StrategyFile;
 import io.tessera.planner.strategy.StrategyFiles;
-import io.tessera.simulator.timeline.PipelineSchedule;
-import io.tessera.simulator.timeline.PipelineTimeline;
-import io.tessera.simulator.timeline.TimelineOptions;
+import io.tessera.simulator.timeline.StrategyStep;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -56,11 +53,7 @@ public final class Validation {
     public static double predict(PublishedRun run) {
         StrategyFile file = StrategyFiles.parse(run.strategyJson(), Path.of("."));
         PipelinePlan pipe = StrategyPlans.pipelinePlan(file, null);
-        ClusterSpec preset = ClusterSpec.preset(run.cluster());
-        ClusterSpec cluster = preset.withNodes(Math.max(1, (pipe.devices() + preset.devicesPerNode() - 1)
-                / preset.devicesPerNode()));
-        PipelineSchedule schedule = PipelineSchedule.ONE_F_ONE_B;
-        return PipelineTimeline.run(pipe, schedule, Recompute.parse(run.recompute()),
-                new TimelineOptions(cluster, run.overlapGradReduce(), 0)).stepSeconds();
+        ClusterSpec cluster = StrategyPlans.cluster(file, pipe.devices()).orElseThrow();
+        return StrategyStep.run(file, pipe, cluster, null, null, true).stepSeconds();
     }
 }
