@@ -26,7 +26,7 @@ import java.util.concurrent.Callable;
 @Command(name = "validate", mixinStandardHelpOptions = true,
         description = "Simulates published training runs (built in: the calibration runs of Narayanan et al. 2021 "
                 + "and the Megatron-LM H100 table; or RUNS.json in the same format) and prints measured vs predicted "
-                + "iteration time and the error of each, then 'validation: mean X% max Y% over N runs'.")
+                + "iteration time and the error of each, then 'validation: mean X%% max Y%% over N runs'.")
 final class ValidateCommand implements Callable<Integer> {
 
     @Spec

@@ -128,8 +128,8 @@ class SimulateDegreesTest {
         "\"parallelism\": {\"tensor\": 2, \"data\": 2}|parallelism: tensor 2 x pipeline 1 x data 2 = 4 but devices "
                 + "is 8; choose degrees whose product is the device count",
         "\"parallelism\": {\"precision\": \"fp8\"}|parallelism.precision: precision fp8 is not supported yet; use bf16",
-        "\"parallelism\": {\"tensor\": 2, \"pipeline\": 2, \"virtual_pipeline\": 2}|parallelism.virtual_pipeline: "
-                + "found 2; the interleaved schedule over planned stages is not simulated by this version",
+        "\"parallelism\": {\"tensor\": 2, \"pipeline\": 2, \"virtual_pipeline\": 2}|interleaved 1F1B: 1 "
+                + "micro-batches is not a multiple of the 2 stages",
         "\"cluster\": \"a200\", \"parallelism\": {}|cluster: found the preset \"a200\"; expected one of",
         "\"cluster\": {\"preset\": \"h100-dgx\", \"nodes\": 0}|cluster: nodes is 0",
         "\"parallelism\": {\"tensor\": 2, \"recompute\": \"some\"}|parallelism.recompute: found the string \"some\"; "
