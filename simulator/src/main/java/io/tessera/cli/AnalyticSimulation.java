@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tessera.planner.cost.ClusterSpec;
 import io.tessera.planner.cost.ClusterSpecs;
+import io.tessera.planner.cost.ErrorBand;
 import io.tessera.planner.cost.RankMapping;
 import io.tessera.planner.plan.PipelinePlan;
 import io.tessera.planner.plan.Plan;
@@ -139,10 +140,13 @@ final class AnalyticSimulation {
             Json.writeAtomically("--trace", trace, ChromeTrace.write(report));
         }
         if (json) {
-            out.print(Json.write(toJson(report, spec)));
+            ObjectNode o = toJson(report, spec);
+            band(o, spec, report.stepSeconds());
+            out.print(Json.write(o));
         } else {
             out.println(clusterLine(spec));
             out.print(report.summary());
+            bandLine(out, spec);
             if (trace != null) {
                 out.println("trace: " + trace + " (open in ui.perfetto.dev)");
             }
@@ -215,6 +219,7 @@ final class AnalyticSimulation {
             o.put("step_seconds", report.stepSeconds());
             o.put("bubble_fraction", report.bubbleFraction());
             costs.accept(o);
+            band(o, spec, report.stepSeconds());
             ArrayNode peak = o.putArray("peak_activation_bytes");
             for (long b : report.peakActivationBytes()) {
                 peak.add(b);
@@ -224,12 +229,36 @@ final class AnalyticSimulation {
             out.println(clusterLine(spec));
             out.println("model: " + model);
             out.print(report.summary());
+            bandLine(out, spec);
             if (trace != null) {
                 out.println("trace: " + trace + " (open in ui.perfetto.dev; one process per stage)");
             }
         }
         out.flush();
         return Tessera.EXIT_OK;
+    }
+
+    /**
+     * {@code error_band}: the step time's band from the built-in validation on the cluster's device
+     * ({@link ErrorBand}): {@code max_abs_error}, {@code mean_abs_error}, {@code runs}, {@code step_seconds_low} and
+     * {@code step_seconds_high}; absent for a device no published run used.
+     */
+    static void band(ObjectNode o, ClusterSpec spec, double stepSeconds) {
+        ErrorBand.of(spec.device()).ifPresent(b -> {
+            ObjectNode n = o.putObject("error_band");
+            n.put("max_abs_error", b.maxAbsError());
+            n.put("mean_abs_error", b.meanAbsError());
+            n.put("runs", b.runs());
+            double[] in = b.interval(stepSeconds);
+            n.put("step_seconds_low", in[0]);
+            n.put("step_seconds_high", in[1]);
+        });
+    }
+
+    /** {@code error band: +-4.4% (...)} when the cluster's device has one. */
+    static void bandLine(PrintWriter out, ClusterSpec spec) {
+        ErrorBand.of(spec.device()).ifPresent(b -> out.println("error band: " + b.describe()
+                + "; tessera validate"));
     }
 
     /** {@code cluster: NAME (N devices, M per node)}, naming the rank mapping when it is not the default block. */

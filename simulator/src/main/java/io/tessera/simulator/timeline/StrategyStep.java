@@ -21,7 +21,9 @@ import io.tessera.planner.strategy.StrategyFile;
  *   <li>Megatron's distributed optimizer ({@code parallelism.distributed_optimizer}): each rank runs the optimizer
  *       step of its {@code 1 / data} share ({@link TimelineOptions#optimizerShards}); the gradient reduction and the
  *       weight gather it needs are costed as the data-parallel AllReduce, whose ring is exactly that ReduceScatter
- *       and AllGather.</li>
+ *       and AllGather; with gradient overlap a bucket costs its ReduceScatter, the AllGather running under the
+ *       next step's forward;</li>
+ *   <li>{@code parallelism.tp_comm_overlap}: {@link TimelineOptions#tpCommOverlap}.</li>
  * </ul>
  */
 public final class StrategyStep {
@@ -67,6 +69,7 @@ public final class StrategyStep {
         PipelineSchedule s = schedule != null ? schedule : schedule(file);
         Recompute r = recompute != null ? recompute : StrategyPlans.recompute(file);
         return PipelineTimeline.run(pipe, s, r, new TimelineOptions(cluster, overlap(file, overlap), 0, false,
-                optimizerShards(file)), scatterGather(file));
+                optimizerShards(file), file.parallelism().map(Parallelism::tpCommOverlap).orElse(false)),
+                scatterGather(file));
     }
 }

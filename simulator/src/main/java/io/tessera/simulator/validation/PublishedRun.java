@@ -26,6 +26,7 @@ import java.util.Locale;
  * @param sequenceParallel     Megatron sequence parallelism
  * @param distributedOptimizer Megatron's distributed optimizer
  * @param overlapGradReduce    whether the data-parallel gradient reduction overlaps the backward
+ * @param tpCommOverlap        Megatron-Core's {@code --tp-comm-overlap}
  * @param precision            {@code fp16}, {@code bf16} or {@code fp8}
  * @param measuredSeconds      the measured iteration time, seconds
  * @param assumptions          what the source does not state and Tessera assumes, one phrase each
@@ -33,7 +34,8 @@ import java.util.Locale;
 public record PublishedRun(String table, String model, String cluster, int layers, int hidden, int heads, int ffn,
                            int seq, int vocab, int tensor, int pipeline, int data, int virtualPipeline,
                            int microBatchSize, int globalBatchSize, String recompute, boolean sequenceParallel,
-                           boolean distributedOptimizer, boolean overlapGradReduce, String precision,
+                           boolean distributedOptimizer, boolean overlapGradReduce, boolean tpCommOverlap,
+                           String precision,
                            double measuredSeconds, List<String> assumptions) {
 
     /** Validates positive sizes and degrees and copies the assumptions. */
@@ -75,11 +77,12 @@ public record PublishedRun(String table, String model, String cluster, int layer
                   "cluster": "%s",
                   "parallelism": {"tensor": %d, "sequence_parallel": %b, "pipeline": %d, "virtual_pipeline": %d, \
                 "data": %d, "micro_batch_size": %d, "global_batch_size": %d, "recompute": "%s", \
-                "distributed_optimizer": %b, "overlap_grad_reduce": %b, "precision": "%s"}
+                "distributed_optimizer": %b, "overlap_grad_reduce": %b, "tp_comm_overlap": %b, \
+                "precision": "%s"}
                 }
                 """, layers, hidden, heads, ffn, seq, vocab, pipeline == 1, devices(), cluster, tensor, sequenceParallel, pipeline,
                 virtualPipeline, data, microBatchSize, globalBatchSize, recompute, distributedOptimizer,
-                overlapGradReduce, precision);
+                overlapGradReduce, tpCommOverlap, precision);
     }
 
     /** {@code tp 8 x pp 4 (v 3) x dp 32, mb 2, gbs 1792, full} */

@@ -184,7 +184,8 @@ public final class PublishedRuns {
         return new PublishedRun(id, row.path("model").asText(name), cluster, integer(row, "num_layers", name),
                 hidden, integer(row, "num_attention_heads", name), ffn, integer(row, "seq_length", name),
                 integer(row, "vocab_size", name), tp, integer(row, "pp", name), integer(row, "dp", name), v, mb,
-                integer(row, "global_batch_size", name), recompute, sp, distOpt, overlap, precision,
+                integer(row, "global_batch_size", name), recompute, sp, distOpt, overlap,
+                overlapText.contains("--tp-comm-overlap"), precision,
                 measured(row, name), assumed);
     }
 

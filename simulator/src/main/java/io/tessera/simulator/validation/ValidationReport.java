@@ -1,7 +1,13 @@
 package io.tessera.simulator.validation;
 
+import io.tessera.planner.cost.ClusterSpec;
+import io.tessera.planner.cost.ErrorBand;
+
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Measured against predicted iteration times of published runs, with the error of each and the summary
@@ -76,5 +82,33 @@ public record ValidationReport(List<Row> rows, List<String> skipped) {
         }
         s.append(summaryLine()).append('\n');
         return s.toString();
+    }
+
+    /** The error band of the rows on each device (by the device name of the run's cluster preset). */
+    public Map<String, ErrorBand> bands() {
+        Map<String, List<Row>> byDevice = new TreeMap<>();
+        for (Row r : rows) {
+            byDevice.computeIfAbsent(ClusterSpec.preset(r.run().cluster()).device().name(), k -> new ArrayList<>())
+                    .add(r);
+        }
+        Map<String, ErrorBand> out = new TreeMap<>();
+        byDevice.forEach((device, rs) -> {
+            ValidationReport part = new ValidationReport(rs, List.of());
+            out.put(device, new ErrorBand(device, rs.size(), part.meanAbsError(), part.maxAbsError()));
+        });
+        return out;
+    }
+
+    /** {@link #bands()} as the JSON of {@link ErrorBand#RESOURCE}: one object per device, keys sorted. */
+    public String bandsJson() {
+        StringBuilder s = new StringBuilder("{\n");
+        List<ErrorBand> all = new ArrayList<>(bands().values());
+        for (int i = 0; i < all.size(); i++) {
+            ErrorBand b = all.get(i);
+            s.append(String.format(Locale.ROOT, "  \"%s\": {\"runs\": %d, \"mean_abs_error\": %.4f, "
+                    + "\"max_abs_error\": %.4f}%s%n", b.device(), b.runs(), b.meanAbsError(), b.maxAbsError(),
+                    i + 1 < all.size() ? "," : ""));
+        }
+        return s.append("}\n").toString();
     }
 }

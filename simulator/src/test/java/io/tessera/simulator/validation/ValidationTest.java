@@ -58,6 +58,26 @@ class ValidationTest {
         assertEquals(Math.max(e0, e1), twoRows.maxAbsError(), 1e-15);
     }
 
+    /**
+     * The bands every predicted step time carries are those of this validation. After a deliberate change of the cost
+     * model, rewrite them with {@code -Dtessera.bands.write=true}.
+     */
+    @Test
+    void theShippedErrorBandsAreThoseOfTheValidation() throws java.io.IOException {
+        java.nio.file.Path shipped = java.nio.file.Path.of("../planner/src/main/resources/io/tessera/planner/cost",
+                io.tessera.planner.cost.ErrorBand.RESOURCE);
+        if (Boolean.getBoolean("tessera.bands.write")) {
+            java.nio.file.Files.writeString(shipped, report.bandsJson());
+        }
+        assertEquals(report.bandsJson(), java.nio.file.Files.readString(shipped),
+                "rewrite with -Dtessera.bands.write=true after a deliberate cost-model change");
+        for (var b : report.bands().values()) {
+            var built = io.tessera.planner.cost.ErrorBand.builtIn().get(b.device());
+            assertEquals(b.maxAbsError(), built.maxAbsError(), 5e-5, b.device());
+            assertEquals(b.runs(), built.runs());
+        }
+    }
+
     @Test
     void unstatedFieldsTakeStatedAssumptions() {
         PublishedRun h100 = table("megatron_lm_readme_h100_2024").get(2).run();
