@@ -79,7 +79,10 @@ public final class CostModel {
      *
      * <p>On a device with a {@link KernelModel} ({@link DeviceSpec#kernels()}): a matrix product is priced from its
      * shapes ({@link Operator#forwardGemms}; the backward's data-gradient and weight-gradient products separately,
-     * {@link Operator#backwardGemms}) by {@link KernelModel#gemmSeconds}; a layout-only operator that needs no kernel
+     * {@link Operator#backwardGemms}) by {@link KernelModel#gemmSeconds}; a fused kernel whose products keep their
+     * intermediates on chip ({@link Operator#keepsIntermediatesOnChip}, FlashAttention) costs the slower of its
+     * products' compute ({@link KernelModel#gemmComputeSeconds}) plus one launch and its own bytes
+     * ({@code 2x} in backward) streamed; a layout-only operator that needs no kernel
      * costs 0 when it {@linkplain #launchesNoKernel launches no kernel} (a view, a GEMM epilogue, a fused elementwise
      * prologue); any other operator is one kernel each way, the slower of its FLOPs at the
      * efficiency curve and its bytes ({@code 2x} in backward: the output gradient and the saved input read, the input
@@ -112,6 +115,15 @@ public final class CostModel {
         List<long[]> out = Flops.sliceShapes(op.outputLayouts());
         DType t = computeType(net, op);
         List<io.tessera.planner.op.Gemm> gemms = backward ? o.backwardGemms(in, out) : o.forwardGemms(in, out);
+        if (!gemms.isEmpty() && o.keepsIntermediatesOnChip()) {
+            // one fused kernel (FlashAttention): its products' compute against its own bytes (2x in backward)
+            double compute = 0;
+            for (io.tessera.planner.op.Gemm g : gemms) {
+                compute += k.gemmComputeSeconds(g, d.peak(t));
+            }
+            double bytes = (backward ? 2.0 : 1.0) * forwardBytes(net, op);
+            return Math.max(compute + k.launchSeconds(), k.streamSeconds(bytes, d.memoryBandwidth()));
+        }
         if (!gemms.isEmpty()) {
             double s = 0;
             for (io.tessera.planner.op.Gemm g : gemms) {

@@ -70,11 +70,18 @@ public record KernelModel(int computeUnits, int tileM, int tileN, double gemmEff
      * @param elementBytes    bytes of one element of the operands and result
      */
     public double gemmSeconds(Gemm g, double peak, double memoryBandwidth, int elementBytes) {
+        double memory = g.elements() * elementBytes / (memoryBandwidth * memoryEfficiency);
+        return Math.max(gemmComputeSeconds(g, peak), memory) + launchSeconds;
+    }
+
+    /**
+     * The tile-and-wave compute time of a product alone, seconds: no memory traffic and no launch (for products
+     * that exchange their operands and results on chip inside a fused kernel).
+     */
+    public double gemmComputeSeconds(Gemm g, double peak) {
         double tiles = (double) g.batch() * ceilDiv(g.m(), tileM) * ceilDiv(g.n(), tileN);
         double waves = Math.ceil(tiles / computeUnits);
-        double perTile = 2.0 * tileM * tileN * (g.k() + gemmHalfK) * computeUnits / (peak * gemmEfficiency);
-        double memory = g.elements() * elementBytes / (memoryBandwidth * memoryEfficiency);
-        return Math.max(waves * perTile, memory) + launchSeconds;
+        return waves * 2.0 * tileM * tileN * (g.k() + gemmHalfK) * computeUnits / (peak * gemmEfficiency);
     }
 
     /** Seconds of one streaming kernel moving {@code bytes}: {@code bytes / (bandwidth * efficiency) + launch}. */
