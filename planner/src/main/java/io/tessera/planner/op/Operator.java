@@ -98,6 +98,23 @@ public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dr
      */
     long forwardBytes(List<long[]> in, List<DType> inTypes, List<long[]> out, List<DType> outTypes);
 
+    /**
+     * The matrix products one rank's forward runs on input slices {@code in} giving {@code out}, for shape-aware
+     * kernel costs; empty (the default) for operators that are not matrix products, which are priced from their
+     * FLOPs and bytes. When not empty their FLOPs sum to {@link #forwardFlops}.
+     */
+    default List<Gemm> forwardGemms(List<long[]> in, List<long[]> out) {
+        return List.of();
+    }
+
+    /**
+     * The matrix products of one rank's backward on the same slices: for a product, the data gradient and the
+     * weight gradient, each its own kernel of its own shape; empty (the default) for other operators.
+     */
+    default List<Gemm> backwardGemms(List<long[]> in, List<long[]> out) {
+        return List.of();
+    }
+
     /** Calls the {@code visit} method of {@code v} for this operator's record. */
     <R> R accept(Visitor<R> v);
 
