@@ -31,7 +31,8 @@ import java.util.List;
  * </ol>
  */
 public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dropout, CausalMask, Cast, Softmax,
-        LayerNorm, BatchNorm, SoftmaxCrossEntropyWithLogits, Reshape, Transpose, Reduce, Gather, Conv2D {
+        LayerNorm, BatchNorm, SoftmaxCrossEntropyWithLogits, Reshape, Transpose, Reduce, Gather, Conv2D,
+        FlashAttention {
 
     /** MindSpore's primitive name, e.g. {@code MatMul}. */
     String type();
@@ -91,6 +92,15 @@ public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dr
      * not decreasing when a slice grows. The per-element constants are in {@link Flops}.
      */
     long forwardFlops(List<long[]> in, List<long[]> out);
+
+    /**
+     * Whether the operator's products ({@link #forwardGemms}, {@link #backwardGemms}) exchange their intermediate
+     * results on chip, as a fused kernel does: its memory traffic is then its {@link #forwardBytes}, not the products'
+     * operands and results (false, the default, for every operator but {@link FlashAttention}).
+     */
+    default boolean keepsIntermediatesOnChip() {
+        return false;
+    }
 
     /**
      * Bytes one rank's forward reads and writes, from the slice shapes and dtypes of its inputs and outputs: usually
@@ -172,5 +182,8 @@ public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dr
 
         /** Visits a {@link Conv2D}. */
         R visit(Conv2D op);
+
+        /** Visits a {@link FlashAttention}. */
+        R visit(FlashAttention op);
     }
 }
