@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tessera.layout.DType;
 import io.tessera.layout.redistribution.ReduceOp;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
@@ -279,6 +280,21 @@ public record FlashAttention(double scale, boolean causal, double keepProb) impl
         long dv = s[4];
         return List.of(Gemm.of(bh, rows(sq), sk, d), Gemm.of(bh, rows(sk), dv, sq), Gemm.of(bh, rows(sq), sk, dv),
                 Gemm.of(bh, rows(sq), d, sk), Gemm.of(bh, rows(sk), d, sq));
+    }
+
+    /**
+     * Input 0's (q's) tuples that split neither the sequence nor the head dimension, each given to k and v too: the
+     * only strategies the rule can accept (k's and v's tuples are not enumerated on their own).
+     */
+    @Override
+    public List<Strategy> searchCandidates(List<List<int[]>> perInput) {
+        List<Strategy> out = new ArrayList<>();
+        for (int[] t : perInput.get(0)) {
+            if (t.length == 4 && t[2] == 1 && t[3] == 1) {
+                out.add(Strategy.of(t, t.clone(), t.clone()));
+            }
+        }
+        return out;
     }
 
     /** True: the products exchange the scores and probabilities on chip. */

@@ -103,6 +103,17 @@ public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dr
     }
 
     /**
+     * The in_strategies a strategy search tries for this operator, given each input's candidate tuples
+     * ({@code perInput.get(i)}: every tuple the search would split input {@code i} by); null, the default, means
+     * their cartesian product. Each strategy returned is still checked by {@link #shard}. An operator whose inputs
+     * must share one split ({@link FlashAttention}) returns the few that can be valid instead of a product of
+     * millions.
+     */
+    default List<Strategy> searchCandidates(List<List<int[]>> perInput) {
+        return null;
+    }
+
+    /**
      * Bytes one rank's forward reads and writes, from the slice shapes and dtypes of its inputs and outputs: usually
      * every input slice plus every output slice ({@link Flops#streamedBytes}).
      */
