@@ -29,9 +29,9 @@ public final class HandPlans {
      * output columns, row-parallel biases ({@code attention.out_bias}, {@code ffn.fc2_bias}) added after the
      * reduction in the residual's layout, every Dropout in its input's layout, the causal mask split like the
      * scores {@code (dp, mp, 1, 1)}, with fused attention the FlashAttention {@code attention.flash} splitting q, k
-     * and v {@code (dp, mp, 1, 1)} (batch and heads), and with tied embeddings the head reads the word table's vocabulary rows split
-     * {@code mp} ways (the lookup keeps the table replicated, as without tying, since a row-split lookup may not have
-     * its indices split). The same as
+     * and v {@code (dp, mp, 1, 1)} (batch and heads), and with tied embeddings the head reads the word table's
+     * vocabulary rows split {@code mp} ways (the lookup keeps the table replicated, as without tying, since a
+     * row-split lookup may not have its indices split). The same as
      * {@link #megatronGpt(GptConfig, int, int, boolean) megatronGpt(c, dp, mp, false)}.
      *
      * @param c  the model

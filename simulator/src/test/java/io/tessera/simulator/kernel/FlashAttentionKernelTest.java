@@ -104,8 +104,8 @@ class FlashAttentionKernelTest {
 
     @ParameterizedTest(name = "b {0} h {1} kv {2} s_q {3} s_k {4} d {5} d_v {6} causal {7} keep {8} scale {9}")
     @CsvSource({"2, 4, 4, 6, 6, 4, 4, false, 1, 0", "2, 4, 4, 6, 6, 4, 4, true, 1, 0",
-        "2, 4, 2, 8, 8, 4, 3, true, 0.75, 0", "1, 6, 2, 5, 7, 3, 3, true, 0.5, 0.3", "3, 2, 1, 4, 4, 2, 5, false, 0.8, 0",
-        "1, 2, 2, 16, 16, 8, 8, true, 0.9, 0"})
+        "2, 4, 2, 8, 8, 4, 3, true, 0.75, 0", "1, 6, 2, 5, 7, 3, 3, true, 0.5, 0.3",
+        "3, 2, 1, 4, 4, 2, 5, false, 0.8, 0", "1, 2, 2, 16, 16, 8, 8, true, 0.9, 0"})
     void equalsTheUnfusedComposition(int b, int h, int kv, int sq, int sk, int d, int dv, boolean causal,
                                      double keep, double scaleValue) {
         Random r = new Random(SEED * 31 + Arrays.hashCode(new double[] {b, h, kv, sq, sk, d, dv, keep, scaleValue})
