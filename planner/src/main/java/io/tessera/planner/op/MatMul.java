@@ -250,6 +250,37 @@ public record MatMul(boolean transposeA, boolean transposeB, boolean batch) impl
     /** {@code 2 * batch * m * n * k} over the local slices, batch dims broadcast. */
     @Override
     public long forwardFlops(List<long[]> in, List<long[]> out) {
+        long[] s = sizes(in);
+        return 2L * s[0] * s[1] * s[2] * s[3];
+    }
+
+    /** One product of the local slices: {@code batch} times {@code (m, k) x (k, n)}, batch dims broadcast. */
+    @Override
+    public List<Gemm> forwardGemms(List<long[]> in, List<long[]> out) {
+        long[] s = sizes(in);
+        return nonEmpty(s) ? List.of(Gemm.of(s[0], s[1], s[2], s[3])) : List.of();
+    }
+
+    /**
+     * Two products: {@code dA = dC x B^T}, an {@code (m, n) x (n, k)} product reducing over {@code n}, and
+     * {@code dB = A^T x dC}, a {@code (k, m) x (m, n)} product reducing over {@code m} (transposes only change which
+     * operand is read transposed, not the shapes).
+     */
+    @Override
+    public List<Gemm> backwardGemms(List<long[]> in, List<long[]> out) {
+        long[] s = sizes(in);
+        if (!nonEmpty(s)) {
+            return List.of();
+        }
+        return List.of(Gemm.of(s[0], s[1], s[3], s[2]), Gemm.of(s[0], s[3], s[2], s[1]));
+    }
+
+    private static boolean nonEmpty(long[] s) {
+        return s[0] > 0 && s[1] > 0 && s[2] > 0 && s[3] > 0;
+    }
+
+    /** {@code {batch, m, n, k}} of the local slices. */
+    private long[] sizes(List<long[]> in) {
         long[] a = in.get(0);
         long[] b = in.get(1);
         long m = transposeA ? a[a.length - 1] : a[a.length - 2];
@@ -262,7 +293,7 @@ public record MatMul(boolean transposeA, boolean transposeB, boolean batch) impl
             long db = b.length - 2 - d >= 0 ? b[b.length - 2 - d] : 1;
             batch *= Math.max(da, db);
         }
-        return 2L * batch * m * n * k;
+        return new long[] {batch, m, n, k};
     }
 
     /** Every input slice read and every output slice written once. */
