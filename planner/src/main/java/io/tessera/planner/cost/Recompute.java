@@ -53,7 +53,11 @@ public enum Recompute {
      * to the context {@code MatMul}. From every {@code Softmax}: up through its producers (the first input that an
      * operator produces: scale, mask, ...) to and including the first {@code MatMul}, at most
      * {@value #HOPS} operators up; down through its sole consumers (dropout, ...) to and including the first
-     * {@code MatMul}, at most {@value #HOPS} operators down (nothing down when no {@code MatMul} is reached).
+     * {@code MatMul}, at most {@value #HOPS} operators down (nothing down when no {@code MatMul} is reached). A fused
+     * attention core ({@code FlashAttention}, the zoo gpt's {@code fused_attention}) has no softmax operator and adds
+     * nothing: it keeps no scores or probabilities and already recomputes them in its own backward (its backward
+     * products include the recompute of {@code QK^T}), so selective recompute of such a network re-runs nothing and
+     * keeps what {@link #NONE} keeps, as Megatron's selective recompute with FlashAttention does.
      */
     public static Set<String> selectiveOps(Network net) {
         Set<String> out = new LinkedHashSet<>();

@@ -28,9 +28,10 @@ public final class HandPlans {
      * {@link GptConfig}: column-parallel biases ({@code q/k/v_bias}, {@code ffn.fc1_bias}) split with their MatMul's
      * output columns, row-parallel biases ({@code attention.out_bias}, {@code ffn.fc2_bias}) added after the
      * reduction in the residual's layout, every Dropout in its input's layout, the causal mask split like the
-     * scores {@code (dp, mp, 1, 1)}, and with tied embeddings the head reads the word table's vocabulary rows split
-     * {@code mp} ways (the lookup keeps the table replicated, as without tying, since a row-split lookup may not have
-     * its indices split). The same as
+     * scores {@code (dp, mp, 1, 1)}, with fused attention the FlashAttention {@code attention.flash} splitting q, k
+     * and v {@code (dp, mp, 1, 1)} (batch and heads), and with tied embeddings the head reads the word table's
+     * vocabulary rows split {@code mp} ways (the lookup keeps the table replicated, as without tying, since a
+     * row-split lookup may not have its indices split). The same as
      * {@link #megatronGpt(GptConfig, int, int, boolean) megatronGpt(c, dp, mp, false)}.
      *
      * @param c  the model
@@ -87,14 +88,18 @@ public final class HandPlans {
                 s.put(p + "attention." + x + "_split", Strategy.of(t(dp, mp)));
                 s.put(p + "attention." + x + "_heads", Strategy.of(t(dp, 1, mp, 1)));
             }
-            s.put(p + "attention.scores", Strategy.of(t(dp, mp, 1, 1), t(dp, mp, 1, 1)));
-            s.put(p + "attention.scale_mul", Strategy.of(t(dp, mp, 1, 1), t(1)));
-            if (c.causalMask()) {
-                s.put(p + "attention.causal_mask", Strategy.of(t(dp, mp, 1, 1)));
+            if (c.fusedAttention()) {
+                s.put(p + "attention.flash", Strategy.of(t(dp, mp, 1, 1), t(dp, mp, 1, 1), t(dp, mp, 1, 1)));
+            } else {
+                s.put(p + "attention.scores", Strategy.of(t(dp, mp, 1, 1), t(dp, mp, 1, 1)));
+                s.put(p + "attention.scale_mul", Strategy.of(t(dp, mp, 1, 1), t(1)));
+                if (c.causalMask()) {
+                    s.put(p + "attention.causal_mask", Strategy.of(t(dp, mp, 1, 1)));
+                }
+                s.put(p + "attention.softmax", Strategy.of(t(dp, mp, 1, 1)));
+                dropout(s, c, p + "attention.probs_dropout", t(dp, mp, 1, 1));
+                s.put(p + "attention.context", Strategy.of(t(dp, mp, 1, 1), t(dp, mp, 1, 1)));
             }
-            s.put(p + "attention.softmax", Strategy.of(t(dp, mp, 1, 1)));
-            dropout(s, c, p + "attention.probs_dropout", t(dp, mp, 1, 1));
-            s.put(p + "attention.context", Strategy.of(t(dp, mp, 1, 1), t(dp, mp, 1, 1)));
             s.put(p + "attention.merge_heads", Strategy.of(t(dp, mp, 1, 1)));
             s.put(p + "attention.flatten", Strategy.of(t(dp, 1, mp, 1)));
             s.put(p + "attention.out", Strategy.of(t(dp, mp), t(mp, 1)));

@@ -31,7 +31,8 @@ import java.util.List;
  * </ol>
  */
 public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dropout, CausalMask, Cast, Softmax,
-        LayerNorm, BatchNorm, SoftmaxCrossEntropyWithLogits, Reshape, Transpose, Reduce, Gather, Conv2D {
+        LayerNorm, BatchNorm, SoftmaxCrossEntropyWithLogits, Reshape, Transpose, Reduce, Gather, Conv2D,
+        FlashAttention {
 
     /** MindSpore's primitive name, e.g. {@code MatMul}. */
     String type();
@@ -91,6 +92,26 @@ public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dr
      * not decreasing when a slice grows. The per-element constants are in {@link Flops}.
      */
     long forwardFlops(List<long[]> in, List<long[]> out);
+
+    /**
+     * Whether the operator's products ({@link #forwardGemms}, {@link #backwardGemms}) exchange their intermediate
+     * results on chip, as a fused kernel does: its memory traffic is then its {@link #forwardBytes}, not the products'
+     * operands and results (false, the default, for every operator but {@link FlashAttention}).
+     */
+    default boolean keepsIntermediatesOnChip() {
+        return false;
+    }
+
+    /**
+     * The in_strategies a strategy search tries for this operator, given each input's candidate tuples
+     * ({@code perInput.get(i)}: every tuple the search would split input {@code i} by); null, the default, means
+     * their cartesian product. Each strategy returned is still checked by {@link #shard}. An operator whose inputs
+     * must share one split ({@link FlashAttention}) returns the few that can be valid instead of a product of
+     * millions.
+     */
+    default List<Strategy> searchCandidates(List<List<int[]>> perInput) {
+        return null;
+    }
 
     /**
      * Bytes one rank's forward reads and writes, from the slice shapes and dtypes of its inputs and outputs: usually
@@ -172,5 +193,8 @@ public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dr
 
         /** Visits a {@link Conv2D}. */
         R visit(Conv2D op);
+
+        /** Visits a {@link FlashAttention}. */
+        R visit(FlashAttention op);
     }
 }

@@ -67,7 +67,11 @@ public enum OperatorKind {
                         a.ints("pad", 4, new int[] {0, 0, 0, 0}, "an int, [ph, pw] or [top, bottom, left, right]"),
                         a.ints("dilation", 2, new int[] {1, 1}, "an int or [height, width]"),
                         a.integer("group", 1));
-            });
+            }),
+    /** {@link FlashAttention}: {@code FlashAttentionScore}. */
+    FLASH_ATTENTION(FlashAttention.class, List.of("FlashAttentionScore"), List.of("scale_value", "causal", "keep_prob"),
+            (t, a) -> new FlashAttention(a.number("scale_value", FlashAttention.DEFAULT_SCALE), a.bool("causal", false),
+                    a.number("keep_prob", 1)));
 
     /** Builds an operator of one of a kind's primitive names from its attributes. */
     @FunctionalInterface

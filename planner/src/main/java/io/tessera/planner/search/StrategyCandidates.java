@@ -18,7 +18,8 @@ import java.util.function.ToDoubleFunction;
  * one) that divide their dimension, with a product dividing {@code N} and at most {@link #MAX_SPLIT_DIMS} dimensions
  * split (the Megatron, data-parallel and hybrid strategies of the zoo split at most two dimensions of a tensor; the
  * limit keeps four-dimensional BatchMatMul inputs from producing about a million combinations). The cartesian
- * product over inputs is then filtered by the operator's own rule ({@link Operator#shard}; a strategy it rejects with
+ * product over inputs (or the operator's own {@link Operator#searchCandidates} from them) is then filtered by the
+ * operator's own rule ({@link Operator#shard}; a strategy it rejects with
  * {@link IllegalArgumentException} is dropped). The operator's data-parallel strategy always comes first.
  *
  * <p>Cap: {@link #best} keeps the {@code cap} strategies of least score (the search scores a strategy by its own
@@ -60,11 +61,17 @@ public final class StrategyCandidates {
         if (accepts(name, op, inputs, dp, devices)) {
             out.add(dp);
         }
-        product(perInput, 0, new int[inputs.size()][], s -> {
+        java.util.function.Consumer<Strategy> sink = s -> {
             if (!out.contains(s) && accepts(name, op, inputs, s, devices)) {
                 out.add(s);
             }
-        });
+        };
+        List<Strategy> own = op.searchCandidates(perInput);
+        if (own == null) {
+            product(perInput, 0, new int[inputs.size()][], sink);
+        } else {
+            own.forEach(sink);
+        }
         return new ArrayList<>(out);
     }
 

@@ -5,8 +5,9 @@ import io.tessera.layout.DType;
 /**
  * The arguments of the zoo's {@code gpt} (decoder-only transformer). Immutable. The four switches
  * {@code bias}, {@code dropout}, {@code causalMask} and {@code tiedEmbeddings} add the parts of the model that
- * GPT-2 / Megatron training runs execute; they are all off by default, which builds exactly the network of the
- * 8-argument constructor (same operators, parameters and values), so existing strategy files keep their meaning.
+ * GPT-2 / Megatron training runs execute, and {@code fusedAttention} runs each layer's attention core as one
+ * FlashAttention operator; they are all off by default, which builds exactly the network of the 8-argument
+ * constructor (same operators, parameters and values), so existing strategy files keep their meaning.
  *
  * @param layers         number of transformer layers, positive (default 2)
  * @param hidden         model width, positive, a multiple of {@code heads} (default 64)
@@ -25,9 +26,13 @@ import io.tessera.layout.DType;
  *                       before the softmax (default false)
  * @param tiedEmbeddings whether the LM head multiplies by the word-embedding table (transposed) instead of its own
  *                       {@code head.weight}, as Megatron's shared embedding and output weights (default false)
+ * @param fusedAttention whether each layer's attention core (scores, scale, causal mask, softmax, probability
+ *                       dropout, context) is one {@code FlashAttentionScore} operator {@code attention.flash}, causal
+ *                       when {@code causalMask} and dropping with probability {@code dropout} (default false)
  */
 public record GptConfig(int layers, int hidden, int heads, int ffn, int seq, int vocab, int batch, DType dtype,
-                        boolean bias, double dropout, boolean causalMask, boolean tiedEmbeddings) {
+                        boolean bias, double dropout, boolean causalMask, boolean tiedEmbeddings,
+                        boolean fusedAttention) {
 
     /** Validates positive sizes, {@code hidden % heads == 0}, a floating dtype and a dropout in [0, 1). */
     public GptConfig {
@@ -59,6 +64,12 @@ public record GptConfig(int layers, int hidden, int heads, int ffn, int seq, int
         this(layers, hidden, heads, ffn, seq, vocab, batch, dtype, false, 0, false, false);
     }
 
+    /** The model with the given switches and the unfused attention core ({@code fusedAttention} false). */
+    public GptConfig(int layers, int hidden, int heads, int ffn, int seq, int vocab, int batch, DType dtype,
+                     boolean bias, double dropout, boolean causalMask, boolean tiedEmbeddings) {
+        this(layers, hidden, heads, ffn, seq, vocab, batch, dtype, bias, dropout, causalMask, tiedEmbeddings, false);
+    }
+
     private static void check(String what, int v) {
         if (v <= 0) {
             throw new IllegalArgumentException("zoo model 'gpt': " + what + " is " + v + "; expected a positive size");
@@ -73,39 +84,46 @@ public record GptConfig(int layers, int hidden, int heads, int ffn, int seq, int
     /** The same configuration with {@code layers} layers. */
     public GptConfig withLayers(int layers) {
         return new GptConfig(layers, hidden, heads, ffn, seq, vocab, batch, dtype, bias, dropout, causalMask,
-                tiedEmbeddings);
+                tiedEmbeddings, fusedAttention);
     }
 
     /** The same configuration with or without the biases of the blocks' linear layers. */
     public GptConfig withBias(boolean bias) {
         return new GptConfig(layers, hidden, heads, ffn, seq, vocab, batch, dtype, bias, dropout, causalMask,
-                tiedEmbeddings);
+                tiedEmbeddings, fusedAttention);
     }
 
     /** The same configuration with drop probability {@code dropout} in [0, 1) (0: no dropout operators). */
     public GptConfig withDropout(double dropout) {
         return new GptConfig(layers, hidden, heads, ffn, seq, vocab, batch, dtype, bias, dropout, causalMask,
-                tiedEmbeddings);
+                tiedEmbeddings, fusedAttention);
     }
 
     /** The same configuration with or without the causal mask of the attention scores. */
     public GptConfig withCausalMask(boolean causalMask) {
         return new GptConfig(layers, hidden, heads, ffn, seq, vocab, batch, dtype, bias, dropout, causalMask,
-                tiedEmbeddings);
+                tiedEmbeddings, fusedAttention);
     }
 
     /** The same configuration with or without the LM head tied to the word-embedding table. */
     public GptConfig withTiedEmbeddings(boolean tiedEmbeddings) {
         return new GptConfig(layers, hidden, heads, ffn, seq, vocab, batch, dtype, bias, dropout, causalMask,
-                tiedEmbeddings);
+                tiedEmbeddings, fusedAttention);
+    }
+
+    /** The same configuration with the attention core fused into one FlashAttention operator, or unfused. */
+    public GptConfig withFusedAttention(boolean fusedAttention) {
+        return new GptConfig(layers, hidden, heads, ffn, seq, vocab, batch, dtype, bias, dropout, causalMask,
+                tiedEmbeddings, fusedAttention);
     }
 
     /**
      * The model as GPT-2 and Megatron train it: biases, the causal mask and tied embeddings on, and dropouts of
-     * probability {@code dropout} (Megatron's default is 0.1; 0 leaves them out).
+     * probability {@code dropout} (Megatron's default is 0.1; 0 leaves them out); {@code fusedAttention} unchanged.
      */
     public GptConfig asTrained(double dropout) {
-        return new GptConfig(layers, hidden, heads, ffn, seq, vocab, batch, dtype, true, dropout, true, true);
+        return new GptConfig(layers, hidden, heads, ffn, seq, vocab, batch, dtype, true, dropout, true, true,
+                fusedAttention);
     }
 
     /** The width of one attention head: {@code hidden / heads}. */

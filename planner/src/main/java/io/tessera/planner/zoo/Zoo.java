@@ -12,6 +12,7 @@ import io.tessera.planner.op.Binary;
 import io.tessera.planner.op.CausalMask;
 import io.tessera.planner.op.Conv2D;
 import io.tessera.planner.op.Dropout;
+import io.tessera.planner.op.FlashAttention;
 import io.tessera.planner.op.Gather;
 import io.tessera.planner.op.LayerNorm;
 import io.tessera.planner.op.MatMul;
@@ -72,6 +73,7 @@ public final class Zoo {
                 d.put("dropout", g.dropout());
                 d.put("causal_mask", g.causalMask());
                 d.put("tied_embeddings", g.tiedEmbeddings());
+                d.put("fused_attention", g.fusedAttention());
                 break;
             default:
                 ResNetConfig r = ResNetConfig.defaults();
@@ -91,7 +93,8 @@ public final class Zoo {
      * Builds zoo model {@code model} with {@code args} (null or empty: all defaults; see {@link #defaults}). Integer
      * arguments accept any integral {@link Number} or a decimal string; {@code widths} a list of them; {@code dtype}
      * a {@link DType} or its name; {@code norm} "batchnorm" or "layernorm"; the gpt switches {@code bias},
-     * {@code causal_mask}, {@code tied_embeddings} a {@link Boolean} or "true" / "false", {@code dropout} a
+     * {@code causal_mask}, {@code tied_embeddings}, {@code fused_attention} a {@link Boolean} or "true" / "false",
+     * {@code dropout} a
      * {@link Number} or decimal string in [0, 1) (see {@link GptConfig} for their meaning; all off by default).
      *
      * @throws IllegalArgumentException for an unknown model (listing the valid ones), an unknown argument (listing
@@ -133,7 +136,7 @@ public final class Zoo {
                 a.positive("ffn", 4 * hidden), a.positive("seq", d.seq()), a.positive("vocab", d.vocab()),
                 a.positive("batch", d.batch()), a.dtype(), a.bool("bias", d.bias()),
                 a.probability("dropout", d.dropout()), a.bool("causal_mask", d.causalMask()),
-                a.bool("tied_embeddings", d.tiedEmbeddings()));
+                a.bool("tied_embeddings", d.tiedEmbeddings()), a.bool("fused_attention", d.fusedAttention()));
     }
 
     private static String checkModel(String model) {
@@ -201,6 +204,12 @@ public final class Zoo {
      *   <li>{@code tied_embeddings}: no {@code head.weight}; {@code head} is MatMul(transpose_b) of the final
      *       LayerNorm's output and {@code embedding.word_table}, so the table gets the gradients of the lookup and of
      *       the head (both consumers must be in one pipeline stage).</li>
+     *   <li>{@code fused_attention}: instead of {@code scores}, {@code scale_mul}, {@code causal_mask},
+     *       {@code softmax}, {@code probs_dropout} and {@code context} (and the parameter {@code attention.scale}),
+     *       one FlashAttentionScore {@code attention.flash} of {@code q_heads}, {@code k_heads}, {@code v_heads}
+     *       (default scale 1/sqrt(hidden/heads), causal with {@code causal_mask}, keep_prob {@code 1 - dropout})
+     *       whose output 0 feeds {@code merge_heads} (output 1, the softmax log-sum-exp, is read by its backward
+     *       only).</li>
      * </ul>
      */
     public static Network gpt(GptConfig c) {
@@ -230,17 +239,7 @@ public final class Zoo {
                 p = att.op(qkv[j] + "_split", Reshape.of(c.batch(), c.seq(), c.heads(), hd), p);
                 heads[j] = att.op(qkv[j] + "_heads", Transpose.of(0, 2, 1, 3), p);
             }
-            String scale = att.parameter(Parameter.lazy(
-                    att.initializer(new Constant(1.0 / Math.sqrt(hd)),
-                            new long[] {1}, dt), "scale", false));
-            String s = att.op("scores", MatMul.batched(false, true), heads[0], heads[1]);
-            s = att.op("scale_mul", Binary.mul(), s, scale);
-            if (c.causalMask()) {
-                s = att.op("causal_mask", CausalMask.of(), s);
-            }
-            s = att.op("softmax", Softmax.of(-1), s);
-            s = dropout(att, "probs_dropout", s, c);
-            s = att.op("context", MatMul.batched(false, false), s, heads[2]);
+            String s = attentionCore(att, heads, hd, c);
             s = att.op("merge_heads", Transpose.of(0, 2, 1, 3), s);
             s = att.op("flatten", Reshape.of(tokens, c.hidden()), s);
             String wo = att.parameter("wo", "normal", dt, c.hidden(), c.hidden());
@@ -268,6 +267,29 @@ public final class Zoo {
             h = b.op("head", MatMul.of(false, false), h, head);
         }
         return lossHead(b, h, labels).build();
+    }
+
+    /**
+     * The attention core of one layer on the {@code [batch, heads, seq, hd]} q, k and v heads, giving the context
+     * {@code [batch, heads, seq, hd]}: one FlashAttention {@code flash} with {@code c.fusedAttention()}, else scores,
+     * scale, mask, softmax, dropout and context as separate operators.
+     */
+    private static String attentionCore(Network.Builder att, String[] heads, int hd, GptConfig c) {
+        if (c.fusedAttention()) {
+            FlashAttention flash = FlashAttention.of(c.causalMask(), 1 - c.dropout());
+            return att.op("flash", flash, heads[0], heads[1], heads[2]);
+        }
+        String scale = att.parameter(Parameter.lazy(
+                att.initializer(new Constant(1.0 / Math.sqrt(hd)),
+                        new long[] {1}, c.dtype()), "scale", false));
+        String s = att.op("scores", MatMul.batched(false, true), heads[0], heads[1]);
+        s = att.op("scale_mul", Binary.mul(), s, scale);
+        if (c.causalMask()) {
+            s = att.op("causal_mask", CausalMask.of(), s);
+        }
+        s = att.op("softmax", Softmax.of(-1), s);
+        s = dropout(att, "probs_dropout", s, c);
+        return att.op("context", MatMul.batched(false, false), s, heads[2]);
     }
 
     /** With {@code c.bias()}: BiasAdd {@code name} of a "zeros" parameter {@code param [width]}; else {@code x}. */

@@ -8,6 +8,7 @@ import io.tessera.planner.op.Cast;
 import io.tessera.planner.op.CausalMask;
 import io.tessera.planner.op.Conv2D;
 import io.tessera.planner.op.Dropout;
+import io.tessera.planner.op.FlashAttention;
 import io.tessera.planner.op.Gather;
 import io.tessera.planner.op.LayerNorm;
 import io.tessera.planner.op.MatMul;
@@ -123,6 +124,11 @@ public final class Kernels {
         public List<NDArray> visit(Conv2D op) {
             return Conv2DKernel.forward(op, ctx, in);
         }
+
+        @Override
+        public List<NDArray> visit(FlashAttention op) {
+            return FlashAttentionKernel.forward(op, ctx, in);
+        }
     }
 
     /** Each operator's backward kernel. */
@@ -207,6 +213,11 @@ public final class Kernels {
         @Override
         public List<NDArray> visit(Conv2D op) {
             return Conv2DKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(FlashAttention op) {
+            return FlashAttentionKernel.backward(op, ctx, in, out, outGrads, needsGrad);
         }
     }
 }

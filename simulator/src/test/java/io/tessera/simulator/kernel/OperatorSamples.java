@@ -12,6 +12,7 @@ import io.tessera.planner.op.Cast;
 import io.tessera.planner.op.CausalMask;
 import io.tessera.planner.op.Conv2D;
 import io.tessera.planner.op.Dropout;
+import io.tessera.planner.op.FlashAttention;
 import io.tessera.planner.op.Gather;
 import io.tessera.planner.op.LayerNorm;
 import io.tessera.planner.op.MatMul;
@@ -194,6 +195,12 @@ final class OperatorSamples {
                 new int[] {1, 1, 1, 1}), p("x", 4, 4, 6, 6), p("w", 8, 4, 3, 3)));
         out.add(s("Conv2D 2x2 stride 2 group 2 [2, 4, 4, 4]", new Conv2D(8, new int[] {2, 2}, new int[] {2, 2},
                 new int[] {0, 0, 0, 0}, new int[] {1, 1}, 2), p("x", 2, 4, 4, 4), p("w", 8, 2, 2, 2)));
+        // attention [batch, heads, seq, head_dim]: plain; causal with dropout and grouped-query heads (2 kv heads for
+        // 4 query heads, a narrower v)
+        out.add(s("FlashAttentionScore [2, 4, 6, 4]", FlashAttention.of(), p("q", 2, 4, 6, 4), p("k", 2, 4, 6, 4),
+                p("v", 2, 4, 6, 4)));
+        out.add(s("FlashAttentionScore causal keep 0.75 GQA [2, 4, 6, 4] kv [2, 2, 6, 4] v_dim 3",
+                FlashAttention.of(true, 0.75), p("q", 2, 4, 6, 4), p("k", 2, 2, 6, 4), p("v", 2, 2, 6, 3)));
         out.addAll(variants());
         return out;
     }
@@ -254,6 +261,11 @@ final class OperatorSamples {
         // fewer or more keys than queries, a custom fill value
         out.add(v("CausalMask [4, 6] fill -3", new CausalMask(-3), p("x", 4, 6)));
         out.add(v("CausalMask [3, 6, 4] fill 2", new CausalMask(2), p("x", 3, 6, 4)));
+        // fewer queries than keys under the causal mask, an explicit scale, dropout without the mask
+        out.add(v("FlashAttentionScore causal scale 0.5 [1, 2, 4, 3] kv [1, 2, 6, 3]", new FlashAttention(0.5, true, 1),
+                p("q", 1, 2, 4, 3), p("k", 1, 2, 6, 3), p("v", 1, 2, 6, 3)));
+        out.add(v("FlashAttentionScore keep 0.5 MQA [2, 2, 3, 2] kv [2, 1, 5, 2]", FlashAttention.of(false, 0.5),
+                p("q", 2, 2, 3, 2), p("k", 2, 1, 5, 2), p("v", 2, 1, 5, 2)));
         out.add(v("Reshape [2, 3, 4] -> [-1, 4, 2]", Reshape.of(-1, 4, 2), p("x", 2, 3, 4)));
         for (int[] perm : new int[][] {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0},
             {3, 1, 0, 2}, {1, 3, 2, 0}, {0}}) {
@@ -405,6 +417,11 @@ final class OperatorSamples {
                     tuples[i][k] = split;
                     left /= split;
                 }
+            }
+            if (s.op() instanceof FlashAttention) {
+                // q, k and v share one split (the operator's rule): k and v take q's
+                tuples[1] = tuples[0].clone();
+                tuples[2] = tuples[0].clone();
             }
             Strategy st = Strategy.of(tuples);
             if (!seen.add(d + " " + st) || (attempt < 200 && unsplit(tuples))) {

@@ -1,0 +1,203 @@
+package io.tessera.planner.op;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tessera.layout.DType;
+import io.tessera.layout.DeviceMatrix;
+import io.tessera.layout.TensorMap;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static io.tessera.planner.op.OpTests.rejected;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * FlashAttentionScore: shape rule (grouped-query heads, the log-sum-exp output), sharding rule (batch and heads split
+ * together, sequence and head dimension not), gradient rule, attributes, FLOPs, gemms and bytes.
+ */
+class FlashAttentionTest {
+
+    private static final TensorType Q = TensorType.of(DType.FLOAT16, 4, 8, 16, 32);
+    private static final TensorType KV = TensorType.of(DType.FLOAT16, 4, 2, 16, 32);
+    private static final String LABEL = "FlashAttentionScore 'attn'";
+
+    private static Strategy st(int[] q, int[] k, int[] v) {
+        return Strategy.of(q, k, v);
+    }
+
+    private static int[] t(int... v) {
+        return v;
+    }
+
+    @Test
+    void outputsTheAttentionAndTheRowLogSumExp() {
+        FlashAttention op = FlashAttention.of(true, 0.9);
+        assertEquals("FlashAttentionScore", op.type());
+        assertEquals(OperatorKind.FLASH_ATTENTION, op.operatorKind());
+        assertEquals(3, op.inputCount());
+        assertEquals(List.of(Q, TensorType.of(DType.FLOAT32, 4, 8, 16)), op.outputs("attn", List.of(Q, KV, KV)));
+        // a narrower v gives a narrower output; float64 keeps a float64 statistic
+        TensorType q64 = TensorType.of(DType.FLOAT64, 2, 4, 6, 8);
+        TensorType k64 = TensorType.of(DType.FLOAT64, 2, 4, 10, 8);
+        TensorType v64 = TensorType.of(DType.FLOAT64, 2, 4, 10, 3);
+        assertEquals(List.of(TensorType.of(DType.FLOAT64, 2, 4, 6, 3), TensorType.of(DType.FLOAT64, 2, 4, 6)),
+                op.outputs("attn", List.of(q64, k64, v64)));
+        assertEquals(1 / Math.sqrt(32), op.scaleFor(32), 0);
+        assertEquals(0.125, new FlashAttention(0.125, false, 1).scaleFor(32), 0);
+    }
+
+    @Test
+    void rejectsInputsThatAreNotAttention() {
+        FlashAttention op = FlashAttention.of();
+        rejected(() -> op.outputs("attn", List.of(Q, KV)), LABEL, "expected 3 (q, k and v)");
+        rejected(() -> op.outputs("attn", List.of(TensorType.of(DType.FLOAT16, 4, 16, 32), KV, KV)), LABEL,
+                "input 0 (q)", "expected 4 [batch, heads, seq, head_dim]");
+        rejected(() -> op.outputs("attn", List.of(Q, TensorType.of(DType.FLOAT32, 4, 2, 16, 32), KV)), LABEL,
+                "input 1 (k) is Float32", "expected q's floating dtype");
+        rejected(() -> op.outputs("attn", List.of(Q, TensorType.of(DType.FLOAT16, 4, 3, 16, 32),
+                TensorType.of(DType.FLOAT16, 4, 3, 16, 32))), LABEL, "3 heads", "kv_heads dividing heads");
+        rejected(() -> op.outputs("attn", List.of(Q, TensorType.of(DType.FLOAT16, 2, 2, 16, 32), KV)), LABEL,
+                "dim 0 (batch)");
+        rejected(() -> op.outputs("attn", List.of(Q, KV, TensorType.of(DType.FLOAT16, 4, 2, 8, 32))), LABEL,
+                "expected the same [batch, kv_heads, s_k] for k and v");
+        rejected(() -> op.outputs("attn", List.of(Q, TensorType.of(DType.FLOAT16, 4, 2, 16, 16), KV)), LABEL,
+                "head_dim 32", "expected the same head_dim for q and k");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new FlashAttention(-1, false, 1)).getMessage()
+                .startsWith("FlashAttentionScore: scale_value is -1.0; expected a positive finite factor, or 0"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new FlashAttention(0, false, 0)).getMessage()
+                .startsWith("FlashAttentionScore: keep_prob is 0.0; expected a probability in (0, 1]"));
+    }
+
+    @Test
+    void batchAndHeadsSplitTogetherWithoutCommunication() {
+        FlashAttention op = FlashAttention.of(true, 1);
+        OpSharding sh = op.shard("attn", List.of(Q, KV, KV), st(t(2, 2, 1, 1), t(2, 2, 1, 1), t(2, 2, 1, 1)), null,
+                8);
+        assertEquals(DeviceMatrix.of(2, 2, 1, 1, 2), sh.devMatrix());
+        for (int i = 0; i < 3; i++) {
+            assertEquals(TensorMap.of(4, 3, 2, 1), sh.inputMaps().get(i));
+        }
+        assertEquals(TensorMap.of(4, 3, 2, 1), sh.outputMaps().get(0));
+        assertEquals(TensorMap.of(4, 3, 2), sh.outputMaps().get(1));
+        assertTrue(sh.comms().isEmpty(), sh.comms().toString());
+        // the local slices: 4 of 8 query heads with their 1 of 2 key/value heads
+        assertEquals(List.of(2L, 4L, 16L, 32L), box(sh.inputLayout(0, Q).sliceShape()));
+        assertEquals(List.of(2L, 1L, 16L, 32L), box(sh.inputLayout(1, KV).sliceShape()));
+        assertEquals(Strategy.of(t(4, 1, 1, 1), t(4, 1, 1, 1), t(4, 1, 1, 1)),
+                op.dataParallel(List.of(Q, KV, KV), 8));
+    }
+
+    private static List<Long> box(long[] shape) {
+        return java.util.Arrays.stream(shape).boxed().toList();
+    }
+
+    @Test
+    void rejectsSplitsOfTheSequenceTheHeadDimOrMismatchedInputs() {
+        FlashAttention op = FlashAttention.of();
+        List<TensorType> in = List.of(Q, KV, KV);
+        String m = rejected(() -> op.shard("attn", in, st(t(1, 1, 2, 1), t(1, 1, 2, 1), t(1, 1, 2, 1)), null, 2),
+                LABEL, "input 0 (q) dim 2 is split 2 ways but must not be split", "context parallelism",
+                "set it to 1");
+        assertFalse(m.isEmpty());
+        rejected(() -> op.shard("attn", in, st(t(1, 1, 1, 2), t(1, 1, 1, 2), t(1, 1, 1, 2)), null, 2), LABEL,
+                "input 0 (q) dim 3 is split 2 ways", "head dimension");
+        rejected(() -> op.shard("attn", in, st(t(2, 2, 1, 1), t(2, 1, 1, 1), t(2, 2, 1, 1)), null, 4), LABEL,
+                "input 1 (k) dim 1 is split 1 ways but input 0 (q) dim 1 is split 2 ways", "give k and v q's split");
+        rejected(() -> op.shard("attn", in, st(t(1, 4, 1, 1), t(1, 4, 1, 1), t(1, 4, 1, 1)), null, 4), LABEL,
+                "heads are split 4 ways", "2 key/value heads", "choose a head split dividing 2");
+        rejected(() -> op.shard("attn", in, st(t(1, 1, 1, 1), t(1, 1, 1, 1), t(1, 1, 1, 1)),
+                st(t(1, 1, 1, 1), t(1, 1, 1, 1), t(1, 1, 1, 1)), 1), LABEL, "out_strategy");
+        rejected(() -> op.shard("attn", in, Strategy.of(t(1, 1, 1, 1)), null, 1), LABEL,
+                "give one tuple per input");
+        rejected(() -> op.shard("attn", in, st(t(1, 1, 1), t(1, 1, 1, 1), t(1, 1, 1, 1)), null, 1), LABEL,
+                "input 0 (q) strategy [1, 1, 1] has 3 values");
+        rejected(() -> op.shard("attn", in, st(t(3, 1, 1, 1), t(3, 1, 1, 1), t(3, 1, 1, 1)), null, 3), LABEL,
+                "dim 0 of size 4 is split 3 ways");
+    }
+
+    @Test
+    void gradientsReachQkvFromQkvTheOutputAndTheLogSumExp() {
+        FlashAttention op = FlashAttention.of();
+        for (int i = 0; i < 3; i++) {
+            assertTrue(op.differentiableInput(i));
+            assertEquals(List.of(TensorRef.input(0), TensorRef.input(1), TensorRef.input(2), TensorRef.output(0),
+                    TensorRef.output(1)), op.gradientReads(i));
+        }
+        assertTrue(op.differentiableOutput(0));
+        assertFalse(op.differentiableOutput(1));
+    }
+
+    @Test
+    void attributesRoundTripWithTheDefaultScaleAsZero() {
+        FlashAttention op = FlashAttention.of(true, 0.9);
+        ObjectNode attrs = op.encodeAttrs();
+        assertEquals("{\"scale_value\":0.0,\"causal\":true,\"keep_prob\":0.9}", attrs.toString());
+        assertEquals(op, OperatorKind.FLASH_ATTENTION.decode("FlashAttentionScore", new OpAttrs("t", attrs)));
+        assertEquals(FlashAttention.of(), OperatorKind.FLASH_ATTENTION.decode("FlashAttentionScore",
+                new OpAttrs("t", OpAttrs.object())));
+        assertEquals(OperatorKind.FLASH_ATTENTION, OperatorKind.forType("FlashAttentionScore"));
+    }
+
+    private static long sum(List<Gemm> gemms) {
+        long s = 0;
+        for (Gemm g : gemms) {
+            s += (long) g.flops();
+        }
+        return s;
+    }
+
+    @Test
+    void flopsAreTheTwoProductsHalvedWhenCausalAndEqualTheForwardGemms() {
+        List<long[]> in = List.of(Q.shape(), KV.shape(), KV.shape());
+        List<long[]> out = List.of(Q.shape(), new long[] {4, 8, 16});
+        long b = 4;
+        long h = 8;
+        long s = 16;
+        long d = 32;
+        FlashAttention full = FlashAttention.of();
+        FlashAttention causal = FlashAttention.of(true, 1);
+        assertEquals(4 * b * h * s * s * d, full.forwardFlops(in, out));
+        assertEquals(2 * b * h * s * s * d, causal.forwardFlops(in, out));
+        assertEquals(List.of(Gemm.of(b * h, s, s, d), Gemm.of(b * h, s, d, s)), full.forwardGemms(in, out));
+        assertEquals(List.of(Gemm.of(b * h, s / 2, s, d), Gemm.of(b * h, s / 2, d, s)), causal.forwardGemms(in, out));
+        for (FlashAttention op : List.of(full, causal)) {
+            assertEquals(op.forwardFlops(in, out), sum(op.forwardGemms(in, out)));
+            // the recompute of QK^T and four gradient products: 2.5 times the forward
+            List<Gemm> back = op.backwardGemms(in, out);
+            assertEquals(5, back.size());
+            assertEquals(5 * op.forwardFlops(in, out) / 2, sum(back));
+        }
+        assertEquals(List.of(Gemm.of(b * h, s, s, d), Gemm.of(b * h, s, d, s), Gemm.of(b * h, s, s, d),
+                Gemm.of(b * h, s, d, s), Gemm.of(b * h, s, d, s)), full.backwardGemms(in, out));
+        // an odd query count under the mask: half the rows rounded up, still the gemms' sum
+        List<long[]> odd = List.of(new long[] {1, 2, 5, 4}, new long[] {1, 2, 5, 4}, new long[] {1, 2, 5, 4});
+        assertEquals(2L * 2 * 3 * 5 * (4 + 4), causal.forwardFlops(odd, List.of()));
+        assertEquals(causal.forwardFlops(odd, List.of()), sum(causal.forwardGemms(odd, List.of())));
+        // empty slices: no products
+        List<long[]> empty = List.of(new long[] {0, 2, 5, 4}, new long[] {0, 2, 5, 4}, new long[] {0, 2, 5, 4});
+        assertEquals(List.of(), full.forwardGemms(empty, List.of()));
+        assertEquals(0, full.forwardFlops(empty, List.of()));
+    }
+
+    @Test
+    void bytesAreQkvTheOutputAndTheLogSumExpNeverTheScores() {
+        FlashAttention op = FlashAttention.of(true, 0.9);
+        List<long[]> in = List.of(Q.shape(), KV.shape(), KV.shape());
+        List<long[]> out = List.of(Q.shape(), new long[] {4, 8, 16});
+        long bytes = op.forwardBytes(in, List.of(DType.FLOAT16, DType.FLOAT16, DType.FLOAT16), out,
+                List.of(DType.FLOAT16, DType.FLOAT32));
+        long expected = 2 * (Q.elements() * 2 + KV.elements() * 2) + 4 * (4 * 8 * 16);
+        assertEquals(expected, bytes);
+        // at a sequence longer than the head dimension, less than the fp16 scores alone would take
+        long[] q = {4, 8, 1024, 32};
+        long[] kv = {4, 2, 1024, 32};
+        long longBytes = op.forwardBytes(List.of(q, kv, kv), List.of(DType.FLOAT16, DType.FLOAT16, DType.FLOAT16),
+                List.of(q, new long[] {4, 8, 1024}), List.of(DType.FLOAT16, DType.FLOAT32));
+        assertTrue(longBytes < 2L * 4 * 8 * 1024 * 1024, longBytes + " bytes");
+        assertTrue(op.keepsIntermediatesOnChip());
+        assertFalse(MatMul.batched(false, true).keepsIntermediatesOnChip());
+    }
+}
