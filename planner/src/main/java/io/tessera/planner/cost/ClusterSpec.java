@@ -39,10 +39,17 @@ public record ClusterSpec(String name, int devicesPerNode, int nodes, DeviceSpec
                     + "gemm_half_k, memory_efficiency, launch_seconds: fitted to Narayanan et al. 2021 Table 1 "
                     + "(tessera validate; 10 runs, 32-3072 A100s)");
 
-    /** The H100's kernels: 132 SMs (datasheet), 256 x 128 tiles; efficiencies fitted (see validation). */
-    static final KernelModel H100_KERNELS = new KernelModel(132, 256, 128, 0.75, 64, 0.85, 4e-6,
-            "132 SMs: NVIDIA H100 SXM5 datasheet; 256x128 tiles: cuBLAS/CUTLASS large-GEMM tile on Hopper; "
-                    + "efficiencies and launch time: fitted to calibration_runs.json (megatron_lm_readme_h100_2024)");
+    /**
+     * The H100's kernels: 132 SMs (datasheet), 256 x 128 tiles (cuBLAS's large-GEMM tile on Hopper); matrix-product
+     * efficiency 0.86 with a tile's fixed cost worth a reduction of 1,150 elements (Hopper's deep asynchronous
+     * pipelines need long reductions), streaming kernels at 0.94 of the memory bandwidth and no measurable per-kernel
+     * time (Transformer Engine's fused kernels), fitted by least squares (mean plus half the max absolute error) to
+     * the nine runs of the Megatron-LM README's H100 table ({@code tessera validate}, under its stated assumptions).
+     */
+    static final KernelModel H100_KERNELS = new KernelModel(132, 256, 128, 0.86, 1150, 0.94, 0,
+            "132 SMs: NVIDIA H100 SXM5 datasheet; 256x128 tiles: cuBLAS large-GEMM tile on Hopper; gemm_efficiency, "
+                    + "gemm_half_k, memory_efficiency, launch_seconds: fitted to the Megatron-LM README H100 table "
+                    + "(tessera validate; 9 runs, 48-6144 H100s; micro-batch size and precision assumed)");
 
     /** Validates the counts (and their product) and that nothing is null. */
     public ClusterSpec {

@@ -27,6 +27,7 @@ import java.util.Locale;
  * @param distributedOptimizer Megatron's distributed optimizer
  * @param overlapGradReduce    whether the data-parallel gradient reduction overlaps the backward
  * @param tpCommOverlap        Megatron-Core's {@code --tp-comm-overlap}
+ * @param fusedAttention       whether attention runs as one fused (FlashAttention) kernel
  * @param precision            {@code fp16}, {@code bf16} or {@code fp8}
  * @param measuredSeconds      the measured iteration time, seconds
  * @param assumptions          what the source does not state and Tessera assumes, one phrase each
@@ -35,7 +36,7 @@ public record PublishedRun(String table, String model, String cluster, int layer
                            int seq, int vocab, int tensor, int pipeline, int data, int virtualPipeline,
                            int microBatchSize, int globalBatchSize, String recompute, boolean sequenceParallel,
                            boolean distributedOptimizer, boolean overlapGradReduce, boolean tpCommOverlap,
-                           String precision,
+                           boolean fusedAttention, String precision,
                            double measuredSeconds, List<String> assumptions) {
 
     /** Validates positive sizes and degrees and copies the assumptions. */
@@ -72,7 +73,7 @@ public record PublishedRun(String table, String model, String cluster, int layer
                 {
                   "network": {"zoo": "gpt", "args": {"layers": %d, "hidden": %d, "heads": %d, "ffn": %d, \
                 "seq": %d, "vocab": %d, "bias": true, "dropout": 0.1, "causal_mask": true, \
-                "tied_embeddings": %b}},
+                "tied_embeddings": %b, "fused_attention": %b}},
                   "devices": %d,
                   "cluster": "%s",
                   "parallelism": {"tensor": %d, "sequence_parallel": %b, "pipeline": %d, "virtual_pipeline": %d, \
@@ -80,7 +81,7 @@ public record PublishedRun(String table, String model, String cluster, int layer
                 "distributed_optimizer": %b, "overlap_grad_reduce": %b, "tp_comm_overlap": %b, \
                 "precision": "%s"}
                 }
-                """, layers, hidden, heads, ffn, seq, vocab, pipeline == 1, devices(), cluster, tensor, sequenceParallel, pipeline,
+                """, layers, hidden, heads, ffn, seq, vocab, pipeline == 1, fusedAttention, devices(), cluster, tensor, sequenceParallel, pipeline,
                 virtualPipeline, data, microBatchSize, globalBatchSize, recompute, distributedOptimizer,
                 overlapGradReduce, tpCommOverlap, precision);
     }
@@ -89,6 +90,6 @@ public record PublishedRun(String table, String model, String cluster, int layer
     public String configuration() {
         return "tp " + tensor + " x pp " + pipeline + (virtualPipeline > 1 ? " (v " + virtualPipeline + ")" : "")
                 + " x dp " + data + ", mb " + microBatchSize + ", gbs " + globalBatchSize + ", " + recompute
-                + (sequenceParallel ? ", sp" : "") + (distributedOptimizer ? ", dist-opt" : "") + ", " + precision;
+                + (sequenceParallel ? ", sp" : "") + (fusedAttention ? ", flash" : "") + (distributedOptimizer ? ", dist-opt" : "") + ", " + precision;
     }
 }

@@ -24,7 +24,8 @@ import java.util.Locale;
  * <p>Assumptions for unstated fields: micro-batch size 1; no interleaving; sequence parallelism when
  * {@code tp > 1}; the distributed optimizer when the row's {@code comm_overlap} names {@code --overlap-param-gather}
  * (which needs it); the gradient reduction overlapped unless {@code ddp_impl} is {@code local}; bf16 precision;
- * no recompute; {@code ffn = 4 x hidden}.
+ * no recompute; {@code ffn = 4 x hidden}; fused (FlashAttention) attention for Megatron-Core tables (2024 or H100, or
+ * {@code --tp-comm-overlap}), materialised attention otherwise, unless the row's {@code attention} says.
  */
 public final class PublishedRuns {
 
@@ -169,6 +170,17 @@ public final class PublishedRuns {
             precision = "bf16";
             assumed.add("bf16");
         }
+        // Megatron-LM of 2021 materialised attention; Megatron-Core (2024) runs fused attention (Transformer Engine)
+        boolean fused;
+        String attention = row.path("attention").asText("").toLowerCase(Locale.ROOT);
+        if (!attention.isEmpty()) {
+            fused = attention.contains("flash") || attention.contains("fused");
+        } else {
+            fused = id.contains("2024") || id.contains("h100") || overlapText.contains("--tp-comm-overlap");
+            if (fused) {
+                assumed.add("fused (flash) attention");
+            }
+        }
         String recompute;
         String rc = row.path("activation_recompute").asText("").toLowerCase(Locale.ROOT);
         if (rc.startsWith("full")) {
@@ -185,7 +197,7 @@ public final class PublishedRuns {
                 hidden, integer(row, "num_attention_heads", name), ffn, integer(row, "seq_length", name),
                 integer(row, "vocab_size", name), tp, integer(row, "pp", name), integer(row, "dp", name), v, mb,
                 integer(row, "global_batch_size", name), recompute, sp, distOpt, overlap,
-                overlapText.contains("--tp-comm-overlap"), precision,
+                overlapText.contains("--tp-comm-overlap"), fused, precision,
                 measured(row, name), assumed);
     }
 
