@@ -46,9 +46,16 @@ record SearchSetup(Network net, PlanConfig template, ClusterSpec cluster, CostMo
      * 96-layer benchmark (a known limitation of this version); the plan it returns is simulated with the kernel model.
      */
     static SearchSetup of(Network net, PlanConfig template, ClusterSpec cluster, int cap, Consumer<String> progress) {
-        ClusterSpec curve = cluster.withDevice(cluster.device().withKernels(null));
-        return new SearchSetup(net, template, cluster, new CostModel(curve), net.backward(), cap,
+        return new SearchSetup(net, template, cluster, objective(cluster), net.backward(), cap,
                 new SerialProgress(SearchProgress.of(progress)));
+    }
+
+    /**
+     * The cost model of every search objective (the strategy search, its exact evaluation and the parallelism
+     * search): {@code cluster}'s device without its kernel model (see {@link #of}).
+     */
+    static CostModel objective(ClusterSpec cluster) {
+        return new CostModel(cluster.withDevice(cluster.device().withKernels(null)));
     }
 
     /** The number of devices of the template. */
