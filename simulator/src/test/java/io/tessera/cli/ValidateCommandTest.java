@@ -10,8 +10,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,17 +25,8 @@ class ValidateCommandTest {
     @TempDir
     Path tmp;
 
-    private record Run(int code, String out, String err) {
-    }
-
-    private static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        var cl = Tessera.commandLine();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int code = cl.execute(args);
-        return new Run(code, out.toString(), err.toString());
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     /** The first two Narayanan rows only, as a file of runs. */
@@ -59,7 +48,7 @@ class ValidateCommandTest {
     @Test
     void writtenStrategyFilesReproduceThePredictionWithSimulate() throws IOException {
         Path dir = tmp.resolve("strategies");
-        Run r = run("validate", twoRuns().toString(), "--json", "--progress=none", "--write-strategies",
+        CliRun r = run("validate", twoRuns().toString(), "--json", "--progress=none", "--write-strategies",
                 dir.toString());
         assertEquals(0, r.code(), r.err());
         JsonNode o = MAPPER.readTree(r.out());
@@ -68,7 +57,7 @@ class ValidateCommandTest {
             Path file = dir.resolve(("narayanan2021_table1-" + run.get("model").asText()).toLowerCase()
                     .replaceAll("[^a-z0-9.]+", "-") + ".json");
             assertTrue(Files.isRegularFile(file), file.toString());
-            Run sim = run("simulate", file.toString(), "--json", "--progress=none");
+            CliRun sim = run("simulate", file.toString(), "--json", "--progress=none");
             assertEquals(0, sim.code(), sim.err());
             assertEquals(run.get("predicted_seconds").asDouble(),
                     MAPPER.readTree(sim.out()).get("step_seconds").asDouble(), 0, "simulate " + file);
@@ -80,7 +69,7 @@ class ValidateCommandTest {
     @Test
     void textEndsWithTheSummaryAndFailAboveSetsTheExitCode() throws IOException {
         Path f = twoRuns();
-        Run r = run("validate", f.toString(), "--progress=none");
+        CliRun r = run("validate", f.toString(), "--progress=none");
         assertEquals(0, r.code(), r.err());
         String[] lines = r.out().split("\n");
         assertTrue(lines[lines.length - 1].matches("validation: mean \\d+\\.\\d% max \\d+\\.\\d% over 2 runs"),
@@ -92,7 +81,7 @@ class ValidateCommandTest {
     void badInputIsOneLineWithExitCodeTwo() throws IOException {
         Path bad = tmp.resolve("bad.json");
         Files.writeString(bad, "{\"tables\": 1}");
-        Run r = run("validate", bad.toString());
+        CliRun r = run("validate", bad.toString());
         assertEquals(2, r.code());
         assertEquals("tessera: " + bad + ": tables: found NUMBER; expected an array of tables, each {\"id\": .., "
                 + "\"hardware\": .., \"rows\": [..]}\n", r.err().replace("\r\n", "\n"));
