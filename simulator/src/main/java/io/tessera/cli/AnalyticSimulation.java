@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tessera.planner.cost.ClusterSpec;
 import io.tessera.planner.cost.ClusterSpecs;
+import io.tessera.planner.cost.ErrorBand;
 import io.tessera.planner.cost.RankMapping;
 import io.tessera.planner.plan.PipelinePlan;
 import io.tessera.planner.plan.Plan;
@@ -16,6 +17,7 @@ import io.tessera.simulator.timeline.PipelineReport;
 import io.tessera.simulator.timeline.PipelineSchedule;
 import io.tessera.simulator.timeline.PipelineTimeline;
 import io.tessera.simulator.timeline.StageCosts;
+import io.tessera.simulator.timeline.StrategyStep;
 import io.tessera.planner.cost.Recompute;
 import io.tessera.simulator.timeline.Timeline;
 import io.tessera.simulator.timeline.TimelineOptions;
@@ -138,10 +140,13 @@ final class AnalyticSimulation {
             Json.writeAtomically("--trace", trace, ChromeTrace.write(report));
         }
         if (json) {
-            out.print(Json.write(toJson(report, spec)));
+            ObjectNode o = toJson(report, spec);
+            band(o, spec, report.stepSeconds());
+            out.print(Json.write(o));
         } else {
             out.println(clusterLine(spec));
             out.print(report.summary());
+            bandLine(out, spec);
             if (trace != null) {
                 out.println("trace: " + trace + " (open in ui.perfetto.dev)");
             }
@@ -153,11 +158,9 @@ final class AnalyticSimulation {
     /** The analytic step of a strategy file with pipeline stages: its own stages and micro-batches. */
     private int runPlannedPipeline(PipelinePlan pipe, PrintWriter out) {
         ClusterSpec spec = cluster(pipe.devices());
-        int chunks = StrategyPlans.virtualPipeline(file);
-        PipelineSchedule s = schedule != null ? schedule : fileSchedule(chunks);
         PipelineReport report;
         try {
-            report = plannedPipeline(pipe, s, chunks, new TimelineOptions(spec, overlap, 0));
+            report = StrategyStep.run(file, pipe, spec, schedule, recompute, overlap);
         } catch (IllegalArgumentException e) {
             throw new InputException(strategy + ": " + Json.oneLine(e.getMessage()), e);
         }
@@ -173,31 +176,6 @@ final class AnalyticSimulation {
                 n.put("activation_bytes", c.activationBytes());
             }
         });
-    }
-
-    /**
-     * The schedule of a strategy file's own pipeline stages when {@code --schedule} is not given: 1F1B, the
-     * interleaved 1F1B with {@code parallelism.virtual_pipeline > 1} model chunks per stage.
-     */
-    static PipelineSchedule fileSchedule(int virtualPipeline) {
-        return virtualPipeline > 1 ? PipelineSchedule.INTERLEAVED_1F1B : PipelineSchedule.ONE_F_ONE_B;
-    }
-
-    /**
-     * The one place a planned pipeline meets the timeline: {@code pipe} with {@code schedule}, the recompute mode and
-     * {@code virtualPipeline} model chunks per stage ({@code parallelism.virtual_pipeline}). The timeline of planned
-     * stages runs gpipe and 1F1B; chunks above 1 are refused here.
-     *
-     * @throws IllegalArgumentException when the schedule or chunk count cannot run on planned stages
-     */
-    private PipelineReport plannedPipeline(PipelinePlan pipe, PipelineSchedule schedule, int virtualPipeline,
-                                           TimelineOptions options) {
-        if (virtualPipeline > 1) {
-            throw new IllegalArgumentException("parallelism.virtual_pipeline: found " + virtualPipeline + "; the "
-                    + "interleaved schedule over planned stages is not simulated by this version; use "
-                    + "virtual_pipeline 1");
-        }
-        return PipelineTimeline.run(pipe, schedule, recompute(), options);
     }
 
     private int runPipeline(Plan plan, PrintWriter out) {
@@ -241,6 +219,7 @@ final class AnalyticSimulation {
             o.put("step_seconds", report.stepSeconds());
             o.put("bubble_fraction", report.bubbleFraction());
             costs.accept(o);
+            band(o, spec, report.stepSeconds());
             ArrayNode peak = o.putArray("peak_activation_bytes");
             for (long b : report.peakActivationBytes()) {
                 peak.add(b);
@@ -250,12 +229,36 @@ final class AnalyticSimulation {
             out.println(clusterLine(spec));
             out.println("model: " + model);
             out.print(report.summary());
+            bandLine(out, spec);
             if (trace != null) {
                 out.println("trace: " + trace + " (open in ui.perfetto.dev; one process per stage)");
             }
         }
         out.flush();
         return Tessera.EXIT_OK;
+    }
+
+    /**
+     * {@code error_band}: the step time's band from the built-in validation on the cluster's device
+     * ({@link ErrorBand}): {@code max_abs_error}, {@code mean_abs_error}, {@code runs}, {@code step_seconds_low} and
+     * {@code step_seconds_high}; absent for a device no published run used.
+     */
+    static void band(ObjectNode o, ClusterSpec spec, double stepSeconds) {
+        ErrorBand.of(spec.device()).ifPresent(b -> {
+            ObjectNode n = o.putObject("error_band");
+            n.put("max_abs_error", b.maxAbsError());
+            n.put("mean_abs_error", b.meanAbsError());
+            n.put("runs", b.runs());
+            double[] in = b.interval(stepSeconds);
+            n.put("step_seconds_low", in[0]);
+            n.put("step_seconds_high", in[1]);
+        });
+    }
+
+    /** {@code error band: +-4.4% (...)} when the cluster's device has one. */
+    static void bandLine(PrintWriter out, ClusterSpec spec) {
+        ErrorBand.of(spec.device()).ifPresent(b -> out.println("error band: " + b.describe()
+                + "; tessera validate"));
     }
 
     /** {@code cluster: NAME (N devices, M per node)}, naming the rank mapping when it is not the default block. */

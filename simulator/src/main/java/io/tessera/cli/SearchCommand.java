@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tessera.layout.param.ParallelMode;
 import io.tessera.planner.cost.ClusterSpec;
+import io.tessera.planner.cost.ErrorBand;
 import io.tessera.planner.graph.Network;
 import io.tessera.planner.op.Strategy;
 import io.tessera.planner.plan.OpPlan;
@@ -116,14 +117,46 @@ public final class SearchCommand implements Callable<Integer> {
         }
         PrintWriter stdout = spec().commandLine().getOut();
         if (json) {
-            stdout.print(Json.write(toJson(result, spec)));
+            ObjectNode root = toJson(result, spec);
+            margin(result, spec).ifPresent(m -> {
+                ObjectNode n = root.putObject("error_band");
+                n.put("max_abs_error", m.band().maxAbsError());
+                n.put("runs", m.band().runs());
+                n.put("runner_up_margin", m.margin());
+                n.put("runner_up_within_band", m.within());
+            });
+            stdout.print(Json.write(root));
         } else {
             stdout.printf(Locale.ROOT, "parallelism search for '%s' on %d devices of %s%n%n", zoo.name(),
                     file.deviceCount(), spec.name());
             stdout.print(result.explanation());
+            margin(result, spec).ifPresent(m -> stdout.printf(Locale.ROOT, "%nerror band: %s; the runner-up is %.1f%% "
+                    + "slower, %s%n", m.band().describe(), 100 * m.margin(), m.within()
+                    ? "inside the band: the measured order could be either, so measure both before choosing"
+                    : "outside the band"));
         }
         stdout.flush();
         return Tessera.EXIT_OK;
+    }
+
+    /** The winner's margin over the runner-up against the device's error band. */
+    record Margin(ErrorBand band, double margin, boolean within) {
+    }
+
+    /**
+     * The margin of the chosen setting over the fastest other setting that fits, relative to the chosen step time,
+     * with the device's {@link ErrorBand}; empty without a band or a runner-up.
+     */
+    static java.util.Optional<Margin> margin(ParallelismSearch.Result r, ClusterSpec spec) {
+        java.util.Optional<ErrorBand> band = ErrorBand.of(spec.device());
+        double best = r.best().stepSeconds();
+        java.util.OptionalDouble next = r.evaluated().stream().filter(c -> c != r.best() && c.fits())
+                .mapToDouble(ParallelismSearch.Choice::stepSeconds).filter(t -> t >= best).min();
+        if (band.isEmpty() || next.isEmpty() || !(best > 0)) {
+            return java.util.Optional.empty();
+        }
+        return java.util.Optional.of(new Margin(band.get(), next.getAsDouble() / best - 1,
+                band.get().indistinguishable(best, next.getAsDouble())));
     }
 
     private CommandSpec spec() {

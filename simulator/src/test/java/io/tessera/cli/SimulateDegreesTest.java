@@ -8,8 +8,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,13 +37,8 @@ class SimulateDegreesTest {
     }
 
     private static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        var cl = Tessera.commandLine();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int code = cl.execute(args);
-        return new Run(code, out.toString(), err.toString().replace("\r\n", "\n"));
+        CliRun r = CliRun.of(args);
+        return new Run(r.code(), r.out(), r.err());
     }
 
     private String file(String rest) throws IOException {
@@ -128,8 +121,8 @@ class SimulateDegreesTest {
         "\"parallelism\": {\"tensor\": 2, \"data\": 2}|parallelism: tensor 2 x pipeline 1 x data 2 = 4 but devices "
                 + "is 8; choose degrees whose product is the device count",
         "\"parallelism\": {\"precision\": \"fp8\"}|parallelism.precision: precision fp8 is not supported yet; use bf16",
-        "\"parallelism\": {\"tensor\": 2, \"pipeline\": 2, \"virtual_pipeline\": 2}|parallelism.virtual_pipeline: "
-                + "found 2; the interleaved schedule over planned stages is not simulated by this version",
+        "\"parallelism\": {\"tensor\": 2, \"pipeline\": 2, \"virtual_pipeline\": 2}|interleaved 1F1B: 1 "
+                + "micro-batches is not a multiple of the 2 stages",
         "\"cluster\": \"a200\", \"parallelism\": {}|cluster: found the preset \"a200\"; expected one of",
         "\"cluster\": {\"preset\": \"h100-dgx\", \"nodes\": 0}|cluster: nodes is 0",
         "\"parallelism\": {\"tensor\": 2, \"recompute\": \"some\"}|parallelism.recompute: found the string \"some\"; "

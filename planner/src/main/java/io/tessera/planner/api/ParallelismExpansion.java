@@ -7,7 +7,6 @@ import io.tessera.planner.strategy.DatasetStrategy;
 import io.tessera.planner.strategy.NetworkRef;
 import io.tessera.planner.strategy.OpStrategy;
 import io.tessera.planner.strategy.OptimizerKind;
-import io.tessera.planner.strategy.ParallelOptimizerConfig;
 import io.tessera.planner.strategy.ParallelSettings;
 import io.tessera.planner.strategy.Parallelism;
 import io.tessera.planner.strategy.StrategyFile;
@@ -97,6 +96,12 @@ public final class ParallelismExpansion {
         in.forEach((op, s) -> ops.put(op, OpStrategy.of(s, out.get(op))));
         ops.putAll(file.operators());
 
+        if (p.virtualPipeline() > 1 && !file.stages().isEmpty()) {
+            throw new IllegalArgumentException("stages: found " + file.stages().size() + " entries with "
+                    + "parallelism.virtual_pipeline " + p.virtualPipeline() + "; expected none (the planner cuts the "
+                    + "pipeline x virtual_pipeline chunks itself, Megatron's split); remove stages or set "
+                    + "virtual_pipeline 1");
+        }
         Map<String, Integer> stages = new LinkedHashMap<>(megatronStages(c, p));
         stages.putAll(file.stages());
 
@@ -108,12 +113,6 @@ public final class ParallelismExpansion {
         }
         if (given.optimizer() == defaults.optimizer()) {
             b.optimizer(OptimizerKind.ADAM);
-        }
-        if (p.distributedOptimizer()) {
-            b.enableParallelOptimizer(true);
-            if (given.parallelOptimizerConfig().equals(defaults.parallelOptimizerConfig())) {
-                b.parallelOptimizerConfig(ParallelOptimizerConfig.of(0, data));
-            }
         }
         return new StrategyFile(network, file.devices(), b.build(), ops, file.parameters(), stages, file.baseDir(),
                 Optional.empty(), file.cluster());
@@ -135,7 +134,9 @@ public final class ParallelismExpansion {
 
     /**
      * Megatron's pipeline split: {@code "layers.i.*"} on stage {@code i / (layers / pipeline)}; empty with one stage
-     * or with virtual_pipeline {@code > 1} (the planner splits those).
+     * or with virtual_pipeline {@code > 1}, where the planner cuts Megatron's chunks itself
+     * ({@code PipelinePlan.plan} with virtual stages: {@code layers / (pipeline x virtual_pipeline)} layers per chunk, chunk
+     * {@code c * pipeline + d} on stage {@code d}).
      */
     static Map<String, Integer> megatronStages(GptConfig c, Parallelism p) {
         Map<String, Integer> out = new LinkedHashMap<>();
@@ -186,22 +187,9 @@ public final class ParallelismExpansion {
         }
     }
 
-    /**
-     * The gpt configuration of zoo arguments, as {@link Zoo#build} reads them. On a value it cannot read, the zoo's
-     * own error is thrown.
-     */
+    /** The gpt configuration of zoo arguments, as {@link Zoo#build} reads them (its errors on a bad value). */
     static GptConfig gptConfig(Map<String, Object> args) {
-        try {
-            GptConfig d = GptConfig.defaults();
-            int hidden = intArg(args, "hidden", d.hidden());
-            DType dtype = args.containsKey("dtype") ? parsedDtype(args.get("dtype")).orElseThrow() : d.dtype();
-            return new GptConfig(intArg(args, "layers", d.layers()), hidden, intArg(args, "heads", d.heads()),
-                    intArg(args, "ffn", 4 * hidden), intArg(args, "seq", d.seq()), intArg(args, "vocab", d.vocab()),
-                    intArg(args, "batch", d.batch()), dtype);
-        } catch (RuntimeException e) {
-            Zoo.build(MODEL, args); // throws the zoo's message for the argument at fault
-            throw e;
-        }
+        return Zoo.gptConfig(args);
     }
 
     private static int intArg(Map<String, Object> args, String key, int def) {

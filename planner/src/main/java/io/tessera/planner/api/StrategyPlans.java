@@ -172,8 +172,8 @@ public final class StrategyPlans {
      * {@code pipeline} stages.
      */
     private static PipelinePlan planStages(Network net, PlanConfig config, StrategyFile file, int virtualPipeline) {
-        return PipelinePlan.plan(net, config, file.parallel().pipelineStages(), file.parallel().microBatches(),
-                file::stageFor);
+        return PipelinePlan.plan(net, config, file.parallel().pipelineStages(), virtualPipeline,
+                file.parallel().microBatches(), file::stageFor);
     }
 
     /** {@code parallelism.virtual_pipeline} of a strategy file: model chunks per pipeline stage, 1 without it. */

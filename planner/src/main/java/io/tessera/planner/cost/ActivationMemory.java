@@ -197,24 +197,8 @@ public final class ActivationMemory {
     private static Map<Integer, List<String>> layers(Collection<String> ops) {
         Map<Integer, List<String>> out = new LinkedHashMap<>();
         for (String op : ops) {
-            out.computeIfAbsent(layerIndex(op), k -> new ArrayList<>()).add(op);
+            out.computeIfAbsent(Network.layerIndex(op), k -> new ArrayList<>()).add(op);
         }
         return out;
-    }
-
-    /** The {@code i} of an operator named {@code layers.<i>.<rest>}, else -1. */
-    public static int layerIndex(String op) {
-        if (!op.startsWith("layers.")) {
-            return -1;
-        }
-        int dot = op.indexOf('.', 7);
-        if (dot < 0) {
-            return -1;
-        }
-        try {
-            return Integer.parseInt(op.substring(7, dot));
-        } catch (NumberFormatException e) {
-            return -1;
-        }
     }
 }

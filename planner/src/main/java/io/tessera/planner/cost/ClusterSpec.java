@@ -28,6 +28,29 @@ public record ClusterSpec(String name, int devicesPerNode, int nodes, DeviceSpec
 
     private static final double GIB = 1024.0 * 1024 * 1024;
 
+    /**
+     * The A100's kernels: 108 SMs (datasheet), 256 x 128 tiles (cuBLAS's large-GEMM tile on Ampere); matrix-product
+     * efficiency 0.76, no measurable short-reduction penalty, streaming kernels at 0.75 of the memory bandwidth and
+     * 10.6 us per kernel, fitted by least squares (mean plus half the max absolute error) to the ten runs of Narayanan
+     * et al. 2021, Table 1 ({@code tessera validate}).
+     */
+    static final KernelModel A100_KERNELS = new KernelModel(108, 256, 128, 0.76, 0, 0.75, 10.6e-6,
+            "108 SMs: NVIDIA A100 datasheet; 256x128 tiles: cuBLAS large-GEMM tile on Ampere; gemm_efficiency, "
+                    + "gemm_half_k, memory_efficiency, launch_seconds: fitted to Narayanan et al. 2021 Table 1 "
+                    + "(tessera validate; 10 runs, 32-3072 A100s)");
+
+    /**
+     * The H100's kernels: 132 SMs (datasheet), 256 x 128 tiles (cuBLAS's large-GEMM tile on Hopper); matrix-product
+     * efficiency 0.86 with a tile's fixed cost worth a reduction of 1,150 elements (Hopper's deep asynchronous
+     * pipelines need long reductions), streaming kernels at 0.94 of the memory bandwidth and no measurable per-kernel
+     * time (Transformer Engine's fused kernels), fitted by least squares (mean plus half the max absolute error) to
+     * the nine runs of the Megatron-LM README's H100 table ({@code tessera validate}, under its stated assumptions).
+     */
+    static final KernelModel H100_KERNELS = new KernelModel(132, 256, 128, 0.86, 1150, 0.94, 0,
+            "132 SMs: NVIDIA H100 SXM5 datasheet; 256x128 tiles: cuBLAS large-GEMM tile on Hopper; gemm_efficiency, "
+                    + "gemm_half_k, memory_efficiency, launch_seconds: fitted to the Megatron-LM README H100 table "
+                    + "(tessera validate; 9 runs, 48-6144 H100s; micro-batch size and precision assumed)");
+
     /** Validates the counts (and their product) and that nothing is null. */
     public ClusterSpec {
         if (name == null || name.isBlank()) {
@@ -194,6 +217,16 @@ public record ClusterSpec(String name, int devicesPerNode, int nodes, DeviceSpec
         return new ClusterSpec(name, devicesPerNode, n, device, intraNode, interNode, algorithm, rankMapping);
     }
 
+    /** A copy whose devices are {@code d}. */
+    public ClusterSpec withDevice(DeviceSpec d) {
+        return new ClusterSpec(name, devicesPerNode, nodes, d, intraNode, interNode, algorithm, rankMapping);
+    }
+
+    /** A copy with intra-node link {@code intra} and inter-node link {@code inter}. */
+    public ClusterSpec withLinks(Link intra, Link inter) {
+        return new ClusterSpec(name, devicesPerNode, nodes, device, intra, inter, algorithm, rankMapping);
+    }
+
     /** A copy with collective algorithm {@code a}. */
     public ClusterSpec withAlgorithm(CollectiveAlgorithm a) {
         return new ClusterSpec(name, devicesPerNode, nodes, device, intraNode, interNode, a, rankMapping);
@@ -258,11 +291,11 @@ public record ClusterSpec(String name, int devicesPerNode, int nodes, DeviceSpec
                         new Link(196e9, 3e-6, 0.75), new Link(25e9, 6e-6, 0.85), CollectiveAlgorithm.AUTO);
             case A100_80GB_DGX -> new ClusterSpec(preset.jsonName(), 8, 1,
                         new DeviceSpec("A100-SXM4-80GB", flops(312e12, 312e12, 19.5e12, 19.5e12, 624e12),
-                                (long) (80 * GIB), 2.039e12, 0.1, 0.8, 5e8),
+                                (long) (80 * GIB), 2.039e12, 0.1, 0.8, 5e8, A100_KERNELS),
                         new Link(300e9, 2e-6, 0.8), new Link(25e9, 5e-6, 0.9), CollectiveAlgorithm.AUTO);
             case H100_DGX -> new ClusterSpec(preset.jsonName(), 8, 1,
                         new DeviceSpec("H100-SXM5-80GB", flops(989e12, 989e12, 67e12, 67e12, 1979e12),
-                                (long) (80 * GIB), 3.35e12, 0.1, 0.75, 2e9),
+                                (long) (80 * GIB), 3.35e12, 0.1, 0.75, 2e9, H100_KERNELS),
                         new Link(450e9, 2e-6, 0.8), new Link(50e9, 5e-6, 0.9), CollectiveAlgorithm.AUTO);
         };
     }

@@ -45,6 +45,8 @@ public final class ClusterSpecs {
     private static final List<String> DEVICE = List.of("name", "peak_flops", "memory_bytes", "memory_bandwidth",
             "min_efficiency", "max_efficiency", "half_efficiency_flops");
     private static final List<String> LINK = List.of("bandwidth", "latency", "efficiency");
+    private static final List<String> KERNELS = List.of("compute_units", "tile_m", "tile_n", "gemm_efficiency",
+            "gemm_half_k", "memory_efficiency", "launch_seconds", "provenance");
 
     private ClusterSpecs() {
     }
@@ -88,7 +90,10 @@ public final class ClusterSpecs {
                     + "; expected a JSON object such as {\"preset\": \"a100-80gb-dgx\", \"nodes\": 16}");
         }
         checkKeys(root, "top level", TOP);
-        checkKeys(root.get("device"), "device", DEVICE);
+        checkKeys(root.get("device"), "device", withKernels(DEVICE));
+        if (root.get("device") != null) {
+            checkKeys(root.get("device").get("kernels"), "device.kernels", KERNELS);
+        }
         checkKeys(root.get("intra_node"), "intra_node", LINK);
         checkKeys(root.get("inter_node"), "inter_node", LINK);
         ObjectNode full;
@@ -141,6 +146,18 @@ public final class ClusterSpecs {
         d.put("min_efficiency", dev.minEfficiency());
         d.put("max_efficiency", dev.maxEfficiency());
         d.put("half_efficiency_flops", dev.halfEfficiencyFlops());
+        KernelModel k = dev.kernels();
+        if (k != null) {
+            ObjectNode kn = d.putObject("kernels");
+            kn.put("compute_units", k.computeUnits());
+            kn.put("tile_m", k.tileM());
+            kn.put("tile_n", k.tileN());
+            kn.put("gemm_efficiency", k.gemmEfficiency());
+            kn.put("gemm_half_k", k.gemmHalfK());
+            kn.put("memory_efficiency", k.memoryEfficiency());
+            kn.put("launch_seconds", k.launchSeconds());
+            kn.put("provenance", k.provenance());
+        }
         link(o.putObject("intra_node"), s.intraNode());
         link(o.putObject("inter_node"), s.interNode());
         return o;
@@ -235,11 +252,31 @@ public final class ClusterSpecs {
                     number(d.get("memory_bandwidth"), "device.memory_bandwidth"),
                     number(d.get("min_efficiency"), "device.min_efficiency"),
                     number(d.get("max_efficiency"), "device.max_efficiency"),
-                    number(d.get("half_efficiency_flops"), "device.half_efficiency_flops"));
+                    number(d.get("half_efficiency_flops"), "device.half_efficiency_flops"),
+                    d.has("kernels") ? kernels(d.get("kernels")) : null);
         } catch (IllegalArgumentException e) {
             throw e.getMessage().startsWith("cluster spec") ? e
                     : new IllegalArgumentException("cluster spec: " + e.getMessage(), e);
         }
+    }
+
+    private static List<String> withKernels(List<String> keys) {
+        List<String> all = new java.util.ArrayList<>(keys);
+        all.add("kernels");
+        return all;
+    }
+
+    private static KernelModel kernels(JsonNode k) {
+        object(k, "device.kernels");
+        require(k, "device.kernels", KERNELS);
+        return new KernelModel((int) integer(k.get("compute_units"), "device.kernels.compute_units", 1,
+                Integer.MAX_VALUE), (int) integer(k.get("tile_m"), "device.kernels.tile_m", 1, Integer.MAX_VALUE),
+                (int) integer(k.get("tile_n"), "device.kernels.tile_n", 1, Integer.MAX_VALUE),
+                number(k.get("gemm_efficiency"), "device.kernels.gemm_efficiency"),
+                number(k.get("gemm_half_k"), "device.kernels.gemm_half_k"),
+                number(k.get("memory_efficiency"), "device.kernels.memory_efficiency"),
+                number(k.get("launch_seconds"), "device.kernels.launch_seconds"),
+                text(k.get("provenance"), "device.kernels.provenance"));
     }
 
     private static Link link(JsonNode l, String path) {

@@ -75,20 +75,127 @@ public final class CostModel {
     }
 
     /**
-     * Seconds of one rank's slice of the operator: the roofline
+     * Seconds of one rank's slice of the operator, forward or backward.
+     *
+     * <p>On a device with a {@link KernelModel} ({@link DeviceSpec#kernels()}): a matrix product is priced from its
+     * shapes ({@link Operator#forwardGemms}; the backward's data-gradient and weight-gradient products separately,
+     * {@link Operator#backwardGemms}) by {@link KernelModel#gemmSeconds}; a fused kernel whose products keep their
+     * intermediates on chip ({@link Operator#keepsIntermediatesOnChip}, FlashAttention) costs the slower of its
+     * products' compute ({@link KernelModel#gemmComputeSeconds}) plus one launch and its own bytes
+     * ({@code 2x} in backward) streamed; a layout-only operator that needs no kernel
+     * costs 0 when it {@linkplain #launchesNoKernel launches no kernel} (a view, a GEMM epilogue, a fused elementwise
+     * prologue); any other operator is one kernel each way, the slower of its FLOPs at the
+     * efficiency curve and its bytes ({@code 2x} in backward: the output gradient and the saved input read, the input
+     * gradient written) by {@link KernelModel#streamSeconds}, plus the launch time.
+     *
+     * <p>Without a kernel model: the roofline
      * {@code max(flops / (peak(dtype) * efficiency(flops)), bytes / memoryBandwidth)}, with the dtype of the first
-     * floating input (else of the first output). The backward costs 2x the forward FLOPs and bytes (the gradients of
-     * the inputs and of the weights, each about a forward); its efficiency is that of one forward-sized operation.
+     * floating input (else of the first output); the backward costs 2x the forward FLOPs and bytes, at the efficiency
+     * of one forward-sized operation.
      */
     public double computeSeconds(Network net, OpPlan op, boolean backward) {
+        DeviceSpec d = spec.device();
+        KernelModel k = d.kernels();
+        if (k != null) {
+            return kernelSeconds(net, op, backward, d, k);
+        }
         double factor = backward ? 2 : 1;
         long flops = forwardFlops(net, op);
         long bytes = forwardBytes(net, op);
-        DeviceSpec d = spec.device();
         double compute = flops == 0 ? 0
                 : factor * flops / (d.peak(computeType(net, op)) * d.efficiency(flops));
         double memory = factor * bytes / d.memoryBandwidth();
         return Math.max(compute, memory);
+    }
+
+    private double kernelSeconds(Network net, OpPlan op, boolean backward, DeviceSpec d, KernelModel k) {
+        Node node = net.node(op.name());
+        Operator o = node.op();
+        List<long[]> in = Flops.sliceShapes(op.inputLayouts());
+        List<long[]> out = Flops.sliceShapes(op.outputLayouts());
+        DType t = computeType(net, op);
+        List<io.tessera.planner.op.Gemm> gemms = backward ? o.backwardGemms(in, out) : o.forwardGemms(in, out);
+        if (!gemms.isEmpty() && o.keepsIntermediatesOnChip()) {
+            // one fused kernel (FlashAttention): its products' compute against its own bytes (2x in backward)
+            double compute = 0;
+            for (io.tessera.planner.op.Gemm g : gemms) {
+                compute += k.gemmComputeSeconds(g, d.peak(t));
+            }
+            double bytes = (backward ? 2.0 : 1.0) * forwardBytes(net, op);
+            return Math.max(compute + k.launchSeconds(), k.streamSeconds(bytes, d.memoryBandwidth()));
+        }
+        if (!gemms.isEmpty()) {
+            double s = 0;
+            for (io.tessera.planner.op.Gemm g : gemms) {
+                s += k.gemmSeconds(g, d.peak(t), d.memoryBandwidth(), t.bytes());
+            }
+            return s;
+        }
+        if (launchesNoKernel(net, node)) {
+            return 0;
+        }
+        double factor = backward ? 2 : 1;
+        long flops = o.forwardFlops(in, out);
+        long bytes = forwardBytes(net, op);
+        if (flops == 0 && bytes == 0) {
+            return 0;
+        }
+        double compute = flops == 0 ? 0 : factor * flops / (d.peak(t) * d.efficiency(flops)) + k.launchSeconds();
+        return Math.max(compute, k.streamSeconds(factor * bytes, d.memoryBandwidth()));
+    }
+
+    /**
+     * Whether the operator launches no kernel of its own on a device with a {@link KernelModel}, as frameworks run
+     * transformer training (Megatron-LM's fused kernels, cuBLAS epilogues):
+     * <ol>
+     *   <li>a view: a {@code Reshape}, or a {@code Transpose} whose every consumer is a batched matrix product, which
+     *       reads it in place as a strided operand;</li>
+     *   <li>a GEMM epilogue: a {@code BiasAdd}, or an elementwise {@code Binary} with a one-element operand (a scale),
+     *       applied to the output of a matrix product it is the only consumer of;</li>
+     *   <li>an elementwise prologue: an elementwise operator ({@code Binary}, {@code BiasAdd}, {@code Activation},
+     *       {@code Dropout}, {@code Cast}, {@code CausalMask}) whose output's only consumer is another elementwise operator or a
+     *       {@code Softmax}, which reads the operator's inputs instead of its output in the same kernel (fused
+     *       scale-mask-softmax, bias-GeLU, bias-dropout-add).</li>
+     * </ol>
+     * Forward and backward alike: the fused kernels have fused backwards.
+     */
+    public static boolean launchesNoKernel(Network net, Node node) {
+        Operator o = node.op();
+        if (o instanceof io.tessera.planner.op.Reshape) {
+            return true;
+        }
+        List<Node> consumers = net.consumers(node.output(0));
+        if (o instanceof io.tessera.planner.op.Transpose) {
+            return !consumers.isEmpty() && consumers.stream()
+                    .allMatch(c -> c.op() instanceof io.tessera.planner.op.MatMul m && m.batch());
+        }
+        if (!elementwise(o) || node.outputs().size() != 1) {
+            return false;
+        }
+        boolean scale = o instanceof io.tessera.planner.op.BiasAdd;
+        for (String in : node.inputs()) {
+            long[] shape = net.tensor(in).shape();
+            long volume = 1;
+            for (long d : shape) {
+                volume *= d;
+            }
+            scale |= volume == 1;
+        }
+        if (scale) {
+            Node producer = net.producer(node.inputs().get(0));
+            if (producer != null && producer.op() instanceof io.tessera.planner.op.MatMul
+                    && net.consumers(node.inputs().get(0)).size() == 1) {
+                return true;
+            }
+        }
+        return consumers.size() == 1 && (elementwise(consumers.get(0).op())
+                || consumers.get(0).op() instanceof io.tessera.planner.op.Softmax);
+    }
+
+    private static boolean elementwise(Operator o) {
+        return o instanceof io.tessera.planner.op.Binary || o instanceof io.tessera.planner.op.BiasAdd
+                || o instanceof io.tessera.planner.op.Activation || o instanceof io.tessera.planner.op.Dropout
+                || o instanceof io.tessera.planner.op.Cast || o instanceof io.tessera.planner.op.CausalMask;
     }
 
     private static DType computeType(Network net, OpPlan op) {
@@ -287,9 +394,18 @@ public final class CostModel {
     }
 
     /**
-     * Bytes the optimizer update reads and writes on one rank for {@code params}: per trainable parameter, the held
-     * shard (read and written), its gradient (read), the float32 optimizer state of {@code optimizer} and float32
-     * master copies of 16-bit parameters (read and written).
+     * Bytes the optimizer step reads and writes on one rank for {@code params}, as mixed-precision training runs it
+     * (Megatron-LM's float16 optimizer), per element of each trainable parameter's held shard with {@code S} float32
+     * states of {@code optimizer}:
+     * <ul>
+     *   <li>16-bit parameters ({@code b} = 2 bytes): the gradient copied to a float32 main gradient
+     *       ({@code b + 4}); unscaled and checked for overflow ({@code 4 + 4}); the global norm for clipping
+     *       ({@code 4}); clipped ({@code 4 + 4}); the update reads the float32 master weight, the gradient and the
+     *       states and writes the master weight and the states ({@code 8 + 4 + 8S}); the master weight copied back
+     *       ({@code 4 + b}): {@code 2b + 44 + 8S} in all;</li>
+     *   <li>32-bit parameters: the norm ({@code 4}), clipping ({@code 8}), the update reading the weight, the
+     *       gradient and the states and writing the weight and the states ({@code 12 + 8S}): {@code 24 + 8S}.</li>
+     * </ul>
      */
     public static double updateBytes(List<io.tessera.planner.plan.ParamPlan> params,
                                      io.tessera.planner.strategy.OptimizerKind optimizer) {
@@ -300,19 +416,27 @@ public final class CostModel {
                 continue;
             }
             long held = p.shard().sharded() ? p.shardBytes() : p.sliceBytes();
-            long elements = held / p.dtype().bytes();
-            bytes += 3.0 * held + 2.0 * elements * states * 4;
-            if (p.dtype().bytes() == 2) {
-                bytes += 2.0 * elements * 4;
-            }
+            int b = p.dtype().bytes();
+            double elements = (double) held / b;
+            double perElement = b == 2 ? 2.0 * b + 44 + 8.0 * states : 24 + 8.0 * states;
+            bytes += elements * perElement;
         }
         return bytes;
     }
 
-    /** Seconds of the optimizer update of {@code params} on one rank: {@link #updateBytes} at memory bandwidth. */
+    /**
+     * Seconds of the optimizer step of {@code params} on one rank: {@link #updateBytes} streamed at the memory
+     * bandwidth (times the kernel model's memory efficiency, plus one launch, when the device has one).
+     */
     public double updateSeconds(List<io.tessera.planner.plan.ParamPlan> params,
                                 io.tessera.planner.strategy.OptimizerKind optimizer) {
-        return updateBytes(params, optimizer) / spec.device().memoryBandwidth();
+        double bytes = updateBytes(params, optimizer);
+        DeviceSpec d = spec.device();
+        if (bytes == 0) {
+            return 0;
+        }
+        return d.kernels() == null ? bytes / d.memoryBandwidth() : d.kernels().streamSeconds(bytes,
+                d.memoryBandwidth());
     }
 
     /**

@@ -21,9 +21,12 @@ import java.util.Map;
  * @param minEfficiency       fraction of peak a tiny operation achieves, in (0, maxEfficiency]
  * @param maxEfficiency       fraction of peak a huge operation approaches, in [minEfficiency, 1]
  * @param halfEfficiencyFlops the operation size in FLOPs at which the efficiency is midway, positive
+ * @param kernels             shape-aware kernel costs ({@link KernelModel}), or null to price every operator by the
+ *                            efficiency curve and the memory bandwidth alone (no launch overhead)
  */
 public record DeviceSpec(String name, Map<DType, Double> peakFlops, long memoryBytes, double memoryBandwidth,
-                         double minEfficiency, double maxEfficiency, double halfEfficiencyFlops) {
+                         double minEfficiency, double maxEfficiency, double halfEfficiencyFlops,
+                         KernelModel kernels) {
 
     /** Validates every figure and copies the map (unmodifiable, in dtype order). */
     public DeviceSpec {
@@ -61,6 +64,18 @@ public record DeviceSpec(String name, Map<DType, Double> peakFlops, long memoryB
             throw new IllegalArgumentException("device '" + name + "': half_efficiency_flops is "
                     + halfEfficiencyFlops + "; expected a positive finite FLOP count (e.g. 1e9)");
         }
+    }
+
+    /** A device without a kernel model: every operator priced by the efficiency curve and the bandwidth. */
+    public DeviceSpec(String name, Map<DType, Double> peakFlops, long memoryBytes, double memoryBandwidth,
+                      double minEfficiency, double maxEfficiency, double halfEfficiencyFlops) {
+        this(name, peakFlops, memoryBytes, memoryBandwidth, minEfficiency, maxEfficiency, halfEfficiencyFlops, null);
+    }
+
+    /** A copy with kernel model {@code k} (null: none). */
+    public DeviceSpec withKernels(KernelModel k) {
+        return new DeviceSpec(name, peakFlops, memoryBytes, memoryBandwidth, minEfficiency, maxEfficiency,
+                halfEfficiencyFlops, k);
     }
 
     /**

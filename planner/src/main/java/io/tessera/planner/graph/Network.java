@@ -131,6 +131,25 @@ public final class Network {
         return new Builder(new State(name.trim()), "");
     }
 
+    /**
+     * The layer {@code i} of an operator named {@code layers.<i>.<rest>} (how the zoo's transformers name their
+     * layers), else -1.
+     */
+    public static int layerIndex(String op) {
+        if (!op.startsWith("layers.")) {
+            return -1;
+        }
+        int dot = op.indexOf('.', 7);
+        if (dot < 0) {
+            return -1;
+        }
+        try {
+            return Integer.parseInt(op.substring(7, dot));
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
     /** The network's name. */
     public String name() {
         return name;

@@ -205,7 +205,7 @@ public record PipelinePlan(Plan plan, int stages, int virtualStages, int microBa
         int previous = -1;
         boolean after = false;
         for (int i = 0; i < nodes.size(); i++) {
-            layer[i] = layerIndex(nodes.get(i).name());
+            layer[i] = Network.layerIndex(nodes.get(i).name());
             if (layer[i] >= 0) {
                 if (after || layer[i] < previous || layer[i] > previous + 1) {
                     return Optional.empty();
@@ -228,22 +228,6 @@ public record PipelinePlan(Plan plan, int stages, int virtualStages, int microBa
             out.put(nodes.get(i).name(), k);
         }
         return Optional.of(out);
-    }
-
-    /** The {@code i} of an operator named {@code layers.<i>.<rest>}, else -1. */
-    private static int layerIndex(String op) {
-        if (!op.startsWith("layers.")) {
-            return -1;
-        }
-        int dot = op.indexOf('.', 7);
-        if (dot < 0) {
-            return -1;
-        }
-        try {
-            return Integer.parseInt(op.substring(7, dot));
-        } catch (NumberFormatException e) {
-            return -1;
-        }
     }
 
     private static Map<String, Integer> explicitStages(Network net, Function<String, Optional<Integer>> explicit) {

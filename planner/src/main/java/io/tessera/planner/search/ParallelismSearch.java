@@ -239,7 +239,7 @@ public final class ParallelismSearch {
      */
     public static Choice estimate(PipelinePlan pipe, Recompute recompute, boolean optimizerParallel,
                                   ClusterSpec cluster) {
-        CostModel cm = new CostModel(cluster);
+        CostModel cm = SearchSetup.objective(cluster);
         Network net = pipe.plan().network();
         int p = pipe.stages();
         int m = pipe.microBatches();

@@ -57,7 +57,7 @@ final class PlanEvaluation {
      */
     static Candidate evaluate(Network net, PlanConfig config, ClusterSpec cluster, String label,
                               RedistributionCache redistributions) {
-        CostModel cm = new CostModel(cluster);
+        CostModel cm = SearchSetup.objective(cluster);
         Plan plan = Planner.plan(net, config, redistributions);
         double compute = 0;
         for (OpPlan op : plan.ops()) {

@@ -38,10 +38,24 @@ record SearchSetup(Network net, PlanConfig template, ClusterSpec cluster, CostMo
         }
     }
 
-    /** The setup of searching {@code net} under {@code template} on {@code cluster}; progress lines may be null. */
+    /**
+     * The setup of searching {@code net} under {@code template} on {@code cluster}; progress lines may be null. The
+     * search's objective prices operators by the device's efficiency curve and bandwidth, not by its shape-aware
+     * {@link io.tessera.planner.cost.KernelModel}: with kernel costs, views and fused operators cost nothing under any
+     * strategy, and the dynamic programming then chose plans its own evaluation found twice as slow as Megatron's on the
+     * 96-layer benchmark (a known limitation of this version); the plan it returns is simulated with the kernel model.
+     */
     static SearchSetup of(Network net, PlanConfig template, ClusterSpec cluster, int cap, Consumer<String> progress) {
-        return new SearchSetup(net, template, cluster, new CostModel(cluster), net.backward(), cap,
+        return new SearchSetup(net, template, cluster, objective(cluster), net.backward(), cap,
                 new SerialProgress(SearchProgress.of(progress)));
+    }
+
+    /**
+     * The cost model of every search objective (the strategy search, its exact evaluation and the parallelism
+     * search): {@code cluster}'s device without its kernel model (see {@link #of}).
+     */
+    static CostModel objective(ClusterSpec cluster) {
+        return new CostModel(cluster.withDevice(cluster.device().withKernels(null)));
     }
 
     /** The number of devices of the template. */

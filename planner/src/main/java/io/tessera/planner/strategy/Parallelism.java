@@ -27,12 +27,17 @@ import java.util.stream.Collectors;
  * @param recompute            {@code recompute}: activation recompute; null means {@link Recompute#NONE}
  * @param distributedOptimizer {@code distributed_optimizer}: shard the optimizer over the data-parallel group;
  *                             default false
+ * @param overlapGradReduce    {@code overlap_grad_reduce}: the data-parallel gradient reduction runs while the
+ *                             backward computes (PyTorch DDP, Megatron's {@code --overlap-grad-reduce}); false waits
+ *                             for the whole backward first (Megatron's 2021 {@code local} DDP); default true
+ * @param tpCommOverlap        {@code tp_comm_overlap}: Megatron-Core's {@code --tp-comm-overlap}, the sequence-parallel
+ *                             AllGathers and ReduceScatters pipelined with the adjacent matrix products; default false
  * @param precision            {@code precision}: the training precision; null means omitted (the network's dtype
  *                             unchanged)
  */
 public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, int virtualPipeline, int data,
                           int microBatchSize, int globalBatchSize, Recompute recompute, boolean distributedOptimizer,
-                          Precision precision) {
+                          boolean overlapGradReduce, boolean tpCommOverlap, Precision precision) {
 
     /** Activation recompute, as Megatron's {@code --recompute-granularity}. */
     public enum Recompute {
@@ -124,7 +129,7 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
         return new Builder().tensor(tensor).sequenceParallel(sequenceParallel).pipeline(pipeline)
                 .virtualPipeline(virtualPipeline).data(data).microBatchSize(microBatchSize)
                 .globalBatchSize(globalBatchSize).recompute(recompute).distributedOptimizer(distributedOptimizer)
-                .precision(precision);
+                .overlapGradReduce(overlapGradReduce).tpCommOverlap(tpCommOverlap).precision(precision);
     }
 
     /** The precision, empty when omitted (the network's dtype is kept). */
@@ -209,6 +214,8 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
         private int globalBatchSize;
         private Recompute recompute;
         private boolean distributedOptimizer;
+        private boolean overlapGradReduce = true;
+        private boolean tpCommOverlap;
         private Precision precision;
 
         private Builder() {
@@ -268,6 +275,18 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
             return this;
         }
 
+        /** Sets {@code overlap_grad_reduce}. */
+        public Builder overlapGradReduce(boolean v) {
+            overlapGradReduce = v;
+            return this;
+        }
+
+        /** Sets {@code tp_comm_overlap}. */
+        public Builder tpCommOverlap(boolean v) {
+            tpCommOverlap = v;
+            return this;
+        }
+
         /** Sets {@code precision} (null: the network's dtype). */
         public Builder precision(Precision v) {
             precision = v;
@@ -281,7 +300,8 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
          */
         public Parallelism build() {
             return new Parallelism(tensor, sequenceParallel, pipeline, virtualPipeline, data, microBatchSize,
-                    globalBatchSize, recompute, distributedOptimizer, precision);
+                    globalBatchSize, recompute, distributedOptimizer, overlapGradReduce, tpCommOverlap,
+                    precision);
         }
     }
 }

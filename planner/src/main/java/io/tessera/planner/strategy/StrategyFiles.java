@@ -43,7 +43,8 @@ public final class StrategyFiles {
         k.put("parallel.comm_fusion.reducescatter", List.of("mode", "config"));
         k.put("parallel.strategy_ckpt_config", List.of("load_file", "save_file"));
         k.put("parallelism", List.of("tensor", "sequence_parallel", "pipeline", "virtual_pipeline", "data",
-                "micro_batch_size", "global_batch_size", "recompute", "distributed_optimizer", "precision"));
+                "micro_batch_size", "global_batch_size", "recompute", "distributed_optimizer", "overlap_grad_reduce",
+                "tp_comm_overlap", "precision"));
         k.put("operators.*", List.of("in_strategy", "out_strategy"));
         k.put("parameters.*", List.of("comm_fusion", "parallel_optimizer", "parallel_optimizer_comm_recompute",
                 "layerwise_parallel", "requires_grad"));
@@ -348,6 +349,12 @@ public final class StrategyFiles {
         if (o.has("distributed_optimizer")) {
             b.distributedOptimizer(Json.bool(o.get("distributed_optimizer"), Json.child(path, "distributed_optimizer")));
         }
+        if (o.has("overlap_grad_reduce")) {
+            b.overlapGradReduce(Json.bool(o.get("overlap_grad_reduce"), Json.child(path, "overlap_grad_reduce")));
+        }
+        if (o.has("tp_comm_overlap")) {
+            b.tpCommOverlap(Json.bool(o.get("tp_comm_overlap"), Json.child(path, "tp_comm_overlap")));
+        }
         if (o.has("precision")) {
             String p = Json.child(path, "precision");
             String expected = "one of " + Parallelism.Precision.validNames() + " (omit it to keep the network's dtype)";
@@ -585,6 +592,12 @@ public final class StrategyFiles {
         }
         if (p.distributedOptimizer()) {
             o.put("distributed_optimizer", true);
+        }
+        if (!p.overlapGradReduce()) {
+            o.put("overlap_grad_reduce", false);
+        }
+        if (p.tpCommOverlap()) {
+            o.put("tp_comm_overlap", true);
         }
         p.precisionIfGiven().ifPresent(x -> o.put("precision", x.jsonName()));
         return o;

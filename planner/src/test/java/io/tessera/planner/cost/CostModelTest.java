@@ -96,7 +96,9 @@ class CostModelTest {
 
     @Test
     void bigMatMulIsComputeBoundAndElementwiseIsMemoryBound() {
-        CostModel cm = new CostModel(ClusterSpec.preset("a100-80gb-dgx"));
+        // the efficiency curve alone (a device without a kernel model; KernelCostTest covers kernel models)
+        ClusterSpec a100 = ClusterSpec.preset("a100-80gb-dgx");
+        CostModel cm = new CostModel(a100.withDevice(a100.device().withKernels(null)));
         DeviceSpec d = cm.spec().device();
         Network net = matmul(DType.BFLOAT16, 4096, 4096, 4096);
         OpPlan mm = Planner.plan(net, PlanConfig.builder(1).build()).op("mm");

@@ -49,7 +49,7 @@ class ParallelismSearchTest {
         PipelinePlan one = PipelinePlan.plan(net, config, 1, 1, x -> Optional.empty());
         ParallelismSearch.Choice est = ParallelismSearch.estimate(one, Recompute.NONE, false, c);
         // both cost fusion buckets as one collective each; the estimate adds the optimizer update
-        double update = new io.tessera.planner.cost.CostModel(c).updateSeconds(one.plan().params(),
+        double update = SearchSetup.objective(c).updateSeconds(one.plan().params(),
                 one.plan().config().optimizer());
         assertTrue(update > 0);
         assertEquals(exact.seconds() + update, est.stepSeconds(), exact.seconds() * 1e-12);

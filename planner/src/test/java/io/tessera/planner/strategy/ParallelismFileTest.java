@@ -33,7 +33,7 @@ class ParallelismFileTest {
         StrategyFile f = StrategyFiles.read(StrategyFilesTest.resource("parallelism.json"));
         Parallelism p = f.parallelism().orElseThrow();
         assertEquals(new Parallelism(2, true, 2, 2, 8, 2, 64, Parallelism.Recompute.SELECTIVE, true,
-                Parallelism.Precision.BF16), p);
+                false, true, Parallelism.Precision.BF16), p);
         assertEquals(8, p.dataFor(32));
         assertEquals(64, p.globalBatchSizeFor(32));
         assertEquals(4, p.microBatchesFor(32), "64 / (2 x 8)");
@@ -76,7 +76,8 @@ class ParallelismFileTest {
 
     static Stream<Arguments> errors() {
         String keys = "valid keys are tensor, sequence_parallel, pipeline, virtual_pipeline, data, micro_batch_size, "
-                + "global_batch_size, recompute, distributed_optimizer, precision";
+                + "global_batch_size, recompute, distributed_optimizer, overlap_grad_reduce, tp_comm_overlap, "
+                + "precision";
         return Stream.of(
                 Arguments.of("'parallelism': 8", "parallelism: found the number 8; expected an object with keys "
                         + "tensor, sequence_parallel, "),

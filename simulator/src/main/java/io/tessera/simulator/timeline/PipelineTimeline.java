@@ -98,7 +98,7 @@ public final class PipelineTimeline {
         }
         // the slowest rank by its last backward's end (the first of equals), then its events from a second run
         // recording that rank only: cheaper than recording every rank of a large stage
-        TimelineOptions quiet = new TimelineOptions(cluster, true, 0, timeline.perRank());
+        TimelineOptions quiet = timeline.withOverlapGradientComm(true).withRecordedRanks(0);
         Timeline.Result ends = Timeline.simulate(stagePlan, quiet, null, 0, 0);
         double[] fwdEnd = ends.forwardEnd();
         double[] bwdEnd = ends.backwardEnd();

@@ -42,7 +42,7 @@ final class PlannedStageCosts {
         }
         Plan plan = pipe.plan();
         Network net = plan.network();
-        TimelineOptions quiet = new TimelineOptions(cluster, true, 0, timeline.perRank());
+        TimelineOptions quiet = timeline.withOverlapGradientComm(true).withRecordedRanks(0);
         // a micro-batch's forward and backward: the plan without the once-per-step gradient reductions
         List<Communication> perMicro = new ArrayList<>();
         int[] index = new int[plan.comms().size()];
@@ -72,7 +72,8 @@ final class PlannedStageCosts {
             int st = pipe.stageOfChunk(k);
             if (byStage[st] == null) {
                 byStage[st] = st == 0 || samePlacement(cluster, n, st) ? first : chain(pipe, micro,
-                        new TimelineOptions(stageCluster(cluster, n, st), true, 0, timeline.perRank()));
+                        timeline.withCluster(stageCluster(cluster, n, st)).withOverlapGradientComm(true)
+                                .withRecordedRanks(0));
             }
             forward[k] = byStage[st].forward()[k];
             backward[k] = byStage[st].backward()[k];

@@ -183,22 +183,23 @@ public final class Timeline {
                 bwd[k] = cost.computeSeconds(network, ops.get(k), true);
             }
             for (int k = 0; k < ops.size(); k++) {
-                communicate(slot(Slot.FORWARD_BEFORE, k));
+                double[] budget = {productSeconds(ops.get(k), fwd[k])};
+                communicate(slot(Slot.FORWARD_BEFORE, k), budget);
                 compute(ops.get(k).name(), "forward", fwd[k]);
-                communicate(slot(Slot.FORWARD_AFTER, k));
+                communicate(slot(Slot.FORWARD_AFTER, k), budget);
             }
             double[] forwardEnd = ops.isEmpty() ? new double[n] : computeFreePerRank();
             for (int k = ops.size() - 1; k >= 0; k--) {
-                communicate(slot(Slot.BACKWARD_BEFORE, k));
+                double[] budget = {productSeconds(ops.get(k), bwd[k])};
+                communicate(slot(Slot.BACKWARD_BEFORE, k), budget);
                 compute(ops.get(k).name(), "backward", bwd[k]);
-                communicate(slot(Slot.BACKWARD_AFTER, k));
+                communicate(slot(Slot.BACKWARD_AFTER, k), budget);
             }
             double[] backwardEnd = ops.isEmpty() ? new double[n] : computeFreePerRank();
-            double update = CostModel.updateBytes(plan.params(), plan.config().optimizer())
-                    / options.cluster().device().memoryBandwidth();
+            double update = cost.updateSeconds(plan.params(), plan.config().optimizer()) / options.optimizerShards();
             waitForCommunication();
             compute("optimizer update", "optimizer", update);
-            communicate(slot(Slot.OPTIMIZER, 0));
+            communicate(slot(Slot.OPTIMIZER, 0), new double[1]);
 
             double step = stepSeconds();
             double maxBusy = maxBusySeconds();
@@ -269,13 +270,52 @@ public final class Timeline {
                     || c.origin() == Communication.Origin.PARALLEL_OPTIMIZER);
         }
 
-        private void communicate(List<Integer> indices) {
+        /**
+         * The compute a tensor-parallel collective next to {@code op} may hide behind with
+         * {@link TimelineOptions#tpCommOverlap}: the operator's seconds when it is a matrix product, else 0.
+         */
+        private double productSeconds(OpPlan op, double seconds) {
+            return options.tpCommOverlap() && network.node(op.name()).op() instanceof io.tessera.planner.op.MatMul
+                    ? seconds : 0;
+        }
+
+        /**
+         * Whether {@code c} is a tensor-parallel AllGather or ReduceScatter that Megatron-Core's
+         * {@code --tp-comm-overlap} pipelines with the adjacent matrix product: one of the layout's own moves
+         * (a redistribution or the operator's reduction), not a gradient or optimizer collective.
+         */
+        private static boolean pipelinedWithProduct(Communication c) {
+            return (c.kind() == CollectiveKind.ALL_GATHER || c.kind() == CollectiveKind.REDUCE_SCATTER)
+                    && c.origin() != Communication.Origin.GRADIENT
+                    && c.origin() != Communication.Origin.PARALLEL_OPTIMIZER;
+        }
+
+        /**
+         * Whether a gradient AllReduce bucket costs only its ReduceScatter: with Megatron's distributed optimizer
+         * ({@link TimelineOptions#optimizerShards} above 1) and gradient overlap, its weight AllGather runs under the
+         * next step's forward.
+         */
+        private boolean reduceScatterOnly(Bucket b) {
+            return options.optimizerShards() > 1 && options.overlapGradientComm()
+                    && b.kind() == CollectiveKind.ALL_REDUCE && b.phase() == Phase.BACKWARD;
+        }
+
+        /**
+         * Runs the communications of one slot; {@code budget[0]} is the adjacent product's compute that
+         * tensor-parallel collectives may still hide behind (consumed as they do).
+         */
+        private void communicate(List<Integer> indices, double[] budget) {
             List<Communication> comms = plan.comms();
             for (int i : indices) {
                 Communication c = comms.get(i);
                 int b = bucketOf[i];
                 if (b < 0) {
                     double d = cost.communicationSeconds(c);
+                    if (budget[0] > 0 && pipelinedWithProduct(c)) {
+                        double hidden = Math.min(d, budget[0]);
+                        budget[0] -= hidden;
+                        d -= hidden;
+                    }
                     String name = c.phase().jsonName() + " " + c.kind() + " " + c.tensor();
                     double[] seconds = new double[c.groups().size()];
                     Arrays.fill(seconds, d);
@@ -290,8 +330,9 @@ public final class Timeline {
                         ? " " + c.tensor() : " bucket " + bucket.id() + " (" + bucket.members().size() + " tensors)");
                 List<List<Integer>> groups = bucket.groups();
                 double[] seconds = new double[groups.size()];
+                CollectiveKind kind = reduceScatterOnly(bucket) ? CollectiveKind.REDUCE_SCATTER : bucket.kind();
                 for (int g = 0; g < seconds.length; g++) {
-                    seconds[g] = cost.collectiveSeconds(bucket.kind(), groups.get(g), bucket.bytes());
+                    seconds[g] = cost.collectiveSeconds(kind, groups.get(g), bucket.bytes());
                 }
                 collectives(c, groups, seconds, name);
             }

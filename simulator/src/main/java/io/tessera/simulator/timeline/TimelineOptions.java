@@ -17,8 +17,17 @@ import java.util.Objects;
  * @param perRank             true to simulate every rank separately (the reference computation, O(ranks) work per
  *                            operator); false (the default) to keep one state per class of ranks in identical state,
  *                            with bit-identical figures and events (see {@link Timeline})
+ * @param optimizerShards     ranks the optimizer step of each parameter is split over (Megatron's distributed
+ *                            optimizer: the data-parallel degree), at least 1; each rank's update time is divided by
+ *                            it (default 1); above 1 with gradient overlap, a data-parallel gradient AllReduce
+ *                            bucket costs as its ReduceScatter (the weight AllGather that completes it runs under
+ *                            the next step's forward, Megatron's {@code --overlap-param-gather})
+ * @param tpCommOverlap       Megatron-Core's {@code --tp-comm-overlap}: a tensor-parallel AllGather or ReduceScatter
+ *                            next to a matrix product (before it, or after it in the same phase) is pipelined with it
+ *                            in chunks, so only what outlasts the product's compute is exposed (default false)
  */
-public record TimelineOptions(ClusterSpec cluster, boolean overlapGradientComm, int recordedRanks, boolean perRank) {
+public record TimelineOptions(ClusterSpec cluster, boolean overlapGradientComm, int recordedRanks, boolean perRank,
+                              int optimizerShards, boolean tpCommOverlap) {
 
     /** Ranks whose events are recorded by default. */
     public static final int DEFAULT_RECORDED_RANKS = 64;
@@ -26,9 +35,17 @@ public record TimelineOptions(ClusterSpec cluster, boolean overlapGradientComm, 
     /** Validates the values. */
     public TimelineOptions {
         Objects.requireNonNull(cluster, "cluster");
+        if (optimizerShards < 1) {
+            throw new IllegalArgumentException("optimizerShards: found " + optimizerShards + "; expected at least 1");
+        }
         if (recordedRanks < 0) {
             throw new IllegalArgumentException("recordedRanks: found " + recordedRanks + "; expected at least 0");
         }
+    }
+
+    /** Options with the optimizer step unsharded. */
+    public TimelineOptions(ClusterSpec cluster, boolean overlapGradientComm, int recordedRanks, boolean perRank) {
+        this(cluster, overlapGradientComm, recordedRanks, perRank, 1, false);
     }
 
     /** Options simulating classes of ranks (not every rank separately). */
@@ -48,16 +65,31 @@ public record TimelineOptions(ClusterSpec cluster, boolean overlapGradientComm, 
 
     /** A copy with gradient-communication overlap on or off. */
     public TimelineOptions withOverlapGradientComm(boolean on) {
-        return new TimelineOptions(cluster, on, recordedRanks, perRank);
+        return new TimelineOptions(cluster, on, recordedRanks, perRank, optimizerShards, tpCommOverlap);
     }
 
     /** A copy recording the events of the first {@code ranks} ranks (0: none). */
     public TimelineOptions withRecordedRanks(int ranks) {
-        return new TimelineOptions(cluster, overlapGradientComm, ranks, perRank);
+        return new TimelineOptions(cluster, overlapGradientComm, ranks, perRank, optimizerShards, tpCommOverlap);
     }
 
     /** A copy simulating every rank separately ({@code true}, the slow reference) or classes of ranks. */
     public TimelineOptions withPerRank(boolean on) {
-        return new TimelineOptions(cluster, overlapGradientComm, recordedRanks, on);
+        return new TimelineOptions(cluster, overlapGradientComm, recordedRanks, on, optimizerShards, tpCommOverlap);
+    }
+
+    /** A copy whose optimizer step is split over {@code shards} ranks (Megatron's distributed optimizer). */
+    public TimelineOptions withOptimizerShards(int shards) {
+        return new TimelineOptions(cluster, overlapGradientComm, recordedRanks, perRank, shards, tpCommOverlap);
+    }
+
+    /** A copy on another cluster. */
+    public TimelineOptions withCluster(ClusterSpec c) {
+        return new TimelineOptions(c, overlapGradientComm, recordedRanks, perRank, optimizerShards, tpCommOverlap);
+    }
+
+    /** A copy with Megatron-Core's tensor-parallel communication overlap on or off. */
+    public TimelineOptions withTpCommOverlap(boolean on) {
+        return new TimelineOptions(cluster, overlapGradientComm, recordedRanks, perRank, optimizerShards, on);
     }
 }

@@ -1,0 +1,100 @@
+package io.tessera.planner.cost;
+
+import io.tessera.planner.op.Gemm;
+
+/**
+ * How long one device's kernels take, from their shapes: the physical constants of a device's matrix-product and
+ * streaming kernels. Immutable; part of a {@link DeviceSpec} and of the cluster JSON ({@code device.kernels}).
+ *
+ * <p><b>Matrix products</b> ({@link Gemm}): the result is cut into {@code tileM x tileN} tiles, which the device's
+ * {@code computeUnits} run in waves; a tile of a product reducing over {@code k} costs
+ * {@code 2 * tileM * tileN * (k + gemmHalfK)} FLOPs of work at {@code peak * gemmEfficiency / computeUnits} FLOP/s
+ * (the {@code gemmHalfK} term is the tile's fixed prologue and epilogue, so a product reducing over
+ * {@code k = gemmHalfK} runs at half speed). So
+ * {@code compute = ceil(tiles / computeUnits) * 2 tileM tileN (k + gemmHalfK) * computeUnits / (peak * gemmEfficiency)}
+ * with {@code tiles = batch * ceil(m / tileM) * ceil(n / tileN)}: partial tiles and partial last waves cost as full
+ * ones. The product also streams its operands and result once:
+ * {@code memory = batch (mk + kn + mn) * elementBytes / (memoryBandwidth * memoryEfficiency)}. Seconds:
+ * {@code max(compute, memory) + launchSeconds}.
+ *
+ * <p><b>Other kernels</b> stream their bytes: {@code bytes / (memoryBandwidth * memoryEfficiency) + launchSeconds}
+ * (or their FLOPs, whichever is slower; see {@link CostModel#computeSeconds}).
+ *
+ * @param computeUnits     units that run tiles concurrently (streaming multiprocessors), at least 1
+ * @param tileM            rows of a result tile, at least 1
+ * @param tileN            columns of a result tile, at least 1
+ * @param gemmEfficiency   fraction of the dense peak a full wave of full tiles with a long reduction achieves,
+ *                         in (0, 1]
+ * @param gemmHalfK        the reduction length, in elements, at which a tile runs at half speed, at least 0
+ * @param memoryEfficiency fraction of the memory bandwidth a streaming kernel achieves, in (0, 1]
+ * @param launchSeconds    fixed time per kernel (launch and tail), in seconds, at least 0
+ * @param provenance       where the figures come from (datasheet, fit), free text, not blank
+ */
+public record KernelModel(int computeUnits, int tileM, int tileN, double gemmEfficiency, double gemmHalfK,
+                          double memoryEfficiency, double launchSeconds, String provenance) {
+
+    /** Validates every figure. */
+    public KernelModel {
+        if (computeUnits < 1 || tileM < 1 || tileN < 1) {
+            throw new IllegalArgumentException("kernels: compute_units " + computeUnits + ", tile_m " + tileM
+                    + ", tile_n " + tileN + "; expected each >= 1 (e.g. 108 SMs and 128 x 128 tiles for an A100)");
+        }
+        if (!(gemmEfficiency > 0 && gemmEfficiency <= 1)) {
+            throw new IllegalArgumentException("kernels: gemm_efficiency is " + gemmEfficiency
+                    + "; expected a fraction of peak in (0, 1]");
+        }
+        if (!(gemmHalfK >= 0) || Double.isInfinite(gemmHalfK)) {
+            throw new IllegalArgumentException("kernels: gemm_half_k is " + gemmHalfK
+                    + "; expected a finite reduction length >= 0 (elements)");
+        }
+        if (!(memoryEfficiency > 0 && memoryEfficiency <= 1)) {
+            throw new IllegalArgumentException("kernels: memory_efficiency is " + memoryEfficiency
+                    + "; expected a fraction of the memory bandwidth in (0, 1]");
+        }
+        if (!(launchSeconds >= 0) || Double.isInfinite(launchSeconds)) {
+            throw new IllegalArgumentException("kernels: launch_seconds is " + launchSeconds
+                    + "; expected a finite time >= 0 in seconds (e.g. 4e-6)");
+        }
+        if (provenance == null || provenance.isBlank()) {
+            throw new IllegalArgumentException("kernels: provenance is " + (provenance == null ? "null" : "blank")
+                    + "; expected a note of where the figures come from");
+        }
+    }
+
+    /**
+     * Seconds of one matrix-product kernel (see the class comment).
+     *
+     * @param g               the product
+     * @param peak            the device's dense peak for the product's dtype, FLOP/s
+     * @param memoryBandwidth the device's memory bandwidth, bytes/s
+     * @param elementBytes    bytes of one element of the operands and result
+     */
+    public double gemmSeconds(Gemm g, double peak, double memoryBandwidth, int elementBytes) {
+        double memory = g.elements() * elementBytes / (memoryBandwidth * memoryEfficiency);
+        return Math.max(gemmComputeSeconds(g, peak), memory) + launchSeconds;
+    }
+
+    /**
+     * The tile-and-wave compute time of a product alone, seconds: no memory traffic and no launch (for products
+     * that exchange their operands and results on chip inside a fused kernel).
+     */
+    public double gemmComputeSeconds(Gemm g, double peak) {
+        double tiles = (double) g.batch() * ceilDiv(g.m(), tileM) * ceilDiv(g.n(), tileN);
+        double waves = Math.ceil(tiles / computeUnits);
+        return waves * 2.0 * tileM * tileN * (g.k() + gemmHalfK) * computeUnits / (peak * gemmEfficiency);
+    }
+
+    /** Seconds of one streaming kernel moving {@code bytes}: {@code bytes / (bandwidth * efficiency) + launch}. */
+    public double streamSeconds(double bytes, double memoryBandwidth) {
+        return bytes / (memoryBandwidth * memoryEfficiency) + launchSeconds;
+    }
+
+    /** A copy with another matrix-product efficiency. */
+    public KernelModel withGemmEfficiency(double e) {
+        return new KernelModel(computeUnits, tileM, tileN, e, gemmHalfK, memoryEfficiency, launchSeconds, provenance);
+    }
+
+    private static long ceilDiv(long a, long b) {
+        return (a + b - 1) / b;
+    }
+}

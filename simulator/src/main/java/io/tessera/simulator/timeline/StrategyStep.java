@@ -1,0 +1,75 @@
+package io.tessera.simulator.timeline;
+
+import io.tessera.planner.api.StrategyPlans;
+import io.tessera.planner.cost.ClusterSpec;
+import io.tessera.planner.cost.Recompute;
+import io.tessera.planner.plan.PipelinePlan;
+import io.tessera.planner.strategy.Parallelism;
+import io.tessera.planner.strategy.StrategyFile;
+
+/**
+ * The analytic training step of a strategy file's planned pipeline, as {@code tessera simulate FILE} and
+ * {@code tessera validate} run it: the one place where a file's settings become timeline options.
+ * <ul>
+ *   <li>schedule: 1F1B, or the interleaved 1F1B with {@code parallelism.virtual_pipeline > 1} (unless given);</li>
+ *   <li>recompute: {@code parallelism.recompute} (unless given);</li>
+ *   <li>gradient overlap: {@code parallelism.overlap_grad_reduce} (default true), and only if the caller allows it
+ *       ({@code --no-overlap} does not);</li>
+ *   <li>Megatron's scatter/gather pipeline sends (each tensor-parallel rank sends its share of a replicated boundary
+ *       tensor, the receivers AllGather it) for files with a {@code parallelism} section, as Megatron-LM does by
+ *       default; off otherwise;</li>
+ *   <li>Megatron's distributed optimizer ({@code parallelism.distributed_optimizer}): each rank runs the optimizer
+ *       step of its {@code 1 / data} share ({@link TimelineOptions#optimizerShards}); the gradient reduction and the
+ *       weight gather it needs are costed as the data-parallel AllReduce, whose ring is exactly that ReduceScatter
+ *       and AllGather; with gradient overlap a bucket costs its ReduceScatter, the AllGather running under the
+ *       next step's forward;</li>
+ *   <li>{@code parallelism.tp_comm_overlap}: {@link TimelineOptions#tpCommOverlap}.</li>
+ * </ul>
+ */
+public final class StrategyStep {
+
+    private StrategyStep() {
+    }
+
+    /** 1F1B, or the interleaved 1F1B with {@code parallelism.virtual_pipeline > 1}. */
+    public static PipelineSchedule schedule(StrategyFile file) {
+        return StrategyPlans.virtualPipeline(file) > 1 ? PipelineSchedule.INTERLEAVED_1F1B
+                : PipelineSchedule.ONE_F_ONE_B;
+    }
+
+    /** {@code allowed && parallelism.overlap_grad_reduce} (true without a section). */
+    public static boolean overlap(StrategyFile file, boolean allowed) {
+        return allowed && file.parallelism().map(Parallelism::overlapGradReduce).orElse(true);
+    }
+
+    /** Whether pipeline sends use Megatron's scatter/gather: with a {@code parallelism} section. */
+    public static boolean scatterGather(StrategyFile file) {
+        return file.parallelism().isPresent();
+    }
+
+    /**
+     * Ranks each parameter's optimizer step is split over: the data-parallel degree with Megatron's
+     * {@code parallelism.distributed_optimizer}, else 1.
+     */
+    public static int optimizerShards(StrategyFile file) {
+        return file.parallelism().filter(Parallelism::distributedOptimizer)
+                .map(p -> p.dataFor(file.deviceCount())).orElse(1);
+    }
+
+    /**
+     * Simulates the planned pipeline {@code pipe} of {@code file} on {@code cluster}.
+     *
+     * @param schedule  the schedule, or null for {@link #schedule(StrategyFile)}
+     * @param recompute the recompute mode, or null for the file's ({@link StrategyPlans#recompute})
+     * @param overlap   false to keep gradient reductions from overlapping the backward whatever the file says
+     * @throws IllegalArgumentException when the schedule cannot run on the plan or the cluster is too small
+     */
+    public static PipelineReport run(StrategyFile file, PipelinePlan pipe, ClusterSpec cluster,
+                                     PipelineSchedule schedule, Recompute recompute, boolean overlap) {
+        PipelineSchedule s = schedule != null ? schedule : schedule(file);
+        Recompute r = recompute != null ? recompute : StrategyPlans.recompute(file);
+        return PipelineTimeline.run(pipe, s, r, new TimelineOptions(cluster, overlap(file, overlap), 0, false,
+                optimizerShards(file), file.parallelism().map(Parallelism::tpCommOverlap).orElse(false)),
+                scatterGather(file));
+    }
+}
