@@ -406,7 +406,8 @@ public record PipelinePlan(Plan plan, int stages, int virtualStages, int microBa
                         throw new IllegalArgumentException("parameter '" + in + "' is used in stage "
                                 + chunkOf.get(other) % stages + " (operator '" + other + "') and stage " + s % stages
                                 + " (operator '" + n.name() + "'); a parameter must live in one stage, so put its "
-                                + "consumers in one stage");
+                                + "consumers in one stage or stop sharing it (a weight shared across stages, as "
+                                + "Megatron's tied embeddings, is not planned yet: zoo gpt tied_embeddings false)");
                     }
                 }
             }

@@ -163,5 +163,6 @@ class GptSwitchesTest {
                 HandPlans.megatronGptConfig(c, 1, 2), 2, 2, op -> Optional.empty())).getMessage();
         assertTrue(e.startsWith("parameter 'embedding.word_table' is used in stage 0 (operator 'embedding.lookup') "
                 + "and stage 1 (operator 'head')"), e);
+        assertTrue(e.endsWith("zoo gpt tied_embeddings false)"), e);
     }
 }
