@@ -64,7 +64,7 @@ public final class SearchBenchmark {
     /** The cluster of a run: {@code a100-80gb-dgx} with enough 8-device nodes for {@code devices}. */
     public static ClusterSpec cluster(int devices) {
         ClusterSpec preset = ClusterSpec.preset(ClusterPreset.A100_80GB_DGX);
-        return preset.withNodes(Math.max(1, (devices + preset.devicesPerNode() - 1) / preset.devicesPerNode()));
+        return preset.withNodesFor(devices);
     }
 
     /** The Megatron configuration compared with: {@code dp = min(batch, devices)}, {@code mp = devices / dp}. */

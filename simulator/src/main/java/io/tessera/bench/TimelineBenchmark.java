@@ -100,8 +100,7 @@ public final class TimelineBenchmark {
          */
         public ClusterSpec clusterSpec() {
             ClusterSpec preset = ClusterSpec.preset(cluster);
-            int nodes = Math.max(1, (devices + preset.devicesPerNode() - 1) / preset.devicesPerNode());
-            return preset.withNodes(nodes).withRankMapping(rankMapping);
+            return preset.withNodesFor(devices).withRankMapping(rankMapping);
         }
     }
 

@@ -287,8 +287,7 @@ final class AnalyticSimulation {
         String cluster = this.cluster == null ? DEFAULT_CLUSTER : this.cluster;
         if (ClusterSpec.presets().contains(cluster)) {
             ClusterSpec preset = ClusterSpec.preset(cluster);
-            int nodes = Math.max(1, (devices + preset.devicesPerNode() - 1) / preset.devicesPerNode());
-            return preset.withNodes(nodes);
+            return preset.withNodesFor(devices);
         }
         Path file = Path.of(cluster);
         if (!Files.isRegularFile(file)) {

@@ -226,8 +226,7 @@ public final class StrategyPlans {
             }
         }
         if (grow) {
-            return Optional.of(spec.withNodes(Math.max(1, (devices + spec.devicesPerNode() - 1)
-                    / spec.devicesPerNode())));
+            return Optional.of(spec.withNodesFor(devices));
         }
         if (spec.devices() < devices) {
             throw new IllegalArgumentException("cluster: found " + spec.nodes() + " nodes of " + spec.devicesPerNode()
@@ -254,9 +253,8 @@ public final class StrategyPlans {
                 .parallelMode(ParallelMode.SEMI_AUTO_PARALLEL).build());
         PlanConfig template = config(semi, network);
         ClusterSpec preset = ClusterSpec.preset(SEARCH_CLUSTER);
-        int nodes = (template.devices() + preset.devicesPerNode() - 1) / preset.devicesPerNode();
-        return Search.search(network, template, preset.withNodes(nodes), file.parallel().searchMode(), progress,
-                StrategyCandidates.DEFAULT_CAP);
+        return Search.search(network, template, preset.withNodesFor(template.devices()), file.parallel().searchMode(),
+                progress, StrategyCandidates.DEFAULT_CAP);
     }
 
     /** Strategy-checkpoint keys ({@code <Prim>_<first parameter name>}) of the operators with a parameter input. */

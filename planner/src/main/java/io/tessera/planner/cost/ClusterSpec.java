@@ -217,6 +217,16 @@ public record ClusterSpec(String name, int devicesPerNode, int nodes, DeviceSpec
         return new ClusterSpec(name, devicesPerNode, n, device, intraNode, interNode, algorithm, rankMapping);
     }
 
+    /**
+     * A copy with the fewest nodes, at least one, that hold {@code devices} devices, keeping the rank mapping (how a
+     * preset grows to fit a plan).
+     *
+     * @throws IllegalArgumentException as {@link #withNodes} for an explicit mapping of another size
+     */
+    public ClusterSpec withNodesFor(int devices) {
+        return withNodes(Math.max(1, (devices + devicesPerNode - 1) / devicesPerNode));
+    }
+
     /** A copy whose devices are {@code d}. */
     public ClusterSpec withDevice(DeviceSpec d) {
         return new ClusterSpec(name, devicesPerNode, nodes, d, intraNode, interNode, algorithm, rankMapping);

@@ -313,48 +313,24 @@ public final class StrategyFiles {
     private static Parallelism parallelism(JsonNode n, String path) {
         ObjectNode o = Json.object(n, path, KEYS.get("parallelism"), NONE);
         Parallelism.Builder b = Parallelism.builder();
-        if (o.has("tensor")) {
-            b.tensor(Json.integer(o.get("tensor"), Json.child(path, "tensor"), 1,
-                    "a tensor-parallel degree >= 1 (default 1)"));
-        }
-        if (o.has("sequence_parallel")) {
-            b.sequenceParallel(Json.bool(o.get("sequence_parallel"), Json.child(path, "sequence_parallel")));
-        }
-        if (o.has("pipeline")) {
-            b.pipeline(Json.integer(o.get("pipeline"), Json.child(path, "pipeline"), 1,
-                    "a number of pipeline stages >= 1 (default 1)"));
-        }
-        if (o.has("virtual_pipeline")) {
-            b.virtualPipeline(Json.integer(o.get("virtual_pipeline"), Json.child(path, "virtual_pipeline"), 1,
-                    "a number of model chunks per stage >= 1 (default 1)"));
-        }
-        if (o.has("data")) {
-            b.data(Json.integer(o.get("data"), Json.child(path, "data"), 1,
-                    "a data-parallel degree >= 1 (default: devices / (tensor x pipeline))"));
-        }
-        if (o.has("micro_batch_size")) {
-            b.microBatchSize(Json.integer(o.get("micro_batch_size"), Json.child(path, "micro_batch_size"), 1,
-                    "a micro-batch size >= 1 (default 1)"));
-        }
-        if (o.has("global_batch_size")) {
-            b.globalBatchSize(Json.integer(o.get("global_batch_size"), Json.child(path, "global_batch_size"), 1,
-                    "a batch size >= 1 (default: micro_batch_size x data)"));
-        }
+        positive(o, path, "tensor", "a tensor-parallel degree >= 1 (default 1)", b::tensor);
+        bool(o, path, "sequence_parallel", b::sequenceParallel);
+        positive(o, path, "pipeline", "a number of pipeline stages >= 1 (default 1)", b::pipeline);
+        positive(o, path, "virtual_pipeline", "a number of model chunks per stage >= 1 (default 1)",
+                b::virtualPipeline);
+        positive(o, path, "data", "a data-parallel degree >= 1 (default: devices / (tensor x pipeline))", b::data);
+        positive(o, path, "micro_batch_size", "a micro-batch size >= 1 (default 1)", b::microBatchSize);
+        positive(o, path, "global_batch_size", "a batch size >= 1 (default: micro_batch_size x data)",
+                b::globalBatchSize);
         if (o.has("recompute")) {
             String p = Json.child(path, "recompute");
             String expected = "one of " + Parallelism.Recompute.validNames();
             b.recompute(Parallelism.Recompute.of(Json.string(o.get("recompute"), p, expected))
                     .orElseThrow(() -> Json.found(p, o.get("recompute"), expected)));
         }
-        if (o.has("distributed_optimizer")) {
-            b.distributedOptimizer(Json.bool(o.get("distributed_optimizer"), Json.child(path, "distributed_optimizer")));
-        }
-        if (o.has("overlap_grad_reduce")) {
-            b.overlapGradReduce(Json.bool(o.get("overlap_grad_reduce"), Json.child(path, "overlap_grad_reduce")));
-        }
-        if (o.has("tp_comm_overlap")) {
-            b.tpCommOverlap(Json.bool(o.get("tp_comm_overlap"), Json.child(path, "tp_comm_overlap")));
-        }
+        bool(o, path, "distributed_optimizer", b::distributedOptimizer);
+        bool(o, path, "overlap_grad_reduce", b::overlapGradReduce);
+        bool(o, path, "tp_comm_overlap", b::tpCommOverlap);
         if (o.has("precision")) {
             String p = Json.child(path, "precision");
             String expected = "one of " + Parallelism.Precision.validNames() + " (omit it to keep the network's dtype)";
@@ -362,6 +338,21 @@ public final class StrategyFiles {
                     .orElseThrow(() -> Json.found(p, o.get("precision"), expected)));
         }
         return b.build();
+    }
+
+    /** When {@code o} has {@code key}: its integer value {@code >= 1} ({@code expected} otherwise) to {@code set}. */
+    private static void positive(ObjectNode o, String path, String key, String expected,
+                                 java.util.function.IntConsumer set) {
+        if (o.has(key)) {
+            set.accept(Json.integer(o.get(key), Json.child(path, key), 1, expected));
+        }
+    }
+
+    /** When {@code o} has {@code key}: its boolean value to {@code set}. */
+    private static void bool(ObjectNode o, String path, String key, java.util.function.Consumer<Boolean> set) {
+        if (o.has(key)) {
+            set.accept(Json.bool(o.get(key), Json.child(path, key)));
+        }
     }
 
     private static ClusterRef cluster(JsonNode n, String path) {
