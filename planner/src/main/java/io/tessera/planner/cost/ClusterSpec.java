@@ -40,14 +40,17 @@ public record ClusterSpec(String name, int devicesPerNode, int nodes, DeviceSpec
                     + "(tessera validate; 10 runs, 32-3072 A100s)");
 
     /**
-     * The H100's kernels: 132 SMs (datasheet), 256 x 128 tiles (cuBLAS's large-GEMM tile on Hopper); matrix-product
-     * efficiency 0.86 with a tile's fixed cost worth a reduction of 1,150 elements (Hopper's deep asynchronous
-     * pipelines need long reductions), streaming kernels at 0.94 of the memory bandwidth and no measurable per-kernel
-     * time (Transformer Engine's fused kernels), fitted by least squares (mean plus half the max absolute error) to
-     * the nine runs of the Megatron-LM README's H100 table ({@code tessera validate}, under its stated assumptions).
+     * The H100's kernels: 132 SMs (datasheet), 256 x 128 tiles (cuBLAS's large-GEMM tile on Hopper) run by persistent
+     * stream-K kernels (cuBLAS 12 / CUTLASS 3 on Hopper balance the last wave over the SMs, so partial waves cost
+     * their share); matrix-product efficiency 0.81 with a tile's fixed cost worth a reduction of 1,130 elements
+     * (Hopper's deep asynchronous pipelines need long reductions), streaming kernels at 0.77 of the memory bandwidth
+     * and no measurable per-kernel time (Transformer Engine's fused kernels), fitted by least squares (mean plus half
+     * the max absolute error) to the nine runs of the Megatron-LM README's H100 table ({@code tessera validate},
+     * under its stated assumptions).
      */
-    static final KernelModel H100_KERNELS = new KernelModel(132, 256, 128, 0.86, 1150, 0.94, 0,
-            "132 SMs: NVIDIA H100 SXM5 datasheet; 256x128 tiles: cuBLAS large-GEMM tile on Hopper; gemm_efficiency, "
+    static final KernelModel H100_KERNELS = new KernelModel(132, 256, 128, 0.81, 1130, 0.77, 0, true,
+            "132 SMs: NVIDIA H100 SXM5 datasheet; 256x128 tiles: cuBLAS large-GEMM tile on Hopper; stream_k: "
+                    + "persistent stream-K GEMMs of cuBLAS 12 / CUTLASS 3 on Hopper; gemm_efficiency, "
                     + "gemm_half_k, memory_efficiency, launch_seconds: fitted to the Megatron-LM README H100 table "
                     + "(tessera validate; 9 runs, 48-6144 H100s; micro-batch size and precision assumed)");
 

@@ -47,6 +47,7 @@ public final class ClusterSpecs {
     private static final List<String> LINK = List.of("bandwidth", "latency", "efficiency");
     private static final List<String> KERNELS = List.of("compute_units", "tile_m", "tile_n", "gemm_efficiency",
             "gemm_half_k", "memory_efficiency", "launch_seconds", "provenance");
+    private static final List<String> KERNELS_OPTIONAL = List.of("stream_k");
 
     private ClusterSpecs() {
     }
@@ -92,7 +93,7 @@ public final class ClusterSpecs {
         checkKeys(root, "top level", TOP);
         checkKeys(root.get("device"), "device", withKernels(DEVICE));
         if (root.get("device") != null) {
-            checkKeys(root.get("device").get("kernels"), "device.kernels", KERNELS);
+            checkKeys(root.get("device").get("kernels"), "device.kernels", withStreamK(KERNELS));
         }
         checkKeys(root.get("intra_node"), "intra_node", LINK);
         checkKeys(root.get("inter_node"), "inter_node", LINK);
@@ -156,6 +157,7 @@ public final class ClusterSpecs {
             kn.put("gemm_half_k", k.gemmHalfK());
             kn.put("memory_efficiency", k.memoryEfficiency());
             kn.put("launch_seconds", k.launchSeconds());
+            kn.put("stream_k", k.streamK());
             kn.put("provenance", k.provenance());
         }
         link(o.putObject("intra_node"), s.intraNode());
@@ -266,6 +268,20 @@ public final class ClusterSpecs {
         return all;
     }
 
+    private static List<String> withStreamK(List<String> keys) {
+        List<String> all = new java.util.ArrayList<>(keys);
+        all.addAll(KERNELS_OPTIONAL);
+        return all;
+    }
+
+    private static boolean bool(JsonNode n, String path) {
+        if (n == null || !n.isBoolean()) {
+            throw new IllegalArgumentException("cluster spec: " + path + " is " + describe(n)
+                    + "; expected true or false");
+        }
+        return n.booleanValue();
+    }
+
     private static KernelModel kernels(JsonNode k) {
         object(k, "device.kernels");
         require(k, "device.kernels", KERNELS);
@@ -276,6 +292,7 @@ public final class ClusterSpecs {
                 number(k.get("gemm_half_k"), "device.kernels.gemm_half_k"),
                 number(k.get("memory_efficiency"), "device.kernels.memory_efficiency"),
                 number(k.get("launch_seconds"), "device.kernels.launch_seconds"),
+                k.has("stream_k") && bool(k.get("stream_k"), "device.kernels.stream_k"),
                 text(k.get("provenance"), "device.kernels.provenance"));
     }
 

@@ -81,7 +81,7 @@ public final class CostModel {
      * shapes ({@link Operator#forwardGemms}; the backward's data-gradient and weight-gradient products separately,
      * {@link Operator#backwardGemms}) by {@link KernelModel#gemmSeconds}; a fused kernel whose products keep their
      * intermediates on chip ({@link Operator#keepsIntermediatesOnChip}, FlashAttention) costs the slower of its
-     * products' compute ({@link KernelModel#gemmComputeSeconds}) plus one launch and its own bytes
+     * products' compute ({@link KernelModel#fusedComputeSeconds}) plus one launch and its own bytes
      * ({@code 2x} in backward) streamed; a layout-only operator that needs no kernel
      * costs 0 when it {@linkplain #launchesNoKernel launches no kernel} (a view, a GEMM epilogue, a fused elementwise
      * prologue); any other operator is one kernel each way, the slower of its FLOPs at the
@@ -117,10 +117,7 @@ public final class CostModel {
         List<io.tessera.planner.op.Gemm> gemms = backward ? o.backwardGemms(in, out) : o.forwardGemms(in, out);
         if (!gemms.isEmpty() && o.keepsIntermediatesOnChip()) {
             // one fused kernel (FlashAttention): its products' compute against its own bytes (2x in backward)
-            double compute = 0;
-            for (io.tessera.planner.op.Gemm g : gemms) {
-                compute += k.gemmComputeSeconds(g, d.peak(t));
-            }
+            double compute = k.fusedComputeSeconds(gemms, d.peak(t));
             double bytes = (backward ? 2.0 : 1.0) * forwardBytes(net, op);
             return Math.max(compute + k.launchSeconds(), k.streamSeconds(bytes, d.memoryBandwidth()));
         }

@@ -2,6 +2,8 @@ package io.tessera.planner.cost;
 
 import io.tessera.planner.op.Gemm;
 
+import java.util.List;
+
 /**
  * How long one device's kernels take, from their shapes: the physical constants of a device's matrix-product and
  * streaming kernels. Immutable; part of a {@link DeviceSpec} and of the cluster JSON ({@code device.kernels}).
@@ -12,8 +14,10 @@ import io.tessera.planner.op.Gemm;
  * (the {@code gemmHalfK} term is the tile's fixed prologue and epilogue, so a product reducing over
  * {@code k = gemmHalfK} runs at half speed). So
  * {@code compute = ceil(tiles / computeUnits) * 2 tileM tileN (k + gemmHalfK) * computeUnits / (peak * gemmEfficiency)}
- * with {@code tiles = batch * ceil(m / tileM) * ceil(n / tileN)}: partial tiles and partial last waves cost as full
- * ones. The product also streams its operands and result once:
+ * with {@code tiles = batch * ceil(m / tileM) * ceil(n / tileN)}: partial tiles cost as full ones, and so does a
+ * partial last wave unless {@code streamK}: persistent stream-K kernels (cuBLAS and CUTLASS 3 on Hopper) split the
+ * last wave's work evenly over the units, so {@code waves = max(1, tiles / computeUnits)} unrounded (a product of
+ * less than one wave still takes a whole wave: its tiles run side by side, none faster). The product also streams its operands and result once:
  * {@code memory = batch (mk + kn + mn) * elementBytes / (memoryBandwidth * memoryEfficiency)}. Seconds:
  * {@code max(compute, memory) + launchSeconds}.
  *
@@ -28,10 +32,13 @@ import io.tessera.planner.op.Gemm;
  * @param gemmHalfK        the reduction length, in elements, at which a tile runs at half speed, at least 0
  * @param memoryEfficiency fraction of the memory bandwidth a streaming kernel achieves, in (0, 1]
  * @param launchSeconds    fixed time per kernel (launch and tail), in seconds, at least 0
+ * @param streamK          whether a partial last wave after the first costs only its share of a wave (persistent
+ *                         stream-K kernels); false rounds the waves up (wave quantisation, as cuBLAS on Ampere)
  * @param provenance       where the figures come from (datasheet, fit), free text, not blank
  */
 public record KernelModel(int computeUnits, int tileM, int tileN, double gemmEfficiency, double gemmHalfK,
-                          double memoryEfficiency, double launchSeconds, String provenance) {
+                          double memoryEfficiency, double launchSeconds, boolean streamK,
+                          String provenance) {
 
     /** Validates every figure. */
     public KernelModel {
@@ -61,6 +68,13 @@ public record KernelModel(int computeUnits, int tileM, int tileN, double gemmEff
         }
     }
 
+    /** A kernel model with wave quantisation ({@code streamK} false). */
+    public KernelModel(int computeUnits, int tileM, int tileN, double gemmEfficiency, double gemmHalfK,
+                       double memoryEfficiency, double launchSeconds, String provenance) {
+        this(computeUnits, tileM, tileN, gemmEfficiency, gemmHalfK, memoryEfficiency, launchSeconds, false,
+                provenance);
+    }
+
     /**
      * Seconds of one matrix-product kernel (see the class comment).
      *
@@ -75,13 +89,42 @@ public record KernelModel(int computeUnits, int tileM, int tileN, double gemmEff
     }
 
     /**
-     * The tile-and-wave compute time of a product alone, seconds: no memory traffic and no launch (for products
-     * that exchange their operands and results on chip inside a fused kernel).
+     * The tile-and-wave compute time of a product run as its own kernel, seconds: no memory traffic and no launch.
      */
     public double gemmComputeSeconds(Gemm g, double peak) {
-        double tiles = (double) g.batch() * ceilDiv(g.m(), tileM) * ceilDiv(g.n(), tileN);
-        double waves = Math.ceil(tiles / computeUnits);
-        return waves * 2.0 * tileM * tileN * (g.k() + gemmHalfK) * computeUnits / (peak * gemmEfficiency);
+        double tiles = tiles(g);
+        double waves = streamK ? Math.max(1, tiles / computeUnits) : Math.ceil(tiles / computeUnits);
+        return waves * waveSeconds(g, peak);
+    }
+
+    /**
+     * The compute time of products fused into one kernel that exchanges their operands and results on chip
+     * (FlashAttention), seconds: no memory traffic and no launch. Without {@code streamK} each product's waves are
+     * rounded up (the sum of {@link #gemmComputeSeconds}); with it the products' tiles share the kernel's waves, so
+     * the kernel costs the sum of each product's {@code tiles / computeUnits} waves, and at least one wave of its
+     * longest tile.
+     */
+    public double fusedComputeSeconds(List<Gemm> gemms, double peak) {
+        double sum = 0;
+        double oneWave = 0;
+        for (Gemm g : gemms) {
+            if (streamK) {
+                sum += tiles(g) / computeUnits * waveSeconds(g, peak);
+                oneWave = Math.max(oneWave, waveSeconds(g, peak));
+            } else {
+                sum += gemmComputeSeconds(g, peak);
+            }
+        }
+        return Math.max(sum, oneWave);
+    }
+
+    private double tiles(Gemm g) {
+        return (double) g.batch() * ceilDiv(g.m(), tileM) * ceilDiv(g.n(), tileN);
+    }
+
+    /** Seconds of one full wave of {@code g}'s tiles. */
+    private double waveSeconds(Gemm g, double peak) {
+        return 2.0 * tileM * tileN * (g.k() + gemmHalfK) * computeUnits / (peak * gemmEfficiency);
     }
 
     /** Seconds of one streaming kernel moving {@code bytes}: {@code bytes / (bandwidth * efficiency) + launch}. */
@@ -91,7 +134,8 @@ public record KernelModel(int computeUnits, int tileM, int tileN, double gemmEff
 
     /** A copy with another matrix-product efficiency. */
     public KernelModel withGemmEfficiency(double e) {
-        return new KernelModel(computeUnits, tileM, tileN, e, gemmHalfK, memoryEfficiency, launchSeconds, provenance);
+        return new KernelModel(computeUnits, tileM, tileN, e, gemmHalfK, memoryEfficiency, launchSeconds, streamK,
+                provenance);
     }
 
     private static long ceilDiv(long a, long b) {

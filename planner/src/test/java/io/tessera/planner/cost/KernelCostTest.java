@@ -44,9 +44,13 @@ class KernelCostTest {
                 }
             }
         }
-        long waves = 0;
+        double waves = 0;
         for (long left = tiles; left > 0; left -= k.computeUnits()) {
-            waves++;
+            // stream-K: the last wave costs the share of the units it keeps busy
+            waves += k.streamK() ? Math.min(left, k.computeUnits()) / (double) k.computeUnits() : 1;
+        }
+        if (k.streamK()) {
+            waves = Math.max(1, waves); // less than one wave still takes one
         }
         double tileFlops = 2.0 * k.tileM() * k.tileN() * (g.k() + k.gemmHalfK());
         double compute = waves * tileFlops / (peak * k.gemmEfficiency() / k.computeUnits());
@@ -62,7 +66,7 @@ class KernelCostTest {
         for (int trial = 0; trial < 300; trial++) {
             KernelModel k = new KernelModel(1 + rnd.nextInt(8), 1 + rnd.nextInt(8), 1 + rnd.nextInt(8),
                     0.1 + 0.9 * rnd.nextDouble(), rnd.nextInt(64), 0.1 + 0.9 * rnd.nextDouble(),
-                    rnd.nextDouble() * 1e-5, "random");
+                    rnd.nextDouble() * 1e-5, rnd.nextBoolean(), "random");
             Gemm g = Gemm.of(1 + rnd.nextInt(4), 1 + rnd.nextInt(40), 1 + rnd.nextInt(40), 1 + rnd.nextInt(40));
             double peak = 1e9 * (1 + rnd.nextInt(100));
             double bw = 1e8 * (1 + rnd.nextInt(100));
@@ -82,6 +86,57 @@ class KernelCostTest {
         assertEquals(5.0 / 4, ragged / full, 1e-12);
         // efficiency per FLOP drops: 9/8 more work for 5/4 more time
         assertTrue(ragged / Gemm.of(1, 9, 8, 1000).flops() > full / Gemm.of(1, 8, 8, 1000).flops());
+    }
+
+    @Test
+    void streamKChargesAPartialLastWaveItsShare() {
+        KernelModel sk = new KernelModel(4, 2, 2, 1.0, 0, 1.0, 0, true, "toy stream-K");
+        double peak = 1e12;
+        // 2 x 2 tiles on 4 units: 9 x 8 is 20 tiles = 5 full waves either way; 9 x 6 is 15 tiles (the partial row of
+        // tiles still costs as full tiles) = 3.75 waves with stream-K, 4 without
+        double full = sk.gemmSeconds(Gemm.of(1, 8, 8, 1000), peak, 1e30, 2);
+        assertEquals(5.0 / 4, sk.gemmSeconds(Gemm.of(1, 9, 8, 1000), peak, 1e30, 2) / full, 1e-12);
+        double ragged = sk.gemmSeconds(Gemm.of(1, 9, 6, 1000), peak, 1e30, 2);
+        assertEquals(3.75 / 4, ragged / full, 1e-12);
+        assertEquals(4.0 / 4, TOY.gemmSeconds(Gemm.of(1, 9, 6, 1000), peak, 1e30, 2)
+                / TOY.gemmSeconds(Gemm.of(1, 8, 8, 1000), peak, 1e30, 2), 1e-12);
+        // less than one wave (2 tiles of 4 units) still takes a whole wave, as without stream-K
+        assertEquals(sk.gemmSeconds(Gemm.of(1, 4, 4, 1000), peak, 1e30, 2),
+                sk.gemmSeconds(Gemm.of(1, 2, 4, 1000), peak, 1e30, 2), 0);
+        assertEquals(full / 4, sk.gemmSeconds(Gemm.of(1, 2, 4, 1000), peak, 1e30, 2), 1e-12 * full);
+    }
+
+    @Test
+    void fusedProductsShareTheKernelsWaves() {
+        KernelModel sk = new KernelModel(4, 2, 2, 1.0, 0, 1.0, 0, true, "toy stream-K");
+        double peak = 1e12;
+        // two products of 2 tiles each (half a wave each) fused: one wave together; apart each would take a wave
+        Gemm a = Gemm.of(1, 2, 4, 1000);
+        Gemm b = Gemm.of(1, 4, 2, 1000);
+        double wave = sk.gemmComputeSeconds(a, peak);
+        assertEquals(wave, sk.fusedComputeSeconds(List.of(a, b), peak), 1e-12 * wave);
+        assertEquals(2 * wave, sk.gemmComputeSeconds(a, peak) + sk.gemmComputeSeconds(b, peak), 1e-12 * wave);
+        // a single small product still takes a whole wave of its tile
+        assertEquals(wave, sk.fusedComputeSeconds(List.of(a), peak), 1e-12 * wave);
+        // without stream-K each product's waves are rounded up, as separate kernels
+        assertEquals(TOY.gemmComputeSeconds(a, peak) + TOY.gemmComputeSeconds(b, peak),
+                TOY.fusedComputeSeconds(List.of(a, b), peak), 0);
+    }
+
+    @Test
+    void streamKIsReadAndWrittenInClusterJson() {
+        ClusterSpec h100 = ClusterSpec.preset(ClusterPreset.H100_DGX);
+        assertTrue(h100.device().kernels().streamK());
+        assertFalse(ClusterSpec.preset(ClusterPreset.A100_80GB_DGX).device().kernels().streamK());
+        String json = ClusterSpecs.write(h100);
+        assertTrue(json.contains("\"stream_k\" : true"), json);
+        assertEquals(h100, ClusterSpecs.parse(json));
+        ClusterSpec off = ClusterSpecs.parse("{\"preset\": \"h100-dgx\", \"device\": {\"kernels\": {\"stream_k\": false}}}");
+        assertFalse(off.device().kernels().streamK());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ClusterSpecs.parse(
+                "{\"preset\": \"h100-dgx\", \"device\": {\"kernels\": {\"stream_k\": \"yes\"}}}"));
+        assertEquals("cluster spec: device.kernels.stream_k is the string \"yes\"; expected true or false",
+                e.getMessage());
     }
 
     @Test
