@@ -15,6 +15,30 @@ package io.tessera.planner.plan;
 public record RankMemory(int rank, long params, long gradients, long optimizerState, long masterCopies,
                          long gatheredWeights, long recomputeBuffer, long fusionBuffer) {
 
+    /**
+     * This memory with the optimizer state and the master copies split over {@code shards} ranks (rounded up), as
+     * Megatron's distributed optimizer (ZeRO stage 1) keeps them: each data-parallel rank holds the float32 state and
+     * master weights of its {@code 1 / shards} share; parameters and gradients stay whole. {@code shards} 1 returns
+     * this memory.
+     *
+     * @throws IllegalArgumentException when {@code shards < 1}
+     */
+    public RankMemory withOptimizerShards(int shards) {
+        if (shards < 1) {
+            throw new IllegalArgumentException("rank " + rank + " memory: optimizer shards " + shards
+                    + "; expected at least 1 (the data-parallel degree with the distributed optimizer)");
+        }
+        if (shards == 1) {
+            return this;
+        }
+        return new RankMemory(rank, params, gradients, ceilDiv(optimizerState, shards), ceilDiv(masterCopies, shards),
+                gatheredWeights, recomputeBuffer, fusionBuffer);
+    }
+
+    private static long ceilDiv(long a, long b) {
+        return (a + b - 1) / b;
+    }
+
     /** The sum of every part. */
     public long total() {
         return params + gradients + optimizerState + masterCopies + gatheredWeights + recomputeBuffer + fusionBuffer;

@@ -463,7 +463,8 @@ public final class Timeline {
         long[] memoryPerRank() {
             long[] memory = new long[n];
             for (int r = 0; r < n; r++) {
-                memory[r] = plan.memory(r).total() + cost.activationBytes(network, plan, r);
+                memory[r] = plan.memory(r).withOptimizerShards(options.optimizerShards()).total()
+                        + cost.activationBytes(network, plan, r);
             }
             return memory;
         }
@@ -717,7 +718,8 @@ public final class Timeline {
         long[] memoryPerRank() {
             long[] memory = new long[n];
             if (n > 0) {
-                Arrays.fill(memory, plan.memory(0).total() + cost.activationBytes(network, plan, 0));
+                Arrays.fill(memory, plan.memory(0).withOptimizerShards(options.optimizerShards()).total()
+                        + cost.activationBytes(network, plan, 0));
             }
             return memory;
         }

@@ -19,7 +19,9 @@ import java.util.Objects;
  *                            with bit-identical figures and events (see {@link Timeline})
  * @param optimizerShards     ranks the optimizer step of each parameter is split over (Megatron's distributed
  *                            optimizer: the data-parallel degree), at least 1; each rank's update time is divided by
- *                            it (default 1); above 1 with gradient overlap, a data-parallel gradient AllReduce
+ *                            it, and so are its optimizer state and master copies in the memory figure
+ *                            ({@link io.tessera.planner.plan.RankMemory#withOptimizerShards}) (default 1); above 1
+ *                            with gradient overlap, a data-parallel gradient AllReduce
  *                            bucket costs as its ReduceScatter (the weight AllGather that completes it runs under
  *                            the next step's forward, Megatron's {@code --overlap-param-gather})
  * @param tpCommOverlap       Megatron-Core's {@code --tp-comm-overlap}: a tensor-parallel AllGather or ReduceScatter
