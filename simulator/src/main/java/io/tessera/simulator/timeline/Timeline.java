@@ -329,11 +329,9 @@ public final class Timeline {
                 String name = c.phase().jsonName() + " " + bucket.kind() + (bucket.members().size() == 1
                         ? " " + c.tensor() : " bucket " + bucket.id() + " (" + bucket.members().size() + " tensors)");
                 List<List<Integer>> groups = bucket.groups();
-                double[] seconds = new double[groups.size()];
                 CollectiveKind kind = reduceScatterOnly(bucket) ? CollectiveKind.REDUCE_SCATTER : bucket.kind();
-                for (int g = 0; g < seconds.length; g++) {
-                    seconds[g] = cost.collectiveSeconds(kind, groups.get(g), bucket.bytes());
-                }
+                // the bucket's groups run at once: they share their nodes' NICs (CostModel, nics_per_node)
+                double[] seconds = cost.concurrentCollectiveSeconds(kind, groups, bucket.bytes());
                 collectives(c, groups, seconds, name);
             }
         }
