@@ -9,9 +9,9 @@ import java.util.Map;
 
 /**
  * A cluster of identical nodes, each holding {@code devicesPerNode} devices joined by the intra-node link; nodes are
- * joined by the inter-node link through {@code nicsPerNode} NICs per node (by default one per device). Global rank {@code r} lives on the node its
- * {@link RankMapping} gives: by default {@code r / devicesPerNode}. Immutable; read and written as JSON by
- * {@link ClusterSpecs}.
+ * joined by the inter-node link through {@code nicsPerNode} NICs per node (by default one per device). Global rank
+ * {@code r} lives on the node its {@link RankMapping} gives: by default {@code r / devicesPerNode}. Immutable; read
+ * and written as JSON by {@link ClusterSpecs}.
  *
  * @param name           the cluster's name, e.g. {@code a100-80gb-dgx}
  * @param devicesPerNode devices per node, at least 1

@@ -142,8 +142,8 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
                     + "; expected a number of layers >= 0 (default " + DEFAULT_PREFETCH_LAYERS + ")");
         }
         if (prefetchLayers >= 0 && zeroStage != 3) {
-            throw new IllegalArgumentException("parallelism.prefetch_layers: found " + prefetchLayers + " with zero_stage "
-                    + zeroStage + "; expected it only with zero_stage 3 (it limits how early ZeRO-3's weight "
+            throw new IllegalArgumentException("parallelism.prefetch_layers: found " + prefetchLayers
+                    + " with zero_stage " + zeroStage + "; expected it only with zero_stage 3 (it limits how early ZeRO-3's weight "
                     + "AllGathers start): set zero_stage 3 or remove prefetch_layers");
         }
     }
