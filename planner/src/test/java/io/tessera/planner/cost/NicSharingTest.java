@@ -57,6 +57,25 @@ class NicSharingTest {
     }
 
     @Test
+    void aPlannedGradientAllReduceOfTensor8Data2SharesTheNics() {
+        // Megatron tensor 8 x data 2 on 2 nodes: each data-parallel gradient AllReduce runs 8 groups {j, 8 + j} at once
+        io.tessera.planner.zoo.GptConfig c = new io.tessera.planner.zoo.GptConfig(2, 256, 8, 1024, 16, 256, 2,
+                io.tessera.layout.DType.FLOAT32);
+        io.tessera.planner.plan.Plan plan = io.tessera.planner.plan.Planner.plan(io.tessera.planner.zoo.Zoo.gpt(c),
+                io.tessera.planner.handplan.HandPlans.megatronGptConfig(c, 2, 8));
+        io.tessera.planner.plan.Communication grad = plan.comms().stream()
+                .filter(x -> x.kind() == CollectiveKind.ALL_REDUCE && x.groups().size() == 8
+                        && x.groups().get(0).equals(List.of(0, 8)))
+                .max(java.util.Comparator.comparingLong(x -> x.recvBytes(0))).orElseThrow();
+        double latency = 2 * 5e-6;
+        double eight = new CostModel(TWO_NODES).communicationSeconds(grad);
+        double one = new CostModel(TWO_NODES.withNicsPerNode(1)).communicationSeconds(grad);
+        // ring AllReduce of 2 ranks: 2 * (1/2 * buffer / bw) + 2 * latency; only the bandwidth term grows, 8x
+        assertEquals(8 * (eight - latency), one - latency, 1e-12);
+        assertTrue(eight - latency > 1e-6, "a real bandwidth term: " + eight);
+    }
+
+    @Test
     void aHierarchicalGroupUsesAtMostItsNodesNics() {
         // one group of all 16 ranks (q = 8 per node), hierarchical AllGather of 80 MB: intra-node ring of 8 over
         // NVLink (300 GB/s x 0.8 = 240 GB/s, 2 us) then the inter-node ring of 2 over bytes / 8
