@@ -129,7 +129,8 @@ final class AnalyticSimulation {
             return runPipeline(plan, out);
         }
         ClusterSpec spec = cluster(plan.devices());
-        TimelineOptions options = new TimelineOptions(spec, overlap, trace == null ? 0 : ChromeTrace.DEFAULT_RANKS);
+        TimelineOptions options = new TimelineOptions(spec, overlap, trace == null ? 0 : ChromeTrace.DEFAULT_RANKS)
+                .withPrefetchLayers(StrategyStep.prefetchLayers(file));
         TimelineReport report;
         try {
             report = Timeline.run(plan, options);

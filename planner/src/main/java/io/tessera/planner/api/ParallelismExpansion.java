@@ -1,13 +1,16 @@
 package io.tessera.planner.api;
 
 import io.tessera.layout.DType;
+import io.tessera.planner.graph.Network;
 import io.tessera.planner.handplan.HandPlans;
 import io.tessera.planner.op.Strategy;
 import io.tessera.planner.strategy.DatasetStrategy;
 import io.tessera.planner.strategy.NetworkRef;
 import io.tessera.planner.strategy.OpStrategy;
 import io.tessera.planner.strategy.OptimizerKind;
+import io.tessera.planner.strategy.ParallelOptimizerConfig;
 import io.tessera.planner.strategy.ParallelSettings;
+import io.tessera.planner.strategy.ParamSettings;
 import io.tessera.planner.strategy.Parallelism;
 import io.tessera.planner.strategy.StrategyFile;
 import io.tessera.planner.zoo.GptConfig;
@@ -36,9 +39,12 @@ import java.util.Optional;
  *   <li>Parallel settings: {@code pipeline_stages = pipeline}, {@code micro_batches = global_batch_size /
  *       (micro_batch_size * data)}; the dataset strategy {@code [[data, 1], [data, 1]]} (tokens and labels, as
  *       {@link HandPlans#megatronGptBuilder}) unless the file gives one; optimizer adam (Megatron trains with Adam)
- *       unless the file names another; {@code distributed_optimizer} enables the parallel optimizer with
- *       {@code optimizer_weight_shard_size = data} and threshold 0 (every parameter sharded over the data-parallel
- *       group) unless the file gives its own {@code parallel_optimizer_config}.</li>
+ *       unless the file names another; {@code distributed_optimizer} (and {@code zero_stage} 1 or 2) changes no
+ *       planner setting (the timeline shards the optimizer step).</li>
+ *   <li>{@code zero_stage 3}: the parallel optimizer enabled with {@code optimizer_weight_shard_size = data} and
+ *       threshold 0 (every parameter sharded over the data-parallel group) unless the file gives its own
+ *       {@code parallel_optimizer_config}, and {@code parallel_optimizer_comm_recompute} on every parameter
+ *       ({@link #fullyShard}); {@code prefetch_layers} is read by the timeline.</li>
  * </ul>
  * The {@code cluster} key is kept; the expanded file has no {@code parallelism} section.
  */
@@ -114,8 +120,56 @@ public final class ParallelismExpansion {
         if (given.optimizer() == defaults.optimizer()) {
             b.optimizer(OptimizerKind.ADAM);
         }
-        return new StrategyFile(network, file.devices(), b.build(), ops, file.parameters(), stages, file.baseDir(),
+        Map<String, ParamSettings> params = p.fullySharded() ? fullyShard(b, file, data, network)
+                : file.parameters();
+        return new StrategyFile(network, file.devices(), b.build(), ops, params, stages, file.baseDir(),
                 Optional.empty(), file.cluster());
+    }
+
+    /**
+     * ZeRO-3 ({@code zero_stage 3}) as MindSpore's optimizer parallel: enabled, every parameter sharded over the
+     * data-parallel group ({@code parallel_optimizer_threshold 0}, {@code optimizer_weight_shard_size = data}, unless
+     * the file gives its own {@code parallel_optimizer_config}); every parameter gets
+     * {@code parallel_optimizer_comm_recompute} (each weight is AllGathered before its forward, freed, and AllGathered
+     * again before its backward; its gradient ReduceScattered) and one {@code comm_fusion} id per unit, as FSDP wraps
+     * each transformer layer: a {@code "layers.<i>.*"} entry per layer and a {@code "<scope>.*"} entry per other
+     * top-level scope (embedding, final LayerNorm, head), ids 1, 2, .. in the network's parameter order, so a unit's
+     * weights are gathered in one fused collective. What the file's own {@code parameters} entries set wins (they are
+     * kept, and merged into these entries by the usual precedence). The planner inserts the collectives and the
+     * numeric simulator verifies them.
+     */
+    private static Map<String, ParamSettings> fullyShard(ParallelSettings.Builder b, StrategyFile file, int data,
+                                                         NetworkRef network) {
+        b.enableParallelOptimizer(true);
+        if (file.parallel().parallelOptimizerConfig().equals(ParallelOptimizerConfig.defaults())) {
+            b.parallelOptimizerConfig(ParallelOptimizerConfig.of(0, data));
+        }
+        NetworkRef.Zoo zoo = (NetworkRef.Zoo) network;
+        Map<String, ParamSettings> out = new LinkedHashMap<>();
+        for (io.tessera.layout.param.Parameter param : Zoo.build(zoo.name(), zoo.args()).parameters()) {
+            String prefix = unitPrefix(param.name());
+            String key = prefix + "*";
+            if (!out.containsKey(key)) {
+                ParamSettings unit = ParamSettings.none().withParallelOptimizerCommRecompute(true)
+                        .withCommFusion(out.size() + 1);
+                // the file's patterns that cover the whole unit (and its entry for this very key) win
+                out.put(key, unit.overriddenBy(file.settingsFor(prefix)));
+            }
+        }
+        file.parameters().forEach(out::putIfAbsent);
+        return out;
+    }
+
+    /** The unit of a parameter, as a pattern prefix: {@code "layers.<i>."} inside a layer, else its top scope. */
+    private static String unitPrefix(String param) {
+        int dot = param.indexOf('.');
+        if (dot < 0) {
+            return param + ".";
+        }
+        if (param.startsWith("layers.") && Network.layerIndex(param) >= 0) {
+            return param.substring(0, param.indexOf('.', dot + 1) + 1);
+        }
+        return param.substring(0, dot + 1);
     }
 
     /**

@@ -9,9 +9,9 @@ import java.util.Map;
 
 /**
  * A cluster of identical nodes, each holding {@code devicesPerNode} devices joined by the intra-node link; nodes are
- * joined by the inter-node link (one NIC per device). Global rank {@code r} lives on the node its
- * {@link RankMapping} gives: by default {@code r / devicesPerNode}. Immutable; read and written as JSON by
- * {@link ClusterSpecs}.
+ * joined by the inter-node link through {@code nicsPerNode} NICs per node (by default one per device). Global rank
+ * {@code r} lives on the node its {@link RankMapping} gives: by default {@code r / devicesPerNode}. Immutable; read
+ * and written as JSON by {@link ClusterSpecs}.
  *
  * @param name           the cluster's name, e.g. {@code a100-80gb-dgx}
  * @param devicesPerNode devices per node, at least 1
@@ -22,9 +22,13 @@ import java.util.Map;
  * @param algorithm      how collectives are run
  * @param rankMapping    which node each global rank lives on (default {@link RankMapping#block()}); an explicit
  *                       mapping lists one node per device and puts exactly {@code devicesPerNode} ranks on every node
+ * @param nicsPerNode    the node's NICs, each {@code interNode}'s bandwidth, at least 1; default {@code devicesPerNode}
+ *                       (one per device, every rank's inter-node traffic on its own NIC). With fewer NICs than the
+ *                       ranks of a node that use the network at once, those ranks share them
+ *                       ({@link #interNodeShare}, applied by {@link CostModel})
  */
 public record ClusterSpec(String name, int devicesPerNode, int nodes, DeviceSpec device, Link intraNode,
-                          Link interNode, CollectiveAlgorithm algorithm, RankMapping rankMapping) {
+                          Link interNode, CollectiveAlgorithm algorithm, RankMapping rankMapping, int nicsPerNode) {
 
     private static final double GIB = 1024.0 * 1024 * 1024;
 
@@ -84,6 +88,16 @@ public record ClusterSpec(String name, int devicesPerNode, int nodes, DeviceSpec
         if (rankMapping.kind() == RankMapping.Kind.EXPLICIT) {
             checkExplicit(name, devicesPerNode, nodes, rankMapping.nodes());
         }
+        if (nicsPerNode < 1) {
+            throw new IllegalArgumentException("cluster '" + name + "': nics_per_node is " + nicsPerNode
+                    + "; expected at least 1 (default: devices_per_node " + devicesPerNode + ", one NIC per device)");
+        }
+    }
+
+    /** A cluster with one NIC per device ({@code nicsPerNode = devicesPerNode}). */
+    public ClusterSpec(String name, int devicesPerNode, int nodes, DeviceSpec device, Link intraNode, Link interNode,
+                       CollectiveAlgorithm algorithm, RankMapping rankMapping) {
+        this(name, devicesPerNode, nodes, device, intraNode, interNode, algorithm, rankMapping, devicesPerNode);
     }
 
     /** A cluster with the default {@link RankMapping#block()} mapping. */
@@ -217,7 +231,8 @@ public record ClusterSpec(String name, int devicesPerNode, int nodes, DeviceSpec
                     + "rank_mapping of " + devices() + " ranks on " + nodes + " nodes; expected a block or round_robin "
                     + "mapping, or call withRankMapping with a mapping for the new size first");
         }
-        return new ClusterSpec(name, devicesPerNode, n, device, intraNode, interNode, algorithm, rankMapping);
+        return new ClusterSpec(name, devicesPerNode, n, device, intraNode, interNode, algorithm, rankMapping,
+                nicsPerNode);
     }
 
     /**
@@ -232,17 +247,18 @@ public record ClusterSpec(String name, int devicesPerNode, int nodes, DeviceSpec
 
     /** A copy whose devices are {@code d}. */
     public ClusterSpec withDevice(DeviceSpec d) {
-        return new ClusterSpec(name, devicesPerNode, nodes, d, intraNode, interNode, algorithm, rankMapping);
+        return new ClusterSpec(name, devicesPerNode, nodes, d, intraNode, interNode, algorithm, rankMapping,
+                nicsPerNode);
     }
 
     /** A copy with intra-node link {@code intra} and inter-node link {@code inter}. */
     public ClusterSpec withLinks(Link intra, Link inter) {
-        return new ClusterSpec(name, devicesPerNode, nodes, device, intra, inter, algorithm, rankMapping);
+        return new ClusterSpec(name, devicesPerNode, nodes, device, intra, inter, algorithm, rankMapping, nicsPerNode);
     }
 
     /** A copy with collective algorithm {@code a}. */
     public ClusterSpec withAlgorithm(CollectiveAlgorithm a) {
-        return new ClusterSpec(name, devicesPerNode, nodes, device, intraNode, interNode, a, rankMapping);
+        return new ClusterSpec(name, devicesPerNode, nodes, device, intraNode, interNode, a, rankMapping, nicsPerNode);
     }
 
     /**
@@ -252,7 +268,26 @@ public record ClusterSpec(String name, int devicesPerNode, int nodes, DeviceSpec
      *                                  {@code devicesPerNode} ranks
      */
     public ClusterSpec withRankMapping(RankMapping mapping) {
-        return new ClusterSpec(name, devicesPerNode, nodes, device, intraNode, interNode, algorithm, mapping);
+        return new ClusterSpec(name, devicesPerNode, nodes, device, intraNode, interNode, algorithm, mapping,
+                nicsPerNode);
+    }
+
+    /**
+     * A copy with {@code nics} NICs per node.
+     *
+     * @throws IllegalArgumentException when {@code nics < 1}
+     */
+    public ClusterSpec withNicsPerNode(int nics) {
+        return new ClusterSpec(name, devicesPerNode, nodes, device, intraNode, interNode, algorithm, rankMapping, nics);
+    }
+
+    /**
+     * The share of one inter-node link (one NIC's bandwidth) each rank gets when {@code sharers} ranks of one node
+     * use the network at once: {@code min(1, nicsPerNode / sharers)}; exactly 1 with the default one NIC per device
+     * (a node never has more than {@code devicesPerNode} ranks) and for {@code sharers <= nicsPerNode}.
+     */
+    public double interNodeShare(int sharers) {
+        return sharers <= nicsPerNode ? 1 : (double) nicsPerNode / sharers;
     }
 
     /** The preset names ({@link ClusterPreset#jsonName()}), in the enum's order. */

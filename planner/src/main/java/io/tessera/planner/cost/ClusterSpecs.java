@@ -31,6 +31,9 @@ import java.util.Map;
  * {@code r} on node {@code r / devices_per_node}), {@code "round_robin"} (rank {@code r} on node {@code r % nodes}) or
  * an array of node indices, one per device (index = rank), that puts exactly {@code devices_per_node} ranks on every
  * node, e.g. {@code [0, 1, 0, 1]} for 2 nodes of 2 devices. Writing always gives it.
+ *
+ * <p>{@code "nics_per_node"} (optional, default {@code devices_per_node}: one NIC per device) is the node's NICs
+ * ({@link ClusterSpec#nicsPerNode}); writing gives it only when it differs from {@code devices_per_node}.
  */
 public final class ClusterSpecs {
 
@@ -40,8 +43,8 @@ public final class ClusterSpecs {
             .enable(SerializationFeature.INDENT_OUTPUT)
             .build();
 
-    private static final List<String> TOP = List.of("name", "preset", "devices_per_node", "nodes", "algorithm",
-            "rank_mapping", "device", "intra_node", "inter_node");
+    private static final List<String> TOP = List.of("name", "preset", "devices_per_node", "nics_per_node", "nodes",
+            "algorithm", "rank_mapping", "device", "intra_node", "inter_node");
     private static final List<String> DEVICE = List.of("name", "peak_flops", "memory_bytes", "memory_bandwidth",
             "min_efficiency", "max_efficiency", "half_efficiency_flops");
     private static final List<String> LINK = List.of("bandwidth", "latency", "efficiency");
@@ -126,6 +129,9 @@ public final class ClusterSpecs {
         ObjectNode o = MAPPER.createObjectNode();
         o.put("name", s.name());
         o.put("devices_per_node", s.devicesPerNode());
+        if (s.nicsPerNode() != s.devicesPerNode()) {
+            o.put("nics_per_node", s.nicsPerNode());
+        }
         o.put("nodes", s.nodes());
         o.put("algorithm", s.algorithm().jsonName());
         RankMapping mapping = s.rankMapping();
@@ -190,6 +196,8 @@ public final class ClusterSpecs {
                 "inter_node"));
         String name = text(o.get("name"), "name");
         int perNode = (int) integer(o.get("devices_per_node"), "devices_per_node", 1, Integer.MAX_VALUE);
+        int nics = o.has("nics_per_node")
+                ? (int) integer(o.get("nics_per_node"), "nics_per_node", 1, Integer.MAX_VALUE) : perNode;
         int nodes = (int) integer(o.get("nodes"), "nodes", 1, Integer.MAX_VALUE);
         CollectiveAlgorithm algorithm;
         try {
@@ -202,7 +210,7 @@ public final class ClusterSpecs {
         Link inter = link(o.get("inter_node"), "inter_node");
         RankMapping mapping = o.has("rank_mapping") ? rankMapping(o.get("rank_mapping")) : RankMapping.block();
         try {
-            return new ClusterSpec(name, perNode, nodes, device, intra, inter, algorithm, mapping);
+            return new ClusterSpec(name, perNode, nodes, device, intra, inter, algorithm, mapping, nics);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("cluster spec: " + e.getMessage(), e);
         }

@@ -224,6 +224,10 @@ public final class CostModel {
      * </ul>
      * {@link CollectiveAlgorithm#AUTO} takes the cheapest of the three. A group of one rank costs 0.
      *
+     * <p>The group alone uses the network here: its ranks on one node share that node's
+     * {@link ClusterSpec#nicsPerNode} NICs (see {@link #collectiveSeconds(CollectiveKind, Placement, long, int)};
+     * {@link #communicationSeconds} counts every group of a communication, as SPMD runs them at once).
+     *
      * @throws IllegalArgumentException for a null kind, an empty group, a rank outside the cluster or
      *                                  negative bytes
      */
@@ -240,7 +244,8 @@ public final class CostModel {
             throw new IllegalArgumentException("cost model: " + kind + " over " + group + " has " + bytes
                     + " bytes; expected a per-rank buffer size >= 0");
         }
-        return seconds(kind, spec.placement(group), bytes);
+        Placement placement = spec.placement(group);
+        return seconds(kind, placement, bytes, placement.spansNodes() ? placement.maxPerNode() : 0);
     }
 
     /**
@@ -251,6 +256,11 @@ public final class CostModel {
      * @throws IllegalArgumentException for a null kind, a null placement or negative bytes
      */
     public double collectiveSeconds(CollectiveKind kind, Placement placement, long bytes) {
+        checkCollective(kind, placement, bytes);
+        return seconds(kind, placement, bytes, placement.spansNodes() ? placement.maxPerNode() : 0);
+    }
+
+    private static void checkCollective(CollectiveKind kind, Placement placement, long bytes) {
         if (kind == null) {
             throw new IllegalArgumentException("cost model: collective kind is null; expected one of "
                     + java.util.Arrays.toString(CollectiveKind.values()));
@@ -263,11 +273,79 @@ public final class CostModel {
             throw new IllegalArgumentException("cost model: " + kind + " over " + placement + " has " + bytes
                     + " bytes; expected a per-rank buffer size >= 0");
         }
-        return seconds(kind, placement, bytes);
     }
 
-    private double seconds(CollectiveKind kind, Placement placement, long bytes) {
-        Link link = spec.slowestLink(placement);
+    /**
+     * Seconds of one collective over a group placed as {@code placement} while {@code sharers} ranks of its busiest
+     * node use the inter-node network at once (this group's and those of concurrent groups: in an SPMD plan every
+     * group of a communication runs together, e.g. tensor 8 x data N has 8 data-parallel groups per node). They share
+     * the node's {@link ClusterSpec#nicsPerNode} NICs: every inter-node transfer runs at the inter-node link's
+     * bandwidth times {@link ClusterSpec#interNodeShare}{@code (sharers) = min(1, nics / sharers)}. So the
+     * hierarchical inter-node phase of one group alone, {@code q} rings of {@code bytes / q}, uses at most
+     * {@code min(q, nics)} NICs. A static formula: the sharers are counted per communication, not from what else
+     * the timeline runs at that moment (collectives of one rank are serialised on its communication stream, and the
+     * ranks of a node run the same program, so the concurrent inter-node traffic of a node is that of one
+     * communication's groups). With the default one NIC per device the share is always 1 and the figures are those of
+     * {@link #collectiveSeconds(CollectiveKind, Placement, long)}.
+     *
+     * @param sharers ranks of one node using the network at once, {@code >= 0} (0 or 1: no sharing)
+     * @throws IllegalArgumentException as {@link #collectiveSeconds(CollectiveKind, Placement, long)}, or for
+     *                                  negative sharers
+     */
+    public double collectiveSeconds(CollectiveKind kind, Placement placement, long bytes, int sharers) {
+        if (sharers < 0) {
+            throw new IllegalArgumentException("cost model: " + kind + " over " + placement + " has " + sharers
+                    + " ranks sharing a node's NICs; expected >= 0");
+        }
+        checkCollective(kind, placement, bytes);
+        return seconds(kind, placement, bytes, sharers);
+    }
+
+    /**
+     * Seconds of one collective per group of {@code groups}, all running at once (an SPMD communication, a fusion
+     * bucket): group {@code g}'s figure is {@link #collectiveSeconds(CollectiveKind, Placement, long, int)} with the
+     * {@link #networkSharers} of all the groups; with one NIC per device exactly
+     * {@link #collectiveSeconds(CollectiveKind, List, long)} per group.
+     *
+     * @throws IllegalArgumentException as {@link #collectiveSeconds(CollectiveKind, List, long)}
+     */
+    public double[] concurrentCollectiveSeconds(CollectiveKind kind, List<List<Integer>> groups, long bytes) {
+        int sharers = spec.nicsPerNode() >= spec.devicesPerNode() ? 0 : networkSharers(groups);
+        double[] out = new double[groups.size()];
+        for (int g = 0; g < out.length; g++) {
+            List<Integer> group = groups.get(g);
+            out[g] = sharers == 0 ? collectiveSeconds(kind, group, bytes)
+                    : collectiveSeconds(kind, spec.placement(group), bytes, sharers);
+        }
+        return out;
+    }
+
+    /**
+     * The ranks of the busiest node that use the inter-node network when every group of {@code groups} runs its
+     * collective at once: per node, the ranks of groups that span more than one node; the most over the nodes (0 when
+     * no group spans nodes).
+     *
+     * @throws IllegalArgumentException when a rank is outside the cluster
+     */
+    public int networkSharers(List<List<Integer>> groups) {
+        java.util.Map<Integer, Integer> perNode = new java.util.HashMap<>();
+        int most = 0;
+        for (List<Integer> g : groups) {
+            if (g.size() <= 1 || !spec.spansNodes(g)) {
+                continue;
+            }
+            for (int r : g) {
+                most = Math.max(most, perNode.merge(spec.nodeOf(r), 1, Integer::sum));
+            }
+        }
+        return most;
+    }
+
+    private double seconds(CollectiveKind kind, Placement placement, long bytes, int sharers) {
+        // only the inter-node link is shared; with a share of 1 this is ClusterSpec.slowestLink(placement)
+        Link inter = shared(spec.interNode(), placement, sharers);
+        Link link = !placement.spansNodes() ? spec.intraNode()
+                : inter.effectiveBandwidth() < spec.intraNode().effectiveBandwidth() ? inter : spec.intraNode();
         int p = placement.ranks();
         if (p == 1) {
             return 0;
@@ -285,13 +363,25 @@ public final class CostModel {
         }
         CollectiveAlgorithm a = spec.algorithm();
         if (a != CollectiveAlgorithm.AUTO) {
-            return seconds(a, kind, placement, bytes, link);
+            return seconds(a, kind, placement, bytes, link, inter);
         }
         double best = Double.POSITIVE_INFINITY;
         for (CollectiveAlgorithm c : AUTO_CHOICES) {
-            best = Math.min(best, seconds(c, kind, placement, bytes, link));
+            best = Math.min(best, seconds(c, kind, placement, bytes, link, inter));
         }
         return best;
+    }
+
+    /**
+     * {@code link} with its bandwidth times {@link ClusterSpec#interNodeShare}{@code (sharers)} when the group spans
+     * nodes and the share is below 1; else {@code link} itself (the same figures bit for bit).
+     */
+    private Link shared(Link link, Placement placement, int sharers) {
+        if (!placement.spansNodes()) {
+            return link;
+        }
+        double share = spec.interNodeShare(sharers);
+        return share >= 1 ? link : new Link(link.bandwidth() * share, link.latency(), link.efficiency());
     }
 
     /**
@@ -307,7 +397,8 @@ public final class CostModel {
                 : new CostModel(spec.withAlgorithm(a)).collectiveSeconds(kind, group, bytes);
     }
 
-    private double seconds(CollectiveAlgorithm a, CollectiveKind kind, Placement placement, long bytes, Link link) {
+    private double seconds(CollectiveAlgorithm a, CollectiveKind kind, Placement placement, long bytes, Link link,
+                           Link inter) {
         int p = placement.ranks();
         boolean allReduce = kind == CollectiveKind.ALL_REDUCE;
         switch (a) {
@@ -324,8 +415,8 @@ public final class CostModel {
                 int n = placement.nodes();
                 int q = placement.maxPerNode();
                 double intra = q > 1 ? ring(q, bytes, spec.intraNode()) : 0;
-                double inter = n > 1 ? ring(n, (double) bytes / q, spec.interNode()) : 0;
-                return allReduce ? 2 * intra + 2 * inter : intra + inter;
+                double across = n > 1 ? ring(n, (double) bytes / q, inter) : 0;
+                return allReduce ? 2 * intra + 2 * across : intra + across;
             }
         }
     }
@@ -347,6 +438,8 @@ public final class CostModel {
      */
     public double communicationSeconds(Communication c) {
         int ranks = c.ranks();
+        // every group runs at once (SPMD): the ranks of one node in node-spanning groups share its NICs
+        int sharers = spec.nicsPerNode() >= spec.devicesPerNode() ? 0 : networkSharers(c.groups());
         double worst = 0;
         // groups of one communication are usually alike: reuse the previous group's figure for the same placement
         Placement lastPlacement = null;
@@ -366,7 +459,8 @@ public final class CostModel {
             long buffer = bufferBytes(c.kind(), p, most);
             Placement placement = spec.placement(g);
             if (buffer != lastBuffer || !placement.equals(lastPlacement)) {
-                last = collectiveSeconds(c.kind(), placement, buffer);
+                last = sharers == 0 ? collectiveSeconds(c.kind(), placement, buffer)
+                        : collectiveSeconds(c.kind(), placement, buffer, sharers);
                 lastPlacement = placement;
                 lastBuffer = buffer;
             }

@@ -34,10 +34,24 @@ import java.util.stream.Collectors;
  *                             AllGathers and ReduceScatters pipelined with the adjacent matrix products; default false
  * @param precision            {@code precision}: the training precision; null means omitted (the network's dtype
  *                             unchanged)
+ * @param zeroStage            {@code zero_stage}: ZeRO's stage, 0 to 3; default 0. 1 and 2 are Megatron's distributed
+ *                             optimizer (they set {@code distributedOptimizer}); 3 is PyTorch FSDP's FULL_SHARD /
+ *                             DeepSpeed ZeRO-3: every weight sharded over the data-parallel group, AllGathered before
+ *                             its forward and again before its backward, its gradient ReduceScattered (expanded to
+ *                             MindSpore's optimizer parallel on every parameter), and not together with
+ *                             {@code distributed_optimizer}
+ * @param prefetchLayers       {@code prefetch_layers}: with zero_stage 3, how many transformer layers ahead a weight
+ *                             AllGather may start (FSDP's forward / backward prefetch of the next unit with
+ *                             {@code limit_all_gathers}, DeepSpeed's prefetch bucket), {@code >= 0}; -1 means omitted:
+ *                             {@link #DEFAULT_PREFETCH_LAYERS} ({@link #prefetch()}); given only with zero_stage 3
  */
 public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, int virtualPipeline, int data,
                           int microBatchSize, int globalBatchSize, Recompute recompute, boolean distributedOptimizer,
-                          boolean overlapGradReduce, boolean tpCommOverlap, Precision precision) {
+                          boolean overlapGradReduce, boolean tpCommOverlap, Precision precision, int zeroStage,
+                          int prefetchLayers) {
+
+    /** ZeRO-3's weight AllGathers may start this many layers ahead when {@code prefetch_layers} is omitted. */
+    public static final int DEFAULT_PREFETCH_LAYERS = 1;
 
     /** Activation recompute, as Megatron's {@code --recompute-granularity}. */
     public enum Recompute {
@@ -112,6 +126,44 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
             checkGlobalBatch(microBatchSize, data, globalBatchSize);
         }
         recompute = recompute == null ? Recompute.NONE : recompute;
+        if (zeroStage < 0 || zeroStage > 3) {
+            throw new IllegalArgumentException("parallelism.zero_stage: found " + zeroStage + "; expected 0 (default), "
+                    + "1 or 2 (Megatron's distributed optimizer) or 3 (every weight sharded over the data-parallel "
+                    + "group, FSDP FULL_SHARD)");
+        }
+        if (zeroStage == 3 && distributedOptimizer) {
+            throw new IllegalArgumentException("parallelism.distributed_optimizer: found true with zero_stage 3; "
+                    + "expected one of them (zero_stage 3 shards the weights and the optimizer step already): remove "
+                    + "distributed_optimizer or use zero_stage 1");
+        }
+        distributedOptimizer |= zeroStage == 1 || zeroStage == 2;
+        if (prefetchLayers < -1) {
+            throw new IllegalArgumentException("parallelism.prefetch_layers: found " + prefetchLayers
+                    + "; expected a number of layers >= 0 (default " + DEFAULT_PREFETCH_LAYERS + ")");
+        }
+        if (prefetchLayers >= 0 && zeroStage != 3) {
+            throw new IllegalArgumentException("parallelism.prefetch_layers: found " + prefetchLayers
+                    + " with zero_stage " + zeroStage + "; expected it only with zero_stage 3 (it limits how early ZeRO-3's weight "
+                    + "AllGathers start): set zero_stage 3 or remove prefetch_layers");
+        }
+    }
+
+    /** The section before {@code zero_stage}: zero_stage 0, prefetch_layers omitted. */
+    public Parallelism(int tensor, boolean sequenceParallel, int pipeline, int virtualPipeline, int data,
+                       int microBatchSize, int globalBatchSize, Recompute recompute, boolean distributedOptimizer,
+                       boolean overlapGradReduce, boolean tpCommOverlap, Precision precision) {
+        this(tensor, sequenceParallel, pipeline, virtualPipeline, data, microBatchSize, globalBatchSize, recompute,
+                distributedOptimizer, overlapGradReduce, tpCommOverlap, precision, 0, -1);
+    }
+
+    /** {@code prefetch_layers}, or {@link #DEFAULT_PREFETCH_LAYERS} when omitted. */
+    public int prefetch() {
+        return prefetchLayers < 0 ? DEFAULT_PREFETCH_LAYERS : prefetchLayers;
+    }
+
+    /** Whether {@code zero_stage} is 3: every weight sharded over the data-parallel group and gathered for use. */
+    public boolean fullySharded() {
+        return zeroStage == 3;
     }
 
     /** The defaults: every degree 1, data from the devices, one micro-batch of 1, no recompute, dtype unchanged. */
@@ -129,7 +181,8 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
         return new Builder().tensor(tensor).sequenceParallel(sequenceParallel).pipeline(pipeline)
                 .virtualPipeline(virtualPipeline).data(data).microBatchSize(microBatchSize)
                 .globalBatchSize(globalBatchSize).recompute(recompute).distributedOptimizer(distributedOptimizer)
-                .overlapGradReduce(overlapGradReduce).tpCommOverlap(tpCommOverlap).precision(precision);
+                .overlapGradReduce(overlapGradReduce).tpCommOverlap(tpCommOverlap).precision(precision)
+                .zeroStage(zeroStage).prefetchLayers(prefetchLayers);
     }
 
     /** The precision, empty when omitted (the network's dtype is kept). */
@@ -217,6 +270,8 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
         private boolean overlapGradReduce = true;
         private boolean tpCommOverlap;
         private Precision precision;
+        private int zeroStage;
+        private int prefetchLayers = -1;
 
         private Builder() {
         }
@@ -293,6 +348,18 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
             return this;
         }
 
+        /** Sets {@code zero_stage} (0 to 3). */
+        public Builder zeroStage(int v) {
+            zeroStage = v;
+            return this;
+        }
+
+        /** Sets {@code prefetch_layers} ({@code >= 0}; -1: omitted). */
+        public Builder prefetchLayers(int v) {
+            prefetchLayers = v;
+            return this;
+        }
+
         /**
          * The section.
          *
@@ -301,7 +368,7 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
         public Parallelism build() {
             return new Parallelism(tensor, sequenceParallel, pipeline, virtualPipeline, data, microBatchSize,
                     globalBatchSize, recompute, distributedOptimizer, overlapGradReduce, tpCommOverlap,
-                    precision);
+                    precision, zeroStage, prefetchLayers);
         }
     }
 }

@@ -43,8 +43,8 @@ public final class StrategyFiles {
         k.put("parallel.comm_fusion.reducescatter", List.of("mode", "config"));
         k.put("parallel.strategy_ckpt_config", List.of("load_file", "save_file"));
         k.put("parallelism", List.of("tensor", "sequence_parallel", "pipeline", "virtual_pipeline", "data",
-                "micro_batch_size", "global_batch_size", "recompute", "distributed_optimizer", "overlap_grad_reduce",
-                "tp_comm_overlap", "precision"));
+                "micro_batch_size", "global_batch_size", "recompute", "distributed_optimizer", "zero_stage",
+                "prefetch_layers", "overlap_grad_reduce", "tp_comm_overlap", "precision"));
         k.put("operators.*", List.of("in_strategy", "out_strategy"));
         k.put("parameters.*", List.of("comm_fusion", "parallel_optimizer", "parallel_optimizer_comm_recompute",
                 "layerwise_parallel", "requires_grad"));
@@ -329,6 +329,14 @@ public final class StrategyFiles {
                     .orElseThrow(() -> Json.found(p, o.get("recompute"), expected)));
         }
         bool(o, path, "distributed_optimizer", b::distributedOptimizer);
+        if (o.has("zero_stage")) {
+            b.zeroStage((int) Json.integer(o.get("zero_stage"), Json.child(path, "zero_stage"), 0, 3,
+                    "0, 1, 2 or 3 (default 0; 3 shards every weight over the data-parallel group)"));
+        }
+        if (o.has("prefetch_layers")) {
+            b.prefetchLayers(Json.integer(o.get("prefetch_layers"), Json.child(path, "prefetch_layers"), 0,
+                    "a number of layers >= 0 (default " + Parallelism.DEFAULT_PREFETCH_LAYERS + ")"));
+        }
         bool(o, path, "overlap_grad_reduce", b::overlapGradReduce);
         bool(o, path, "tp_comm_overlap", b::tpCommOverlap);
         if (o.has("precision")) {
@@ -581,8 +589,14 @@ public final class StrategyFiles {
         if (p.recompute() != def.recompute()) {
             o.put("recompute", p.recompute().jsonName());
         }
-        if (p.distributedOptimizer()) {
+        if (p.distributedOptimizer() && p.zeroStage() == 0) {
             o.put("distributed_optimizer", true);
+        }
+        if (p.zeroStage() != def.zeroStage()) {
+            o.put("zero_stage", p.zeroStage());
+        }
+        if (p.prefetchLayers() >= 0) {
+            o.put("prefetch_layers", p.prefetchLayers());
         }
         if (!p.overlapGradReduce()) {
             o.put("overlap_grad_reduce", false);

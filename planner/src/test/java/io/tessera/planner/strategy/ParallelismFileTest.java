@@ -76,8 +76,8 @@ class ParallelismFileTest {
 
     static Stream<Arguments> errors() {
         String keys = "valid keys are tensor, sequence_parallel, pipeline, virtual_pipeline, data, micro_batch_size, "
-                + "global_batch_size, recompute, distributed_optimizer, overlap_grad_reduce, tp_comm_overlap, "
-                + "precision";
+                + "global_batch_size, recompute, distributed_optimizer, zero_stage, prefetch_layers, "
+                + "overlap_grad_reduce, tp_comm_overlap, precision";
         return Stream.of(
                 Arguments.of("'parallelism': 8", "parallelism: found the number 8; expected an object with keys "
                         + "tensor, sequence_parallel, "),

@@ -255,15 +255,22 @@ public final class PipelineTimeline {
      * {@code r > 1} ranks ({@link io.tessera.layout.Layout#repeatedCount()}), Megatron-LM's optimisation: each of
      * them sends {@code 1/r} of it, then the receiving stage's {@code r} ranks AllGather it
      * ({@link CostModel#collectiveSeconds} of a SendRecv of {@code ceil(bytes / r)} plus an AllGather of
-     * {@code bytes} over the receiving replica group).
+     * {@code bytes} over the receiving replica group). The sends of all {@code n} ranks run at once and share their
+     * nodes' NICs ({@link CostModel#concurrentCollectiveSeconds}; no sharing with one NIC per device).
      */
     static double sendSeconds(CostModel cost, io.tessera.layout.Layout layout, long bytes, int n, int from, int to,
                               boolean scatterGather) {
         int r = scatterGather && layout != null && layout.deviceCount() == n ? layout.repeatedCount() : 1;
         long part = r > 1 ? ceilDiv(bytes, r) : bytes;
+        List<List<Integer>> pairs = new ArrayList<>(n);
+        for (int j = 0; j < n; j++) {
+            pairs.add(List.of(from * n + j, to * n + j));
+        }
+        // every rank of the stage sends at once: they share their nodes' NICs (CostModel, nics_per_node)
+        double[] sends = cost.concurrentCollectiveSeconds(CollectiveKind.SEND_RECV, pairs, part);
         double worst = 0;
         for (int j = 0; j < n; j++) {
-            double s = cost.collectiveSeconds(CollectiveKind.SEND_RECV, List.of(from * n + j, to * n + j), part);
+            double s = sends[j];
             if (r > 1) {
                 List<Integer> group = new ArrayList<>();
                 for (int g : layout.repeatedGroup(j)) {

@@ -24,6 +24,8 @@ import io.tessera.planner.strategy.StrategyFile;
  *       and AllGather; with gradient overlap a bucket costs its ReduceScatter, the AllGather running under the
  *       next step's forward;</li>
  *   <li>{@code parallelism.tp_comm_overlap}: {@link TimelineOptions#tpCommOverlap}.</li>
+ *   <li>{@code parallelism.zero_stage 3}: the weight AllGathers start at most {@code parallelism.prefetch_layers}
+ *       (default 1) layers ahead ({@link TimelineOptions#prefetchLayers}); otherwise unlimited, as before.</li>
  * </ul>
  */
 public final class StrategyStep {
@@ -57,6 +59,15 @@ public final class StrategyStep {
     }
 
     /**
+     * The prefetch limit of the weight AllGathers: {@code parallelism.prefetch_layers} (default 1) with
+     * {@code zero_stage 3}, else {@link TimelineOptions#UNLIMITED_PREFETCH}.
+     */
+    public static int prefetchLayers(StrategyFile file) {
+        return file.parallelism().filter(Parallelism::fullySharded).map(Parallelism::prefetch)
+                .orElse(TimelineOptions.UNLIMITED_PREFETCH);
+    }
+
+    /**
      * Simulates the planned pipeline {@code pipe} of {@code file} on {@code cluster}.
      *
      * @param schedule  the schedule, or null for {@link #schedule(StrategyFile)}
@@ -69,7 +80,8 @@ public final class StrategyStep {
         PipelineSchedule s = schedule != null ? schedule : schedule(file);
         Recompute r = recompute != null ? recompute : StrategyPlans.recompute(file);
         return PipelineTimeline.run(pipe, s, r, new TimelineOptions(cluster, overlap(file, overlap), 0, false,
-                optimizerShards(file), file.parallelism().map(Parallelism::tpCommOverlap).orElse(false)),
+                optimizerShards(file), file.parallelism().map(Parallelism::tpCommOverlap).orElse(false),
+                prefetchLayers(file)),
                 scatterGather(file));
     }
 }

@@ -39,6 +39,11 @@ import java.util.TreeMap;
  * </ul>
  * Parameter AllGathers depend on no computation and start as soon as the communication stream is free (prefetch);
  * every other communication is ready when the operator it follows (or the one before the operator it serves) ends.
+ * With a prefetch limit ({@link TimelineOptions#prefetchLayers} {@code k >= 1}) a parameter AllGather starts no
+ * earlier than the compute of the unit (transformer layer) {@code k} units before the one it serves
+ * ({@link PrefetchLimit}); with {@code k = 0} it waits for the compute before it like any other communication. The
+ * memory then counts the re-gathered weights of {@code k + 1} consecutive units live at once instead of the single
+ * largest one the plan's memory counts.
  * A fusion bucket runs as one collective per group where the plan issues it ({@link Bucket#issuedAt()}), costed on
  * its fused buffer. A collective starts when every member of its group is ready and its stream is free (the latest of
  * the members). The update waits for the rank's backward compute and all its communication and is memory-bound:
@@ -123,6 +128,10 @@ public final class Timeline {
         final List<TimelineReport.Event> events = new ArrayList<>();
         private final List<List<Integer>> slots = new ArrayList<>();
         private final int[] bucketOf;
+        /** The prefetch limit; null without one. */
+        private final PrefetchLimit limit;
+        /** Per rank, the earliest start of the parameter AllGathers of the current slot; null: 0 (no limit). */
+        double[] prefetchFloor;
 
         Engine(Plan plan, TimelineOptions options, double[] computeScale, int recordFrom, int recordTo) {
             this.plan = plan;
@@ -141,7 +150,12 @@ public final class Timeline {
                     bucketOf[i] = b;
                 }
             }
+            this.limit = options.prefetchLayers() >= 1 ? new PrefetchLimit(plan.ops(), options.prefetchLayers())
+                    : null;
         }
+
+        /** Per rank, when the last {@link #compute} started. O(ranks); called once per unit and phase. */
+        abstract double[] lastComputeStartPerRank();
 
         /** Runs {@code seconds} of compute (times the rank's scale) on every rank. */
         abstract void compute(String name, String category, double seconds);
@@ -184,15 +198,25 @@ public final class Timeline {
             }
             for (int k = 0; k < ops.size(); k++) {
                 double[] budget = {productSeconds(ops.get(k), fwd[k])};
+                prefetchFloor = limit == null ? null : limit.forwardFloor(k);
                 communicate(slot(Slot.FORWARD_BEFORE, k), budget);
+                prefetchFloor = null;
                 compute(ops.get(k).name(), "forward", fwd[k]);
+                if (limit != null && limit.anchorsForward(k)) {
+                    limit.forwardStarted(k, lastComputeStartPerRank());
+                }
                 communicate(slot(Slot.FORWARD_AFTER, k), budget);
             }
             double[] forwardEnd = ops.isEmpty() ? new double[n] : computeFreePerRank();
             for (int k = ops.size() - 1; k >= 0; k--) {
                 double[] budget = {productSeconds(ops.get(k), bwd[k])};
+                prefetchFloor = limit == null ? null : limit.backwardFloor(k, forwardEnd);
                 communicate(slot(Slot.BACKWARD_BEFORE, k), budget);
+                prefetchFloor = null;
                 compute(ops.get(k).name(), "backward", bwd[k]);
+                if (limit != null && limit.anchorsBackward(k)) {
+                    limit.backwardStarted(k, lastComputeStartPerRank());
+                }
                 communicate(slot(Slot.BACKWARD_AFTER, k), budget);
             }
             double[] backwardEnd = ops.isEmpty() ? new double[n] : computeFreePerRank();
@@ -263,6 +287,24 @@ public final class Timeline {
             return c.origin() == Communication.Origin.PARALLEL_OPTIMIZER && c.kind() == CollectiveKind.ALL_GATHER;
         }
 
+        /**
+         * Whether {@code c} is ready before the compute before it ends: a {@link #prefetch} AllGather, unless the
+         * prefetch limit is 0 (no prefetch).
+         */
+        final boolean prefetched(Communication c) {
+            return prefetch(c) && options.prefetchLayers() != 0;
+        }
+
+        /** The earliest start of a prefetched AllGather on rank {@code r}: its floor, 0 without one. */
+        final double prefetchReady(int r) {
+            return prefetchFloor == null ? 0 : prefetchFloor[r];
+        }
+
+        /** Gathered-weight bytes the prefetch window adds to every rank ({@link PrefetchLimit#windowBytes}). */
+        final long prefetchWindowBytes() {
+            return limit == null ? 0 : limit.windowBytes(plan);
+        }
+
         /** Whether compute may run on while {@code c} is in flight. */
         final boolean overlapped(Communication c) {
             return options.overlapGradientComm() && c.phase() == Phase.BACKWARD && c.kind() != CollectiveKind.ALL_GATHER
@@ -329,11 +371,9 @@ public final class Timeline {
                 String name = c.phase().jsonName() + " " + bucket.kind() + (bucket.members().size() == 1
                         ? " " + c.tensor() : " bucket " + bucket.id() + " (" + bucket.members().size() + " tensors)");
                 List<List<Integer>> groups = bucket.groups();
-                double[] seconds = new double[groups.size()];
                 CollectiveKind kind = reduceScatterOnly(bucket) ? CollectiveKind.REDUCE_SCATTER : bucket.kind();
-                for (int g = 0; g < seconds.length; g++) {
-                    seconds[g] = cost.collectiveSeconds(kind, groups.get(g), bucket.bytes());
-                }
+                // the bucket's groups run at once: they share their nodes' NICs (CostModel, nics_per_node)
+                double[] seconds = cost.concurrentCollectiveSeconds(kind, groups, bucket.bytes());
                 collectives(c, groups, seconds, name);
             }
         }
@@ -379,6 +419,7 @@ public final class Timeline {
         private final double[] commFree;
         private final double[] gate;
         private final double[] busy;
+        private final double[] lastStart;
 
         PerRankEngine(Plan plan, TimelineOptions options, double[] computeScale, int recordFrom, int recordTo) {
             super(plan, options, computeScale, recordFrom, recordTo);
@@ -386,6 +427,12 @@ public final class Timeline {
             this.commFree = new double[n];
             this.gate = new double[n];
             this.busy = new double[n];
+            this.lastStart = new double[n];
+        }
+
+        @Override
+        double[] lastComputeStartPerRank() {
+            return lastStart.clone();
         }
 
         @Override
@@ -393,6 +440,7 @@ public final class Timeline {
             for (int r = 0; r < n; r++) {
                 double d = scale == null ? seconds : seconds * scale[r];
                 double start = Math.max(computeFree[r], gate[r]);
+                lastStart[r] = start;
                 computeFree[r] = start + d;
                 busy[r] += d;
                 if (recorded(r)) {
@@ -410,10 +458,10 @@ public final class Timeline {
 
         /** One collective of {@code c} (or of the bucket it issues) over {@code group}, taking {@code d} seconds. */
         private void collective(Communication c, List<Integer> group, double d, String name) {
-            boolean ready0 = prefetch(c);
+            boolean ready0 = prefetched(c);
             double start = 0;
             for (int r : group) {
-                start = Math.max(start, Math.max(commFree[r], ready0 ? 0 : computeFree[r]));
+                start = Math.max(start, Math.max(commFree[r], ready0 ? prefetchReady(r) : computeFree[r]));
             }
             double end = start + d;
             boolean blocks = !overlapped(c);
@@ -462,9 +510,10 @@ public final class Timeline {
         @Override
         long[] memoryPerRank() {
             long[] memory = new long[n];
+            long window = prefetchWindowBytes();
             for (int r = 0; r < n; r++) {
                 memory[r] = plan.memory(r).withOptimizerShards(options.optimizerShards()).total()
-                        + cost.activationBytes(network, plan, r);
+                        + cost.activationBytes(network, plan, r) + window;
             }
             return memory;
         }
@@ -583,7 +632,7 @@ public final class Timeline {
 
         @Override
         void collectives(Communication c, List<List<Integer>> groups, double[] seconds, String name) {
-            boolean ready0 = prefetch(c);
+            boolean ready0 = prefetched(c);
             boolean blocks = !overlapped(c);
             String category = c.origin().jsonName();
             made.clear();
@@ -595,7 +644,7 @@ public final class Timeline {
                 double start = 0;
                 for (int r : group) {
                     int k = cls[r];
-                    start = Math.max(start, Math.max(commFree[k], ready0 ? 0 : computeFree[k]));
+                    start = Math.max(start, Math.max(commFree[k], ready0 ? prefetchReady(r) : computeFree[k]));
                 }
                 double end = start + d;
                 stamp++;
@@ -689,6 +738,16 @@ public final class Timeline {
             return out;
         }
 
+        /** Ranks of one class started together; classes only split, so ranks sharing a class share this too. */
+        @Override
+        double[] lastComputeStartPerRank() {
+            double[] out = new double[n];
+            for (int r = 0; r < n; r++) {
+                out[r] = startScratch[cls[r]];
+            }
+            return out;
+        }
+
         @Override
         double stepSeconds() {
             double step = 0;
@@ -719,7 +778,7 @@ public final class Timeline {
             long[] memory = new long[n];
             if (n > 0) {
                 Arrays.fill(memory, plan.memory(0).withOptimizerShards(options.optimizerShards()).total()
-                        + cost.activationBytes(network, plan, 0));
+                        + cost.activationBytes(network, plan, 0) + prefetchWindowBytes());
             }
             return memory;
         }

@@ -27,9 +27,20 @@ import java.util.Objects;
  * @param tpCommOverlap       Megatron-Core's {@code --tp-comm-overlap}: a tensor-parallel AllGather or ReduceScatter
  *                            next to a matrix product (before it, or after it in the same phase) is pipelined with it
  *                            in chunks, so only what outlasts the product's compute is exposed (default false)
+ * @param prefetchLayers      how far ahead an optimizer-parallel parameter AllGather may start (ZeRO-3's prefetch
+ *                            limit, {@code parallelism.prefetch_layers}); {@link #UNLIMITED_PREFETCH} (-1, the
+ *                            default) starts it as soon as the communication stream is free; {@code k >= 1}: a
+ *                            forward AllGather serving an operator of unit {@code u} (a transformer layer, or a run of
+ *                            operators outside the layers) starts no earlier than the forward compute of unit
+ *                            {@code u - k}'s first operator, a backward AllGather no earlier than the backward compute
+ *                            of unit {@code u + k}'s first backward operator; 0: no prefetch, it waits for the compute
+ *                            before it as other communications do (see {@link Timeline})
  */
 public record TimelineOptions(ClusterSpec cluster, boolean overlapGradientComm, int recordedRanks, boolean perRank,
-                              int optimizerShards, boolean tpCommOverlap) {
+                              int optimizerShards, boolean tpCommOverlap, int prefetchLayers) {
+
+    /** {@link #prefetchLayers} of the unlimited prefetch (no dependency, no limit). */
+    public static final int UNLIMITED_PREFETCH = -1;
 
     /** Ranks whose events are recorded by default. */
     public static final int DEFAULT_RECORDED_RANKS = 64;
@@ -43,6 +54,16 @@ public record TimelineOptions(ClusterSpec cluster, boolean overlapGradientComm, 
         if (recordedRanks < 0) {
             throw new IllegalArgumentException("recordedRanks: found " + recordedRanks + "; expected at least 0");
         }
+        if (prefetchLayers < UNLIMITED_PREFETCH) {
+            throw new IllegalArgumentException("prefetchLayers: found " + prefetchLayers + "; expected a number of "
+                    + "layers >= 0, or " + UNLIMITED_PREFETCH + " for unlimited prefetch");
+        }
+    }
+
+    /** Options with unlimited prefetch of optimizer-parallel AllGathers. */
+    public TimelineOptions(ClusterSpec cluster, boolean overlapGradientComm, int recordedRanks, boolean perRank,
+                           int optimizerShards, boolean tpCommOverlap) {
+        this(cluster, overlapGradientComm, recordedRanks, perRank, optimizerShards, tpCommOverlap, UNLIMITED_PREFETCH);
     }
 
     /** Options with the optimizer step unsharded. */
@@ -67,31 +88,46 @@ public record TimelineOptions(ClusterSpec cluster, boolean overlapGradientComm, 
 
     /** A copy with gradient-communication overlap on or off. */
     public TimelineOptions withOverlapGradientComm(boolean on) {
-        return new TimelineOptions(cluster, on, recordedRanks, perRank, optimizerShards, tpCommOverlap);
+        return new TimelineOptions(cluster, on, recordedRanks, perRank, optimizerShards, tpCommOverlap,
+                prefetchLayers);
     }
 
     /** A copy recording the events of the first {@code ranks} ranks (0: none). */
     public TimelineOptions withRecordedRanks(int ranks) {
-        return new TimelineOptions(cluster, overlapGradientComm, ranks, perRank, optimizerShards, tpCommOverlap);
+        return new TimelineOptions(cluster, overlapGradientComm, ranks, perRank, optimizerShards, tpCommOverlap,
+                prefetchLayers);
     }
 
     /** A copy simulating every rank separately ({@code true}, the slow reference) or classes of ranks. */
     public TimelineOptions withPerRank(boolean on) {
-        return new TimelineOptions(cluster, overlapGradientComm, recordedRanks, on, optimizerShards, tpCommOverlap);
+        return new TimelineOptions(cluster, overlapGradientComm, recordedRanks, on, optimizerShards, tpCommOverlap,
+                prefetchLayers);
     }
 
     /** A copy whose optimizer step is split over {@code shards} ranks (Megatron's distributed optimizer). */
     public TimelineOptions withOptimizerShards(int shards) {
-        return new TimelineOptions(cluster, overlapGradientComm, recordedRanks, perRank, shards, tpCommOverlap);
+        return new TimelineOptions(cluster, overlapGradientComm, recordedRanks, perRank, shards, tpCommOverlap,
+                prefetchLayers);
     }
 
     /** A copy on another cluster. */
     public TimelineOptions withCluster(ClusterSpec c) {
-        return new TimelineOptions(c, overlapGradientComm, recordedRanks, perRank, optimizerShards, tpCommOverlap);
+        return new TimelineOptions(c, overlapGradientComm, recordedRanks, perRank, optimizerShards, tpCommOverlap,
+                prefetchLayers);
+    }
+
+    /**
+     * A copy whose optimizer-parallel AllGathers start at most {@code layers} units ahead
+     * ({@link #UNLIMITED_PREFETCH} for no limit).
+     */
+    public TimelineOptions withPrefetchLayers(int layers) {
+        return new TimelineOptions(cluster, overlapGradientComm, recordedRanks, perRank, optimizerShards, tpCommOverlap,
+                layers);
     }
 
     /** A copy with Megatron-Core's tensor-parallel communication overlap on or off. */
     public TimelineOptions withTpCommOverlap(boolean on) {
-        return new TimelineOptions(cluster, overlapGradientComm, recordedRanks, perRank, optimizerShards, on);
+        return new TimelineOptions(cluster, overlapGradientComm, recordedRanks, perRank, optimizerShards, on,
+                prefetchLayers);
     }
 }

@@ -136,6 +136,38 @@ class TimelineClassesTest {
     }
 
     @Test
+    void classesMatchThePerRankReferenceWithAPrefetchLimitAndSharedNics() throws IOException {
+        Map<String, Plan> all = plans();
+        Map<String, Plan> plans = new LinkedHashMap<>();
+        plans.put("gpt-zero3.json", all.get("gpt-zero3.json"));
+        plans.put("gpt-optimizer-parallel.json", all.get("gpt-optimizer-parallel.json"));
+        plans.put("gpt dp 8 mp 2 optimizer shards of 2", all.get("gpt dp 8 mp 2 optimizer shards of 2"));
+        plans.put("zero3 data 16", PrefetchLimitTest.zero3Plan());
+        int cases = 0;
+        for (Map.Entry<String, Plan> p : plans.entrySet()) {
+            Plan plan = p.getValue();
+            int n = plan.devices();
+            Map<String, ClusterSpec> clusters = clusters(n);
+            clusters.put("one NIC per node", clusters.get("round robin").withNicsPerNode(1));
+            clusters.put("two NICs, 3 per node", clusters.get("3 per node").withNicsPerNode(2));
+            for (Map.Entry<String, ClusterSpec> c : clusters.entrySet()) {
+                for (Map.Entry<String, double[]> s : scales(n).entrySet()) {
+                    for (int k : new int[] {0, 1, 2}) {
+                        String label = p.getKey() + " on " + c.getKey() + ", " + s.getKey() + ", prefetch " + k;
+                        TimelineOptions options = new TimelineOptions(c.getValue(), true, n).withPrefetchLayers(k);
+                        Timeline.Result fast = Timeline.simulate(plan, options, s.getValue(), 0, n);
+                        Timeline.Result reference = Timeline.simulate(plan, options.withPerRank(true), s.getValue(),
+                                0, n);
+                        assertSame(reference, fast, label);
+                        cases++;
+                    }
+                }
+            }
+        }
+        assertEquals(4 * 6 * 3 * 3, cases);
+    }
+
+    @Test
     void unevenPlacementAloneSplitsTheRanks() throws IOException {
         // no straggler: only the placement makes ranks differ, through the per-group costs of the gradient buckets:
         // data-parallel group {0, 2, 4, 6} within node 0, group {1, 3, 5, 7} across both nodes
