@@ -11,12 +11,23 @@ package io.tessera.planner.plan;
  * @param gatheredWeights gathered slices of sharded parameters without recompute, kept from forward to backward
  * @param recomputeBuffer the largest gathered slice of a recomputed parameter (gathered, used and freed one at a time)
  * @param fusionBuffer    the largest fusion bucket (one buffer, reused bucket after bucket)
+ * @param fp8Weights      Transformer Engine's cached FP8 copies of the weights FP8 products read
+ *                        ({@code MatMul gemm_dtype}): 2 bytes per element of the weight's slice (the row-wise and the
+ *                        transposed 1-byte copy, both kept across a step's micro-batches); 0 without FP8
  */
 public record RankMemory(int rank, long params, long gradients, long optimizerState, long masterCopies,
-                         long gatheredWeights, long recomputeBuffer, long fusionBuffer) {
+                         long gatheredWeights, long recomputeBuffer, long fusionBuffer, long fp8Weights) {
+
+    /** The memory of a network without FP8 products ({@code fp8Weights} 0). */
+    public RankMemory(int rank, long params, long gradients, long optimizerState, long masterCopies,
+                      long gatheredWeights, long recomputeBuffer, long fusionBuffer) {
+        this(rank, params, gradients, optimizerState, masterCopies, gatheredWeights, recomputeBuffer, fusionBuffer,
+                0);
+    }
 
     /** The sum of every part. */
     public long total() {
-        return params + gradients + optimizerState + masterCopies + gatheredWeights + recomputeBuffer + fusionBuffer;
+        return params + gradients + optimizerState + masterCopies + gatheredWeights + recomputeBuffer + fusionBuffer
+                + fp8Weights;
     }
 }
