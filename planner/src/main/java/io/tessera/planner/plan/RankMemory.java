@@ -25,6 +25,18 @@ public record RankMemory(int rank, long params, long gradients, long optimizerSt
                 0);
     }
 
+    /**
+     * The record's form, {@code RankMemory[rank=0, params=..., fusionBuffer=...]}, with {@code fp8Weights} only when
+     * above 0.
+     */
+    @Override
+    public String toString() {
+        return "RankMemory[rank=" + rank + ", params=" + params + ", gradients=" + gradients + ", optimizerState="
+                + optimizerState + ", masterCopies=" + masterCopies + ", gatheredWeights=" + gatheredWeights
+                + ", recomputeBuffer=" + recomputeBuffer + ", fusionBuffer=" + fusionBuffer
+                + (fp8Weights > 0 ? ", fp8Weights=" + fp8Weights : "") + "]";
+    }
+
     /** The sum of every part. */
     public long total() {
         return params + gradients + optimizerState + masterCopies + gatheredWeights + recomputeBuffer + fusionBuffer
