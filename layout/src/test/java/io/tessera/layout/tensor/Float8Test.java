@@ -203,6 +203,8 @@ class Float8Test {
         assertEquals(0.3125, t.getDouble(0));
         assertTrue(Double.isNaN(t.getDouble(1)));
         assertEquals(-16.0, t.getDouble(2));
+        assertEquals("[  0.3   nan -16. ]", t.toString(), "shortest decimals that read back in E4M3");
+        assertEquals(0.3125, Tensor.of(DType.FLOAT32, new long[] {1}, new double[] {0.3}).astype(E4M3).getDouble(0));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> Parameter.fromInitializer("ones", new long[] {2}, E4M3, "w"));
         assertTrue(e.getMessage().contains("float8_e4m3fn") && e.getMessage().contains("bfloat16"), e.getMessage());

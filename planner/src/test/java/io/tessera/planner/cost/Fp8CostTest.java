@@ -4,6 +4,7 @@ import io.tessera.layout.DType;
 import io.tessera.layout.param.Parameter;
 import io.tessera.planner.graph.Network;
 import io.tessera.planner.graph.NetworkJson;
+import io.tessera.planner.op.Activation;
 import io.tessera.planner.op.Binary;
 import io.tessera.planner.op.Gemm;
 import io.tessera.planner.op.MatMul;
@@ -15,6 +16,8 @@ import io.tessera.planner.plan.PlanConfig;
 import io.tessera.planner.plan.Planner;
 import io.tessera.planner.strategy.DatasetStrategy;
 import org.junit.jupiter.api.Test;
+
+import java.util.List;
 
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -28,7 +31,7 @@ class Fp8CostTest {
     private static final MatMul FP8 = MatMul.of(false, false).withGemmDtype(DType.FLOAT8_E4M3FN);
 
     /**
-     * {@code x [64, 32]} (bfloat16) through two FP8 linear layers {@code fc} ({@code w [32, 16]}) and {@code fc_b}
+     * {@code x [64, 32]} (bfloat16), GeLU, then two FP8 linear layers {@code fc} ({@code w [32, 16]}) and {@code fc_b}
      * ({@code w2 [32, 16]}) that share the input, summed, mean loss; on 2 devices, batch split 2 ways.
      */
     private static Network network() {
@@ -36,8 +39,9 @@ class Fp8CostTest {
         b.input("x", TensorType.of(DType.BFLOAT16, 64, 32));
         String w = b.parameter(Parameter.fromInitializer("normal", new long[] {32, 16}, DType.BFLOAT16, "w"));
         String w2 = b.parameter(Parameter.fromInitializer("normal", new long[] {32, 16}, DType.BFLOAT16, "w2"));
-        String y = b.op("fc", FP8, "x", w);
-        String z = b.op("fc_b", FP8, "x", w2);
+        String h = b.op("gelu", Activation.gelu(), "x");
+        String y = b.op("fc", FP8, h, w);
+        String z = b.op("fc_b", FP8, h, w2);
         b.loss(b.op("loss", Reduce.mean(false), b.op("sum", Binary.add(), y, z)));
         return b.build();
     }
@@ -45,6 +49,7 @@ class Fp8CostTest {
     private static Plan plan(Network net) {
         return Planner.plan(net, PlanConfig.builder(2)
                 .dataset(new DatasetStrategy.Explicit(Strategy.of(new int[] {2, 1})))
+                .strategy("gelu", new int[] {2, 1})
                 .strategy("fc", new int[] {2, 1}, new int[] {1, 1})
                 .strategy("fc_b", new int[] {2, 1}, new int[] {1, 1})
                 .build());
@@ -54,9 +59,9 @@ class Fp8CostTest {
     void castBytesOfOneLinearLayerByHand() {
         Network net = network();
         Plan plan = plan(net);
-        // forward: the rank's x slice [32, 32] read as bfloat16 (2 bytes) and written as FP8 twice (1 + 1 bytes)
+        // forward: the rank's slice [32, 32] of the GeLU output read as bfloat16 (2 bytes) and written as FP8 twice (1 + 1 bytes)
         assertEquals(32 * 32 * (2 + 1 + 1), Fp8Casts.castBytes(net, plan.op("fc"), false));
-        // fc_b reads the same x: its FP8 copy is shared (cast once, on the first FP8 consumer)
+        // fc_b reads the same tensor: its FP8 copy is shared (cast once, on the first FP8 consumer)
         assertEquals(0, Fp8Casts.castBytes(net, plan.op("fc_b"), false));
         // backward: the output gradient slice [32, 16] in bfloat16, written as E5M2 twice
         assertEquals(32 * 16 * (2 + 1 + 1), Fp8Casts.castBytes(net, plan.op("fc"), true));
@@ -64,6 +69,20 @@ class Fp8CostTest {
         // the weight, once per step: [32, 16] (replicated) read once, written twice
         assertEquals(32 * 16 * (2 + 1 + 1), Fp8Casts.weightCastBytes(plan.param("w")));
         assertEquals(0, Fp8Casts.castBytes(net, plan.op("sum"), false));
+    }
+
+    @Test
+    void fp8LayersKeepTheirInputsFp8CopyAndCacheFp8Weights() {
+        Network fp8 = network();
+        Network plain = bf16Network();
+        List<String> ops = List.of("gelu", "fc", "fc_b", "sum", "loss");
+        // the GeLU output [32, 32] per rank, saved once for both products: bfloat16 2 bytes, its FP8 copy 1 byte
+        assertEquals(32 * 32 * 2, ActivationMemory.of(plan(plain)).keptBytes(ops));
+        assertEquals(32 * 32, ActivationMemory.of(plan(fp8)).keptBytes(ops));
+        // two weights [32, 16], each cached row-wise and transposed in FP8
+        assertEquals(2 * 2 * 32 * 16, plan(fp8).memory(0).fp8Weights());
+        assertEquals(plan(plain).memory(0).total() + 2 * 2 * 32 * 16, plan(fp8).memory(0).total());
+        assertEquals(0, plan(plain).memory(0).fp8Weights());
     }
 
     @Test
@@ -112,8 +131,9 @@ class Fp8CostTest {
         b.input("x", TensorType.of(DType.BFLOAT16, 64, 32));
         String w = b.parameter(Parameter.fromInitializer("normal", new long[] {32, 16}, DType.BFLOAT16, "w"));
         String w2 = b.parameter(Parameter.fromInitializer("normal", new long[] {32, 16}, DType.BFLOAT16, "w2"));
-        String y = b.op("fc", MatMul.of(false, false), "x", w);
-        String z = b.op("fc_b", MatMul.of(false, false), "x", w2);
+        String h = b.op("gelu", Activation.gelu(), "x");
+        String y = b.op("fc", MatMul.of(false, false), h, w);
+        String z = b.op("fc_b", MatMul.of(false, false), h, w2);
         b.loss(b.op("loss", Reduce.mean(false), b.op("sum", Binary.add(), y, z)));
         return b.build();
     }
