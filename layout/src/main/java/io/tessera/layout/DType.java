@@ -27,7 +27,18 @@ public enum DType {
     /** unsigned 8-bit integer. */
     UINT8("UInt8", 1, false),
     /** boolean, stored in 1 byte. */
-    BOOL("Bool", 1, false);
+    BOOL("Bool", 1, false),
+    /**
+     * OCP FP8 E4M3, the "fn" variant (PyTorch's {@code float8_e4m3fn}), 1 byte: 4 exponent bits (bias 7), 3 mantissa
+     * bits, no infinities, one NaN pattern per sign ({@code S.1111.111}), largest finite value 448. Transformer
+     * Engine's format for forward GEMM inputs (activations and weights).
+     */
+    FLOAT8_E4M3FN("Float8_E4M3FN", 1, true),
+    /**
+     * OCP FP8 E5M2 (PyTorch's {@code float8_e5m2}), 1 byte: IEEE-like with 5 exponent bits (bias 15) and 2 mantissa
+     * bits, infinities and NaNs, largest finite value 57344. Transformer Engine's format for gradients in backward.
+     */
+    FLOAT8_E5M2("Float8_E5M2", 1, true);
 
     private final String displayName;
     private final int bytes;
@@ -49,9 +60,17 @@ public enum DType {
         return bytes;
     }
 
-    /** Whether this is a floating-point type. */
+    /** Whether this is a floating-point type (the two FP8 formats included). */
     public boolean isFloating() {
         return floating;
+    }
+
+    /**
+     * Whether this is one of the 1-byte FP8 formats ({@link #FLOAT8_E4M3FN}, {@link #FLOAT8_E5M2}): a GEMM input
+     * format with per-tensor scaling, not a storage type for parameters or a network's activations.
+     */
+    public boolean isFp8() {
+        return this == FLOAT8_E4M3FN || this == FLOAT8_E5M2;
     }
 
     /** Lower-case name as used in JSON files, e.g. {@code float32}. */
@@ -62,7 +81,8 @@ public enum DType {
     /**
      * Parses a dtype name case-insensitively: {@code float32}, {@code Float32}, {@code mstype.float32},
      * and the short forms {@code fp16}, {@code fp32}, {@code fp64}, {@code bf16}, {@code half}, {@code float},
-     * {@code double}, {@code int}, {@code long}, {@code bool_}.
+     * {@code double}, {@code int}, {@code long}, {@code bool_}, {@code fp8_e4m3} / {@code e4m3} (float8_e4m3fn) and
+     * {@code fp8_e5m2} / {@code e5m2} (float8_e5m2).
      *
      * @throws IllegalArgumentException naming the valid names when {@code name} is unknown
      */
@@ -82,6 +102,8 @@ public enum DType {
             case "int": return INT32;
             case "long": return INT64;
             case "bool_": case "boolean": return BOOL;
+            case "fp8_e4m3": case "e4m3": case "float8_e4m3": return FLOAT8_E4M3FN;
+            case "fp8_e5m2": case "e5m2": return FLOAT8_E5M2;
             default: break;
         }
         for (DType t : values()) {

@@ -7,6 +7,7 @@ import io.tessera.planner.plan.PipelinePlan;
 import io.tessera.planner.api.StrategyPlans;
 import io.tessera.planner.strategy.StrategyFile;
 import io.tessera.planner.strategy.StrategyFiles;
+import io.tessera.planner.cost.Fp8Casts;
 import io.tessera.simulator.numeric.Simulation;
 import io.tessera.simulator.numeric.SimulationOptions;
 import io.tessera.simulator.numeric.SimulationReport;
@@ -118,6 +119,10 @@ public final class SimulateCommand implements Callable<Integer> {
                     + "full (default: the strategy file's parallelism.recompute, else none).")
     private String recompute;
 
+    /** The line printed before a numeric run of a network with FP8 products (precision fp8). */
+    static final String FP8_NOTE = "note: FP8 rounding of the linear layers' GEMM inputs (precision fp8) is not "
+            + "simulated numerically; both runs compute them in the simulation dtype";
+
     /** Plans, simulates and prints the comparison. */
     @Override
     public Integer call() {
@@ -138,6 +143,7 @@ public final class SimulateCommand implements Callable<Integer> {
         }
         SimulationOptions options;
         PipelinePlan plan;
+        boolean fp8;
         try {
             if (looksLikePlanJson(strategy)) {
                 throw new IllegalArgumentException("this is a PLAN.json, which does not carry the network; simulate "
@@ -149,6 +155,7 @@ public final class SimulateCommand implements Callable<Integer> {
             try (ProgressOption.Handle p = progress.open(spec.commandLine().getErr(), "tessera simulate")) {
                 plan = StrategyPlans.pipelinePlan(file, p);
             }
+            fp8 = StrategyPlans.network(file).nodes().stream().anyMatch(n -> Fp8Casts.gemmDtype(n) != null);
         } catch (IllegalArgumentException e) {
             throw InputException.inFile(strategy, e);
         }
@@ -166,6 +173,9 @@ public final class SimulateCommand implements Callable<Integer> {
             throw new InputException(strategy + ": " + Json.oneLine(e.getMessage()), e);
         }
         PrintWriter out = spec.commandLine().getOut();
+        if (fp8 && !json) {
+            out.println(FP8_NOTE);
+        }
         out.print(json ? Json.write(toJson(report)) : report.summary());
         out.flush();
         return report.passed() ? Tessera.EXIT_OK : 1;

@@ -120,7 +120,12 @@ class SimulateDegreesTest {
     @CsvSource(delimiter = '|', value = {
         "\"parallelism\": {\"tensor\": 2, \"data\": 2}|parallelism: tensor 2 x pipeline 1 x data 2 = 4 but devices "
                 + "is 8; choose degrees whose product is the device count",
-        "\"parallelism\": {\"precision\": \"fp8\"}|parallelism.precision: precision fp8 is not supported yet; use bf16",
+        "\"parallelism\": {\"precision\": \"fp8\"}|device 'A100-SXM4-80GB': no float8_e4m3fn peak (peak_flops lists "
+                + "[Float16, BFloat16, Float32, Float64, Int8]); FP8 GEMMs (precision fp8) need FP8 tensor cores: use "
+                + "precision bf16 on this device",
+        "\"cluster\": \"a100-80gb-dgx\", \"parallelism\": {\"precision\": \"fp8\"}|parallelism.precision: fp8 needs "
+                + "FP8 tensor cores but the cluster's device A100-SXM4-80GB lists no float8_e4m3fn peak; use precision "
+                + "bf16 on it",
         "\"parallelism\": {\"tensor\": 2, \"pipeline\": 2, \"virtual_pipeline\": 2}|interleaved 1F1B: 1 "
                 + "micro-batches is not a multiple of the 2 stages",
         "\"cluster\": \"a200\", \"parallelism\": {}|cluster: found the preset \"a200\"; expected one of",

@@ -210,8 +210,8 @@ final class ParamConversions {
             case FLOAT16: case BFLOAT16: return 6;
             case FLOAT32: return 7;
             case FLOAT64: return 8;
-            default: throw new IllegalArgumentException("dtype " + t + " has no implicit conversion rank; "
-                    + "expected Bool, Int8, UInt8, Int16, Int32, Int64, Float16, BFloat16, Float32 or Float64");
+            default: throw new IllegalArgumentException("dtype " + t + " has no implicit conversion rank (FP8 "
+                    + "converts only explicitly, Tensor.astype); expected Bool, Int8, UInt8, Int16, Int32, Int64, Float16, BFloat16, Float32 or Float64");
         }
     }
 

@@ -60,6 +60,11 @@ public final class Parameter {
         this.name = ParamConversions.name(name);
         this.store = ParamData.of(data, keepLazy);
         this.flags = flags;
+        if (dtype().isFp8()) {
+            throw new IllegalArgumentException("Parameter '" + this.name + "': dtype " + dtype().jsonName()
+                    + " cannot be a parameter's stored dtype (FP8 is a GEMM input format; MindSpore has no FP8 "
+                    + "Parameter); store it as bfloat16 or float32 and train with precision fp8");
+        }
     }
 
     // ---------------------------------------------------------------- factories

@@ -48,6 +48,8 @@ public final class Tensor {
             case FLOAT16:
             case BFLOAT16:
             case FLOAT32:
+            case FLOAT8_E4M3FN:
+            case FLOAT8_E5M2:
                 return Kind.FLOAT;
             case FLOAT64:
                 return Kind.DOUBLE;
@@ -91,6 +93,7 @@ public final class Tensor {
             case FLOAT16: return FloatFormats.roundToFloat16(v);
             case BFLOAT16: return FloatFormats.roundToBFloat16(v);
             case FLOAT32: return (float) v;
+            case FLOAT8_E4M3FN: case FLOAT8_E5M2: return Float8.round(dtype, v, false);
             default: return v;
         }
     }

@@ -272,6 +272,9 @@ final class TensorFormat {
                 return FloatFormats.roundToFloat16(r.doubleValue()) == v;
             case BFLOAT16:
                 return FloatFormats.roundToBFloat16(r.doubleValue()) == v;
+            case FLOAT8_E4M3FN:
+            case FLOAT8_E5M2:
+                return Float8.round(dtype, r.doubleValue(), false) == v;
             default:
                 return r.doubleValue() == v;
         }

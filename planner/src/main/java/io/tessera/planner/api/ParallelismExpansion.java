@@ -27,7 +27,9 @@ import java.util.Optional;
  * the dataset strategy and the optimizer settings (format: {@code strategies/README.md}, "Parallelism degrees").
  * <ul>
  *   <li>Network: the batch becomes {@code micro_batch_size * data} (one micro-batch over all data-parallel
- *       replicas); {@code precision} fp16 / bf16 sets the dtype to float16 / bfloat16.</li>
+ *       replicas); {@code precision} fp16 / bf16 sets the dtype to float16 / bfloat16; fp8 sets bfloat16 and the
+ *       gpt's {@code fp8} switch (the blocks' linear layers take FP8 inputs, Transformer Engine's recipe; see
+ *       {@link GptConfig#fp8()}); with fp8, a {@code cluster} whose device lists no FP8 peak is an error.</li>
  *   <li>Operators: {@link HandPlans#megatronGpt(GptConfig, int, int, boolean)} and
  *       {@link HandPlans#megatronGptOutStrategies} with {@code dp = data}, {@code mp = tensor} and
  *       {@code sequence_parallel}, on one stage's {@code tensor * data} devices; an {@code operators} entry of the file
@@ -91,6 +93,15 @@ public final class ParallelismExpansion {
                         + "; remove network.args.dtype or the precision");
             }
             args.put("dtype", dtype.get().jsonName());
+        }
+        if (p.precisionIfGiven().orElse(null) == Parallelism.Precision.FP8) {
+            Object givenFp8 = args.get("fp8");
+            if (givenFp8 != null && !"true".equalsIgnoreCase(String.valueOf(givenFp8).trim())) {
+                throw new IllegalArgumentException("parallelism: network.args.fp8 is " + givenFp8 + " but precision "
+                        + "fp8 casts the linear layers' inputs to FP8; remove network.args.fp8 or the precision");
+            }
+            args.put("fp8", true);
+            checkFp8Device(file, devices);
         }
         NetworkRef network = NetworkRef.zoo(zoo.name(), args);
         GptConfig c = gptConfig(args);
@@ -173,17 +184,28 @@ public final class ParallelismExpansion {
     }
 
     /**
-     * The network dtype of a precision: fp16 float16, bf16 bfloat16. The one place a precision becomes a dtype.
-     *
-     * @throws IllegalArgumentException for fp8, which has no dtype yet
+     * The network dtype of a precision: fp16 float16, bf16 and fp8 bfloat16 (FP8 is the linear layers' GEMM input
+     * format, bf16 everything else). The one place a precision becomes a dtype.
      */
     static DType dtypeOf(Parallelism.Precision precision) {
         return switch (precision) {
             case FP16 -> DType.FLOAT16;
-            case BF16 -> DType.BFLOAT16;
-            case FP8 -> throw new IllegalArgumentException("parallelism.precision: precision fp8 is not supported yet; "
-                    + "use bf16");
+            case BF16, FP8 -> DType.BFLOAT16;
         };
+    }
+
+    /**
+     * With precision fp8, the file's cluster (when it names one) must list an FP8 peak: otherwise a one-line error
+     * naming the device and suggesting bf16. A cluster given elsewhere (the command line) is checked by the cost model.
+     */
+    private static void checkFp8Device(StrategyFile file, int devices) {
+        StrategyPlans.cluster(file, devices).ifPresent(spec -> {
+            if (!spec.device().hasPeak(DType.FLOAT8_E4M3FN)) {
+                throw new IllegalArgumentException("parallelism.precision: fp8 needs FP8 tensor cores but the "
+                        + "cluster's device " + spec.device().name() + " lists no float8_e4m3fn peak; use precision "
+                        + "bf16 on it, or an FP8 device such as the h100-dgx preset");
+            }
+        });
     }
 
     /**

@@ -27,7 +27,8 @@ import java.util.Set;
  * the forward tensors its backward reads ({@link Operator#gradientReads} of every input that needs a gradient), and a
  * tensor saved by several operators is counted once. Parameters (live anyway) and data inputs (loaded per
  * micro-batch) are not counted; a {@code Dropout} saves its mask, one byte per element (Megatron-LM keeps it; the
- * numeric simulation regenerates it from its seed). Sizes are slices in the layout the producer leaves the tensor in
+ * numeric simulation regenerates it from its seed); an FP8 linear layer ({@code MatMul} with a {@code gemm_dtype})
+ * saves its activation input as the FP8 copy, one byte per element, as Transformer Engine does. Sizes are slices in the layout the producer leaves the tensor in
  * (before any redistribution: a sequence-parallel input is kept sharded).
  *
  * <p>Transformer layers are the operators named {@code layers.<i>.*}; {@link Recompute#FULL} keeps only each layer's
@@ -64,6 +65,12 @@ public final class ActivationMemory {
                     boolean input = ref instanceof TensorRef.Input;
                     String t = input ? node.input(ref.index()) : node.output(ref.index());
                     if (net.isParameter(t) || net.inputs().contains(t)) {
+                        continue;
+                    }
+                    if (input && Fp8Casts.gemmDtype(node) != null) {
+                        // an FP8 linear layer keeps its input's FP8 copy (Transformer Engine), 1 byte per element
+                        Layout l = plan.layouts().getOrDefault(t, op.inputLayouts().get(ref.index()));
+                        keep(op.name(), mine, t + "#fp8", l.sliceVolume() * Fp8Casts.gemmDtype(node).bytes());
                         continue;
                     }
                     keep(op.name(), mine, t, bytes(t, input ? op.inputLayouts().get(ref.index())
@@ -127,7 +134,8 @@ public final class ActivationMemory {
     }
 
     private boolean dropped(String tensor) {
-        String base = tensor.endsWith("#mask") ? tensor.substring(0, tensor.length() - 5) : tensor;
+        String base = tensor.endsWith("#mask") ? tensor.substring(0, tensor.length() - 5)
+                : tensor.endsWith("#fp8") ? tensor.substring(0, tensor.length() - 4) : tensor;
         Node producer = net.producer(base);
         return producer != null && selective.contains(producer.name())
                 && selective.containsAll(saved.get(tensor).savers());

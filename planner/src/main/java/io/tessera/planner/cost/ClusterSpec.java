@@ -322,6 +322,8 @@ public record ClusterSpec(String name, int devicesPerNode, int nodes, DeviceSpec
      *       ConnectX-6 per node (DGX A100 user guide), 25 GB/s per GPU.</li>
      *   <li>{@code h100-dgx}: a DGX H100, 8 H100 SXM5 (NVIDIA H100 datasheet): 989 TFLOP/s float16 / bfloat16
      *       dense (1,979 with sparsity), 67 TFLOP/s float32, 67 TFLOP/s float64 tensor core, 1,979 TOP/s int8 dense,
+     *       1,978.9 TFLOP/s FP8 (float8_e4m3fn and float8_e5m2) dense (3,958 with sparsity; H100 SXM column of the
+     *       NVIDIA H100 Tensor Core GPU datasheet),
      *       80 GiB HBM3 at 3.35 TB/s, NVLink 900 GB/s total (450 GB/s per direction); 8 400 Gb/s NDR InfiniBand
      *       ConnectX-7 per node (DGX H100 user guide), 50 GB/s per GPU.</li>
      * </ul>
@@ -342,10 +344,18 @@ public record ClusterSpec(String name, int devicesPerNode, int nodes, DeviceSpec
                                 (long) (80 * GIB), 2.039e12, 0.1, 0.8, 5e8, A100_KERNELS),
                         new Link(300e9, 2e-6, 0.8), new Link(25e9, 5e-6, 0.9), CollectiveAlgorithm.AUTO);
             case H100_DGX -> new ClusterSpec(preset.jsonName(), 8, 1,
-                        new DeviceSpec("H100-SXM5-80GB", flops(989e12, 989e12, 67e12, 67e12, 1979e12),
+                        new DeviceSpec("H100-SXM5-80GB", withFp8(flops(989e12, 989e12, 67e12, 67e12, 1979e12),
+                                1978.9e12),
                                 (long) (80 * GIB), 3.35e12, 0.1, 0.75, 2e9, H100_KERNELS),
                         new Link(450e9, 2e-6, 0.8), new Link(50e9, 5e-6, 0.9), CollectiveAlgorithm.AUTO);
         };
+    }
+
+    /** {@code m} with the dense FP8 peak {@code fp8} for both FP8 formats (E4M3 x E4M3 and E4M3 x E5M2 alike). */
+    private static Map<DType, Double> withFp8(Map<DType, Double> m, double fp8) {
+        m.put(DType.FLOAT8_E4M3FN, fp8);
+        m.put(DType.FLOAT8_E5M2, fp8);
+        return m;
     }
 
     private static Map<DType, Double> flops(double fp16, double bf16, double fp32, double fp64, double int8) {

@@ -92,6 +92,15 @@ public final class CostModel {
      * {@code max(flops / (peak(dtype) * efficiency(flops)), bytes / memoryBandwidth)}, with the dtype of the first
      * floating input (else of the first output); the backward costs 2x the forward FLOPs and bytes, at the efficiency
      * of one forward-sized operation.
+     *
+     * <p>An FP8 linear layer (a {@code MatMul} with a {@code gemm_dtype}, Transformer Engine's recipe) computes its
+     * products at the device's peak for {@code gemm_dtype} (the backward's E4M3 x E5M2 products at the same peak)
+     * with 1-byte operands and a result in the tensors' dtype, plus its casts ({@link Fp8Casts#castBytes}: the
+     * activation input in forward, the output gradient in backward) as one streaming kernel; the weight casts are
+     * once per step ({@link #fp8WeightCastSeconds}).
+     *
+     * @throws IllegalArgumentException for an FP8 product on a device that lists no peak for its {@code gemm_dtype}
+     *                                  (one line naming the device and suggesting bf16)
      */
     public double computeSeconds(Network net, OpPlan op, boolean backward) {
         DeviceSpec d = spec.device();
@@ -102,10 +111,11 @@ public final class CostModel {
         double factor = backward ? 2 : 1;
         long flops = forwardFlops(net, op);
         long bytes = forwardBytes(net, op);
+        DType fp8 = Fp8Casts.gemmDtype(net.node(op.name()));
         double compute = flops == 0 ? 0
-                : factor * flops / (d.peak(computeType(net, op)) * d.efficiency(flops));
+                : factor * flops / (d.peak(fp8 != null ? fp8 : computeType(net, op)) * d.efficiency(flops));
         double memory = factor * bytes / d.memoryBandwidth();
-        return Math.max(compute, memory);
+        return Math.max(compute, memory) + Fp8Casts.castBytes(net, op, backward) / d.memoryBandwidth();
     }
 
     private double kernelSeconds(Network net, OpPlan op, boolean backward, DeviceSpec d, KernelModel k) {
@@ -120,6 +130,15 @@ public final class CostModel {
             double compute = k.fusedComputeSeconds(gemms, d.peak(t));
             double bytes = (backward ? 2.0 : 1.0) * forwardBytes(net, op);
             return Math.max(compute + k.launchSeconds(), k.streamSeconds(bytes, d.memoryBandwidth()));
+        }
+        DType fp8 = Fp8Casts.gemmDtype(node);
+        if (!gemms.isEmpty() && fp8 != null) {
+            double s = 0;
+            for (io.tessera.planner.op.Gemm g : gemms) {
+                s += k.gemmSeconds(g, d.peak(fp8), d.memoryBandwidth(), fp8.bytes(), t.bytes());
+            }
+            double cast = Fp8Casts.castBytes(net, op, backward);
+            return cast > 0 ? s + k.streamSeconds(cast, d.memoryBandwidth()) : s;
         }
         if (!gemms.isEmpty()) {
             double s = 0;
@@ -528,6 +547,30 @@ public final class CostModel {
         }
         return d.kernels() == null ? bytes / d.memoryBandwidth() : d.kernels().streamSeconds(bytes,
                 d.memoryBandwidth());
+    }
+
+    /**
+     * Seconds of the once-per-step FP8 casts of the weights among {@code params} that an FP8 product of {@code net}
+     * reads ({@link Fp8Casts}): each weight slice read in its dtype and written twice in FP8 (row-wise and
+     * transposed), one streaming kernel per weight (plus its launch with a kernel model). Transformer Engine casts a
+     * weight at the first micro-batch of a step and reuses the FP8 copy for the others, so this is counted once per
+     * step, beside the optimizer update; 0 for a network without FP8 products.
+     */
+    public double fp8WeightCastSeconds(Network net, List<io.tessera.planner.plan.ParamPlan> params) {
+        java.util.Set<String> weights = Fp8Casts.fp8Weights(net);
+        if (weights.isEmpty()) {
+            return 0;
+        }
+        DeviceSpec d = spec.device();
+        double s = 0;
+        for (io.tessera.planner.plan.ParamPlan p : params) {
+            if (weights.contains(p.name())) {
+                double bytes = Fp8Casts.weightCastBytes(p);
+                s += d.kernels() == null ? bytes / d.memoryBandwidth()
+                        : d.kernels().streamSeconds(bytes, d.memoryBandwidth());
+            }
+        }
+        return s;
     }
 
     /**

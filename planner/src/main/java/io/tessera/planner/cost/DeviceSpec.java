@@ -93,9 +93,11 @@ public record DeviceSpec(String name, Map<DType, Double> peakFlops, long memoryB
     }
 
     /**
-     * Dense peak FLOP/s for {@code dtype}; the float32 figure when the device lists none for it (e.g. integers).
+     * Dense peak FLOP/s for {@code dtype}; the float32 figure when the device lists none for it (e.g. integers),
+     * except for the FP8 formats, which never fall back.
      *
-     * @throws IllegalArgumentException when {@code dtype} is null
+     * @throws IllegalArgumentException when {@code dtype} is null, or an FP8 format the device lists no peak for
+     *                                  (one line naming the device and suggesting bf16)
      */
     public double peak(DType dtype) {
         if (dtype == null) {
@@ -103,6 +105,16 @@ public record DeviceSpec(String name, Map<DType, Double> peakFlops, long memoryB
                     + "float32 (listed: " + peakFlops.keySet() + ")");
         }
         Double v = peakFlops.get(dtype);
+        if (v == null && dtype.isFp8()) {
+            throw new IllegalArgumentException("device '" + name + "': no " + dtype.jsonName() + " peak (peak_flops "
+                    + "lists " + peakFlops.keySet() + "); FP8 GEMMs (precision fp8) need FP8 tensor cores: use "
+                    + "precision bf16 on this device, or a device with an FP8 peak such as the h100-dgx preset");
+        }
         return v != null ? v : peakFlops.get(DType.FLOAT32);
+    }
+
+    /** Whether the device lists its own peak for {@code dtype} (no float32 fallback). */
+    public boolean hasPeak(DType dtype) {
+        return peakFlops.containsKey(dtype);
     }
 }

@@ -89,6 +89,18 @@ public record KernelModel(int computeUnits, int tileM, int tileN, double gemmEff
     }
 
     /**
+     * Seconds of one matrix-product kernel whose operands and result have different element sizes (an FP8 product:
+     * 1-byte operands, a 16-bit result): as {@link #gemmSeconds(Gemm, double, double, int)} with memory
+     * {@code batch ((mk + kn) * operandBytes + mn * resultBytes) / (memoryBandwidth * memoryEfficiency)}.
+     */
+    public double gemmSeconds(Gemm g, double peak, double memoryBandwidth, int operandBytes, int resultBytes) {
+        double operands = (double) g.batch() * ((double) g.m() * g.k() + (double) g.k() * g.n());
+        double result = (double) g.batch() * g.m() * g.n();
+        double memory = (operands * operandBytes + result * resultBytes) / (memoryBandwidth * memoryEfficiency);
+        return Math.max(gemmComputeSeconds(g, peak), memory) + launchSeconds;
+    }
+
+    /**
      * The tile-and-wave compute time of a product run as its own kernel, seconds: no memory traffic and no launch.
      */
     public double gemmComputeSeconds(Gemm g, double peak) {

@@ -19,11 +19,38 @@ import java.util.List;
  * map drops k. A split k makes partial outputs: a forward AllReduce (sum) over the k group, or a ReduceScatter when
  * the out_strategy splits m by {@code m * k} (the gradient of the output is then AllGathered in backward).
  *
+ * <p>{@code gemmDtype} (JSON attribute {@code gemm_dtype}, written only when set) marks a product whose inputs are
+ * cast to FP8 with per-tensor scaling as Transformer Engine runs a linear layer: {@code float8_e4m3fn} is TE's
+ * hybrid recipe (E4M3 forward inputs, E5M2 output gradient in backward), {@code float8_e5m2} E5M2 throughout. The
+ * tensors keep their dtype (the output is the inputs' dtype); the cost model prices the products at the device's
+ * FP8 peak plus the casts, and the numeric simulator computes in the inputs' dtype (FP8 rounding is not simulated).
+ *
  * @param transposeA whether A is stored as {@code (..., k, m)}
  * @param transposeB whether B is stored as {@code (..., n, k)}
  * @param batch      true for {@code BatchMatMul}, false for {@code MatMul} (same rule, different name)
+ * @param gemmDtype  the FP8 format the product's inputs are cast to, or null (the default) to compute in the
+ *                   inputs' dtype
  */
-public record MatMul(boolean transposeA, boolean transposeB, boolean batch) implements Operator {
+public record MatMul(boolean transposeA, boolean transposeB, boolean batch, DType gemmDtype) implements Operator {
+
+    /** Validates that {@code gemmDtype} is null or an FP8 format. */
+    public MatMul {
+        if (gemmDtype != null && !gemmDtype.isFp8()) {
+            throw new IllegalArgumentException((batch ? "BatchMatMul" : "MatMul") + ": gemm_dtype is "
+                    + gemmDtype.jsonName() + "; expected float8_e4m3fn or float8_e5m2 (FP8 GEMM inputs), or no "
+                    + "gemm_dtype to compute in the inputs' dtype");
+        }
+    }
+
+    /** A product computing in its inputs' dtype (no {@code gemm_dtype}). */
+    public MatMul(boolean transposeA, boolean transposeB, boolean batch) {
+        this(transposeA, transposeB, batch, null);
+    }
+
+    /** This product with its inputs cast to {@code format} (an FP8 dtype), or computing in its inputs' dtype (null). */
+    public MatMul withGemmDtype(DType format) {
+        return new MatMul(transposeA, transposeB, batch, format);
+    }
 
     /** A {@code MatMul} with the given transposes. */
     public static MatMul of(boolean transposeA, boolean transposeB) {
@@ -238,12 +265,15 @@ public record MatMul(boolean transposeA, boolean transposeB, boolean batch) impl
         return List.of(TensorRef.input(1 - i));
     }
 
-    /** The attributes, every one written. */
+    /** The attributes: both transposes always, {@code gemm_dtype} only when set. */
     @Override
     public ObjectNode encodeAttrs() {
         ObjectNode o = OpAttrs.object();
         o.put("transpose_a", transposeA);
         o.put("transpose_b", transposeB);
+        if (gemmDtype != null) {
+            o.put("gemm_dtype", gemmDtype.jsonName());
+        }
         return o;
     }
 

@@ -89,6 +89,18 @@ public final class OpAttrs {
         return DType.parse(v.textValue());
     }
 
+    /** An optional dtype name such as {@code "float8_e4m3fn"}; null when absent. */
+    public DType optionalDtype(String key) {
+        JsonNode v = node.get(key);
+        if (v == null) {
+            return null;
+        }
+        if (!v.isTextual()) {
+            throw bad(key, v, "a dtype name such as \"float8_e4m3fn\"");
+        }
+        return DType.parse(v.textValue());
+    }
+
     /** The attribute {@code key}, which must be present ({@code expected} describes it for the message). */
     public JsonNode require(String key, String expected) {
         JsonNode v = node.get(key);

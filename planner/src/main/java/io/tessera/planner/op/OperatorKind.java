@@ -12,9 +12,9 @@ import java.util.List;
  */
 public enum OperatorKind {
     /** {@link MatMul}: {@code MatMul} and {@code BatchMatMul}. */
-    MAT_MUL(MatMul.class, List.of("MatMul", "BatchMatMul"), List.of("transpose_a", "transpose_b"),
-            (t, a) -> "MatMul".equals(t) ? MatMul.of(a.bool("transpose_a", false), a.bool("transpose_b", false))
-                    : MatMul.batched(a.bool("transpose_a", false), a.bool("transpose_b", false))),
+    MAT_MUL(MatMul.class, List.of("MatMul", "BatchMatMul"), List.of("transpose_a", "transpose_b", "gemm_dtype"),
+            (t, a) -> new MatMul(a.bool("transpose_a", false), a.bool("transpose_b", false), !"MatMul".equals(t),
+                    a.optionalDtype("gemm_dtype"))),
     /** {@link Binary}: {@code Add}, {@code Sub}, {@code Mul}, {@code Div}. */
     BINARY(Binary.class, Names.of(Binary.Kind.values(), Binary.Kind::type), List.of(),
             (t, a) -> new Binary(Names.find(Binary.Kind.values(), Binary.Kind::type, t))),

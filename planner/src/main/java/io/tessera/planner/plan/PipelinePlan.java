@@ -590,6 +590,6 @@ public record PipelinePlan(Plan plan, int stages, int virtualStages, int microBa
         RankMemory m = plan.memory(rank % plan.devices(), p -> paramStage(p.name()) == stage,
                 b -> bucketStage(b) == stage);
         return new RankMemory(rank, m.params(), m.gradients(), m.optimizerState(), m.masterCopies(),
-                m.gatheredWeights(), m.recomputeBuffer(), m.fusionBuffer());
+                m.gatheredWeights(), m.recomputeBuffer(), m.fusionBuffer(), m.fp8Weights());
     }
 }

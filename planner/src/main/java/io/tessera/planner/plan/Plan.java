@@ -82,7 +82,8 @@ public record Plan(Network network, PlanConfig config, List<OpPlan> ops, Map<Str
     /**
      * The memory of rank {@code rank}: parameter shards, gradients, optimizer state (float32, by the configured
      * optimizer), float32 master copies of 16-bit parameters, gathered weights kept from forward to backward, the
-     * largest recomputed gathered weight, and the largest fusion bucket. Activations are not counted.
+     * largest recomputed gathered weight, the largest fusion bucket, and the cached FP8 copies of FP8 products
+     * weights ({@link RankMemory#fp8Weights}). Activations are not counted.
      */
     public RankMemory memory(int rank) {
         return memory(rank, p -> true, b -> true);
@@ -97,10 +98,15 @@ public record Plan(Network network, PlanConfig config, List<OpPlan> ops, Map<Str
         long master = 0;
         long gathered = 0;
         long recompute = 0;
+        long fp8 = 0;
         int states = config.optimizer().statesPerElement();
+        java.util.Set<String> fp8Weights = fp8Weights();
         for (ParamPlan p : this.params) {
             if (!paramFilter.test(p)) {
                 continue;
+            }
+            if (fp8Weights.contains(p.name())) {
+                fp8 += 2 * (p.sliceBytes() / p.dtype().bytes());
             }
             // shard groups partition the ranks: every rank holds one shard of a sharded parameter
             boolean sharded = p.shard().sharded();
@@ -129,7 +135,22 @@ public record Plan(Network network, PlanConfig config, List<OpPlan> ops, Map<Str
             }
             fusion = Math.max(fusion, b.bytes());
         }
-        return new RankMemory(rank, params, grads, state, master, gathered, recompute, fusion);
+        return new RankMemory(rank, params, grads, state, master, gathered, recompute, fusion, fp8);
+    }
+
+    /** The parameters an FP8 product reads ({@code MatMul} with a {@code gemm_dtype}): their FP8 copies are cached. */
+    private java.util.Set<String> fp8Weights() {
+        java.util.Set<String> out = new java.util.HashSet<>();
+        for (io.tessera.planner.graph.Node n : network.nodes()) {
+            if (n.op() instanceof io.tessera.planner.op.MatMul m && m.gemmDtype() != null) {
+                for (String t : n.inputs()) {
+                    if (network.isParameter(t)) {
+                        out.add(t);
+                    }
+                }
+            }
+        }
+        return out;
     }
 
     /**

@@ -213,6 +213,9 @@ public final class PlanJson {
             n.put("gathered_weights", m.gatheredWeights());
             n.put("recompute_buffer", m.recomputeBuffer());
             n.put("fusion_buffer", m.fusionBuffer());
+            if (m.fp8Weights() > 0) {
+                n.put("fp8_weights", m.fp8Weights());
+            }
             n.put("total", m.total());
         }
         root.set("notes", strings(plan.notes()));

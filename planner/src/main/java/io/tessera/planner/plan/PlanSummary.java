@@ -151,6 +151,11 @@ public final class PlanSummary {
                     bytes(m.gatheredWeights()), bytes(m.recomputeBuffer()), bytes(m.fusionBuffer()),
                     bytes(m.total())));
         }
+        long fp8 = rows.stream().mapToLong(RankMemory::fp8Weights).max().orElse(0);
+        if (fp8 > 0) {
+            sb.append(String.format(Locale.ROOT, "  total includes the cached FP8 weight copies (row-wise and "
+                    + "transposed), up to %s per rank%n", bytes(fp8)));
+        }
         for (String note : plan.notes()) {
             sb.append("\nnote: ").append(note).append('\n');
         }
@@ -160,7 +165,8 @@ public final class PlanSummary {
     private static boolean sameFigures(RankMemory a, RankMemory b) {
         return a.params() == b.params() && a.gradients() == b.gradients() && a.optimizerState() == b.optimizerState()
                 && a.masterCopies() == b.masterCopies() && a.gatheredWeights() == b.gatheredWeights()
-                && a.recomputeBuffer() == b.recomputeBuffer() && a.fusionBuffer() == b.fusionBuffer();
+                && a.recomputeBuffer() == b.recomputeBuffer() && a.fusionBuffer() == b.fusionBuffer()
+                && a.fp8Weights() == b.fp8Weights();
     }
 
     /** Bytes with a binary unit, e.g. {@code 1.5 MiB}. */

@@ -11,9 +11,31 @@ package io.tessera.planner.plan;
  * @param gatheredWeights gathered slices of sharded parameters without recompute, kept from forward to backward
  * @param recomputeBuffer the largest gathered slice of a recomputed parameter (gathered, used and freed one at a time)
  * @param fusionBuffer    the largest fusion bucket (one buffer, reused bucket after bucket)
+ * @param fp8Weights      Transformer Engine's cached FP8 copies of the weights FP8 products read
+ *                        ({@code MatMul gemm_dtype}): 2 bytes per element of the weight's slice (the row-wise and the
+ *                        transposed 1-byte copy, both kept across a step's micro-batches); 0 without FP8
  */
 public record RankMemory(int rank, long params, long gradients, long optimizerState, long masterCopies,
-                         long gatheredWeights, long recomputeBuffer, long fusionBuffer) {
+                         long gatheredWeights, long recomputeBuffer, long fusionBuffer, long fp8Weights) {
+
+    /** The memory of a network without FP8 products ({@code fp8Weights} 0). */
+    public RankMemory(int rank, long params, long gradients, long optimizerState, long masterCopies,
+                      long gatheredWeights, long recomputeBuffer, long fusionBuffer) {
+        this(rank, params, gradients, optimizerState, masterCopies, gatheredWeights, recomputeBuffer, fusionBuffer,
+                0);
+    }
+
+    /**
+     * The record's form, {@code RankMemory[rank=0, params=..., fusionBuffer=...]}, with {@code fp8Weights} only when
+     * above 0.
+     */
+    @Override
+    public String toString() {
+        return "RankMemory[rank=" + rank + ", params=" + params + ", gradients=" + gradients + ", optimizerState="
+                + optimizerState + ", masterCopies=" + masterCopies + ", gatheredWeights=" + gatheredWeights
+                + ", recomputeBuffer=" + recomputeBuffer + ", fusionBuffer=" + fusionBuffer
+                + (fp8Weights > 0 ? ", fp8Weights=" + fp8Weights : "") + "]";
+    }
 
     /**
      * This memory with the optimizer state and the master copies split over {@code shards} ranks (rounded up), as
@@ -32,7 +54,7 @@ public record RankMemory(int rank, long params, long gradients, long optimizerSt
             return this;
         }
         return new RankMemory(rank, params, gradients, ceilDiv(optimizerState, shards), ceilDiv(masterCopies, shards),
-                gatheredWeights, recomputeBuffer, fusionBuffer);
+                gatheredWeights, recomputeBuffer, fusionBuffer, fp8Weights);
     }
 
     private static long ceilDiv(long a, long b) {
@@ -41,6 +63,7 @@ public record RankMemory(int rank, long params, long gradients, long optimizerSt
 
     /** The sum of every part. */
     public long total() {
-        return params + gradients + optimizerState + masterCopies + gatheredWeights + recomputeBuffer + fusionBuffer;
+        return params + gradients + optimizerState + masterCopies + gatheredWeights + recomputeBuffer + fusionBuffer
+                + fp8Weights;
     }
 }

@@ -29,10 +29,15 @@ import io.tessera.layout.DType;
  * @param fusedAttention whether each layer's attention core (scores, scale, causal mask, softmax, probability
  *                       dropout, context) is one {@code FlashAttentionScore} operator {@code attention.flash}, causal
  *                       when {@code causalMask} and dropping with probability {@code dropout} (default false)
+ * @param fp8            whether the blocks' linear layers (q, k, v, attention.out, ffn.fc1, ffn.fc2) cast their inputs
+ *                       to FP8 as Transformer Engine does ({@code MatMul} {@code gemm_dtype float8_e4m3fn}); the
+ *                       attention products and the LM head stay in {@code dtype}, as in Megatron-LM with TE, whose
+ *                       output layer is not a TE module (default false; the parallelism section's {@code precision
+ *                       fp8} sets it with dtype bfloat16)
  */
 public record GptConfig(int layers, int hidden, int heads, int ffn, int seq, int vocab, int batch, DType dtype,
                         boolean bias, double dropout, boolean causalMask, boolean tiedEmbeddings,
-                        boolean fusedAttention) {
+                        boolean fusedAttention, boolean fp8) {
 
     /** Validates positive sizes, {@code hidden % heads == 0}, a floating dtype and a dropout in [0, 1). */
     public GptConfig {
@@ -50,6 +55,10 @@ public record GptConfig(int layers, int hidden, int heads, int ffn, int seq, int
         if (dtype == null || !dtype.isFloating()) {
             throw new IllegalArgumentException("zoo model 'gpt': dtype is " + dtype
                     + "; expected a floating dtype such as FLOAT32");
+        }
+        if (dtype.isFp8()) {
+            throw new IllegalArgumentException("zoo model 'gpt': dtype is " + dtype.jsonName() + "; FP8 is a GEMM "
+                    + "input format, not a storage dtype: use dtype bfloat16 with fp8 true (precision fp8)");
         }
         if (!(dropout >= 0 && dropout < 1)) {
             throw new IllegalArgumentException("zoo model 'gpt': dropout is " + dropout
@@ -70,6 +79,14 @@ public record GptConfig(int layers, int hidden, int heads, int ffn, int seq, int
         this(layers, hidden, heads, ffn, seq, vocab, batch, dtype, bias, dropout, causalMask, tiedEmbeddings, false);
     }
 
+    /** The model with the given switches, without FP8 linear layers ({@code fp8} false). */
+    public GptConfig(int layers, int hidden, int heads, int ffn, int seq, int vocab, int batch, DType dtype,
+                     boolean bias, double dropout, boolean causalMask, boolean tiedEmbeddings,
+                     boolean fusedAttention) {
+        this(layers, hidden, heads, ffn, seq, vocab, batch, dtype, bias, dropout, causalMask, tiedEmbeddings,
+                fusedAttention, false);
+    }
+
     private static void check(String what, int v) {
         if (v <= 0) {
             throw new IllegalArgumentException("zoo model 'gpt': " + what + " is " + v + "; expected a positive size");
@@ -84,37 +101,43 @@ public record GptConfig(int layers, int hidden, int heads, int ffn, int seq, int
     /** The same configuration with {@code layers} layers. */
     public GptConfig withLayers(int layers) {
         return new GptConfig(layers, hidden, heads, ffn, seq, vocab, batch, dtype, bias, dropout, causalMask,
-                tiedEmbeddings, fusedAttention);
+                tiedEmbeddings, fusedAttention, fp8);
     }
 
     /** The same configuration with or without the biases of the blocks' linear layers. */
     public GptConfig withBias(boolean bias) {
         return new GptConfig(layers, hidden, heads, ffn, seq, vocab, batch, dtype, bias, dropout, causalMask,
-                tiedEmbeddings, fusedAttention);
+                tiedEmbeddings, fusedAttention, fp8);
     }
 
     /** The same configuration with drop probability {@code dropout} in [0, 1) (0: no dropout operators). */
     public GptConfig withDropout(double dropout) {
         return new GptConfig(layers, hidden, heads, ffn, seq, vocab, batch, dtype, bias, dropout, causalMask,
-                tiedEmbeddings, fusedAttention);
+                tiedEmbeddings, fusedAttention, fp8);
     }
 
     /** The same configuration with or without the causal mask of the attention scores. */
     public GptConfig withCausalMask(boolean causalMask) {
         return new GptConfig(layers, hidden, heads, ffn, seq, vocab, batch, dtype, bias, dropout, causalMask,
-                tiedEmbeddings, fusedAttention);
+                tiedEmbeddings, fusedAttention, fp8);
     }
 
     /** The same configuration with or without the LM head tied to the word-embedding table. */
     public GptConfig withTiedEmbeddings(boolean tiedEmbeddings) {
         return new GptConfig(layers, hidden, heads, ffn, seq, vocab, batch, dtype, bias, dropout, causalMask,
-                tiedEmbeddings, fusedAttention);
+                tiedEmbeddings, fusedAttention, fp8);
     }
 
     /** The same configuration with the attention core fused into one FlashAttention operator, or unfused. */
     public GptConfig withFusedAttention(boolean fusedAttention) {
         return new GptConfig(layers, hidden, heads, ffn, seq, vocab, batch, dtype, bias, dropout, causalMask,
-                tiedEmbeddings, fusedAttention);
+                tiedEmbeddings, fusedAttention, fp8);
+    }
+
+    /** The same configuration with the blocks' linear layers in FP8 ({@code gemm_dtype float8_e4m3fn}) or not. */
+    public GptConfig withFp8(boolean fp8) {
+        return new GptConfig(layers, hidden, heads, ffn, seq, vocab, batch, dtype, bias, dropout, causalMask,
+                tiedEmbeddings, fusedAttention, fp8);
     }
 
     /**
@@ -123,7 +146,7 @@ public record GptConfig(int layers, int hidden, int heads, int ffn, int seq, int
      */
     public GptConfig asTrained(double dropout) {
         return new GptConfig(layers, hidden, heads, ffn, seq, vocab, batch, dtype, true, dropout, true, true,
-                fusedAttention);
+                fusedAttention, fp8);
     }
 
     /** The width of one attention head: {@code hidden / heads}. */

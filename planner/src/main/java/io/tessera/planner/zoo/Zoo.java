@@ -74,6 +74,7 @@ public final class Zoo {
                 d.put("causal_mask", g.causalMask());
                 d.put("tied_embeddings", g.tiedEmbeddings());
                 d.put("fused_attention", g.fusedAttention());
+                d.put("fp8", g.fp8());
                 break;
             default:
                 ResNetConfig r = ResNetConfig.defaults();
@@ -93,7 +94,8 @@ public final class Zoo {
      * Builds zoo model {@code model} with {@code args} (null or empty: all defaults; see {@link #defaults}). Integer
      * arguments accept any integral {@link Number} or a decimal string; {@code widths} a list of them; {@code dtype}
      * a {@link DType} or its name; {@code norm} "batchnorm" or "layernorm"; the gpt switches {@code bias},
-     * {@code causal_mask}, {@code tied_embeddings}, {@code fused_attention} a {@link Boolean} or "true" / "false",
+     * {@code causal_mask}, {@code tied_embeddings}, {@code fused_attention}, {@code fp8} a {@link Boolean} or "true" /
+     * "false",
      * {@code dropout} a
      * {@link Number} or decimal string in [0, 1) (see {@link GptConfig} for their meaning; all off by default).
      *
@@ -136,7 +138,8 @@ public final class Zoo {
                 a.positive("ffn", 4 * hidden), a.positive("seq", d.seq()), a.positive("vocab", d.vocab()),
                 a.positive("batch", d.batch()), a.dtype(), a.bool("bias", d.bias()),
                 a.probability("dropout", d.dropout()), a.bool("causal_mask", d.causalMask()),
-                a.bool("tied_embeddings", d.tiedEmbeddings()), a.bool("fused_attention", d.fusedAttention()));
+                a.bool("tied_embeddings", d.tiedEmbeddings()), a.bool("fused_attention", d.fusedAttention()),
+                a.bool("fp8", d.fp8()));
     }
 
     private static String checkModel(String model) {
@@ -210,6 +213,9 @@ public final class Zoo {
      *       (default scale 1/sqrt(hidden/heads), causal with {@code causal_mask}, keep_prob {@code 1 - dropout})
      *       whose output 0 feeds {@code merge_heads} (output 1, the softmax log-sum-exp, is read by its backward
      *       only).</li>
+     *   <li>{@code fp8}: the six linear MatMuls of each block ({@code attention.q/k/v}, {@code attention.out},
+     *       {@code ffn.fc1}, {@code ffn.fc2}) carry {@code gemm_dtype float8_e4m3fn} (Transformer Engine's FP8
+     *       linear layers); the attention products and the head do not. Tensors and parameters keep {@code dtype}.</li>
      * </ul>
      */
     public static Network gpt(GptConfig c) {
@@ -217,6 +223,7 @@ public final class Zoo {
         long tokens = (long) c.batch() * c.seq();
         int hd = c.hidden() / c.heads();
         Network.Builder b = Network.builder("gpt");
+        MatMul linear = c.fp8() ? MatMul.of(false, false).withGemmDtype(DType.FLOAT8_E4M3FN) : MatMul.of(false, false);
         String ids = b.input("tokens", TensorType.of(DType.INT32, c.batch(), c.seq()));
         String labels = b.input("labels", TensorType.of(dt, tokens, c.vocab()));
         Network.Builder e = b.scope("embedding");
@@ -234,7 +241,7 @@ public final class Zoo {
             String[] qkv = {"q", "k", "v"};
             for (int j = 0; j < 3; j++) {
                 String w = att.parameter("w" + qkv[j], "normal", dt, c.hidden(), c.hidden());
-                String p = att.op(qkv[j], MatMul.of(false, false), x1, w);
+                String p = att.op(qkv[j], linear, x1, w);
                 p = bias(att, qkv[j] + "_bias", "b" + qkv[j], p, c.hidden(), c);
                 p = att.op(qkv[j] + "_split", Reshape.of(c.batch(), c.seq(), c.heads(), hd), p);
                 heads[j] = att.op(qkv[j] + "_heads", Transpose.of(0, 2, 1, 3), p);
@@ -243,7 +250,7 @@ public final class Zoo {
             s = att.op("merge_heads", Transpose.of(0, 2, 1, 3), s);
             s = att.op("flatten", Reshape.of(tokens, c.hidden()), s);
             String wo = att.parameter("wo", "normal", dt, c.hidden(), c.hidden());
-            s = att.op("out", MatMul.of(false, false), s, wo);
+            s = att.op("out", linear, s, wo);
             s = bias(att, "out_bias", "bo", s, c.hidden(), c);
             s = dropout(att, "dropout", s, c);
             String r1 = l.op("residual1", Binary.add(), h, s);
@@ -251,10 +258,10 @@ public final class Zoo {
             Network.Builder ffn = l.scope("ffn");
             String w1 = ffn.parameter("w1", "normal", dt, c.hidden(), c.ffn());
             String w2 = ffn.parameter("w2", "normal", dt, c.ffn(), c.hidden());
-            String f = ffn.op("fc1", MatMul.of(false, false), x2, w1);
+            String f = ffn.op("fc1", linear, x2, w1);
             f = bias(ffn, "fc1_bias", "b1", f, c.ffn(), c);
             f = ffn.op("gelu", Activation.gelu(), f);
-            f = ffn.op("fc2", MatMul.of(false, false), f, w2);
+            f = ffn.op("fc2", linear, f, w2);
             f = bias(ffn, "fc2_bias", "b2", f, c.hidden(), c);
             f = dropout(ffn, "dropout", f, c);
             h = l.op("residual2", Binary.add(), r1, f);

@@ -196,8 +196,13 @@ class ParallelismExpansionTest {
                         + "\"float16\"}}, \"devices\": 8, \"parallelism\": {\"precision\": \"bf16\"}}", null),
                         "parallelism: network.args.dtype is float16 but precision bf16 gives bfloat16; remove "
                                 + "network.args.dtype or the precision"),
-                Arguments.of(degrees(8, "'precision': 'fp8'"),
-                        "parallelism.precision: precision fp8 is not supported yet; use bf16"),
+                Arguments.of(file(8, "'cluster': 'a100-80gb-dgx', 'parallelism': {'precision': 'fp8'}"),
+                        "parallelism.precision: fp8 needs FP8 tensor cores but the cluster's device A100-SXM4-80GB "
+                                + "lists no float8_e4m3fn peak; use precision bf16 on it, or an FP8 device such as "
+                                + "the h100-dgx preset"),
+                Arguments.of(degrees(8, "'precision': 'fp8'").withNetwork(NetworkRef.zoo("gpt", Map.of("fp8", false))),
+                        "parallelism: network.args.fp8 is false but precision fp8 casts the linear layers' inputs "
+                                + "to FP8; remove network.args.fp8 or the precision"),
                 Arguments.of(degrees(8, "'tensor': 8"), "parallelism.tensor: found 8; expected a divisor of the "
                         + "model's heads 4, ffn 256 and vocab 128 (tensor parallelism splits them)"),
                 Arguments.of(degrees(4, "'tensor': 4, 'pipeline': 1, 'sequence_parallel': true").withNetwork(
@@ -220,6 +225,27 @@ class ParallelismExpansionTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> StrategyPlans.plan(f));
         assertTrue(e.getMessage().startsWith(expectedStart), () -> "message was: " + e.getMessage());
         assertFalse(e.getMessage().contains("\n"), () -> "multi-line message: " + e.getMessage());
+    }
+
+    @Test
+    void fp8OnAnH100GivesBfloat16WithFp8LinearLayers() {
+        StrategyFile f = file(8, "'cluster': 'h100-dgx', 'parallelism': {'tensor': 2, 'precision': 'fp8'}");
+        Network net = StrategyPlans.network(f);
+        assertEquals(DType.BFLOAT16, net.tensor("layers.0.ffn.fc1").dtype());
+        assertEquals(DType.BFLOAT16, net.parameter("layers.0.ffn.w1").dtype());
+        java.util.List<String> fp8 = new java.util.ArrayList<>();
+        net.nodes().forEach(n -> {
+            if (n.op() instanceof io.tessera.planner.op.MatMul m && m.gemmDtype() != null) {
+                assertEquals(DType.FLOAT8_E4M3FN, m.gemmDtype());
+                fp8.add(n.name());
+            }
+        });
+        assertEquals(4 * 6, fp8.size(), "q, k, v, out, fc1, fc2 of each of the 4 layers: " + fp8);
+        assertTrue(fp8.stream().allMatch(n -> n.startsWith("layers.")), "the head and attention products stay bf16");
+        assertEquals(8, StrategyPlans.plan(f).devices());
+        // without a cluster in the file the expansion cannot check the device: the cost model does
+        assertEquals(DType.BFLOAT16, StrategyPlans.network(degrees(8, "'precision': 'fp8'"))
+                .tensor("layers.0.ffn.fc1").dtype());
     }
 
     @Test

@@ -193,7 +193,7 @@ class ZooTest {
                 () -> Zoo.build("gpt", Map.of("hiden", 32))).getMessage();
         assertEquals("zoo model 'gpt': unknown argument 'hiden'; valid arguments (with defaults): layers=2, hidden=64,"
                 + " heads=4, ffn=4*hidden, seq=16, vocab=128, batch=4, dtype=float32, bias=false, dropout=0.0,"
-                + " causal_mask=false, tied_embeddings=false, fused_attention=false", arg);
+                + " causal_mask=false, tied_embeddings=false, fused_attention=false, fp8=false", arg);
         String mlp = assertThrows(IllegalArgumentException.class,
                 () -> Zoo.build("mlp", Map.of("depth", 2))).getMessage();
         assertTrue(mlp.contains("layers=2, widths=[1024, 4096, 1024], batch=8, dtype=float32"), mlp);
@@ -231,7 +231,7 @@ class ZooTest {
     void defaultsAreListedPerModel() {
         assertEquals(List.of("layers", "widths", "batch", "dtype"), List.copyOf(Zoo.defaults("mlp").keySet()));
         assertEquals(List.of("layers", "hidden", "heads", "ffn", "seq", "vocab", "batch", "dtype", "bias", "dropout",
-                "causal_mask", "tied_embeddings", "fused_attention"), List.copyOf(Zoo.defaults("gpt").keySet()));
+                "causal_mask", "tied_embeddings", "fused_attention", "fp8"), List.copyOf(Zoo.defaults("gpt").keySet()));
         assertEquals(List.of("batch", "channels", "blocks", "image", "classes", "norm", "dtype"),
                 List.copyOf(Zoo.defaults("resnet").keySet()));
         assertThrows(IllegalArgumentException.class, () -> Zoo.defaults("vgg"));

@@ -9,7 +9,8 @@ import java.util.List;
 /**
  * {@code Cast}: converts values to the target dtype, kept as doubles. Float64 keeps them; float32 rounds to float
  * precision; float16 and bfloat16 round to nearest-even at their precision (float16 overflows to infinity past
- * 65504, with subnormals below 2^-14); integer types truncate toward zero and wrap to their width like a C cast of
+ * 65504, with subnormals below 2^-14); the FP8 formats round as PyTorch's {@code .to(float8_...)} (non-saturating:
+ * E4M3FN overflows to NaN, E5M2 to infinity; {@code io.tessera.layout.tensor.Float8}); integer types truncate toward zero and wrap to their width like a C cast of
  * the truncated value; bool gives 1 for non-zero. The gradient passes through unchanged when the target is floating
  * and is zero otherwise.
  */
@@ -58,6 +59,9 @@ public final class CastKernel {
                 return roundBinary(v, 11, -14, FLOAT16_MAX);
             case BFLOAT16:
                 return roundBinary(v, 8, -126, Float.MAX_VALUE);
+            case FLOAT8_E4M3FN:
+            case FLOAT8_E5M2:
+                return io.tessera.layout.tensor.Float8.round(to, v, false);
             case BOOL:
                 return v != 0 && !Double.isNaN(v) ? 1 : 0;
             default:

@@ -220,7 +220,8 @@ public final class Timeline {
                 communicate(slot(Slot.BACKWARD_AFTER, k), budget);
             }
             double[] backwardEnd = ops.isEmpty() ? new double[n] : computeFreePerRank();
-            double update = cost.updateSeconds(plan.params(), plan.config().optimizer()) / options.optimizerShards();
+            double update = cost.updateSeconds(plan.params(), plan.config().optimizer()) / options.optimizerShards()
+                    + cost.fp8WeightCastSeconds(network, plan.params());
             waitForCommunication();
             compute("optimizer update", "optimizer", update);
             communicate(slot(Slot.OPTIMIZER, 0), new double[1]);

@@ -152,6 +152,8 @@ final class OperatorSamples {
         List<Sample> out = new ArrayList<>();
         out.add(s("MatMul [8, 6] x [6, 4]", MatMul.of(false, false), p("a", 8, 6), p("b", 6, 4)));
         out.add(s("MatMul^T [6, 8] x [4, 6]^T", MatMul.of(true, true), p("a", 6, 8), p("b", 4, 6)));
+        out.add(s("MatMul FP8 inputs [8, 6] x [6, 4]", MatMul.of(false, false).withGemmDtype(DType.FLOAT8_E4M3FN),
+                p("a", 8, 6), p("b", 6, 4)));
         out.add(s("BatchMatMul [2, 4, 6] x [2, 4, 6]^T", MatMul.batched(false, true), p("a", 2, 4, 6),
                 p("b", 2, 4, 6)));
         out.add(s("BatchMatMul [2, 4, 6] x [6, 4] broadcast", MatMul.batched(false, false), p("a", 2, 4, 6),
