@@ -2,11 +2,9 @@ package io.tessera.simulator.timeline;
 
 import io.tessera.layout.comm.CollectiveKind;
 
-import io.tessera.layout.DType;
 import io.tessera.planner.cost.ClusterSpec;
 import io.tessera.planner.cost.CostModel;
 import io.tessera.planner.graph.Network;
-import io.tessera.planner.graph.Node;
 import io.tessera.planner.plan.Bucket;
 import io.tessera.planner.plan.Communication;
 import io.tessera.planner.plan.OpPlan;
@@ -31,7 +29,8 @@ import java.util.TreeMap;
  *   <li>forward: communications of an operator's input (redistributions, optimizer-parallel AllGathers of its
  *       parameters) run before it and it waits for them; its output's own reduction runs after it and the next
  *       operator waits for it;</li>
- *   <li>backward: recomputed parameter AllGathers run before the operator's backward; its own reductions and the
+ *   <li>backward: recomputed parameter AllGathers, and the AllGathers of inputs a product keeps sharded for its
+ *       weight gradient ({@link WeightGradientGathers}: sequence parallelism), run before the operator's backward; its own reductions and the
  *       transposed redistributions run after it and the next backward operator waits for them; gradient reductions and
  *       optimizer-parallel ReduceScatters / mirror AllReduces run on the communication stream while later backward
  *       operators compute when {@link TimelineOptions#overlapGradientComm()} is true, else the next operator waits
@@ -130,6 +129,7 @@ public final class Timeline {
         private final int[] bucketOf;
         /** The prefetch limit; null without one. */
         private final PrefetchLimit limit;
+        private final WeightGradientGathers regathers;
         /** Per rank, the earliest start of the parameter AllGathers of the current slot; null: 0 (no limit). */
         double[] prefetchFloor;
 
@@ -142,6 +142,7 @@ public final class Timeline {
             this.recordFrom = Math.max(0, recordFrom);
             this.recordTo = Math.min(n, recordTo);
             this.scale = computeScale;
+            this.regathers = WeightGradientGathers.of(plan);
             this.bucketOf = new int[plan.comms().size()];
             Arrays.fill(bucketOf, -1);
             List<Bucket> buckets = plan.buckets();
@@ -209,6 +210,7 @@ public final class Timeline {
             }
             double[] forwardEnd = ops.isEmpty() ? new double[n] : computeFreePerRank();
             for (int k = ops.size() - 1; k >= 0; k--) {
+                regather(k, bwd);
                 double[] budget = {productSeconds(ops.get(k), bwd[k])};
                 prefetchFloor = limit == null ? null : limit.backwardFloor(k, forwardEnd);
                 communicate(slot(Slot.BACKWARD_BEFORE, k), budget);
@@ -228,10 +230,13 @@ public final class Timeline {
 
             double step = stepSeconds();
             double maxBusy = maxBusySeconds();
-            double mfu = step > 0 ? modelFlops(ops) / (step * n * peakFlops(ops)) : 0;
+            double mfu = step > 0 ? StepFlops.model(cost, network, ops)
+                    / (step * n * StepFlops.peak(options.cluster(), cost, network, ops)) : 0;
             long[] memory = memoryPerRank();
             Map<String, Long> volume = new TreeMap<>();
             plan.commTotals().forEach((k, v) -> volume.put(k, v[1]));
+            volume.merge("backward " + CollectiveKind.ALL_GATHER, regathers.totalRecvBytes(plan), Long::sum);
+            volume.remove("backward " + CollectiveKind.ALL_GATHER, 0L);
             TimelineReport report = new TimelineReport(step, mfu, memory, volume, maxBusy,
                     Math.max(0, step - maxBusy), events);
             return new Result(report, forwardEnd, backwardEnd, classes());
@@ -343,6 +348,20 @@ public final class Timeline {
                     && b.kind() == CollectiveKind.ALL_REDUCE && b.phase() == Phase.BACKWARD;
         }
 
+        /** The weight-gradient re-gathers before operator {@code k}'s backward ({@link WeightGradientGathers}). */
+        private void regather(int k, double[] bwd) {
+            double budget = regathers.hidingSeconds(k, bwd);
+            for (int i : regathers.before(k)) {
+                Communication c = plan.comms().get(i);
+                double d = cost.communicationSeconds(c);
+                double hidden = bucketOf[i] >= 0 ? 0 : Math.min(d, budget);
+                budget -= hidden;
+                double[] seconds = new double[c.groups().size()];
+                Arrays.fill(seconds, d - hidden);
+                collectives(c, c.groups(), seconds, "backward AllGather " + c.tensor() + " (weight gradient)");
+            }
+        }
+
         /**
          * Runs the communications of one slot; {@code budget[0]} is the adjacent product's compute that
          * tensor-parallel collectives may still hide behind (consumed as they do).
@@ -379,39 +398,6 @@ public final class Timeline {
             }
         }
 
-        /**
-         * The model's FLOPs of one step: per operator its slice's forward FLOPs times its distinct slices (the device
-         * matrix without the repeated-calculation dimension), times 3 for forward and backward.
-         */
-        private double modelFlops(List<OpPlan> ops) {
-            double flops = 0;
-            for (OpPlan op : ops) {
-                int distinct = op.sharding().devMatrix().size() / Math.max(1, op.sharding().repeated());
-                flops += (double) cost.forwardFlops(network, op) * distinct;
-            }
-            return 3 * flops;
-        }
-
-        /** The device's peak FLOP/s for the compute type (first floating input) of the operator with the most FLOPs. */
-        private double peakFlops(List<OpPlan> ops) {
-            DType dtype = DType.FLOAT32;
-            long most = -1;
-            for (OpPlan op : ops) {
-                long f = cost.forwardFlops(network, op);
-                Node node = network.node(op.name());
-                if (f > most && node != null) {
-                    most = f;
-                    dtype = network.tensor(node.output(0)).dtype();
-                    for (String in : node.inputs()) {
-                        if (network.tensor(in).dtype().isFloating()) {
-                            dtype = network.tensor(in).dtype();
-                            break;
-                        }
-                    }
-                }
-            }
-            return options.cluster().device().peak(dtype);
-        }
     }
 
     /** The reference: the state of every rank, updated rank by rank. O(ranks) per operator and communication. */

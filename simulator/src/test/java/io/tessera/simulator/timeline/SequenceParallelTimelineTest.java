@@ -12,6 +12,7 @@ import io.tessera.planner.strategy.StrategyFiles;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -63,5 +64,37 @@ class SequenceParallelTimelineTest {
         assertEquals(m.maxPeakMemoryBytes() - activations - fusion, s.maxPeakMemoryBytes());
         assertTrue(s.maxPeakMemoryBytes() < m.maxPeakMemoryBytes());
         assertTrue(s.stepSeconds() > 0 && Double.isFinite(s.stepSeconds()), s.summary());
+    }
+
+    @Test
+    void theWeightGradientRegathersTheShardedInputsBehindTheDataGradient() {
+        Plan sp = plan("gpt-megatron-sequence-parallel.json");
+        ClusterSpec cluster = ClusterSpec.preset("a100-80gb-dgx");
+        TimelineReport s = Timeline.run(sp, TimelineOptions.of(cluster).withRecordedRanks(1));
+        // every forward AllGather feeding a product with a weight (q/k/v, fc1, head) runs again in backward; the
+        // loss's gathered logits feed no weight and are not re-gathered
+        long regathered = sp.comms(Phase.FORWARD).stream().filter(c -> c.kind() == CollectiveKind.ALL_GATHER
+                && !c.operator().equals("loss_fn")).mapToLong(Communication::totalRecvBytes).sum();
+        assertTrue(regathered > 0);
+        long planned = sp.comms(Phase.BACKWARD).stream().filter(c -> c.kind() == CollectiveKind.ALL_GATHER)
+                .mapToLong(Communication::totalRecvBytes).sum();
+        assertEquals(planned + regathered, s.commBytesByKind().get("backward AllGather"));
+
+        // layer 0's q/k/v input is re-gathered once, before v's backward, hidden behind half of q, k and v's backward
+        Communication ln1 = sp.comms(Phase.FORWARD).stream().filter(c -> c.kind() == CollectiveKind.ALL_GATHER
+                && c.tensor().equals("layers.0.ln1")).findFirst().orElseThrow();
+        CostModel cost = new CostModel(cluster);
+        double hiding = 0;
+        for (String op : new String[] {"layers.0.attention.q", "layers.0.attention.k", "layers.0.attention.v"}) {
+            hiding += cost.computeSeconds(sp.network(), sp.op(op), true) / 2;
+        }
+        double expected = Math.max(0, cost.communicationSeconds(ln1) - hiding);
+        List<TimelineReport.Event> regathers = s.events().stream()
+                .filter(e -> e.name().equals("backward AllGather layers.0.ln1 (weight gradient)")).toList();
+        assertEquals(1, regathers.size(), regathers.toString());
+        assertEquals(expected, regathers.get(0).duration(), 1e-15);
+        TimelineReport.Event vBackward = s.events().stream().filter(e -> e.stream().equals(TimelineReport.Event.COMPUTE)
+                && e.name().equals("layers.0.attention.v") && e.category().equals("backward")).findFirst().orElseThrow();
+        assertTrue(regathers.get(0).start() + regathers.get(0).duration() <= vBackward.start() + 1e-15);
     }
 }
