@@ -59,10 +59,26 @@ final class RedistributionCosts {
     private final Set<RKey> keptEstimates = new HashSet<>();
     private final Map<EKey, double[][]> edgeCache = new HashMap<>();
     private final Map<ScatterKey, Boolean> scatterCache = new ConcurrentHashMap<>();
+    /** {@link #scatterSeconds} by producer layout id, dtype and (shared) group list. */
+    private final Map<ScatterCostKey, Double> scatterSecondsCache = new HashMap<>();
+    /** Per layout id: its slice's bytes in float32 ({@link #scatters} compares them for every table cell). */
+    private final long[] sliceBytes32;
     /** The layouts' distributions above {@link Search#EXACT_REDISTRIBUTION_DEVICES} devices ({@link #precompute}). */
     private Distributions dist;
 
+    /**
+     * A redistribution by layout or canonical ids. The hash mixes the ids: the record's default ({@code 31 * from +
+     * to}) collides for tens of the canonical pairs the dynamic programming looks up millions of times.
+     */
     private record RKey(int from, int to, DType dtype, boolean grad) {
+        @Override
+        public int hashCode() {
+            long h = (from * 0x9E3779B97F4A7C15L) ^ (to * 0xC2B2AE3D27D4EB4FL) ^ ((long) dtype.ordinal() << 1)
+                    ^ (grad ? 1 : 0);
+            h ^= h >>> 29;
+            h *= 0xBF58476D1CE4E5B9L;
+            return (int) (h ^ (h >>> 32));
+        }
     }
 
     private record EKey(int sigP, int out, int sigC, int in, boolean grad, boolean scatter) {
@@ -77,6 +93,18 @@ final class RedistributionCosts {
         @Override
         public int hashCode() {
             return 31 * (31 * consumer + producer) + System.identityHashCode(groups);
+        }
+    }
+
+    private record ScatterCostKey(int producer, DType dtype, List<List<Integer>> groups) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof ScatterCostKey k && k.producer == producer && k.dtype == dtype && k.groups == groups;
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * (31 * producer + dtype.ordinal()) + System.identityHashCode(groups);
         }
     }
 
@@ -97,6 +125,10 @@ final class RedistributionCosts {
         this.producerOut = sig.producerOut();
         this.layouts = sig.layouts();
         this.shared = shared;
+        this.sliceBytes32 = new long[layouts.size()];
+        for (int id = 0; id < sliceBytes32.length; id++) {
+            sliceBytes32[id] = layouts.get(id).sliceBytes(DType.FLOAT32);
+        }
     }
 
     /** How many distinct distributions the layouts have (the layouts themselves before {@link #precompute}). */
@@ -348,8 +380,8 @@ final class RedistributionCosts {
                     List<List<Integer>> partial = co.partial().get(c).get(j);
                     if (scatter && grad && single && partial != null && from != to
                             && scatters(to, from, partial)) {
-                        m[a][c] = redistribution(from, to, dtype, false) + scatterSeconds(layouts.get(from), dtype,
-                                partial) - co.partialSeconds()[c][j];
+                        m[a][c] = redistribution(from, to, dtype, false) + scatterSeconds(from, dtype, partial)
+                                - co.partialSeconds()[c][j];
                     } else {
                         m[a][c] = redistribution(from, to, dtype, grad);
                     }
@@ -365,13 +397,21 @@ final class RedistributionCosts {
      * consumer's divided by the group size before the slices are compared.
      */
     private boolean scatters(int consumer, int producer, List<List<Integer>> groups) {
-        Layout to = layouts.get(consumer);
-        Layout from = layouts.get(producer);
-        if (from.sliceBytes(DType.FLOAT32) * groups.get(0).size() != to.sliceBytes(DType.FLOAT32)) {
+        if (sliceBytes32[producer] * groups.get(0).size() != sliceBytes32[consumer]) {
             return false;
         }
         return scatterCache.computeIfAbsent(new ScatterKey(consumer, producer, groups),
-                k -> Planner.scatters(to, from, groups));
+                k -> Planner.scatters(layouts.get(consumer), layouts.get(producer), groups));
+    }
+
+    /**
+     * Seconds of the ReduceScatter of a partial gradient into the slices of layout {@code producer} over
+     * {@code groups}, cached by layout id, dtype and (shared) group list: the edge tables are rebuilt after every
+     * refinement.
+     */
+    private double scatterSeconds(int producer, DType dtype, List<List<Integer>> groups) {
+        return scatterSecondsCache.computeIfAbsent(new ScatterCostKey(producer, dtype, groups),
+                k -> scatterSeconds(layouts.get(producer), dtype, groups));
     }
 
     /** Seconds of the ReduceScatter of a partial gradient into {@code producer}'s slices over {@code groups}. */
