@@ -414,6 +414,36 @@ final class RedistributionCosts {
     }
 
     /**
+     * {@link #edge(int, int, boolean)} computed cell by cell, without edge tables, value ids or the ReduceScatter
+     * seconds cache: the oracle the tables are tested against.
+     */
+    double[][] edgeUncached(int i, int j, boolean scatter) {
+        int p = producer[i][j];
+        String t = nodes.get(i).input(j);
+        boolean grad = bg.needsGradient(t);
+        Signatures.Options po = sigs.get(sigOf[p]);
+        Signatures.Options co = sigs.get(sigOf[i]);
+        DType dtype = net.tensor(t).dtype();
+        double[][] m = new double[po.strategies().size()][co.strategies().size()];
+        boolean single = net.consumers(t).size() == 1;
+        for (int a = 0; a < m.length; a++) {
+            int from = po.out().get(a)[producerOut[i][j]];
+            for (int c = 0; c < m[a].length; c++) {
+                int to = co.in().get(c)[j];
+                List<List<Integer>> partial = co.partial().get(c).get(j);
+                if (scatter && grad && single && partial != null && from != to
+                        && Planner.scatters(layouts.get(to), layouts.get(from), partial)) {
+                    m[a][c] = redistribution(from, to, dtype, false) + scatterSeconds(layouts.get(from), dtype,
+                            partial) - co.partialSeconds()[c][j];
+                } else {
+                    m[a][c] = redistribution(from, to, dtype, grad);
+                }
+            }
+        }
+        return m;
+    }
+
+    /**
      * The table of an edge (see {@link #edge(int, int, boolean)}) by redistribution value ids, costing each
      * redistribution it needs that is not costed yet.
      */
