@@ -43,12 +43,6 @@ public final class Redistribution {
             return new RedistributionPlan(from, to, dtype, List.of());
         }
         int n = from.deviceCount();
-        List<Box> sources = new ArrayList<>(n);
-        List<Box> targets = new ArrayList<>(n);
-        for (int r = 0; r < n; r++) {
-            sources.add(from.sliceBox(r));
-            targets.add(to.sliceBox(r));
-        }
         // every rank by (source slice, replica): the inverse of (sliceCoordinates, replicaIndex), looked up per piece
         int replicas = from.repeatedCount();
         int[] splits = new int[from.rank()];
@@ -60,10 +54,17 @@ public final class Redistribution {
         int[] holder = new int[n];
         long[][] own = new long[n][];
         int[] replica = new int[n];
+        List<Box> sources = new ArrayList<>(n);
+        List<Box> targets = new ArrayList<>(n);
+        long[] fromSlice = from.sliceShape();
+        long[] toSlice = to.sliceShape();
         for (int r = 0; r < n; r++) {
             own[r] = from.sliceCoordinates(r);
             replica[r] = from.replicaIndex(r);
             holder[(int) sliceIndex(splits, own[r]) * replicas + replica[r]] = r;
+            // Layout.sliceBox of each rank, from the coordinates at hand
+            sources.add(box(own[r], fromSlice));
+            targets.add(box(to.sliceCoordinates(r), toSlice));
         }
         List<Transfer> transfers = new ArrayList<>();
         long[] slice = from.sliceShape();
@@ -99,6 +100,17 @@ public final class Redistribution {
                     + from.deviceCount() + " devices but the target dev_matrix " + to.devMatrix() + " has "
                     + to.deviceCount() + "; both must arrange the same devices");
         }
+    }
+
+    /** The box of the slice at slice coordinates {@code c} of slices of shape {@code slice} ({@link Layout#sliceBox}). */
+    private static Box box(long[] c, long[] slice) {
+        long[] start = new long[c.length];
+        long[] end = new long[c.length];
+        for (int i = 0; i < c.length; i++) {
+            start[i] = c[i] * slice[i];
+            end[i] = start[i] + slice[i];
+        }
+        return Box.of(start, end);
     }
 
     /** The row-major index of slice coordinates {@code c} over the split counts {@code splits}. */

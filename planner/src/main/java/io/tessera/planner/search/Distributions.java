@@ -177,27 +177,28 @@ final class Distributions {
     private int[] sliceHolders(int id) {
         Layout l = layouts.get(id);
         long[] f = boxes[id];
-        int w = 2 * l.rank();
+        long[] shape = l.shape();
+        int r = shape.length;
+        int w = 2 * r;
+        int[] splits = new int[r];
+        long[] extent = new long[r];
+        for (int d = 0; d < r; d++) {
+            splits[d] = l.splits(d);
+            extent[d] = shape[d] / splits[d];
+        }
         int[] out = new int[(int) l.sliceCount()];
         Arrays.fill(out, -1);
         for (int rank = 0; rank < devices; rank++) {
-            int s = sliceId(l, f, rank * w);
+            // the slice id: row-major over the split grid of the box's start divided by the slice extent
+            int s = 0;
+            for (int d = 0; d < r; d++) {
+                s = s * splits[d] + (int) (f[rank * w + d] / extent[d]);
+            }
             if (out[s] < 0) {
                 out[s] = rank;
             }
         }
         return out;
-    }
-
-    private static int sliceId(Layout l, long[] boxes, int at) {
-        long[] shape = l.shape();
-        int r = shape.length;
-        int id = 0;
-        for (int d = 0; d < r; d++) {
-            int splits = l.splits(d);
-            id = id * splits + (int) (boxes[at + d] / (shape[d] / splits));
-        }
-        return id;
     }
 
     /** The elements common to the boxes at {@code at} of {@code a} and {@code b} (flat, {@code r} dimensions). */
