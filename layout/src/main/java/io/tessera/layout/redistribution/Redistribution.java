@@ -9,7 +9,6 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * Plans byte-minimal redistributions between two layouts of one tensor.
@@ -44,27 +43,36 @@ public final class Redistribution {
             return new RedistributionPlan(from, to, dtype, List.of());
         }
         int n = from.deviceCount();
-        List<Box> sources = new ArrayList<>(n);
-        List<Box> targets = new ArrayList<>(n);
-        for (int r = 0; r < n; r++) {
-            sources.add(from.sliceBox(r));
-            targets.add(to.sliceBox(r));
-        }
         // every rank by (source slice, replica): the inverse of (sliceCoordinates, replicaIndex), looked up per piece
         int replicas = from.repeatedCount();
+        int[] splits = new int[from.rank()];
+        int blocks = 1;
+        for (int i = 0; i < splits.length; i++) {
+            splits[i] = from.splits(i);
+            blocks *= splits[i];
+        }
         int[] holder = new int[n];
         long[][] own = new long[n][];
         int[] replica = new int[n];
+        List<Box> sources = new ArrayList<>(n);
+        List<Box> targets = new ArrayList<>(n);
+        long[] fromSlice = from.sliceShape();
+        long[] toSlice = to.sliceShape();
         for (int r = 0; r < n; r++) {
             own[r] = from.sliceCoordinates(r);
             replica[r] = from.replicaIndex(r);
-            holder[(int) sliceIndex(from, own[r]) * replicas + replica[r]] = r;
+            holder[(int) sliceIndex(splits, own[r]) * replicas + replica[r]] = r;
+            // Layout.sliceBox of each rank, from the coordinates at hand
+            sources.add(box(own[r], fromSlice));
+            targets.add(box(to.sliceCoordinates(r), toSlice));
         }
         List<Transfer> transfers = new ArrayList<>();
         long[] slice = from.sliceShape();
+        // a source block moved whole is one immutable box, shared by every transfer of it
+        Box[] whole = new Box[blocks];
         for (int r = 0; r < n; r++) {
-            collectTransfers(from, slice, own[r], replica[r], holder, replicas, r, sources.get(r), targets.get(r),
-                    transfers);
+            collectTransfers(splits, slice, own[r], replica[r], holder, replicas, r, sources.get(r), targets.get(r),
+                    whole, transfers);
         }
         List<Step> steps = new ArrayList<>();
         if (transfers.isEmpty()) {
@@ -94,11 +102,22 @@ public final class Redistribution {
         }
     }
 
-    /** The row-major index of slice coordinates {@code c} over the layout's split grid. */
-    private static long sliceIndex(Layout l, long[] c) {
+    /** The box of the slice at slice coordinates {@code c} of slices of shape {@code slice} ({@link Layout#sliceBox}). */
+    private static Box box(long[] c, long[] slice) {
+        long[] start = new long[c.length];
+        long[] end = new long[c.length];
+        for (int i = 0; i < c.length; i++) {
+            start[i] = c[i] * slice[i];
+            end[i] = start[i] + slice[i];
+        }
+        return Box.of(start, end);
+    }
+
+    /** The row-major index of slice coordinates {@code c} over the split counts {@code splits}. */
+    private static long sliceIndex(int[] splits, long[] c) {
         long id = 0;
         for (int i = 0; i < c.length; i++) {
-            id = id * l.splits(i) + c[i];
+            id = id * splits[i] + c[i];
         }
         return id;
     }
@@ -106,10 +125,12 @@ public final class Redistribution {
     /**
      * Adds, for receiver {@code r} (source slice coordinates {@code own}, replica index {@code replica}), one transfer
      * per source block (other than its own) overlapping its target, sent by the block's holder of the same replica
-     * index ({@code holder}: rank by slice index times {@code replicas} plus replica).
+     * index ({@code holder}: rank by slice index times {@code replicas} plus replica). A block that lies inside the
+     * target is moved as one box per block ({@code whole}, by slice index, filled on first use).
      */
-    private static void collectTransfers(Layout from, long[] slice, long[] own, int replica, int[] holder,
-                                         int replicas, int r, Box source, Box target, List<Transfer> out) {
+    private static void collectTransfers(int[] splits, long[] slice, long[] own, int replica, int[] holder,
+                                         int replicas, int r, Box source, Box target, Box[] whole,
+                                         List<Transfer> out) {
         if (source.contains(target)) {
             return;
         }
@@ -121,16 +142,31 @@ public final class Redistribution {
             hi[i] = (target.end(i) - 1) / slice[i];
         }
         long[] c = lo.clone();
+        // the piece's corners: the block's intersection with the target (the box copies them)
+        long[] s = new long[dims];
+        long[] e = new long[dims];
         while (true) {
             if (!Arrays.equals(c, own)) {
-                long[] s = new long[dims];
-                long[] e = new long[dims];
+                boolean all = true;
                 for (int i = 0; i < dims; i++) {
-                    s[i] = c[i] * slice[i];
-                    e[i] = s[i] + slice[i];
+                    long bs = c[i] * slice[i];
+                    long be = bs + slice[i];
+                    s[i] = Math.max(bs, target.start(i));
+                    e[i] = Math.max(s[i], Math.min(be, target.end(i)));
+                    all &= s[i] == bs && e[i] == be;
                 }
-                Box piece = Box.of(s, e).intersect(target);
-                out.add(new Transfer(holder[(int) sliceIndex(from, c) * replicas + replica], r, piece));
+                int id = (int) sliceIndex(splits, c);
+                Box piece;
+                if (all) {
+                    piece = whole[id];
+                    if (piece == null) {
+                        piece = Box.of(s, e);
+                        whole[id] = piece;
+                    }
+                } else {
+                    piece = Box.of(s, e);
+                }
+                out.add(new Transfer(holder[id * replicas + replica], r, piece));
             }
             int i = dims - 1;
             while (i >= 0 && c[i] == hi[i]) {
@@ -146,31 +182,38 @@ public final class Redistribution {
 
     private enum Pattern { ALL_GATHER, ALL_TO_ALL, COLLECTIVE_PERMUTE, SEND_RECV }
 
+    @SuppressWarnings("unchecked")
     private static List<Step> classify(int n, List<Transfer> transfers, List<Box> sources, List<Box> targets) {
         int[] parent = new int[n];
         for (int i = 0; i < n; i++) {
             parent[i] = i;
         }
+        boolean[] involved = new boolean[n];
         for (Transfer t : transfers) {
             int a = find(parent, t.src());
             int b = find(parent, t.dst());
             if (a != b) {
                 parent[Math.max(a, b)] = Math.min(a, b);
             }
-        }
-        // components keyed by their smallest member, which is the root
-        Map<Integer, List<Transfer>> byComponent = new TreeMap<>();
-        Map<Integer, List<Integer>> members = new TreeMap<>();
-        boolean[] involved = new boolean[n];
-        for (Transfer t : transfers) {
             involved[t.src()] = true;
             involved[t.dst()] = true;
-            byComponent.computeIfAbsent(find(parent, t.dst()), k -> new ArrayList<>()).add(t);
         }
+        // components keyed by their smallest member, which is the root; members ascending, transfers in order
+        List<Integer>[] members = new List[n];
+        List<Transfer>[] byComponent = new List[n];
+        int[] root = new int[n];
         for (int r = 0; r < n; r++) {
             if (involved[r]) {
-                members.computeIfAbsent(find(parent, r), k -> new ArrayList<>()).add(r);
+                root[r] = find(parent, r);
+                if (members[root[r]] == null) {
+                    members[root[r]] = new ArrayList<>();
+                    byComponent[root[r]] = new ArrayList<>();
+                }
+                members[root[r]].add(r);
             }
+        }
+        for (Transfer t : transfers) {
+            byComponent[root[t.dst()]].add(t);
         }
         Map<Pattern, List<Integer>> roots = new LinkedHashMap<>();
         for (Pattern p : Pattern.values()) {
@@ -180,9 +223,10 @@ public final class Redistribution {
         int[] received = new int[n];
         Box[] firstBox = new Box[n];
         boolean[] mixed = new boolean[n];
-        for (Map.Entry<Integer, List<Integer>> e : members.entrySet()) {
-            roots.get(pattern(e.getValue(), byComponent.get(e.getKey()), targets, sent, received, firstBox, mixed))
-                    .add(e.getKey());
+        for (int r = 0; r < n; r++) {
+            if (members[r] != null) {
+                roots.get(pattern(members[r], byComponent[r], targets, sent, received, firstBox, mixed)).add(r);
+            }
         }
         List<Step> steps = new ArrayList<>();
         for (Map.Entry<Pattern, List<Integer>> e : roots.entrySet()) {
@@ -190,13 +234,19 @@ public final class Redistribution {
                 continue;
             }
             List<List<Integer>> groups = new ArrayList<>();
-            List<Transfer> moved = new ArrayList<>();
-            for (int root : e.getValue()) {
-                groups.add(members.get(root));
-                moved.addAll(byComponent.get(root));
+            int size = 0;
+            for (int r : e.getValue()) {
+                size += byComponent[r].size();
             }
-            moved.sort((a, b) -> a.dst() != b.dst() ? Integer.compare(a.dst(), b.dst())
-                    : Integer.compare(a.src(), b.src()));
+            List<Transfer> moved = new ArrayList<>(size);
+            for (int r : e.getValue()) {
+                groups.add(members[r]);
+                moved.addAll(byComponent[r]);
+            }
+            if (!byReceiverThenSender(moved)) {
+                moved.sort((a, b) -> a.dst() != b.dst() ? Integer.compare(a.dst(), b.dst())
+                        : Integer.compare(a.src(), b.src()));
+            }
             int[] split = cutDims(moved, sources, true);
             int[] concat = cutDims(moved, targets, false);
             switch (e.getKey()) {
@@ -215,6 +265,18 @@ public final class Redistribution {
             }
         }
         return steps;
+    }
+
+    /** True when {@code moved} is already ordered by receiving rank, then sending rank (no pair repeats). */
+    private static boolean byReceiverThenSender(List<Transfer> moved) {
+        for (int k = 1; k < moved.size(); k++) {
+            Transfer a = moved.get(k - 1);
+            Transfer b = moved.get(k);
+            if (a.dst() > b.dst() || (a.dst() == b.dst() && a.src() > b.src())) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**

@@ -29,8 +29,11 @@ final class Distributions {
     private final List<Layout> layouts;
     /** The ranks whose receive the estimate takes the largest of ({@link #sample()}). */
     private final int[] sample;
-    /** Per layout id: each rank's slice box as {@code [rank][start..., end...]}. */
-    private final long[][][] boxes;
+    /**
+     * Per layout id: each rank's slice box, flat as {@code [start..., end...]} of rank 0, then rank 1, ... (one array
+     * per layout: millions of small arrays kept the collector busy).
+     */
+    private final long[][] boxes;
     /** Per layout id: the lowest rank holding each slice (slice ids row-major over the split grid). */
     private final int[][] holders;
     /** Per layout id: its distribution's canonical id (negative, apart from layout ids). */
@@ -75,18 +78,13 @@ final class Distributions {
         this.layouts = layouts;
         this.sample = sample();
         int count = layouts.size();
-        boxes = Parallel.map(count, this::sliceBoxes).toArray(new long[0][][]);
+        boxes = Parallel.map(count, this::sliceBoxes).toArray(new long[0][]);
         holders = Parallel.map(count, this::sliceHolders).toArray(new int[0][]);
         canonicalOf = new int[count];
         Map<BoxesKey, Integer> ids = new HashMap<>();
         List<Integer> reps = new ArrayList<>();
         for (int id = 0; id < count; id++) {
-            long[][] b = boxes[id];
-            int w = b[0].length;
-            long[] flat = new long[devices * w];
-            for (int r = 0; r < devices; r++) {
-                System.arraycopy(b[r], 0, flat, r * w, w);
-            }
+            long[] flat = boxes[id];
             BoxesKey key = new BoxesKey(flat, Arrays.hashCode(flat));
             Integer c = ids.get(key);
             if (c == null) {
@@ -141,7 +139,7 @@ final class Distributions {
      * rank (slice coordinates: per tensor dimension the mixed-radix number of the rank's device coordinates along the
      * dimension's axes, times the slice shape), computed without a box per rank.
      */
-    private long[][] sliceBoxes(int id) {
+    private long[] sliceBoxes(int id) {
         Layout l = layouts.get(id);
         int r = l.rank();
         int[] dims = l.devMatrix().dims();
@@ -154,7 +152,7 @@ final class Distributions {
                 axes[i][k] = l.deviceDimOf(a[k]);
             }
         }
-        long[][] out = new long[devices][];
+        long[] out = new long[devices * 2 * r];
         int[] coord = new int[dims.length];
         for (int rank = 0; rank < devices; rank++) {
             int rest = rank;
@@ -162,16 +160,15 @@ final class Distributions {
                 coord[d] = rest % dims[d];
                 rest /= dims[d];
             }
-            long[] v = new long[2 * r];
+            int at = rank * 2 * r;
             for (int i = 0; i < r; i++) {
                 long c = 0;
                 for (int d : axes[i]) {
                     c = c * dims[d] + coord[d];
                 }
-                v[i] = c * slice[i];
-                v[r + i] = v[i] + slice[i];
+                out[at + i] = c * slice[i];
+                out[at + r + i] = out[at + i] + slice[i];
             }
-            out[rank] = v;
         }
         return out;
     }
@@ -179,11 +176,24 @@ final class Distributions {
     /** The lowest rank holding each slice of layout {@code id}, by slice id (row-major over the split grid). */
     private int[] sliceHolders(int id) {
         Layout l = layouts.get(id);
-        long[][] f = boxes[id];
+        long[] f = boxes[id];
+        long[] shape = l.shape();
+        int r = shape.length;
+        int w = 2 * r;
+        int[] splits = new int[r];
+        long[] extent = new long[r];
+        for (int d = 0; d < r; d++) {
+            splits[d] = l.splits(d);
+            extent[d] = shape[d] / splits[d];
+        }
         int[] out = new int[(int) l.sliceCount()];
         Arrays.fill(out, -1);
         for (int rank = 0; rank < devices; rank++) {
-            int s = sliceId(l, f[rank]);
+            // the slice id: row-major over the split grid of the box's start divided by the slice extent
+            int s = 0;
+            for (int d = 0; d < r; d++) {
+                s = s * splits[d] + (int) (f[rank * w + d] / extent[d]);
+            }
             if (out[s] < 0) {
                 out[s] = rank;
             }
@@ -191,23 +201,12 @@ final class Distributions {
         return out;
     }
 
-    private static int sliceId(Layout l, long[] box) {
-        long[] shape = l.shape();
-        int r = shape.length;
-        int id = 0;
-        for (int d = 0; d < r; d++) {
-            int splits = l.splits(d);
-            id = id * splits + (int) (box[d] / (shape[d] / splits));
-        }
-        return id;
-    }
-
-    private static long overlap(long[] a, long[] b) {
-        int r = a.length / 2;
+    /** The elements common to the boxes at {@code at} of {@code a} and {@code b} (flat, {@code r} dimensions). */
+    private static long overlap(long[] a, long[] b, int at, int r) {
         long v = 1;
         for (int d = 0; d < r; d++) {
-            long lo = Math.max(a[d], b[d]);
-            long hi = Math.min(a[r + d], b[r + d]);
+            long lo = Math.max(a[at + d], b[at + d]);
+            long hi = Math.min(a[at + r + d], b[at + r + d]);
             if (hi <= lo) {
                 return 0;
             }
@@ -224,12 +223,13 @@ final class Distributions {
      * rank 0 and, per source slice overlapping rank 0's target slice, the lowest rank holding it.
      */
     double estimate(int from, int to, DType dtype) {
-        long[][] f = boxes[from];
-        long[][] t = boxes[to];
+        long[] f = boxes[from];
+        long[] t = boxes[to];
+        int dims = layouts.get(to).rank();
         long target = layouts.get(to).sliceVolume();
         long most = 0;
         for (int r : sample) {
-            most = Math.max(most, target - overlap(f[r], t[r]));
+            most = Math.max(most, target - overlap(f, t, r * 2 * dims, dims));
             if (most == target) {
                 break;
             }
@@ -237,8 +237,9 @@ final class Distributions {
         if (most == 0) {
             return 0;
         }
-        Placement group = sourceCache.computeIfAbsent(new SourceKey(from, t[0]), k -> {
-            List<Integer> g = sources(from, t[0]);
+        long[] box = Arrays.copyOf(t, 2 * dims);
+        Placement group = sourceCache.computeIfAbsent(new SourceKey(from, box), k -> {
+            List<Integer> g = sources(from, box);
             if (g.size() < 2) {
                 g.add(1);
             }
@@ -304,21 +305,20 @@ final class Distributions {
         for (int d = 0; d < r; d++) {
             extent[d] = shape[d] / l.splits(d);
         }
-        long[][] f = boxes[from];
-        long[][] t = boxes[to];
+        long[] src = boxes[from];
+        long[] dst = boxes[to];
         long total = 0;
         for (int rank = 0; rank < devices; rank++) {
-            long[] src = f[rank];
-            long[] dst = t[rank];
+            int at = rank * 2 * r;
             long pieces = 1;
             boolean contains = true;
             boolean ownInside = true;
             for (int d = 0; d < r; d++) {
-                contains &= src[d] <= dst[d] && dst[r + d] <= src[r + d];
-                long lo = dst[d] / extent[d];
-                long hi = (dst[r + d] + extent[d] - 1) / extent[d];
+                contains &= src[at + d] <= dst[at + d] && dst[at + r + d] <= src[at + r + d];
+                long lo = dst[at + d] / extent[d];
+                long hi = (dst[at + r + d] + extent[d] - 1) / extent[d];
                 pieces *= hi - lo;
-                long own = src[d] / extent[d];
+                long own = src[at + d] / extent[d];
                 ownInside &= own >= lo && own < hi;
             }
             if (!contains) {

@@ -15,6 +15,7 @@ import io.tessera.planner.plan.Planner;
 import io.tessera.planner.plan.RedistributionCache;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -57,15 +58,61 @@ final class RedistributionCosts {
     private final Map<RKey, Double> exactCache = new ConcurrentHashMap<>();
     /** Canonical keys whose exact plan would move over {@link Search#EXACT_TRANSFERS} pieces: they keep estimates. */
     private final Set<RKey> keptEstimates = new HashSet<>();
+    /** Edge seconds by edge key, made from {@link #tables} and cleared when a refinement changes values. */
     private final Map<EKey, double[][]> edgeCache = new HashMap<>();
+    /** Edge tables by edge key: which redistribution value each cell takes, made once. */
+    private final Map<EKey, EdgeTable> tables = new HashMap<>();
+    /** Ids of the redistribution values the edge tables use: by canonical key (layout ids up to 8 devices). */
+    private final Map<RKey, Integer> valueIds = new HashMap<>();
+    /** The current {@link #redistribution} seconds by value id; a refinement replaces estimates by exact values. */
+    private double[] values = new double[0];
     private final Map<ScatterKey, Boolean> scatterCache = new ConcurrentHashMap<>();
+    /** {@link #scatterSeconds} by producer layout id, dtype and (shared) group list. */
+    private final Map<ScatterCostKey, Double> scatterSecondsCache = new HashMap<>();
+    /** Per layout id: its slice's bytes in float32 ({@link #scatters} compares them for every table cell). */
+    private final long[] sliceBytes32;
     /** The layouts' distributions above {@link Search#EXACT_REDISTRIBUTION_DEVICES} devices ({@link #precompute}). */
     private Distributions dist;
 
+    /**
+     * A redistribution by layout or canonical ids. The hash mixes the ids: the record's default ({@code 31 * from +
+     * to}) collides for tens of the canonical pairs the dynamic programming looks up millions of times.
+     */
     private record RKey(int from, int to, DType dtype, boolean grad) {
+        @Override
+        public int hashCode() {
+            long h = (from * 0x9E3779B97F4A7C15L) ^ (to * 0xC2B2AE3D27D4EB4FL) ^ ((long) dtype.ordinal() << 1)
+                    ^ (grad ? 1 : 0);
+            h ^= h >>> 29;
+            h *= 0xBF58476D1CE4E5B9L;
+            return (int) (h ^ (h >>> 32));
+        }
     }
 
     private record EKey(int sigP, int out, int sigC, int in, boolean grad, boolean scatter) {
+    }
+
+    /**
+     * An edge's cells [producer option][consumer option] as redistribution value ids (-1: no redistribution), and
+     * for the cells whose backward is one ReduceScatter (per row null when none; NaN elsewhere) the ReduceScatter's
+     * seconds added and the consumer's partial-gradient seconds subtracted, in that order.
+     */
+    private record EdgeTable(int[][] ids, double[][] plus, double[][] minus) {
+
+        /** The edge seconds under the current {@code values}. */
+        double[][] seconds(double[] values) {
+            double[][] m = new double[ids.length][];
+            for (int a = 0; a < m.length; a++) {
+                int[] row = ids[a];
+                double[] out = new double[row.length];
+                for (int c = 0; c < row.length; c++) {
+                    double r = row[c] < 0 ? 0 : values[row[c]];
+                    out[c] = plus[a] != null && !Double.isNaN(plus[a][c]) ? r + plus[a][c] - minus[a][c] : r;
+                }
+                m[a] = out;
+            }
+            return m;
+        }
     }
 
     private record ScatterKey(int consumer, int producer, List<List<Integer>> groups) {
@@ -77,6 +124,18 @@ final class RedistributionCosts {
         @Override
         public int hashCode() {
             return 31 * (31 * consumer + producer) + System.identityHashCode(groups);
+        }
+    }
+
+    private record ScatterCostKey(int producer, DType dtype, List<List<Integer>> groups) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof ScatterCostKey k && k.producer == producer && k.dtype == dtype && k.groups == groups;
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * (31 * producer + dtype.ordinal()) + System.identityHashCode(groups);
         }
     }
 
@@ -97,6 +156,10 @@ final class RedistributionCosts {
         this.producerOut = sig.producerOut();
         this.layouts = sig.layouts();
         this.shared = shared;
+        this.sliceBytes32 = new long[layouts.size()];
+        for (int id = 0; id < sliceBytes32.length; id++) {
+            sliceBytes32[id] = layouts.get(id).sliceBytes(DType.FLOAT32);
+        }
     }
 
     /** How many distinct distributions the layouts have (the layouts themselves before {@link #precompute}). */
@@ -295,6 +358,11 @@ final class RedistributionCosts {
         List<Double> values = Parallel.map(keys.size(), k -> exactShared(missing.get(keys.get(k))));
         for (int k = 0; k < keys.size(); k++) {
             exactCache.put(keys.get(k), values.get(k));
+            // the edge tables' value of this canonical key is now the exact one (redistribution prefers it)
+            Integer id = valueIds.get(keys.get(k));
+            if (id != null) {
+                this.values[id] = values.get(k);
+            }
         }
         edgeCache.clear();
         return true;
@@ -334,30 +402,106 @@ final class RedistributionCosts {
         EKey key = new EKey(sigOf[p], producerOut[i][j], sigOf[i], j, grad, scatter);
         double[][] m = edgeCache.get(key);
         if (m == null) {
-            Signatures.Options po = sigs.get(sigOf[p]);
-            Signatures.Options co = sigs.get(sigOf[i]);
-            DType dtype = net.tensor(t).dtype();
-            m = new double[po.strategies().size()][co.strategies().size()];
-            // the only consumer of a tensor whose partial gradient goes back by one ReduceScatter (the planner fuses
-            // the reduction and the transposed redistribution when the producer's slices tile the group's slice)
-            boolean single = net.consumers(t).size() == 1;
-            for (int a = 0; a < m.length; a++) {
-                int from = po.out().get(a)[producerOut[i][j]];
-                for (int c = 0; c < m[a].length; c++) {
-                    int to = co.in().get(c)[j];
-                    List<List<Integer>> partial = co.partial().get(c).get(j);
-                    if (scatter && grad && single && partial != null && from != to
-                            && scatters(to, from, partial)) {
-                        m[a][c] = redistribution(from, to, dtype, false) + scatterSeconds(layouts.get(from), dtype,
-                                partial) - co.partialSeconds()[c][j];
-                    } else {
-                        m[a][c] = redistribution(from, to, dtype, grad);
-                    }
-                }
+            EdgeTable table = tables.get(key);
+            if (table == null) {
+                table = table(i, j, t, grad, scatter);
+                tables.put(key, table);
             }
+            m = table.seconds(values);
             edgeCache.put(key, m);
         }
         return m;
+    }
+
+    /**
+     * {@link #edge(int, int, boolean)} computed cell by cell, without edge tables, value ids or the ReduceScatter
+     * seconds cache: the oracle the tables are tested against.
+     */
+    double[][] edgeUncached(int i, int j, boolean scatter) {
+        int p = producer[i][j];
+        String t = nodes.get(i).input(j);
+        boolean grad = bg.needsGradient(t);
+        Signatures.Options po = sigs.get(sigOf[p]);
+        Signatures.Options co = sigs.get(sigOf[i]);
+        DType dtype = net.tensor(t).dtype();
+        double[][] m = new double[po.strategies().size()][co.strategies().size()];
+        boolean single = net.consumers(t).size() == 1;
+        for (int a = 0; a < m.length; a++) {
+            int from = po.out().get(a)[producerOut[i][j]];
+            for (int c = 0; c < m[a].length; c++) {
+                int to = co.in().get(c)[j];
+                List<List<Integer>> partial = co.partial().get(c).get(j);
+                if (scatter && grad && single && partial != null && from != to
+                        && Planner.scatters(layouts.get(to), layouts.get(from), partial)) {
+                    m[a][c] = redistribution(from, to, dtype, false) + scatterSeconds(layouts.get(from), dtype,
+                            partial) - co.partialSeconds()[c][j];
+                } else {
+                    m[a][c] = redistribution(from, to, dtype, grad);
+                }
+            }
+        }
+        return m;
+    }
+
+    /**
+     * The table of an edge (see {@link #edge(int, int, boolean)}) by redistribution value ids, costing each
+     * redistribution it needs that is not costed yet.
+     */
+    private EdgeTable table(int i, int j, String t, boolean grad, boolean scatter) {
+        int p = producer[i][j];
+        Signatures.Options po = sigs.get(sigOf[p]);
+        Signatures.Options co = sigs.get(sigOf[i]);
+        DType dtype = net.tensor(t).dtype();
+        int rows = po.strategies().size();
+        int cols = co.strategies().size();
+        int[][] ids = new int[rows][cols];
+        double[][] plus = new double[rows][];
+        double[][] minus = new double[rows][];
+        // the only consumer of a tensor whose partial gradient goes back by one ReduceScatter (the planner fuses
+        // the reduction and the transposed redistribution when the producer's slices tile the group's slice)
+        boolean single = net.consumers(t).size() == 1;
+        for (int a = 0; a < rows; a++) {
+            int from = po.out().get(a)[producerOut[i][j]];
+            for (int c = 0; c < cols; c++) {
+                int to = co.in().get(c)[j];
+                List<List<Integer>> partial = co.partial().get(c).get(j);
+                if (scatter && grad && single && partial != null && from != to && scatters(to, from, partial)) {
+                    ids[a][c] = valueId(from, to, dtype, false);
+                    if (plus[a] == null) {
+                        plus[a] = new double[cols];
+                        minus[a] = new double[cols];
+                        Arrays.fill(plus[a], Double.NaN);
+                    }
+                    plus[a][c] = scatterSeconds(from, dtype, partial);
+                    minus[a][c] = co.partialSeconds()[c][j];
+                } else {
+                    ids[a][c] = valueId(from, to, dtype, grad);
+                }
+            }
+        }
+        return new EdgeTable(ids, plus, minus);
+    }
+
+    /**
+     * The id of {@link #redistribution}'s value of a pair in {@link #values} (costed on first use, as
+     * {@code redistribution} does), or -1 for identical layouts (0 seconds).
+     */
+    private int valueId(int from, int to, DType dtype, boolean grad) {
+        if (from == to) {
+            return -1;
+        }
+        RKey raw = new RKey(from, to, dtype, grad);
+        RKey key = devices > Search.EXACT_REDISTRIBUTION_DEVICES ? canonicalKey(raw) : raw;
+        Integer id = valueIds.get(key);
+        if (id == null) {
+            id = valueIds.size();
+            valueIds.put(key, id);
+            if (id == values.length) {
+                values = Arrays.copyOf(values, Math.max(16, 2 * id));
+            }
+            values[id] = redistribution(from, to, dtype, grad);
+        }
+        return id;
     }
 
     /**
@@ -365,13 +509,21 @@ final class RedistributionCosts {
      * consumer's divided by the group size before the slices are compared.
      */
     private boolean scatters(int consumer, int producer, List<List<Integer>> groups) {
-        Layout to = layouts.get(consumer);
-        Layout from = layouts.get(producer);
-        if (from.sliceBytes(DType.FLOAT32) * groups.get(0).size() != to.sliceBytes(DType.FLOAT32)) {
+        if (sliceBytes32[producer] * groups.get(0).size() != sliceBytes32[consumer]) {
             return false;
         }
         return scatterCache.computeIfAbsent(new ScatterKey(consumer, producer, groups),
-                k -> Planner.scatters(to, from, groups));
+                k -> Planner.scatters(layouts.get(consumer), layouts.get(producer), groups));
+    }
+
+    /**
+     * Seconds of the ReduceScatter of a partial gradient into the slices of layout {@code producer} over
+     * {@code groups}, cached by layout id, dtype and (shared) group list: the edge tables are rebuilt after every
+     * refinement.
+     */
+    private double scatterSeconds(int producer, DType dtype, List<List<Integer>> groups) {
+        return scatterSecondsCache.computeIfAbsent(new ScatterCostKey(producer, dtype, groups),
+                k -> scatterSeconds(layouts.get(producer), dtype, groups));
     }
 
     /** Seconds of the ReduceScatter of a partial gradient into {@code producer}'s slices over {@code groups}. */
