@@ -139,8 +139,9 @@ public final class ParallelismExpansion {
 
     /**
      * ZeRO-3 ({@code zero_stage 3}) as MindSpore's optimizer parallel: enabled, every parameter sharded over the
-     * data-parallel group ({@code parallel_optimizer_threshold 0}, {@code optimizer_weight_shard_size = data}, unless
-     * the file gives its own {@code parallel_optimizer_config}); every parameter gets
+     * data-parallel group ({@code parallel_optimizer_threshold 0}, {@code optimizer_weight_shard_size = data},
+     * {@code gradient_accumulation_shard}: gradients ReduceScattered after every micro-batch, unless the file gives its
+     * own {@code parallel_optimizer_config}); every parameter gets
      * {@code parallel_optimizer_comm_recompute} (each weight is AllGathered before its forward, freed, and AllGathered
      * again before its backward; its gradient ReduceScattered) and one {@code comm_fusion} id per unit, as FSDP wraps
      * each transformer layer: a {@code "layers.<i>.*"} entry per layer and a {@code "<scope>.*"} entry per other
@@ -153,7 +154,7 @@ public final class ParallelismExpansion {
                                                          NetworkRef network) {
         b.enableParallelOptimizer(true);
         if (file.parallel().parallelOptimizerConfig().equals(ParallelOptimizerConfig.defaults())) {
-            b.parallelOptimizerConfig(ParallelOptimizerConfig.of(0, data));
+            b.parallelOptimizerConfig(ParallelOptimizerConfig.of(0, data).withGradientAccumulationShard(true));
         }
         NetworkRef.Zoo zoo = (NetworkRef.Zoo) network;
         Map<String, ParamSettings> out = new LinkedHashMap<>();

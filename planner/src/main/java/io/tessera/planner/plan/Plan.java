@@ -115,7 +115,8 @@ public record Plan(Network network, PlanConfig config, List<OpPlan> ops, Map<Str
             if (!p.trainable()) {
                 continue;
             }
-            grads += p.sliceBytes();
+            // with gradient_accumulation_shard a sharded parameter keeps only its shard of the gradient
+            grads += sharded && config.optimizerConfig().gradientAccumulationShard() ? p.shardBytes() : p.sliceBytes();
             long elements = held / p.dtype().bytes();
             state += elements * states * 4L;
             if (p.dtype().bytes() == 2) {

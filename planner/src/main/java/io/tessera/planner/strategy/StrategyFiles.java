@@ -36,7 +36,7 @@ public final class StrategyFiles {
                 "parallel_optimizer_config", "comm_fusion", "dataset_strategy", "gradients_mean", "pipeline_stages",
                 "micro_batches", "optimizer", "strategy_ckpt_config"));
         k.put("parallel.parallel_optimizer_config", List.of("parallel_optimizer_threshold",
-                "optimizer_weight_shard_size"));
+                "optimizer_weight_shard_size", "gradient_accumulation_shard"));
         k.put("parallel.comm_fusion", List.of("allreduce", "allgather", "reducescatter"));
         k.put("parallel.comm_fusion.allreduce", List.of("mode", "config"));
         k.put("parallel.comm_fusion.allgather", List.of("mode", "config"));
@@ -400,7 +400,9 @@ public final class StrategyFiles {
                 throw Json.found(p, o.get("optimizer_weight_shard_size"), expected);
             }
         }
-        return ParallelOptimizerConfig.of(threshold, shard);
+        boolean accumulationShard = o.has("gradient_accumulation_shard")
+                && Json.bool(o.get("gradient_accumulation_shard"), Json.child(path, "gradient_accumulation_shard"));
+        return new ParallelOptimizerConfig(threshold, shard, accumulationShard);
     }
 
     private static CommFusionConfig commFusion(JsonNode n, String path) {
@@ -664,6 +666,9 @@ public final class StrategyFiles {
             }
             if (poc.optimizerWeightShardSize() != ParallelOptimizerConfig.DEFAULT_SHARD_SIZE) {
                 c.put("optimizer_weight_shard_size", poc.optimizerWeightShardSize());
+            }
+            if (poc.gradientAccumulationShard()) {
+                c.put("gradient_accumulation_shard", true);
             }
         }
         CommFusionConfig cf = p.commFusion();

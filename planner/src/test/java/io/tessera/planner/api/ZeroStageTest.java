@@ -91,7 +91,7 @@ class ZeroStageTest {
     void zeroStage3ShardsEveryWeightOverTheDataGroupPerLayer() {
         StrategyFile x = ParallelismExpansion.expand(degrees(8, "'tensor': 2, 'data': 4, 'zero_stage': 3"));
         assertTrue(x.parallel().enableParallelOptimizer());
-        assertEquals(ParallelOptimizerConfig.of(0, 4), x.parallel().parallelOptimizerConfig());
+        assertEquals(ParallelOptimizerConfig.of(0, 4).withGradientAccumulationShard(true), x.parallel().parallelOptimizerConfig());
         // one fusion unit per layer and per other top-level scope, each re-gathered in backward
         Map<String, ParamSettings> params = x.parameters();
         assertEquals(List.of("embedding.*", "layers.0.*", "layers.1.*", "layers.2.*", "layers.3.*", "final_ln.*",

@@ -88,7 +88,7 @@ class StrategyFilesTest {
         assertEquals(ParallelMode.AUTO_PARALLEL, p.parallelMode());
         assertEquals(SearchMode.SHARDING_PROPAGATION, p.searchMode());
         assertTrue(p.enableParallelOptimizer());
-        assertEquals(ParallelOptimizerConfig.of(1, 2), p.parallelOptimizerConfig());
+        assertEquals(ParallelOptimizerConfig.of(1, 2).withGradientAccumulationShard(true), p.parallelOptimizerConfig());
         assertEquals(CommFusionMode.index(2, 5), p.commFusion().allreduce());
         CommFusionMode.Size size = assertInstanceOf(CommFusionMode.Size.class, p.commFusion().allgather());
         assertEquals(512 * 1024, size.bucketBytes());

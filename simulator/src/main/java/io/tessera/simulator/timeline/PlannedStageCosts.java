@@ -48,7 +48,7 @@ final class PlannedStageCosts {
         int[] index = new int[plan.comms().size()];
         for (int i = 0; i < index.length; i++) {
             Communication c = plan.comms().get(i);
-            index[i] = oncePerStep(c) ? -1 : perMicro.size();
+            index[i] = oncePerStep(c, plan) ? -1 : perMicro.size();
             if (index[i] >= 0) {
                 perMicro.add(c);
             }
@@ -99,9 +99,10 @@ final class PlannedStageCosts {
         for (int k = 0; k < chunks; k++) {
             tails.add(new ArrayList<>());
         }
+        boolean perMicroShards = plan.config().optimizerConfig().gradientAccumulationShard();
         for (TimelineReport.Event e : mine) {
             boolean reduction = e.stream().equals(TimelineReport.Event.COMM)
-                    && (e.category().equals("gradient") || e.category().equals("parallel_optimizer"))
+                    && (e.category().equals("gradient") || e.category().equals("parallel_optimizer") && !perMicroShards)
                     && !e.name().startsWith("backward AllGather") && !e.name().startsWith("forward ");
             Integer st = reduction ? chunkOfEvent.get(e.name()) : null;
             if (st == null) {
@@ -193,9 +194,15 @@ final class PlannedStageCosts {
     }
 
     /** Gradient reductions that run once per step, on the sums over the micro-batches (not weight gathers). */
-    private static boolean oncePerStep(Communication c) {
+    /**
+     * Whether {@code c} runs once per step, after the last micro-batch: gradient reductions, and the optimizer-parallel
+     * ReduceScatters and mirror AllReduces unless {@code gradient_accumulation_shard} makes them run after every
+     * micro-batch.
+     */
+    private static boolean oncePerStep(Communication c, Plan plan) {
         return c.origin() == Communication.Origin.GRADIENT
-                || c.origin() == Communication.Origin.PARALLEL_OPTIMIZER && c.kind() != CollectiveKind.ALL_GATHER;
+                || c.origin() == Communication.Origin.PARALLEL_OPTIMIZER && c.kind() != CollectiveKind.ALL_GATHER
+                && !plan.config().optimizerConfig().gradientAccumulationShard();
     }
 
     /**
