@@ -29,6 +29,8 @@ import java.util.Locale;
  * @param tpCommOverlap        Megatron-Core's {@code --tp-comm-overlap}
  * @param fusedAttention       whether attention runs as one fused (FlashAttention) kernel
  * @param precision            {@code fp16}, {@code bf16} or {@code fp8}
+ * @param zeroStage            ZeRO stage: 3 shards every weight over the data-parallel group (DeepSpeed ZeRO-3,
+ *                             FSDP); 0 otherwise (1 and 2 are the distributed optimizer)
  * @param measuredSeconds      the measured iteration time, seconds
  * @param assumptions          what the source does not state and Tessera assumes, one phrase each
  */
@@ -36,7 +38,7 @@ public record PublishedRun(String table, String model, String cluster, int layer
                            int seq, int vocab, int tensor, int pipeline, int data, int virtualPipeline,
                            int microBatchSize, int globalBatchSize, String recompute, boolean sequenceParallel,
                            boolean distributedOptimizer, boolean overlapGradReduce, boolean tpCommOverlap,
-                           boolean fusedAttention, String precision,
+                           boolean fusedAttention, String precision, int zeroStage,
                            double measuredSeconds, List<String> assumptions) {
 
     /** Validates positive sizes and degrees and copies the assumptions. */
@@ -79,17 +81,18 @@ public record PublishedRun(String table, String model, String cluster, int layer
                   "parallelism": {"tensor": %d, "sequence_parallel": %b, "pipeline": %d, "virtual_pipeline": %d, \
                 "data": %d, "micro_batch_size": %d, "global_batch_size": %d, "recompute": "%s", \
                 "distributed_optimizer": %b, "overlap_grad_reduce": %b, "tp_comm_overlap": %b, \
-                "precision": "%s"}
+                "precision": "%s"%s}
                 }
                 """, layers, hidden, heads, ffn, seq, vocab, pipeline == 1, fusedAttention, devices(), cluster, tensor, sequenceParallel, pipeline,
                 virtualPipeline, data, microBatchSize, globalBatchSize, recompute, distributedOptimizer,
-                overlapGradReduce, tpCommOverlap, precision);
+                overlapGradReduce, tpCommOverlap, precision, zeroStage == 3 ? ", \"zero_stage\": 3" : "");
     }
 
     /** {@code tp 8 x pp 4 (v 3) x dp 32, mb 2, gbs 1792, full} */
     public String configuration() {
         return "tp " + tensor + " x pp " + pipeline + (virtualPipeline > 1 ? " (v " + virtualPipeline + ")" : "")
                 + " x dp " + data + ", mb " + microBatchSize + ", gbs " + globalBatchSize + ", " + recompute
-                + (sequenceParallel ? ", sp" : "") + (fusedAttention ? ", flash" : "") + (distributedOptimizer ? ", dist-opt" : "") + ", " + precision;
+                + (sequenceParallel ? ", sp" : "") + (fusedAttention ? ", flash" : "") + (distributedOptimizer ? ", dist-opt" : "")
+                + (zeroStage == 3 ? ", zero-3" : "") + ", " + precision;
     }
 }

@@ -25,7 +25,9 @@ import java.util.Locale;
  * {@code tp > 1}; the distributed optimizer when the row's {@code comm_overlap} names {@code --overlap-param-gather}
  * (which needs it); the gradient reduction overlapped unless {@code ddp_impl} is {@code local}; bf16 precision;
  * no recompute; {@code ffn = 4 x hidden}; fused (FlashAttention) attention for Megatron-Core tables (2024 or H100, or
- * {@code --tp-comm-overlap}), materialised attention otherwise, unless the row's {@code attention} says.
+ * {@code --tp-comm-overlap}), materialised attention otherwise, unless the row's {@code attention} says. A row's
+ * {@code zero_stage} (0 to 3) is ZeRO's: 1 and 2 the distributed optimizer, 3 every weight sharded ({@code zero_stage}
+ * of the {@code parallelism} section).
  */
 public final class PublishedRuns {
 
@@ -149,8 +151,20 @@ public final class PublishedRuns {
                 assumed.add("sequence parallel");
             }
         }
+        int zero = 0;
+        if (stated(row, "zero_stage")) {
+            JsonNode z = row.get("zero_stage");
+            if (!z.canConvertToInt() || z.asInt() < 0 || z.asInt() > 3) {
+                throw new IllegalArgumentException(name + ": zero_stage is " + z + "; expected 0, 1, 2 or 3");
+            }
+            zero = z.asInt();
+        }
         boolean distOpt;
-        if (stated(row, "distributed_optimizer")) {
+        if (zero == 1 || zero == 2) {
+            distOpt = true;
+        } else if (zero == 3) {
+            distOpt = false;
+        } else if (stated(row, "distributed_optimizer")) {
             distOpt = row.get("distributed_optimizer").asBoolean();
         } else {
             distOpt = overlapText.contains("--overlap-param-gather");
@@ -197,7 +211,7 @@ public final class PublishedRuns {
                 hidden, integer(row, "num_attention_heads", name), ffn, integer(row, "seq_length", name),
                 integer(row, "vocab_size", name), tp, integer(row, "pp", name), integer(row, "dp", name), v, mb,
                 integer(row, "global_batch_size", name), recompute, sp, distOpt, overlap,
-                overlapText.contains("--tp-comm-overlap"), fused, precision,
+                overlapText.contains("--tp-comm-overlap"), fused, precision, zero == 3 ? 3 : 0,
                 measured(row, name), assumed);
     }
 

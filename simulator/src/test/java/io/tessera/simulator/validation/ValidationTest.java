@@ -107,4 +107,31 @@ class ValidationTest {
                 + "\"rows\": [{\"model\": \"m\"}]}]}");
         assertEquals(List.of("t 'm': hardware 'TPU v4' matches no cluster preset"), t.skipped());
     }
+
+    @Test
+    void zeroStage3AndFp8RowsAreExpressed() {
+        String row = "{\"model\": \"GPT %s\", \"num_layers\": 2, \"hidden_size\": 512, "
+                + "\"num_attention_heads\": 8, \"seq_length\": 512, \"vocab_size\": 1024, \"tp\": 1, \"pp\": 1, "
+                + "\"dp\": 16, \"micro_batch_size\": 1, \"global_batch_size\": 64, \"activation_recompute\": \"none\", "
+                + "%s, \"iteration_time_s\": 1.0}";
+        PublishedRuns.Table t = PublishedRuns.parse("{\"tables\": [{\"id\": \"t\", \"hardware\": \"H100 SXM\", "
+                + "\"rows\": [" + String.format(row, "zero", "\"zero_stage\": 3, \"precision\": \"bf16\"") + ", "
+                + String.format(row, "fp8", "\"precision\": \"fp8 (Transformer Engine)\"") + ", "
+                + String.format(row, "bf16", "\"precision\": \"bf16\"") + "]}]}");
+        PublishedRun zero = t.runs().get(0);
+        assertEquals(3, zero.zeroStage());
+        assertTrue(zero.strategyJson().contains("\"zero_stage\": 3"), zero.strategyJson());
+        assertTrue(zero.configuration().contains("zero-3"), zero.configuration());
+        assertEquals("fp8", t.runs().get(1).precision());
+        double zeroStep = Validation.predict(zero);
+        double fp8Step = Validation.predict(t.runs().get(1));
+        double bf16Step = Validation.predict(t.runs().get(2));
+        // ZeRO-3 gathers every weight twice and reduce-scatters each micro-batch; fp8 runs the products faster
+        assertTrue(zeroStep > bf16Step, zeroStep + " vs " + bf16Step);
+        assertTrue(fp8Step < bf16Step, fp8Step + " vs " + bf16Step);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PublishedRuns.parse(
+                "{\"tables\": [{\"id\": \"t\", \"hardware\": \"H100\", \"rows\": ["
+                        + String.format(row, "bad", "\"zero_stage\": 4") + "]}]}"));
+        assertEquals("t 'GPT bad': zero_stage is 4; expected 0, 1, 2 or 3", e.getMessage());
+    }
 }
