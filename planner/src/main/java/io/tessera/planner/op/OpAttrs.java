@@ -111,6 +111,41 @@ public final class OpAttrs {
         return v;
     }
 
+    /** A string, or {@code def} when absent. */
+    public String text(String key, String def) {
+        JsonNode v = node.get(key);
+        if (v == null) {
+            return def;
+        }
+        if (!v.isTextual()) {
+            throw bad(key, v, "a string");
+        }
+        return v.textValue();
+    }
+
+    /**
+     * A nested object holding only {@code keys}, read as attributes of its own (messages name it); null when absent
+     * or JSON null.
+     */
+    public OpAttrs optionalObject(String key, java.util.List<String> keys) {
+        JsonNode v = node.get(key);
+        if (v == null || v.isNull()) {
+            return null;
+        }
+        if (!(v instanceof ObjectNode o)) {
+            throw bad(key, v, "null or an object with keys " + keys);
+        }
+        java.util.Iterator<String> it = o.fieldNames();
+        while (it.hasNext()) {
+            String k = it.next();
+            if (!keys.contains(k)) {
+                throw new IllegalArgumentException("network JSON: " + where + ": attribute '" + key
+                        + "' has unknown key '" + k + "'; valid keys: " + String.join(", ", keys));
+            }
+        }
+        return new OpAttrs(where + ": attribute '" + key + "'", o);
+    }
+
     /** A required list of integers. */
     public long[] longs(String key, String expected) {
         JsonNode v = require(key, expected);

@@ -32,7 +32,7 @@ import java.util.List;
  */
 public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dropout, CausalMask, Cast, Softmax,
         LayerNorm, BatchNorm, SoftmaxCrossEntropyWithLogits, Reshape, Transpose, Reduce, Gather, Conv2D,
-        FlashAttention {
+        FlashAttention, Rope {
 
     /** MindSpore's primitive name, e.g. {@code MatMul}. */
     String type();
@@ -196,5 +196,8 @@ public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dr
 
         /** Visits a {@link FlashAttention}. */
         R visit(FlashAttention op);
+
+        /** Visits a {@link Rope}. */
+        R visit(Rope op);
     }
 }

@@ -71,7 +71,14 @@ public enum OperatorKind {
     /** {@link FlashAttention}: {@code FlashAttentionScore}. */
     FLASH_ATTENTION(FlashAttention.class, List.of("FlashAttentionScore"), List.of("scale_value", "causal", "keep_prob"),
             (t, a) -> new FlashAttention(a.number("scale_value", FlashAttention.DEFAULT_SCALE), a.bool("causal", false),
-                    a.number("keep_prob", 1)));
+                    a.number("keep_prob", 1))),
+    /** {@link Rope}: {@code RotaryPositionEmbedding}. */
+    ROPE(Rope.class, List.of("RotaryPositionEmbedding"), List.of("theta", "rope_scaling"),
+            (t, a) -> {
+                OpAttrs scaling = a.optionalObject("rope_scaling", Rope.SCALING_KEYS);
+                return new Rope(a.number("theta", Rope.DEFAULT_THETA),
+                        scaling == null ? null : Rope.Llama3Scaling.decode(scaling));
+            });
 
     /** Builds an operator of one of a kind's primitive names from its attributes. */
     @FunctionalInterface

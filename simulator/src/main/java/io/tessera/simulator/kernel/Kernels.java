@@ -15,6 +15,7 @@ import io.tessera.planner.op.MatMul;
 import io.tessera.planner.op.Operator;
 import io.tessera.planner.op.Reduce;
 import io.tessera.planner.op.Reshape;
+import io.tessera.planner.op.Rope;
 import io.tessera.planner.op.Softmax;
 import io.tessera.planner.op.SoftmaxCrossEntropyWithLogits;
 import io.tessera.planner.op.Transpose;
@@ -129,6 +130,11 @@ public final class Kernels {
         public List<NDArray> visit(FlashAttention op) {
             return FlashAttentionKernel.forward(op, ctx, in);
         }
+
+        @Override
+        public List<NDArray> visit(Rope op) {
+            return RopeKernel.forward(op, ctx, in);
+        }
     }
 
     /** Each operator's backward kernel. */
@@ -218,6 +224,11 @@ public final class Kernels {
         @Override
         public List<NDArray> visit(FlashAttention op) {
             return FlashAttentionKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(Rope op) {
+            return RopeKernel.backward(op, ctx, in, out, outGrads, needsGrad);
         }
     }
 }

@@ -20,6 +20,7 @@ import io.tessera.planner.op.OpSharding;
 import io.tessera.planner.op.Operator;
 import io.tessera.planner.op.Reduce;
 import io.tessera.planner.op.Reshape;
+import io.tessera.planner.op.Rope;
 import io.tessera.planner.op.Softmax;
 import io.tessera.planner.op.SoftmaxCrossEntropyWithLogits;
 import io.tessera.planner.op.Strategy;
@@ -203,6 +204,12 @@ final class OperatorSamples {
                 p("v", 2, 4, 6, 4)));
         out.add(s("FlashAttentionScore causal keep 0.75 GQA [2, 4, 6, 4] kv [2, 2, 6, 4] v_dim 3",
                 FlashAttention.of(true, 0.75), p("q", 2, 4, 6, 4), p("k", 2, 2, 6, 4), p("v", 2, 2, 6, 3)));
+        // rotary position embedding [batch, heads, seq, head_dim]: a split of the sequence rotates by global positions;
+        // a small theta and Llama 3's rescaling (with a short original context, so that every branch is taken) make
+        // the angles large enough to matter
+        out.add(s("RotaryPositionEmbedding theta 10000 [2, 4, 8, 4]", Rope.of(), p("x", 2, 4, 8, 4)));
+        out.add(s("RotaryPositionEmbedding theta 50 llama3 [2, 2, 8, 8]", new Rope(50,
+                new Rope.Llama3Scaling(4, 1, 4, 32)), p("x", 2, 2, 8, 8)));
         out.addAll(variants());
         return out;
     }

@@ -1,0 +1,258 @@
+package io.tessera.planner.op;
+
+import com.fasterxml.jackson.databind.node.NullNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tessera.layout.DType;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * {@code RotaryPositionEmbedding}: rotary position embedding (RoPE) as Hugging Face's Llama applies it to queries and
+ * keys ({@code apply_rotary_pos_emb} with {@code rotate_half}). For {@code x [batch, heads, seq, head_dim]} (the
+ * layout of {@link FlashAttention}'s q and k) and {@code h = head_dim / 2}, element {@code i < h} of a row at global
+ * sequence position {@code p} rotates with element {@code i + h} by the angle {@code a = p * invFreq[i]}:
+ * {@code out[i] = x[i] cos a - x[i + h] sin a}, {@code out[i + h] = x[i + h] cos a + x[i] sin a}, with
+ * {@code invFreq[i] = theta^(-2i / head_dim)} ({@link #invFreq}), optionally rescaled as Llama 3's
+ * {@code rope_scaling} ({@link Llama3Scaling}). Positions are global: a rank holding a slice of the sequence rotates
+ * by its slice's global positions, so any split of the sequence gives the unsplit result.
+ *
+ * <p>Rule: batch, heads and sequence may be split (the device matrix is the strategy, the output has the input's
+ * layout, no communication); the head dimension must not be (element {@code i} pairs with {@code i + h} of the same
+ * head). Gradient: the rotation's transpose, the inverse rotation, read from the positions only (no forward tensor is
+ * kept). Costs: {@link #FLOPS_PER_ELEMENT} per output element (the cos/sin tables are precomputed, as in Hugging Face
+ * and Megatron), the input and output streamed once.
+ *
+ * @param theta   the base of the frequencies, Hugging Face's {@code rope_theta}: positive and finite (default
+ *                {@link #DEFAULT_THETA})
+ * @param scaling Llama 3's rescaling of the frequencies, or null for none (Hugging Face's {@code rope_scaling})
+ */
+public record Rope(double theta, Llama3Scaling scaling) implements Operator {
+
+    /** Hugging Face's default {@code rope_theta}: 10000. */
+    public static final double DEFAULT_THETA = 10000;
+
+    /** FLOPs per output element: {@code x cos + rotate_half(x) sin}, two multiplies and an add. */
+    public static final int FLOPS_PER_ELEMENT = 3;
+
+    /** The JSON keys of {@code rope_scaling}, in write order. */
+    public static final List<String> SCALING_KEYS = List.of("rope_type", "factor", "low_freq_factor",
+            "high_freq_factor", "original_max_position_embeddings");
+
+    /** Validates a positive finite theta. */
+    public Rope {
+        if (!(theta > 0) || Double.isInfinite(theta)) {
+            throw new IllegalArgumentException("RotaryPositionEmbedding: theta is " + theta
+                    + "; expected a positive finite base such as 10000 (Hugging Face's rope_theta)");
+        }
+    }
+
+    /** RoPE with base {@code theta} and no rescaling. */
+    public static Rope of(double theta) {
+        return new Rope(theta, null);
+    }
+
+    /** RoPE with the default base 10000 and no rescaling. */
+    public static Rope of() {
+        return of(DEFAULT_THETA);
+    }
+
+    /**
+     * Llama 3's rescaling of the RoPE frequencies (Hugging Face's {@code rope_scaling} with {@code rope_type
+     * "llama3"}, {@code _compute_llama3_parameters}): with wavelength {@code w = 2 pi / f} of frequency {@code f},
+     * {@code f} is kept when {@code w < L / high_freq_factor}, divided by {@code factor} when
+     * {@code w > L / low_freq_factor}, and in between interpolated, {@code (1 - s) f / factor + s f} with
+     * {@code s = (L / w - low_freq_factor) / (high_freq_factor - low_freq_factor)}, where {@code L} is
+     * {@code original_max_position_embeddings}.
+     *
+     * @param factor                        the stretch of the low frequencies, at least 1 (8 for Llama 3.1)
+     * @param lowFreqFactor                 positive (1 for Llama 3.1)
+     * @param highFreqFactor                above {@code lowFreqFactor} (4 for Llama 3.1)
+     * @param originalMaxPositionEmbeddings the pre-training context length, positive (8192 for Llama 3.1)
+     */
+    public record Llama3Scaling(double factor, double lowFreqFactor, double highFreqFactor,
+                                long originalMaxPositionEmbeddings) {
+
+        /** Validates the factors as Hugging Face's {@code _validate_llama3_parameters} does. */
+        public Llama3Scaling {
+            if (!(factor >= 1) || Double.isInfinite(factor)) {
+                throw new IllegalArgumentException("RotaryPositionEmbedding: rope_scaling factor is " + factor
+                        + "; expected a finite number >= 1 such as 8");
+            }
+            if (!(lowFreqFactor > 0) || !(highFreqFactor > lowFreqFactor) || Double.isInfinite(highFreqFactor)) {
+                throw new IllegalArgumentException("RotaryPositionEmbedding: rope_scaling low_freq_factor "
+                        + lowFreqFactor + " and high_freq_factor " + highFreqFactor
+                        + "; expected 0 < low_freq_factor < high_freq_factor, finite (Llama 3.1: 1 and 4)");
+            }
+            if (originalMaxPositionEmbeddings <= 0) {
+                throw new IllegalArgumentException("RotaryPositionEmbedding: rope_scaling"
+                        + " original_max_position_embeddings is " + originalMaxPositionEmbeddings
+                        + "; expected a positive context length such as 8192");
+            }
+        }
+
+        /** Frequency {@code f} (radians per position) rescaled. */
+        public double apply(double f) {
+            double wavelen = 2 * Math.PI / f;
+            double lowWavelen = originalMaxPositionEmbeddings / lowFreqFactor;
+            double highWavelen = originalMaxPositionEmbeddings / highFreqFactor;
+            if (wavelen < highWavelen) {
+                return f;
+            }
+            if (wavelen > lowWavelen) {
+                return f / factor;
+            }
+            double s = (originalMaxPositionEmbeddings / wavelen - lowFreqFactor) / (highFreqFactor - lowFreqFactor);
+            return (1 - s) * f / factor + s * f;
+        }
+
+        /** The JSON object, every key of {@link #SCALING_KEYS} written ({@code rope_type} is {@code "llama3"}). */
+        ObjectNode encode() {
+            ObjectNode o = OpAttrs.object();
+            o.put("rope_type", "llama3");
+            o.put("factor", factor);
+            o.put("low_freq_factor", lowFreqFactor);
+            o.put("high_freq_factor", highFreqFactor);
+            o.put("original_max_position_embeddings", originalMaxPositionEmbeddings);
+            return o;
+        }
+
+        /** Reads the JSON object {@code a} (all keys but {@code rope_type} required; that one must be llama3). */
+        static Llama3Scaling decode(OpAttrs a) {
+            String type = a.text("rope_type", "llama3");
+            if (!"llama3".equals(type)) {
+                throw new IllegalArgumentException("RotaryPositionEmbedding: rope_scaling rope_type is '" + type
+                        + "'; expected \"llama3\" (the only rescaling supported)");
+            }
+            a.require("factor", "a number >= 1 such as 8");
+            a.require("low_freq_factor", "a positive number such as 1");
+            a.require("high_freq_factor", "a number above low_freq_factor such as 4");
+            a.require("original_max_position_embeddings", "a positive integer such as 8192");
+            return new Llama3Scaling(a.number("factor", 1), a.number("low_freq_factor", 1),
+                    a.number("high_freq_factor", 4), a.integer("original_max_position_embeddings", 1));
+        }
+    }
+
+    /**
+     * The rotation frequencies (radians per position) of a head of {@code headDim} elements: {@code headDim / 2}
+     * values {@code theta^(-2i / headDim)}, rescaled by {@link #scaling} when set.
+     */
+    public double[] invFreq(int headDim) {
+        double[] f = new double[headDim / 2];
+        for (int i = 0; i < f.length; i++) {
+            double base = 1 / Math.pow(theta, 2.0 * i / headDim);
+            f[i] = scaling == null ? base : scaling.apply(base);
+        }
+        return f;
+    }
+
+    @Override
+    public String type() {
+        return "RotaryPositionEmbedding";
+    }
+
+    @Override
+    public int inputCount() {
+        return 1;
+    }
+
+    /** The input's type; the input is {@code [batch, heads, seq, head_dim]}, floating, with an even head_dim. */
+    @Override
+    public List<TensorType> outputs(String name, List<TensorType> inputs) {
+        String label = Sharding.label(this, name);
+        Elementwise.checkCount(label, inputs, 1, "x");
+        TensorType x = inputs.get(0);
+        if (x.rank() != 4) {
+            throw new IllegalArgumentException(label + ": input 0 " + x + " has " + x.rank()
+                    + " dims; expected 4 [batch, heads, seq, head_dim] (split and transpose the heads first)");
+        }
+        if (!x.dtype().isFloating()) {
+            throw new IllegalArgumentException(label + ": input 0 is " + x.dtype()
+                    + "; expected a floating dtype (queries or keys): insert a Cast");
+        }
+        if (x.dim(3) % 2 != 0) {
+            throw new IllegalArgumentException(label + ": input 0 " + x + " has head_dim " + x.dim(3)
+                    + ", which is odd; expected an even head_dim (element i rotates with element i + head_dim/2)");
+        }
+        return List.of(x);
+    }
+
+    /** Dimension 0 split over {@link Sharding#fit} of its size; everything else 1. */
+    @Override
+    public Strategy dataParallel(List<TensorType> inputs, int devices) {
+        return Strategy.of(Elementwise.batchTuple(inputs.get(0), devices));
+    }
+
+    /** Any split of batch, heads and sequence; head_dim unsplit. The output has the input's layout. */
+    @Override
+    public OpSharding shard(String name, List<TensorType> inputs, Strategy in, Strategy out, int devices) {
+        String label = Sharding.label(this, name);
+        outputs(name, inputs);
+        Elementwise.rejectOutStrategy(label, out);
+        Sharding.checkStrategy(label, inputs, in);
+        Sharding.checkUnsplit(label, "input 0", 3, in.tuple(0), "head_dim: element i rotates with element"
+                + " i + head_dim/2 of the same head; split batch (dim 0), heads (dim 1) or sequence (dim 2) instead");
+        return Elementwise.sameLayout(label, inputs.get(0), in, null, devices, true);
+    }
+
+    /** The input's tuples that leave head_dim unsplit, the only ones the rule accepts. */
+    @Override
+    public List<Strategy> searchCandidates(List<List<int[]>> perInput) {
+        List<Strategy> out = new ArrayList<>();
+        for (int[] t : perInput.get(0)) {
+            if (t.length == 4 && t[3] == 1) {
+                out.add(Strategy.of(t));
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public OperatorKind operatorKind() {
+        return OperatorKind.ROPE;
+    }
+
+    /** The input has a gradient (the inverse rotation of the output's). */
+    @Override
+    public boolean differentiableInput(int i) {
+        return true;
+    }
+
+    /** The output's gradient flows back. */
+    @Override
+    public boolean differentiableOutput(int o) {
+        return true;
+    }
+
+    /** No forward tensor: the rotation follows from the positions. */
+    @Override
+    public List<TensorRef> gradientReads(int i) {
+        return List.of();
+    }
+
+    /** The attributes, every one written: {@code theta} and {@code rope_scaling} (null when none). */
+    @Override
+    public ObjectNode encodeAttrs() {
+        ObjectNode o = OpAttrs.object();
+        o.put("theta", theta);
+        o.set("rope_scaling", scaling == null ? NullNode.getInstance() : scaling.encode());
+        return o;
+    }
+
+    /** {@link #FLOPS_PER_ELEMENT} per output element. */
+    @Override
+    public long forwardFlops(List<long[]> in, List<long[]> out) {
+        return FLOPS_PER_ELEMENT * Flops.volume(out.get(0));
+    }
+
+    /** Every input slice read and every output slice written once (the cos/sin tables are not counted). */
+    @Override
+    public long forwardBytes(List<long[]> in, List<DType> inTypes, List<long[]> out, List<DType> outTypes) {
+        return Flops.streamedBytes(in, inTypes, out, outTypes);
+    }
+
+    @Override
+    public <R> R accept(Visitor<R> v) {
+        return v.visit(this);
+    }
+}
