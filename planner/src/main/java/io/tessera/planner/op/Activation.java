@@ -7,7 +7,8 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * The element-wise activations {@code ReLU}, {@code GeLU}, {@code Tanh} and {@code Sigmoid}.
+ * The element-wise activations {@code ReLU}, {@code GeLU}, {@code Tanh}, {@code Sigmoid} and {@code SiLU} (the
+ * gate activation of Llama's SwiGLU MLP).
  *
  * <p>Rule (spec §3): any strategy; the device matrix is the strategy and the output has the input's layout. No
  * communication.
@@ -25,7 +26,9 @@ public record Activation(Kind kind) implements Operator {
         /** {@code Tanh}: hyperbolic tangent. */
         TANH("Tanh"),
         /** {@code Sigmoid}: 1 / (1 + exp(-x)). */
-        SIGMOID("Sigmoid");
+        SIGMOID("Sigmoid"),
+        /** {@code SiLU} (Swish): x * sigmoid(x). */
+        SILU("SiLU");
 
         private final String type;
 
@@ -65,6 +68,11 @@ public record Activation(Kind kind) implements Operator {
     /** {@code Sigmoid}. */
     public static Activation sigmoid() {
         return new Activation(Kind.SIGMOID);
+    }
+
+    /** {@code SiLU}. */
+    public static Activation silu() {
+        return new Activation(Kind.SILU);
     }
 
     @Override
@@ -114,10 +122,17 @@ public record Activation(Kind kind) implements Operator {
         return true;
     }
 
-    /** GeLU reads its input and output; ReLU, Tanh and Sigmoid only their output. */
+    /**
+     * GeLU reads its input and output; SiLU only its input (its derivative {@code s (1 + x (1 - s))}, s the sigmoid,
+     * is recomputed from x, as Megatron's SwiGLU saves only its input); ReLU, Tanh and Sigmoid only their output.
+     */
     @Override
     public List<TensorRef> gradientReads(int i) {
-        return kind == Kind.GELU ? List.of(TensorRef.input(0), TensorRef.output(0)) : List.of(TensorRef.output(0));
+        return switch (kind) {
+            case GELU -> List.of(TensorRef.input(0), TensorRef.output(0));
+            case SILU -> List.of(TensorRef.input(0));
+            case RELU, TANH, SIGMOID -> List.of(TensorRef.output(0));
+        };
     }
 
     /** No attributes: an empty object. */
@@ -126,21 +141,17 @@ public record Activation(Kind kind) implements Operator {
         return OpAttrs.object();
     }
 
-    /** Per output element: {@link Flops#RELU}, {@link Flops#GELU} or {@link Flops#TANH_SIGMOID}. */
+    /**
+     * Per output element: {@link Flops#RELU}, {@link Flops#GELU}, {@link Flops#TANH_SIGMOID} or {@link Flops#SILU}.
+     */
     @Override
     public long forwardFlops(List<long[]> in, List<long[]> out) {
-        long perElement;
-        switch (kind) {
-            case RELU:
-                perElement = Flops.RELU;
-                break;
-            case GELU:
-                perElement = Flops.GELU;
-                break;
-            default:
-                perElement = Flops.TANH_SIGMOID;
-                break;
-        }
+        long perElement = switch (kind) {
+            case RELU -> Flops.RELU;
+            case GELU -> Flops.GELU;
+            case TANH, SIGMOID -> Flops.TANH_SIGMOID;
+            case SILU -> Flops.SILU;
+        };
         return perElement * Flops.volume(out.get(0));
     }
 

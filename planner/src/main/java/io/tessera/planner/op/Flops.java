@@ -28,12 +28,16 @@ public final class Flops {
     public static final int TANH_SIGMOID = 4;
     /** FLOPs per element of GeLU (tanh approximation: a cubic, a tanh, three multiplies and adds). */
     public static final int GELU = 8;
+    /** FLOPs per element of SiLU (a sigmoid and a multiply). */
+    public static final int SILU = 5;
     /** FLOPs per element of Dropout (compare the random mask, multiply, scale). */
     public static final int DROPOUT = 2;
     /** FLOPs per element of Softmax and LogSoftmax (max, subtract, exp, sum, divide or log). */
     public static final int SOFTMAX = 5;
     /** FLOPs per element of LayerNorm and BatchNorm (mean, variance, normalise, scale, shift). */
     public static final int NORM = 8;
+    /** FLOPs per element of RMSNorm (square, sum, scale by the inverse RMS, multiply by the weight). */
+    public static final int RMS_NORM = 4;
     /** FLOPs per logit of SoftmaxCrossEntropyWithLogits (softmax, log, multiply by the label, sum). */
     public static final int CROSS_ENTROPY = 8;
     /** FLOPs per input element of a reduction. */

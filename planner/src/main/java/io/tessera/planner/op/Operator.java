@@ -31,7 +31,7 @@ import java.util.List;
  * </ol>
  */
 public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dropout, CausalMask, Cast, Softmax,
-        LayerNorm, BatchNorm, SoftmaxCrossEntropyWithLogits, Reshape, Transpose, Reduce, Gather, Conv2D,
+        LayerNorm, RMSNorm, BatchNorm, SoftmaxCrossEntropyWithLogits, Reshape, Transpose, Reduce, Gather, Conv2D,
         FlashAttention, Rope {
 
     /** MindSpore's primitive name, e.g. {@code MatMul}. */
@@ -172,6 +172,9 @@ public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dr
 
         /** Visits a {@link LayerNorm}. */
         R visit(LayerNorm op);
+
+        /** Visits an {@link RMSNorm}. */
+        R visit(RMSNorm op);
 
         /** Visits a {@link BatchNorm}. */
         R visit(BatchNorm op);

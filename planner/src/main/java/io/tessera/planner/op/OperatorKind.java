@@ -20,7 +20,7 @@ public enum OperatorKind {
             (t, a) -> new Binary(Names.find(Binary.Kind.values(), Binary.Kind::type, t))),
     /** {@link BiasAdd}. */
     BIAS_ADD(BiasAdd.class, List.of("BiasAdd"), List.of(), (t, a) -> new BiasAdd()),
-    /** {@link Activation}: {@code ReLU}, {@code GeLU}, {@code Tanh}, {@code Sigmoid}. */
+    /** {@link Activation}: {@code ReLU}, {@code GeLU}, {@code Tanh}, {@code Sigmoid}, {@code SiLU}. */
     ACTIVATION(Activation.class, Names.of(Activation.Kind.values(), Activation.Kind::type), List.of(),
             (t, a) -> new Activation(Names.find(Activation.Kind.values(), Activation.Kind::type, t))),
     /** {@link Dropout}. */
@@ -37,6 +37,9 @@ public enum OperatorKind {
     LAYER_NORM(LayerNorm.class, List.of("LayerNorm"), List.of("begin_norm_axis", "begin_params_axis", "epsilon"),
             (t, a) -> new LayerNorm(a.integer("begin_norm_axis", 1), a.integer("begin_params_axis", 1),
                     a.number("epsilon", 1e-7))),
+    /** {@link RMSNorm}. */
+    RMS_NORM(RMSNorm.class, List.of("RMSNorm"), List.of("eps"),
+            (t, a) -> new RMSNorm(a.number("eps", RMSNorm.DEFAULT_EPS))),
     /** {@link BatchNorm}. */
     BATCH_NORM(BatchNorm.class, List.of("BatchNorm"), List.of("epsilon", "momentum"),
             (t, a) -> new BatchNorm(a.number("epsilon", 1e-5), a.number("momentum", 0.1))),

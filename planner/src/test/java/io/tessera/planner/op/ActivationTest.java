@@ -15,7 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** ReLU/GeLU/Tanh/Sigmoid: any strategy, output = input layout, no communication. */
+/** ReLU/GeLU/Tanh/Sigmoid/SiLU: any strategy, output = input layout, no communication. */
 class ActivationTest {
 
     private static final TensorType X = TensorType.of(DType.FLOAT32, 8, 16, 32);
@@ -25,6 +25,23 @@ class ActivationTest {
         assertEquals(List.of("ReLU", "GeLU", "Tanh", "Sigmoid"), List.of(Activation.relu().type(),
                 Activation.gelu().type(), Activation.tanh().type(), Activation.sigmoid().type()));
         assertThrows(IllegalArgumentException.class, () -> new Activation(null));
+    }
+
+    @Test
+    void siluIsAnActivationReadingOnlyItsInputInBackward() {
+        Activation silu = Activation.silu();
+        assertEquals("SiLU", silu.type());
+        assertEquals(new Activation(Activation.Kind.SILU), silu);
+        assertEquals(OperatorKind.ACTIVATION, OperatorKind.forType("SiLU"));
+        assertEquals(silu, OperatorKind.ACTIVATION.decode("SiLU", new OpAttrs("ops[0]", silu.encodeAttrs())));
+        assertEquals("{}", silu.encodeAttrs().toString());
+        // x sigmoid(x): the derivative s (1 + x (1 - s)) is recomputed from x, the output is not kept
+        assertEquals(List.of(TensorRef.input(0)), silu.gradientReads(0));
+        List<long[]> slice = List.<long[]>of(new long[] {4, 8});
+        assertEquals(Flops.SILU * 32L, silu.forwardFlops(slice, slice));
+        assertEquals(Flops.TANH_SIGMOID * 32L, Activation.sigmoid().forwardFlops(slice, slice));
+        assertEquals(Flops.GELU * 32L, Activation.gelu().forwardFlops(slice, slice));
+        assertEquals(List.of(TensorRef.output(0)), Activation.sigmoid().gradientReads(0));
     }
 
     @ParameterizedTest

@@ -7,8 +7,8 @@ import java.util.List;
 
 /**
  * The element-wise activations: {@code ReLU}, {@code GeLU} (MindSpore's tanh approximation
- * {@code 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))}), {@code Tanh} and {@code Sigmoid}. Gradients are
- * computed from the input, so a float32-rounded output does not bias them.
+ * {@code 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))}), {@code Tanh}, {@code Sigmoid} and {@code SiLU}
+ * ({@code x sigmoid(x)}). Gradients are computed from the input, so a float32-rounded output does not bias them.
  */
 public final class ActivationKernel {
 
@@ -42,11 +42,18 @@ public final class ActivationKernel {
                     o[i] = Math.tanh(xd[i]);
                 }
                 break;
-            default:
+            case SIGMOID:
                 for (int i = 0; i < xd.length; i++) {
                     o[i] = sigmoid(xd[i]);
                 }
                 break;
+            case SILU:
+                for (int i = 0; i < xd.length; i++) {
+                    o[i] = xd[i] * sigmoid(xd[i]);
+                }
+                break;
+            default:
+                throw new IllegalStateException("unreachable: " + op.kind());
         }
         return List.of(out);
     }
@@ -84,12 +91,19 @@ public final class ActivationKernel {
                     d[i] = gd[i] * (1 - t * t);
                 }
                 break;
-            default:
+            case SIGMOID:
                 for (int i = 0; i < xd.length; i++) {
                     double s = sigmoid(xd[i]);
                     d[i] = gd[i] * s * (1 - s);
                 }
                 break;
+            case SILU:
+                for (int i = 0; i < xd.length; i++) {
+                    d[i] = gd[i] * siluGrad(xd[i]);
+                }
+                break;
+            default:
+                throw new IllegalStateException("unreachable: " + op.kind());
         }
         return Shapes.list(dx);
     }
@@ -114,6 +128,13 @@ public final class ActivationKernel {
         double sech2 = 1 - t * t;
         // saturated (|x| large): the second term is 0, even where x^2 would overflow
         return sech2 == 0 ? 0.5 * (1 + t) : 0.5 * (1 + t) + 0.5 * x * sech2 * SQRT_2_OVER_PI * (1 + 3 * GELU_C * x * x);
+    }
+
+    /** Derivative of SiLU {@code x sigmoid(x)}: {@code s (1 + x (1 - s))}, s = sigmoid(x); 0 far below 0. */
+    static double siluGrad(double x) {
+        double s = sigmoid(x);
+        // exactly 0 where s underflows, also at x = -infinity (where s (1 + x) would be 0 * -infinity)
+        return s == 0 ? 0 : s * (1 + x * (1 - s));
     }
 
     /** The logistic function, stable for large |x|. */

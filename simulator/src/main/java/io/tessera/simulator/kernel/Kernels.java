@@ -13,6 +13,7 @@ import io.tessera.planner.op.Gather;
 import io.tessera.planner.op.LayerNorm;
 import io.tessera.planner.op.MatMul;
 import io.tessera.planner.op.Operator;
+import io.tessera.planner.op.RMSNorm;
 import io.tessera.planner.op.Reduce;
 import io.tessera.planner.op.Reshape;
 import io.tessera.planner.op.Rope;
@@ -89,6 +90,11 @@ public final class Kernels {
         @Override
         public List<NDArray> visit(LayerNorm op) {
             return LayerNormKernel.forward(op, ctx, in);
+        }
+
+        @Override
+        public List<NDArray> visit(RMSNorm op) {
+            return RMSNormKernel.forward(op, ctx, in);
         }
 
         @Override
@@ -184,6 +190,11 @@ public final class Kernels {
         @Override
         public List<NDArray> visit(LayerNorm op) {
             return LayerNormKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(RMSNorm op) {
+            return RMSNormKernel.backward(op, ctx, in, out, outGrads, needsGrad);
         }
 
         @Override

@@ -5,6 +5,7 @@ import io.tessera.simulator.array.NDArray;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
+import java.util.Random;
 
 import static io.tessera.simulator.kernel.KernelTesting.array;
 import static io.tessera.simulator.kernel.KernelTesting.shape;
@@ -51,4 +52,30 @@ class ActivationKernelTest {
                 null, List.of(NDArray.full(1, 2)), new boolean[] {true}).get(0));
     }
 
+    @Test
+    void siluIsXTimesSigmoidWithItsDerivative() {
+        // SiLU(1) = 1 / (1 + e^-1), SiLU(-2) = -2 / (1 + e^2); far out: 0 below, x above
+        NDArray y = run(Activation.silu(), array(shape(5), 0, 1, -2, -800, 800));
+        assertEquals(0, y.get(0), 0);
+        assertEquals(0.7310585786300049, y.get(1), 1e-15);
+        assertEquals(-2 / (1 + Math.exp(2)), y.get(2), 1e-15);
+        assertEquals(0, y.get(3), 0);
+        assertEquals(800, y.get(4), 0);
+        // derivative s (1 + x (1 - s)): 1/2 at 0, 0 and 1 when saturated, finite at -infinity
+        NDArray x = array(shape(4), 0, 1.5, -1e300, Double.NEGATIVE_INFINITY);
+        List<NDArray> in = List.of(x);
+        NDArray d = ActivationKernel.backward(Activation.silu(), KernelTesting.ctx(in), in, null,
+                List.of(NDArray.full(1, 4)), new boolean[] {true}).get(0);
+        double s = 1 / (1 + Math.exp(-1.5));
+        assertEquals(array(shape(4), 0.5, s * (1 + 1.5 * (1 - s)), 0, 0), d);
+    }
+
+    @Test
+    void siluBackwardMatchesCentralDifferences() {
+        Random r = KernelTesting.seeded("SiLU central differences");
+        Activation op = Activation.silu();
+        KernelTesting.checkGradients("SiLU", r, in -> ActivationKernel.forward(op, KernelTesting.ctx(in), in),
+                (in, out, g, needs) -> ActivationKernel.backward(op, KernelTesting.ctx(in), in, out, g, needs),
+                List.of(KernelTesting.awayFromZero(r, 0.01, 6, 4, 5)));
+    }
 }

@@ -18,6 +18,7 @@ import io.tessera.planner.op.LayerNorm;
 import io.tessera.planner.op.MatMul;
 import io.tessera.planner.op.OpSharding;
 import io.tessera.planner.op.Operator;
+import io.tessera.planner.op.RMSNorm;
 import io.tessera.planner.op.Reduce;
 import io.tessera.planner.op.Reshape;
 import io.tessera.planner.op.Rope;
@@ -178,6 +179,9 @@ final class OperatorSamples {
         out.add(s("LayerNorm -1 [4, 3, 6]", new LayerNorm(-1, -1, 1e-5), p("x", 4, 3, 6), p("gamma", 6),
                 p("beta", 6)));
         out.add(s("LayerNorm 1 [4, 2, 3]", LayerNorm.of(1), p("x", 4, 2, 3), p("gamma", 2, 3), p("beta", 2, 3)));
+        // batch and sequence dims both splittable (powers of two)
+        out.add(s("RMSNorm [4, 2, 6]", RMSNorm.of(), p("x", 4, 2, 6), p("weight", 6)));
+        out.add(s("RMSNorm eps 0.1 [8, 4]", new RMSNorm(0.1), p("x", 8, 4), p("weight", 4)));
         out.add(s("BatchNorm [8, 4, 2, 2]", BatchNorm.of(), p("x", 8, 4, 2, 2), positive("scale", 4), p("bias", 4),
                 frozen("mean", "zeros", 4), frozen("variance", "ones", 4)));
         out.add(s("SoftmaxCrossEntropyWithLogits [8, 6]", new SoftmaxCrossEntropyWithLogits(), p("logits", 8, 6),
@@ -262,6 +266,9 @@ final class OperatorSamples {
             long[] ps = Arrays.copyOfRange(x, params < 0 ? params + x.length : params, x.length);
             out.add(v("LayerNorm " + Arrays.toString(x) + " norm " + c[1] + " params " + params,
                     new LayerNorm((int) c[1], params, 1e-5), p("x", x), p("gamma", ps), p("beta", ps)));
+        }
+        for (long[] x : new long[][] {{5}, {3, 2}, {2, 3, 1, 4}}) {
+            out.add(v("RMSNorm " + Arrays.toString(x), new RMSNorm(1e-5), p("x", x), p("weight", x[x.length - 1])));
         }
         for (long[] x : new long[][] {{4, 3}, {2, 3, 4}, {2, 2, 3, 2}, {3, 1, 2, 2}}) {
             out.add(v("BatchNorm " + Arrays.toString(x), BatchNorm.of(), p("x", x), p("scale", x[1]), p("bias", x[1]),
