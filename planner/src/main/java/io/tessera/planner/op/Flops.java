@@ -11,9 +11,9 @@ import java.util.List;
  * shapes of its inputs and outputs. MatMul / BatchMatMul: {@code 2 * batch * m * n * k} over the local slices (batch
  * dims broadcast). Conv2D: {@code 2 * N * Co * Ho * Wo * (Ci / group) * kh * kw} over the local slices. Element-wise
  * operators: the per-element constants of this class times the output slice's elements (reductions and cross
- * entropy: the input slice's). Gather, Reshape and Transpose: 0 (they only move memory). Each formula lives in its
- * operator's record ({@link Operator#forwardFlops}); this class holds the shared constants and delegates. The cost
- * model turns these into seconds on a device; a pipeline split balances them without one.
+ * entropy: the input slice's). Gather, Reshape, Transpose and Split: 0 (they only move memory). Each formula lives
+ * in its operator's record ({@link Operator#forwardFlops}); this class holds the shared constants and delegates. The
+ * cost model turns these into seconds on a device; a pipeline split balances them without one.
  */
 public final class Flops {
 

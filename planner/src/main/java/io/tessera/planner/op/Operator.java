@@ -32,7 +32,7 @@ import java.util.List;
  */
 public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dropout, CausalMask, Cast, Softmax,
         LayerNorm, RMSNorm, BatchNorm, SoftmaxCrossEntropyWithLogits, Reshape, Transpose, Reduce, Gather, Conv2D,
-        FlashAttention, Rope {
+        FlashAttention, Rope, Split {
 
     /** MindSpore's primitive name, e.g. {@code MatMul}. */
     String type();
@@ -202,5 +202,8 @@ public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dr
 
         /** Visits a {@link Rope}. */
         R visit(Rope op);
+
+        /** Visits a {@link Split}. */
+        R visit(Split op);
     }
 }

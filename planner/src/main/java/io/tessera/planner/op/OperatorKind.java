@@ -81,7 +81,10 @@ public enum OperatorKind {
                 OpAttrs scaling = a.optionalObject("rope_scaling", Rope.SCALING_KEYS);
                 return new Rope(a.number("theta", Rope.DEFAULT_THETA),
                         scaling == null ? null : Rope.Llama3Scaling.decode(scaling));
-            });
+            }),
+    /** {@link Split}. */
+    SPLIT(Split.class, List.of("Split"), List.of("axis", "output_num"),
+            (t, a) -> new Split(a.integer("axis", 0), a.integer("output_num", 1)));
 
     /** Builds an operator of one of a kind's primitive names from its attributes. */
     @FunctionalInterface

@@ -19,6 +19,7 @@ import io.tessera.planner.op.Reshape;
 import io.tessera.planner.op.Rope;
 import io.tessera.planner.op.Softmax;
 import io.tessera.planner.op.SoftmaxCrossEntropyWithLogits;
+import io.tessera.planner.op.Split;
 import io.tessera.planner.op.Transpose;
 import io.tessera.simulator.array.NDArray;
 
@@ -141,6 +142,11 @@ public final class Kernels {
         public List<NDArray> visit(Rope op) {
             return RopeKernel.forward(op, ctx, in);
         }
+
+        @Override
+        public List<NDArray> visit(Split op) {
+            return SplitKernel.forward(op, ctx, in);
+        }
     }
 
     /** Each operator's backward kernel. */
@@ -240,6 +246,11 @@ public final class Kernels {
         @Override
         public List<NDArray> visit(Rope op) {
             return RopeKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(Split op) {
+            return SplitKernel.backward(op, ctx, in, out, outGrads, needsGrad);
         }
     }
 }

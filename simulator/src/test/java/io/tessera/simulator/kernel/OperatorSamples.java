@@ -24,6 +24,7 @@ import io.tessera.planner.op.Reshape;
 import io.tessera.planner.op.Rope;
 import io.tessera.planner.op.Softmax;
 import io.tessera.planner.op.SoftmaxCrossEntropyWithLogits;
+import io.tessera.planner.op.Split;
 import io.tessera.planner.op.Strategy;
 import io.tessera.planner.op.TensorType;
 import io.tessera.planner.op.Transpose;
@@ -214,6 +215,9 @@ final class OperatorSamples {
         out.add(s("RotaryPositionEmbedding theta 10000 [2, 4, 8, 4]", Rope.of(), p("x", 2, 4, 8, 4)));
         out.add(s("RotaryPositionEmbedding theta 50 llama3 [2, 2, 8, 8]", new Rope(50,
                 new Rope.Llama3Scaling(4, 1, 4, 32)), p("x", 2, 2, 8, 8)));
+        // GPT-2's fused q, k, v [tokens, 3 * hidden] cut along the last axis; a middle axis with a split dim after it
+        out.add(s("Split -1 into 3 [8, 12]", Split.of(-1, 3), p("x", 8, 12)));
+        out.add(s("Split 1 into 2 [4, 6, 4]", Split.of(1, 2), p("x", 4, 6, 4)));
         out.addAll(variants());
         return out;
     }
@@ -283,6 +287,9 @@ final class OperatorSamples {
         out.add(v("FlashAttentionScore keep 0.5 MQA [2, 2, 3, 2] kv [2, 1, 5, 2]", FlashAttention.of(false, 0.5),
                 p("q", 2, 2, 3, 2), p("k", 2, 1, 5, 2), p("v", 2, 1, 5, 2)));
         out.add(v("Reshape [2, 3, 4] -> [-1, 4, 2]", Reshape.of(-1, 4, 2), p("x", 2, 3, 4)));
+        for (int[] c : new int[][] {{0, 2}, {0, 1}, {2, 4}, {-2, 3}, {-3, 2}}) {
+            out.add(v("Split " + c[0] + " into " + c[1] + " [2, 3, 4]", Split.of(c[0], c[1]), p("x", 2, 3, 4)));
+        }
         for (int[] perm : new int[][] {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0},
             {3, 1, 0, 2}, {1, 3, 2, 0}, {0}}) {
             out.add(v("Transpose " + Arrays.toString(perm), Transpose.of(perm),
