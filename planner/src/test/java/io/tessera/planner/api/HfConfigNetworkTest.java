@@ -38,7 +38,7 @@ class HfConfigNetworkTest {
         StrategyFile f = StrategyFiles.read(path);
         assertEquals(NetworkRef.hfConfig("models/llama-tiny.json", Map.of("seq", 16, "batch", 4)), f.network());
         assertEquals(f, StrategyFiles.parse(StrategyFiles.write(f), f.baseDir()));
-        assertTrue(StrategyFiles.write(f).contains("\"hf_config\" : \"models/llama-tiny.json\""),
+        assertTrue(StrategyFiles.write(f).contains("\"hf_config\": \"models/llama-tiny.json\""),
                 StrategyFiles.write(f));
         assertEquals(Zoo.llama(LlamaConfig.defaults().withSeq(16).withBatch(4)), StrategyPlans.network(f));
         Plan plan = StrategyPlans.plan(f);
