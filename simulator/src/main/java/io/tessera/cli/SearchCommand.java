@@ -88,10 +88,12 @@ public final class SearchCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw InputException.inFile(strategy, e);
         }
-        if (!(file.network() instanceof NetworkRef.Zoo zoo)) {
+        NetworkRef ref = file.network();
+        if (ref instanceof NetworkRef.File) {
             throw new InputException(strategy + ": network: the parallelism search rebuilds the network for each "
-                    + "micro-batch size, which needs a zoo model; found a network file");
+                    + "micro-batch size, which needs a zoo model or an hf_config; found a network file");
         }
+        String label = ref instanceof NetworkRef.Zoo z ? z.name() : ((NetworkRef.HfConfig) ref).path();
         ClusterSpec spec = new AnalyticSimulation(strategy, cluster, null, true, false).cluster(file.deviceCount());
         PrintWriter err = spec().commandLine().getErr();
         ParallelismSearch.Result result;
@@ -104,10 +106,10 @@ public final class SearchCommand implements Callable<Integer> {
             int batch = (int) full.tensor(full.inputs().get(0)).shape()[0];
             PlanConfig template = StrategyPlans.config(flat, full);
             try (ProgressOption.Handle p = progress.open(err, "tessera search")) {
-                result = ParallelismSearch.search(b -> StrategyPlans.network(withBatch(flat, zoo, b)), batch,
+                result = ParallelismSearch.search(b -> StrategyPlans.network(withBatch(flat, ref, b)), batch,
                         template, spec, ParallelismSearch.Options.defaults().withMaxStages(maxStages), p);
             }
-            best = strategyFile(flat, zoo, batch, result.best());
+            best = strategyFile(flat, ref, batch, result.best());
         } catch (IllegalArgumentException e) {
             throw InputException.inFile(strategy, e);
         }
@@ -127,7 +129,7 @@ public final class SearchCommand implements Callable<Integer> {
             });
             stdout.print(Json.write(root));
         } else {
-            stdout.printf(Locale.ROOT, "parallelism search for '%s' on %d devices of %s%n%n", zoo.name(),
+            stdout.printf(Locale.ROOT, "parallelism search for '%s' on %d devices of %s%n%n", label,
                     file.deviceCount(), spec.name());
             stdout.print(result.explanation());
             margin(result, spec).ifPresent(m -> stdout.printf(Locale.ROOT, "%nerror band: %s; the runner-up is %.1f%% "
@@ -163,15 +165,13 @@ public final class SearchCommand implements Callable<Integer> {
         return spec;
     }
 
-    private static StrategyFile withBatch(StrategyFile f, NetworkRef.Zoo zoo, int batch) {
-        Map<String, Object> args = new LinkedHashMap<>(zoo.args());
-        args.put("batch", batch);
-        return new StrategyFile(new NetworkRef.Zoo(zoo.name(), args), f.devices(), f.parallel(), f.operators(),
+    private static StrategyFile withBatch(StrategyFile f, NetworkRef ref, int batch) {
+        return new StrategyFile(ref.withArg("batch", batch), f.devices(), f.parallel(), f.operators(),
                 f.parameters(), f.stages(), f.baseDir());
     }
 
     /** The chosen setting as a semi-auto strategy file whose network is one micro-batch. */
-    static StrategyFile strategyFile(StrategyFile flat, NetworkRef.Zoo zoo, int batch,
+    static StrategyFile strategyFile(StrategyFile flat, NetworkRef ref, int batch,
                                      ParallelismSearch.Choice c) {
         PipelinePlan pipe = c.pipeline();
         PlanConfig config = pipe.plan().config();
@@ -184,7 +184,7 @@ public final class SearchCommand implements Callable<Integer> {
         if (pipe.stages() > 1) {
             pipe.opStages().forEach(stages::put);
         }
-        StrategyFile micro = withBatch(flat, zoo, batch / c.microBatches());
+        StrategyFile micro = withBatch(flat, ref, batch / c.microBatches());
         DatasetStrategy dataset = config.dataset();
         return new StrategyFile(micro.network(), io.tessera.planner.strategy.Devices.count(pipe.devices()),
                 flat.parallel().toBuilder().parallelMode(ParallelMode.SEMI_AUTO_PARALLEL)

@@ -78,7 +78,8 @@ class SearchCommandTest {
         Run r = run("search", net.toString(), "--out", best.toString());
         assertEquals(2, r.code());
         assertEquals(net + ": network: the parallelism search rebuilds the network for each micro-batch size, which "
-                + "needs a zoo model; found a network file\n", r.err().replace("tessera: ", "").replaceAll("^error: ", ""));
+                + "needs a zoo model or an hf_config; found a network file\n",
+                r.err().replace("tessera: ", "").replaceAll("^error: ", ""));
         assertFalse(Files.exists(best));
         Run stages = run("search", net.toString(), "--max-stages", "0");
         assertEquals(2, stages.code());

@@ -65,6 +65,8 @@ public final class StrategyPlans {
         Network net;
         if (file.network() instanceof NetworkRef.Zoo z) {
             net = Zoo.build(z.name(), z.args());
+        } else if (file.network() instanceof NetworkRef.HfConfig hf) {
+            net = Zoo.fromHfConfig(file.resolve(hf.path()), hf.args());
         } else {
             Path p = file.resolve(((NetworkRef.File) file.network()).path());
             net = NetworkJson.read(p);

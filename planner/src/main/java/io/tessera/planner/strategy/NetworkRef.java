@@ -7,10 +7,12 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The network a strategy file plans: a built-in zoo model with its arguments ({@code {"zoo": "gpt", "args": {..}}})
- * or a network JSON file ({@code {"file": "nets/net.json"}}, relative to the strategy file's directory).
+ * The network a strategy file plans: a built-in zoo model with its arguments ({@code {"zoo": "gpt", "args": {..}}}),
+ * a network JSON file ({@code {"file": "nets/net.json"}}, relative to the strategy file's directory) or a Hugging Face
+ * {@code config.json} with overriding arguments ({@code {"hf_config": "models/llama-3-8b.json", "args": {..}}},
+ * relative to the strategy file's directory).
  */
-public sealed interface NetworkRef permits NetworkRef.Zoo, NetworkRef.File {
+public sealed interface NetworkRef permits NetworkRef.Zoo, NetworkRef.File, NetworkRef.HfConfig {
 
     /** A zoo model: {@code {"zoo": "gpt", "args": {"layers": 2}}}. */
     static Zoo zoo(String name, Map<String, ?> args) {
@@ -20,6 +22,33 @@ public sealed interface NetworkRef permits NetworkRef.Zoo, NetworkRef.File {
     /** A network file: {@code {"file": "nets/net.json"}}. */
     static File file(String path) {
         return new File(path);
+    }
+
+    /** A Hugging Face config: {@code {"hf_config": "models/llama-3-8b.json", "args": {"seq": 8192}}}. */
+    static HfConfig hfConfig(String path, Map<String, ?> args) {
+        return new HfConfig(path, args == null ? Map.of() : new LinkedHashMap<>(args));
+    }
+
+    /**
+     * The same network with argument {@code key} set to {@code value} (a zoo model or a Hugging Face config), e.g. a
+     * different batch size.
+     *
+     * @throws IllegalArgumentException for a network file, which takes no arguments
+     */
+    default NetworkRef withArg(String key, Object value) {
+        Map<String, Object> args;
+        if (this instanceof Zoo z) {
+            args = new LinkedHashMap<>(z.args());
+            args.put(key, value);
+            return new Zoo(z.name(), args);
+        }
+        if (this instanceof HfConfig h) {
+            args = new LinkedHashMap<>(h.args());
+            args.put(key, value);
+            return new HfConfig(h.path(), args);
+        }
+        throw new IllegalArgumentException("network: found the network file '" + ((File) this).path() + "'; argument '"
+                + key + "' needs a zoo model or an hf_config network (a network file has fixed shapes)");
     }
 
     /**
@@ -42,7 +71,7 @@ public sealed interface NetworkRef permits NetworkRef.Zoo, NetworkRef.File {
             args = args == null ? Map.of() : copyMap(args, "network.args");
         }
 
-        private static Map<String, Object> copyMap(Map<String, ?> m, String path) {
+        static Map<String, Object> copyMap(Map<String, ?> m, String path) {
             Map<String, Object> out = new LinkedHashMap<>();
             for (Map.Entry<String, ?> e : m.entrySet()) {
                 if (e.getKey() == null) {
@@ -107,6 +136,28 @@ public sealed interface NetworkRef permits NetworkRef.Zoo, NetworkRef.File {
                 throw new IllegalArgumentException("network.file: found " + (path == null ? "null" : "'" + path + "'")
                         + "; expected the path of a network JSON file, e.g. \"nets/mlp.json\"");
             }
+        }
+    }
+
+    /**
+     * A Hugging Face {@code config.json} ({@code model_type} llama, mistral or qwen2) built by the zoo's
+     * {@code fromHfConfig}, with arguments overriding some of its values ({@code seq}, {@code batch}, {@code layers},
+     * {@code dtype}, {@code fused_attention}, {@code load_balance}; the zoo checks them). Argument values as
+     * {@link Zoo}'s.
+     *
+     * @param path the config's path as written: relative paths resolve against the strategy file's directory
+     *             ({@link StrategyFile#resolve})
+     * @param args the arguments by name, in file order; empty for the config's own values
+     */
+    record HfConfig(String path, Map<String, Object> args) implements NetworkRef {
+
+        /** Validates the path and deep-copies the arguments. */
+        public HfConfig {
+            if (path == null || path.isBlank()) {
+                throw new IllegalArgumentException("network.hf_config: found " + (path == null ? "null" : "'" + path
+                        + "'") + "; expected the path of a Hugging Face config.json, e.g. \"models/llama-3-8b.json\"");
+            }
+            args = args == null ? Map.of() : Zoo.copyMap(args, "network.args");
         }
     }
 }

@@ -178,7 +178,7 @@ public record StrategyFile(NetworkRef network, Devices devices, ParallelSettings
         return p.isAbsolute() ? p.normalize() : baseDir.resolve(p).normalize();
     }
 
-    /** The network file, resolved; empty for a zoo network. */
+    /** The network file, resolved; empty for a zoo network or a Hugging Face config. */
     public Optional<Path> networkFile() {
         return network instanceof NetworkRef.File f ? Optional.of(resolve(f.path())) : Optional.empty();
     }

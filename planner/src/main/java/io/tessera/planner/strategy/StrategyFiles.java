@@ -30,7 +30,7 @@ public final class StrategyFiles {
         Map<String, List<String>> k = new LinkedHashMap<>();
         k.put("", List.of("network", "devices", "cluster", "parallel", "parallelism", "operators", "parameters",
                 "stages"));
-        k.put("network", List.of("zoo", "args", "file"));
+        k.put("network", List.of("zoo", "args", "file", "hf_config"));
         k.put("devices", List.of("dev_matrix"));
         k.put("parallel", List.of("parallel_mode", "search_mode", "enable_parallel_optimizer",
                 "parallel_optimizer_config", "comm_fusion", "dataset_strategy", "gradients_mean", "pipeline_stages",
@@ -163,19 +163,25 @@ public final class StrategyFiles {
 
     private static NetworkRef network(JsonNode n, String path) {
         ObjectNode o = Json.object(n, path, KEYS.get("network"), NONE);
-        if (o.has("zoo") == o.has("file")) {
-            throw Json.error(path, (o.has("zoo") ? "found both 'zoo' and 'file'" : "found neither 'zoo' nor 'file'")
-                    + "; expected exactly one: {\"zoo\": \"gpt\", \"args\": {..}} or {\"file\": \"net.json\"}");
+        List<String> kinds = new ArrayList<>();
+        for (String k : List.of("zoo", "file", "hf_config")) {
+            if (o.has(k)) {
+                kinds.add("'" + k + "'");
+            }
+        }
+        if (kinds.size() != 1) {
+            throw Json.error(path, (kinds.isEmpty() ? "found none of 'zoo', 'file' and 'hf_config'"
+                    : "found " + (kinds.size() == 2 ? "both " : "") + String.join(" and ", kinds)) + "; expected exactly one: {\"zoo\": \"gpt\", \"args\": {..}}, "
+                    + "{\"file\": \"net.json\"} or {\"hf_config\": \"models/llama-3-8b.json\", \"args\": {..}}");
         }
         if (o.has("file")) {
             if (o.has("args")) {
                 throw Json.error(Json.child(path, "args"), "found args with a network file; expected args only with "
-                        + "'zoo' (put the values in the network file instead)");
+                        + "'zoo' or 'hf_config' (put the values in the network file instead)");
             }
             return NetworkRef.file(Json.string(o.get("file"), Json.child(path, "file"),
                     "the path of a network JSON file, e.g. \"nets/mlp.json\""));
         }
-        String name = Json.string(o.get("zoo"), Json.child(path, "zoo"), "the name of a zoo model, e.g. \"gpt\"");
         Map<String, Object> args = new LinkedHashMap<>();
         if (o.has("args")) {
             String argsPath = Json.child(path, "args");
@@ -185,6 +191,11 @@ public final class StrategyFiles {
                 args.put(e.getKey(), argValue(e.getValue(), Json.child(argsPath, e.getKey())));
             }
         }
+        if (o.has("hf_config")) {
+            return NetworkRef.hfConfig(Json.string(o.get("hf_config"), Json.child(path, "hf_config"),
+                    "the path of a Hugging Face config.json, e.g. \"models/llama-3-8b.json\""), args);
+        }
+        String name = Json.string(o.get("zoo"), Json.child(path, "zoo"), "the name of a zoo model, e.g. \"gpt\"");
         return NetworkRef.zoo(name, args);
     }
 
@@ -511,6 +522,11 @@ public final class StrategyFiles {
             }
         } else if (ref instanceof NetworkRef.File file) {
             net.put("file", file.path());
+        } else if (ref instanceof NetworkRef.HfConfig hf) {
+            net.put("hf_config", hf.path());
+            if (!hf.args().isEmpty()) {
+                net.set("args", argTree(hf.args()));
+            }
         }
         Devices d = f.devices();
         if (d instanceof Devices.Matrix m) {

@@ -23,6 +23,7 @@ import io.tessera.planner.op.SoftmaxCrossEntropyWithLogits;
 import io.tessera.planner.op.TensorType;
 import io.tessera.planner.op.Transpose;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -32,14 +33,15 @@ import java.util.Map;
 
 /**
  * The built-in model zoo: parameterised forward networks with a loss, hierarchical names, as MindSpore cells would
- * name them. Models: {@code mlp}, {@code gpt}, {@code resnet} (see {@link #mlp}, {@link #gpt}, {@link #resnet} for
- * the graphs and their op and parameter names). Weights are initialised "normal", biases and LayerNorm betas
- * "zeros", scales and gammas "ones".
+ * name them. Models: {@code mlp}, {@code gpt}, {@code resnet}, {@code llama} (see {@link #mlp}, {@link #gpt},
+ * {@link #resnet}, {@link #llama} for the graphs and their op and parameter names). Weights are initialised "normal",
+ * biases and LayerNorm betas "zeros", scales and gammas "ones". {@link #fromHfConfig} builds a network from a Hugging
+ * Face {@code config.json}.
  */
 public final class Zoo {
 
     /** The model names accepted by {@link #build}. */
-    public static final List<String> MODELS = List.of("mlp", "gpt", "resnet");
+    public static final List<String> MODELS = List.of("mlp", "gpt", "resnet", "llama");
 
     private Zoo() {
     }
@@ -76,6 +78,25 @@ public final class Zoo {
                 d.put("fused_attention", g.fusedAttention());
                 d.put("fp8", g.fp8());
                 break;
+            case "llama":
+                LlamaConfig l = LlamaConfig.defaults();
+                d.put("layers", l.layers());
+                d.put("hidden", l.hidden());
+                d.put("heads", l.heads());
+                d.put("kv_heads", l.kvHeads());
+                d.put("ffn", l.ffn());
+                d.put("seq", l.seq());
+                d.put("vocab", l.vocab());
+                d.put("batch", l.batch());
+                d.put("dtype", "float32");
+                d.put("rms_eps", l.rmsEps());
+                d.put("rope_theta", l.ropeTheta());
+                d.put("rope_scaling", null);
+                d.put("tied_embeddings", l.tiedEmbeddings());
+                d.put("attention_bias", l.attentionBias());
+                d.put("fused_attention", l.fusedAttention());
+                d.put("load_balance", l.loadBalance());
+                break;
             default:
                 ResNetConfig r = ResNetConfig.defaults();
                 d.put("batch", r.batch());
@@ -97,7 +118,9 @@ public final class Zoo {
      * {@code causal_mask}, {@code tied_embeddings}, {@code fused_attention}, {@code fp8} a {@link Boolean} or "true" /
      * "false",
      * {@code dropout} a
-     * {@link Number} or decimal string in [0, 1) (see {@link GptConfig} for their meaning; all off by default).
+     * {@link Number} or decimal string in [0, 1) (see {@link GptConfig} for their meaning; all off by default);
+     * llama's {@code rms_eps} and {@code rope_theta} a positive {@link Number} or decimal string, {@code rope_scaling}
+     * a map as Hugging Face's Llama 3 {@code rope_scaling} (see {@link LlamaConfig}).
      *
      * @throws IllegalArgumentException for an unknown model (listing the valid ones), an unknown argument (listing
      *                                  the valid ones with their defaults) or an invalid value
@@ -111,6 +134,8 @@ public final class Zoo {
                         a.dtype()));
             case "gpt":
                 return gpt(gptConfig(a));
+            case "llama":
+                return llama(llamaConfig(a));
             default: {
                 ResNetConfig d = ResNetConfig.defaults();
                 return resnet(new ResNetConfig(a.positive("batch", d.batch()), a.positive("channels", d.channels()),
@@ -142,6 +167,48 @@ public final class Zoo {
                 a.bool("fp8", d.fp8()));
     }
 
+    private static LlamaConfig llamaConfig(Args a) {
+        LlamaConfig d = LlamaConfig.defaults();
+        return new LlamaConfig(a.positive("layers", d.layers()), a.positive("hidden", d.hidden()),
+                a.positive("heads", d.heads()), a.positive("kv_heads", d.kvHeads()), a.positive("ffn", d.ffn()),
+                a.positive("seq", d.seq()), a.positive("vocab", d.vocab()), a.positive("batch", d.batch()), a.dtype(),
+                a.positiveReal("rms_eps", d.rmsEps()), a.positiveReal("rope_theta", d.ropeTheta()),
+                HfConfig.ropeScaling(a.raw("rope_scaling"), "zoo model 'llama': argument 'rope_scaling'"),
+                a.bool("tied_embeddings", d.tiedEmbeddings()), a.bool("attention_bias", d.attentionBias()),
+                a.bool("fused_attention", d.fusedAttention()), a.positive("load_balance", d.loadBalance()));
+    }
+
+    /**
+     * The network of a Hugging Face {@code config.json} with {@code args} overriding some of its values (null or
+     * empty: none). Supported {@code model_type}s: {@code llama}, {@code mistral}, {@code qwen2} (the zoo
+     * {@link #llama}, from {@link #hfConfig}). Arguments: {@code seq} (default {@code min(max_position_embeddings,
+     * 4096)}), {@code batch} (default 1), {@code layers} (default {@code num_hidden_layers}), {@code dtype} (default
+     * {@code torch_dtype}, else float32), {@code fused_attention} (default true), {@code load_balance} (default 1).
+     *
+     * @throws IllegalArgumentException one line naming the file and the key: an unreadable file, an unsupported
+     *                                  {@code model_type} (listing the supported ones), a missing or invalid key,
+     *                                  heads not dividing the width or KV heads not dividing the heads, an unknown
+     *                                  argument (listing the valid ones)
+     */
+    public static Network fromHfConfig(Path configJson, Map<String, ?> args) {
+        return HfConfig.read(configJson).network(args);
+    }
+
+    /**
+     * The {@link LlamaConfig} of a Hugging Face {@code config.json} of {@code model_type} {@code llama},
+     * {@code mistral} or {@code qwen2} with {@code args} applied, as {@link #fromHfConfig} reads it. Keys read:
+     * {@code hidden_size}, {@code num_hidden_layers}, {@code num_attention_heads}, {@code intermediate_size},
+     * {@code vocab_size} (required); {@code num_key_value_heads} (default {@code num_attention_heads}),
+     * {@code rms_norm_eps} (1e-6), {@code rope_theta} (10000), {@code rope_scaling} (Llama 3's or none),
+     * {@code tie_word_embeddings} (false), {@code max_position_embeddings}, {@code torch_dtype}; qwen2 adds q, k and
+     * v biases.
+     *
+     * @throws IllegalArgumentException as {@link #fromHfConfig}
+     */
+    public static LlamaConfig hfConfig(Path configJson, Map<String, ?> args) {
+        return HfConfig.read(configJson).llama(args);
+    }
+
     private static String checkModel(String model) {
         String m = model == null ? "" : model.trim().toLowerCase(Locale.ROOT);
         if (!MODELS.contains(m)) {
@@ -149,6 +216,34 @@ public final class Zoo {
                     + String.join(", ", MODELS));
         }
         return m;
+    }
+
+    /**
+     * The Llama-family decoder (Llama 2/3, Mistral, Qwen2), with Hugging Face's parameter names and [out, in] weight
+     * shapes; every linear layer is MatMul(transpose_b). Inputs {@code input_ids} (Int32 {@code [batch, seq]}) and the
+     * one-hot {@code labels [batch*seq, vocab]}. Gather(0) {@code model.embed_tokens} of
+     * {@code model.embed_tokens.weight [vocab, hidden]}; Reshape {@code model.embed_flatten} to
+     * {@code [batch*seq, hidden]}. Per layer under {@code L = model.layers.i}: RMSNorm {@code L.input_layernorm}
+     * ({@code L.input_layernorm.weight [hidden]}, "ones"); for q (heads {@code H}) and k, v (heads {@code K}, the KV
+     * heads), with {@code hd = hidden / H}: MatMul {@code L.self_attn.q_proj} ({@code L.self_attn.q_proj.weight
+     * [H*hd, hidden]}; k and v {@code [K*hd, hidden]}), with attention biases BiasAdd {@code L.self_attn.q_proj_bias}
+     * ({@code L.self_attn.q_proj.bias}, "zeros"), Reshape {@code q_split} to {@code [batch, seq, H, hd]}, Transpose
+     * {@code q_heads} (0, 2, 1, 3), and for q and k RotaryPositionEmbedding {@code q_rope} / {@code k_rope}
+     * ({@code rope_theta}, {@code rope_scaling}). Fused attention: FlashAttentionScore {@code L.self_attn.attention}
+     * (causal, keep_prob 1; grouped-query when {@code K < H}) of q_rope, k_rope, v_heads, output 0. Unfused (only
+     * {@code K == H}): BatchMatMul {@code scores} (transpose_b), Mul {@code scale_mul} by the non-trainable
+     * {@code L.self_attn.scale [1]} (1/sqrt(hd)), CausalMask {@code causal_mask}, Softmax {@code softmax} (-1),
+     * BatchMatMul {@code context}. Then Transpose {@code L.self_attn.merge_heads}, Reshape {@code flatten} to
+     * {@code [batch*seq, H*hd]}, MatMul {@code o_proj} ({@code L.self_attn.o_proj.weight [hidden, H*hd]}); Add
+     * {@code L.residual1}; RMSNorm {@code L.post_attention_layernorm}; MatMul {@code L.mlp.gate_proj} and
+     * {@code L.mlp.up_proj} ({@code [ffn, hidden]} weights), SiLU {@code L.mlp.act} of the gate, Mul {@code L.mlp.mul}
+     * (act, up), MatMul {@code L.mlp.down_proj} ({@code [hidden, ffn]}); Add {@code L.residual2}. Then RMSNorm
+     * {@code model.norm} ({@code model.norm.weight}), MatMul {@code lm_head} by {@code lm_head.weight [vocab, hidden]}
+     * (or, tied, by {@code model.embed_tokens.weight}), SoftmaxCrossEntropyWithLogits {@code loss_fn}, ReduceMean
+     * {@code loss}. Every RMSNorm has eps {@code rms_eps}.
+     */
+    public static Network llama(LlamaConfig c) {
+        return LlamaNetwork.build(c);
     }
 
     /**
@@ -382,33 +477,76 @@ public final class Zoo {
     }
 
     /** SoftmaxCrossEntropyWithLogits {@code loss_fn}, ReduceMean {@code loss} over all dims; sets the loss. */
-    private static Network.Builder lossHead(Network.Builder b, String logits, String labels) {
+    static Network.Builder lossHead(Network.Builder b, String logits, String labels) {
         String l = b.op("loss_fn", new SoftmaxCrossEntropyWithLogits(), logits, labels);
         l = b.op("loss", Reduce.mean(false), l);
         return b.loss(l);
     }
 
     /** Reads the arguments of one model, rejecting unknown keys. */
-    private static final class Args {
-        private final String model;
+    static final class Args {
+        private final String who;
         private final Map<String, ?> args;
 
         Args(String model, Map<String, ?> args, Map<String, Object> defaults) {
-            this.model = model;
+            this(args, defaults, "zoo model '" + model + "'");
+        }
+
+        private Args(Map<String, ?> args, Map<String, Object> defaults, String who) {
+            this.who = who;
             this.args = args;
             for (String k : args.keySet()) {
                 if (!defaults.containsKey(k)) {
                     List<String> valid = new ArrayList<>();
                     defaults.forEach((key, v) -> valid.add(key + "=" + v));
-                    throw new IllegalArgumentException("zoo model '" + model + "': unknown argument '" + k
+                    throw new IllegalArgumentException(who + ": unknown argument '" + k
                             + "'; valid arguments (with defaults): " + String.join(", ", valid));
                 }
             }
         }
 
         private IllegalArgumentException bad(String key, Object v, String expected) {
-            return new IllegalArgumentException("zoo model '" + model + "': argument '" + key + "' is " + show(v)
+            return new IllegalArgumentException(who + ": argument '" + key + "' is " + show(v)
                     + "; expected " + expected);
+        }
+
+        /** Arguments read for {@code who} (the message prefix, e.g. {@code "hf_config f.json"}). */
+        static Args labelled(String who, Map<String, ?> args, Map<String, Object> defaults) {
+            return new Args(args, defaults, who);
+        }
+
+        /** Whether {@code key} is given (not null). */
+        boolean has(String key) {
+            return args.get(key) != null;
+        }
+
+        /** The value of {@code key} as given, or null. */
+        Object raw(String key) {
+            return args.get(key);
+        }
+
+        /** A positive finite number: any {@link Number} or a decimal string; absent: {@code def}. */
+        double positiveReal(String key, double def) {
+            Object v = args.get(key);
+            if (v == null) {
+                return def;
+            }
+            double x;
+            if (v instanceof Number n) {
+                x = n.doubleValue();
+            } else if (v instanceof String str) {
+                try {
+                    x = Double.parseDouble(str.trim());
+                } catch (NumberFormatException e) {
+                    throw bad(key, v, "a positive number such as 1e-5");
+                }
+            } else {
+                throw bad(key, v, "a positive number such as 1e-5");
+            }
+            if (!(x > 0) || Double.isInfinite(x)) {
+                throw bad(key, v, "a positive finite number such as 1e-5");
+            }
+            return x;
         }
 
         private static String show(Object v) {
@@ -534,8 +672,7 @@ public final class Zoo {
             try {
                 d = DType.parse(s);
             } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("zoo model '" + model + "': argument 'dtype': " + e.getMessage(),
-                        e);
+                throw new IllegalArgumentException(who + ": argument 'dtype': " + e.getMessage(), e);
             }
             if (!d.isFloating()) {
                 throw bad("dtype", v, "a floating dtype such as float32, float16 or bfloat16");

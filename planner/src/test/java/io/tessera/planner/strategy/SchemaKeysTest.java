@@ -127,7 +127,8 @@ class SchemaKeysTest {
     @Test
     void theExamplesUseEveryKeyTheParserAccepts() throws IOException {
         Map<String, Set<String>> used = new TreeMap<>();
-        for (String name : List.of("full.json", "network-file.json", "parallelism.json", "zero3.json")) {
+        for (String name : List.of("full.json", "network-file.json", "parallelism.json", "zero3.json",
+                "hf-config.json")) {
             collect(MAPPER.readTree(StrategyFilesTest.resource(name).toFile()), "", used);
         }
         Map<String, Set<String>> fromParser = new TreeMap<>();

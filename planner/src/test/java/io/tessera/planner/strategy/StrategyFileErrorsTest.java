@@ -58,8 +58,14 @@ class StrategyFileErrorsTest {
                 Arguments.of("{'network': {'zoo': 'mlp'}, 'devices': 8} {}", "strategy file: malformed JSON"),
                 Arguments.of("{'network': {'zoo': 'mlp', 'file': 'n.json'}, 'devices': 8}",
                         "network: found both 'zoo' and 'file'; expected exactly one: {\"zoo\": \"gpt\", \"args\": "
-                                + "{..}} or {\"file\": \"net.json\"}"),
-                Arguments.of("{'network': {}, 'devices': 8}", "network: found neither 'zoo' nor 'file'"),
+                                + "{..}}, {\"file\": \"net.json\"} or {\"hf_config\": \"models/llama-3-8b.json\", "
+                                + "\"args\": {..}}"),
+                Arguments.of("{'network': {'hf_config': 'c.json', 'file': 'n.json'}, 'devices': 8}",
+                        "network: found both 'file' and 'hf_config'; expected exactly one"),
+                Arguments.of("{'network': {'hf_config': ''}, 'devices': 8}",
+                        "network.hf_config: found the string \"\"; expected the path of a Hugging Face config.json"),
+                Arguments.of("{'network': {}, 'devices': 8}",
+                        "network: found none of 'zoo', 'file' and 'hf_config'"),
                 Arguments.of("{'network': {'arg': {}}, 'devices': 8}",
                         "network: unknown key 'arg'; valid keys are zoo, args, file"),
                 Arguments.of("{'network': 'gpt', 'devices': 8}",

@@ -188,7 +188,7 @@ class ZooTest {
     @Test
     void unknownModelsAndArgumentsListTheValidOnes() {
         String model = assertThrows(IllegalArgumentException.class, () -> Zoo.build("bert", Map.of())).getMessage();
-        assertEquals("zoo: unknown model 'bert'; expected one of mlp, gpt, resnet", model);
+        assertEquals("zoo: unknown model 'bert'; expected one of mlp, gpt, resnet, llama", model);
         String arg = assertThrows(IllegalArgumentException.class,
                 () -> Zoo.build("gpt", Map.of("hiden", 32))).getMessage();
         assertEquals("zoo model 'gpt': unknown argument 'hiden'; valid arguments (with defaults): layers=2, hidden=64,"
