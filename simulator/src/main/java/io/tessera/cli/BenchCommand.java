@@ -11,7 +11,8 @@ import java.util.concurrent.Callable;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks.",
         subcommands = {BenchLayoutCommand.class, BenchInitCommand.class, BenchPlanCommand.class,
-                BenchSimulateCommand.class, BenchTimelineCommand.class, BenchSearchCommand.class})
+                BenchSimulateCommand.class, BenchTimelineCommand.class, BenchSearchCommand.class,
+                BenchLlamaCommand.class})
 public final class BenchCommand implements Callable<Integer> {
 
     @Spec

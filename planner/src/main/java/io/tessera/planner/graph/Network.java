@@ -132,22 +132,51 @@ public final class Network {
     }
 
     /**
-     * The layer {@code i} of an operator named {@code layers.<i>.<rest>} (how the zoo's transformers name their
-     * layers), else -1.
+     * The scopes under which transformers number their layers: the zoo's {@code layers.<i>.}, Hugging Face Llama's
+     * {@code model.layers.<i>.} and GPT-2's {@code transformer.h.<i>.}.
+     */
+    public static final List<String> LAYER_SCOPES = List.of("layers.", "model.layers.", "transformer.h.");
+
+    /**
+     * The layer {@code i} of an operator or parameter named {@code <scope><i>.<rest>} for one of the
+     * {@link #LAYER_SCOPES} (how the zoo's and Hugging Face's transformers name their layers), else -1.
      */
     public static int layerIndex(String op) {
-        if (!op.startsWith("layers.")) {
-            return -1;
+        for (String scope : LAYER_SCOPES) {
+            if (op.startsWith(scope)) {
+                int start = scope.length();
+                int dot = op.indexOf('.', start);
+                if (dot <= start) {
+                    return -1;
+                }
+                int v = 0;
+                for (int i = start; i < dot; i++) {
+                    char ch = op.charAt(i);
+                    if (ch < '0' || ch > '9' || v > 100_000_000) {
+                        return -1;
+                    }
+                    v = v * 10 + (ch - '0');
+                }
+                return v;
+            }
         }
-        int dot = op.indexOf('.', 7);
-        if (dot < 0) {
-            return -1;
+        return -1;
+    }
+
+    /**
+     * The layer prefix {@code <scope><i>.} of a name inside a layer ({@link #layerIndex} {@code >= 0}), e.g.
+     * {@code "model.layers.3."}; null outside the layers.
+     */
+    public static String layerPrefix(String name) {
+        if (layerIndex(name) < 0) {
+            return null;
         }
-        try {
-            return Integer.parseInt(op.substring(7, dot));
-        } catch (NumberFormatException e) {
-            return -1;
+        for (String scope : LAYER_SCOPES) {
+            if (name.startsWith(scope)) {
+                return name.substring(0, name.indexOf('.', scope.length()) + 1);
+            }
         }
+        return null;
     }
 
     /** The network's name. */

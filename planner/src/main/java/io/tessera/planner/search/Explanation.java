@@ -69,11 +69,14 @@ final class Explanation {
         return sb.toString();
     }
 
-    /** Strategies by operator, layers with the same strategy printed once as {@code layers.*.name}. */
+    /** Strategies by operator, layers with the same strategy printed once as {@code layers.*.name} ({@code model.layers.*.name}, ...). */
     private Map<String, String> groupStrategies(PlanConfig config) {
         Map<String, List<String>> byPattern = new LinkedHashMap<>();
         for (Node node : nodes) {
-            String pattern = node.name().replaceAll("^layers\\.\\d+\\.", "layers.*.");
+            String prefix = Network.layerPrefix(node.name());
+            String pattern = prefix == null ? node.name()
+                    : prefix.substring(0, prefix.lastIndexOf('.', prefix.length() - 2) + 1) + "*."
+                    + node.name().substring(prefix.length());
             byPattern.computeIfAbsent(pattern, k -> new ArrayList<>()).add(node.name());
         }
         Map<String, String> out = new LinkedHashMap<>();

@@ -18,7 +18,7 @@ import java.util.stream.Collectors;
  * @param virtualPipeline      {@code virtual_pipeline}: model chunks per pipeline stage of the interleaved 1F1B
  *                             schedule, {@code >= 1}, above 1 only with {@code pipeline > 1}; default 1
  * @param data                 {@code data}: data-parallel degree, {@code >= 1}; 0 means omitted: then
- *                             {@code devices / (tensor * pipeline)} ({@link #dataFor})
+ *                             {@code devices / (tensor * context * pipeline)} ({@link #dataFor})
  * @param microBatchSize       {@code micro_batch_size}: sequences per micro-batch per data-parallel replica,
  *                             {@code >= 1}; default 1
  * @param globalBatchSize      {@code global_batch_size}: sequences per training step over all replicas, a multiple
@@ -44,11 +44,19 @@ import java.util.stream.Collectors;
  *                             AllGather may start (FSDP's forward / backward prefetch of the next unit with
  *                             {@code limit_all_gathers}, DeepSpeed's prefetch bucket), {@code >= 0}; -1 means omitted:
  *                             {@link #DEFAULT_PREFETCH_LAYERS} ({@link #prefetch()}); given only with zero_stage 3
+ * @param context              {@code context}: context-parallel degree, {@code >= 1}; default 1. The sequence is split
+ *                             over {@code context} devices everywhere (a micro-batch's tokens), and attention gathers
+ *                             or passes the keys and values ({@code contextImpl}); the degrees' product
+ *                             {@code tensor x context x pipeline x data} is the device count (Megatron's order: tensor
+ *                             fastest, then context, then data, then pipeline)
+ * @param contextImpl          {@code context_impl}: how attention sees the whole sequence under context
+ *                             parallelism; null means omitted ({@link ContextImpl#ALL_GATHER}, {@link #contextForm()});
+ *                             given only with {@code context > 1}
  */
 public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, int virtualPipeline, int data,
                           int microBatchSize, int globalBatchSize, Recompute recompute, boolean distributedOptimizer,
                           boolean overlapGradReduce, boolean tpCommOverlap, Precision precision, int zeroStage,
-                          int prefetchLayers) {
+                          int prefetchLayers, int context, ContextImpl contextImpl) {
 
     /** ZeRO-3's weight AllGathers may start this many layers ahead when {@code prefetch_layers} is omitted. */
     public static final int DEFAULT_PREFETCH_LAYERS = 1;
@@ -75,6 +83,35 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
         /** The valid names, comma separated. */
         public static String validNames() {
             return Arrays.stream(values()).map(Recompute::jsonName).collect(Collectors.joining(", "));
+        }
+    }
+
+    /** How attention sees the whole sequence under context parallelism ({@code context_impl}). */
+    public enum ContextImpl {
+        /**
+         * {@code all_gather}: each rank AllGathers the keys and values of the whole sequence before its attention and
+         * ReduceScatters their gradients after it (Llama 3's context parallelism).
+         */
+        ALL_GATHER,
+        /**
+         * {@code ring}: the key/value blocks pass around the context-parallel ring, each step overlapping the attention
+         * of the block in hand (ring attention; Megatron-Core / Transformer Engine's {@code p2p} form).
+         */
+        RING;
+
+        /** The name in strategy files: {@code all_gather} or {@code ring}. */
+        public String jsonName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        /** The form named {@code name} exactly; empty for any other text. */
+        public static Optional<ContextImpl> of(String name) {
+            return Arrays.stream(values()).filter(p -> p.jsonName().equals(name)).findFirst();
+        }
+
+        /** The valid names, comma separated. */
+        public static String validNames() {
+            return Arrays.stream(values()).map(ContextImpl::jsonName).collect(Collectors.joining(", "));
         }
     }
 
@@ -141,6 +178,12 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
             throw new IllegalArgumentException("parallelism.prefetch_layers: found " + prefetchLayers
                     + "; expected a number of layers >= 0 (default " + DEFAULT_PREFETCH_LAYERS + ")");
         }
+        positive("context", context, "a context-parallel degree >= 1 (default 1)");
+        if (contextImpl != null && context == 1) {
+            throw new IllegalArgumentException("parallelism.context_impl: found " + contextImpl.jsonName()
+                    + " with context 1; expected it only with context > 1 (it chooses how attention sees the sequence "
+                    + "split over the context-parallel devices): set context or remove context_impl");
+        }
         if (prefetchLayers >= 0 && zeroStage != 3) {
             throw new IllegalArgumentException("parallelism.prefetch_layers: found " + prefetchLayers
                     + " with zero_stage " + zeroStage + "; expected it only with zero_stage 3 (it limits how early ZeRO-3's weight "
@@ -154,6 +197,20 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
                        boolean overlapGradReduce, boolean tpCommOverlap, Precision precision) {
         this(tensor, sequenceParallel, pipeline, virtualPipeline, data, microBatchSize, globalBatchSize, recompute,
                 distributedOptimizer, overlapGradReduce, tpCommOverlap, precision, 0, -1);
+    }
+
+    /** The section before {@code context}: context 1, context_impl omitted. */
+    public Parallelism(int tensor, boolean sequenceParallel, int pipeline, int virtualPipeline, int data,
+                       int microBatchSize, int globalBatchSize, Recompute recompute, boolean distributedOptimizer,
+                       boolean overlapGradReduce, boolean tpCommOverlap, Precision precision, int zeroStage,
+                       int prefetchLayers) {
+        this(tensor, sequenceParallel, pipeline, virtualPipeline, data, microBatchSize, globalBatchSize, recompute,
+                distributedOptimizer, overlapGradReduce, tpCommOverlap, precision, zeroStage, prefetchLayers, 1, null);
+    }
+
+    /** {@code context_impl}, or {@link ContextImpl#ALL_GATHER} when omitted. */
+    public ContextImpl contextForm() {
+        return contextImpl == null ? ContextImpl.ALL_GATHER : contextImpl;
     }
 
     /** {@code prefetch_layers}, or {@link #DEFAULT_PREFETCH_LAYERS} when omitted. */
@@ -182,7 +239,7 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
                 .virtualPipeline(virtualPipeline).data(data).microBatchSize(microBatchSize)
                 .globalBatchSize(globalBatchSize).recompute(recompute).distributedOptimizer(distributedOptimizer)
                 .overlapGradReduce(overlapGradReduce).tpCommOverlap(tpCommOverlap).precision(precision)
-                .zeroStage(zeroStage).prefetchLayers(prefetchLayers);
+                .zeroStage(zeroStage).prefetchLayers(prefetchLayers).context(context).contextImpl(contextImpl);
     }
 
     /** The precision, empty when omitted (the network's dtype is kept). */
@@ -192,25 +249,28 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
 
     /**
      * The data-parallel degree on {@code devices} devices: {@code data} when given, else
-     * {@code devices / (tensor * pipeline)}.
+     * {@code devices / (tensor * context * pipeline)}.
      *
      * @throws IllegalArgumentException when the degrees' product is not {@code devices}, naming the product
      */
     public int dataFor(int devices) {
-        long tp = (long) tensor * pipeline;
+        long tp = (long) tensor * context * pipeline;
+        String degrees = "tensor " + tensor + (context > 1 ? " x context " + context : "") + " x pipeline " + pipeline;
         if (data == 0) {
             if (devices % tp != 0) {
-                throw new IllegalArgumentException("parallelism: devices " + devices + " is not a multiple of tensor "
-                        + tensor + " x pipeline " + pipeline + " = " + tp + "; choose tensor and pipeline whose "
-                        + "product divides the device count (data = devices / (tensor x pipeline))");
+                throw new IllegalArgumentException("parallelism: devices " + devices + " is not a multiple of "
+                        + degrees + " = " + tp + "; choose " + (context > 1 ? "degrees" : "tensor and pipeline")
+                        + " whose product divides the device count (data = "
+                        + "devices / (" + (context > 1 ? "tensor x context" : "tensor") + " x pipeline))");
             }
             return (int) (devices / tp);
         }
         long product = tp * data;
         if (product != devices) {
-            throw new IllegalArgumentException("parallelism: tensor " + tensor + " x pipeline " + pipeline + " x data "
-                    + data + " = " + product + " but devices is " + devices + "; choose degrees whose product is the "
-                    + "device count, or omit data (then data = devices / (tensor x pipeline))");
+            throw new IllegalArgumentException("parallelism: " + degrees + " x data " + data + " = " + product
+                    + " but devices is " + devices + "; choose degrees whose product is the device count, or omit "
+                    + "data (then data = devices / (" + (context > 1 ? "tensor x context" : "tensor")
+                    + " x pipeline))");
         }
         return data;
     }
@@ -272,6 +332,8 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
         private Precision precision;
         private int zeroStage;
         private int prefetchLayers = -1;
+        private int context = 1;
+        private ContextImpl contextImpl;
 
         private Builder() {
         }
@@ -360,6 +422,18 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
             return this;
         }
 
+        /** Sets {@code context} (the context-parallel degree, {@code >= 1}). */
+        public Builder context(int v) {
+            context = v;
+            return this;
+        }
+
+        /** Sets {@code context_impl} (null: omitted, all_gather). */
+        public Builder contextImpl(ContextImpl v) {
+            contextImpl = v;
+            return this;
+        }
+
         /**
          * The section.
          *
@@ -368,7 +442,7 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
         public Parallelism build() {
             return new Parallelism(tensor, sequenceParallel, pipeline, virtualPipeline, data, microBatchSize,
                     globalBatchSize, recompute, distributedOptimizer, overlapGradReduce, tpCommOverlap,
-                    precision, zeroStage, prefetchLayers);
+                    precision, zeroStage, prefetchLayers, context, contextImpl);
         }
     }
 }

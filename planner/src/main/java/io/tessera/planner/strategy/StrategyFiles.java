@@ -44,7 +44,7 @@ public final class StrategyFiles {
         k.put("parallel.strategy_ckpt_config", List.of("load_file", "save_file"));
         k.put("parallelism", List.of("tensor", "sequence_parallel", "pipeline", "virtual_pipeline", "data",
                 "micro_batch_size", "global_batch_size", "recompute", "distributed_optimizer", "zero_stage",
-                "prefetch_layers", "overlap_grad_reduce", "tp_comm_overlap", "precision"));
+                "prefetch_layers", "overlap_grad_reduce", "tp_comm_overlap", "precision", "context", "context_impl"));
         k.put("operators.*", List.of("in_strategy", "out_strategy"));
         k.put("parameters.*", List.of("comm_fusion", "parallel_optimizer", "parallel_optimizer_comm_recompute",
                 "layerwise_parallel", "requires_grad"));
@@ -350,6 +350,13 @@ public final class StrategyFiles {
         }
         bool(o, path, "overlap_grad_reduce", b::overlapGradReduce);
         bool(o, path, "tp_comm_overlap", b::tpCommOverlap);
+        positive(o, path, "context", "a context-parallel degree >= 1 (default 1)", b::context);
+        if (o.has("context_impl")) {
+            String p = Json.child(path, "context_impl");
+            String expected = "one of " + Parallelism.ContextImpl.validNames() + " (default all_gather)";
+            b.contextImpl(Parallelism.ContextImpl.of(Json.string(o.get("context_impl"), p, expected))
+                    .orElseThrow(() -> Json.found(p, o.get("context_impl"), expected)));
+        }
         if (o.has("precision")) {
             String p = Json.child(path, "precision");
             String expected = "one of " + Parallelism.Precision.validNames() + " (omit it to keep the network's dtype)";
@@ -618,6 +625,12 @@ public final class StrategyFiles {
         }
         if (!p.overlapGradReduce()) {
             o.put("overlap_grad_reduce", false);
+        }
+        if (p.context() != def.context()) {
+            o.put("context", p.context());
+        }
+        if (p.contextImpl() != null) {
+            o.put("context_impl", p.contextImpl().jsonName());
         }
         if (p.tpCommOverlap()) {
             o.put("tp_comm_overlap", true);

@@ -24,7 +24,10 @@ import java.util.Map;
 final class HfConfig {
 
     /** The supported {@code model_type}s. */
-    static final List<String> MODEL_TYPES = List.of("llama", "mistral", "qwen2");
+    static final List<String> MODEL_TYPES = List.of("llama", "mistral", "qwen2", "gpt2");
+
+    /** The Llama-family types among {@link #MODEL_TYPES} (built by {@link Zoo#llama}). */
+    static final List<String> LLAMA_TYPES = List.of("llama", "mistral", "qwen2");
 
     /** The arguments that may override a config's values. */
     static final List<String> ARGS = List.of("seq", "batch", "layers", "dtype", "fused_attention", "load_balance");
@@ -76,7 +79,8 @@ final class HfConfig {
         switch (type) {
             case "llama", "mistral", "qwen2":
                 return Zoo.llama(llama(args));
-            // "gpt2": the zoo gpt from n_embd, n_layer, n_head, n_positions, vocab_size goes here
+            case HfGpt2.MODEL_TYPE:
+                return HfGpt2.network(HfGpt2.fromJson(root, args == null ? Map.of() : args));
             default:
                 throw unsupported(type);
         }
@@ -99,8 +103,11 @@ final class HfConfig {
     /** The Llama-family configuration of this file with {@code args} applied. */
     LlamaConfig llama(Map<String, ?> args) {
         String type = modelType();
-        if (!MODEL_TYPES.contains(type)) {
-            throw unsupported(type);
+        if (!LLAMA_TYPES.contains(type)) {
+            throw type.equals(HfGpt2.MODEL_TYPE) ? new IllegalArgumentException("hf_config " + file + ": model_type "
+                    + "gpt2 is not of the Llama family; expected one of " + String.join(", ", LLAMA_TYPES)
+                    + " here (GPT-2 builds through Zoo.fromHfConfig, and its parallelism section supports data and "
+                    + "pipeline degrees only)") : unsupported(type);
         }
         int hidden = positive("hidden_size");
         int layers = positive("num_hidden_layers");

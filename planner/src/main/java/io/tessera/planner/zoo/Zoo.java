@@ -167,6 +167,17 @@ public final class Zoo {
                 a.bool("fp8", d.fp8()));
     }
 
+    /**
+     * The {@link LlamaConfig} that {@link #build build("llama", args)} builds: the same strict reading of the arguments
+     * (null or empty: all defaults).
+     *
+     * @throws IllegalArgumentException for an unknown argument (listing the valid ones with their defaults) or an
+     *                                  invalid value
+     */
+    public static LlamaConfig llamaConfig(Map<String, ?> args) {
+        return llamaConfig(new Args("llama", args == null ? Map.of() : args, defaults("llama")));
+    }
+
     private static LlamaConfig llamaConfig(Args a) {
         LlamaConfig d = LlamaConfig.defaults();
         return new LlamaConfig(a.positive("layers", d.layers()), a.positive("hidden", d.hidden()),
@@ -207,6 +218,15 @@ public final class Zoo {
      */
     public static LlamaConfig hfConfig(Path configJson, Map<String, ?> args) {
         return HfConfig.read(configJson).llama(args);
+    }
+
+    /**
+     * The {@code model_type} of a Hugging Face {@code config.json} (e.g. {@code llama}, {@code gpt2}).
+     *
+     * @throws IllegalArgumentException one line naming the file: unreadable, not a JSON object, no model_type
+     */
+    public static String hfModelType(Path configJson) {
+        return HfConfig.read(configJson).modelType();
     }
 
     private static String checkModel(String model) {

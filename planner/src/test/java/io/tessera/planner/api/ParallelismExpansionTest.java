@@ -183,8 +183,9 @@ class ParallelismExpansionTest {
         return Stream.of(
                 Arguments.of(StrategyFiles.parse("{\"network\": {\"zoo\": \"mlp\"}, \"devices\": 8, \"parallelism\": "
                         + "{}}", null), "parallelism: the network is the zoo model 'mlp'; the degrees expand for the "
-                        + "zoo model gpt only: give per-operator strategies in operators (and "
-                        + "parallel.pipeline_stages, micro_batches) instead of the parallelism section"),
+                        + "zoo models gpt and llama and Hugging Face configs (hf_config) only: give per-operator "
+                        + "strategies in operators (and parallel.pipeline_stages, micro_batches) instead of the "
+                        + "parallelism section"),
                 Arguments.of(StrategyFiles.parse("{\"network\": {\"file\": \"n.json\"}, \"devices\": 8, "
                         + "\"parallelism\": {}}", null), "parallelism: the network is the network file 'n.json'; "),
                 Arguments.of(StrategyFiles.parse("{\"network\": {\"zoo\": \"gpt\", \"args\": {\"batch\": 8}}, "

@@ -77,7 +77,7 @@ class ParallelismFileTest {
     static Stream<Arguments> errors() {
         String keys = "valid keys are tensor, sequence_parallel, pipeline, virtual_pipeline, data, micro_batch_size, "
                 + "global_batch_size, recompute, distributed_optimizer, zero_stage, prefetch_layers, "
-                + "overlap_grad_reduce, tp_comm_overlap, precision";
+                + "overlap_grad_reduce, tp_comm_overlap, precision, context, context_impl";
         return Stream.of(
                 Arguments.of("'parallelism': 8", "parallelism: found the number 8; expected an object with keys "
                         + "tensor, sequence_parallel, "),
@@ -122,6 +122,18 @@ class ParallelismFileTest {
                 Arguments.of(section("'data': 2, 'pipeline': 2, 'tensor': 2, 'global_batch_size': 3"),
                         "parallelism.global_batch_size: found 3; expected a multiple of micro_batch_size 1 x data 2 "
                                 + "= 2"),
+                Arguments.of(section("'context': 0"), "parallelism.context: found the number 0; expected a "
+                        + "context-parallel degree >= 1 (default 1)"),
+                Arguments.of(section("'context': 2, 'context_impl': 'p2p'"), "parallelism.context_impl: found the "
+                        + "string \"p2p\"; expected one of all_gather, ring (default all_gather)"),
+                Arguments.of(section("'context_impl': 'ring'"), "parallelism.context_impl: found ring with context 1; "
+                        + "expected it only with context > 1"),
+                Arguments.of(section("'tensor': 2, 'context': 2, 'data': 4"), "parallelism: tensor 2 x context 2 x "
+                        + "pipeline 1 x data 4 = 16 but devices is 8; choose degrees whose product is the device "
+                        + "count, or omit data (then data = devices / (tensor x context x pipeline))"),
+                Arguments.of(section("'tensor': 2, 'context': 3"), "parallelism: devices 8 is not a multiple of "
+                        + "tensor 2 x context 3 x pipeline 1 = 6; choose degrees whose product divides the device "
+                        + "count"),
                 // the parallel section beside it
                 Arguments.of("'parallel': {'parallel_mode': 'auto_parallel'}, " + section(""),
                         "parallel.parallel_mode: found auto_parallel with a parallelism section; expected "
@@ -181,6 +193,26 @@ class ParallelismFileTest {
         String written = StrategyFiles.write(empty);
         assertTrue(written.contains("\"cluster\": \"h100-dgx\",\n  \"parallelism\": {}"), written);
         assertEquals(empty, StrategyFiles.parse(written, Path.of("/base")));
+    }
+
+    @Test
+    void contextDegreesAndFormAreReadWrittenAndCounted() {
+        Parallelism p = parse(section("'tensor': 2, 'context': 2, 'context_impl': 'ring'")).parallelism()
+                .orElseThrow();
+        assertEquals(2, p.context());
+        assertEquals(Parallelism.ContextImpl.RING, p.contextForm());
+        assertEquals(2, p.dataFor(8), "devices / (tensor x context x pipeline)");
+        assertEquals(2, p.networkBatchFor(8), "one sequence per data-parallel replica");
+        Parallelism omitted = parse(section("'context': 4")).parallelism().orElseThrow();
+        assertEquals(Parallelism.ContextImpl.ALL_GATHER, omitted.contextForm(), "the default form");
+        assertEquals(null, omitted.contextImpl(), "omitted stays omitted");
+        assertEquals(1, Parallelism.defaults().context());
+
+        StrategyFile f = parse(section("'tensor': 2, 'context': 2, 'context_impl': 'ring'"));
+        String text = StrategyFiles.write(f);
+        assertTrue(text.contains("\"context\": 2,\n    \"context_impl\": \"ring\""), text);
+        assertEquals(f, StrategyFiles.parse(text, f.baseDir()));
+        assertFalse(StrategyFiles.write(parse(section("'tensor': 2"))).contains("context"), "defaults omitted");
     }
 
     @Test
