@@ -200,7 +200,7 @@ final class BackwardEmitter {
                 // the output was reduce-scattered: its gathered gradient covers the pre-scatter region
                 List<Box> outBoxes = new ArrayList<>(ctx.outputBoxes());
                 outBoxes.set(0, gatheredBox(op, cx.local(s)));
-                ctx = new KernelContext(ctx.inputBoxes(), outBoxes, ctx.dtype(), ctx.seed());
+                ctx = new KernelContext(ctx.inputBoxes(), outBoxes, ctx.dtype(), ctx.seed(), ctx.inputShapes());
             }
             storeGrads(s, node, Kernels.backward(node.op(), ctx, in, out, grads, needs));
         });
