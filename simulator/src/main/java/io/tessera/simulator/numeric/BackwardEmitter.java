@@ -120,6 +120,11 @@ final class BackwardEmitter {
     }
 
     private void kernel(RankPrograms p, Node node, OpPlan op, OpExecution exec, boolean[] needs) {
+        RingAttention ring = RingAttention.of(cx, node, op);
+        if (ring != null) {
+            ring.backward(p, needs); // context-parallel attention, ring form
+            return;
+        }
         Operator o = node.op();
         int inputs = node.inputs().size();
         Slot dy = Slot.gradient(node.outputs().get(0));

@@ -422,8 +422,6 @@ final class OperatorSamples {
      * first 200 draws) one that splits nothing, is drawn again. Falls back to the data-parallel strategy when no draw
      * is valid.
      */
-    private static final boolean RING_PENDING = true;
-
     static List<Sharded> strategies(Sample s, Random r, int count, int[] devices) {
         List<TensorType> types = s.types();
         List<Sharded> out = new ArrayList<>();
@@ -454,7 +452,7 @@ final class OperatorSamples {
                 if (k[1] > kvHeads && k[1] % kvHeads == 0 && r.nextBoolean()) {
                     k[1] = (int) kvHeads;
                 }
-                if (RING_PENDING || r.nextBoolean()) {
+                if (r.nextBoolean()) {
                     k[2] = 1;
                 }
                 tuples[1] = k;

@@ -151,15 +151,33 @@ class ContextParallelAttentionSimulationTest {
 
     @ParameterizedTest(name = "context {0}, ring {1}, load balance {2}, seq {3}, {4}")
     @CsvSource({"2, false, 1, 16, float64", "2, false, 1, 16, float32", "4, false, 1, 16, float64",
-        "4, false, 1, 32, float32", "2, false, 2, 16, float64", "2, false, 2, 32, float32"})
+        "4, false, 1, 32, float32", "2, false, 2, 16, float64", "2, false, 2, 32, float32",
+        "2, true, 1, 16, float64", "2, true, 1, 16, float32", "4, true, 1, 16, float64", "4, true, 1, 32, float32",
+        "2, true, 2, 16, float64", "2, true, 2, 32, float32", "4, true, 2, 32, float64", "4, true, 4, 32, float32"})
     void contextParallelEqualsOneDevice(int cp, boolean ring, int lb, int seq, String dtype) {
         Plan plan = Planner.plan(attention(seq, lb), config(1, cp, 1, 1, ring));
+        List<String> c = collectives(plan, 0);
+        if (ring) {
+            // the key/value blocks really travel: cp - 1 forward steps, cp - 1 backward steps and the return of the
+            // gradient blocks; k and v are never gathered
+            assertEquals(cp - 1, c.stream().filter(l -> l.matches(
+                    "CollectivePermute \\(ring step \\d\\) k, v of flash")).count(), c.toString());
+            assertEquals(cp - 1, c.stream().filter(l -> l.matches(
+                    "CollectivePermute \\(ring step \\d\\) k, v, dk, dv of flash")).count(), c.toString());
+            assertTrue(c.contains("CollectivePermute (ring return) dk, dv of flash"), c.toString());
+            assertFalse(c.contains("redistribution of flash input 1"), c.toString());
+        } else {
+            // k and v gathered by the planner's redistribution; no ring
+            assertTrue(c.contains("redistribution of flash input 1") && c.contains("redistribution of flash input 2"),
+                    c.toString());
+            assertFalse(c.stream().anyMatch(l -> l.contains("ring")), c.toString());
+        }
         assertEqualsOneDevice("context " + cp + (ring ? " ring" : " all-gather") + " load balance " + lb, plan,
                 dtype);
     }
 
     @ParameterizedTest(name = "tensor 2 x context 2 x data 2, ring {0}, load balance {1}, {2}")
-    @CsvSource({"false, 1, float64", "false, 2, float32"})
+    @CsvSource({"false, 1, float64", "false, 2, float32", "true, 1, float64", "true, 2, float32"})
     void tensorTimesContextTimesDataEqualsOneDevice(boolean ring, int lb, String dtype) {
         Plan plan = Planner.plan(attention(16, lb), config(2, 2, 2, 2, ring));
         assertEquals(8, plan.devices());
