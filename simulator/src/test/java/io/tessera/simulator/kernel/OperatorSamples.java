@@ -213,7 +213,8 @@ final class OperatorSamples {
         out.add(s("FlashAttentionScore causal load_balance 2 GQA [2, 4, 8, 4] kv [2, 2, 8, 4]",
                 FlashAttention.of(true, 1).withLoadBalance(2), p("q", 2, 4, 8, 4), p("k", 2, 2, 8, 4),
                 p("v", 2, 2, 8, 4)));
-        out.add(s("FlashAttentionScore causal keep 0.75 MQA [1, 4, 8, 2] kv [1, 1, 8, 2]", FlashAttention.of(true, 0.75),
+        out.add(s("FlashAttentionScore causal keep 0.75 MQA [1, 4, 8, 2] kv [1, 1, 8, 2]",
+                FlashAttention.of(true, 0.75),
                 p("q", 1, 4, 8, 2), p("k", 1, 1, 8, 2), p("v", 1, 1, 8, 2)));
         // rotary position embedding [batch, heads, seq, head_dim]: a split of the sequence rotates by global positions;
         // a small theta and Llama 3's rescaling (with a short original context, so that every branch is taken) make
