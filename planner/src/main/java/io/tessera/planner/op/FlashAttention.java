@@ -388,6 +388,62 @@ public record FlashAttention(double scale, boolean causal, double keepProb, int 
     }
 
     /**
+     * The products of the slowest rank, forward or backward, from the operator's input and output layouts (the
+     * global shapes and the split), as the cost model prices a sharding. Without context parallelism (q's sequence
+     * whole) these are {@link #forwardGemms} and {@link #backwardGemms} of the slices, unchanged. With it every rank
+     * covers all the keys (gathered, or block by block around the ring) for its query slice; under the causal mask
+     * the rank's work is the (query, key) pairs it sees, counted exactly ({@link LoadBalance#visiblePairs}, the
+     * largest over the query slices: with the load balance equal on every rank, in the natural order the last
+     * rank's) and written as {@code ceil(pairs / s_k)} full rows of each product.
+     */
+    public List<Gemm> rankGemms(List<io.tessera.layout.Layout> in, List<io.tessera.layout.Layout> out,
+                                boolean backward) {
+        List<long[]> inSlices = new ArrayList<>();
+        in.forEach(l -> inSlices.add(l.sliceShape()));
+        List<long[]> outSlices = new ArrayList<>();
+        out.forEach(l -> outSlices.add(l.sliceShape()));
+        if (contextForm(in) == ContextForm.NONE) {
+            return backward ? backwardGemms(inSlices, outSlices) : forwardGemms(inSlices, outSlices);
+        }
+        long[] s = sizes(inSlices);
+        if (s == null) {
+            return List.of();
+        }
+        long bh = s[0];
+        long sq = s[1];
+        long d = s[3];
+        long dv = s[4];
+        long seqQ = in.get(0).shape()[2];
+        long seqK = in.get(1).shape()[2];
+        long rows = sq;
+        if (causal) {
+            long pairs = 0;
+            if (seqQ == seqK) {
+                for (long from = 0; from < seqQ; from += sq) {
+                    pairs = Math.max(pairs, LoadBalance.visiblePairs(from, from + sq, seqQ, loadBalance));
+                }
+            } else {
+                pairs = rows(sq) * seqK;
+            }
+            rows = Math.max(1, (pairs + seqK - 1) / seqK);
+        }
+        if (!backward) {
+            return List.of(Gemm.of(bh, rows, seqK, d), Gemm.of(bh, rows, dv, seqK));
+        }
+        return List.of(Gemm.of(bh, rows, seqK, d), Gemm.of(bh, rows, dv, seqK), Gemm.of(bh, rows, seqK, dv),
+                Gemm.of(bh, rows, d, seqK), Gemm.of(bh, rows, d, seqK));
+    }
+
+    /** The FLOPs of the slowest rank's forward from the layouts: the sum of {@link #rankGemms}' (forward). */
+    public long rankFlops(List<io.tessera.layout.Layout> in, List<io.tessera.layout.Layout> out) {
+        long sum = 0;
+        for (Gemm g : rankGemms(in, out, false)) {
+            sum += 2L * g.batch() * g.m() * g.n() * g.k();
+        }
+        return sum;
+    }
+
+    /**
      * Input 0's (q's) tuples that split neither the sequence nor the head dimension, each given to k and v too: the
      * only strategies the rule can accept (k's and v's tuples are not enumerated on their own).
      */

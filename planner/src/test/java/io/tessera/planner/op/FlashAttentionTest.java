@@ -251,6 +251,42 @@ class FlashAttentionTest {
     }
 
     @Test
+    void contextParallelCostsCountTheSlowestRanksVisiblePairsExactly() {
+        TensorType q = TensorType.of(DType.FLOAT16, 1, 2, 16, 8);
+        List<TensorType> in = List.of(q, q, q);
+        Strategy gathered = st(t(1, 1, 2, 1), t(1, 1, 1, 1), t(1, 1, 1, 1));
+        Strategy ring = st(t(1, 1, 2, 1), t(1, 1, 2, 1), t(1, 1, 2, 1));
+        for (Strategy st : List.of(gathered, ring)) {
+            // natural order, 2 ranks: queries 0-7 see 36 pairs, 8-15 see 100: the last rank prices the operator,
+            // ceil(100 / 16) = 7 rows of 16 keys
+            FlashAttention natural = FlashAttention.of(true, 1);
+            OpSharding sh = natural.shard("attn", in, st, null, 2);
+            List<io.tessera.layout.Layout> li = List.of(sh.inputLayout(0, q), sh.inputLayout(1, q),
+                    sh.inputLayout(2, q));
+            List<TensorType> outTypes = natural.outputs("attn", in);
+            List<io.tessera.layout.Layout> lo = List.of(sh.outputLayout(0, outTypes.get(0)),
+                    sh.outputLayout(1, outTypes.get(1)));
+            assertEquals(List.of(Gemm.of(2, 7, 16, 8), Gemm.of(2, 7, 8, 16)), natural.rankGemms(li, lo, false));
+            assertEquals(5, natural.rankGemms(li, lo, true).size());
+            assertEquals(2L * 2 * 7 * 16 * 16, natural.rankFlops(li, lo));
+            // load balanced: 68 pairs on each rank, ceil(68 / 16) = 5 rows
+            FlashAttention balanced = natural.withLoadBalance(2);
+            assertEquals(List.of(Gemm.of(2, 5, 16, 8), Gemm.of(2, 5, 8, 16)), balanced.rankGemms(li, lo, false));
+            // without the mask every rank computes its 8 queries against all 16 keys
+            assertEquals(List.of(Gemm.of(2, 8, 16, 8), Gemm.of(2, 8, 8, 16)),
+                    FlashAttention.of().rankGemms(li, lo, false));
+        }
+        // without context parallelism: the slices' products, as before
+        FlashAttention causal = FlashAttention.of(true, 1);
+        OpSharding none = causal.shard("attn", in, st(t(1, 2, 1, 1), t(1, 2, 1, 1), t(1, 2, 1, 1)), null, 2);
+        List<io.tessera.layout.Layout> li = List.of(none.inputLayout(0, q), none.inputLayout(1, q),
+                none.inputLayout(2, q));
+        List<long[]> slices = List.of(new long[] {1, 1, 16, 8}, new long[] {1, 1, 16, 8}, new long[] {1, 1, 16, 8});
+        assertEquals(causal.forwardGemms(slices, List.of()), causal.rankGemms(li, List.of(), false));
+        assertEquals(causal.backwardGemms(slices, List.of()), causal.rankGemms(li, List.of(), true));
+    }
+
+    @Test
     void bytesAreQkvTheOutputAndTheLogSumExpNeverTheScores() {
         FlashAttention op = FlashAttention.of(true, 0.9);
         List<long[]> in = List.of(Q.shape(), KV.shape(), KV.shape());
