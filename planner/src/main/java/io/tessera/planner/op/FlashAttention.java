@@ -444,15 +444,30 @@ public record FlashAttention(double scale, boolean causal, double keepProb, int 
     }
 
     /**
-     * Input 0's (q's) tuples that split neither the sequence nor the head dimension, each given to k and v too: the
-     * only strategies the rule can accept (k's and v's tuples are not enumerated on their own).
+     * The strategies a search tries: input 0's (q's) tuples that split neither the sequence nor the head dimension,
+     * each with k and v split like q or, for grouped-query attention beyond the key/value heads, with one of k's
+     * tuples splitting the heads fewer ways (a divisor of q's head split; the rule keeps {@code kv_heads}'s). Context
+     * parallelism is not searched here: it is chosen by the parallelism settings (a strategy splitting q's
+     * sequence), so the search's results without it are unchanged.
      */
     @Override
     public List<Strategy> searchCandidates(List<List<int[]>> perInput) {
+        java.util.Map<Long, int[]> kvByBatchAndHeads = new java.util.HashMap<>();
+        for (int[] b : perInput.get(1)) {
+            if (b.length == 4 && b[2] == 1 && b[3] == 1) {
+                kvByBatchAndHeads.putIfAbsent(((long) b[0] << 32) | b[1], b);
+            }
+        }
         List<Strategy> out = new ArrayList<>();
         for (int[] t : perInput.get(0)) {
             if (t.length == 4 && t[2] == 1 && t[3] == 1) {
                 out.add(Strategy.of(t, t.clone(), t.clone()));
+                for (int g = 1; g < t[1]; g++) {
+                    int[] b = t[1] % g == 0 ? kvByBatchAndHeads.get(((long) t[0] << 32) | g) : null;
+                    if (b != null) {
+                        out.add(Strategy.of(t, b.clone(), b.clone()));
+                    }
+                }
             }
         }
         return out;

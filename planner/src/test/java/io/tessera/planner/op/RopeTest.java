@@ -92,6 +92,20 @@ class RopeTest {
     }
 
     @Test
+    void loadBalanceIsWrittenOnlyWhenSetAndMustCutTheSequenceInto2cChunks() {
+        Rope lb = Rope.of(500000).withLoadBalance(2);
+        assertEquals("{\"theta\":500000.0,\"rope_scaling\":null,\"load_balance\":2}", lb.encodeAttrs().toString());
+        assertEquals(lb, OperatorKind.ROPE.decode("RotaryPositionEmbedding", new OpAttrs("t", lb.encodeAttrs())));
+        assertEquals(1, Rope.of().loadBalance());
+        TensorType x = TensorType.of(DType.FLOAT32, 2, 4, 12, 8);
+        assertEquals(List.of(x), Rope.of().withLoadBalance(3).outputs("rope", List.of(x)));
+        OpTests.rejected(() -> Rope.of().withLoadBalance(4).outputs("rope", List.of(x)),
+                "RotaryPositionEmbedding 'rope'", "sequence length 12", "2 x load_balance = 8 chunks do not divide",
+                "2c dividing 12");
+        assertThrows(IllegalArgumentException.class, () -> Rope.of().withLoadBalance(0));
+    }
+
+    @Test
     void badRopeScalingIsAnErrorNamingTheKey() throws Exception {
         ObjectMapper m = new ObjectMapper();
         String missing = assertThrows(IllegalArgumentException.class, () -> OperatorKind.ROPE.decode(
