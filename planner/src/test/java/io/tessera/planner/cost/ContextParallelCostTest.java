@@ -77,5 +77,9 @@ class ContextParallelCostTest {
         double back = cm.computeSeconds(ring.network(), flash(ring), true);
         double gatheredBack = cm.computeSeconds(balanced.network(), flash(balanced), true);
         assertTrue(back >= gatheredBack * 0.98, back + " vs " + gatheredBack);
+        System.out.printf(java.util.Locale.ROOT, "context-parallel attention, 8 heads x 8192 tokens bf16 on %d H100s:"
+                + " natural %.1f us, load-balanced %.1f us (forward, slowest rank); ring %.1f us forward, %.1f us"
+                + " backward (k/v block transfer %.1f us per step, all-gather form backward %.1f us)%n", cp, n * 1e6,
+                l * 1e6, r * 1e6, back * 1e6, transfer * 1e6, gatheredBack * 1e6);
     }
 }

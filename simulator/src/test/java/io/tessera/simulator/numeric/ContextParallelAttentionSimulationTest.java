@@ -167,8 +167,11 @@ class ContextParallelAttentionSimulationTest {
             assertTrue(c.contains("CollectivePermute (ring return) dk, dv of flash"), c.toString());
             assertFalse(c.contains("redistribution of flash input 1"), c.toString());
         } else {
-            // k and v gathered by the planner's redistribution; no ring
+            // k and v gathered by the planner's redistribution, their partial gradients (over the cp ranks)
+            // reduce-scattered back in backward; no ring
             assertTrue(c.contains("redistribution of flash input 1") && c.contains("redistribution of flash input 2"),
+                    c.toString());
+            assertTrue(c.contains("ReduceScatter(sum) igrad/flash/1") && c.contains("ReduceScatter(sum) igrad/flash/2"),
                     c.toString());
             assertFalse(c.stream().anyMatch(l -> l.contains("ring")), c.toString());
         }
@@ -176,12 +179,14 @@ class ContextParallelAttentionSimulationTest {
                 dtype);
     }
 
-    @ParameterizedTest(name = "tensor 2 x context 2 x data 2, ring {0}, load balance {1}, {2}")
-    @CsvSource({"false, 1, float64", "false, 2, float32", "true, 1, float64", "true, 2, float32"})
-    void tensorTimesContextTimesDataEqualsOneDevice(boolean ring, int lb, String dtype) {
-        Plan plan = Planner.plan(attention(16, lb), config(2, 2, 2, 2, ring));
+    @ParameterizedTest(name = "data {0} x context {1} x tensor {2} (k/v heads {3}), ring {4}, load balance {5}, {6}")
+    @CsvSource({"2, 2, 2, 2, false, 1, float64", "2, 2, 2, 2, false, 2, float32", "2, 2, 2, 2, true, 1, float64",
+        "2, 2, 2, 2, true, 2, float32", "1, 2, 4, 2, true, 2, float64", "1, 2, 4, 2, false, 2, float32"})
+    void tensorTimesContextTimesDataEqualsOneDevice(int dp, int cp, int t, int g, boolean ring, int lb,
+                                                   String dtype) {
+        Plan plan = Planner.plan(attention(16, lb), config(dp, cp, t, g, ring));
         assertEquals(8, plan.devices());
-        assertEqualsOneDevice("tensor 2 x context 2 x data 2" + (ring ? " ring" : " all-gather") + " lb " + lb, plan,
-                dtype);
+        assertEqualsOneDevice("data " + dp + " x context " + cp + " x tensor " + t + " (kv " + g + ")"
+                + (ring ? " ring" : " all-gather") + " lb " + lb, plan, dtype);
     }
 }
