@@ -202,7 +202,11 @@ public record Rope(double theta, Llama3Scaling scaling, int loadBalance) impleme
         return Strategy.of(Elementwise.batchTuple(inputs.get(0), devices));
     }
 
-    /** Any split of batch, heads and sequence; head_dim unsplit. The output has the input's layout. */
+    /**
+     * Any split of batch, heads and sequence; head_dim unsplit. The output has the input's layout. The device matrix
+     * is the strategy, except with both heads and sequence split: then {@code [batch, seq, heads, 1]} (tensor ranks
+     * fastest, as {@link FlashAttention}'s with context parallelism).
+     */
     @Override
     public OpSharding shard(String name, List<TensorType> inputs, Strategy in, Strategy out, int devices) {
         String label = Sharding.label(this, name);
@@ -211,6 +215,16 @@ public record Rope(double theta, Llama3Scaling scaling, int loadBalance) impleme
         Sharding.checkStrategy(label, inputs, in);
         Sharding.checkUnsplit(label, "input 0", 3, in.tuple(0), "head_dim: element i rotates with element"
                 + " i + head_dim/2 of the same head; split batch (dim 0), heads (dim 1) or sequence (dim 2) instead");
+        int[] t = in.tuple(0);
+        if (t[1] > 1 && t[2] > 1) {
+            // heads and sequence both split (tensor x context parallel): the device matrix [batch, seq, heads, 1],
+            // Megatron's rank order (tensor fastest) as FlashAttention's with context parallelism, so that RoPE's
+            // output reaches the attention without a permutation of the ranks
+            int[][] dims = {{0}, {2}, {1}, {3}};
+            return Sharding.derive(label, new int[] {t[0], t[2], t[1], t[3]}, List.<int[][]>of(dims),
+                    List.<int[][]>of(dims), new boolean[] {true}, devices, io.tessera.layout.redistribution.ReduceOp.SUM,
+                    "", List.of());
+        }
         return Elementwise.sameLayout(label, inputs.get(0), in, null, devices, true);
     }
 

@@ -186,6 +186,12 @@ class ContextParallelAttentionSimulationTest {
                                                    String dtype) {
         Plan plan = Planner.plan(attention(16, lb), config(dp, cp, t, g, ring));
         assertEquals(8, plan.devices());
+        // RoPE's and the attention's device matrices agree (tensor ranks fastest): q, k and v reach the attention
+        // without moving in the ring form; in the all-gather form only k and v are gathered
+        List<String> c = collectives(plan, 0);
+        List<String> moved = c.stream().filter(l -> l.startsWith("redistribution of flash")).toList();
+        assertEquals(ring ? List.of() : List.of("redistribution of flash input 1", "redistribution of flash input 2"),
+                moved, c.toString());
         assertEqualsOneDevice("data " + dp + " x context " + cp + " x tensor " + t + " (kv " + g + ")"
                 + (ring ? " ring" : " all-gather") + " lb " + lb, plan, dtype);
     }
