@@ -52,6 +52,9 @@ public final class CostModel {
      */
     public long forwardFlops(Network net, OpPlan op) {
         Operator o = net.node(op.name()).op();
+        if (o instanceof io.tessera.planner.op.FlashAttention fa) {
+            return fa.rankFlops(op.inputLayouts(), op.outputLayouts()); // context parallel: the slowest rank's
+        }
         return o.forwardFlops(Flops.sliceShapes(op.inputLayouts()), Flops.sliceShapes(op.outputLayouts()));
     }
 
@@ -103,6 +106,37 @@ public final class CostModel {
      *                                  (one line naming the device and suggesting bf16)
      */
     public double computeSeconds(Network net, OpPlan op, boolean backward) {
+        double seconds = computeSecondsOnce(net, op, backward);
+        if (net.node(op.name()).op() instanceof io.tessera.planner.op.FlashAttention
+                && io.tessera.planner.op.FlashAttention.contextForm(op.inputLayouts())
+                == io.tessera.planner.op.FlashAttention.ContextForm.RING) {
+            return ringSeconds(net, op, backward, seconds);
+        }
+        return seconds;
+    }
+
+    /**
+     * Context-parallel attention in the ring form ({@code cp} ranks): the rank's work {@code seconds} in {@code cp}
+     * blocks, the first computed at once and each of the {@code cp - 1} others {@code max(block compute, block
+     * transfer)}: its key/value block arrives from the previous rank while the block in hand is computed (a
+     * collective permute of the k and v blocks; in backward of k, v and their gradients, which one more transfer
+     * returns to their owners).
+     */
+    private double ringSeconds(Network net, OpPlan op, boolean backward, double seconds) {
+        Node node = net.node(op.name());
+        Layout k = op.inputLayouts().get(1);
+        Layout v = op.inputLayouts().get(2);
+        List<Integer> ring = io.tessera.planner.op.OpComm.groupsAlong(k.devMatrix(), k.tensorMap().entry(2).axes())
+                .get(0);
+        int cp = ring.size();
+        long kv = k.sliceBytes(net.tensor(node.input(1)).dtype()) + v.sliceBytes(net.tensor(node.input(2)).dtype());
+        double transfer = collectiveSeconds(CollectiveKind.COLLECTIVE_PERMUTE, ring, backward ? 2 * kv : kv);
+        double block = seconds / cp;
+        return block + (cp - 1) * Math.max(block, transfer)
+                + (backward ? collectiveSeconds(CollectiveKind.COLLECTIVE_PERMUTE, ring, kv) : 0);
+    }
+
+    private double computeSecondsOnce(Network net, OpPlan op, boolean backward) {
         DeviceSpec d = spec.device();
         KernelModel k = d.kernels();
         if (k != null) {
@@ -124,7 +158,9 @@ public final class CostModel {
         List<long[]> in = Flops.sliceShapes(op.inputLayouts());
         List<long[]> out = Flops.sliceShapes(op.outputLayouts());
         DType t = computeType(net, op);
-        List<io.tessera.planner.op.Gemm> gemms = backward ? o.backwardGemms(in, out) : o.forwardGemms(in, out);
+        List<io.tessera.planner.op.Gemm> gemms = o instanceof io.tessera.planner.op.FlashAttention fa
+                ? fa.rankGemms(op.inputLayouts(), op.outputLayouts(), backward) // context parallel: slowest rank
+                : backward ? o.backwardGemms(in, out) : o.forwardGemms(in, out);
         if (!gemms.isEmpty() && o.keepsIntermediatesOnChip()) {
             // one fused kernel (FlashAttention): its products' compute against its own bytes (2x in backward)
             double compute = k.fusedComputeSeconds(gemms, d.peak(t));

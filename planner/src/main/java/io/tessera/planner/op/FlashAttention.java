@@ -29,11 +29,30 @@ import java.util.List;
  * query, key) is the one {@link Dropout} draws for that element of a {@code [batch, heads, s_q, s_k]} tensor with
  * the operator's seed), and {@code out_i = sum_j p_ij v_j}.
  *
- * <p>Sharding rule: batch and heads may be split, and q, k, v and the outputs share that split (the head split must
- * divide {@code kv_heads}, so each rank keeps the key/value heads of its query heads); the sequence and head
- * dimensions are not split (context parallelism is a later addition). No communication. Megatron's replication of
- * key/value heads when the tensor-parallel degree exceeds {@code kv_heads} is not this operator's: repeat k and v to
- * more heads before it.
+ * <p>Sharding rule, in q's strategy {@code (batch, t, cp, 1)} and k's and v's {@code (batch, g, c_kv, 1)} (k and v
+ * split alike; the head dimension never split):
+ * <ul>
+ *   <li><b>Heads</b> (tensor parallel with grouped-query attention, as Megatron): q's heads split {@code t} ways and
+ *       k's and v's {@code g} ways, {@code g} dividing {@code kv_heads} and {@code t}, and either {@code g = t} or
+ *       {@code g = kv_heads} (key/value heads split while the tensor degree is at most {@code kv_heads}, replicated
+ *       beyond). Each group of {@code t/g} consecutive ranks of the head axis shares one key/value slice: the device
+ *       matrix is {@code [batch, g, t/g, 1, 1]}, with context parallelism {@code [batch, cp, g, t/g, 1]} (Megatron's
+ *       rank order; no {@code t/g} dimension when {@code g = t}), so the shared slice
+ *       lines up with k and v produced by a product whose weight is split {@code g} ways on {@code t}-way tensor
+ *       ranks (the repeated-calculation dimension of size {@code t/g} is the fastest-varying one). The gradients of k
+ *       and v are partial over the {@code t/g} sharing ranks and summed in backward.</li>
+ *   <li><b>Context parallel, all-gather form</b> (Llama 3): q's sequence split {@code cp} ways, k's and v's not
+ *       ({@code c_kv = 1}): the planner gathers k and v from their sequence-split producer (a redistribution) and in
+ *       backward reduce-scatters their gradients, partial over the {@code cp} ranks.</li>
+ *   <li><b>Context parallel, ring form</b>: q, k and v split {@code cp} ways alike ({@code c_kv = cp}): the operator
+ *       passes the key/value blocks around the {@code cp} ring ({@code cp - 1} steps, each overlapping the compute of
+ *       the block in hand), merging the partial results of the blocks by their log-sum-exp; in backward the
+ *       key/value blocks and their gradients travel the ring again, each gradient block ending on its owner.</li>
+ * </ul>
+ * The form is chosen by the strategy alone; any other {@code c_kv} is an error naming both forms. With
+ * {@code load_balance = c} the sequence index holds the token of {@link LoadBalance#position} (Megatron's order of
+ * {@code 2c} chunks: a {@code c}-way split gives rank {@code r} chunks {@code r} and {@code 2c - 1 - r}), and the
+ * causal mask compares those positions; {@link Rope} must then use the same {@code load_balance}.
  *
  * <p>Costs: the FLOPs are the two products' (the element-wise work on the scores runs on chip, hidden behind them),
  * {@code 2 b h s_q s_k (d + d_v)}, on the rows of the lower triangle only when causal ({@link #rows}); the memory
@@ -44,15 +63,20 @@ import java.util.List;
  * @param causal   whether key {@code j} is hidden from query {@code i} when {@code j > i} (default false)
  * @param keepProb the probability of keeping an attention probability, in (0, 1], as {@link Dropout}'s
  *                 {@code keep_prob} (default 1: no dropout)
+ * @param loadBalance the causal load balance {@code c} of {@link LoadBalance}: the sequence holds {@code 2c} chunks
+ *                 in Megatron's order, {@code 2c} dividing both sequence lengths; 1 (the default) is the natural order
  */
-public record FlashAttention(double scale, boolean causal, double keepProb) implements Operator {
+public record FlashAttention(double scale, boolean causal, double keepProb, int loadBalance) implements Operator {
 
     /** The encoding of the default scale {@code 1 / sqrt(head_dim)}: 0. */
     public static final double DEFAULT_SCALE = 0;
 
     private static final String[] NAMES = {"q", "k", "v"};
 
-    /** Validates a scale that is 0 (default) or positive and finite, and {@code 0 < keepProb <= 1}. */
+    /**
+     * Validates a scale that is 0 (default) or positive and finite, {@code 0 < keepProb <= 1} and a positive
+     * {@code loadBalance}.
+     */
     public FlashAttention {
         if (!(scale >= 0) || Double.isInfinite(scale)) {
             throw new IllegalArgumentException("FlashAttentionScore: scale_value is " + scale
@@ -62,6 +86,25 @@ public record FlashAttention(double scale, boolean causal, double keepProb) impl
             throw new IllegalArgumentException("FlashAttentionScore: keep_prob is " + keepProb
                     + "; expected a probability in (0, 1] (1 keeps everything)");
         }
+        if (loadBalance < 1) {
+            throw new IllegalArgumentException("FlashAttentionScore: load_balance is " + loadBalance
+                    + "; expected a positive number of chunk pairs (1, the default, keeps the natural order)");
+        }
+    }
+
+    /** Attention in the natural sequence order ({@code load_balance} 1). */
+    public FlashAttention(double scale, boolean causal, double keepProb) {
+        this(scale, causal, keepProb, 1);
+    }
+
+    /** This attention with the causal load balance {@code c} ({@link LoadBalance}; 1 is the natural order). */
+    public FlashAttention withLoadBalance(int c) {
+        return new FlashAttention(scale, causal, keepProb, c);
+    }
+
+    /** The token position held at sequence index {@code i} of a sequence of {@code seq} ({@link LoadBalance}). */
+    public long position(long i, long seq) {
+        return LoadBalance.position(i, seq, loadBalance);
     }
 
     /** Attention with the default scale {@code 1 / sqrt(d)}, causal or not, keeping probabilities {@code keepProb}. */
@@ -123,6 +166,8 @@ public record FlashAttention(double scale, boolean causal, double keepProb) impl
             throw new IllegalArgumentException(label + ": input 0 (q) " + q + " has head_dim " + q.dim(3)
                     + " but input 1 (k) " + k + " has " + k.dim(3) + "; expected the same head_dim for q and k");
         }
+        LoadBalance.check(label, "input 0 (q) " + q, q.dim(2), loadBalance);
+        LoadBalance.check(label, "input 1 (k) " + k, k.dim(2), loadBalance);
         DType lse = q.dtype() == DType.FLOAT64 ? DType.FLOAT64 : DType.FLOAT32;
         return List.of(q.withShape(q.dim(0), q.dim(1), q.dim(2), v.dim(3)),
                 TensorType.of(lse, q.dim(0), q.dim(1), q.dim(2)));
@@ -143,8 +188,11 @@ public record FlashAttention(double scale, boolean causal, double keepProb) impl
     }
 
     /**
-     * The device matrix is q's strategy {@code (batch, heads, 1, 1)}; k and v must be split the same way, the
-     * sequence and head dimensions not at all; the outputs follow q (the log-sum-exp its first three dimensions).
+     * The device matrix {@code [batch, t, 1, 1]} or {@code [batch, g, t/g, 1, 1]} when k's and v's heads are split
+     * {@code g < t} ways, {@code [batch, cp, t, 1]} or {@code [batch, cp, g, t/g, 1]} when q's sequence is split
+     * {@code cp} ways (see the class comment for the rule and the context-parallel forms); the outputs follow q
+     * (the log-sum-exp its first three dimensions). The gradients of k and v are summed over the dimensions they do
+     * not use (the {@code t/g} sharing ranks; in the all-gather form also the {@code cp} ranks).
      */
     @Override
     public OpSharding shard(String name, List<TensorType> inputs, Strategy in, Strategy out, int devices) {
@@ -160,29 +208,80 @@ public record FlashAttention(double scale, boolean causal, double keepProb) impl
             if (t.length != 4) {
                 Sharding.checkTuple(label, what, inputs.get(i), t); // throws: one value per dimension
             }
-            Sharding.checkUnsplit(label, what, 2, t, "the sequence is not split: each query row attends to every key;"
-                    + " context parallelism is not supported yet");
             Sharding.checkUnsplit(label, what, 3, t, "the head dimension is contracted by the products");
         }
         int[] tq = in.tuple(0);
+        int[] tk = in.tuple(1);
         for (int i = 1; i < 3; i++) {
-            for (int d = 0; d < 2; d++) {
-                Sharding.checkEqual(label, "input " + i + " (" + NAMES[i] + ") dim " + d, in.tuple(i)[d],
-                        "input 0 (q) dim " + d, tq[d], "q, k and v share the batch and head split; give k and v q's"
-                                + " split " + Arrays.toString(tq));
-            }
+            Sharding.checkEqual(label, "input " + i + " (" + NAMES[i] + ") dim 0", in.tuple(i)[0], "input 0 (q) dim 0",
+                    tq[0], "q, k and v share the batch split; give k and v q's batch split " + tq[0]);
         }
+        for (int d = 1; d < 3; d++) {
+            Sharding.checkEqual(label, "input 2 (v) dim " + d, in.tuple(2)[d], "input 1 (k) dim " + d, tk[d],
+                    "k and v are split alike; give v k's split " + Arrays.toString(tk));
+        }
+        int t = tq[1];
+        int g = tk[1];
         long kvHeads = inputs.get(1).dim(1);
-        if (kvHeads % tq[1] != 0) {
-            throw new IllegalArgumentException(label + ": the heads are split " + tq[1] + " ways, which does not"
-                    + " divide the " + kvHeads + " key/value heads of input 1 (k); choose a head split dividing "
-                    + kvHeads + " (or repeat k and v to more heads first)");
+        if (kvHeads % g != 0 || t % g != 0 || (g != t && g != kvHeads)) {
+            throw new IllegalArgumentException(label + ": the heads of input 0 (q) are split " + t + " ways and those"
+                    + " of input 1 (k) " + g + " ways, with " + kvHeads + " key/value heads; expected k's and v's head"
+                    + " split g dividing " + kvHeads + " and " + t + ", equal to " + t + " or to " + kvHeads
+                    + " (Megatron: g = min(tensor, kv_heads) = " + Math.min(t, kvHeads) + ")"
+                    + (t % kvHeads == 0 || kvHeads % t == 0 ? "" : "; choose a head split dividing or divided by "
+                    + kvHeads));
+        }
+        int cp = tq[2];
+        int ckv = tk[2];
+        if (ckv != 1 && ckv != cp) {
+            throw new IllegalArgumentException(label + ": input 1 (k) dim 2 (sequence) is split " + ckv + " ways but"
+                    + " input 0 (q) dim 2 is split " + cp + " ways; expected 1 (context parallel, all-gather form: k"
+                    + " and v whole, gathered from their producer) or " + cp + " (ring form: k and v split like q,"
+                    + " their blocks passed around the ring)");
         }
         Sharding.checkStrategy(label, inputs, in);
-        int[][] dims = Elementwise.identity(4);
-        int[][] lse = Elementwise.identity(3);
-        return Sharding.derive(label, tq, List.of(dims, dims, dims), List.of(dims, lse),
+        int rep = t / g;
+        boolean ring = ckv == cp;
+        int[] dev;
+        int[][] q;
+        int[][] kv;
+        if (cp == 1) {
+            // [batch, g, (t/g,) 1, 1]: the heads' repeated part fastest, as a product's repeated calculation
+            dev = rep == 1 ? new int[] {tq[0], t, 1, 1} : new int[] {tq[0], g, rep, 1, 1};
+            int last = dev.length - 1;
+            q = new int[][] {{0}, rep == 1 ? new int[] {1} : g > 1 ? new int[] {1, 2} : new int[] {2}, {last - 1},
+                {last}};
+            kv = new int[][] {{0}, {1}, {last - 1}, {last}};
+        } else {
+            // [batch, cp, g, (t/g,) 1]: Megatron's rank order (tensor fastest, then context, then data)
+            dev = rep == 1 ? new int[] {tq[0], cp, t, 1} : new int[] {tq[0], cp, g, rep, 1};
+            int last = dev.length - 1;
+            q = new int[][] {{0}, rep == 1 ? new int[] {2} : g > 1 ? new int[] {2, 3} : new int[] {3}, {1}, {last}};
+            kv = new int[][] {{0}, {2}, ring ? new int[] {1} : new int[0], {last}};
+        }
+        int[][] lse = {q[0], q[1], q[2]};
+        return Sharding.derive(label, dev, List.of(q, kv, kv), List.of(q, lse),
                 new boolean[] {true, true, true}, devices, ReduceOp.SUM, "", List.of());
+    }
+
+    /**
+     * The context-parallel form of a sharding of this operator (from its input layouts): {@code NONE} when q's
+     * sequence is whole, {@code ALL_GATHER} when q's is split and k's is not, {@code RING} when both are split.
+     */
+    public static ContextForm contextForm(List<io.tessera.layout.Layout> inputs) {
+        int cq = inputs.get(0).splits(2);
+        int ck = inputs.get(1).splits(2);
+        return cq == 1 ? ContextForm.NONE : ck == 1 ? ContextForm.ALL_GATHER : ContextForm.RING;
+    }
+
+    /** How a sharding of {@link FlashAttention} splits the sequence ({@link #contextForm}). */
+    public enum ContextForm {
+        /** The sequence of q is not split. */
+        NONE,
+        /** q's sequence split, k and v whole (gathered by a redistribution): Llama 3's form. */
+        ALL_GATHER,
+        /** q, k and v split alike; the key/value blocks pass around the ring. */
+        RING
     }
 
     @Override
@@ -213,13 +312,19 @@ public record FlashAttention(double scale, boolean causal, double keepProb) impl
                 TensorRef.output(1));
     }
 
-    /** The attributes, every one written: {@code scale_value} (0: the default), {@code causal}, {@code keep_prob}. */
+    /**
+     * The attributes: {@code scale_value} (0: the default), {@code causal} and {@code keep_prob} always,
+     * {@code load_balance} only when not 1 (so networks without it read and write as before).
+     */
     @Override
     public ObjectNode encodeAttrs() {
         ObjectNode o = OpAttrs.object();
         o.put("scale_value", scale);
         o.put("causal", causal);
         o.put("keep_prob", keepProb);
+        if (loadBalance != 1) {
+            o.put("load_balance", loadBalance);
+        }
         return o;
     }
 
@@ -283,15 +388,86 @@ public record FlashAttention(double scale, boolean causal, double keepProb) impl
     }
 
     /**
-     * Input 0's (q's) tuples that split neither the sequence nor the head dimension, each given to k and v too: the
-     * only strategies the rule can accept (k's and v's tuples are not enumerated on their own).
+     * The products of the slowest rank, forward or backward, from the operator's input and output layouts (the
+     * global shapes and the split), as the cost model prices a sharding. Without context parallelism (q's sequence
+     * whole) these are {@link #forwardGemms} and {@link #backwardGemms} of the slices, unchanged. With it every rank
+     * covers all the keys (gathered, or block by block around the ring) for its query slice; under the causal mask
+     * the rank's work is the (query, key) pairs it sees, counted exactly ({@link LoadBalance#visiblePairs}, the
+     * largest over the query slices: with the load balance equal on every rank, in the natural order the last
+     * rank's) and written as {@code ceil(pairs / s_k)} full rows of each product.
+     */
+    public List<Gemm> rankGemms(List<io.tessera.layout.Layout> in, List<io.tessera.layout.Layout> out,
+                                boolean backward) {
+        List<long[]> inSlices = new ArrayList<>();
+        in.forEach(l -> inSlices.add(l.sliceShape()));
+        List<long[]> outSlices = new ArrayList<>();
+        out.forEach(l -> outSlices.add(l.sliceShape()));
+        if (contextForm(in) == ContextForm.NONE) {
+            return backward ? backwardGemms(inSlices, outSlices) : forwardGemms(inSlices, outSlices);
+        }
+        long[] s = sizes(inSlices);
+        if (s == null) {
+            return List.of();
+        }
+        long bh = s[0];
+        long sq = s[1];
+        long d = s[3];
+        long dv = s[4];
+        long seqQ = in.get(0).shape()[2];
+        long seqK = in.get(1).shape()[2];
+        long rows = sq;
+        if (causal) {
+            long pairs = 0;
+            if (seqQ == seqK) {
+                for (long from = 0; from < seqQ; from += sq) {
+                    pairs = Math.max(pairs, LoadBalance.visiblePairs(from, from + sq, seqQ, loadBalance));
+                }
+            } else {
+                pairs = rows(sq) * seqK;
+            }
+            rows = Math.max(1, (pairs + seqK - 1) / seqK);
+        }
+        if (!backward) {
+            return List.of(Gemm.of(bh, rows, seqK, d), Gemm.of(bh, rows, dv, seqK));
+        }
+        return List.of(Gemm.of(bh, rows, seqK, d), Gemm.of(bh, rows, dv, seqK), Gemm.of(bh, rows, seqK, dv),
+                Gemm.of(bh, rows, d, seqK), Gemm.of(bh, rows, d, seqK));
+    }
+
+    /** The FLOPs of the slowest rank's forward from the layouts: the sum of {@link #rankGemms}' (forward). */
+    public long rankFlops(List<io.tessera.layout.Layout> in, List<io.tessera.layout.Layout> out) {
+        long sum = 0;
+        for (Gemm g : rankGemms(in, out, false)) {
+            sum += 2L * g.batch() * g.m() * g.n() * g.k();
+        }
+        return sum;
+    }
+
+    /**
+     * The strategies a search tries: input 0's (q's) tuples that split neither the sequence nor the head dimension,
+     * each with k and v split like q or, for grouped-query attention beyond the key/value heads, with one of k's
+     * tuples splitting the heads fewer ways (a divisor of q's head split; the rule keeps {@code kv_heads}'s). Context
+     * parallelism is not searched here: it is chosen by the parallelism settings (a strategy splitting q's
+     * sequence), so the search's results without it are unchanged.
      */
     @Override
     public List<Strategy> searchCandidates(List<List<int[]>> perInput) {
+        java.util.Map<Long, int[]> kvByBatchAndHeads = new java.util.HashMap<>();
+        for (int[] b : perInput.get(1)) {
+            if (b.length == 4 && b[2] == 1 && b[3] == 1) {
+                kvByBatchAndHeads.putIfAbsent(((long) b[0] << 32) | b[1], b);
+            }
+        }
         List<Strategy> out = new ArrayList<>();
         for (int[] t : perInput.get(0)) {
             if (t.length == 4 && t[2] == 1 && t[3] == 1) {
                 out.add(Strategy.of(t, t.clone(), t.clone()));
+                for (int g = 1; g < t[1]; g++) {
+                    int[] b = t[1] % g == 0 ? kvByBatchAndHeads.get(((long) t[0] << 32) | g) : null;
+                    if (b != null) {
+                        out.add(Strategy.of(t, b.clone(), b.clone()));
+                    }
+                }
             }
         }
         return out;

@@ -72,15 +72,16 @@ public enum OperatorKind {
                         a.integer("group", 1));
             }),
     /** {@link FlashAttention}: {@code FlashAttentionScore}. */
-    FLASH_ATTENTION(FlashAttention.class, List.of("FlashAttentionScore"), List.of("scale_value", "causal", "keep_prob"),
+    FLASH_ATTENTION(FlashAttention.class, List.of("FlashAttentionScore"),
+            List.of("scale_value", "causal", "keep_prob", "load_balance"),
             (t, a) -> new FlashAttention(a.number("scale_value", FlashAttention.DEFAULT_SCALE), a.bool("causal", false),
-                    a.number("keep_prob", 1))),
+                    a.number("keep_prob", 1), a.integer("load_balance", 1))),
     /** {@link Rope}: {@code RotaryPositionEmbedding}. */
-    ROPE(Rope.class, List.of("RotaryPositionEmbedding"), List.of("theta", "rope_scaling"),
+    ROPE(Rope.class, List.of("RotaryPositionEmbedding"), List.of("theta", "rope_scaling", "load_balance"),
             (t, a) -> {
                 OpAttrs scaling = a.optionalObject("rope_scaling", Rope.SCALING_KEYS);
                 return new Rope(a.number("theta", Rope.DEFAULT_THETA),
-                        scaling == null ? null : Rope.Llama3Scaling.decode(scaling));
+                        scaling == null ? null : Rope.Llama3Scaling.decode(scaling), a.integer("load_balance", 1));
             }),
     /** {@link Split}. */
     SPLIT(Split.class, List.of("Split"), List.of("axis", "output_num"),

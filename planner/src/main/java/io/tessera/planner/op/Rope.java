@@ -20,14 +20,18 @@ import java.util.List;
  * <p>Rule: batch, heads and sequence may be split (the device matrix is the strategy, the output has the input's
  * layout, no communication); the head dimension must not be (element {@code i} pairs with {@code i + h} of the same
  * head). Gradient: the rotation's transpose, the inverse rotation, read from the positions only (no forward tensor is
- * kept). Costs: {@link #FLOPS_PER_ELEMENT} per output element (the cos/sin tables are precomputed, as in Hugging Face
+ * kept). With {@code load_balance = c} (context parallelism's causal load balance, {@link LoadBalance}) sequence index
+ * {@code i} holds the token of position {@link LoadBalance#position}{@code (i)}, and that position is the one rotated
+ * by; {@code 2c} must divide the sequence. Costs: {@link #FLOPS_PER_ELEMENT} per output element (the cos/sin tables are precomputed, as in Hugging Face
  * and Megatron), the input and output streamed once.
  *
  * @param theta   the base of the frequencies, Hugging Face's {@code rope_theta}: positive and finite (default
  *                {@link #DEFAULT_THETA})
  * @param scaling Llama 3's rescaling of the frequencies, or null for none (Hugging Face's {@code rope_scaling})
+ * @param loadBalance the causal load balance {@code c} of {@link LoadBalance} (the attention's {@code load_balance});
+ *                    1, the default, is the natural order
  */
-public record Rope(double theta, Llama3Scaling scaling) implements Operator {
+public record Rope(double theta, Llama3Scaling scaling, int loadBalance) implements Operator {
 
     /** Hugging Face's default {@code rope_theta}: 10000. */
     public static final double DEFAULT_THETA = 10000;
@@ -39,12 +43,26 @@ public record Rope(double theta, Llama3Scaling scaling) implements Operator {
     public static final List<String> SCALING_KEYS = List.of("rope_type", "factor", "low_freq_factor",
             "high_freq_factor", "original_max_position_embeddings");
 
-    /** Validates a positive finite theta. */
+    /** Validates a positive finite theta and a positive load balance. */
     public Rope {
         if (!(theta > 0) || Double.isInfinite(theta)) {
             throw new IllegalArgumentException("RotaryPositionEmbedding: theta is " + theta
                     + "; expected a positive finite base such as 10000 (Hugging Face's rope_theta)");
         }
+        if (loadBalance < 1) {
+            throw new IllegalArgumentException("RotaryPositionEmbedding: load_balance is " + loadBalance
+                    + "; expected a positive number of chunk pairs (1, the default, keeps the natural order)");
+        }
+    }
+
+    /** RoPE in the natural sequence order ({@code load_balance} 1). */
+    public Rope(double theta, Llama3Scaling scaling) {
+        this(theta, scaling, 1);
+    }
+
+    /** This RoPE with the causal load balance {@code c} ({@link LoadBalance}; 1 is the natural order). */
+    public Rope withLoadBalance(int c) {
+        return new Rope(theta, scaling, c);
     }
 
     /** RoPE with base {@code theta} and no rescaling. */
@@ -174,6 +192,7 @@ public record Rope(double theta, Llama3Scaling scaling) implements Operator {
             throw new IllegalArgumentException(label + ": input 0 " + x + " has head_dim " + x.dim(3)
                     + ", which is odd; expected an even head_dim (element i rotates with element i + head_dim/2)");
         }
+        LoadBalance.check(label, "input 0 " + x, x.dim(2), loadBalance);
         return List.of(x);
     }
 
@@ -183,7 +202,11 @@ public record Rope(double theta, Llama3Scaling scaling) implements Operator {
         return Strategy.of(Elementwise.batchTuple(inputs.get(0), devices));
     }
 
-    /** Any split of batch, heads and sequence; head_dim unsplit. The output has the input's layout. */
+    /**
+     * Any split of batch, heads and sequence; head_dim unsplit. The output has the input's layout. The device matrix
+     * is the strategy, except with both heads and sequence split: then {@code [batch, seq, heads, 1]} (tensor ranks
+     * fastest, as {@link FlashAttention}'s with context parallelism).
+     */
     @Override
     public OpSharding shard(String name, List<TensorType> inputs, Strategy in, Strategy out, int devices) {
         String label = Sharding.label(this, name);
@@ -192,6 +215,16 @@ public record Rope(double theta, Llama3Scaling scaling) implements Operator {
         Sharding.checkStrategy(label, inputs, in);
         Sharding.checkUnsplit(label, "input 0", 3, in.tuple(0), "head_dim: element i rotates with element"
                 + " i + head_dim/2 of the same head; split batch (dim 0), heads (dim 1) or sequence (dim 2) instead");
+        int[] t = in.tuple(0);
+        if (t[1] > 1 && t[2] > 1) {
+            // heads and sequence both split (tensor x context parallel): the device matrix [batch, seq, heads, 1],
+            // Megatron's rank order (tensor fastest) as FlashAttention's with context parallelism, so that RoPE's
+            // output reaches the attention without a permutation of the ranks
+            int[][] dims = {{0}, {2}, {1}, {3}};
+            return Sharding.derive(label, new int[] {t[0], t[2], t[1], t[3]}, List.<int[][]>of(dims),
+                    List.<int[][]>of(dims), new boolean[] {true}, devices, io.tessera.layout.redistribution.ReduceOp.SUM,
+                    "", List.of());
+        }
         return Elementwise.sameLayout(label, inputs.get(0), in, null, devices, true);
     }
 
@@ -230,12 +263,18 @@ public record Rope(double theta, Llama3Scaling scaling) implements Operator {
         return List.of();
     }
 
-    /** The attributes, every one written: {@code theta} and {@code rope_scaling} (null when none). */
+    /**
+     * The attributes: {@code theta} and {@code rope_scaling} (null when none) always, {@code load_balance} only when
+     * not 1.
+     */
     @Override
     public ObjectNode encodeAttrs() {
         ObjectNode o = OpAttrs.object();
         o.put("theta", theta);
         o.set("rope_scaling", scaling == null ? NullNode.getInstance() : scaling.encode());
+        if (loadBalance != 1) {
+            o.put("load_balance", loadBalance);
+        }
         return o;
     }
 

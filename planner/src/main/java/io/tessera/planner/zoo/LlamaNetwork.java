@@ -117,22 +117,21 @@ final class LlamaNetwork {
     /**
      * The rotary embedding of q and k.
      *
-     * <p>LOAD BALANCE (wire after merging the context-parallel operators): {@code c.loadBalance() > 1} means the
-     * sequence is stored in Megatron's 2 x CP chunk order; pass it to the Rope attribute that maps stored positions to
-     * global ones. Until then it is not passed anywhere (LlamaConfig validates it).
+     * <p>With {@code c.loadBalance() > 1} the sequence is stored in Megatron's order of 2 x load_balance chunks
+     * (context parallelism's causal load balance): RoPE rotates each index by the token position stored there.
      */
     private static Rope rope(LlamaConfig c) {
-        return new Rope(c.ropeTheta(), c.ropeScaling());
+        return new Rope(c.ropeTheta(), c.ropeScaling()).withLoadBalance(c.loadBalance());
     }
 
     /**
      * The fused attention: causal, default scale {@code 1/sqrt(hd)}, no dropout.
      *
-     * <p>LOAD BALANCE (wire after merging the context-parallel operators): pass {@code c.loadBalance()} to the
-     * FlashAttention attribute for the 2 x CP chunk order, so the causal mask uses global positions.
+     * <p>With {@code c.loadBalance() > 1} the causal mask compares the token positions Megatron's chunk order
+     * stores at each index.
      */
     private static FlashAttention attention(LlamaConfig c) {
-        return FlashAttention.of(true, 1);
+        return FlashAttention.of(true, 1).withLoadBalance(c.loadBalance());
     }
 
     /** RMSNorm {@code name} of {@code x} with parameter {@code name.weight [hidden]} ("ones"). */

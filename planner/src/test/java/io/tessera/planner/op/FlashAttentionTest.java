@@ -95,19 +95,30 @@ class FlashAttentionTest {
     }
 
     @Test
-    void rejectsSplitsOfTheSequenceTheHeadDimOrMismatchedInputs() {
+    void rejectsSplitsOfTheHeadDimMismatchedInputsAndOtherContextForms() {
         FlashAttention op = FlashAttention.of();
         List<TensorType> in = List.of(Q, KV, KV);
-        String m = rejected(() -> op.shard("attn", in, st(t(1, 1, 2, 1), t(1, 1, 2, 1), t(1, 1, 2, 1)), null, 2),
-                LABEL, "input 0 (q) dim 2 is split 2 ways but must not be split", "context parallelism",
-                "set it to 1");
-        assertFalse(m.isEmpty());
         rejected(() -> op.shard("attn", in, st(t(1, 1, 1, 2), t(1, 1, 1, 2), t(1, 1, 1, 2)), null, 2), LABEL,
                 "input 0 (q) dim 3 is split 2 ways", "head dimension");
-        rejected(() -> op.shard("attn", in, st(t(2, 2, 1, 1), t(2, 1, 1, 1), t(2, 2, 1, 1)), null, 4), LABEL,
-                "input 1 (k) dim 1 is split 1 ways but input 0 (q) dim 1 is split 2 ways", "give k and v q's split");
+        rejected(() -> op.shard("attn", in, st(t(2, 2, 1, 1), t(1, 2, 1, 1), t(2, 2, 1, 1)), null, 4), LABEL,
+                "input 1 (k) dim 0 is split 1 ways but input 0 (q) dim 0 is split 2 ways", "batch split 2");
+        rejected(() -> op.shard("attn", in, st(t(2, 2, 1, 1), t(2, 2, 1, 1), t(2, 1, 1, 1)), null, 4), LABEL,
+                "input 2 (v) dim 1 is split 1 ways but input 1 (k) dim 1 is split 2 ways", "give v k's split");
+        // k's head split must divide kv_heads and q's head split, and be q's or kv_heads
         rejected(() -> op.shard("attn", in, st(t(1, 4, 1, 1), t(1, 4, 1, 1), t(1, 4, 1, 1)), null, 4), LABEL,
-                "heads are split 4 ways", "2 key/value heads", "choose a head split dividing 2");
+                "heads of input 0 (q) are split 4 ways and those of input 1 (k) 4 ways, with 2 key/value heads",
+                "g = min(tensor, kv_heads) = 2");
+        rejected(() -> op.shard("attn", in, st(t(1, 4, 1, 1), t(1, 1, 1, 1), t(1, 1, 1, 1)), null, 4), LABEL,
+                "split 4 ways and those of input 1 (k) 1 ways", "equal to 4 or to 2");
+        rejected(() -> op.shard("attn", in, st(t(1, 1, 1, 1), t(1, 2, 1, 1), t(1, 2, 1, 1)), null, 2), LABEL,
+                "dividing 2 and 1");
+        // the sequence of k and v: 1 (all-gather form) or q's split (ring form), nothing else
+        String m = rejected(() -> op.shard("attn", in, st(t(1, 1, 4, 1), t(1, 1, 2, 1), t(1, 1, 2, 1)), null, 4),
+                LABEL, "input 1 (k) dim 2 (sequence) is split 2 ways but input 0 (q) dim 2 is split 4 ways",
+                "expected 1 (context parallel, all-gather form", "or 4 (ring form");
+        assertFalse(m.contains("\n"));
+        rejected(() -> op.shard("attn", in, st(t(1, 1, 1, 1), t(1, 1, 2, 1), t(1, 1, 2, 1)), null, 2), LABEL,
+                "input 1 (k) dim 2 (sequence) is split 2 ways but input 0 (q) dim 2 is split 1 ways");
         rejected(() -> op.shard("attn", in, st(t(1, 1, 1, 1), t(1, 1, 1, 1), t(1, 1, 1, 1)),
                 st(t(1, 1, 1, 1), t(1, 1, 1, 1), t(1, 1, 1, 1)), 1), LABEL, "out_strategy");
         rejected(() -> op.shard("attn", in, Strategy.of(t(1, 1, 1, 1)), null, 1), LABEL,
@@ -116,6 +127,57 @@ class FlashAttentionTest {
                 "input 0 (q) strategy [1, 1, 1] has 3 values");
         rejected(() -> op.shard("attn", in, st(t(3, 1, 1, 1), t(3, 1, 1, 1), t(3, 1, 1, 1)), null, 3), LABEL,
                 "dim 0 of size 4 is split 3 ways");
+        // load balance: 2c chunks must divide both sequences
+        rejected(() -> op.withLoadBalance(3).outputs("attn", in), LABEL, "sequence length 16",
+                "2 x load_balance = 6 chunks do not divide", "2c dividing 16");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> op.withLoadBalance(0)).getMessage()
+                .startsWith("FlashAttentionScore: load_balance is 0; expected a positive number"));
+    }
+
+    @Test
+    void groupedQueryHeadsBeyondTheKeyValueHeadsShareSlicesAndSumTheirGradients() {
+        // 8 query heads split 4 ways, 2 key/value heads split 2 ways: pairs of ranks share a key/value slice
+        FlashAttention op = FlashAttention.of(true, 1);
+        OpSharding sh = op.shard("attn", List.of(Q, KV, KV), st(t(2, 4, 1, 1), t(2, 2, 1, 1), t(2, 2, 1, 1)), null,
+                8);
+        assertEquals(DeviceMatrix.of(2, 2, 2, 1, 1), sh.devMatrix());
+        assertEquals(TensorMap.of(List.of(TensorMap.Entry.of(4), TensorMap.Entry.of(new int[] {3, 2}),
+                TensorMap.Entry.of(1), TensorMap.Entry.of(0))), sh.inputMaps().get(0));
+        assertEquals(TensorMap.of(4, 3, 1, 0), sh.inputMaps().get(1));
+        assertEquals(List.of(2L, 2L, 16L, 32L), box(sh.inputLayout(0, Q).sliceShape()));
+        assertEquals(List.of(2L, 1L, 16L, 32L), box(sh.inputLayout(1, KV).sliceShape()));
+        // ranks 0 and 1 (the fastest dimension) hold query heads 0-1 and 2-3, both with key/value head 0
+        assertEquals(0, sh.inputLayout(1, KV).sliceBox(1).start(1));
+        assertEquals(2, sh.inputLayout(0, Q).sliceBox(1).start(1));
+        assertEquals(1, sh.inputLayout(1, KV).sliceBox(2).start(1));
+        assertEquals(List.of("backward AllReduce(sum) of input 1 gradient over device dims [2]",
+                "backward AllReduce(sum) of input 2 gradient over device dims [2]"), OpTests.summaries(sh.comms()));
+    }
+
+    @Test
+    void contextParallelFormsFollowTheSequenceSplitOfKeysAndValues() {
+        FlashAttention op = FlashAttention.of(true, 1);
+        List<TensorType> in = List.of(Q, KV, KV);
+        // all-gather form: k and v whole, their gradients partial over the context ranks
+        OpSharding gather = op.shard("attn", in, st(t(1, 2, 4, 1), t(1, 2, 1, 1), t(1, 2, 1, 1)), null, 8);
+        assertEquals(DeviceMatrix.of(1, 4, 2, 1), gather.devMatrix());
+        assertEquals(TensorMap.of(3, 1, 2, 0), gather.inputMaps().get(0));
+        assertEquals(TensorMap.of(3, 1, -1, 0), gather.inputMaps().get(1));
+        assertEquals(List.of("backward AllReduce(sum) of input 1 gradient over device dims [2]",
+                "backward AllReduce(sum) of input 2 gradient over device dims [2]"), OpTests.summaries(gather.comms()));
+        assertEquals(FlashAttention.ContextForm.ALL_GATHER, FlashAttention.contextForm(
+                List.of(gather.inputLayout(0, Q), gather.inputLayout(1, KV), gather.inputLayout(2, KV))));
+        // ring form: q, k and v split alike, no collective of the sharding (the ring is the kernel's)
+        OpSharding ring = op.shard("attn", in, st(t(1, 2, 4, 1), t(1, 2, 4, 1), t(1, 2, 4, 1)), null, 8);
+        assertEquals(TensorMap.of(3, 1, 2, 0), ring.inputMaps().get(1));
+        assertTrue(ring.comms().isEmpty(), ring.comms().toString());
+        assertEquals(FlashAttention.ContextForm.RING, FlashAttention.contextForm(
+                List.of(ring.inputLayout(0, Q), ring.inputLayout(1, KV), ring.inputLayout(2, KV))));
+        // with the heads shared beyond the key/value heads: [batch, cp, g, t/g, 1]
+        OpSharding both = op.shard("attn", in, st(t(1, 4, 2, 1), t(1, 2, 1, 1), t(1, 2, 1, 1)), null, 8);
+        assertEquals(DeviceMatrix.of(1, 2, 2, 2, 1), both.devMatrix());
+        assertEquals(List.of("backward AllReduce(sum) of input 1 gradient over device dims [3, 1]",
+                "backward AllReduce(sum) of input 2 gradient over device dims [3, 1]"), OpTests.summaries(both.comms()));
     }
 
     @Test
@@ -135,6 +197,12 @@ class FlashAttentionTest {
         FlashAttention op = FlashAttention.of(true, 0.9);
         ObjectNode attrs = op.encodeAttrs();
         assertEquals("{\"scale_value\":0.0,\"causal\":true,\"keep_prob\":0.9}", attrs.toString());
+        // load_balance is written only when set, and read back
+        FlashAttention lb = op.withLoadBalance(2);
+        assertEquals("{\"scale_value\":0.0,\"causal\":true,\"keep_prob\":0.9,\"load_balance\":2}",
+                lb.encodeAttrs().toString());
+        assertEquals(lb, OperatorKind.FLASH_ATTENTION.decode("FlashAttentionScore", new OpAttrs("t",
+                lb.encodeAttrs())));
         assertEquals(op, OperatorKind.FLASH_ATTENTION.decode("FlashAttentionScore", new OpAttrs("t", attrs)));
         assertEquals(FlashAttention.of(), OperatorKind.FLASH_ATTENTION.decode("FlashAttentionScore",
                 new OpAttrs("t", OpAttrs.object())));
@@ -180,6 +248,42 @@ class FlashAttentionTest {
         List<long[]> empty = List.of(new long[] {0, 2, 5, 4}, new long[] {0, 2, 5, 4}, new long[] {0, 2, 5, 4});
         assertEquals(List.of(), full.forwardGemms(empty, List.of()));
         assertEquals(0, full.forwardFlops(empty, List.of()));
+    }
+
+    @Test
+    void contextParallelCostsCountTheSlowestRanksVisiblePairsExactly() {
+        TensorType q = TensorType.of(DType.FLOAT16, 1, 2, 16, 8);
+        List<TensorType> in = List.of(q, q, q);
+        Strategy gathered = st(t(1, 1, 2, 1), t(1, 1, 1, 1), t(1, 1, 1, 1));
+        Strategy ring = st(t(1, 1, 2, 1), t(1, 1, 2, 1), t(1, 1, 2, 1));
+        for (Strategy st : List.of(gathered, ring)) {
+            // natural order, 2 ranks: queries 0-7 see 36 pairs, 8-15 see 100: the last rank prices the operator,
+            // ceil(100 / 16) = 7 rows of 16 keys
+            FlashAttention natural = FlashAttention.of(true, 1);
+            OpSharding sh = natural.shard("attn", in, st, null, 2);
+            List<io.tessera.layout.Layout> li = List.of(sh.inputLayout(0, q), sh.inputLayout(1, q),
+                    sh.inputLayout(2, q));
+            List<TensorType> outTypes = natural.outputs("attn", in);
+            List<io.tessera.layout.Layout> lo = List.of(sh.outputLayout(0, outTypes.get(0)),
+                    sh.outputLayout(1, outTypes.get(1)));
+            assertEquals(List.of(Gemm.of(2, 7, 16, 8), Gemm.of(2, 7, 8, 16)), natural.rankGemms(li, lo, false));
+            assertEquals(5, natural.rankGemms(li, lo, true).size());
+            assertEquals(2L * 2 * 7 * 16 * 16, natural.rankFlops(li, lo));
+            // load balanced: 68 pairs on each rank, ceil(68 / 16) = 5 rows
+            FlashAttention balanced = natural.withLoadBalance(2);
+            assertEquals(List.of(Gemm.of(2, 5, 16, 8), Gemm.of(2, 5, 8, 16)), balanced.rankGemms(li, lo, false));
+            // without the mask every rank computes its 8 queries against all 16 keys
+            assertEquals(List.of(Gemm.of(2, 8, 16, 8), Gemm.of(2, 8, 8, 16)),
+                    FlashAttention.of().rankGemms(li, lo, false));
+        }
+        // without context parallelism: the slices' products, as before
+        FlashAttention causal = FlashAttention.of(true, 1);
+        OpSharding none = causal.shard("attn", in, st(t(1, 2, 1, 1), t(1, 2, 1, 1), t(1, 2, 1, 1)), null, 2);
+        List<io.tessera.layout.Layout> li = List.of(none.inputLayout(0, q), none.inputLayout(1, q),
+                none.inputLayout(2, q));
+        List<long[]> slices = List.of(new long[] {1, 1, 16, 8}, new long[] {1, 1, 16, 8}, new long[] {1, 1, 16, 8});
+        assertEquals(causal.forwardGemms(slices, List.of()), causal.rankGemms(li, List.of(), false));
+        assertEquals(causal.backwardGemms(slices, List.of()), causal.rankGemms(li, List.of(), true));
     }
 
     @Test

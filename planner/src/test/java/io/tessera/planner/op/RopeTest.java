@@ -27,10 +27,13 @@ class RopeTest {
         assertEquals(OperatorKind.ROPE, op.operatorKind());
         assertEquals(10000.0, op.theta());
         OpSharding sh = op.shard("rope", List.of(Q), Strategy.of(new int[] {2, 2, 4, 1}), null, 16);
-        assertEquals(DeviceMatrix.of(2, 2, 4, 1), sh.devMatrix());
-        assertEquals(TensorMap.of(3, 2, 1, 0), sh.inputMaps().get(0));
-        assertEquals(TensorMap.of(3, 2, 1, 0), sh.outputMaps().get(0));
+        // heads and sequence both split: the device matrix puts the heads (tensor ranks) fastest, as the attention's
+        assertEquals(DeviceMatrix.of(2, 4, 2, 1), sh.devMatrix());
+        assertEquals(TensorMap.of(3, 1, 2, 0), sh.inputMaps().get(0));
+        assertEquals(TensorMap.of(3, 1, 2, 0), sh.outputMaps().get(0));
         assertTrue(sh.comms().isEmpty());
+        OpSharding heads = op.shard("rope", List.of(Q), Strategy.of(new int[] {2, 2, 1, 1}), null, 4);
+        assertEquals(DeviceMatrix.of(2, 2, 1, 1), heads.devMatrix());
         assertEquals(List.of(Q), op.outputs("rope", List.of(Q)));
         assertEquals(Strategy.of(new int[] {2, 1, 1, 1}), op.dataParallel(List.of(Q), 8));
         assertEquals(3L * 2 * 8 * 16 * 64, op.forwardFlops(List.of(Q.shape()), List.of(Q.shape())));
@@ -89,6 +92,20 @@ class RopeTest {
                 + " 8192, \"rope_type\": \"llama3\"}}");
         assertEquals(llama, OperatorKind.ROPE.decode("RotaryPositionEmbedding", new OpAttrs("t", hf)));
         assertEquals(OperatorKind.ROPE, OperatorKind.forType("RotaryPositionEmbedding"));
+    }
+
+    @Test
+    void loadBalanceIsWrittenOnlyWhenSetAndMustCutTheSequenceInto2cChunks() {
+        Rope lb = Rope.of(500000).withLoadBalance(2);
+        assertEquals("{\"theta\":500000.0,\"rope_scaling\":null,\"load_balance\":2}", lb.encodeAttrs().toString());
+        assertEquals(lb, OperatorKind.ROPE.decode("RotaryPositionEmbedding", new OpAttrs("t", lb.encodeAttrs())));
+        assertEquals(1, Rope.of().loadBalance());
+        TensorType x = TensorType.of(DType.FLOAT32, 2, 4, 12, 8);
+        assertEquals(List.of(x), Rope.of().withLoadBalance(3).outputs("rope", List.of(x)));
+        OpTests.rejected(() -> Rope.of().withLoadBalance(4).outputs("rope", List.of(x)),
+                "RotaryPositionEmbedding 'rope'", "sequence length 12", "2 x load_balance = 8 chunks do not divide",
+                "2c dividing 12");
+        assertThrows(IllegalArgumentException.class, () -> Rope.of().withLoadBalance(0));
     }
 
     @Test

@@ -2,6 +2,7 @@ package io.tessera.simulator.kernel;
 
 import io.tessera.layout.Box;
 import io.tessera.planner.op.FlashAttention;
+import io.tessera.planner.op.LoadBalance;
 import io.tessera.simulator.array.NDArray;
 
 import java.util.Arrays;
@@ -43,12 +44,13 @@ public final class FlashAttentionKernel {
         double[] l = lse.data();
         double[] mask = g.mask(op, ctx);
         double[] s = new double[g.sk];
+        int[] keys = new int[g.sk];
         for (int bi = 0; bi < g.b; bi++) {
             for (int hi = 0; hi < g.h; hi++) {
                 int kvh = bi * g.hkv + hi / g.group;
                 for (int i = 0; i < g.sq; i++) {
                     int row = (bi * g.h + hi) * g.sq + i;
-                    int visible = g.scores(q, k, row, kvh, i, s);
+                    int visible = g.scores(q, k, row, kvh, i, s, keys);
                     if (visible == 0) {
                         l[row] = Double.NEGATIVE_INFINITY;
                         continue;
@@ -64,9 +66,9 @@ public final class FlashAttentionKernel {
                     }
                     l[row] = max + Math.log(sum);
                     for (int j = 0; j < visible; j++) {
-                        double p = s[j] / sum * g.keep(mask, row, j);
+                        double p = s[j] / sum * g.keep(mask, row, keys[j]);
                         if (p != 0) {
-                            int vo = (kvh * g.sk + j) * g.dv;
+                            int vo = (kvh * g.sk + keys[j]) * g.dv;
                             for (int c = 0; c < g.dv; c++) {
                                 o[row * g.dv + c] += p * v[vo + c];
                             }
@@ -76,6 +78,49 @@ public final class FlashAttentionKernel {
             }
         }
         return List.of(out, lse);
+    }
+
+    /**
+     * Merges the partial result of one key/value block into a running one, in place, as FlashAttention's blockwise
+     * (and ring attention's) online softmax does: with {@code L = logaddexp(lse, lseBlock)} the row's output becomes
+     * {@code out exp(lse - L) + outBlock exp(lseBlock - L)} and its log-sum-exp {@code L}. A row that sees no key of
+     * a block has {@code lseBlock = -inf} and keeps its result. The block's result is what {@link #forward} gives on
+     * that block alone (with the block's global box): each is normalised by its own log-sum-exp, so the merge gives
+     * exactly the attention over the union of the blocks.
+     *
+     * @param out      the running {@code attention_out [b, h, s_q, d_v]}, updated
+     * @param lse      the running {@code softmax_lse [b, h, s_q]}, updated ({@code -inf} before the first block)
+     * @param outBlock the block's {@code attention_out}
+     * @param lseBlock the block's {@code softmax_lse}
+     */
+    public static void merge(NDArray out, NDArray lse, NDArray outBlock, NDArray lseBlock) {
+        double[] o = out.data();
+        double[] l = lse.data();
+        double[] ob = outBlock.data();
+        double[] lb = lseBlock.data();
+        if (ob.length != o.length || lb.length != l.length || l.length == 0 || o.length % l.length != 0) {
+            throw new IllegalArgumentException(NAME + ": merging a block of " + ob.length + " outputs and " + lb.length
+                    + " statistics into " + o.length + " and " + l.length + "; expected the same shapes");
+        }
+        int dv = o.length / l.length;
+        for (int r = 0; r < l.length; r++) {
+            if (lb[r] == Double.NEGATIVE_INFINITY) {
+                continue;
+            }
+            if (l[r] == Double.NEGATIVE_INFINITY) {
+                l[r] = lb[r];
+                System.arraycopy(ob, r * dv, o, r * dv, dv);
+                continue;
+            }
+            double m = Math.max(l[r], lb[r]);
+            double all = m + Math.log(Math.exp(l[r] - m) + Math.exp(lb[r] - m));
+            double a = Math.exp(l[r] - all);
+            double b = Math.exp(lb[r] - all);
+            for (int c = 0; c < dv; c++) {
+                o[r * dv + c] = o[r * dv + c] * a + ob[r * dv + c] * b;
+            }
+            l[r] = all;
+        }
     }
 
     /** The gradients of q, k and v (null where not asked for) from the gradient of {@code attention_out}. */
@@ -114,12 +159,13 @@ public final class FlashAttentionKernel {
         double[] dv = needsGrad[2] ? grads[2].data() : null;
         double[] mask = g.mask(op, ctx);
         double[] s = new double[g.sk];
+        int[] keys = new int[g.sk];
         for (int bi = 0; bi < g.b; bi++) {
             for (int hi = 0; hi < g.h; hi++) {
                 int kvh = bi * g.hkv + hi / g.group;
                 for (int i = 0; i < g.sq; i++) {
                     int row = (bi * g.h + hi) * g.sq + i;
-                    int visible = g.scores(q, k, row, kvh, i, s);
+                    int visible = g.scores(q, k, row, kvh, i, s, keys);
                     if (visible == 0 || l[row] == Double.NEGATIVE_INFINITY) {
                         continue;
                     }
@@ -129,8 +175,8 @@ public final class FlashAttentionKernel {
                     }
                     for (int j = 0; j < visible; j++) {
                         double p = Math.exp(s[j] - l[row]);
-                        double keep = g.keep(mask, row, j);
-                        int vo = (kvh * g.sk + j) * g.dv;
+                        double keep = g.keep(mask, row, keys[j]);
+                        int vo = (kvh * g.sk + keys[j]) * g.dv;
                         if (dv != null && keep != 0) {
                             for (int c = 0; c < g.dv; c++) {
                                 dv[vo + c] += p * keep * dO[row * g.dv + c];
@@ -144,7 +190,7 @@ public final class FlashAttentionKernel {
                             dp *= keep;
                         }
                         double ds = p * (dp - correction) * g.scale;
-                        int ko = (kvh * g.sk + j) * g.d;
+                        int ko = (kvh * g.sk + keys[j]) * g.d;
                         int qo = row * g.d;
                         for (int c = 0; c < g.d; c++) {
                             if (dq != null) {
@@ -177,6 +223,12 @@ public final class FlashAttentionKernel {
         boolean causal;
         long[] qStart;
         long kStart;
+        /** The global sequence lengths of q and k, and the load balance (for the token positions). */
+        long sqAll;
+        long skAll;
+        int chunks;
+        /** Per local key, its token position (null in the natural order: the global index). */
+        long[] kPos;
 
         static Geometry of(FlashAttention op, KernelContext ctx, List<NDArray> in) {
             long[] q = in.get(0).shape();
@@ -201,6 +253,15 @@ public final class FlashAttentionKernel {
             g.causal = op.causal();
             g.qStart = box(ctx, 0, q).start();
             g.kStart = box(ctx, 1, k).start(2);
+            g.chunks = op.loadBalance();
+            if (g.chunks > 1) {
+                g.sqAll = ctx == null ? q[2] : ctx.globalDim(0, 2, q[2]);
+                g.skAll = ctx == null ? k[2] : ctx.globalDim(1, 2, k[2]);
+                g.kPos = new long[g.sk];
+                for (int j = 0; j < g.sk; j++) {
+                    g.kPos[j] = op.position(g.kStart + j, g.skAll);
+                }
+            }
             return g;
         }
 
@@ -216,18 +277,33 @@ public final class FlashAttentionKernel {
 
         /**
          * The scaled scores of query row {@code row} (local query {@code i}) against key/value head {@code kvh}, in
-         * {@code s[0..visible)}; returns how many keys the row sees (all, or with the causal mask those whose global
-         * index is at most the query's: keys are in order, so they are the first ones).
+         * {@code s[0..visible)}, of the local keys {@code keys[0..visible)} (ascending); returns how many keys the row
+         * sees: all, or with the causal mask those whose token position is at most the query's (in the natural order
+         * the global indices: the first keys; with a load balance the positions of {@link FlashAttention#position}).
          */
-        int scores(double[] q, double[] k, int row, int kvh, int i, double[] s) {
-            int visible = sk;
-            if (causal) {
+        int scores(double[] q, double[] k, int row, int kvh, int i, double[] s, int[] keys) {
+            int visible = 0;
+            if (!causal) {
+                for (int j = 0; j < sk; j++) {
+                    keys[visible++] = j;
+                }
+            } else if (kPos == null) {
                 long last = qStart[2] + i - kStart; // the last visible local key
-                visible = (int) Math.max(0, Math.min(sk, last + 1));
+                int n = (int) Math.max(0, Math.min(sk, last + 1));
+                for (int j = 0; j < n; j++) {
+                    keys[visible++] = j;
+                }
+            } else {
+                long p = LoadBalance.position(qStart[2] + i, sqAll, chunks);
+                for (int j = 0; j < sk; j++) {
+                    if (kPos[j] <= p) {
+                        keys[visible++] = j;
+                    }
+                }
             }
             int qo = row * d;
             for (int j = 0; j < visible; j++) {
-                int ko = (kvh * sk + j) * d;
+                int ko = (kvh * sk + keys[j]) * d;
                 double dot = 0;
                 for (int c = 0; c < d; c++) {
                     dot += q[qo + c] * k[ko + c];

@@ -1,6 +1,7 @@
 package io.tessera.simulator.kernel;
 
 import io.tessera.layout.Box;
+import io.tessera.planner.op.LoadBalance;
 import io.tessera.planner.op.Rope;
 import io.tessera.simulator.array.NDArray;
 
@@ -11,7 +12,8 @@ import java.util.List;
  * {@code RotaryPositionEmbedding}: each row {@code x[b, h, s, :]} rotated pairwise, element {@code i} with
  * {@code i + head_dim/2}, by the angle {@code position * invFreq[i]} ({@link Rope#invFreq}). The position is the
  * global sequence index (the local index plus the start of the output's global box, as {@link CausalMaskKernel}
- * finds its coordinates), so a rank holding any slice of the sequence rotates exactly as one device does. The
+ * finds its coordinates; with a {@code load_balance} the token position that index holds, {@link LoadBalance}), so a
+ * rank holding any slice of the sequence rotates exactly as one device does. The
  * backward applies the inverse rotation (the angle negated) to the output gradient.
  */
 public final class RopeKernel {
@@ -26,7 +28,7 @@ public final class RopeKernel {
         Shapes.checkInputs(NAME, inputs, 1);
         NDArray x = inputs.get(0);
         NDArray out = NDArray.zeros(x.shape());
-        rotate(op, box(ctx, x), x.data(), out.data(), 1);
+        rotate(op, box(ctx, x), seq(ctx, x), x.data(), out.data(), 1);
         return List.of(out);
     }
 
@@ -41,7 +43,7 @@ public final class RopeKernel {
         NDArray g = Shapes.outputGrad(NAME, outputGrads, 0, x.shape());
         NDArray dx = NDArray.zeros(x.shape());
         if (g != null) {
-            rotate(op, box(ctx, x), g.data(), dx.data(), -1);
+            rotate(op, box(ctx, x), seq(ctx, x), g.data(), dx.data(), -1);
         }
         return Shapes.list(dx);
     }
@@ -57,11 +59,16 @@ public final class RopeKernel {
         return box;
     }
 
+    /** The global sequence length (for the load-balanced order): from the context, else the box's end. */
+    private static long seq(KernelContext ctx, NDArray x) {
+        return ctx == null ? x.shape()[2] : ctx.globalDim(0, 2, box(ctx, x).end(2));
+    }
+
     /**
-     * {@code dst = R(sign * angle) src} per row, over the global region {@code box}: {@code sign} 1 rotates forward,
-     * -1 back.
+     * {@code dst = R(sign * angle) src} per row, over the global region {@code box} of a sequence of {@code seqAll}
+     * tokens: {@code sign} 1 rotates forward, -1 back.
      */
-    private static void rotate(Rope op, Box box, double[] src, double[] dst, int sign) {
+    private static void rotate(Rope op, Box box, long seqAll, double[] src, double[] dst, int sign) {
         long[] shape = box.shape();
         int seq = Math.toIntExact(shape[2]);
         int d = Math.toIntExact(shape[3]);
@@ -71,7 +78,7 @@ public final class RopeKernel {
         double[] cos = new double[seq * half];
         double[] sin = new double[seq * half];
         for (int s = 0; s < seq; s++) {
-            double p = pos0 + s;
+            double p = LoadBalance.position(pos0 + s, seqAll, op.loadBalance());
             for (int i = 0; i < half; i++) {
                 double a = p * invFreq[i];
                 cos[s * half + i] = Math.cos(a);

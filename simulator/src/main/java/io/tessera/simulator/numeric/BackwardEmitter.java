@@ -120,6 +120,11 @@ final class BackwardEmitter {
     }
 
     private void kernel(RankPrograms p, Node node, OpPlan op, OpExecution exec, boolean[] needs) {
+        RingAttention ring = RingAttention.of(cx, node, op);
+        if (ring != null) {
+            ring.backward(p, needs); // context-parallel attention, ring form
+            return;
+        }
         Operator o = node.op();
         int inputs = node.inputs().size();
         Slot dy = Slot.gradient(node.outputs().get(0));
@@ -200,7 +205,7 @@ final class BackwardEmitter {
                 // the output was reduce-scattered: its gathered gradient covers the pre-scatter region
                 List<Box> outBoxes = new ArrayList<>(ctx.outputBoxes());
                 outBoxes.set(0, gatheredBox(op, cx.local(s)));
-                ctx = new KernelContext(ctx.inputBoxes(), outBoxes, ctx.dtype(), ctx.seed());
+                ctx = new KernelContext(ctx.inputBoxes(), outBoxes, ctx.dtype(), ctx.seed(), ctx.inputShapes());
             }
             storeGrads(s, node, Kernels.backward(node.op(), ctx, in, out, grads, needs));
         });

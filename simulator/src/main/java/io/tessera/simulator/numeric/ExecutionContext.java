@@ -141,7 +141,11 @@ final class ExecutionContext {
         for (Layout l : op.outputLayouts()) {
             out.add(l.sliceBox(rank));
         }
-        return new KernelContext(in, out, options.dtype(), seed);
+        List<long[]> shapes = new ArrayList<>();
+        for (Layout l : op.inputLayouts()) {
+            shapes.add(l.shape());
+        }
+        return new KernelContext(in, out, options.dtype(), seed, shapes);
     }
 
     /**

@@ -136,6 +136,11 @@ final class ForwardEmitter {
     }
 
     private void kernel(RankPrograms p, Node node, OpPlan op, OpExecution exec) {
+        RingAttention ring = RingAttention.of(cx, node, op);
+        if (ring != null) {
+            ring.forward(p); // context-parallel attention, ring form: the key/value blocks travel the ring
+            return;
+        }
         Operator o = node.op();
         int inputs = node.inputs().size();
         Slot in0 = Slot.input(node.name(), 0);

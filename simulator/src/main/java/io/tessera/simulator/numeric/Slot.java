@@ -53,7 +53,9 @@ record Slot(Kind kind, String key) {
         /** A sharded parameter's gradient summed before its ReduceScatter. */
         SHARD_GRADIENT_SUM("gacc/"),
         /** A sharded parameter's reduce-scattered gradient shard. */
-        SHARD_GRADIENT("gshard/");
+        SHARD_GRADIENT("gshard/"),
+        /** A ring-attention buffer of an operator: the key/value block in hand, its gradients, the running result. */
+        RING("ring/");
 
         private final String prefix;
 
@@ -107,6 +109,11 @@ record Slot(Kind kind, String key) {
     /** Input {@code input} of operator {@code op}, in the layout the operator needs. */
     static Slot input(String op, int input) {
         return of(Kind.INPUT, op, Integer.toString(input));
+    }
+
+    /** Ring-attention buffer {@code part} (e.g. {@code k}, {@code dk}, {@code out}) of operator {@code op}. */
+    static Slot ring(String op, String part) {
+        return of(Kind.RING, op, part);
     }
 
     /** Sharded parameter {@code param}'s gathered slice. */

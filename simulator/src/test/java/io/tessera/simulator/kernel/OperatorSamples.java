@@ -209,6 +209,14 @@ final class OperatorSamples {
                 p("v", 2, 4, 6, 4)));
         out.add(s("FlashAttentionScore causal keep 0.75 GQA [2, 4, 6, 4] kv [2, 2, 6, 4] v_dim 3",
                 FlashAttention.of(true, 0.75), p("q", 2, 4, 6, 4), p("k", 2, 2, 6, 4), p("v", 2, 2, 6, 3)));
+        // context parallelism's causal load balance (2 chunk pairs: the sequence in Megatron's order), with
+        // grouped-query heads that a tensor split beyond the key/value heads shares
+        out.add(s("FlashAttentionScore causal load_balance 2 GQA [2, 4, 8, 4] kv [2, 2, 8, 4]",
+                FlashAttention.of(true, 1).withLoadBalance(2), p("q", 2, 4, 8, 4), p("k", 2, 2, 8, 4),
+                p("v", 2, 2, 8, 4)));
+        out.add(s("FlashAttentionScore causal keep 0.75 MQA [1, 4, 8, 2] kv [1, 1, 8, 2]",
+                FlashAttention.of(true, 0.75),
+                p("q", 1, 4, 8, 2), p("k", 1, 1, 8, 2), p("v", 1, 1, 8, 2)));
         // rotary position embedding [batch, heads, seq, head_dim]: a split of the sequence rotates by global positions;
         // a small theta and Llama 3's rescaling (with a short original context, so that every branch is taken) make
         // the angles large enough to matter
@@ -218,6 +226,8 @@ final class OperatorSamples {
         // GPT-2's fused q, k, v [tokens, 3 * hidden] cut along the last axis; a middle axis with a split dim after it
         out.add(s("Split -1 into 3 [8, 12]", Split.of(-1, 3), p("x", 8, 12)));
         out.add(s("Split 1 into 2 [4, 6, 4]", Split.of(1, 2), p("x", 4, 6, 4)));
+        out.add(s("RotaryPositionEmbedding theta 50 load_balance 2 [2, 2, 8, 4]", new Rope(50, null, 2),
+                p("x", 2, 2, 8, 4)));
         out.addAll(variants());
         return out;
     }
@@ -442,9 +452,19 @@ final class OperatorSamples {
                 }
             }
             if (s.op() instanceof FlashAttention) {
-                // q, k and v share one split (the operator's rule): k and v take q's
-                tuples[1] = tuples[0].clone();
-                tuples[2] = tuples[0].clone();
+                // k and v share q's batch split; their heads are split like q's or (grouped-query attention beyond
+                // the key/value heads) by kv_heads; their sequence whole (context parallel, all-gather form) or like
+                // q's (ring form)
+                int[] k = tuples[0].clone();
+                long kvHeads = types.get(1).dim(1);
+                if (k[1] > kvHeads && k[1] % kvHeads == 0 && r.nextBoolean()) {
+                    k[1] = (int) kvHeads;
+                }
+                if (r.nextBoolean()) {
+                    k[2] = 1;
+                }
+                tuples[1] = k;
+                tuples[2] = k.clone();
             }
             Strategy st = Strategy.of(tuples);
             if (!seen.add(d + " " + st) || (attempt < 200 && unsplit(tuples))) {
