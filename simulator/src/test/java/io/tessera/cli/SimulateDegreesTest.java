@@ -150,8 +150,9 @@ class SimulateDegreesTest {
             Run r = run(args);
             assertEquals(2, r.code(), r.out() + r.err());
             assertEquals("tessera: " + p + ": parallelism: the network is the zoo model 'mlp'; the degrees expand for "
-                    + "the zoo model gpt only: give per-operator strategies in operators (and "
-                    + "parallel.pipeline_stages, micro_batches) instead of the parallelism section\n", r.err());
+                    + "the zoo models gpt and llama and Hugging Face configs (hf_config) only: give per-operator "
+                    + "strategies in operators (and parallel.pipeline_stages, micro_batches) instead of the "
+                    + "parallelism section\n", r.err());
         }
     }
 }

@@ -180,7 +180,8 @@ class LlamaZooTest {
         LlamaConfig expected = new LlamaConfig(3, 64, 4, 1, 128, 16, 128, 2, DType.BFLOAT16, 1e-5, 5e5, s, true, true,
                 true, 2);
         assertEquals(Zoo.llama(expected), Zoo.build("llama", args));
-        assertEquals(new Rope(5e5, s), Zoo.build("llama", args).node("model.layers.2.self_attn.q_rope").op());
+        assertEquals(new Rope(5e5, s).withLoadBalance(2),
+                Zoo.build("llama", args).node("model.layers.2.self_attn.q_rope").op());
         assertEquals(new RMSNorm(1e-5), Zoo.build("llama", args).node("model.norm").op());
 
         String m = assertThrows(IllegalArgumentException.class, () -> Zoo.build("llama", Map.of("kv_head", 2)))
