@@ -18,6 +18,7 @@ import io.tessera.planner.strategy.NetworkRef;
 import io.tessera.planner.strategy.OpStrategy;
 import io.tessera.planner.strategy.StrategyFile;
 import io.tessera.planner.strategy.StrategyFiles;
+import io.tessera.simulator.search.DegreeSearch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -32,7 +33,9 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
- * {@code tessera search STRATEGY.json [--max-stages N] [--cluster C] [--out BEST.json] [--json]}: the parallelism
+ * {@code tessera search STRATEGY.json [--max-stages N] [--cluster C] [--out BEST.json] [--json]}: for a file with a
+ * {@code parallelism} section on a Llama-family network, the Megatron degree search ({@link DegreeSearch},
+ * {@link DegreeSearchRun}; {@code --top}, {@code --max-plans}); otherwise the parallelism
  * search ({@link ParallelismSearch}) for the zoo model and devices of a strategy file: pipeline stages, micro-batches,
  * recompute, optimizer parallelism and per-operator strategies. Prints the explanation (chosen setting and runners-up
  * with step time, bubble and memory; with {@code --json} a JSON object); {@code --out} writes the chosen setting as a
@@ -44,7 +47,9 @@ import java.util.concurrent.Callable;
                 + "strategies for a strategy file's zoo model and devices, minimising the estimated step time under "
                 + "the device memory.",
                 "Prints the chosen setting and the runners-up (or JSON with --json); --out writes the chosen setting "
-                        + "as a strategy file."})
+                        + "as a strategy file.",
+                "A file with a parallelism section on a Llama-family network gets the Megatron degree search instead: "
+                        + "tensor, context, pipeline, data and recompute, each planned and simulated."})
 public final class SearchCommand implements Callable<Integer> {
 
     @Spec
@@ -67,6 +72,16 @@ public final class SearchCommand implements Callable<Integer> {
             description = "Write the chosen setting as a strategy file here (atomically).")
     private Path out;
 
+    @Option(names = "--top", paramLabel = "N", defaultValue = "10",
+            description = "Degree search (a parallelism section on a Llama-family network): the candidates shown "
+                    + "(default ${DEFAULT-VALUE}).")
+    private int top;
+
+    @Option(names = "--max-plans", paramLabel = "N", defaultValue = "0",
+            description = "Degree search: plan at most N degree settings, the cheapest-looking first (default "
+                    + "${DEFAULT-VALUE}: all that may fit).")
+    private int maxPlans;
+
     @Option(names = "--json", description = "Print the result as JSON instead of the explanation.")
     private boolean json;
 
@@ -87,6 +102,15 @@ public final class SearchCommand implements Callable<Integer> {
             file = StrategyFiles.read(strategy);
         } catch (IllegalArgumentException e) {
             throw InputException.inFile(strategy, e);
+        }
+        boolean degrees;
+        try {
+            degrees = DegreeSearch.applies(file);
+        } catch (IllegalArgumentException e) {
+            throw InputException.inFile(strategy, e);
+        }
+        if (degrees) {
+            return degreeSearch(file);
         }
         NetworkRef ref = file.network();
         if (ref instanceof NetworkRef.File) {
@@ -139,6 +163,27 @@ public final class SearchCommand implements Callable<Integer> {
         }
         stdout.flush();
         return Tessera.EXIT_OK;
+    }
+
+    /**
+     * The {@link DegreeSearch} of a file with a {@code parallelism} section on a Llama-family network:
+     * {@code --max-stages} (when given) caps the pipeline; {@code --cluster} (when given) replaces the file's cluster.
+     */
+    private int degreeSearch(StrategyFile file) {
+        if (top < 1) {
+            throw new InputException("--top " + top + ": expected at least 1");
+        }
+        if (maxPlans < 0) {
+            throw new InputException("--max-plans " + maxPlans + ": expected 0 (no limit) or more");
+        }
+        picocli.CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
+        DegreeSearch.Options options = DegreeSearch.Options.defaults().withMaxPlans(maxPlans);
+        if (parsed.hasMatchedOption("--max-stages")) {
+            options = options.withMaxPipeline(maxStages);
+        }
+        String given = parsed.hasMatchedOption("--cluster") ? cluster : null;
+        return new DegreeSearchRun(strategy, file, options, given, top).run(spec.commandLine().getOut(),
+                spec.commandLine().getErr(), progress, json, Tessera.isVerbose(spec.commandLine()), out);
     }
 
     /** The winner's margin over the runner-up against the device's error band. */
