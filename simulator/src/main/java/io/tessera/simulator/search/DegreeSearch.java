@@ -178,7 +178,7 @@ public final class DegreeSearch {
      * @param parameters        the network's trainable parameter elements
      * @param evaluated         the candidates, fitting first, then by step time (ties: tensor, context, pipeline,
      *                          recompute)
-     * @param skipped           the settings not evaluated, in enumeration order
+     * @param skipped           the settings not evaluated, by tensor, context, pipeline, data and recompute
      * @param plans             how many degree settings were planned
      * @param seconds           the search's wall time, seconds
      */
@@ -279,6 +279,7 @@ public final class DegreeSearch {
             p.advance(i + 1, toPlan.size());
         }
         evaluated.sort(order());
+        skipped.sort(Comparator.comparing(Skipped::setting, DegreeSearch::compareSettings));
         return new Result(cluster, model.parameters(), evaluated, skipped, plans, (System.nanoTime() - t0) / 1e9);
     }
 
