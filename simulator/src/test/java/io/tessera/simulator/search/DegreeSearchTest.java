@@ -72,7 +72,7 @@ class DegreeSearchTest {
                     try {
                         step = simulate(file.withParallelism(p));
                     } catch (IllegalArgumentException e) {
-                        continue; // e.g. tensor 8 beyond the 4 KV heads, which the planner refuses on this model
+                        continue; // a setting the expansion or the planner refuses
                     }
                     simulated++;
                     if (step < min) {
@@ -116,16 +116,23 @@ class DegreeSearchTest {
 
     @Test
     void aRefusedSettingIsSkippedWithItsReason() {
-        // tensor 8 with 4 KV heads: enumerated (LlamaPlans replicates KV heads) but refused by the planner on main
-        List<DegreeSearch.Skipped> refused = result.skipped().stream()
+        // seq 16384 brings context 2 and 4, which the expansion refuses with micro_batch_size 2
+        StrategyFile longSeq = StrategyFiles.parse("{\"network\": {\"zoo\": \"llama\", \"args\": {\"layers\": 2, "
+                + "\"hidden\": 64, \"heads\": 4, \"kv_heads\": 2, \"ffn\": 128, \"seq\": 16384, \"vocab\": 128}}, "
+                + "\"devices\": 8, \"cluster\": \"h100-dgx\", \"parallelism\": {\"micro_batch_size\": 2, "
+                + "\"global_batch_size\": 16}}", Path.of(""));
+        DegreeSearch.Result r = DegreeSearch.search(longSeq, cluster, DegreeSearch.Options.defaults(), null);
+        List<DegreeSearch.Skipped> refused = r.skipped().stream()
                 .filter(s -> s.why() == DegreeSearch.Why.REFUSED).toList();
+        // tensor 1, 2, 4 x context 2, 4 (when the product divides 8) x pipeline 1
+        assertEquals(5, refused.size(), r.skipped().toString());
         for (DegreeSearch.Skipped s : refused) {
+            assertTrue(s.setting().context() > 1 && s.setting().recompute() == null, s.toString());
+            assertTrue(s.reason().startsWith("parallelism.micro_batch_size: found 2 with context "), s.reason());
             assertFalse(s.reason().contains("\n"), s.reason());
-            assertFalse(s.reason().isBlank());
         }
-        assertEquals(result.plans() * 3, result.evaluated().size() + 3 * refused.stream()
-                .filter(s -> s.setting().recompute() == null).count()
-                + refused.stream().filter(s -> s.setting().recompute() != null).count());
+        assertEquals(r.plans() * 3, r.evaluated().size() + 3 * refused.size());
+        assertTrue(r.evaluated().stream().allMatch(c -> c.setting().context() == 1));
     }
 
     @Test
