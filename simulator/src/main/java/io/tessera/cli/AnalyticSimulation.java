@@ -129,8 +129,10 @@ final class AnalyticSimulation {
             return runPipeline(plan, out);
         }
         ClusterSpec spec = cluster(plan.devices());
-        TimelineOptions options = new TimelineOptions(spec, overlap, trace == null ? 0 : ChromeTrace.DEFAULT_RANKS)
-                .withPrefetchLayers(StrategyStep.prefetchLayers(file));
+        // the file's settings as StrategyStep applies them: gradient overlap, the distributed optimizer's sharded
+        // update, tp-comm overlap and the ZeRO-3 prefetch limit
+        TimelineOptions options = StrategyStep.timelineOptions(file, spec, overlap,
+                trace == null ? 0 : ChromeTrace.DEFAULT_RANKS);
         TimelineReport report;
         try {
             report = Timeline.run(plan, options);

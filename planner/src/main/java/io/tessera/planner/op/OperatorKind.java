@@ -50,8 +50,9 @@ public enum OperatorKind {
     RESHAPE(Reshape.class, List.of("Reshape"), List.of("shape"),
             (t, a) -> new Reshape(a.longs("shape", "the target shape, a list of integers (one may be -1)"))),
     /** {@link Transpose}. */
-    TRANSPOSE(Transpose.class, List.of("Transpose"), List.of("perm"),
-            (t, a) -> new Transpose(a.ints("perm", 0, null, "a permutation such as [0, 2, 1, 3]"))),
+    TRANSPOSE(Transpose.class, List.of("Transpose"), List.of("perm", "output_device_order"),
+            (t, a) -> new Transpose(a.ints("perm", 0, null, "a permutation such as [0, 2, 1, 3]"),
+                    a.bool("output_device_order", false))),
     /** {@link Reduce}: {@code ReduceSum}, {@code ReduceMean}, {@code ReduceMax}, {@code ReduceMin}. */
     REDUCE(Reduce.class, Names.of(Reduce.Kind.values(), Reduce.Kind::type), List.of("axis", "keep_dims"),
             (t, a) -> new Reduce(Names.find(Reduce.Kind.values(), Reduce.Kind::type, t),

@@ -13,10 +13,23 @@ import java.util.List;
  *
  * <p>Rule (spec §3): any strategy; the device matrix is the input's strategy, and the output map is the input map
  * permuted ({@code out[j] = in[perm[j]]}), so every rank transposes its own slice and nothing is communicated.
+ * With {@code outputDeviceOrder} the device matrix is the strategy in the output's dimension order instead
+ * ({@code dev[j] = strategy[perm[j]]}): the same slices, numbered the way the consumers of the output number their
+ * devices. This is what MindSpore expresses by giving a layout as the in_strategy; Tessera's attention block needs it
+ * to bring the {@code [batch, heads, seq, head_dim]} output of a context- and tensor-parallel attention back to
+ * {@code [batch, seq, heads, head_dim]} with the sequence split outside the heads split, as Megatron orders its
+ * ranks (tensor fastest), so that nothing moves.
  *
- * @param perm a permutation of {@code 0..rank-1}; copied in and out
+ * @param perm              a permutation of {@code 0..rank-1}; copied in and out
+ * @param outputDeviceOrder whether the device matrix follows the output's dimension order (default false: the
+ *                          input's, MindSpore's rule); JSON attr {@code output_device_order}, written only when true
  */
-public record Transpose(int[] perm) implements Operator {
+public record Transpose(int[] perm, boolean outputDeviceOrder) implements Operator {
+
+    /** A transpose whose device matrix follows the input's dimension order (MindSpore's rule). */
+    public Transpose(int[] perm) {
+        this(perm, false);
+    }
 
     /** Validates that {@code perm} is a permutation of {@code 0..perm.length-1}. */
     public Transpose {
@@ -40,6 +53,11 @@ public record Transpose(int[] perm) implements Operator {
     /** A transpose with the given permutation. */
     public static Transpose of(int... perm) {
         return new Transpose(perm);
+    }
+
+    /** The same transpose with its device matrix in the output's dimension order ({@link #outputDeviceOrder}). */
+    public Transpose withOutputDeviceOrder() {
+        return new Transpose(perm, true);
     }
 
     /** A copy of the permutation. */
@@ -96,11 +114,21 @@ public record Transpose(int[] perm) implements Operator {
         int[] s = in.tuple(0);
         int[][] dimsIn = new int[s.length][];
         int[][] dimsOut = new int[s.length][];
-        for (int i = 0; i < s.length; i++) {
-            dimsIn[i] = new int[] {i};
-        }
-        for (int j = 0; j < s.length; j++) {
-            dimsOut[j] = new int[] {perm[j]};
+        if (outputDeviceOrder) {
+            int[] dev = new int[s.length];
+            for (int j = 0; j < s.length; j++) {
+                dev[j] = s[perm[j]];
+                dimsOut[j] = new int[] {j};
+                dimsIn[perm[j]] = new int[] {j};
+            }
+            s = dev;
+        } else {
+            for (int i = 0; i < s.length; i++) {
+                dimsIn[i] = new int[] {i};
+            }
+            for (int j = 0; j < s.length; j++) {
+                dimsOut[j] = new int[] {perm[j]};
+            }
         }
         return Sharding.derive(label, s, List.<int[][]>of(dimsIn), List.<int[][]>of(dimsOut),
                 new boolean[] {x.dtype().isFloating()}, devices, ReduceOp.SUM,
@@ -109,18 +137,18 @@ public record Transpose(int[] perm) implements Operator {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof Transpose t && Arrays.equals(perm, t.perm);
+        return o instanceof Transpose t && Arrays.equals(perm, t.perm) && outputDeviceOrder == t.outputDeviceOrder;
     }
 
     @Override
     public int hashCode() {
-        return Arrays.hashCode(perm);
+        return Arrays.hashCode(perm) * 31 + Boolean.hashCode(outputDeviceOrder);
     }
 
-    /** Prints as {@code Transpose[perm=[1, 0]]}. */
+    /** Prints as {@code Transpose[perm=[1, 0]]} (with {@code , outputDeviceOrder} when set). */
     @Override
     public String toString() {
-        return "Transpose[perm=" + Arrays.toString(perm) + "]";
+        return "Transpose[perm=" + Arrays.toString(perm) + (outputDeviceOrder ? ", outputDeviceOrder" : "") + "]";
     }
 
     @Override
@@ -146,11 +174,14 @@ public record Transpose(int[] perm) implements Operator {
         return List.of();
     }
 
-    /** The attributes, every one written. */
+    /** The attributes: {@code perm}, and {@code output_device_order} when true. */
     @Override
     public ObjectNode encodeAttrs() {
         ObjectNode o = OpAttrs.object();
         o.set("perm", OpAttrs.array(perm));
+        if (outputDeviceOrder) {
+            o.put("output_device_order", true);
+        }
         return o;
     }
 

@@ -58,7 +58,9 @@ final class LlamaNetwork {
         String k = heads(attn, "k", x, c.kvHeads(), true, c);
         String v = heads(attn, "v", x, c.kvHeads(), false, c);
         String s = attentionCore(attn, q, k, v, c);
-        s = attn.op("merge_heads", Transpose.of(0, 2, 1, 3), s);
+        // the device matrix in the output's order: sequence (context) split outside the heads (tensor) split, as the
+        // attention and the following token-row operators number their ranks, so nothing moves under context parallel
+        s = attn.op("merge_heads", Transpose.of(0, 2, 1, 3).withOutputDeviceOrder(), s);
         s = attn.op("flatten", Reshape.of(tokens, qWidth), s);
         String wo = attn.scope("o_proj").parameter("weight", "normal", dt, c.hidden(), qWidth);
         s = attn.op("o_proj", LINEAR, s, wo);

@@ -253,7 +253,8 @@ public final class Zoo {
      * (causal, keep_prob 1; grouped-query when {@code K < H}) of q_rope, k_rope, v_heads, output 0. Unfused (only
      * {@code K == H}): BatchMatMul {@code scores} (transpose_b), Mul {@code scale_mul} by the non-trainable
      * {@code L.self_attn.scale [1]} (1/sqrt(hd)), CausalMask {@code causal_mask}, Softmax {@code softmax} (-1),
-     * BatchMatMul {@code context}. Then Transpose {@code L.self_attn.merge_heads}, Reshape {@code flatten} to
+     * BatchMatMul {@code context}. Then Transpose {@code L.self_attn.merge_heads} (its device matrix in the output's
+     * dimension order, {@link Transpose#outputDeviceOrder}), Reshape {@code flatten} to
      * {@code [batch*seq, H*hd]}, MatMul {@code o_proj} ({@code L.self_attn.o_proj.weight [hidden, H*hd]}); Add
      * {@code L.residual1}; RMSNorm {@code L.post_attention_layernorm}; MatMul {@code L.mlp.gate_proj} and
      * {@code L.mlp.up_proj} ({@code [ffn, hidden]} weights), SiLU {@code L.mlp.act} of the gate, Mul {@code L.mlp.mul}

@@ -402,9 +402,7 @@ public final class DegreeSearch {
     private static double stepSeconds(StrategyFile f, PipelinePlan pipe, ClusterSpec cluster, PipelineReport report) {
         if (pipe.stages() == 1 && pipe.microBatches() == 1
                 && f.parallelism().map(Parallelism::recompute).orElse(null) == Parallelism.Recompute.NONE) {
-            TimelineOptions options = new TimelineOptions(cluster, true, 0)
-                    .withPrefetchLayers(StrategyStep.prefetchLayers(f));
-            return Timeline.run(pipe.plan(), options).stepSeconds();
+            return Timeline.run(pipe.plan(), StrategyStep.timelineOptions(f, cluster, true, 0)).stepSeconds();
         }
         return report.stepSeconds();
     }

@@ -68,6 +68,22 @@ public final class StrategyStep {
     }
 
     /**
+     * The single-step {@link Timeline}'s options for {@code file} (one stage, one micro-batch, no recompute, as
+     * {@code tessera simulate} runs it): gradient overlap ({@link #overlap}), the distributed optimizer's sharded update
+     * ({@link #optimizerShards}), {@code parallelism.tp_comm_overlap} and the ZeRO-3 prefetch limit
+     * ({@link #prefetchLayers}), the same settings {@link #run} gives the pipeline timeline.
+     *
+     * @param overlapAllowed false to keep gradient reductions from overlapping the backward whatever the file says
+     * @param recordedRanks  ranks whose events are recorded (0: none)
+     */
+    public static TimelineOptions timelineOptions(StrategyFile file, ClusterSpec cluster, boolean overlapAllowed,
+                                                  int recordedRanks) {
+        return new TimelineOptions(cluster, overlap(file, overlapAllowed), recordedRanks, false,
+                optimizerShards(file), file.parallelism().map(Parallelism::tpCommOverlap).orElse(false),
+                prefetchLayers(file));
+    }
+
+    /**
      * Simulates the planned pipeline {@code pipe} of {@code file} on {@code cluster}.
      *
      * @param schedule  the schedule, or null for {@link #schedule(StrategyFile)}

@@ -191,6 +191,9 @@ final class OperatorSamples {
         out.add(s("Reshape [8, 6] -> [2, 4, -1]", Reshape.of(2, 4, -1), p("x", 8, 6)));
         out.add(s("Transpose [2, 4, 6] (2, 0, 1)", Transpose.of(2, 0, 1), p("x", 2, 4, 6)));
         out.add(s("Transpose [4, 6] (1, 0)", Transpose.of(1, 0), p("x", 4, 6)));
+        // the attention block's merge_heads: [b, h, s, d] -> [b, s, h, d], devices numbered in the output's order
+        out.add(s("Transpose [2, 4, 4, 2] (0, 2, 1, 3) output device order",
+                Transpose.of(0, 2, 1, 3).withOutputDeviceOrder(), p("x", 2, 4, 4, 2)));
         out.add(s("ReduceSum 1 [8, 6]", Reduce.sum(false, 1), p("x", 8, 6)));
         out.add(s("ReduceMean -1 keep [4, 6, 2]", Reduce.mean(true, -1), p("x", 4, 6, 2)));
         out.add(s("ReduceMax 0 [8, 6]", Reduce.max(false, 0), p("x", 8, 6)));
@@ -303,6 +306,9 @@ final class OperatorSamples {
         for (int[] perm : new int[][] {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0},
             {3, 1, 0, 2}, {1, 3, 2, 0}, {0}}) {
             out.add(v("Transpose " + Arrays.toString(perm), Transpose.of(perm),
+                    p("x", Arrays.copyOf(new long[] {2, 3, 4, 5}, perm.length))));
+            out.add(v("Transpose " + Arrays.toString(perm) + " output device order",
+                    Transpose.of(perm).withOutputDeviceOrder(),
                     p("x", Arrays.copyOf(new long[] {2, 3, 4, 5}, perm.length))));
         }
         for (Reduce.Kind k : Reduce.Kind.values()) {
