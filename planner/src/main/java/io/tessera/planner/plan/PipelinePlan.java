@@ -539,7 +539,11 @@ public record PipelinePlan(Plan plan, int stages, int virtualStages, int microBa
 
     /** The stage of parameter {@code name}: its first consumer's (0 when no operator consumes it). */
     public int paramStage(String name) {
-        ParamPlan p = plan.param(name);
+        return stageOf(plan.param(name));
+    }
+
+    /** The stage of parameter {@code p}: its first consumer's (0 when none, or for null). */
+    private int stageOf(ParamPlan p) {
         return p == null || p.consumer() == null ? 0 : opStages.get(p.consumer());
     }
 
@@ -587,8 +591,12 @@ public record PipelinePlan(Plan plan, int stages, int virtualStages, int microBa
                     + " ranks (0.." + (devices() - 1) + ")");
         }
         int stage = stageOfRank(rank);
-        RankMemory m = plan.memory(rank % plan.devices(), p -> paramStage(p.name()) == stage,
-                b -> bucketStage(b) == stage);
+        Map<String, Integer> stageOfParam = new java.util.HashMap<>();
+        for (ParamPlan p : plan.params()) {
+            stageOfParam.put(p.name(), stageOf(p));
+        }
+        RankMemory m = plan.memory(rank % plan.devices(), p -> stageOf(p) == stage,
+                b -> stageOfParam.getOrDefault(b.members().get(0), 0) == stage);
         return new RankMemory(rank, m.params(), m.gradients(), m.optimizerState(), m.masterCopies(),
                 m.gatheredWeights(), m.recomputeBuffer(), m.fusionBuffer(), m.fp8Weights());
     }

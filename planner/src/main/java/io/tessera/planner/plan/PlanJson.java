@@ -197,13 +197,15 @@ public final class PlanJson {
         memory.put("optimizer", plan.config().optimizer().jsonName());
         int ranks = pipe == null ? plan.devices() : pipe.devices();
         long[] paramBytes = new long[ranks];
+        RankMemory[] memories = new RankMemory[ranks];
         for (int r = 0; r < ranks; r++) {
-            paramBytes[r] = (pipe == null ? plan.memory(r) : pipe.memory(r)).params();
+            memories[r] = pipe == null ? plan.memory(r) : pipe.memory(r);
+            paramBytes[r] = memories[r].params();
         }
         memory.set("param_bytes_per_rank", longs(paramBytes));
         ArrayNode perRank = memory.putArray("per_rank");
         for (int r = 0; r < ranks; r++) {
-            RankMemory m = pipe == null ? plan.memory(r) : pipe.memory(r);
+            RankMemory m = memories[r];
             ObjectNode n = perRank.addObject();
             n.put("rank", r);
             n.put("params", m.params());
