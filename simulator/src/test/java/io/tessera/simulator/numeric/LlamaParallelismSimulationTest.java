@@ -7,6 +7,7 @@ import io.tessera.planner.plan.Communication;
 import io.tessera.planner.plan.PipelinePlan;
 import io.tessera.planner.strategy.StrategyFile;
 import io.tessera.planner.strategy.StrategyFiles;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -58,5 +59,24 @@ class LlamaParallelismSimulationTest {
             "model.layers.1.mlp.down_proj.weight", "model.embed_tokens.weight", "lm_head.weight"}) {
             assertTrue(r.paramErrors().containsKey(p), p + " in " + r.paramErrors().keySet());
         }
+    }
+
+    @Test
+    void interleavedPipelineChunksEqualOneDevice() {
+        StrategyFile f = StrategyFiles.parse(("{'network': {'zoo': 'llama', 'args': {'layers': 4, 'hidden': 64, "
+                + "'heads': 4, 'kv_heads': 2, 'ffn': 128, 'seq': 32, 'vocab': 128}}, 'devices': 8, "
+                + "'parallel': {'optimizer': 'momentum'}, 'parallelism': {'tensor': 2, 'pipeline': 2, "
+                + "'virtual_pipeline': 2, 'data': 2, 'sequence_parallel': true, 'global_batch_size': 8}}")
+                .replace('\'', '"'), null);
+        PipelinePlan pipe = StrategyPlans.pipelinePlan(f, null);
+        assertEquals(2, pipe.stages());
+        assertEquals(2, pipe.virtualStages());
+        // one layer per chunk, chunk c on stage c % 2: layers 0 and 2 on stage 0, layers 1 and 3 on stage 1
+        assertEquals(0, pipe.opStages().get("model.layers.2.mlp.down_proj"));
+        assertEquals(1, pipe.opStages().get("model.layers.1.mlp.down_proj"));
+        SimulationReport r = Simulation.run(pipe, SimulationOptions.defaults().withSteps(2));
+        System.out.printf(Locale.ROOT, "llama interleaved 2 x 2 chunks, tp 2 x dp 2: max rel err %.3e%n",
+                r.maxRelError());
+        assertTrue(r.passed(), r.summary());
     }
 }
