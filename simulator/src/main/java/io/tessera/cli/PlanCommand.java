@@ -70,6 +70,7 @@ public final class PlanCommand implements Callable<Integer> {
     public Integer call() {
         PipelinePlan pipe;
         String mode;
+        int shards;
         String planJson;
         String checkpointText = null;
         Path checkpointTarget = ckpt;
@@ -86,7 +87,8 @@ public final class PlanCommand implements Callable<Integer> {
             try (ProgressOption.Handle p = progress.open(spec.commandLine().getErr(), "tessera plan")) {
                 pipe = StrategyPlans.pipelinePlan(file, p);
             }
-            planJson = Json.write(PlanJson.toJson(pipe));
+            shards = io.tessera.simulator.timeline.StrategyStep.optimizerShards(file);
+            planJson = Json.write(PlanJson.toJson(pipe, shards));
             if (checkpointTarget != null) {
                 checkpointText = StrategyCheckpoints.write(StrategyPlans.checkpoint(pipe));
             }
@@ -107,7 +109,7 @@ public final class PlanCommand implements Callable<Integer> {
         }
 
         PrintWriter stdout = spec.commandLine().getOut();
-        stdout.print(json ? planJson : PlanSummary.format(pipe, mode));
+        stdout.print(json ? planJson : PlanSummary.format(pipe, mode, shards));
         stdout.flush();
         return Tessera.EXIT_OK;
     }

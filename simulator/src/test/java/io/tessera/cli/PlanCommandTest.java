@@ -8,6 +8,7 @@ import io.tessera.planner.plan.PlanJson;
 import io.tessera.planner.plan.PlanSummary;
 import io.tessera.planner.api.StrategyPlans;
 import io.tessera.planner.strategy.StrategyCheckpoints;
+import io.tessera.planner.strategy.StrategyFile;
 import io.tessera.planner.strategy.StrategyFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -111,7 +112,10 @@ class PlanCommandTest {
         for (Path f : files) {
             String name = f.getFileName().toString();
             // with its pipeline stages, if any (gpt-pipeline-2stages.json)
-            PipelinePlan plan = StrategyPlans.pipelinePlan(StrategyFiles.read(f), null);
+            StrategyFile file = StrategyFiles.read(f);
+            PipelinePlan plan = StrategyPlans.pipelinePlan(file, null);
+            // the distributed optimizer's shards in the memory figures (gpt-megatron-degrees.json)
+            int shards = io.tessera.simulator.timeline.StrategyStep.optimizerShards(file);
             Path out = tmp.resolve(name + ".plan.json");
             Path ckpt = tmp.resolve(name + ".ckpt.json");
             // --ckpt always: a shipped file with a save_file must not write into the repository
@@ -120,7 +124,7 @@ class PlanCommandTest {
             assertEquals("", r.err, name);
             assertTrue(r.out.startsWith("plan of '" + plan.plan().network().name() + "' on " + plan.devices()
                     + " devices"), name + ": " + r.out);
-            assertEquals(PlanSummary.format(plan), r.out, name);
+            assertEquals(PlanSummary.format(plan, plan.plan().config().mode().toString(), shards), r.out, name);
 
             JsonNode planJson = readJson(out);
             List<String> planKeys = new ArrayList<>(PLAN_KEYS);
@@ -130,7 +134,7 @@ class PlanCommandTest {
             assertEquals(planKeys, keys(planJson), name);
             assertEquals(plan.plan().network().name(), planJson.get("network").asText(), name);
             assertEquals(plan.devices(), planJson.get("devices").asInt(), name);
-            assertEquals(Json.write(PlanJson.toJson(plan)), Files.readString(out), name);
+            assertEquals(Json.write(PlanJson.toJson(plan, shards)), Files.readString(out), name);
 
             String ckptText = Files.readString(ckpt);
             assertEquals(CKPT_KEYS, keys(MAPPER.readTree(ckptText)), name);

@@ -37,10 +37,24 @@ public final class PlanJson {
      * bucket groups are stage-local ranks), and memory is per global rank.
      */
     public static ObjectNode toJson(PipelinePlan pipe) {
-        return pipe.stages() == 1 ? toJson(pipe.plan(), null) : toJson(pipe.plan(), pipe);
+        return toJson(pipe, 1);
+    }
+
+    /**
+     * {@link #toJson(PipelinePlan)} with each rank's optimizer state and master copies split {@code optimizerShards}
+     * ways in {@code memory} ({@link RankMemory#withOptimizerShards}; Megatron's distributed optimizer, 1 for none),
+     * which then also gives {@code optimizer_shards}.
+     */
+    public static ObjectNode toJson(PipelinePlan pipe, int optimizerShards) {
+        return pipe.stages() == 1 ? toJson(pipe.plan(), null, optimizerShards)
+                : toJson(pipe.plan(), pipe, optimizerShards);
     }
 
     private static ObjectNode toJson(Plan plan, PipelinePlan pipe) {
+        return toJson(plan, pipe, 1);
+    }
+
+    private static ObjectNode toJson(Plan plan, PipelinePlan pipe, int optimizerShards) {
         ObjectNode root = F.objectNode();
         root.put("network", plan.network().name());
         root.put("devices", pipe == null ? plan.devices() : pipe.devices());
@@ -195,11 +209,14 @@ public final class PlanJson {
         }
         ObjectNode memory = root.putObject("memory");
         memory.put("optimizer", plan.config().optimizer().jsonName());
+        if (optimizerShards > 1) {
+            memory.put("optimizer_shards", optimizerShards);
+        }
         int ranks = pipe == null ? plan.devices() : pipe.devices();
         long[] paramBytes = new long[ranks];
         RankMemory[] memories = new RankMemory[ranks];
         for (int r = 0; r < ranks; r++) {
-            memories[r] = pipe == null ? plan.memory(r) : pipe.memory(r);
+            memories[r] = (pipe == null ? plan.memory(r) : pipe.memory(r)).withOptimizerShards(optimizerShards);
             paramBytes[r] = memories[r].params();
         }
         memory.set("param_bytes_per_rank", longs(paramBytes));

@@ -33,14 +33,24 @@ public final class PlanSummary {
      * {@code auto_parallel: searched strategies} for the plan of a strategy search.
      */
     public static String format(PipelinePlan pipe, String mode) {
-        return pipe.stages() == 1 ? format(pipe.plan(), null, mode) : format(pipe.plan(), pipe, mode);
+        return format(pipe, mode, 1);
+    }
+
+    /**
+     * {@link #format(PipelinePlan, String)} with each rank's optimizer state and master copies split
+     * {@code optimizerShards} ways in the memory table ({@link RankMemory#withOptimizerShards}; Megatron's distributed
+     * optimizer over the data-parallel group, {@code >= 1}, 1 for none).
+     */
+    public static String format(PipelinePlan pipe, String mode, int optimizerShards) {
+        return pipe.stages() == 1 ? format(pipe.plan(), null, mode, optimizerShards)
+                : format(pipe.plan(), pipe, mode, optimizerShards);
     }
 
     private static String format(Plan plan, PipelinePlan pipe) {
-        return format(plan, pipe, plan.config().mode().toString());
+        return format(plan, pipe, plan.config().mode().toString(), 1);
     }
 
-    private static String format(Plan plan, PipelinePlan pipe, String mode) {
+    private static String format(Plan plan, PipelinePlan pipe, String mode, int optimizerShards) {
         StringBuilder sb = new StringBuilder();
         if (pipe == null) {
             sb.append(String.format(Locale.ROOT, "plan of '%s' on %d devices (%s)%n", plan.network().name(),
@@ -88,7 +98,8 @@ public final class PlanSummary {
                     bytes(e.getValue()[1])));
         }
         int ranks = pipe == null ? plan.devices() : pipe.devices();
-        java.util.function.IntFunction<RankMemory> memoryOf = pipe == null ? plan::memory : pipe::memory;
+        java.util.function.IntFunction<RankMemory> unsharded = pipe == null ? plan::memory : pipe::memory;
+        java.util.function.IntFunction<RankMemory> memoryOf = r -> unsharded.apply(r).withOptimizerShards(optimizerShards);
         long[] mem = new long[ranks];
         for (int r = 0; r < ranks; r++) {
             mem[r] = memoryOf.apply(r).params();
@@ -122,8 +133,9 @@ public final class PlanSummary {
             byKind.forEach((k, v) -> sb.append(String.format(Locale.ROOT,
                     "  %-32s %5d buckets of %d communications, largest %s%n", k, v[0], v[1], bytes(v[2]))));
         }
-        sb.append(String.format(Locale.ROOT, "%nmemory per rank (%s optimizer; activations not counted):%n",
-                plan.config().optimizer().jsonName()));
+        sb.append(String.format(Locale.ROOT, "%nmemory per rank (%s optimizer%s; activations not counted):%n",
+                plan.config().optimizer().jsonName(), optimizerShards > 1 ? ", its state and master copies "
+                        + "sharded " + optimizerShards + " ways by the distributed optimizer" : ""));
         sb.append(String.format(Locale.ROOT, "  %-6s %11s %11s %11s %11s %11s %11s %11s %11s%n", "rank", "params",
                 "gradients", "opt state", "master", "gathered", "recompute", "fusion", "total"));
         List<RankMemory> rows = new java.util.ArrayList<>();
