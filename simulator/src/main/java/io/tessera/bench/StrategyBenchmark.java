@@ -61,14 +61,7 @@ public final class StrategyBenchmark {
     public static Run run(Path file) {
         long t0 = System.nanoTime();
         StrategyFile f = StrategyFiles.read(file);
-        long parameters = 0;
-        for (var p : StrategyPlans.network(f).trainableParams()) {
-            long n = 1;
-            for (long d : p.shape()) {
-                n = Math.multiplyExact(n, d);
-            }
-            parameters += n;
-        }
+        long parameters = StrategyPlans.network(f).trainableElements();
         long t1 = System.nanoTime();
         PipelinePlan pipe = StrategyPlans.pipelinePlan(f, null);
         long t2 = System.nanoTime();
@@ -76,22 +69,9 @@ public final class StrategyBenchmark {
                 "cluster: missing; expected the strategy file to name its cluster, e.g. \"cluster\": \"h100-dgx\""));
         PipelineReport report = StrategyStep.run(f, pipe, cluster, null, null, true);
         long t3 = System.nanoTime();
-        int shards = StrategyStep.optimizerShards(f);
-        int peakRank = 0;
-        RankMemory peak = null;
-        long peakActivations = 0;
-        long[] activations = report.peakActivationBytes();
-        for (int stage = 0; stage < pipe.stages(); stage++) {
-            int rank = stage * pipe.stageDevices();
-            RankMemory m = pipe.memory(rank).withOptimizerShards(shards);
-            long act = activations[Math.min(stage, activations.length - 1)];
-            if (peak == null || m.total() + act > peak.total() + peakActivations) {
-                peak = m;
-                peakRank = rank;
-                peakActivations = act;
-            }
-        }
+        StrategyStep.FullestRank peak = StrategyStep.fullestRank(f, pipe, report);
         return new Run(file, pipe.devices(), pipe.stages(), pipe.microBatches(), parameters, (t1 - t0) / 1e9,
-                (t2 - t1) / 1e9, (t3 - t2) / 1e9, report.stepSeconds(), peakRank, peak, peakActivations);
+                (t2 - t1) / 1e9, (t3 - t2) / 1e9, report.stepSeconds(), peak.rank(), peak.memory(),
+                peak.activationBytes());
     }
 }

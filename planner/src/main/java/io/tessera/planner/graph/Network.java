@@ -268,6 +268,19 @@ public final class Network {
         return paramByName.containsKey(tensor);
     }
 
+    /** The number of trainable elements: the product of each trainable parameter's shape, summed (exact). */
+    public long trainableElements() {
+        long total = 0;
+        for (Parameter p : trainableParams()) {
+            long n = 1;
+            for (long d : p.shape()) {
+                n = Math.multiplyExact(n, d);
+            }
+            total = Math.addExact(total, n);
+        }
+        return total;
+    }
+
     /** The parameters whose {@code requires_grad} is currently true, in declaration order. */
     public List<Parameter> trainableParams() {
         return parameters().stream().filter(Parameter::requiresGrad).collect(Collectors.toUnmodifiableList());

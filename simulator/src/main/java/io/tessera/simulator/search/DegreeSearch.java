@@ -409,14 +409,7 @@ public final class DegreeSearch {
 
     /** The fullest rank's bytes: weights, gradients, optimizer state (sharded as the file says), buffers, activations. */
     static long fullestRank(StrategyFile f, PipelinePlan pipe, PipelineReport report) {
-        int shards = StrategyStep.optimizerShards(f);
-        long[] activations = report.peakActivationBytes();
-        long peak = 0;
-        for (int stage = 0; stage < pipe.stages(); stage++) {
-            RankMemory mem = pipe.memory(stage * pipe.stageDevices()).withOptimizerShards(shards);
-            peak = Math.max(peak, mem.total() + activations[Math.min(stage, activations.length - 1)]);
-        }
-        return peak;
+        return StrategyStep.fullestRank(f, pipe, report).totalBytes();
     }
 
     /** {@code 12.3 GiB}, or {@code 45.6 MiB} below 1 GiB. */

@@ -31,15 +31,7 @@ record LlamaModel(LlamaConfig config, long parameters) {
         args.remove("load_balance");
         LlamaConfig c = ref instanceof NetworkRef.HfConfig h ? Zoo.hfConfig(file.resolve(h.path()), args)
                 : Zoo.llamaConfig(args);
-        long params = 0;
-        for (var p : Zoo.llama(c).trainableParams()) {
-            long n = 1;
-            for (long d : p.shape()) {
-                n = Math.multiplyExact(n, d);
-            }
-            params += n;
-        }
-        return new LlamaModel(c, params);
+        return new LlamaModel(c, Zoo.llama(c).trainableElements());
     }
 
     int layers() {

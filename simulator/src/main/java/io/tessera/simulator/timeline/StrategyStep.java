@@ -4,6 +4,7 @@ import io.tessera.planner.api.StrategyPlans;
 import io.tessera.planner.cost.ClusterSpec;
 import io.tessera.planner.cost.Recompute;
 import io.tessera.planner.plan.PipelinePlan;
+import io.tessera.planner.plan.RankMemory;
 import io.tessera.planner.strategy.Parallelism;
 import io.tessera.planner.strategy.StrategyFile;
 
@@ -81,6 +82,43 @@ public final class StrategyStep {
         return new TimelineOptions(cluster, overlap(file, overlapAllowed), recordedRanks, false,
                 optimizerShards(file), file.parallelism().map(Parallelism::tpCommOverlap).orElse(false),
                 prefetchLayers(file));
+    }
+
+    /**
+     * The rank with the most memory in a simulated step: its global rank (the first of its stage), its
+     * {@link RankMemory} with the optimizer sharded as the file says ({@link #optimizerShards}) and its stage's peak
+     * activations.
+     *
+     * @param rank            the global rank
+     * @param memory          weights, gradients, optimizer state, master copies and buffers, bytes
+     * @param activationBytes the stage's peak activation bytes
+     */
+    public record FullestRank(int rank, RankMemory memory, long activationBytes) {
+
+        /** Everything the rank holds at its peak, bytes: {@code memory.total() + activationBytes}. */
+        public long totalBytes() {
+            return memory.total() + activationBytes;
+        }
+    }
+
+    /**
+     * The fullest rank of {@code file}'s planned pipeline {@code pipe} after the step {@code report}: per stage, its
+     * first rank's memory with the optimizer sharded as the file says plus the stage's peak activations; the largest
+     * (the first stage among equals).
+     */
+    public static FullestRank fullestRank(StrategyFile file, PipelinePlan pipe, PipelineReport report) {
+        int shards = optimizerShards(file);
+        long[] activations = report.peakActivationBytes();
+        FullestRank best = null;
+        for (int stage = 0; stage < pipe.stages(); stage++) {
+            int rank = stage * pipe.stageDevices();
+            FullestRank r = new FullestRank(rank, pipe.memory(rank).withOptimizerShards(shards),
+                    activations[Math.min(stage, activations.length - 1)]);
+            if (best == null || r.totalBytes() > best.totalBytes()) {
+                best = r;
+            }
+        }
+        return best;
     }
 
     /**
