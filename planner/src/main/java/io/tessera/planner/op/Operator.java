@@ -32,7 +32,7 @@ import java.util.List;
  */
 public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dropout, CausalMask, Cast, Softmax,
         LayerNorm, RMSNorm, BatchNorm, SoftmaxCrossEntropyWithLogits, Reshape, Transpose, Reduce, Gather, Conv2D,
-        FlashAttention, Rope, Split {
+        FlashAttention, Rope, Split, MoeDispatch, MoeCombine {
 
     /** MindSpore's primitive name, e.g. {@code MatMul}. */
     String type();
@@ -205,5 +205,11 @@ public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dr
 
         /** Visits a {@link Split}. */
         R visit(Split op);
+
+        /** Visits a {@link MoeDispatch}. */
+        R visit(MoeDispatch op);
+
+        /** Visits a {@link MoeCombine}. */
+        R visit(MoeCombine op);
     }
 }

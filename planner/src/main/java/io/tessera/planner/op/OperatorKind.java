@@ -86,7 +86,21 @@ public enum OperatorKind {
             }),
     /** {@link Split}. */
     SPLIT(Split.class, List.of("Split"), List.of("axis", "output_num"),
-            (t, a) -> new Split(a.integer("axis", 0), a.integer("output_num", 1)));
+            (t, a) -> new Split(a.integer("axis", 0), a.integer("output_num", 1))),
+    /** {@link MoeDispatch}. */
+    MOE_DISPATCH(MoeDispatch.class, List.of("MoeDispatch"), List.of("experts", "capacity_factor", "groups"),
+            (t, a) -> {
+                a.require("experts", "the number of experts, a positive integer");
+                return new MoeDispatch(a.integer("experts", 0), a.number("capacity_factor", 0),
+                        a.integer("groups", 1));
+            }),
+    /** {@link MoeCombine}. */
+    MOE_COMBINE(MoeCombine.class, List.of("MoeCombine"), List.of("experts", "capacity_factor", "groups"),
+            (t, a) -> {
+                a.require("experts", "the number of experts, a positive integer");
+                return new MoeCombine(a.integer("experts", 0), a.number("capacity_factor", 0),
+                        a.integer("groups", 1));
+            });
 
     /** Builds an operator of one of a kind's primitive names from its attributes. */
     @FunctionalInterface

@@ -12,6 +12,8 @@ import io.tessera.planner.op.FlashAttention;
 import io.tessera.planner.op.Gather;
 import io.tessera.planner.op.LayerNorm;
 import io.tessera.planner.op.MatMul;
+import io.tessera.planner.op.MoeCombine;
+import io.tessera.planner.op.MoeDispatch;
 import io.tessera.planner.op.Operator;
 import io.tessera.planner.op.RMSNorm;
 import io.tessera.planner.op.Reduce;
@@ -147,6 +149,16 @@ public final class Kernels {
         public List<NDArray> visit(Split op) {
             return SplitKernel.forward(op, ctx, in);
         }
+
+        @Override
+        public List<NDArray> visit(MoeDispatch op) {
+            return MoeDispatchKernel.forward(op, ctx, in);
+        }
+
+        @Override
+        public List<NDArray> visit(MoeCombine op) {
+            return MoeCombineKernel.forward(op, ctx, in);
+        }
     }
 
     /** Each operator's backward kernel. */
@@ -251,6 +263,16 @@ public final class Kernels {
         @Override
         public List<NDArray> visit(Split op) {
             return SplitKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(MoeDispatch op) {
+            return MoeDispatchKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(MoeCombine op) {
+            return MoeCombineKernel.backward(op, ctx, in, out, outGrads, needsGrad);
         }
     }
 }

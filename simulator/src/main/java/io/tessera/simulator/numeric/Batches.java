@@ -4,6 +4,8 @@ import io.tessera.layout.DType;
 import io.tessera.planner.graph.Network;
 import io.tessera.planner.graph.Node;
 import io.tessera.planner.op.Gather;
+import io.tessera.planner.op.MoeCombine;
+import io.tessera.planner.op.MoeDispatch;
 import io.tessera.planner.op.SoftmaxCrossEntropyWithLogits;
 import io.tessera.simulator.array.NDArray;
 
@@ -15,7 +17,8 @@ import java.util.SplittableRandom;
  * Deterministic input batches for a network: for each data input a whole tensor, the same for the one-device
  * reference and every rank (which takes its slice); with pipeline micro-batches, one such batch per micro-batch
  * ({@link #microBatch}). Labels of a softmax cross-entropy are one-hot rows; indices of a
- * Gather are uniform in the table's range; other inputs are standard normal.
+ * Gather are uniform in the table's range; expert ids of a MoeDispatch or MoeCombine are k distinct experts per
+ * token, uniform; other inputs are standard normal.
  */
 public final class Batches {
 
@@ -45,6 +48,10 @@ public final class Batches {
                 for (int i = 0; i < d.length; i++) {
                     d[i] = rnd.nextLong(table[axis]);
                 }
+            } else if (consumer != null && consumer.inputs().indexOf(name) == 1
+                    && (consumer.op() instanceof MoeDispatch || consumer.op() instanceof MoeCombine)) {
+                expertIds(d, (int) shape[1], consumer.op() instanceof MoeDispatch m ? m.experts()
+                        : ((MoeCombine) consumer.op()).experts(), rnd);
             } else {
                 for (int i = 0; i < d.length; i++) {
                     d[i] = gaussian(rnd);
@@ -72,6 +79,23 @@ public final class Batches {
                     + " micro-batches; expected 0 <= index < micro-batches and micro-batches >= 1");
         }
         return batch(network, seed, Math.toIntExact((long) step * microBatches + k));
+    }
+
+    /** Per row of {@code k} slots, {@code k} distinct expert ids uniform in [0, experts) (a partial shuffle). */
+    private static void expertIds(double[] d, int k, int experts, SplittableRandom rnd) {
+        int[] ids = new int[experts];
+        for (int row = 0; row < d.length / k; row++) {
+            for (int e = 0; e < experts; e++) {
+                ids[e] = e;
+            }
+            for (int j = 0; j < k; j++) {
+                int pick = j + rnd.nextInt(experts - j);
+                int id = ids[pick];
+                ids[pick] = ids[j];
+                ids[j] = id;
+                d[row * k + j] = id;
+            }
+        }
     }
 
     private static double gaussian(SplittableRandom rnd) {

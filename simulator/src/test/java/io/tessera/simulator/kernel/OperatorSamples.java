@@ -16,6 +16,8 @@ import io.tessera.planner.op.FlashAttention;
 import io.tessera.planner.op.Gather;
 import io.tessera.planner.op.LayerNorm;
 import io.tessera.planner.op.MatMul;
+import io.tessera.planner.op.MoeCombine;
+import io.tessera.planner.op.MoeDispatch;
 import io.tessera.planner.op.OpSharding;
 import io.tessera.planner.op.Operator;
 import io.tessera.planner.op.RMSNorm;
@@ -231,6 +233,15 @@ final class OperatorSamples {
         out.add(s("Split 1 into 2 [4, 6, 4]", Split.of(1, 2), p("x", 4, 6, 4)));
         out.add(s("RotaryPositionEmbedding theta 50 load_balance 2 [2, 2, 8, 4]", new Rope(50, null, 2),
                 p("x", 2, 2, 8, 4)));
+        // mixture-of-experts dispatch and combine: dropless, and a tight capacity that drops slots, over several groups
+        for (double[] c : new double[][] {{0, 2, 8}, {0.5, 4, 16}, {1.25, 1, 8}}) {
+            MoeDispatch d = new MoeDispatch(4, c[0], (int) c[1]);
+            long tokens = (long) c[2];
+            String what = " E 4 capacity " + c[0] + " G " + (int) c[1] + " [" + tokens + ", 4] top-2";
+            out.add(s("MoeDispatch" + what, d, p("x", tokens, 4), data("indices", DType.INT32, tokens, 2)));
+            out.add(s("MoeCombine" + what, MoeCombine.of(d), p("expert_out", (long) c[1], 4, d.capacity(tokens, 2), 4),
+                    data("indices", DType.INT32, tokens, 2), p("weights", tokens, 2)));
+        }
         out.addAll(variants());
         return out;
     }
@@ -327,6 +338,15 @@ final class OperatorSamples {
                     + Arrays.toString((long[]) c[2]), Gather.of((int) c[1]), p("table", (long[]) c[0]),
                     data("indices", DType.INT32, (long[]) c[2])));
         }
+        // top-1 and top-3 routing, one group, a capacity factor below and above 1
+        for (double[] c : new double[][] {{0.75, 1, 1}, {2, 1, 3}, {0, 3, 3}}) {
+            MoeDispatch d = new MoeDispatch(6, c[0], (int) c[1]);
+            int k = (int) c[2];
+            String what = " E 6 capacity " + c[0] + " G " + (int) c[1] + " [6, 3] top-" + k;
+            out.add(v("MoeDispatch" + what, d, p("x", 6, 3), data("indices", DType.INT32, 6, k)));
+            out.add(v("MoeCombine" + what, MoeCombine.of(d), p("expert_out", (long) c[1], 6, d.capacity(6, k), 3),
+                    data("indices", DType.INT32, 6, k), p("weights", 6, k)));
+        }
         Object[][] convs = {{new Conv2D(3, ints(3), ints(1), ints(0), ints(1), 1), 4},
             {new Conv2D(3, ints(3), ints(2), ints(1), ints(1), 1), 4},
             {new Conv2D(2, ints(3, 2), ints(1), ints(1, 2), ints(2), 1), 4},
@@ -401,6 +421,20 @@ final class OperatorSamples {
                 int axis = g.axis() < 0 ? g.axis() + table.length : g.axis();
                 for (int k = 0; k < a.size(); k++) {
                     a.set(k, r.nextInt((int) table[axis]));
+                }
+            } else if ((s.op() instanceof MoeDispatch || s.op() instanceof MoeCombine) && i == 1) {
+                // k distinct expert ids per token, as a router's top-k gives
+                int experts = s.op() instanceof MoeDispatch d ? d.experts() : ((MoeCombine) s.op()).experts();
+                int k = (int) shape[1];
+                for (int t = 0; t < shape[0]; t++) {
+                    List<Integer> ids = new ArrayList<>();
+                    for (int e = 0; e < experts; e++) {
+                        ids.add(e);
+                    }
+                    java.util.Collections.shuffle(ids, r);
+                    for (int j = 0; j < k; j++) {
+                        a.set((int) (t * k + j), ids.get(j));
+                    }
                 }
             } else if (in.init().equals("ones")) {
                 for (int k = 0; k < a.size(); k++) {
