@@ -32,7 +32,7 @@ import java.util.List;
  */
 public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dropout, CausalMask, Cast, Softmax,
         LayerNorm, RMSNorm, BatchNorm, SoftmaxCrossEntropyWithLogits, Reshape, Transpose, Reduce, Gather, Conv2D,
-        FlashAttention, Rope, Split {
+        FlashAttention, Rope, Split, MoeRouter {
 
     /** MindSpore's primitive name, e.g. {@code MatMul}. */
     String type();
@@ -205,5 +205,8 @@ public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dr
 
         /** Visits a {@link Split}. */
         R visit(Split op);
+
+        /** Visits a {@link MoeRouter}. */
+        R visit(MoeRouter op);
     }
 }

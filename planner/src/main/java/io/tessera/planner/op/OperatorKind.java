@@ -86,7 +86,16 @@ public enum OperatorKind {
             }),
     /** {@link Split}. */
     SPLIT(Split.class, List.of("Split"), List.of("axis", "output_num"),
-            (t, a) -> new Split(a.integer("axis", 0), a.integer("output_num", 1)));
+            (t, a) -> new Split(a.integer("axis", 0), a.integer("output_num", 1))),
+    /** {@link MoeRouter}. */
+    MOE_ROUTER(MoeRouter.class, List.of("MoeRouter"), List.of("top_k", "score", "norm_topk_prob",
+            "routed_scaling_factor", "n_group", "topk_group", "with_bias"),
+            (t, a) -> {
+                a.require("top_k", "the experts per token, an integer from 1 to the number of experts");
+                return new MoeRouter(a.integer("top_k", 0), MoeRouter.Score.parse(a.text("score", "softmax")),
+                        a.bool("norm_topk_prob", false), a.number("routed_scaling_factor", 1),
+                        a.integer("n_group", 1), a.integer("topk_group", 1), a.bool("with_bias", false));
+            });
 
     /** Builds an operator of one of a kind's primitive names from its attributes. */
     @FunctionalInterface

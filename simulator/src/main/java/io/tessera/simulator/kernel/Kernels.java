@@ -12,6 +12,7 @@ import io.tessera.planner.op.FlashAttention;
 import io.tessera.planner.op.Gather;
 import io.tessera.planner.op.LayerNorm;
 import io.tessera.planner.op.MatMul;
+import io.tessera.planner.op.MoeRouter;
 import io.tessera.planner.op.Operator;
 import io.tessera.planner.op.RMSNorm;
 import io.tessera.planner.op.Reduce;
@@ -147,6 +148,11 @@ public final class Kernels {
         public List<NDArray> visit(Split op) {
             return SplitKernel.forward(op, ctx, in);
         }
+
+        @Override
+        public List<NDArray> visit(MoeRouter op) {
+            return MoeRouterKernel.forward(op, ctx, in);
+        }
     }
 
     /** Each operator's backward kernel. */
@@ -251,6 +257,11 @@ public final class Kernels {
         @Override
         public List<NDArray> visit(Split op) {
             return SplitKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(MoeRouter op) {
+            return MoeRouterKernel.backward(op, ctx, in, out, outGrads, needsGrad);
         }
     }
 }

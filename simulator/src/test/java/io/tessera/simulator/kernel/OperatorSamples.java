@@ -16,6 +16,7 @@ import io.tessera.planner.op.FlashAttention;
 import io.tessera.planner.op.Gather;
 import io.tessera.planner.op.LayerNorm;
 import io.tessera.planner.op.MatMul;
+import io.tessera.planner.op.MoeRouter;
 import io.tessera.planner.op.OpSharding;
 import io.tessera.planner.op.Operator;
 import io.tessera.planner.op.RMSNorm;
@@ -231,6 +232,12 @@ final class OperatorSamples {
         out.add(s("Split 1 into 2 [4, 6, 4]", Split.of(1, 2), p("x", 4, 6, 4)));
         out.add(s("RotaryPositionEmbedding theta 50 load_balance 2 [2, 2, 8, 4]", new Rope(50, null, 2),
                 p("x", 2, 2, 8, 4)));
+        // mixture-of-experts routers on [tokens, experts] logits: Mixtral's softmax top-2 (plain and renormalised),
+        // DeepSeek-V3's sigmoid with the selection bias and a grouped top-3 (4 groups of 2, 2 kept), scaled
+        out.add(s("MoeRouter softmax top-2 [8, 8]", MoeRouter.softmax(2, false), p("logits", 8, 8)));
+        out.add(s("MoeRouter softmax top-2 norm [8, 8]", MoeRouter.softmax(2, true), p("logits", 8, 8)));
+        out.add(s("MoeRouter sigmoid bias grouped 4 keep 2 top-3 norm scale 2.5 [8, 8]", MoeRouter.deepseek(3, 4, 2,
+                2.5), p("logits", 8, 8), data("bias", F64, 8)));
         out.addAll(variants());
         return out;
     }
@@ -339,6 +346,19 @@ final class OperatorSamples {
             int ci = (int) c[1];
             out.add(v("Conv2D " + op + " C-in " + ci, op, p("x", 2, ci, 6, 7),
                     p("w", op.outChannels(), ci / op.group(), op.kernel()[0], op.kernel()[1])));
+        }
+        Object[][] routers = {{new MoeRouter(2, MoeRouter.Score.SIGMOID, false, 1, 1, 1, false), 6},
+            {new MoeRouter(2, MoeRouter.Score.SOFTMAX, true, 1, 1, 1, true), 6},
+            {new MoeRouter(2, MoeRouter.Score.SIGMOID, true, 1.5, 4, 2, false), 8},
+            {new MoeRouter(2, MoeRouter.Score.SIGMOID, false, 1, 4, 3, true), 4},
+            {new MoeRouter(1, MoeRouter.Score.SOFTMAX, false, 2, 2, 1, false), 4},
+            {MoeRouter.softmax(4, true), 4}};
+        for (Object[] c : routers) {
+            MoeRouter op = (MoeRouter) c[0];
+            long e = (int) c[1];
+            String label = "MoeRouter " + op + " [3, " + e + "]";
+            out.add(op.withBias() ? v(label, op, p("logits", 3, e), data("bias", F64, e))
+                    : v(label, op, p("logits", 3, e)));
         }
         return out;
     }
