@@ -32,7 +32,7 @@ import java.util.List;
  */
 public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dropout, CausalMask, Cast, Softmax,
         LayerNorm, RMSNorm, BatchNorm, SoftmaxCrossEntropyWithLogits, Reshape, Transpose, Reduce, Gather, Conv2D,
-        FlashAttention, Rope, Split, MoeRouter {
+        FlashAttention, Rope, Split, MoeRouter, MoeAuxLoss {
 
     /** MindSpore's primitive name, e.g. {@code MatMul}. */
     String type();
@@ -208,5 +208,8 @@ public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dr
 
         /** Visits a {@link MoeRouter}. */
         R visit(MoeRouter op);
+
+        /** Visits a {@link MoeAuxLoss}. */
+        R visit(MoeAuxLoss op);
     }
 }

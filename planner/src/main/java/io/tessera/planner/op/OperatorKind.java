@@ -95,6 +95,13 @@ public enum OperatorKind {
                 return new MoeRouter(a.integer("top_k", 0), MoeRouter.Score.parse(a.text("score", "softmax")),
                         a.bool("norm_topk_prob", false), a.number("routed_scaling_factor", 1),
                         a.integer("n_group", 1), a.integer("topk_group", 1), a.bool("with_bias", false));
+            }),
+    /** {@link MoeAuxLoss}. */
+    MOE_AUX_LOSS(MoeAuxLoss.class, List.of("MoeAuxLoss"), List.of("top_k", "coefficient"),
+            (t, a) -> {
+                a.require("top_k", "the router's experts per token (the indices' second dimension)");
+                return new MoeAuxLoss(a.integer("top_k", 0),
+                        a.number("coefficient", MoeAuxLoss.DEFAULT_COEFFICIENT));
             });
 
     /** Builds an operator of one of a kind's primitive names from its attributes. */

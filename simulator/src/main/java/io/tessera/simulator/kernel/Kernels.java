@@ -12,6 +12,7 @@ import io.tessera.planner.op.FlashAttention;
 import io.tessera.planner.op.Gather;
 import io.tessera.planner.op.LayerNorm;
 import io.tessera.planner.op.MatMul;
+import io.tessera.planner.op.MoeAuxLoss;
 import io.tessera.planner.op.MoeRouter;
 import io.tessera.planner.op.Operator;
 import io.tessera.planner.op.RMSNorm;
@@ -153,6 +154,11 @@ public final class Kernels {
         public List<NDArray> visit(MoeRouter op) {
             return MoeRouterKernel.forward(op, ctx, in);
         }
+
+        @Override
+        public List<NDArray> visit(MoeAuxLoss op) {
+            return MoeAuxLossKernel.forward(op, ctx, in);
+        }
     }
 
     /** Each operator's backward kernel. */
@@ -262,6 +268,11 @@ public final class Kernels {
         @Override
         public List<NDArray> visit(MoeRouter op) {
             return MoeRouterKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(MoeAuxLoss op) {
+            return MoeAuxLossKernel.backward(op, ctx, in, out, outGrads, needsGrad);
         }
     }
 }

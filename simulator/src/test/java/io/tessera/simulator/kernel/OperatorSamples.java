@@ -16,6 +16,7 @@ import io.tessera.planner.op.FlashAttention;
 import io.tessera.planner.op.Gather;
 import io.tessera.planner.op.LayerNorm;
 import io.tessera.planner.op.MatMul;
+import io.tessera.planner.op.MoeAuxLoss;
 import io.tessera.planner.op.MoeRouter;
 import io.tessera.planner.op.OpSharding;
 import io.tessera.planner.op.Operator;
@@ -139,6 +140,11 @@ final class OperatorSamples {
         return new In(name, TensorType.of(dtype, shape), Role.DATA, "");
     }
 
+    /** Chosen experts: an int32 frozen tensor (zeros in the network; in range for the kernel checks). */
+    private static In routed(String name, long... shape) {
+        return new In(name, TensorType.of(DType.INT32, shape), Role.FROZEN, "zeros");
+    }
+
     private static In frozen(String name, String init, long... shape) {
         return new In(name, TensorType.of(F64, shape), Role.FROZEN, init);
     }
@@ -238,6 +244,11 @@ final class OperatorSamples {
         out.add(s("MoeRouter softmax top-2 norm [8, 8]", MoeRouter.softmax(2, true), p("logits", 8, 8)));
         out.add(s("MoeRouter sigmoid bias grouped 4 keep 2 top-3 norm scale 2.5 [8, 8]", MoeRouter.deepseek(3, 4, 2,
                 2.5), p("logits", 8, 8), data("bias", F64, 8)));
+        // the load-balancing loss on a top-2 routing of 8 tokens over 6 experts (indices: a frozen int32 tensor, in
+        // range for the kernel checks; 16 slots never spread evenly over 6 experts, which would zero the gradient; a
+        // coefficient of 4 keeps the gradient above the check's floor)
+        out.add(s("MoeAuxLoss top-2 coefficient 4 [8, 6]", new MoeAuxLoss(2, 4), p("logits", 8, 6),
+                routed("indices", 8, 2)));
         out.addAll(variants());
         return out;
     }
@@ -360,6 +371,10 @@ final class OperatorSamples {
             out.add(op.withBias() ? v(label, op, p("logits", 3, e), data("bias", F64, e))
                     : v(label, op, p("logits", 3, e)));
         }
+        out.add(v("MoeAuxLoss top-1 coefficient 3 [5, 3]", new MoeAuxLoss(1, 3), p("logits", 5, 3),
+                routed("indices", 5, 1)));
+        out.add(v("MoeAuxLoss top-3 coefficient -8 [4, 5]", new MoeAuxLoss(3, -8), p("logits", 4, 5),
+                routed("indices", 4, 3)));
         return out;
     }
 
@@ -421,6 +436,11 @@ final class OperatorSamples {
                 int axis = g.axis() < 0 ? g.axis() + table.length : g.axis();
                 for (int k = 0; k < a.size(); k++) {
                     a.set(k, r.nextInt((int) table[axis]));
+                }
+            } else if (s.op() instanceof MoeAuxLoss && i == 1) {
+                long experts = s.inputs().get(0).type().dim(1);
+                for (int k = 0; k < a.size(); k++) {
+                    a.set(k, r.nextInt((int) experts));
                 }
             } else if (in.init().equals("ones")) {
                 for (int k = 0; k < a.size(); k++) {
