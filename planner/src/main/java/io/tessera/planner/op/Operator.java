@@ -32,7 +32,7 @@ import java.util.List;
  */
 public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dropout, CausalMask, Cast, Softmax,
         LayerNorm, RMSNorm, BatchNorm, SoftmaxCrossEntropyWithLogits, Reshape, Transpose, Reduce, Gather, Conv2D,
-        FlashAttention, Rope, Split, MoeDispatch, MoeCombine {
+        FlashAttention, Rope, Split, MoeDispatch, MoeCombine, MoeRouter, MoeAuxLoss {
 
     /** MindSpore's primitive name, e.g. {@code MatMul}. */
     String type();
@@ -211,5 +211,11 @@ public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dr
 
         /** Visits a {@link MoeCombine}. */
         R visit(MoeCombine op);
+
+        /** Visits a {@link MoeRouter}. */
+        R visit(MoeRouter op);
+
+        /** Visits a {@link MoeAuxLoss}. */
+        R visit(MoeAuxLoss op);
     }
 }

@@ -100,6 +100,22 @@ public enum OperatorKind {
                 a.require("experts", "the number of experts, a positive integer");
                 return new MoeCombine(a.integer("experts", 0), a.number("capacity_factor", 0),
                         a.integer("groups", 1));
+            }),
+    /** {@link MoeRouter}. */
+    MOE_ROUTER(MoeRouter.class, List.of("MoeRouter"), List.of("top_k", "score", "norm_topk_prob",
+            "routed_scaling_factor", "n_group", "topk_group", "with_bias"),
+            (t, a) -> {
+                a.require("top_k", "the experts per token, an integer from 1 to the number of experts");
+                return new MoeRouter(a.integer("top_k", 0), MoeRouter.Score.parse(a.text("score", "softmax")),
+                        a.bool("norm_topk_prob", false), a.number("routed_scaling_factor", 1),
+                        a.integer("n_group", 1), a.integer("topk_group", 1), a.bool("with_bias", false));
+            }),
+    /** {@link MoeAuxLoss}. */
+    MOE_AUX_LOSS(MoeAuxLoss.class, List.of("MoeAuxLoss"), List.of("top_k", "coefficient"),
+            (t, a) -> {
+                a.require("top_k", "the router's experts per token (the indices' second dimension)");
+                return new MoeAuxLoss(a.integer("top_k", 0),
+                        a.number("coefficient", MoeAuxLoss.DEFAULT_COEFFICIENT));
             });
 
     /** Builds an operator of one of a kind's primitive names from its attributes. */

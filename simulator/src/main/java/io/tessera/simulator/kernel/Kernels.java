@@ -14,6 +14,8 @@ import io.tessera.planner.op.LayerNorm;
 import io.tessera.planner.op.MatMul;
 import io.tessera.planner.op.MoeCombine;
 import io.tessera.planner.op.MoeDispatch;
+import io.tessera.planner.op.MoeAuxLoss;
+import io.tessera.planner.op.MoeRouter;
 import io.tessera.planner.op.Operator;
 import io.tessera.planner.op.RMSNorm;
 import io.tessera.planner.op.Reduce;
@@ -159,6 +161,16 @@ public final class Kernels {
         public List<NDArray> visit(MoeCombine op) {
             return MoeCombineKernel.forward(op, ctx, in);
         }
+
+        @Override
+        public List<NDArray> visit(MoeRouter op) {
+            return MoeRouterKernel.forward(op, ctx, in);
+        }
+
+        @Override
+        public List<NDArray> visit(MoeAuxLoss op) {
+            return MoeAuxLossKernel.forward(op, ctx, in);
+        }
     }
 
     /** Each operator's backward kernel. */
@@ -273,6 +285,16 @@ public final class Kernels {
         @Override
         public List<NDArray> visit(MoeCombine op) {
             return MoeCombineKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(MoeRouter op) {
+            return MoeRouterKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(MoeAuxLoss op) {
+            return MoeAuxLossKernel.backward(op, ctx, in, out, outGrads, needsGrad);
         }
     }
 }

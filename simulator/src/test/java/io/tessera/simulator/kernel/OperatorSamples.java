@@ -18,6 +18,8 @@ import io.tessera.planner.op.LayerNorm;
 import io.tessera.planner.op.MatMul;
 import io.tessera.planner.op.MoeCombine;
 import io.tessera.planner.op.MoeDispatch;
+import io.tessera.planner.op.MoeAuxLoss;
+import io.tessera.planner.op.MoeRouter;
 import io.tessera.planner.op.OpSharding;
 import io.tessera.planner.op.Operator;
 import io.tessera.planner.op.RMSNorm;
@@ -140,6 +142,11 @@ final class OperatorSamples {
         return new In(name, TensorType.of(dtype, shape), Role.DATA, "");
     }
 
+    /** Chosen experts: an int32 frozen tensor (zeros in the network; in range for the kernel checks). */
+    private static In routed(String name, long... shape) {
+        return new In(name, TensorType.of(DType.INT32, shape), Role.FROZEN, "zeros");
+    }
+
     private static In frozen(String name, String init, long... shape) {
         return new In(name, TensorType.of(F64, shape), Role.FROZEN, init);
     }
@@ -242,6 +249,17 @@ final class OperatorSamples {
             out.add(s("MoeCombine" + what, MoeCombine.of(d), p("expert_out", (long) c[1], 4, d.capacity(tokens, 2), 4),
                     data("indices", DType.INT32, tokens, 2), p("weights", tokens, 2)));
         }
+        // mixture-of-experts routers on [tokens, experts] logits: Mixtral's softmax top-2 (plain and renormalised),
+        // DeepSeek-V3's sigmoid with the selection bias and a grouped top-3 (4 groups of 2, 2 kept), scaled
+        out.add(s("MoeRouter softmax top-2 [8, 8]", MoeRouter.softmax(2, false), p("logits", 8, 8)));
+        out.add(s("MoeRouter softmax top-2 norm [8, 8]", MoeRouter.softmax(2, true), p("logits", 8, 8)));
+        out.add(s("MoeRouter sigmoid bias grouped 4 keep 2 top-3 norm scale 2.5 [8, 8]", MoeRouter.deepseek(3, 4, 2,
+                2.5), p("logits", 8, 8), data("bias", F64, 8)));
+        // the load-balancing loss on a top-2 routing of 8 tokens over 6 experts (indices: a frozen int32 tensor, in
+        // range for the kernel checks; 16 slots never spread evenly over 6 experts, which would zero the gradient; a
+        // coefficient of 4 keeps the gradient above the check's floor)
+        out.add(s("MoeAuxLoss top-2 coefficient 4 [8, 6]", new MoeAuxLoss(2, 4), p("logits", 8, 6),
+                routed("indices", 8, 2)));
         out.addAll(variants());
         return out;
     }
@@ -360,6 +378,23 @@ final class OperatorSamples {
             out.add(v("Conv2D " + op + " C-in " + ci, op, p("x", 2, ci, 6, 7),
                     p("w", op.outChannels(), ci / op.group(), op.kernel()[0], op.kernel()[1])));
         }
+        Object[][] routers = {{new MoeRouter(2, MoeRouter.Score.SIGMOID, false, 1, 1, 1, false), 6},
+            {new MoeRouter(2, MoeRouter.Score.SOFTMAX, true, 1, 1, 1, true), 6},
+            {new MoeRouter(2, MoeRouter.Score.SIGMOID, true, 1.5, 4, 2, false), 8},
+            {new MoeRouter(2, MoeRouter.Score.SIGMOID, false, 1, 4, 3, true), 4},
+            {new MoeRouter(1, MoeRouter.Score.SOFTMAX, false, 2, 2, 1, false), 4},
+            {MoeRouter.softmax(4, true), 4}};
+        for (Object[] c : routers) {
+            MoeRouter op = (MoeRouter) c[0];
+            long e = (int) c[1];
+            String label = "MoeRouter " + op + " [3, " + e + "]";
+            out.add(op.withBias() ? v(label, op, p("logits", 3, e), data("bias", F64, e))
+                    : v(label, op, p("logits", 3, e)));
+        }
+        out.add(v("MoeAuxLoss top-1 coefficient 3 [5, 3]", new MoeAuxLoss(1, 3), p("logits", 5, 3),
+                routed("indices", 5, 1)));
+        out.add(v("MoeAuxLoss top-3 coefficient -8 [4, 5]", new MoeAuxLoss(3, -8), p("logits", 4, 5),
+                routed("indices", 4, 3)));
         return out;
     }
 
@@ -435,6 +470,11 @@ final class OperatorSamples {
                     for (int j = 0; j < k; j++) {
                         a.set((int) (t * k + j), ids.get(j));
                     }
+                }
+            } else if (s.op() instanceof MoeAuxLoss && i == 1) {
+                long experts = s.inputs().get(0).type().dim(1);
+                for (int k = 0; k < a.size(); k++) {
+                    a.set(k, r.nextInt((int) experts));
                 }
             } else if (in.init().equals("ones")) {
                 for (int k = 0; k < a.size(); k++) {
