@@ -17,20 +17,21 @@ import java.util.Map;
 
 /**
  * Reads a Hugging Face {@code config.json} into a zoo network: {@code model_type} {@code llama}, {@code mistral}
- * (as llama; {@code sliding_window} is accepted and not modelled) and {@code qwen2} (q, k and v biases) become
- * {@link LlamaConfig}s. Keys not read are ignored, as Hugging Face's own configs carry many (token ids, dropout,
+ * (as llama; {@code sliding_window} is accepted and not modelled), {@code qwen2} (q, k and v biases) and
+ * {@code mixtral} (a sparse mixture-of-experts MLP, {@link MoeConfig}) become {@link LlamaConfig}s. Keys not read are ignored, as Hugging Face's own configs carry many (token ids, dropout,
  * initializer range, ...).
  */
 final class HfConfig {
 
     /** The supported {@code model_type}s. */
-    static final List<String> MODEL_TYPES = List.of("llama", "mistral", "qwen2", "gpt2");
+    static final List<String> MODEL_TYPES = List.of("llama", "mistral", "qwen2", "gpt2", "mixtral");
 
     /** The Llama-family types among {@link #MODEL_TYPES} (built by {@link Zoo#llama}). */
-    static final List<String> LLAMA_TYPES = List.of("llama", "mistral", "qwen2");
+    static final List<String> LLAMA_TYPES = List.of("llama", "mistral", "qwen2", "mixtral");
 
     /** The arguments that may override a config's values. */
-    static final List<String> ARGS = List.of("seq", "batch", "layers", "dtype", "fused_attention", "load_balance");
+    static final List<String> ARGS = List.of("seq", "batch", "layers", "dtype", "fused_attention", "load_balance",
+            "capacity_factor", "moe_groups", "aux_loss");
 
     /** The longest default sequence: {@code seq} defaults to {@code min(max_position_embeddings, 4096)}. */
     static final int MAX_DEFAULT_SEQ = 4096;
@@ -77,7 +78,7 @@ final class HfConfig {
     Network network(Map<String, ?> args) {
         String type = modelType();
         switch (type) {
-            case "llama", "mistral", "qwen2":
+            case "llama", "mistral", "qwen2", "mixtral":
                 return Zoo.llama(llama(args));
             case HfGpt2.MODEL_TYPE:
                 return HfGpt2.network(HfGpt2.fromJson(root, args == null ? Map.of() : args));
@@ -147,6 +148,15 @@ final class HfConfig {
                 : null;
         boolean tied = root.hasNonNull("tie_word_embeddings") && bool("tie_word_embeddings");
         DType dtype = root.hasNonNull("torch_dtype") ? dtype() : DType.FLOAT32;
+        boolean mixtral = "mixtral".equals(type);
+        int experts = mixtral ? positive("num_local_experts") : 0;
+        int topK = !mixtral ? 0 : root.hasNonNull("num_experts_per_tok") ? positive("num_experts_per_tok") : 2;
+        if (topK > experts) {
+            throw new IllegalArgumentException(where() + "num_experts_per_tok " + topK + " exceeds num_local_experts "
+                    + experts + "; fix the config so that num_experts_per_tok <= num_local_experts");
+        }
+        double coef = !mixtral ? 0 : root.hasNonNull("router_aux_loss_coef") ? nonNegativeReal("router_aux_loss_coef")
+                : MoeConfig.MIXTRAL_AUX_LOSS_COEF;
 
         LlamaConfig d = LlamaConfig.defaults();
         Map<String, Object> defaults = new LinkedHashMap<>();
@@ -156,12 +166,19 @@ final class HfConfig {
         defaults.put("dtype", dtype.jsonName());
         defaults.put("fused_attention", d.fusedAttention());
         defaults.put("load_balance", d.loadBalance());
+        if (mixtral) {
+            defaults.put("capacity_factor", 0.0);
+            defaults.put("moe_groups", 1);
+            defaults.put("aux_loss", coef > 0);
+        }
         Zoo.Args a = Zoo.Args.labelled("hf_config " + file, args == null ? Map.of() : args, defaults);
         try {
             return new LlamaConfig(a.positive("layers", layers), hidden, heads, kvHeads, ffn,
                     a.positive("seq", Math.min(maxPositions, MAX_DEFAULT_SEQ)), vocab, a.positive("batch", 1),
                     a.has("dtype") ? a.dtype() : dtype, eps, theta, scaling, tied, "qwen2".equals(type),
-                    a.bool("fused_attention", d.fusedAttention()), a.positive("load_balance", d.loadBalance()));
+                    a.bool("fused_attention", d.fusedAttention()), a.positive("load_balance", d.loadBalance()),
+                    !mixtral ? MoeConfig.DENSE : new MoeConfig(experts, topK, a.nonNegativeReal("capacity_factor", 0),
+                            a.positive("moe_groups", 1), a.bool("aux_loss", coef > 0) ? coef : 0));
         } catch (IllegalArgumentException e) {
             throw e.getMessage().startsWith("hf_config ") ? e
                     : new IllegalArgumentException(where() + e.getMessage(), e);
@@ -171,7 +188,7 @@ final class HfConfig {
     /** Hugging Face's default {@code max_position_embeddings} of a model type's config class. */
     private static int defaultMaxPositions(String type) {
         return switch (type) {
-            case "mistral" -> 4096 * 32;
+            case "mistral", "mixtral" -> 4096 * 32;
             case "qwen2" -> 32768;
             default -> 2048;
         };
@@ -255,6 +272,14 @@ final class HfConfig {
         JsonNode n = required(key);
         if (!n.isNumber() || !(n.doubleValue() > 0) || Double.isInfinite(n.doubleValue())) {
             throw bad(key, n, "a positive finite number");
+        }
+        return n.doubleValue();
+    }
+
+    private double nonNegativeReal(String key) {
+        JsonNode n = required(key);
+        if (!n.isNumber() || !(n.doubleValue() >= 0) || Double.isInfinite(n.doubleValue())) {
+            throw bad(key, n, "a finite number at least 0");
         }
         return n.doubleValue();
     }

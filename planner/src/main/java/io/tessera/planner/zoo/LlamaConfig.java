@@ -32,15 +32,28 @@ import io.tessera.planner.op.RMSNorm;
  *                       the sequence is stored as Megatron's {@code 2n} chunks (chunk {@code i} and {@code 2n-1-i}
  *                       on context rank {@code i}), so {@code 2n} must divide {@code seq} and the attention must be
  *                       fused (default 1)
+ * @param moe            the MLP: {@link MoeConfig#DENSE} (default; null means it) for Llama's dense SwiGLU
+ *                       {@code mlp}, else Mixtral's sparse mixture of experts {@code block_sparse_moe}; its groups
+ *                       must divide {@code batch * seq}
  */
 public record LlamaConfig(int layers, int hidden, int heads, int kvHeads, int ffn, int seq, int vocab, int batch,
                           DType dtype, double rmsEps, double ropeTheta, Rope.Llama3Scaling ropeScaling,
-                          boolean tiedEmbeddings, boolean attentionBias, boolean fusedAttention, int loadBalance) {
+                          boolean tiedEmbeddings, boolean attentionBias, boolean fusedAttention, int loadBalance,
+                          MoeConfig moe) {
 
     private static final String WHO = "zoo model 'llama': ";
 
-    /** Validates sizes, head divisibility, the dtype, eps, theta, the attention form and the load balance. */
+    /**
+     * Validates sizes, head divisibility, the dtype, eps, theta, the attention form, the load balance and the MoE
+     * groups.
+     */
     public LlamaConfig {
+        moe = moe == null ? MoeConfig.DENSE : moe;
+        if (moe.sparse() && ((long) batch * seq) % moe.groups() != 0) {
+            throw new IllegalArgumentException(WHO + "moe_groups " + moe.groups() + " does not divide the "
+                    + (long) batch * seq + " tokens (batch " + batch + " x seq " + seq + "); choose moe_groups "
+                    + "dividing batch x seq");
+        }
         check("layers", layers);
         check("hidden", hidden);
         check("heads", heads);
@@ -87,6 +100,14 @@ public record LlamaConfig(int layers, int hidden, int heads, int kvHeads, int ff
         }
     }
 
+    /** A dense Llama ({@link MoeConfig#DENSE}): the canonical constructor without {@code moe}. */
+    public LlamaConfig(int layers, int hidden, int heads, int kvHeads, int ffn, int seq, int vocab, int batch,
+                       DType dtype, double rmsEps, double ropeTheta, Rope.Llama3Scaling ropeScaling,
+                       boolean tiedEmbeddings, boolean attentionBias, boolean fusedAttention, int loadBalance) {
+        this(layers, hidden, heads, kvHeads, ffn, seq, vocab, batch, dtype, rmsEps, ropeTheta, ropeScaling,
+                tiedEmbeddings, attentionBias, fusedAttention, loadBalance, MoeConfig.DENSE);
+    }
+
     private static void check(String what, int v) {
         if (v <= 0) {
             throw new IllegalArgumentException(WHO + what + " is " + v + "; expected a positive size");
@@ -96,7 +117,7 @@ public record LlamaConfig(int layers, int hidden, int heads, int kvHeads, int ff
     /**
      * The defaults, small for quick tests: 2 layers, hidden 64, 4 heads, 2 KV heads, ffn 128, seq 32, vocab 128,
      * batch 2, float32, rms_eps 1e-6, rope_theta 10000, no rope scaling, untied, no attention bias, fused attention,
-     * load balance 1.
+     * load balance 1, dense MLP.
      */
     public static LlamaConfig defaults() {
         return new LlamaConfig(2, 64, 4, 2, 128, 32, 128, 2, DType.FLOAT32, RMSNorm.DEFAULT_EPS, Rope.DEFAULT_THETA,
@@ -111,60 +132,66 @@ public record LlamaConfig(int layers, int hidden, int heads, int kvHeads, int ff
     /** The same configuration with {@code layers} layers. */
     public LlamaConfig withLayers(int layers) {
         return new LlamaConfig(layers, hidden, heads, kvHeads, ffn, seq, vocab, batch, dtype, rmsEps, ropeTheta,
-                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance);
+                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe);
     }
 
     /** The same configuration with sequence length {@code seq}. */
     public LlamaConfig withSeq(int seq) {
         return new LlamaConfig(layers, hidden, heads, kvHeads, ffn, seq, vocab, batch, dtype, rmsEps, ropeTheta,
-                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance);
+                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe);
     }
 
     /** The same configuration with batch size {@code batch}. */
     public LlamaConfig withBatch(int batch) {
         return new LlamaConfig(layers, hidden, heads, kvHeads, ffn, seq, vocab, batch, dtype, rmsEps, ropeTheta,
-                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance);
+                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe);
     }
 
     /** The same configuration in {@code dtype}. */
     public LlamaConfig withDtype(DType dtype) {
         return new LlamaConfig(layers, hidden, heads, kvHeads, ffn, seq, vocab, batch, dtype, rmsEps, ropeTheta,
-                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance);
+                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe);
     }
 
     /** The same configuration with {@code kvHeads} key/value heads. */
     public LlamaConfig withKvHeads(int kvHeads) {
         return new LlamaConfig(layers, hidden, heads, kvHeads, ffn, seq, vocab, batch, dtype, rmsEps, ropeTheta,
-                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance);
+                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe);
     }
 
     /** The same configuration with Llama 3's RoPE rescaling {@code ropeScaling} (null: none). */
     public LlamaConfig withRopeScaling(Rope.Llama3Scaling ropeScaling) {
         return new LlamaConfig(layers, hidden, heads, kvHeads, ffn, seq, vocab, batch, dtype, rmsEps, ropeTheta,
-                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance);
+                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe);
     }
 
     /** The same configuration with the LM head tied to the embedding table, or not. */
     public LlamaConfig withTiedEmbeddings(boolean tiedEmbeddings) {
         return new LlamaConfig(layers, hidden, heads, kvHeads, ffn, seq, vocab, batch, dtype, rmsEps, ropeTheta,
-                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance);
+                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe);
     }
 
     /** The same configuration with or without the q/k/v biases. */
     public LlamaConfig withAttentionBias(boolean attentionBias) {
         return new LlamaConfig(layers, hidden, heads, kvHeads, ffn, seq, vocab, batch, dtype, rmsEps, ropeTheta,
-                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance);
+                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe);
     }
 
     /** The same configuration with the fused or the unfused attention core. */
     public LlamaConfig withFusedAttention(boolean fusedAttention) {
         return new LlamaConfig(layers, hidden, heads, kvHeads, ffn, seq, vocab, batch, dtype, rmsEps, ropeTheta,
-                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance);
+                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe);
     }
 
     /** The same configuration with context-parallel causal load balance {@code loadBalance} (1: none). */
     public LlamaConfig withLoadBalance(int loadBalance) {
         return new LlamaConfig(layers, hidden, heads, kvHeads, ffn, seq, vocab, batch, dtype, rmsEps, ropeTheta,
-                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance);
+                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe);
+    }
+
+    /** The same configuration with the MLP {@code moe} ({@link MoeConfig#DENSE}: Llama's dense MLP). */
+    public LlamaConfig withMoe(MoeConfig moe) {
+        return new LlamaConfig(layers, hidden, heads, kvHeads, ffn, seq, vocab, batch, dtype, rmsEps, ropeTheta,
+                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe);
     }
 }

@@ -96,6 +96,11 @@ public final class Zoo {
                 d.put("attention_bias", l.attentionBias());
                 d.put("fused_attention", l.fusedAttention());
                 d.put("load_balance", l.loadBalance());
+                d.put("experts", 0);
+                d.put("top_k", 2);
+                d.put("capacity_factor", 0.0);
+                d.put("moe_groups", 1);
+                d.put("aux_loss", true);
                 break;
             default:
                 ResNetConfig r = ResNetConfig.defaults();
@@ -120,7 +125,9 @@ public final class Zoo {
      * {@code dropout} a
      * {@link Number} or decimal string in [0, 1) (see {@link GptConfig} for their meaning; all off by default);
      * llama's {@code rms_eps} and {@code rope_theta} a positive {@link Number} or decimal string, {@code rope_scaling}
-     * a map as Hugging Face's Llama 3 {@code rope_scaling} (see {@link LlamaConfig}).
+     * a map as Hugging Face's Llama 3 {@code rope_scaling} (see {@link LlamaConfig}); llama's {@code experts} (0:
+     * dense), {@code top_k} (2), {@code capacity_factor} (0: dropless), {@code moe_groups} (1) and {@code aux_loss}
+     * (true: coefficient 0.02) make its MLP Mixtral's mixture of experts (see {@link MoeConfig}).
      *
      * @throws IllegalArgumentException for an unknown model (listing the valid ones), an unknown argument (listing
      *                                  the valid ones with their defaults) or an invalid value
@@ -186,15 +193,18 @@ public final class Zoo {
                 a.positiveReal("rms_eps", d.rmsEps()), a.positiveReal("rope_theta", d.ropeTheta()),
                 HfConfig.ropeScaling(a.raw("rope_scaling"), "zoo model 'llama': argument 'rope_scaling'"),
                 a.bool("tied_embeddings", d.tiedEmbeddings()), a.bool("attention_bias", d.attentionBias()),
-                a.bool("fused_attention", d.fusedAttention()), a.positive("load_balance", d.loadBalance()));
+                a.bool("fused_attention", d.fusedAttention()), a.positive("load_balance", d.loadBalance()),
+                MoeConfig.fromArgs(a));
     }
 
     /**
      * The network of a Hugging Face {@code config.json} with {@code args} overriding some of its values (null or
-     * empty: none). Supported {@code model_type}s: {@code llama}, {@code mistral}, {@code qwen2} (the zoo
-     * {@link #llama}, from {@link #hfConfig}). Arguments: {@code seq} (default {@code min(max_position_embeddings,
+     * empty: none). Supported {@code model_type}s: {@code llama}, {@code mistral}, {@code qwen2}, {@code mixtral}
+     * (the zoo {@link #llama}, from {@link #hfConfig}). Arguments: {@code seq} (default {@code min(max_position_embeddings,
      * 4096)}), {@code batch} (default 1), {@code layers} (default {@code num_hidden_layers}), {@code dtype} (default
      * {@code torch_dtype}, else float32), {@code fused_attention} (default true), {@code load_balance} (default 1).
+     * For {@code mixtral} also {@code capacity_factor} (0: dropless), {@code moe_groups} (1) and {@code aux_loss}
+     * (default: whether {@code router_aux_loss_coef} is above 0).
      *
      * @throws IllegalArgumentException one line naming the file and the key: an unreadable file, an unsupported
      *                                  {@code model_type} (listing the supported ones), a missing or invalid key,
@@ -207,12 +217,13 @@ public final class Zoo {
 
     /**
      * The {@link LlamaConfig} of a Hugging Face {@code config.json} of {@code model_type} {@code llama},
-     * {@code mistral} or {@code qwen2} with {@code args} applied, as {@link #fromHfConfig} reads it. Keys read:
+     * {@code mistral}, {@code qwen2} or {@code mixtral} with {@code args} applied, as {@link #fromHfConfig} reads it. Keys read:
      * {@code hidden_size}, {@code num_hidden_layers}, {@code num_attention_heads}, {@code intermediate_size},
      * {@code vocab_size} (required); {@code num_key_value_heads} (default {@code num_attention_heads}),
      * {@code rms_norm_eps} (1e-6), {@code rope_theta} (10000), {@code rope_scaling} (Llama 3's or none),
      * {@code tie_word_embeddings} (false), {@code max_position_embeddings}, {@code torch_dtype}; qwen2 adds q, k and
-     * v biases.
+     * v biases; {@code mixtral} reads {@code num_local_experts} (required), {@code num_experts_per_tok} (2) and
+     * {@code router_aux_loss_coef} (0.02) into a {@link MoeConfig}.
      *
      * @throws IllegalArgumentException as {@link #fromHfConfig}
      */
@@ -262,6 +273,21 @@ public final class Zoo {
      * {@code model.norm} ({@code model.norm.weight}), MatMul {@code lm_head} by {@code lm_head.weight [vocab, hidden]}
      * (or, tied, by {@code model.embed_tokens.weight}), SoftmaxCrossEntropyWithLogits {@code loss_fn}, ReduceMean
      * {@code loss}. Every RMSNorm has eps {@code rms_eps}.
+     *
+     * <p>With experts ({@link MoeConfig}, Mixtral) the MLP of every layer is, under {@code M =
+     * L.block_sparse_moe} and with {@code T = batch*seq}, {@code G = moe_groups}, {@code C} the dispatch's capacity:
+     * MatMul {@code M.gate} ({@code M.gate.weight [E, hidden]}) to the logits {@code [T, E]}; MoeRouter
+     * {@code M.router} (softmax, top-k, renormalised): weights {@code M.router}, expert ids {@code M.router:1};
+     * MoeDispatch {@code M.dispatch} to {@code [G, E, C, hidden]}; Transpose {@code M.to_experts} (1, 0, 2, 3),
+     * Reshape {@code M.expert_rows} to {@code [E, G*C, hidden]}; BatchMatMul (transpose_b) {@code M.experts.w1} and
+     * {@code M.experts.w3} by the stacked {@code M.experts.w1.weight} / {@code w3.weight [E, ffn, hidden]}, SiLU
+     * {@code M.experts.act} of w1, Mul {@code M.experts.mul}, BatchMatMul {@code M.experts.w2} by
+     * {@code M.experts.w2.weight [E, hidden, ffn]}; Reshape {@code M.from_rows} to {@code [E, G, C, hidden]},
+     * Transpose {@code M.from_experts} (1, 0, 2, 3); MoeCombine {@code M.combine} to {@code [T, hidden]}, then Add
+     * {@code L.residual2}. Row {@code j} of a stacked expert weight is Hugging Face's per-expert
+     * {@code M.experts.j.w1.weight} ({@code w2}, {@code w3} alike). With an auxiliary-loss coefficient: MoeAuxLoss
+     * {@code M.aux_loss} of the gate logits and the ids; Add {@code aux_sum.i} (i = 1..layers-1) sums them in layer
+     * order and Add {@code loss_total} of {@code loss} and the sum is the network's loss.
      */
     public static Network llama(LlamaConfig c) {
         return LlamaNetwork.build(c);
@@ -568,6 +594,41 @@ public final class Zoo {
                 throw bad(key, v, "a positive finite number such as 1e-5");
             }
             return x;
+        }
+
+        /** A finite number at least 0: any {@link Number} or a decimal string; absent: {@code def}. */
+        double nonNegativeReal(String key, double def) {
+            Object v = args.get(key);
+            if (v == null) {
+                return def;
+            }
+            double x = Double.NaN;
+            if (v instanceof Number n) {
+                x = n.doubleValue();
+            } else if (v instanceof String str) {
+                try {
+                    x = Double.parseDouble(str.trim());
+                } catch (NumberFormatException e) {
+                    x = Double.NaN;
+                }
+            }
+            if (!(x >= 0) || Double.isInfinite(x)) {
+                throw bad(key, v, "a finite number at least 0 such as 1.25 (0: dropless)");
+            }
+            return x;
+        }
+
+        /** An integer at least 0: any integral {@link Number} or a decimal string; absent: {@code def}. */
+        int nonNegative(String key, int def) {
+            Object v = args.get(key);
+            if (v == null) {
+                return def;
+            }
+            long l = integral(key, v);
+            if (l < 0 || l > Integer.MAX_VALUE) {
+                throw bad(key, v, "an integer at least 0");
+            }
+            return (int) l;
         }
 
         private static String show(Object v) {

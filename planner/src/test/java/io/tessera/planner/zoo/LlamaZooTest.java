@@ -163,7 +163,8 @@ class LlamaZooTest {
         assertEquals(Zoo.llama(LlamaConfig.defaults()), Zoo.build("llama", Map.of()));
         assertEquals(List.of("layers", "hidden", "heads", "kv_heads", "ffn", "seq", "vocab", "batch", "dtype",
                 "rms_eps", "rope_theta", "rope_scaling", "tied_embeddings", "attention_bias", "fused_attention",
-                "load_balance"), List.copyOf(Zoo.defaults("llama").keySet()));
+                "load_balance", "experts", "top_k", "capacity_factor", "moe_groups", "aux_loss"),
+                List.copyOf(Zoo.defaults("llama").keySet()));
         Map<String, Object> args = new LinkedHashMap<>();
         args.put("layers", 3);
         args.put("kv_heads", 1);
