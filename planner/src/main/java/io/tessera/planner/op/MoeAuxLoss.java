@@ -7,8 +7,10 @@ import io.tessera.layout.redistribution.ReduceOp;
 import java.util.List;
 
 /**
- * {@code MoeAuxLoss}: the Switch / GShard load-balancing loss of a mixture of experts, as Hugging Face's
- * {@code load_balancing_loss_func}. Inputs: the router logits {@code [tokens, E]} (floating) and the chosen experts
+ * {@code MoeAuxLoss}: the Switch / GShard load-balancing loss of a mixture of experts, in Megatron-Core's
+ * normalisation ({@code switch_load_balancing_loss_func}: the routed fraction over the {@code tokens * k} slots). Hugging
+ * Face's {@code load_balancing_loss_func} sums the fraction over the k slots instead, which is {@code k} times this
+ * value: give {@code coefficient * k} to match it (the two agree for top-1, Switch Transformer's case). Inputs: the router logits {@code [tokens, E]} (floating) and the chosen experts
  * {@code indices [tokens, k]} (integers, {@link MoeRouter}'s second output). Output: the scalar (shape {@code []},
  * as a full {@code ReduceMean}) {@code coefficient * E * sum_e f_e P_e}, where {@code f_e} is the fraction of the
  * {@code tokens * k} (token, slot) pairs routed to expert {@code e} and {@code P_e} the mean over tokens of
