@@ -244,6 +244,8 @@ class ParallelismFileTest {
         assertEquals(1, new Parallelism(1, false, 1, 1, 0, 1, 0, null, false, true, false, null, 0, -1, 2,
                 null).expert(), "the constructor before expert keeps expert 1");
 
+        Parallelism example = StrategyFiles.read(StrategyFilesTest.resource("expert.json")).parallelism().get();
+        assertEquals(Parallelism.builder().tensor(2).data(4).expert(4).build(), example);
         StrategyFile f = parse(section("'data': 8, 'expert': 4"));
         String text = StrategyFiles.write(f);
         assertTrue(text.contains("\"expert\": 4"), text);
