@@ -54,6 +54,12 @@ class MixtralExpertParallelSimulationTest {
 
     /** The plan of the degrees on the tiny Mixtral; {@code capacity} 0 is dropless. */
     static PipelinePlan plan(int data, int tensor, int expert, int pipeline, boolean sp, double capacity) {
+        return plan(data, tensor, expert, pipeline, sp, capacity, false);
+    }
+
+    /** As {@link #plan(int, int, int, int, boolean, double)}, with every layer's auxiliary loss when asked. */
+    static PipelinePlan plan(int data, int tensor, int expert, int pipeline, boolean sp, double capacity,
+                             boolean auxLoss) {
         String section = String.format(Locale.ROOT, "'tensor': %d, 'data': %d, 'pipeline': %d%s%s", tensor, data,
                 pipeline, sp ? ", 'sequence_parallel': true" : "",
                 pipeline > 1 ? ", 'global_batch_size': " + 2 * data : "");
@@ -65,11 +71,16 @@ class MixtralExpertParallelSimulationTest {
         StrategyFile expanded = ParallelismExpansion.expand(dense);
         LlamaConfig c = Zoo.llamaConfig(((io.tessera.planner.strategy.NetworkRef.Zoo) expanded.network()).args());
         int rows = data * p.context();
-        Network net = MixtralTestNetwork.build(c, EXPERTS, TOP_K, capacity, rows);
+        Network net = MixtralTestNetwork.build(c, EXPERTS, TOP_K, capacity, rows, auxLoss);
         Map<String, Strategy> in = LlamaPlans.strategies(c, data, tensor, 1, sp, false, p.expert(), net);
         Map<String, Strategy> out = LlamaPlans.outStrategies(c, data, tensor, 1, sp, net);
         Map<String, OpStrategy> ops = new LinkedHashMap<>();
         in.forEach((op, s) -> ops.put(op, OpStrategy.of(s, out.get(op))));
+        if (auxLoss) {
+            // the scalar sums of the auxiliary losses, outside the plan's names
+            net.nodes().stream().filter(n -> n.name().startsWith("model.aux_sum_") || n.name().equals("total_loss"))
+                    .forEach(n -> ops.put(n.name(), OpStrategy.of(Strategy.of(new int[0], new int[0]), null)));
+        }
         StrategyFile moe = new StrategyFile(expanded.network(), expanded.devices(), expanded.parallel(), ops,
                 expanded.parameters(), expanded.stages(), expanded.baseDir(), Optional.empty(), expanded.cluster());
         PlanConfig config = StrategyPlans.config(moe, net);
@@ -110,6 +121,20 @@ class MixtralExpertParallelSimulationTest {
                 a, b, tight.steps().get(0).lossParallel());
         assertTrue(Math.abs(a - b) > 1e-3 * Math.abs(a), "capacity 0.5 drops tokens: " + a + " vs " + b);
         assertEquals(b, tight.steps().get(0).lossParallel(), 1e-5 * Math.abs(b));
+    }
+
+    @ParameterizedTest(name = "auxiliary loss: data {0} x tensor {1}, expert {2}")
+    @CsvSource({"2, 2, 2", "4, 1, 4", "2, 2, 1"})
+    void theAuxiliaryLossTakesItsInputsWholeAndEqualsOneDevice(int data, int tensor, int expert) {
+        PipelinePlan pipe = plan(data, tensor, expert, 1, false, 0.5, true);
+        assertTrue(pipe.plan().comms(Phase.FORWARD).stream().anyMatch(c -> c.kind() == CollectiveKind.ALL_GATHER
+                && "model.layers.0.block_sparse_moe.aux_loss".equals(c.operator())),
+                "the token-split logits gathered for the loss over all tokens");
+        SimulationReport r = Simulation.run(pipe, SimulationOptions.defaults().withSteps(2));
+        System.out.printf(Locale.ROOT, "mixtral-tiny with aux loss, data %d x tensor %d, expert %d: max rel err %.3e%n",
+                data, tensor, expert, r.maxRelError());
+        assertTrue(r.passed(), r.summary());
+        assertTrue(r.maxRelError() <= 1e-5, r.summary());
     }
 
     /** The gradient AllReduce groups of one parameter in a plan's backward. */

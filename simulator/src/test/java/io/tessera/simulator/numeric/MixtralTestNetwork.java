@@ -7,6 +7,7 @@ import io.tessera.planner.op.Binary;
 import io.tessera.planner.op.FlashAttention;
 import io.tessera.planner.op.Gather;
 import io.tessera.planner.op.MatMul;
+import io.tessera.planner.op.MoeAuxLoss;
 import io.tessera.planner.op.MoeCombine;
 import io.tessera.planner.op.MoeDispatch;
 import io.tessera.planner.op.MoeRouter;
@@ -27,7 +28,9 @@ import java.util.List;
  * exactly the op and parameter names the zoo block uses ({@code M = model.layers.i.block_sparse_moe}):
  * {@code M.gate}, {@code M.router} (softmax, top-k renormalised, Mixtral's), {@code M.dispatch},
  * {@code M.to_experts}, {@code M.expert_rows}, {@code M.experts.w1} / {@code w3} / {@code act} / {@code mul} /
- * {@code w2}, {@code M.from_rows}, {@code M.from_experts}, {@code M.combine} (no auxiliary loss).
+ * {@code w2}, {@code M.from_rows}, {@code M.from_experts}, {@code M.combine}; with an auxiliary loss {@code M.aux_loss} (MoeAuxLoss of the gate logits and the indices,
+ * coefficient 0.5 so that it matters), summed over the layers ({@code model.aux_sum_i}) and added to the LM loss
+ * ({@code total_loss}).
  */
 final class MixtralTestNetwork {
 
@@ -47,6 +50,11 @@ final class MixtralTestNetwork {
      * capacity factor {@code capacityFactor} (0: dropless) over {@code groups} dispatch groups.
      */
     static Network build(LlamaConfig c, int experts, int topK, double capacityFactor, int groups) {
+        return build(c, experts, topK, capacityFactor, groups, false);
+    }
+
+    /** As {@link #build(LlamaConfig, int, int, double, int)}, with {@code M.aux_loss} in every layer when asked. */
+    static Network build(LlamaConfig c, int experts, int topK, double capacityFactor, int groups, boolean auxLoss) {
         DType dt = c.dtype();
         long tokens = (long) c.batch() * c.seq();
         Network.Builder b = Network.builder("mixtral");
@@ -56,14 +64,24 @@ final class MixtralTestNetwork {
         String table = model.scope("embed_tokens").parameter("weight", "normal", dt, c.vocab(), c.hidden());
         String h = model.op("embed_tokens", Gather.of(0), table, ids);
         h = model.op("embed_flatten", Reshape.of(tokens, c.hidden()), h);
+        String aux = null;
         for (int i = 0; i < c.layers(); i++) {
             h = layer(model.scope("layers." + i), h, c, experts, topK, capacityFactor, groups);
+            if (auxLoss) {
+                String m = "model.layers." + i + ".block_sparse_moe.";
+                String a = model.op("layers." + i + ".block_sparse_moe.aux_loss", new MoeAuxLoss(topK, 0.5),
+                        m + "gate", m + "router:1");
+                aux = aux == null ? a : model.op("aux_sum_" + i, Binary.add(), aux, a);
+            }
         }
         h = rmsNorm(model, "norm", h, c);
         String head = b.scope("lm_head").parameter("weight", INIT, dt, c.vocab(), c.hidden());
         h = b.op("lm_head", LINEAR, h, head);
         String l = b.op("loss_fn", new SoftmaxCrossEntropyWithLogits(), h, labels);
         l = b.op("loss", Reduce.mean(false), l);
+        if (aux != null) {
+            l = b.op("total_loss", Binary.add(), l, aux);
+        }
         return b.loss(l).build();
     }
 
