@@ -4,6 +4,7 @@ import io.tessera.layout.DType;
 import io.tessera.planner.graph.Network;
 import io.tessera.planner.handplan.HandPlans;
 import io.tessera.planner.handplan.LlamaPlans;
+import io.tessera.planner.handplan.MoePlans;
 import io.tessera.planner.op.Strategy;
 import io.tessera.planner.strategy.DatasetStrategy;
 import io.tessera.planner.strategy.NetworkRef;
@@ -39,6 +40,10 @@ import java.util.Optional;
  *       replaces the expanded entry of its operator (in and out strategy). Llama-family networks: {@link LlamaPlans}
  *       with {@code context} and its {@code context_impl}; with {@code context > 1} the network argument
  *       {@code load_balance} becomes {@code context} unless given (Megatron's 2 x context chunks).</li>
+ *   <li>Mixture of experts (a Llama-family network with {@code block_sparse_moe} layers): {@code expert} is 1 (the
+ *       experts data parallel) or {@code data x context} (this version), the network argument {@code moe_groups}
+ *       becomes {@code data x context} unless given, and the blocks' strategies come from
+ *       {@link MoePlans}; {@code expert > 1} on a dense model is an error.</li>
  *   <li>Stages (pipeline {@code > 1}, virtual_pipeline 1): Megatron's split, {@code layers / pipeline} consecutive
  *       layers per stage ({@code "layers.i.*"}, {@code "model.layers.i.*"}; a Llama-family model whose layers the
  *       pipeline does not divide gives the first and last stages fewer, {@link #stageLayers}); the embedding joins stage 0, the final LayerNorm, head and loss the
@@ -112,6 +117,10 @@ public final class ParallelismExpansion {
             }
             args.put("fp8", true);
             checkFp8Device(file, devices);
+        }
+        if (model instanceof LlamaModel llama && llama.mixtureOfExperts(file)) {
+            // one dispatch group per token split, so every rank routes whole groups of its own tokens
+            args.putIfAbsent("moe_groups", data * p.context());
         }
         if (p.context() > 1 && model instanceof LlamaModel) {
             args.putIfAbsent("load_balance", p.context());
@@ -194,6 +203,7 @@ public final class ParallelismExpansion {
             }
             GptConfig c = gptConfig(((NetworkRef.Zoo) network).args());
             checkDegrees(p, c, data);
+            denseExpert(p, describe());
             return new Model.Expanded(HandPlans.megatronGpt(c, data, p.tensor(), p.sequenceParallel()),
                     HandPlans.megatronGptOutStrategies(c, data, p.tensor(), p.sequenceParallel()), "layers.",
                     c.layers(), Strategy.of(new int[] {data, 1}, new int[] {data, 1}),
@@ -220,6 +230,11 @@ public final class ParallelismExpansion {
                     : "the zoo model llama";
         }
 
+        /** Whether the network, as the file's arguments build it, has mixture-of-experts layers. */
+        boolean mixtureOfExperts(StrategyFile file) {
+            return !MoePlans.blocks(Zoo.llama(config(ref, file))).isEmpty();
+        }
+
         @Override
         public Model.Expanded expand(NetworkRef network, StrategyFile file, Parallelism p, int data) {
             // the degrees are checked on the model without the load balance they add, so their errors come first
@@ -228,9 +243,10 @@ public final class ParallelismExpansion {
             int t = p.tensor();
             int cp = p.context();
             boolean ring = p.contextForm() == Parallelism.ContextImpl.RING;
-            return new Model.Expanded(LlamaPlans.strategies(c, data, t, cp, p.sequenceParallel(), ring),
-                    LlamaPlans.outStrategies(c, data, t, cp, p.sequenceParallel()), "model.layers.", c.layers(),
-                    LlamaPlans.datasetStrategy(data, cp), Zoo.llama(c));
+            Network net = Zoo.llama(c);
+            return new Model.Expanded(LlamaPlans.strategies(c, data, t, cp, p.sequenceParallel(), ring, p.expert(),
+                    net), LlamaPlans.outStrategies(c, data, t, cp, p.sequenceParallel(), net), "model.layers.",
+                    c.layers(), LlamaPlans.datasetStrategy(data, cp), net);
         }
     }
 
@@ -257,6 +273,7 @@ public final class ParallelismExpansion {
 
         @Override
         public Model.Expanded expand(NetworkRef network, StrategyFile file, Parallelism p, int data) {
+            denseExpert(p, describe());
             if (p.tensor() > 1 || p.context() > 1 || p.sequenceParallel()) {
                 throw new IllegalArgumentException("parallelism.tensor: found tensor " + p.tensor() + ", context "
                         + p.context() + (p.sequenceParallel() ? ", sequence_parallel" : "") + " for "
@@ -428,6 +445,14 @@ public final class ParallelismExpansion {
             count[stage]--;
         }
         return count;
+    }
+
+    /** {@code expert} on a model without experts: a one-line error unless it is 1. */
+    private static void denseExpert(Parallelism p, String model) {
+        if (p.expert() > 1) {
+            throw new IllegalArgumentException("parallelism.expert: found " + p.expert() + " for " + model + ", a "
+                    + "dense model (no mixture-of-experts layers); expected 1, or a model with experts");
+        }
     }
 
     /** The degrees against the model's dimensions, in the section's own terms. */

@@ -1,5 +1,6 @@
 package io.tessera.planner.handplan;
 
+import io.tessera.planner.graph.Network;
 import io.tessera.planner.op.Strategy;
 import io.tessera.planner.zoo.LlamaConfig;
 import io.tessera.planner.zoo.Zoo;
@@ -31,6 +32,8 @@ import java.util.Map;
  *       (the all-gather form: the planner AllGathers them over the context group, ReduceScatters their gradients) or
  *       sequence-split like q (the ring form: the operator passes the K/V blocks around the context ring). With
  *       context parallelism the micro-batch must be one sequence per data-parallel replica.</li>
+ *   <li>Mixture-of-experts layers (Mixtral's {@code block_sparse_moe} in place of the {@code mlp}): {@link MoePlans},
+ *       expert parallelism over the whole token-split group ({@code expert = data x context}) or none.</li>
  * </ul>
  */
 public final class LlamaPlans {
@@ -96,6 +99,55 @@ public final class LlamaPlans {
         s.put("lm_head", Strategy.of(t(rows, 1), t(t, 1)));
         s.put("loss_fn", Strategy.of(t(rows, 1), t(rows, 1)));
         s.put("loss", Strategy.of(t(rows)));
+        return s;
+    }
+
+    /**
+     * The in_strategies of the plan on {@code network}, the model {@code c} builds: {@link #strategies} with the
+     * {@code mlp} entries of every mixture-of-experts layer replaced by the {@link MoePlans} entries of its
+     * {@code block_sparse_moe} (in the same place); {@link #strategies} itself for a dense model and {@code expert} 1.
+     *
+     * @param expert the expert-parallel degree: 1, or {@code data x context} (this version)
+     * @throws IllegalArgumentException (one line) as {@link #strategies} and {@link MoePlans#strategies}
+     */
+    public static Map<String, Strategy> strategies(LlamaConfig c, int data, int tensor, int context,
+                                                   boolean sequenceParallel, boolean ring, int expert,
+                                                   Network network) {
+        Map<String, Strategy> dense = strategies(c, data, tensor, context, sequenceParallel, ring);
+        Map<String, Strategy> moe = MoePlans.strategies(network, data * context, tensor, expert);
+        if (moe.isEmpty()) {
+            return dense;
+        }
+        java.util.Set<String> blocks = MoePlans.blocks(network).keySet();
+        Map<String, Strategy> s = new LinkedHashMap<>();
+        for (Map.Entry<String, Strategy> e : dense.entrySet()) {
+            String layer = Network.layerPrefix(e.getKey());
+            if (layer != null && blocks.contains(layer) && e.getKey().startsWith(layer + "mlp.")) {
+                if (e.getKey().equals(layer + "mlp.gate_proj")) {
+                    moe.forEach((op, st) -> {
+                        if (op.startsWith(layer + MoePlans.BLOCK)) {
+                            s.put(op, st);
+                        }
+                    });
+                }
+                continue;
+            }
+            s.put(e.getKey(), e.getValue());
+        }
+        return s;
+    }
+
+    /**
+     * The out_strategies that go with {@link #strategies(LlamaConfig, int, int, int, boolean, boolean, int, Network)}:
+     * {@link #outStrategies} without the {@code mlp.down_proj} of the mixture-of-experts layers (their experts' row
+     * parallel partial sums are AllReduced before the combine, whose token rows the residual then slices).
+     */
+    public static Map<String, Strategy> outStrategies(LlamaConfig c, int data, int tensor, int context,
+                                                      boolean sequenceParallel, Network network) {
+        Map<String, Strategy> s = new LinkedHashMap<>(outStrategies(c, data, tensor, context, sequenceParallel));
+        for (String layer : MoePlans.blocks(network).keySet()) {
+            s.remove(layer + "mlp.down_proj");
+        }
         return s;
     }
 

@@ -52,11 +52,16 @@ import java.util.stream.Collectors;
  * @param contextImpl          {@code context_impl}: how attention sees the whole sequence under context
  *                             parallelism; null means omitted ({@link ContextImpl#ALL_GATHER}, {@link #contextForm()});
  *                             given only with {@code context > 1}
+ * @param expert               {@code expert}: expert-parallel degree of mixture-of-experts layers, {@code >= 1};
+ *                             default 1 (experts replicated, data parallel). The experts are split over an
+ *                             expert-parallel group carved from the {@code data x context} devices, so it divides
+ *                             {@code data x context} (it adds no devices); the expansion requires more (see
+ *                             {@code LlamaPlans})
  */
 public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, int virtualPipeline, int data,
                           int microBatchSize, int globalBatchSize, Recompute recompute, boolean distributedOptimizer,
                           boolean overlapGradReduce, boolean tpCommOverlap, Precision precision, int zeroStage,
-                          int prefetchLayers, int context, ContextImpl contextImpl) {
+                          int prefetchLayers, int context, ContextImpl contextImpl, int expert) {
 
     /** ZeRO-3's weight AllGathers may start this many layers ahead when {@code prefetch_layers} is omitted. */
     public static final int DEFAULT_PREFETCH_LAYERS = 1;
@@ -189,6 +194,20 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
                     + " with zero_stage " + zeroStage + "; expected it only with zero_stage 3 (it limits how early ZeRO-3's weight "
                     + "AllGathers start): set zero_stage 3 or remove prefetch_layers");
         }
+        positive("expert", expert, "an expert-parallel degree >= 1 (default 1)");
+        if (data > 0) {
+            checkExpert(expert, data, context);
+        }
+    }
+
+    /** The section before {@code expert}: expert 1. */
+    public Parallelism(int tensor, boolean sequenceParallel, int pipeline, int virtualPipeline, int data,
+                       int microBatchSize, int globalBatchSize, Recompute recompute, boolean distributedOptimizer,
+                       boolean overlapGradReduce, boolean tpCommOverlap, Precision precision, int zeroStage,
+                       int prefetchLayers, int context, ContextImpl contextImpl) {
+        this(tensor, sequenceParallel, pipeline, virtualPipeline, data, microBatchSize, globalBatchSize, recompute,
+                distributedOptimizer, overlapGradReduce, tpCommOverlap, precision, zeroStage, prefetchLayers, context,
+                contextImpl, 1);
     }
 
     /** The section before {@code zero_stage}: zero_stage 0, prefetch_layers omitted. */
@@ -239,7 +258,8 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
                 .virtualPipeline(virtualPipeline).data(data).microBatchSize(microBatchSize)
                 .globalBatchSize(globalBatchSize).recompute(recompute).distributedOptimizer(distributedOptimizer)
                 .overlapGradReduce(overlapGradReduce).tpCommOverlap(tpCommOverlap).precision(precision)
-                .zeroStage(zeroStage).prefetchLayers(prefetchLayers).context(context).contextImpl(contextImpl);
+                .zeroStage(zeroStage).prefetchLayers(prefetchLayers).context(context).contextImpl(contextImpl)
+                .expert(expert);
     }
 
     /** The precision, empty when omitted (the network's dtype is kept). */
@@ -263,6 +283,7 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
                         + " whose product divides the device count (data = "
                         + "devices / (" + (context > 1 ? "tensor x context" : "tensor") + " x pipeline))");
             }
+            checkExpert(expert, (int) (devices / tp), context);
             return (int) (devices / tp);
         }
         long product = tp * data;
@@ -301,6 +322,16 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
         return Math.multiplyExact(microBatchSize, dataFor(devices));
     }
 
+    /** {@code expert} must divide {@code data x context}: the expert-parallel group is carved from those devices. */
+    private static void checkExpert(int expert, int data, int context) {
+        long dc = (long) data * context;
+        if (dc % expert != 0) {
+            throw new IllegalArgumentException("parallelism.expert: found " + expert + " with data " + data
+                    + (context > 1 ? " x context " + context : "") + " = " + dc + "; expected a divisor of data x "
+                    + "context (the expert-parallel group is carved from the data- and context-parallel devices)");
+        }
+    }
+
     private static void checkGlobalBatch(int microBatchSize, int data, int globalBatchSize) {
         long step = (long) microBatchSize * data;
         if (globalBatchSize % step != 0) {
@@ -334,6 +365,7 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
         private int prefetchLayers = -1;
         private int context = 1;
         private ContextImpl contextImpl;
+        private int expert = 1;
 
         private Builder() {
         }
@@ -434,6 +466,12 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
             return this;
         }
 
+        /** Sets {@code expert} (the expert-parallel degree, {@code >= 1}). */
+        public Builder expert(int v) {
+            expert = v;
+            return this;
+        }
+
         /**
          * The section.
          *
@@ -442,7 +480,7 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
         public Parallelism build() {
             return new Parallelism(tensor, sequenceParallel, pipeline, virtualPipeline, data, microBatchSize,
                     globalBatchSize, recompute, distributedOptimizer, overlapGradReduce, tpCommOverlap,
-                    precision, zeroStage, prefetchLayers, context, contextImpl);
+                    precision, zeroStage, prefetchLayers, context, contextImpl, expert);
         }
     }
 }

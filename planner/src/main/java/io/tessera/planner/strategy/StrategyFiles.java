@@ -44,7 +44,8 @@ public final class StrategyFiles {
         k.put("parallel.strategy_ckpt_config", List.of("load_file", "save_file"));
         k.put("parallelism", List.of("tensor", "sequence_parallel", "pipeline", "virtual_pipeline", "data",
                 "micro_batch_size", "global_batch_size", "recompute", "distributed_optimizer", "zero_stage",
-                "prefetch_layers", "overlap_grad_reduce", "tp_comm_overlap", "precision", "context", "context_impl"));
+                "prefetch_layers", "overlap_grad_reduce", "tp_comm_overlap", "precision", "context", "context_impl",
+                "expert"));
         k.put("operators.*", List.of("in_strategy", "out_strategy"));
         k.put("parameters.*", List.of("comm_fusion", "parallel_optimizer", "parallel_optimizer_comm_recompute",
                 "layerwise_parallel", "requires_grad"));
@@ -351,6 +352,7 @@ public final class StrategyFiles {
         bool(o, path, "overlap_grad_reduce", b::overlapGradReduce);
         bool(o, path, "tp_comm_overlap", b::tpCommOverlap);
         positive(o, path, "context", "a context-parallel degree >= 1 (default 1)", b::context);
+        positive(o, path, "expert", "an expert-parallel degree >= 1 (default 1)", b::expert);
         if (o.has("context_impl")) {
             String p = Json.child(path, "context_impl");
             String expected = "one of " + Parallelism.ContextImpl.validNames() + " (default all_gather)";
@@ -631,6 +633,9 @@ public final class StrategyFiles {
         }
         if (p.contextImpl() != null) {
             o.put("context_impl", p.contextImpl().jsonName());
+        }
+        if (p.expert() != def.expert()) {
+            o.put("expert", p.expert());
         }
         if (p.tpCommOverlap()) {
             o.put("tp_comm_overlap", true);

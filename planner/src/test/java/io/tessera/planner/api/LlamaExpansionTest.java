@@ -112,4 +112,21 @@ class LlamaExpansionTest {
         assertTrue(e.getMessage().startsWith("parallelism.context: found 2 for the zoo model gpt; context "
                 + "parallelism expands for Llama-family networks"), e.getMessage());
     }
+
+    @Test
+    void anExpertDegreeOnADenseModelIsAnErrorAndExpertOneChangesNothing() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ParallelismExpansion.expand(file(4, "'data': 4, 'expert': 2")));
+        assertTrue(e.getMessage().startsWith("parallelism.expert: found 2 for a dense model (no mixture-of-experts "
+                + "layers in network 'llama')"), e.getMessage());
+        IllegalArgumentException gpt = assertThrows(IllegalArgumentException.class, () -> ParallelismExpansion.expand(
+                StrategyFiles.parse("{\"network\": {\"zoo\": \"gpt\"}, \"devices\": 2, \"parallelism\": "
+                        + "{\"expert\": 2}}", null)));
+        assertTrue(gpt.getMessage().startsWith("parallelism.expert: found 2 for the zoo model gpt, a dense model"),
+                gpt.getMessage());
+        // expert 1 (the default) on a dense model: the same expansion, no moe_groups argument
+        StrategyFile one = ParallelismExpansion.expand(file(4, "'data': 4, 'expert': 1"));
+        assertEquals(ParallelismExpansion.expand(file(4, "'data': 4")), one);
+        assertFalse(((io.tessera.planner.strategy.NetworkRef.Zoo) one.network()).args().containsKey("moe_groups"));
+    }
 }

@@ -77,7 +77,7 @@ class ParallelismFileTest {
     static Stream<Arguments> errors() {
         String keys = "valid keys are tensor, sequence_parallel, pipeline, virtual_pipeline, data, micro_batch_size, "
                 + "global_batch_size, recompute, distributed_optimizer, zero_stage, prefetch_layers, "
-                + "overlap_grad_reduce, tp_comm_overlap, precision, context, context_impl";
+                + "overlap_grad_reduce, tp_comm_overlap, precision, context, context_impl, expert";
         return Stream.of(
                 Arguments.of("'parallelism': 8", "parallelism: found the number 8; expected an object with keys "
                         + "tensor, sequence_parallel, "),
@@ -134,6 +134,14 @@ class ParallelismFileTest {
                 Arguments.of(section("'tensor': 2, 'context': 3"), "parallelism: devices 8 is not a multiple of "
                         + "tensor 2 x context 3 x pipeline 1 = 6; choose degrees whose product divides the device "
                         + "count"),
+                Arguments.of(section("'expert': 0"), "parallelism.expert: found the number 0; expected an "
+                        + "expert-parallel degree >= 1 (default 1)"),
+                Arguments.of(section("'expert': 3"), "parallelism.expert: found 3 with data 8 = 8; expected a "
+                        + "divisor of data x context"),
+                Arguments.of(section("'tensor': 2, 'data': 4, 'expert': 8"), "parallelism.expert: found 8 with "
+                        + "data 4 = 4; expected a divisor of data x context"),
+                Arguments.of(section("'context': 2, 'tensor': 2, 'expert': 8"), "parallelism.expert: found 8 with "
+                        + "data 2 x context 2 = 4; expected a divisor of data x context"),
                 // the parallel section beside it
                 Arguments.of("'parallel': {'parallel_mode': 'auto_parallel'}, " + section(""),
                         "parallel.parallel_mode: found auto_parallel with a parallelism section; expected "
@@ -224,5 +232,29 @@ class ParallelismFileTest {
                 + "8 (every step runs whole micro-batches on every data-parallel replica)", e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> ClusterRef.preset(" "));
         assertThrows(IllegalArgumentException.class, () -> ClusterRef.spec("[1]"));
+    }
+
+    @Test
+    void expertDegreeIsReadWrittenOnlyWhenNotOneAndDividesDataTimesContext() {
+        Parallelism p = parse(section("'tensor': 2, 'context': 2, 'expert': 2")).parallelism().orElseThrow();
+        assertEquals(2, p.expert());
+        assertEquals(2, p.dataFor(8), "expert adds no devices: data = 8 / (tensor 2 x context 2)");
+        assertEquals(1, Parallelism.defaults().expert());
+        assertEquals(4, Parallelism.builder().data(4).expert(4).build().expert());
+        assertEquals(1, new Parallelism(1, false, 1, 1, 0, 1, 0, null, false, true, false, null, 0, -1, 2,
+                null).expert(), "the constructor before expert keeps expert 1");
+
+        Parallelism example = StrategyFiles.read(StrategyFilesTest.resource("expert.json")).parallelism().get();
+        assertEquals(Parallelism.builder().tensor(2).data(4).expert(4).build(), example);
+        StrategyFile f = parse(section("'data': 8, 'expert': 4"));
+        String text = StrategyFiles.write(f);
+        assertTrue(text.contains("\"expert\": 4"), text);
+        assertEquals(f, StrategyFiles.parse(text, f.baseDir()));
+        String one = StrategyFiles.write(parse(section("'expert': 1")));
+        assertFalse(one.contains("expert"), one);
+        // data omitted: checked when the degree is derived from the devices
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Parallelism.builder().tensor(2).expert(8).build().dataFor(8));
+        assertTrue(e.getMessage().startsWith("parallelism.expert: found 8 with data 4 = 4"), e.getMessage());
     }
 }

@@ -1,0 +1,160 @@
+package io.tessera.planner.handplan;
+
+import io.tessera.planner.graph.Network;
+import io.tessera.planner.graph.Node;
+import io.tessera.planner.op.MoeDispatch;
+import io.tessera.planner.op.Strategy;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Expert-parallel strategies for the mixture-of-experts blocks of a Llama-family network (Mixtral's
+ * {@code model.layers.i.block_sparse_moe}, which replaces the layer's {@code mlp}), beside {@link LlamaPlans}' dense
+ * plan. With {@code M = model.layers.i.block_sparse_moe}, {@code rows = data x context} (the token split, {@code D}),
+ * {@code t} the tensor degree and {@code e} the expert degree:
+ * <ul>
+ *   <li>{@code M.gate} (x {@code (rows, 1)}, weight {@code (1, 1)}), {@code M.router} {@code (rows, 1)} and
+ *       {@code M.dispatch} (x and indices {@code (rows, 1)}): the tokens split as the dense MLP's input, each rank
+ *       routing and dispatching its own tokens into its own groups of the buffer {@code [G, E, C, h]} (the network's
+ *       {@code moe_groups} G is a multiple of {@code D}; the expansion makes it {@code D}). With sequence parallelism
+ *       the planner AllGathers the block's input over the tensor group, as for the dense column-parallel input.</li>
+ *   <li>Expert parallel ({@code e > 1}): {@code M.to_experts} takes the buffer {@code (1, e, 1, 1)}, so the planner
+ *       AllToAlls the G-split buffer into the E split (each rank then holds all groups' slots of its {@code E / e}
+ *       experts); the expert matmuls {@code M.experts.w1}, {@code w3} split E {@code e} ways and the expert ffn
+ *       {@code t} ways (weights {@code (e, t, 1)}), {@code M.experts.w2} is row parallel over t (its partial sums
+ *       AllReduced over the tensor group before {@code M.from_rows}); {@code M.from_experts} keeps the E split and
+ *       {@code M.combine} takes the buffer G-split again {@code (rows, 1, 1, 1)}: the AllToAll back.</li>
+ *   <li>Data parallel ({@code e = 1}): every rank holds every expert; the expert ops keep the buffer's G split as
+ *       rows ({@code (1, rows, 1)}), no AllToAll, and the expert weights' gradients are AllReduced over the data group
+ *       as the dense weights'.</li>
+ *   <li>{@code M.aux_loss} (when present) takes its inputs whole {@code (1, 1)}.</li>
+ * </ul>
+ * The expert weights ({@code M.experts.*.weight}) are split over the expert-parallel group and replicated over the
+ * rest of {@code D / e}; with {@code e = D} (this version's only expert-parallel form) their gradients are reduced
+ * over no data-parallel group at all, while the gate's and the dense weights' are reduced over {@code D}.
+ *
+ * <p>Why {@code e = D}: the expert split of {@code to_experts} and the token split of the dispatch must number the
+ * same ranks in the same order for the AllToAll to stay inside the expert-parallel group; with {@code 1 < e < D} the
+ * expert group would be an inner sub-group of the data group, which needs a rank order the strategy language cannot
+ * state (a device matrix shared by two differently split tensors). That general form is left for later.
+ */
+public final class MoePlans {
+
+    /** The scope of a layer's mixture-of-experts block under its layer prefix ({@code model.layers.i.}). */
+    public static final String BLOCK = "block_sparse_moe.";
+
+    private MoePlans() {
+    }
+
+    /**
+     * The mixture-of-experts blocks of {@code network} by layer prefix ({@code "model.layers.i."}): every node
+     * {@code <prefix>block_sparse_moe.dispatch} whose operator is a {@link MoeDispatch}; empty for a dense model.
+     */
+    public static Map<String, MoeDispatch> blocks(Network network) {
+        Map<String, MoeDispatch> out = new LinkedHashMap<>();
+        for (Node n : network.nodes()) {
+            String suffix = BLOCK + "dispatch";
+            if (n.op() instanceof MoeDispatch d && n.name().endsWith(suffix)) {
+                out.put(n.name().substring(0, n.name().length() - suffix.length()), d);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The in_strategies of the mixture-of-experts blocks of {@code network} (see the class comment); empty for a dense
+     * model.
+     *
+     * @param network the network, whose blocks are named as Mixtral's
+     * @param rows    the token split, {@code data x context}
+     * @param tensor  the tensor degree, splitting the experts' ffn
+     * @param expert  the expert degree: 1, or {@code rows}
+     * @throws IllegalArgumentException (one line, naming {@code parallelism.expert} or the network's dimension) as
+     *                                  {@link #check}
+     */
+    public static Map<String, Strategy> strategies(Network network, int rows, int tensor, int expert) {
+        Map<String, MoeDispatch> blocks = blocks(network);
+        check(network, blocks, rows, tensor, expert);
+        int e = expert;
+        int t = tensor;
+        boolean ep = e > 1;
+        Map<String, Strategy> s = new LinkedHashMap<>();
+        for (String layer : blocks.keySet()) {
+            String m = layer + BLOCK;
+            s.put(m + "gate", Strategy.of(t(rows, 1), t(1, 1)));
+            Node router = network.node(m + "router");
+            s.put(m + "router", router.inputs().size() == 2 ? Strategy.of(t(rows, 1), t(1)) : Strategy.of(t(rows, 1)));
+            s.put(m + "dispatch", Strategy.of(t(rows, 1), t(rows, 1)));
+            s.put(m + "to_experts", Strategy.of(ep ? t(1, e, 1, 1) : t(rows, 1, 1, 1)));
+            s.put(m + "expert_rows", Strategy.of(ep ? t(e, 1, 1, 1) : t(1, rows, 1, 1)));
+            int[] expertRows = ep ? t(e, 1, 1) : t(1, rows, 1);
+            int[] wColumn = ep ? t(e, t, 1) : t(1, t, 1);
+            int[] hidden = ep ? t(e, 1, t) : t(1, rows, t);
+            s.put(m + "experts.w1", Strategy.of(expertRows, wColumn));
+            s.put(m + "experts.w3", Strategy.of(expertRows, wColumn));
+            s.put(m + "experts.act", Strategy.of(hidden));
+            s.put(m + "experts.mul", Strategy.of(hidden, hidden));
+            s.put(m + "experts.w2", Strategy.of(hidden, ep ? t(e, 1, t) : t(1, 1, t)));
+            s.put(m + "from_rows", Strategy.of(expertRows));
+            s.put(m + "from_experts", Strategy.of(ep ? t(e, 1, 1, 1) : t(1, rows, 1, 1)));
+            s.put(m + "combine", Strategy.of(t(rows, 1, 1, 1), t(rows, 1), t(rows, 1)));
+            if (network.hasNode(m + "aux_loss")) {
+                s.put(m + "aux_loss", Strategy.of(t(1, 1), t(1, 1)));
+            }
+        }
+        return s;
+    }
+
+    /**
+     * The expert degree against the network: a one-line error when {@code expert > 1} on a dense model, when it does
+     * not divide a block's experts, when it is neither 1 nor {@code rows} (this version), when {@code rows} does not
+     * divide a block's {@code moe_groups}, or when {@code tensor} does not divide the experts' ffn.
+     */
+    static void check(Network network, Map<String, MoeDispatch> blocks, int rows, int tensor, int expert) {
+        if (expert < 1) {
+            throw new IllegalArgumentException("parallelism.expert: found " + expert + "; expected an expert-parallel "
+                    + "degree >= 1 (default 1)");
+        }
+        if (blocks.isEmpty()) {
+            if (expert > 1) {
+                throw new IllegalArgumentException("parallelism.expert: found " + expert + " for a dense model (no "
+                        + "mixture-of-experts layers in network '" + network.name() + "'); expected 1, or a model "
+                        + "with experts");
+            }
+            return;
+        }
+        for (Map.Entry<String, MoeDispatch> b : blocks.entrySet()) {
+            MoeDispatch d = b.getValue();
+            if (d.experts() % expert != 0) {
+                throw new IllegalArgumentException("parallelism.expert: found " + expert + " for the " + d.experts()
+                        + " experts of " + b.getKey() + BLOCK + "dispatch; expected a divisor of the experts (each "
+                        + "rank of the expert-parallel group holds experts / expert of them)");
+            }
+        }
+        if (expert > 1 && expert != rows) {
+            throw new IllegalArgumentException("parallelism.expert: found " + expert + " with data x context = "
+                    + rows + "; expert degree must equal data x context in this version (or be 1): set expert "
+                    + rows + " or 1");
+        }
+        for (Map.Entry<String, MoeDispatch> b : blocks.entrySet()) {
+            MoeDispatch d = b.getValue();
+            if (d.groups() % rows != 0) {
+                throw new IllegalArgumentException("moe_groups: found " + d.groups() + " in " + b.getKey() + BLOCK
+                        + "dispatch with data x context = " + rows + "; expected a multiple of it (each rank "
+                        + "dispatches whole groups of its own tokens): remove the network argument moe_groups or make "
+                        + "it " + rows);
+            }
+            String w1 = b.getKey() + BLOCK + "experts.w1.weight";
+            if (network.hasTensor(w1) && network.tensor(w1).dim(1) % tensor != 0) {
+                throw new IllegalArgumentException("parallelism.tensor: found " + tensor + " for the experts' ffn "
+                        + network.tensor(w1).dim(1) + " (" + w1 + "); expected a divisor of it (tensor parallelism "
+                        + "splits every expert's ffn)");
+            }
+        }
+    }
+
+    private static int[] t(int... v) {
+        return v;
+    }
+}
