@@ -145,7 +145,8 @@ final class DegreeSearchRun {
         }
         o.println();
         r.best().ifPresentOrElse(b -> o.printf(Locale.ROOT, "proposed: %s: step %s, %s tokens/s, %s of %s per "
-                        + "rank%n", b.setting().describe(), seconds(b.stepSeconds()), tokens(b.tokensPerSecond()),
+                        + "rank%n", b.setting().describe() + (b.parallelism().expert() > 1 ? ", expert "
+                        + b.parallelism().expert() : ""), seconds(b.stepSeconds()), tokens(b.tokensPerSecond()),
                 DegreeSearch.gib(b.memoryBytes()), DegreeSearch.gib(r.deviceMemoryBytes())),
                 () -> o.println("proposed: none (" + nothingFits(r) + ")"));
     }

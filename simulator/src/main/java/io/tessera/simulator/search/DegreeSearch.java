@@ -361,7 +361,7 @@ public final class DegreeSearch {
         boolean keepVirtual = s.pipeline() > 1 && v > 1 && m.layers() % ((long) s.pipeline() * v) == 0;
         return given.toBuilder().tensor(s.tensor()).sequenceParallel(s.tensor() > 1).context(s.context())
                 .contextImpl(s.context() > 1 ? given.contextForm() : null).pipeline(s.pipeline())
-                .virtualPipeline(keepVirtual ? v : 1).data(s.data())
+                .virtualPipeline(keepVirtual ? v : 1).data(s.data()).expert(m.expertFor(s.data(), s.context()))
                 .recompute(s.recompute() == null ? Parallelism.Recompute.NONE : s.recompute()).build();
     }
 

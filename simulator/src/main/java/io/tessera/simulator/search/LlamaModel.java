@@ -3,6 +3,7 @@ package io.tessera.simulator.search;
 import io.tessera.planner.strategy.NetworkRef;
 import io.tessera.planner.strategy.StrategyFile;
 import io.tessera.planner.zoo.LlamaConfig;
+import io.tessera.planner.zoo.MoeConfig;
 import io.tessera.planner.zoo.Zoo;
 
 import java.util.ArrayList;
@@ -29,6 +30,7 @@ record LlamaModel(LlamaConfig config, long parameters) {
                 : ((NetworkRef.Zoo) ref).args());
         args.remove("batch");
         args.remove("load_balance");
+        args.remove("moe_groups");
         LlamaConfig c = ref instanceof NetworkRef.HfConfig h ? Zoo.hfConfig(file.resolve(h.path()), args)
                 : Zoo.llamaConfig(args);
         return new LlamaModel(c, Zoo.llama(c).trainableElements());
@@ -57,6 +59,20 @@ record LlamaModel(LlamaConfig config, long parameters) {
             return false;
         }
         return t <= c.kvHeads() ? c.kvHeads() % t == 0 : t % c.kvHeads() == 0;
+    }
+
+    /**
+     * The expert-parallel degree for {@code data x context} token-split ranks: for a mixture of experts the whole
+     * token-split group ({@code data x context}) when it divides the experts, else 1 (replicated experts); 1 for a
+     * dense model. (The expansion supports exactly these two: {@code MoePlans}.)
+     */
+    int expertFor(int data, int context) {
+        MoeConfig moe = config.moe();
+        if (moe == null || !moe.sparse()) {
+            return 1;
+        }
+        long group = (long) data * context;
+        return group > 1 && moe.experts() % group == 0 ? (int) group : 1;
     }
 
     /**
