@@ -572,22 +572,29 @@ public final class Zoo {
             return args.get(key);
         }
 
+        /** A {@link Number} or a decimal string as a double; NaN for anything else. */
+        private static double real(Object v) {
+            if (v instanceof Number n) {
+                return n.doubleValue();
+            }
+            if (v instanceof String str) {
+                try {
+                    return Double.parseDouble(str.trim());
+                } catch (NumberFormatException e) {
+                    return Double.NaN;
+                }
+            }
+            return Double.NaN;
+        }
+
         /** A positive finite number: any {@link Number} or a decimal string; absent: {@code def}. */
         double positiveReal(String key, double def) {
             Object v = args.get(key);
             if (v == null) {
                 return def;
             }
-            double x;
-            if (v instanceof Number n) {
-                x = n.doubleValue();
-            } else if (v instanceof String str) {
-                try {
-                    x = Double.parseDouble(str.trim());
-                } catch (NumberFormatException e) {
-                    throw bad(key, v, "a positive number such as 1e-5");
-                }
-            } else {
+            double x = real(v);
+            if (Double.isNaN(x)) {
                 throw bad(key, v, "a positive number such as 1e-5");
             }
             if (!(x > 0) || Double.isInfinite(x)) {
@@ -602,16 +609,7 @@ public final class Zoo {
             if (v == null) {
                 return def;
             }
-            double x = Double.NaN;
-            if (v instanceof Number n) {
-                x = n.doubleValue();
-            } else if (v instanceof String str) {
-                try {
-                    x = Double.parseDouble(str.trim());
-                } catch (NumberFormatException e) {
-                    x = Double.NaN;
-                }
-            }
+            double x = real(v);
             if (!(x >= 0) || Double.isInfinite(x)) {
                 throw bad(key, v, "a finite number at least 0 such as 1.25 (0: dropless)");
             }
@@ -721,16 +719,8 @@ public final class Zoo {
             if (v == null) {
                 return def;
             }
-            double p;
-            if (v instanceof Number n) {
-                p = n.doubleValue();
-            } else if (v instanceof String str) {
-                try {
-                    p = Double.parseDouble(str.trim());
-                } catch (NumberFormatException e) {
-                    throw bad(key, v, "a probability in [0, 1) such as 0.1");
-                }
-            } else {
+            double p = real(v);
+            if (Double.isNaN(p)) {
                 throw bad(key, v, "a probability in [0, 1) such as 0.1");
             }
             if (!(p >= 0 && p < 1)) {
