@@ -123,8 +123,10 @@ final class DegreeSearchRun {
         o.printf(Locale.ROOT, "%d plans, %d candidates (%d fit), %d settings skipped%s%n%n", r.plans(),
                 r.evaluated().size(), fit, r.skipped().size(),
                 r.skipped().isEmpty() || verbose ? "" : " (--verbose or --json lists them)");
-        o.printf(Locale.ROOT, "%6s %7s %8s %5s %9s %12s %12s %12s %4s%n", "tensor", "context", "pipeline", "data",
-                "recompute", "step", "tokens/s", "memory/rank", "fits");
+        boolean experts = r.evaluated().stream().anyMatch(c -> c.setting().expert() > 1);
+        o.printf(Locale.ROOT, "%6s %7s %8s %5s%s %9s %12s %12s %12s %4s%n", "tensor", "context", "pipeline", "data",
+                experts ? String.format(Locale.ROOT, " %6s", "expert") : "", "recompute", "step", "tokens/s",
+                "memory/rank", "fits");
         int shown = 0;
         for (DegreeSearch.Candidate c : r.evaluated()) {
             if (shown++ == top) {
@@ -132,8 +134,9 @@ final class DegreeSearchRun {
                 break;
             }
             DegreeSearch.Setting s = c.setting();
-            o.printf(Locale.ROOT, "%6d %7d %8d %5d %9s %12s %12s %12s %4s%n", s.tensor(), s.context(), s.pipeline(),
-                    s.data(), s.recompute().jsonName(), seconds(c.stepSeconds()), tokens(c.tokensPerSecond()),
+            o.printf(Locale.ROOT, "%6d %7d %8d %5d%s %9s %12s %12s %12s %4s%n", s.tensor(), s.context(),
+                    s.pipeline(), s.data(), experts ? String.format(Locale.ROOT, " %6d", s.expert()) : "",
+                    s.recompute().jsonName(), seconds(c.stepSeconds()), tokens(c.tokensPerSecond()),
                     DegreeSearch.gib(c.memoryBytes()), c.fits() ? "yes" : "no");
         }
         if (verbose && !r.skipped().isEmpty()) {
@@ -145,8 +148,7 @@ final class DegreeSearchRun {
         }
         o.println();
         r.best().ifPresentOrElse(b -> o.printf(Locale.ROOT, "proposed: %s: step %s, %s tokens/s, %s of %s per "
-                        + "rank%n", b.setting().describe() + (b.parallelism().expert() > 1 ? ", expert "
-                        + b.parallelism().expert() : ""), seconds(b.stepSeconds()), tokens(b.tokensPerSecond()),
+                        + "rank%n", b.setting().describe(), seconds(b.stepSeconds()), tokens(b.tokensPerSecond()),
                 DegreeSearch.gib(b.memoryBytes()), DegreeSearch.gib(r.deviceMemoryBytes())),
                 () -> o.println("proposed: none (" + nothingFits(r) + ")"));
     }
@@ -219,6 +221,7 @@ final class DegreeSearchRun {
         n.put("context", s.context());
         n.put("pipeline", s.pipeline());
         n.put("data", s.data());
+        n.put("expert", s.expert());
         if (s.recompute() != null) {
             n.put("recompute", s.recompute().jsonName());
         }

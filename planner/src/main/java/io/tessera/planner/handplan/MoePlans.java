@@ -19,25 +19,21 @@ import java.util.Map;
  *       routing and dispatching its own tokens into its own groups of the buffer {@code [G, E, C, h]} (the network's
  *       {@code moe_groups} G is a multiple of {@code D}; the expansion makes it {@code D}). With sequence parallelism
  *       the planner AllGathers the block's input over the tensor group, as for the dense column-parallel input.</li>
- *   <li>Expert parallel ({@code e > 1}): {@code M.to_experts} takes the buffer {@code (1, e, 1, 1)}, so the planner
- *       AllToAlls the G-split buffer into the E split (each rank then holds all groups' slots of its {@code E / e}
- *       experts); the expert matmuls {@code M.experts.w1}, {@code w3} split E {@code e} ways and the expert ffn
- *       {@code t} ways (weights {@code (e, t, 1)}), {@code M.experts.w2} is row parallel over t (its partial sums
- *       AllReduced over the tensor group before {@code M.from_rows}); {@code M.from_experts} keeps the E split and
- *       {@code M.combine} takes the buffer G-split again {@code (rows, 1, 1, 1)}: the AllToAll back.</li>
- *   <li>Data parallel ({@code e = 1}): every rank holds every expert; the expert ops keep the buffer's G split as
- *       rows ({@code (1, rows, 1)}), no AllToAll, and the expert weights' gradients are AllReduced over the data group
- *       as the dense weights'.</li>
+ *   <li>The experts ({@code M.experts.w1}, {@code w3}, {@code act}, {@code mul}, {@code w2}) take the buffer
+ *       {@code [G, E, C, h]} split {@code (rows / e, e, 1, 1)}: the groups {@code rows / e} ways and the experts
+ *       {@code e} ways, the weights {@code [E, ., .]} (broadcast over G) split {@code (e, t, 1)} for w1 / w3 (the
+ *       expert ffn column parallel over the tensor group) and {@code (e, 1, t)} for w2 (row parallel: its partial sums
+ *       AllReduced over the tensor group). Rank {@code (a e + b) t + c} (data-x-context rank {@code a e + b}, tensor
+ *       rank {@code c}) holds group block {@code a} of experts block {@code b}: the planner's byte-minimal
+ *       redistribution from the dispatch's G split is an AllToAll inside each expert-parallel group of {@code e}
+ *       consecutive data-x-context ranks (Megatron's order), and {@code M.combine} takes the buffer G-split again
+ *       {@code (rows, 1, 1, 1)}: the AllToAll back. With {@code e = 1} the expert ops keep the dispatch's layout and
+ *       nothing moves.</li>
  *   <li>{@code M.aux_loss} (when present) takes its inputs whole {@code (1, 1)}.</li>
  * </ul>
  * The expert weights ({@code M.experts.*.weight}) are split over the expert-parallel group and replicated over the
- * rest of {@code D / e}; with {@code e = D} (this version's only expert-parallel form) their gradients are reduced
- * over no data-parallel group at all, while the gate's and the dense weights' are reduced over {@code D}.
- *
- * <p>Why {@code e = D}: the expert split of {@code to_experts} and the token split of the dispatch must number the
- * same ranks in the same order for the AllToAll to stay inside the expert-parallel group; with {@code 1 < e < D} the
- * expert group would be an inner sub-group of the data group, which needs a rank order the strategy language cannot
- * state (a device matrix shared by two differently split tensors). That general form is left for later.
+ * {@code rows / e} expert groups: their gradients are AllReduced over those ({@code e = rows}: over nothing), while
+ * the gate's and the dense weights' are reduced over all {@code rows}.
  */
 public final class MoePlans {
 
@@ -69,7 +65,7 @@ public final class MoePlans {
      * @param network the network, whose blocks are named as Mixtral's
      * @param rows    the token split, {@code data x context}
      * @param tensor  the tensor degree, splitting the experts' ffn
-     * @param expert  the expert degree: 1, or {@code rows}
+     * @param expert  the expert degree, dividing {@code rows} and every block's experts
      * @throws IllegalArgumentException (one line, naming {@code parallelism.expert} or the network's dimension) as
      *                                  {@link #check}
      */
@@ -78,7 +74,6 @@ public final class MoePlans {
         check(network, blocks, rows, tensor, expert);
         int e = expert;
         int t = tensor;
-        boolean ep = e > 1;
         Map<String, Strategy> s = new LinkedHashMap<>();
         for (String layer : blocks.keySet()) {
             String m = layer + BLOCK;
@@ -86,18 +81,14 @@ public final class MoePlans {
             Node router = network.node(m + "router");
             s.put(m + "router", router.inputs().size() == 2 ? Strategy.of(t(rows, 1), t(1)) : Strategy.of(t(rows, 1)));
             s.put(m + "dispatch", Strategy.of(t(rows, 1), t(rows, 1)));
-            s.put(m + "to_experts", Strategy.of(ep ? t(1, e, 1, 1) : t(rows, 1, 1, 1)));
-            s.put(m + "expert_rows", Strategy.of(ep ? t(e, 1, 1, 1) : t(1, rows, 1, 1)));
-            int[] expertRows = ep ? t(e, 1, 1) : t(1, rows, 1);
-            int[] wColumn = ep ? t(e, t, 1) : t(1, t, 1);
-            int[] hidden = ep ? t(e, 1, t) : t(1, rows, t);
-            s.put(m + "experts.w1", Strategy.of(expertRows, wColumn));
-            s.put(m + "experts.w3", Strategy.of(expertRows, wColumn));
+            int outer = rows / e;
+            int[] x = t(outer, e, 1, 1);
+            int[] hidden = t(outer, e, 1, t);
+            s.put(m + "experts.w1", Strategy.of(x, t(e, t, 1)));
+            s.put(m + "experts.w3", Strategy.of(x, t(e, t, 1)));
             s.put(m + "experts.act", Strategy.of(hidden));
             s.put(m + "experts.mul", Strategy.of(hidden, hidden));
-            s.put(m + "experts.w2", Strategy.of(hidden, ep ? t(e, 1, t) : t(1, 1, t)));
-            s.put(m + "from_rows", Strategy.of(expertRows));
-            s.put(m + "from_experts", Strategy.of(ep ? t(e, 1, 1, 1) : t(1, rows, 1, 1)));
+            s.put(m + "experts.w2", Strategy.of(hidden, t(e, 1, t)));
             s.put(m + "combine", Strategy.of(t(rows, 1, 1, 1), t(rows, 1), t(rows, 1)));
             if (network.hasNode(m + "aux_loss")) {
                 s.put(m + "aux_loss", Strategy.of(t(1, 1), t(1, 1)));
@@ -108,7 +99,7 @@ public final class MoePlans {
 
     /**
      * The expert degree against the network: a one-line error when {@code expert > 1} on a dense model, when it does
-     * not divide a block's experts, when it is neither 1 nor {@code rows} (this version), when {@code rows} does not
+     * not divide a block's experts, when it does not divide {@code rows}, when {@code rows} does not
      * divide a block's {@code moe_groups}, or when {@code tensor} does not divide the experts' ffn.
      */
     static void check(Network network, Map<String, MoeDispatch> blocks, int rows, int tensor, int expert) {
@@ -132,10 +123,10 @@ public final class MoePlans {
                         + "rank of the expert-parallel group holds experts / expert of them)");
             }
         }
-        if (expert > 1 && expert != rows) {
+        if (rows % expert != 0) {
             throw new IllegalArgumentException("parallelism.expert: found " + expert + " with data x context = "
-                    + rows + "; expert degree must equal data x context in this version (or be 1): set expert "
-                    + rows + " or 1");
+                    + rows + "; expected a divisor of it (the expert-parallel groups are carved from the data x context "
+                    + "ranks): set expert to a common divisor of " + rows + " and the experts");
         }
         for (Map.Entry<String, MoeDispatch> b : blocks.entrySet()) {
             MoeDispatch d = b.getValue();

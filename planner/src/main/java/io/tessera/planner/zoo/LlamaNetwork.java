@@ -108,30 +108,24 @@ final class LlamaNetwork {
         MoeConfig moe = c.moe();
         DType dt = c.dtype();
         int e = moe.experts();
-        long tokens = (long) c.batch() * c.seq();
         MoeDispatch dispatch = new MoeDispatch(e, moe.capacityFactor(), moe.groups());
-        long cap = dispatch.capacity(tokens, moe.topK());
-        long rows = moe.groups() * cap;
         String gateW = m.scope("gate").parameter("weight", "normal", dt, e, c.hidden());
         String logits = m.op("gate", LINEAR, x, gateW);
         List<String> routed = m.opOutputs("router", MoeRouter.softmax(moe.topK(), true), logits);
         String weights = routed.get(0);
         String indices = routed.get(1);
         String buf = m.op("dispatch", dispatch, x, indices);
-        buf = m.op("to_experts", Transpose.of(1, 0, 2, 3), buf);
-        buf = m.op("expert_rows", Reshape.of(e, rows, c.hidden()), buf);
         Network.Builder experts = m.scope("experts");
         String w1 = experts.scope("w1").parameter("weight", "normal", dt, e, c.ffn(), c.hidden());
         String w3 = experts.scope("w3").parameter("weight", "normal", dt, e, c.ffn(), c.hidden());
         String w2 = experts.scope("w2").parameter("weight", "normal", dt, e, c.hidden(), c.ffn());
+        // the weights [E, ., .] broadcast over the buffer's groups: each expert's rows are its slots of every group
         MatMul linear = MatMul.batched(false, true);
         String gate = experts.op("w1", linear, buf, w1);
         String up = experts.op("w3", linear, buf, w3);
         String act = experts.op("act", Activation.silu(), gate);
         String prod = experts.op("mul", Binary.mul(), act, up);
-        String down = experts.op("w2", linear, prod, w2);
-        String out = m.op("from_rows", Reshape.of(e, moe.groups(), cap, c.hidden()), down);
-        out = m.op("from_experts", Transpose.of(1, 0, 2, 3), out);
+        String out = experts.op("w2", linear, prod, w2);
         if (moe.auxLoss()) {
             auxLosses.add(m.op("aux_loss", new MoeAuxLoss(moe.topK(), moe.auxLossCoef()), logits, indices));
         }

@@ -278,12 +278,11 @@ public final class Zoo {
      * L.block_sparse_moe} and with {@code T = batch*seq}, {@code G = moe_groups}, {@code C} the dispatch's capacity:
      * MatMul {@code M.gate} ({@code M.gate.weight [E, hidden]}) to the logits {@code [T, E]}; MoeRouter
      * {@code M.router} (softmax, top-k, renormalised): weights {@code M.router}, expert ids {@code M.router:1};
-     * MoeDispatch {@code M.dispatch} to {@code [G, E, C, hidden]}; Transpose {@code M.to_experts} (1, 0, 2, 3),
-     * Reshape {@code M.expert_rows} to {@code [E, G*C, hidden]}; BatchMatMul (transpose_b) {@code M.experts.w1} and
-     * {@code M.experts.w3} by the stacked {@code M.experts.w1.weight} / {@code w3.weight [E, ffn, hidden]}, SiLU
-     * {@code M.experts.act} of w1, Mul {@code M.experts.mul}, BatchMatMul {@code M.experts.w2} by
-     * {@code M.experts.w2.weight [E, hidden, ffn]}; Reshape {@code M.from_rows} to {@code [E, G, C, hidden]},
-     * Transpose {@code M.from_experts} (1, 0, 2, 3); MoeCombine {@code M.combine} to {@code [T, hidden]}, then Add
+     * MoeDispatch {@code M.dispatch} to {@code [G, E, C, hidden]}; BatchMatMul (transpose_b, the weights broadcast
+     * over G) {@code M.experts.w1} and {@code M.experts.w3} of the buffer by the stacked {@code M.experts.w1.weight} /
+     * {@code w3.weight [E, ffn, hidden]}, SiLU {@code M.experts.act} of w1, Mul {@code M.experts.mul}, BatchMatMul
+     * {@code M.experts.w2} by {@code M.experts.w2.weight [E, hidden, ffn]} to {@code [G, E, C, hidden]}; MoeCombine
+     * {@code M.combine} to {@code [T, hidden]}, then Add
      * {@code L.residual2}. Row {@code j} of a stacked expert weight is Hugging Face's per-expert
      * {@code M.experts.j.w1.weight} ({@code w2}, {@code w3} alike). With an auxiliary-loss coefficient: MoeAuxLoss
      * {@code M.aux_loss} of the gate logits and the ids; Add {@code aux_sum.i} (i = 1..layers-1) sums them in layer

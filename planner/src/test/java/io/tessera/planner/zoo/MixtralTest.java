@@ -104,18 +104,16 @@ class MixtralTest {
         assertEquals(List.of(m + "gate", m + "router:1"), n.node(m + "aux_loss").inputs());
         assertEquals(List.of("model.layers.1.post_attention_layernorm", m + "router:1"),
                 n.node(m + "dispatch").inputs());
-        assertEquals(List.of(m + "from_experts", m + "router:1", m + "router"), n.node(m + "combine").inputs());
+        assertEquals(List.of(m + "experts.w2", m + "router:1", m + "router"), n.node(m + "combine").inputs());
         assertArrayEquals(new long[] {32, 8}, n.tensor(m + "gate").shape());
         assertArrayEquals(new long[] {32, 2}, n.tensor(m + "router").shape());
         assertArrayEquals(new long[] {32, 2}, n.tensor(m + "router:1").shape());
         assertArrayEquals(new long[] {2, 8, 16, 64}, n.tensor(m + "dispatch").shape());
-        assertArrayEquals(new long[] {8, 2, 16, 64}, n.tensor(m + "to_experts").shape());
-        assertArrayEquals(new long[] {8, 32, 64}, n.tensor(m + "expert_rows").shape());
-        assertArrayEquals(new long[] {8, 32, 32}, n.tensor(m + "experts.w1").shape());
-        assertArrayEquals(new long[] {8, 32, 32}, n.tensor(m + "experts.mul").shape());
-        assertArrayEquals(new long[] {8, 32, 64}, n.tensor(m + "experts.w2").shape());
-        assertArrayEquals(new long[] {8, 2, 16, 64}, n.tensor(m + "from_rows").shape());
-        assertArrayEquals(new long[] {2, 8, 16, 64}, n.tensor(m + "from_experts").shape());
+        assertEquals(List.of(m + "dispatch", m + "experts.w1.weight"), n.node(m + "experts.w1").inputs());
+        assertArrayEquals(new long[] {2, 8, 16, 32}, n.tensor(m + "experts.w1").shape());
+        assertArrayEquals(new long[] {2, 8, 16, 32}, n.tensor(m + "experts.mul").shape());
+        assertArrayEquals(new long[] {2, 8, 16, 64}, n.tensor(m + "experts.w2").shape());
+        assertFalse(n.hasNode(m + "to_experts"), "the weights broadcast over the groups: no transpose");
         assertArrayEquals(new long[] {32, 64}, n.tensor(m + "combine").shape());
         assertEquals(List.of("model.layers.1.residual1", m + "combine"), n.node("model.layers.1.residual2").inputs());
         // the loss: cross-entropy plus both layers' aux losses, scalars
@@ -129,7 +127,7 @@ class MixtralTest {
         Network tight = Zoo.fromHfConfig(MODELS.resolve("mixtral-tiny.json"), Map.of("seq", 16, "batch", 2,
                 "moe_groups", 2, "capacity_factor", 1.25, "aux_loss", false));
         assertArrayEquals(new long[] {2, 8, 5, 64}, tight.tensor(m + "dispatch").shape());
-        assertArrayEquals(new long[] {8, 10, 64}, tight.tensor(m + "expert_rows").shape());
+        assertArrayEquals(new long[] {2, 8, 5, 32}, tight.tensor(m + "experts.w3").shape());
         assertFalse(tight.hasNode(m + "aux_loss"));
         assertFalse(tight.hasNode("loss_total"));
         assertEquals("loss", tight.loss());

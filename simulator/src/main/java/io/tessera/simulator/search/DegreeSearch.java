@@ -107,18 +107,21 @@ public final class DegreeSearch {
      * @param context   context-parallel degree
      * @param pipeline  pipeline stages
      * @param data      data-parallel degree
+     * @param expert    expert-parallel degree, dividing {@code data x context} (1 for a dense model)
      * @param recompute the recompute mode; null for a whole degree setting (every mode)
      */
-    public record Setting(int tensor, int context, int pipeline, int data, Parallelism.Recompute recompute) {
+    public record Setting(int tensor, int context, int pipeline, int data, int expert,
+                          Parallelism.Recompute recompute) {
 
-        /** E.g. {@code tensor 8, context 1, pipeline 4, data 16, recompute selective}. */
+        /** E.g. {@code tensor 8, context 1, pipeline 4, data 16, expert 8, recompute selective} (expert when > 1). */
         public String describe() {
             return "tensor " + tensor + ", context " + context + ", pipeline " + pipeline + ", data " + data
+                    + (expert > 1 ? ", expert " + expert : "")
                     + (recompute == null ? "" : ", recompute " + recompute.jsonName());
         }
 
         private Setting with(Parallelism.Recompute r) {
-            return new Setting(tensor, context, pipeline, data, r);
+            return new Setting(tensor, context, pipeline, data, expert, r);
         }
     }
 
@@ -295,10 +298,14 @@ public final class DegreeSearch {
     }
 
     private static String key(Setting s) {
-        return String.format(Locale.ROOT, "%04d.%06d.%04d.%08d", s.tensor(), s.context(), s.pipeline(), s.data());
+        return String.format(Locale.ROOT, "%04d.%06d.%04d.%08d.%06d", s.tensor(), s.context(), s.pipeline(),
+                s.data(), s.expert());
     }
 
-    /** The degree settings of the search (recompute null), in enumeration order: tensor, context, pipeline. */
+    /**
+     * The degree settings of the search (recompute null), in enumeration order: tensor, context, pipeline, expert
+     * ({@link LlamaModel#expertDegrees}).
+     */
     static List<Setting> settings(LlamaModel m, int devices, int maxTensor, Options options) {
         List<Setting> out = new ArrayList<>();
         int maxPipeline = Math.max(1, Math.min(m.layers() / 2, options.maxPipeline()));
@@ -312,7 +319,10 @@ public final class DegreeSearch {
                     if (devices % product != 0) {
                         continue;
                     }
-                    out.add(new Setting(t, cp, pp, (int) (devices / product), null));
+                    int data = (int) (devices / product);
+                    for (int e : m.expertDegrees(data, cp)) {
+                        out.add(new Setting(t, cp, pp, data, e, null));
+                    }
                 }
             }
         }
@@ -361,7 +371,7 @@ public final class DegreeSearch {
         boolean keepVirtual = s.pipeline() > 1 && v > 1 && m.layers() % ((long) s.pipeline() * v) == 0;
         return given.toBuilder().tensor(s.tensor()).sequenceParallel(s.tensor() > 1).context(s.context())
                 .contextImpl(s.context() > 1 ? given.contextForm() : null).pipeline(s.pipeline())
-                .virtualPipeline(keepVirtual ? v : 1).data(s.data()).expert(m.expertFor(s.data(), s.context()))
+                .virtualPipeline(keepVirtual ? v : 1).data(s.data()).expert(s.expert())
                 .recompute(s.recompute() == null ? Parallelism.Recompute.NONE : s.recompute()).build();
     }
 

@@ -62,17 +62,22 @@ record LlamaModel(LlamaConfig config, long parameters) {
     }
 
     /**
-     * The expert-parallel degree for {@code data x context} token-split ranks: for a mixture of experts the whole
-     * token-split group ({@code data x context}) when it divides the experts, else 1 (replicated experts); 1 for a
-     * dense model. (The expansion supports exactly these two: {@code MoePlans}.)
+     * The expert-parallel degrees tried for a token split of {@code data x context}: 1 for a dense model, else every
+     * power of 2 dividing both that split and the experts (1 included), ascending.
      */
-    int expertFor(int data, int context) {
+    List<Integer> expertDegrees(int data, int context) {
         MoeConfig moe = config.moe();
+        List<Integer> out = new ArrayList<>(List.of(1));
         if (moe == null || !moe.sparse()) {
-            return 1;
+            return out;
         }
         long group = (long) data * context;
-        return group > 1 && moe.experts() % group == 0 ? (int) group : 1;
+        for (int e = 2; e <= group && e <= moe.experts(); e *= 2) {
+            if (group % e == 0 && moe.experts() % e == 0) {
+                out.add(e);
+            }
+        }
+        return out;
     }
 
     /**

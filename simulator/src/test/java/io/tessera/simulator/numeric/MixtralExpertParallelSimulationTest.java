@@ -90,7 +90,7 @@ class MixtralExpertParallelSimulationTest {
 
     @ParameterizedTest(name = "data {0} x tensor {1}, expert {2}, pipeline {3}, sp {4}, capacity {5}")
     @CsvSource({"2, 1, 2, 1, false, 0", "2, 2, 2, 1, false, 0", "2, 2, 2, 1, true, 1.25", "4, 1, 4, 1, false, 0",
-        "2, 1, 2, 2, false, 0", "2, 2, 2, 2, true, 0.5", "2, 2, 1, 1, false, 0", "4, 1, 4, 1, false, 0.5", "2, 2, 2, 1, false, 0.5"})
+        "2, 1, 2, 2, false, 0", "2, 2, 2, 2, true, 0.5", "2, 2, 1, 1, false, 0", "4, 1, 4, 1, false, 0.5", "2, 2, 2, 1, false, 0.5", "4, 1, 2, 1, false, 0", "4, 2, 2, 1, false, 0.5", "4, 1, 2, 2, false, 0", "4, 2, 2, 1, true, 0"})
     void expertParallelEqualsOneDevice(int data, int tensor, int expert, int pipeline, boolean sp, double capacity) {
         PipelinePlan pipe = plan(data, tensor, expert, pipeline, sp, capacity);
         List<Communication> comms = pipe.plan().comms();
@@ -159,11 +159,22 @@ class MixtralExpertParallelSimulationTest {
         // the buffer goes to the experts and back over the data (= expert) groups
         List<Communication> a2a = ep.plan().comms(Phase.FORWARD).stream()
                 .filter(c -> c.kind() == CollectiveKind.ALL_TO_ALL).toList();
-        assertEquals(Set.of(m + "to_experts", m + "combine", "model.layers.1.block_sparse_moe.to_experts",
+        assertEquals(Set.of(m + "experts.w1", m + "combine", "model.layers.1.block_sparse_moe.experts.w1",
                 "model.layers.1.block_sparse_moe.combine"),
                 a2a.stream().map(Communication::operator).collect(Collectors.toCollection(TreeSet::new)),
                 a2a.toString());
         a2a.forEach(c -> assertEquals(dataGroups, c.groups(), c.toString()));
+
+        // expert 2 inside data 4 (tensor 2): the expert groups are the consecutive data-rank pairs {0, 1} and {2, 3},
+        // i.e. ranks {0, 2}, {1, 3}, {4, 6}, {5, 7}; the expert weights reduce over the other pairs {0, 2}, {1, 3}
+        PipelinePlan inner = plan(4, 2, 2, 1, false, 0);
+        List<List<Integer>> expertGroups = List.of(List.of(0, 2), List.of(1, 3), List.of(4, 6), List.of(5, 7));
+        List<List<Integer>> replicaGroups = List.of(List.of(0, 4), List.of(1, 5), List.of(2, 6), List.of(3, 7));
+        inner.plan().comms(Phase.FORWARD).stream().filter(c -> c.kind() == CollectiveKind.ALL_TO_ALL)
+                .forEach(c -> assertEquals(expertGroups, c.groups(), c.toString()));
+        assertEquals(Set.of(replicaGroups), reduceGroups(inner, m + "experts.w1.weight"),
+                "each expert's weights live on data ranks d and d + 2: reduced over those");
+        assertEquals(Set.of(List.of(List.of(0, 2, 4, 6), List.of(1, 3, 5, 7))), reduceGroups(inner, m + "gate.weight"));
 
         PipelinePlan dp = plan(2, 2, 1, 1, false, 0);
         assertEquals(Set.of(dataGroups), reduceGroups(dp, m + "experts.w1.weight"),
@@ -177,8 +188,8 @@ class MixtralExpertParallelSimulationTest {
         Network moe = MixtralTestNetwork.build(c, EXPERTS, TOP_K, 0, 4);
         Network dense = Zoo.llama(c);
         assertError("parallelism.expert: found 2 for a dense model", () -> MoePlans.strategies(dense, 4, 1, 2));
-        assertError("parallelism.expert: found 2 with data x context = 4; expert degree must equal data x context "
-                + "in this version", () -> MoePlans.strategies(moe, 4, 1, 2));
+        assertError("parallelism.expert: found 8 with data x context = 4; expected a divisor of it",
+                () -> MoePlans.strategies(MixtralTestNetwork.build(c, 16, TOP_K, 0, 4), 4, 1, 8));
         Network three = MixtralTestNetwork.build(c, 6, TOP_K, 0, 4);
         assertError("parallelism.expert: found 4 for the 6 experts of model.layers.0.block_sparse_moe.dispatch; "
                 + "expected a divisor of the experts", () -> MoePlans.strategies(three, 4, 1, 4));

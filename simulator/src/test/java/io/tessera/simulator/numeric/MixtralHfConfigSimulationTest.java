@@ -34,23 +34,22 @@ class MixtralHfConfigSimulationTest {
     Path tmp;
 
     /**
-     * Every MoE operator's strategy when the expert weights stay replicated (true data parallel): the buffer split
-     * along its token groups, the expert matmuls along their G x C rows.
+     * Every expert operator's strategy on 2 ranks: with {@code expertParallel} the buffer {@code [G, E, C, h]} and the
+     * stacked weights split along E (the planner moving the buffer with AllToAlls), else the buffer split along its
+     * token groups G and the weights whole on both ranks (what {@code data_parallel} gives by default).
      */
-    private static String replicatedExperts(int layers) {
+    private static String experts(int layers, boolean expertParallel) {
+        String x = expertParallel ? "[1, 2, 1, 1]" : "[2, 1, 1, 1]";
+        String w = expertParallel ? "[2, 1, 1]" : "[1, 1, 1]";
         StringBuilder o = new StringBuilder();
         for (int i = 0; i < layers; i++) {
             String m = "model.layers." + i + ".block_sparse_moe.";
             o.append(o.length() == 0 ? "" : ", ")
-                    .append(entry(m + "to_experts", "[[2, 1, 1, 1]]")).append(", ")
-                    .append(entry(m + "expert_rows", "[[1, 2, 1, 1]]")).append(", ")
-                    .append(entry(m + "experts.w1", "[[1, 2, 1], [1, 1, 1]]")).append(", ")
-                    .append(entry(m + "experts.w3", "[[1, 2, 1], [1, 1, 1]]")).append(", ")
-                    .append(entry(m + "experts.act", "[[1, 2, 1]]")).append(", ")
-                    .append(entry(m + "experts.mul", "[[1, 2, 1], [1, 2, 1]]")).append(", ")
-                    .append(entry(m + "experts.w2", "[[1, 2, 1], [1, 1, 1]]")).append(", ")
-                    .append(entry(m + "from_rows", "[[1, 2, 1]]")).append(", ")
-                    .append(entry(m + "from_experts", "[[1, 2, 1, 1]]"));
+                    .append(entry(m + "experts.w1", "[" + x + ", " + w + "]")).append(", ")
+                    .append(entry(m + "experts.w3", "[" + x + ", " + w + "]")).append(", ")
+                    .append(entry(m + "experts.act", "[" + x + "]")).append(", ")
+                    .append(entry(m + "experts.mul", "[" + x + ", " + x + "]")).append(", ")
+                    .append(entry(m + "experts.w2", "[" + x + ", " + w + "]"));
         }
         return "{" + o + "}";
     }
@@ -61,9 +60,8 @@ class MixtralHfConfigSimulationTest {
 
     /**
      * One device, then 2 ranks in {@code semi_auto_parallel}: the token rows split 2 ways (one dispatch group per
-     * rank); the expert operators either take their default data-parallel strategies (the batched expert matmuls
-     * then split E, the planner moving the buffer with AllToAlls: expert parallel 2) or, with
-     * {@code replicated}, keep the experts whole on both ranks and split their rows.
+     * rank); the expert operators either split E (the planner moving the buffer with AllToAlls: expert parallel 2)
+     * or, with {@code replicated}, keep the experts whole on both ranks and split the buffer's groups.
      */
     @ParameterizedTest(name = "{0} device(s), capacity factor {1}, aux loss {2}, replicated experts {3}")
     @CsvSource({"1, 0, true, false", "2, 0, true, false", "2, 1.0, true, false", "2, 0, false, false",
@@ -75,7 +73,7 @@ class MixtralHfConfigSimulationTest {
                 + "\", \"args\": {\"batch\": 4, \"seq\": 16, \"moe_groups\": 2, \"capacity_factor\": " + capacity
                 + ", \"aux_loss\": " + aux + "}}, \"devices\": " + devices
                 + ", \"parallel\": {\"optimizer\": \"momentum\"}"
-                + (replicated ? ", \"operators\": " + replicatedExperts(2) : "") + "}");
+                + (devices > 1 ? ", \"operators\": " + experts(2, !replicated) : "") + "}");
         StrategyFile f = StrategyFiles.read(file);
         Plan plan = StrategyPlans.plan(f);
         assertEquals("llama", plan.network().name());

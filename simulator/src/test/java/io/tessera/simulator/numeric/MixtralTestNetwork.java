@@ -112,19 +112,15 @@ final class MixtralTestNetwork {
         MoeDispatch dispatch = new MoeDispatch(e, capacityFactor, groups);
         long cap = dispatch.capacity(tokens, topK);
         String buf = m.op("dispatch", dispatch, x2, routed.get(1));
-        String byExpert = m.op("to_experts", Transpose.of(1, 0, 2, 3), buf);
-        String rows = m.op("expert_rows", Reshape.of(e, groups * cap, hidden), byExpert);
         Network.Builder ex = m.scope("experts");
         String w1 = ex.scope("w1").parameter("weight", INIT, dt, e, c.ffn(), hidden);
         String w3 = ex.scope("w3").parameter("weight", INIT, dt, e, c.ffn(), hidden);
         String w2 = ex.scope("w2").parameter("weight", INIT, dt, e, hidden, c.ffn());
-        String gate = ex.op("w1", MatMul.batched(false, true), rows, w1);
-        String up = ex.op("w3", MatMul.batched(false, true), rows, w3);
+        String gate = ex.op("w1", MatMul.batched(false, true), buf, w1);
+        String up = ex.op("w3", MatMul.batched(false, true), buf, w3);
         String act = ex.op("act", Activation.silu(), gate);
         String prod = ex.op("mul", Binary.mul(), act, up);
-        String down = ex.op("w2", MatMul.batched(false, true), prod, w2);
-        String blocks = m.op("from_rows", Reshape.of(e, groups, cap, hidden), down);
-        String back = m.op("from_experts", Transpose.of(1, 0, 2, 3), blocks);
+        String back = ex.op("w2", MatMul.batched(false, true), prod, w2);
         String y = m.op("combine", MoeCombine.of(dispatch), back, routed.get(1), routed.get(0));
         return l.op("residual2", Binary.add(), r1, y);
     }

@@ -25,19 +25,34 @@ class MoeDegreeSearchTest {
             + "\"global_batch_size\": 32, \"precision\": \"bf16\"}}";
 
     @Test
-    void expertDegreeFollowsTheTokenSplitGroup() {
+    void theSearchTriesEveryExpertDegreeDividingTheTokenSplitAndTheExperts() {
         StrategyFile file = StrategyFiles.parse(MOE, Path.of(""));
         ClusterSpec cluster = StrategyPlans.cluster(file, 16).orElseThrow();
         DegreeSearch.Result r = DegreeSearch.search(file, cluster, DegreeSearch.Options.defaults(), null);
         assertFalse(r.evaluated().isEmpty(), "candidates: " + r.skipped());
-        boolean expertParallel = false;
+        java.util.Map<String, java.util.Set<Integer>> tried = new java.util.TreeMap<>();
         for (DegreeSearch.Candidate c : r.evaluated()) {
-            int group = c.setting().data() * c.setting().context();
-            int expected = group > 1 && 8 % group == 0 ? group : 1;
-            assertEquals(expected, c.parallelism().expert(), c.setting().describe());
-            expertParallel |= c.parallelism().expert() > 1;
+            DegreeSearch.Setting s = c.setting();
+            assertEquals(s.expert(), c.parallelism().expert(), s.describe());
+            int group = s.data() * s.context();
+            assertEquals(0, group % s.expert(), s.describe());
+            tried.computeIfAbsent(s.tensor() + "/" + s.context() + "/" + s.pipeline(), k -> new java.util.TreeSet<>())
+                    .add(s.expert());
         }
-        assertTrue(expertParallel, "some candidate spreads the experts");
+        // brute force: for each (tensor, context, pipeline) every power of 2 dividing data x context and the 8 experts
+        for (DegreeSearch.Candidate c : r.evaluated()) {
+            DegreeSearch.Setting s = c.setting();
+            java.util.Set<Integer> expected = new java.util.TreeSet<>();
+            for (int e = 1; e <= 8; e *= 2) {
+                if ((s.data() * s.context()) % e == 0) {
+                    expected.add(e);
+                }
+            }
+            assertEquals(expected, tried.get(s.tensor() + "/" + s.context() + "/" + s.pipeline()), s.describe());
+        }
+        assertTrue(r.evaluated().stream().anyMatch(c -> c.setting().expert() > 1
+                && c.setting().expert() < c.setting().data() * c.setting().context()),
+                "an expert degree between 1 and data x context is tried");
         assertTrue(r.best().isPresent() && r.best().get().fits(), "a fitting proposal");
     }
 }
