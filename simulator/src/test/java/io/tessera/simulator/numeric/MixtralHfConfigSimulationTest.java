@@ -7,6 +7,7 @@ import io.tessera.planner.plan.Communication;
 import io.tessera.planner.plan.Plan;
 import io.tessera.planner.strategy.StrategyFile;
 import io.tessera.planner.strategy.StrategyFiles;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -14,7 +15,10 @@ import org.junit.jupiter.params.provider.CsvSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
+import java.util.Set;
+import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -106,5 +110,40 @@ class MixtralHfConfigSimulationTest {
             "lm_head.weight"}) {
             assertTrue(r.paramErrors().containsKey(p), p + " in " + r.paramErrors().keySet());
         }
+    }
+
+    /**
+     * The shipped tiny Mixtral from a {@code parallelism} section with expert 2 inside data 4 (tensor 2 with sequence
+     * parallelism, a capacity factor, the distributed optimizer): trains as on one device, and the plan reduces the
+     * expert weights' gradients over the expert replicas ({@code data / expert} ranks) and the dense ones over data.
+     */
+    @Test
+    void expertInsideDataWithTheDistributedOptimizerEqualsOneDevice() throws IOException {
+        Path file = tmp.resolve("mixtral-ep2-dp4.json");
+        Files.writeString(file, "{\"network\": {\"hf_config\": \"" + TINY.toString().replace("\\", "\\\\")
+                + "\", \"args\": {\"capacity_factor\": 1.25}}, \"devices\": 8, \"parallel\": {\"optimizer\": "
+                + "\"momentum\"}, \"parallelism\": {\"tensor\": 2, \"sequence_parallel\": true, \"expert\": 2, \"data\": 4, "
+                + "\"micro_batch_size\": 1, \"global_batch_size\": 4, \"distributed_optimizer\": true}}");
+        Plan plan = StrategyPlans.plan(StrategyFiles.read(file));
+        String m = "model.layers.1.block_sparse_moe.";
+        // ranks = 2 x data rank + tensor rank; data ranks {0, 1} and {2, 3} form the expert-parallel groups
+        assertEquals(Set.of(List.of(List.of(0, 4), List.of(1, 5), List.of(2, 6), List.of(3, 7))),
+                gradientGroups(plan, m + "experts.w2.weight"), "expert weights: over the 2 replicas of each expert");
+        assertEquals(Set.of(List.of(List.of(0, 2, 4, 6), List.of(1, 3, 5, 7))), gradientGroups(plan, m + "gate.weight"),
+                "the gate: over all 4 data ranks");
+        assertTrue(plan.comms(Phase.FORWARD).stream().filter(c -> c.kind() == CollectiveKind.ALL_TO_ALL)
+                .allMatch(c -> c.groups().equals(List.of(List.of(0, 2), List.of(1, 3), List.of(4, 6), List.of(5, 7)))),
+                "the AllToAlls stay inside the expert-parallel groups");
+        SimulationReport r = Simulation.run(plan, SimulationOptions.defaults().withSteps(2));
+        System.out.printf(Locale.ROOT, "mixtral-tiny expert 2 x data 4 x tensor 2, distributed optimizer: max rel err "
+                + "%.3e%n", r.maxRelError());
+        assertTrue(r.passed(), r.summary());
+        assertTrue(r.maxRelError() <= 1e-5, r.summary());
+    }
+
+    /** The groups of the backward collectives reducing one parameter's gradient. */
+    private static Set<List<List<Integer>>> gradientGroups(Plan plan, String param) {
+        return plan.comms(Phase.BACKWARD).stream().filter(c -> param.equals(c.parameter()))
+                .map(Communication::groups).collect(Collectors.toSet());
     }
 }
