@@ -29,15 +29,18 @@ class MoeSettingsCliTest {
         "expert degree not dividing data x context | 2 | 4 | '\"expert\": 4, \"data\": 2, \"tensor\": 2' | "
             + "parallelism.expert: found 4 with data 2 = 2; expected a divisor of data x context",
         "top-k above the experts | 9 | 2 | '\"expert\": 2' | num_experts_per_tok 9 exceeds num_local_experts 8",
-        "expert degree below 1 | 2 | 1 | '\"expert\": 0' | parallelism.expert"})
+        "expert degree below 1 | 2 | 1 | '\"expert\": 0' | parallelism.expert",
+        "data_parallel mode with the auxiliary loss | 2 | 2 | DP | MoeAuxLoss 'model.layers.0.block_sparse_moe.aux_loss': "
+            + "parallel_mode data_parallel runs each rank on its batch shard alone"})
     void aBadSettingIsOneLineWithExitCode2(String what, int topK, int devices, String parallelism, String message,
                                            @TempDir Path dir) throws IOException {
         Files.createDirectories(dir.resolve("models"));
         Files.writeString(dir.resolve("models/mixtral.json"), Files.readString(TINY)
                 .replace("\"num_experts_per_tok\": 2", "\"num_experts_per_tok\": " + topK));
         Path f = dir.resolve("moe.json");
-        Files.writeString(f, "{\"network\": {\"hf_config\": \"models/mixtral.json\"}, \"devices\": " + devices
-                + ", \"parallel\": {\"optimizer\": \"momentum\"}, \"parallelism\": {" + parallelism + "}}");
+        Files.writeString(f, "{\"network\": {\"hf_config\": \"models/mixtral.json\", \"args\": {\"moe_groups\": 2}}, "
+                + "\"devices\": " + devices + ", \"parallel\": {\"optimizer\": \"momentum\"" + (parallelism.equals("DP")
+                ? ", \"parallel_mode\": \"data_parallel\"}}" : "}, \"parallelism\": {" + parallelism + "}}"));
         Path out = dir.resolve("plan");
         StringWriter err = new StringWriter();
         var cl = Tessera.commandLine();

@@ -16,6 +16,7 @@ import io.tessera.planner.graph.BackwardGraph;
 import io.tessera.planner.graph.Network;
 import io.tessera.planner.graph.Node;
 import io.tessera.planner.op.BatchNorm;
+import io.tessera.planner.op.MoeAuxLoss;
 import io.tessera.planner.op.OpComm;
 import io.tessera.planner.op.OpSharding;
 import io.tessera.planner.op.Strategy;
@@ -138,6 +139,16 @@ public final class Planner {
         this.stageOf = stageOf;
         this.devices = config.devices();
         this.operatorComms = config.mode() != ParallelMode.DATA_PARALLEL;
+        if (!operatorComms && config.devices() > 1) {
+            for (Node n : network.nodes()) {
+                if (n.op() instanceof MoeAuxLoss) {
+                    throw new IllegalArgumentException("MoeAuxLoss '" + n.name() + "': parallel_mode data_parallel "
+                            + "runs each rank on its batch shard alone, but the load-balancing loss is taken over all "
+                            + "tokens of the batch; use semi_auto_parallel (or a parallelism section), or drop the "
+                            + "auxiliary loss (network argument aux_loss false)");
+                }
+            }
+        }
     }
 
     /**
