@@ -46,6 +46,7 @@ public final class StrategyFiles {
                 "micro_batch_size", "global_batch_size", "recompute", "distributed_optimizer", "zero_stage",
                 "prefetch_layers", "overlap_grad_reduce", "tp_comm_overlap", "precision", "context", "context_impl",
                 "expert"));
+        k.put("routing", Routing.KEYS);
         k.put("operators.*", List.of("in_strategy", "out_strategy"));
         k.put("parameters.*", List.of("comm_fusion", "parallel_optimizer", "parallel_optimizer_comm_recompute",
                 "layerwise_parallel", "requires_grad"));

@@ -57,6 +57,16 @@ class RoutingTest {
     }
 
     @Test
+    void strategyFilesReadAndWriteTheSection() throws java.io.IOException {
+        StrategyFile skew = StrategyFiles.read(StrategyFilesTest.resource("routing-skew.json"));
+        assertEquals(java.util.Optional.of(Routing.skew(1)), skew.routing());
+        StrategyFile hist = StrategyFiles.read(StrategyFilesTest.resource("routing-histogram.json"));
+        assertEquals(Routing.histogram(120, 80, 64, 40, 30, 20, 10, 4), hist.routingOrUniform());
+        assertEquals(Routing.uniform(), skew.withRouting(null).routingOrUniform());
+        assertTrue(StrategyFiles.write(hist).contains("\"routing\": {"), StrategyFiles.write(hist));
+    }
+
+    @Test
     void histogramLengthMustMatchTheExperts() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> Routing.histogram(1, 2, 3).weights(8));
