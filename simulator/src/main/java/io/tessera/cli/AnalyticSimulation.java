@@ -9,6 +9,7 @@ import io.tessera.planner.cost.RankMapping;
 import io.tessera.planner.plan.PipelinePlan;
 import io.tessera.planner.plan.Plan;
 import io.tessera.planner.api.StrategyPlans;
+import io.tessera.planner.strategy.Routing;
 import io.tessera.planner.strategy.StrategyFile;
 import io.tessera.planner.strategy.StrategyFiles;
 import io.tessera.simulator.timeline.ChromeTrace;
@@ -51,6 +52,8 @@ final class AnalyticSimulation {
     private PipelineSchedule schedule;
     /** The strategy file, once read: its {@code cluster} and {@code parallelism} fill in options not given. */
     private StrategyFile file;
+    /** The mixture-of-experts report of a planned pipeline's step, when its network has experts. */
+    private Optional<MoeReport> moe = Optional.empty();
 
     /**
      * @param cluster {@code --cluster}, or null when not given: then the strategy file's {@code cluster} key, else
@@ -142,13 +145,17 @@ final class AnalyticSimulation {
         if (trace != null) {
             Json.writeAtomically("--trace", trace, ChromeTrace.write(report));
         }
+        Optional<MoeReport> moe = MoeReport.of(plan, file.routingOrUniform(), spec, report.stepSeconds(),
+                () -> Timeline.run(plan, options.withRouting(Routing.uniform()).withRecordedRanks(0)).stepSeconds());
         if (json) {
             ObjectNode o = toJson(report, spec);
             band(o, spec, report.stepSeconds());
+            moe.ifPresent(m -> m.put(o));
             out.print(Json.write(o));
         } else {
             out.println(clusterLine(spec));
             out.print(report.summary());
+            moe.ifPresent(m -> m.print(out));
             bandLine(out, spec);
             if (trace != null) {
                 out.println("trace: " + trace + " (open in ui.perfetto.dev)");
@@ -169,6 +176,9 @@ final class AnalyticSimulation {
         }
         String model = pipe.stages() + " planned stages of " + pipe.stageDevices() + " ranks (" + pipe.devices()
                 + " devices), " + pipe.microBatches() + " micro-batches of the network's batch";
+        moe = MoeReport.of(pipe.plan(), file.routingOrUniform(), spec, report.stepSeconds(),
+                () -> StrategyStep.run(file.withRouting(Routing.uniform()), pipe, spec, schedule, recompute, overlap)
+                        .stepSeconds());
         return print(out, spec, model, report, o -> { }, o -> {
             ArrayNode stages = o.putArray("stage_costs");
             for (StageCosts c : report.stageCosts()) {
@@ -223,6 +233,7 @@ final class AnalyticSimulation {
             o.put("bubble_fraction", report.bubbleFraction());
             costs.accept(o);
             band(o, spec, report.stepSeconds());
+            moe.ifPresent(m -> m.put(o));
             ArrayNode peak = o.putArray("peak_activation_bytes");
             for (long b : report.peakActivationBytes()) {
                 peak.add(b);
@@ -232,6 +243,7 @@ final class AnalyticSimulation {
             out.println(clusterLine(spec));
             out.println("model: " + model);
             out.print(report.summary());
+            moe.ifPresent(m -> m.print(out));
             bandLine(out, spec);
             if (trace != null) {
                 out.println("trace: " + trace + " (open in ui.perfetto.dev; one process per stage)");

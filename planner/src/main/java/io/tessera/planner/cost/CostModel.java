@@ -64,6 +64,11 @@ public final class CostModel {
      * output slice, while Gather reads only the rows it gathers).
      */
     public long forwardBytes(Network net, OpPlan op) {
+        return forwardBytes(net, op, Flops.sliceShapes(op.inputLayouts()), Flops.sliceShapes(op.outputLayouts()));
+    }
+
+    /** {@link #forwardBytes(Network, OpPlan)} on the slice shapes {@code in} and {@code out}. */
+    private long forwardBytes(Network net, OpPlan op, List<long[]> in, List<long[]> out) {
         Node node = net.node(op.name());
         List<DType> inTypes = new ArrayList<>(op.inputLayouts().size());
         for (int i = 0; i < op.inputLayouts().size(); i++) {
@@ -73,8 +78,7 @@ public final class CostModel {
         for (int i = 0; i < op.outputLayouts().size(); i++) {
             outTypes.add(net.tensor(node.output(i)).dtype());
         }
-        return node.op().forwardBytes(Flops.sliceShapes(op.inputLayouts()), inTypes,
-                Flops.sliceShapes(op.outputLayouts()), outTypes);
+        return node.op().forwardBytes(in, inTypes, out, outTypes);
     }
 
     /**
@@ -137,14 +141,26 @@ public final class CostModel {
     }
 
     private double computeSecondsOnce(Network net, OpPlan op, boolean backward) {
+        return shapeSeconds(net, op, backward, Flops.sliceShapes(op.inputLayouts()),
+                Flops.sliceShapes(op.outputLayouts()));
+    }
+
+    /**
+     * Seconds of one rank's operator as {@link #computeSeconds} prices it, on the slice shapes {@code in} and
+     * {@code out} instead of its layouts' (FlashAttention's context-parallel forms and FP8 casts still follow the
+     * layouts).
+     */
+    private double shapeSeconds(Network net, OpPlan op, boolean backward, List<long[]> in, List<long[]> out) {
         DeviceSpec d = spec.device();
         KernelModel k = d.kernels();
         if (k != null) {
-            return kernelSeconds(net, op, backward, d, k);
+            return kernelSeconds(net, op, backward, d, k, in, out);
         }
+        Operator o = net.node(op.name()).op();
         double factor = backward ? 2 : 1;
-        long flops = forwardFlops(net, op);
-        long bytes = forwardBytes(net, op);
+        long flops = o instanceof io.tessera.planner.op.FlashAttention fa
+                ? fa.rankFlops(op.inputLayouts(), op.outputLayouts()) : o.forwardFlops(in, out);
+        long bytes = forwardBytes(net, op, in, out);
         DType fp8 = Fp8Casts.gemmDtype(net.node(op.name()));
         double compute = flops == 0 ? 0
                 : factor * flops / (d.peak(fp8 != null ? fp8 : computeType(net, op)) * d.efficiency(flops));
@@ -152,11 +168,58 @@ public final class CostModel {
         return Math.max(compute, memory) + Fp8Casts.castBytes(net, op, backward) / d.memoryBandwidth();
     }
 
-    private double kernelSeconds(Network net, OpPlan op, boolean backward, DeviceSpec d, KernelModel k) {
+    /**
+     * Seconds of one rank's operator run as one grouped kernel over {@code in.size()} independent problems (a
+     * mixture of experts' grouped GEMM: one product per local expert with that expert's rows), problem {@code g}
+     * on input slice shapes {@code in.get(g)} and output slice shapes {@code out.get(g)}. On a device with a
+     * {@link KernelModel}, each of the operator's products (forward: one; backward: the data and the weight gradient)
+     * is one grouped kernel over the problems' products ({@link KernelModel#groupedGemmSeconds}: the problems' tiles
+     * share the waves, each problem's partial tiles cost as full ones, one launch); an operator without products, an
+     * FP8 or fused product, or a device without a kernel model costs the sum of the problems' seconds on their
+     * shapes.
+     *
+     * @throws IllegalArgumentException when {@code in} and {@code out} differ in size or are empty
+     */
+    public double groupedSeconds(Network net, OpPlan op, boolean backward, List<List<long[]>> in,
+                                 List<List<long[]>> out) {
+        if (in.isEmpty() || in.size() != out.size()) {
+            throw new IllegalArgumentException("cost model: grouped '" + op.name() + "' has " + in.size()
+                    + " input shape lists and " + out.size() + " output shape lists; expected as many, at least 1");
+        }
+        DeviceSpec d = spec.device();
+        KernelModel k = d.kernels();
+        Operator o = net.node(op.name()).op();
+        List<List<io.tessera.planner.op.Gemm>> products = new ArrayList<>();
+        for (int g = 0; g < in.size(); g++) {
+            List<io.tessera.planner.op.Gemm> gemms = backward ? o.backwardGemms(in.get(g), out.get(g))
+                    : o.forwardGemms(in.get(g), out.get(g));
+            for (int i = 0; i < gemms.size(); i++) {
+                if (products.size() <= i) {
+                    products.add(new ArrayList<>());
+                }
+                products.get(i).add(gemms.get(i));
+            }
+        }
+        if (k == null || products.isEmpty() || o.keepsIntermediatesOnChip()
+                || Fp8Casts.gemmDtype(net.node(op.name())) != null) {
+            double s = 0;
+            for (int g = 0; g < in.size(); g++) {
+                s += shapeSeconds(net, op, backward, in.get(g), out.get(g));
+            }
+            return s;
+        }
+        DType t = computeType(net, op);
+        double s = 0;
+        for (List<io.tessera.planner.op.Gemm> p : products) {
+            s += k.groupedGemmSeconds(p, d.peak(t), d.memoryBandwidth(), t.bytes());
+        }
+        return s;
+    }
+
+    private double kernelSeconds(Network net, OpPlan op, boolean backward, DeviceSpec d, KernelModel k,
+                                 List<long[]> in, List<long[]> out) {
         Node node = net.node(op.name());
         Operator o = node.op();
-        List<long[]> in = Flops.sliceShapes(op.inputLayouts());
-        List<long[]> out = Flops.sliceShapes(op.outputLayouts());
         DType t = computeType(net, op);
         List<io.tessera.planner.op.Gemm> gemms = o instanceof io.tessera.planner.op.FlashAttention fa
                 ? fa.rankGemms(op.inputLayouts(), op.outputLayouts(), backward) // context parallel: slowest rank
@@ -164,7 +227,7 @@ public final class CostModel {
         if (!gemms.isEmpty() && o.keepsIntermediatesOnChip()) {
             // one fused kernel (FlashAttention): its products' compute against its own bytes (2x in backward)
             double compute = k.fusedComputeSeconds(gemms, d.peak(t));
-            double bytes = (backward ? 2.0 : 1.0) * forwardBytes(net, op);
+            double bytes = (backward ? 2.0 : 1.0) * forwardBytes(net, op, in, out);
             return Math.max(compute + k.launchSeconds(), k.streamSeconds(bytes, d.memoryBandwidth()));
         }
         DType fp8 = Fp8Casts.gemmDtype(node);
@@ -188,7 +251,7 @@ public final class CostModel {
         }
         double factor = backward ? 2 : 1;
         long flops = o.forwardFlops(in, out);
-        long bytes = forwardBytes(net, op);
+        long bytes = forwardBytes(net, op, in, out);
         if (flops == 0 && bytes == 0) {
             return 0;
         }
@@ -273,7 +336,9 @@ public final class CostModel {
      *   <li>AllGather / ReduceScatter ring: {@code (p-1)/p * bytes/bw + (p-1) a}; tree (recursive doubling /
      *       halving): {@code (p-1)/p * bytes/bw + ceil(log2 p) a}; hierarchical: the inter-node ring over
      *       {@code bytes/q} then (AllGather) or before (ReduceScatter) the intra-node ring over {@code bytes}.</li>
-     *   <li>AllToAll (pairwise exchange, any algorithm): {@code (p-1)/p * bytes/bw + (p-1) a}.</li>
+     *   <li>AllToAll (pairwise exchange) ring or tree, or within one node: {@code (p-1)/p * bytes/bw + (p-1) a};
+     *       hierarchical across nodes: {@link #hierarchicalAllToAll} (the intra-node and inter-node parts
+     *       concurrently); auto: the cheaper of the two.</li>
      *   <li>CollectivePermute / SendRecv (any algorithm): {@code a + bytes/bw}.</li>
      *   <li>Broadcast (scatter then ring AllGather, any algorithm): {@code (p-1)/p * bytes/bw + (p-1) a}.</li>
      * </ul>
@@ -406,7 +471,10 @@ public final class CostModel {
             return 0;
         }
         switch (kind) {
-            case ALL_TO_ALL, BROADCAST -> {
+            case ALL_TO_ALL -> {
+                return allToAll(placement, bytes, link, inter);
+            }
+            case BROADCAST -> {
                 return ring(p, bytes, link);
             }
             case COLLECTIVE_PERMUTE, SEND_RECV -> {
@@ -476,6 +544,50 @@ public final class CostModel {
         }
     }
 
+    /**
+     * An AllToAll of a {@code bytes} buffer per rank over {@code placement}: flat (pairwise exchange over the slowest
+     * link, {@code (p-1)/p * bytes/bw + (p-1) a}) with the {@code ring} or {@code tree} algorithm or when the group
+     * sits in one node; two-level with {@code hierarchical} ({@link #hierarchicalAllToAll}) and the cheaper of the
+     * two with {@code auto}.
+     */
+    private double allToAll(Placement placement, long bytes, Link link, Link inter) {
+        double flat = ring(placement.ranks(), bytes, link);
+        CollectiveAlgorithm a = spec.algorithm();
+        if (!placement.spansNodes() || a == CollectiveAlgorithm.RING || a == CollectiveAlgorithm.TREE) {
+            return flat;
+        }
+        double twoLevel = hierarchicalAllToAll(placement.ranks(), placement.maxPerNode(), bytes, spec.intraNode(),
+                inter);
+        return a == CollectiveAlgorithm.AUTO ? Math.min(flat, twoLevel) : twoLevel;
+    }
+
+    /**
+     * Seconds of a two-level AllToAll over {@code p} ranks, at most {@code q} of them per node, of a {@code bytes}
+     * buffer per rank: each rank sends {@code (q-1)/p} of its buffer to the ranks of its node over the intra-node link
+     * and {@code (p-q)/p} to the other nodes over its NIC (the inter-node link), one pairwise message per peer. The two
+     * parts run <em>concurrently</em>, so the collective takes the slower:
+     * {@code max((q-1)/p * bytes/bw_intra + (q-1) a_intra, (p-q)/p * bytes/bw_inter + (p-q) a_inter)}. Concurrent,
+     * not one after the other, because NCCL posts every peer's send and receive of an AllToAll at once and the
+     * NVLink and NIC paths are separate hardware, so intra-node messages do not wait for inter-node ones (a
+     * node-aggregating two-phase AllToAll would serialise them but move the same inter-node bytes). The flat form
+     * instead sends all {@code (p-1)/p} over the slowest link.
+     *
+     * @param p     ranks in the group, at least 1
+     * @param q     ranks of the group on its fullest node, in {@code [1, p]}
+     * @param bytes the per-rank buffer, bytes, at least 0
+     * @throws IllegalArgumentException when the counts are out of range
+     */
+    public static double hierarchicalAllToAll(int p, int q, double bytes, Link intra, Link inter) {
+        if (p < 1 || q < 1 || q > p || !(bytes >= 0)) {
+            throw new IllegalArgumentException("cost model: hierarchical AllToAll over " + p + " ranks, " + q
+                    + " per node, " + bytes + " bytes; expected p >= 1, 1 <= q <= p and bytes >= 0");
+        }
+        double inside = q > 1 ? (q - 1.0) / p * bytes / intra.effectiveBandwidth() + (q - 1) * intra.latency() : 0;
+        double across = p > q ? (double) (p - q) / p * bytes / inter.effectiveBandwidth() + (p - q) * inter.latency()
+                : 0;
+        return Math.max(inside, across);
+    }
+
     /** {@code (p-1)/p * bytes / bw + (p-1) * latency}: one ring pass (a ReduceScatter or an AllGather). */
     private static double ring(int p, double bytes, Link link) {
         return (p - 1.0) / p * bytes / link.effectiveBandwidth() + (p - 1) * link.latency();
@@ -492,6 +604,17 @@ public final class CostModel {
      * AllToAll {@code recv = (p-1)/p * buffer}; CollectivePermute and SendRecv {@code recv = buffer}.
      */
     public double communicationSeconds(Communication c) {
+        return communicationSeconds(c, 1);
+    }
+
+    /**
+     * {@link #communicationSeconds(Communication)} with the bytes each member receives times {@code scale} (a mixture
+     * of experts' AllToAll moving only the rows its routing fills, {@link MoeCosts}); {@code scale} 1 gives the same
+     * figure bit for bit.
+     *
+     * @param scale the share of the recorded bytes really sent, {@code >= 0}
+     */
+    public double communicationSeconds(Communication c, double scale) {
         int ranks = c.ranks();
         // every group runs at once (SPMD): the ranks of one node in node-spanning groups share its NICs
         int sharers = spec.nicsPerNode() >= spec.devicesPerNode() ? 0 : networkSharers(c.groups());
@@ -511,7 +634,7 @@ public final class CostModel {
                     most = Math.max(most, c.recvBytes(r));
                 }
             }
-            long buffer = bufferBytes(c.kind(), p, most);
+            long buffer = bufferBytes(c.kind(), p, scale == 1 ? most : Math.round(most * scale));
             Placement placement = spec.placement(g);
             if (buffer != lastBuffer || !placement.equals(lastPlacement)) {
                 last = sharers == 0 ? collectiveSeconds(c.kind(), placement, buffer)

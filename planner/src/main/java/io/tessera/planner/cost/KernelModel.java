@@ -130,6 +130,43 @@ public record KernelModel(int computeUnits, int tileM, int tileN, double gemmEff
         return Math.max(sum, oneWave);
     }
 
+    /**
+     * Seconds of one grouped matrix-product kernel (a mixture of experts' grouped GEMM: one launch running
+     * {@code gemms.size()} independent products, e.g. one per local expert with that expert's rows). Each product is
+     * cut into its own tiles (so a product with few rows wastes most of its partial tiles: small per-expert
+     * {@code m} lowers the efficiency); the tiles of all products share the waves: with {@code streamK} the kernel
+     * costs {@code sum(tiles_i / computeUnits * wave_i)}, at least one wave of its longest tile; without it the tile
+     * count is rounded up to whole waves ({@code ceil(sum tiles_i / computeUnits)} waves at the tile-weighted mean
+     * wave time). Memory: every product's operands and result once. Seconds:
+     * {@code max(compute, memory) + launchSeconds}; 0 for no products.
+     *
+     * @param gemms           the products, one per group (any batch each)
+     * @param peak            the device's dense peak for the products' dtype, FLOP/s
+     * @param memoryBandwidth the device's memory bandwidth, bytes/s
+     * @param elementBytes    bytes of one element of the operands and results
+     */
+    public double groupedGemmSeconds(List<Gemm> gemms, double peak, double memoryBandwidth, int elementBytes) {
+        if (gemms.isEmpty()) {
+            return 0;
+        }
+        double tiles = 0;
+        double work = 0;
+        double oneWave = 0;
+        double elements = 0;
+        for (Gemm g : gemms) {
+            double t = tiles(g);
+            double w = waveSeconds(g, peak);
+            tiles += t;
+            work += t * w;
+            oneWave = Math.max(oneWave, w);
+            elements += g.elements();
+        }
+        double compute = streamK ? Math.max(oneWave, work / computeUnits)
+                : Math.ceil(tiles / computeUnits) * (work / tiles);
+        double memory = elements * elementBytes / (memoryBandwidth * memoryEfficiency);
+        return Math.max(compute, memory) + launchSeconds;
+    }
+
     private double tiles(Gemm g) {
         return (double) g.batch() * ceilDiv(g.m(), tileM) * ceilDiv(g.n(), tileN);
     }

@@ -34,11 +34,13 @@ import java.util.Optional;
  *                    and {@code parallel.pipeline_stages} / {@code micro_batches}, when given, must equal what the
  *                    degrees give
  * @param cluster    the {@code cluster} key (a preset name or a cluster-spec object); null means none
+ * @param routing    the {@code routing} section: how a mixture of experts routes its tokens, for the analytic cost
+ *                   model ({@link Routing}); null means none (uniform)
  */
 public record StrategyFile(NetworkRef network, Devices devices, ParallelSettings parallel,
                            Map<String, OpStrategy> operators, Map<String, ParamSettings> parameters,
                            Map<String, Integer> stages, Path baseDir, Optional<Parallelism> parallelism,
-                           Optional<ClusterRef> cluster) {
+                           Optional<ClusterRef> cluster, Optional<Routing> routing) {
 
     /** Validates, copies the maps and applies defaults. */
     public StrategyFile {
@@ -63,6 +65,7 @@ public record StrategyFile(NetworkRef network, Devices devices, ParallelSettings
         }
         parallelism = parallelism == null ? Optional.empty() : parallelism;
         cluster = cluster == null ? Optional.empty() : cluster;
+        routing = routing == null ? Optional.empty() : routing;
         if (parallelism.isPresent()) {
             checkParallelism(parallelism.get(), devices.count(), parallel);
         }
@@ -77,6 +80,26 @@ public record StrategyFile(NetworkRef network, Devices devices, ParallelSettings
             }
         }
         baseDir = baseDir == null ? Path.of("") : baseDir;
+    }
+
+    /** A strategy file without a {@code routing} section. */
+    public StrategyFile(NetworkRef network, Devices devices, ParallelSettings parallel,
+                        Map<String, OpStrategy> operators, Map<String, ParamSettings> parameters,
+                        Map<String, Integer> stages, Path baseDir, Optional<Parallelism> parallelism,
+                        Optional<ClusterRef> cluster) {
+        this(network, devices, parallel, operators, parameters, stages, baseDir, parallelism, cluster,
+                Optional.empty());
+    }
+
+    /** A copy with another {@code routing} section; null for none. */
+    public StrategyFile withRouting(Routing r) {
+        return new StrategyFile(network, devices, parallel, operators, parameters, stages, baseDir, parallelism,
+                cluster, Optional.ofNullable(r));
+    }
+
+    /** The {@code routing} section, uniform when absent. */
+    public Routing routingOrUniform() {
+        return routing.orElse(Routing.uniform());
     }
 
     /** A strategy file without a {@code parallelism} section or {@code cluster} key. */
@@ -99,44 +122,50 @@ public record StrategyFile(NetworkRef network, Devices devices, ParallelSettings
 
     /** A copy with other parallel settings. */
     public StrategyFile withParallel(ParallelSettings p) {
-        return new StrategyFile(network, devices, p, operators, parameters, stages, baseDir, parallelism, cluster);
+        return new StrategyFile(network, devices, p, operators, parameters, stages, baseDir, parallelism, cluster,
+                routing);
     }
 
     /** A copy with other operator strategies. */
     public StrategyFile withOperators(Map<String, OpStrategy> ops) {
-        return new StrategyFile(network, devices, parallel, ops, parameters, stages, baseDir, parallelism, cluster);
+        return new StrategyFile(network, devices, parallel, ops, parameters, stages, baseDir, parallelism, cluster,
+                routing);
     }
 
     /** A copy with other parameter settings. */
     public StrategyFile withParameters(Map<String, ParamSettings> params) {
-        return new StrategyFile(network, devices, parallel, operators, params, stages, baseDir, parallelism, cluster);
+        return new StrategyFile(network, devices, parallel, operators, params, stages, baseDir, parallelism, cluster,
+                routing);
     }
 
     /** A copy with another base directory. */
     public StrategyFile withBaseDir(Path dir) {
-        return new StrategyFile(network, devices, parallel, operators, parameters, stages, dir, parallelism, cluster);
+        return new StrategyFile(network, devices, parallel, operators, parameters, stages, dir, parallelism, cluster,
+                routing);
     }
 
     /** A copy with other stage assignments. */
     public StrategyFile withStages(Map<String, Integer> s) {
-        return new StrategyFile(network, devices, parallel, operators, parameters, s, baseDir, parallelism, cluster);
+        return new StrategyFile(network, devices, parallel, operators, parameters, s, baseDir, parallelism, cluster,
+                routing);
     }
 
     /** A copy with another network. */
     public StrategyFile withNetwork(NetworkRef n) {
-        return new StrategyFile(n, devices, parallel, operators, parameters, stages, baseDir, parallelism, cluster);
+        return new StrategyFile(n, devices, parallel, operators, parameters, stages, baseDir, parallelism, cluster,
+                routing);
     }
 
     /** A copy with another {@code parallelism} section; null for none. */
     public StrategyFile withParallelism(Parallelism p) {
         return new StrategyFile(network, devices, parallel, operators, parameters, stages, baseDir,
-                Optional.ofNullable(p), cluster);
+                Optional.ofNullable(p), cluster, routing);
     }
 
     /** A copy with another {@code cluster} key; null for none. */
     public StrategyFile withCluster(ClusterRef c) {
         return new StrategyFile(network, devices, parallel, operators, parameters, stages, baseDir, parallelism,
-                Optional.ofNullable(c));
+                Optional.ofNullable(c), routing);
     }
 
     /** The number of devices in all stages. */

@@ -29,7 +29,7 @@ public final class StrategyFiles {
     static {
         Map<String, List<String>> k = new LinkedHashMap<>();
         k.put("", List.of("network", "devices", "cluster", "parallel", "parallelism", "operators", "parameters",
-                "stages"));
+                "stages", "routing"));
         k.put("network", List.of("zoo", "args", "file", "hf_config"));
         k.put("devices", List.of("dev_matrix"));
         k.put("parallel", List.of("parallel_mode", "search_mode", "enable_parallel_optimizer",
@@ -46,6 +46,7 @@ public final class StrategyFiles {
                 "micro_batch_size", "global_batch_size", "recompute", "distributed_optimizer", "zero_stage",
                 "prefetch_layers", "overlap_grad_reduce", "tp_comm_overlap", "precision", "context", "context_impl",
                 "expert"));
+        k.put("routing", Routing.KEYS);
         k.put("operators.*", List.of("in_strategy", "out_strategy"));
         k.put("parameters.*", List.of("comm_fusion", "parallel_optimizer", "parallel_optimizer_comm_recompute",
                 "layerwise_parallel", "requires_grad"));
@@ -124,7 +125,7 @@ public final class StrategyFiles {
         Optional<ClusterRef> cluster = top.has("cluster") ? Optional.of(cluster(top.get("cluster"), "cluster"))
                 : Optional.empty();
         return new StrategyFile(network, devices, parallel, operators, parameters, stages, baseDir, parallelism,
-                cluster);
+                cluster, top.has("routing") ? Optional.of(Routing.parse(top.get("routing"), "routing")) : null);
     }
 
     /**
@@ -556,6 +557,7 @@ public final class StrategyFiles {
             root.set("parallel", parallel);
         }
         f.parallelism().ifPresent(p -> root.set("parallelism", parallelismTree(p)));
+        f.routing().ifPresent(r -> root.set("routing", r.toJson()));
         if (!f.operators().isEmpty()) {
             ObjectNode ops = root.putObject("operators");
             for (Map.Entry<String, OpStrategy> e : new TreeMap<>(f.operators()).entrySet()) {

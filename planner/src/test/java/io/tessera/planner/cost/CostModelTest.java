@@ -148,7 +148,12 @@ class CostModelTest {
                 bytes), 1e-12);
         assertEquals(7 / 8.0 * bytes / 10e9 + 3 * 10e-6,
                 auto.collectiveSeconds(CollectiveAlgorithm.TREE, CollectiveKind.ALL_GATHER, ALL, bytes), 1e-12);
-        assertEquals(agRing, auto.collectiveSeconds(CollectiveKind.ALL_TO_ALL, ALL, bytes), 1e-12);
+        // AllToAll: flat with ring; with auto the cheaper of flat and the two-level form (3/8 inside the node and
+        // 4/8 across, concurrently)
+        assertEquals(agRing, auto.collectiveSeconds(CollectiveAlgorithm.RING, CollectiveKind.ALL_TO_ALL, ALL, bytes),
+                1e-12);
+        double twoLevel = Math.max(3 / 8.0 * bytes / 100e9 + 3 * 1e-6, 4 / 8.0 * bytes / 10e9 + 4 * 10e-6);
+        assertEquals(Math.min(agRing, twoLevel), auto.collectiveSeconds(CollectiveKind.ALL_TO_ALL, ALL, bytes), 1e-12);
     }
 
     @Test

@@ -128,7 +128,7 @@ class SchemaKeysTest {
     void theExamplesUseEveryKeyTheParserAccepts() throws IOException {
         Map<String, Set<String>> used = new TreeMap<>();
         for (String name : List.of("full.json", "network-file.json", "parallelism.json", "zero3.json",
-                "hf-config.json", "context.json", "expert.json")) {
+                "hf-config.json", "context.json", "expert.json", "routing-skew.json", "routing-histogram.json")) {
             collect(MAPPER.readTree(StrategyFilesTest.resource(name).toFile()), "", used);
         }
         Map<String, Set<String>> fromParser = new TreeMap<>();

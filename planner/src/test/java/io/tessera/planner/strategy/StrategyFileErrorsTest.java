@@ -45,9 +45,9 @@ class StrategyFileErrorsTest {
         return Stream.of(
                 // top level and network
                 Arguments.of(top("'device': 8"), "top level: unknown key 'device'; valid keys are network, devices, "
-                        + "cluster, parallel, parallelism, operators, parameters, stages"),
+                        + "cluster, parallel, parallelism, operators, parameters, stages, routing"),
                 Arguments.of("{'devices': 8}", "top level: missing key 'network'; add it (valid keys are network, "
-                        + "devices, cluster, parallel, parallelism, operators, parameters, stages)"),
+                        + "devices, cluster, parallel, parallelism, operators, parameters, stages, routing)"),
                 Arguments.of("{'network': {'zoo': 'mlp'}}", "top level: missing key 'devices'"),
                 Arguments.of("[1]", "top level: found the array [1]; expected an object with keys network, "),
                 Arguments.of("", "strategy file: found empty text; expected a JSON object with keys network, "),

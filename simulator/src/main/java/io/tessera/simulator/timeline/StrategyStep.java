@@ -25,6 +25,8 @@ import io.tessera.planner.strategy.StrategyFile;
  *       and AllGather; with gradient overlap a bucket costs its ReduceScatter, the AllGather running under the
  *       next step's forward;</li>
  *   <li>{@code parallelism.tp_comm_overlap}: {@link TimelineOptions#tpCommOverlap}.</li>
+ *   <li>{@code routing}: the mixture-of-experts routing distribution ({@link TimelineOptions#routing}, uniform
+ *       without the section);</li>
  *   <li>{@code parallelism.zero_stage 3}: the weight AllGathers start at most {@code parallelism.prefetch_layers}
  *       (default 1) layers ahead ({@link TimelineOptions#prefetchLayers}); otherwise unlimited, as before.</li>
  * </ul>
@@ -81,7 +83,7 @@ public final class StrategyStep {
                                                   int recordedRanks) {
         return new TimelineOptions(cluster, overlap(file, overlapAllowed), recordedRanks, false,
                 optimizerShards(file), file.parallelism().map(Parallelism::tpCommOverlap).orElse(false),
-                prefetchLayers(file));
+                prefetchLayers(file), file.routingOrUniform());
     }
 
     /**
@@ -135,7 +137,7 @@ public final class StrategyStep {
         Recompute r = recompute != null ? recompute : StrategyPlans.recompute(file);
         return PipelineTimeline.run(pipe, s, r, new TimelineOptions(cluster, overlap(file, overlap), 0, false,
                 optimizerShards(file), file.parallelism().map(Parallelism::tpCommOverlap).orElse(false),
-                prefetchLayers(file)),
+                prefetchLayers(file), file.routingOrUniform()),
                 scatterGather(file));
     }
 }

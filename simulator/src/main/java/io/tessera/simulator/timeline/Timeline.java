@@ -120,6 +120,8 @@ public final class Timeline {
         final Network network;
         final TimelineOptions options;
         final CostModel cost;
+        /** The cost model with mixture-of-experts layers priced under the options' routing. */
+        final io.tessera.planner.cost.MoeCosts moe;
         final int n;
         final int recordFrom;
         final int recordTo;
@@ -138,6 +140,7 @@ public final class Timeline {
             this.network = plan.network();
             this.options = options;
             this.cost = new CostModel(options.cluster());
+            this.moe = io.tessera.planner.cost.MoeCosts.of(plan, options.routing(), cost);
             this.n = plan.devices();
             this.recordFrom = Math.max(0, recordFrom);
             this.recordTo = Math.min(n, recordTo);
@@ -194,8 +197,8 @@ public final class Timeline {
             double[] fwd = new double[ops.size()];
             double[] bwd = new double[ops.size()];
             for (int k = 0; k < ops.size(); k++) {
-                fwd[k] = cost.computeSeconds(network, ops.get(k), false);
-                bwd[k] = cost.computeSeconds(network, ops.get(k), true);
+                fwd[k] = moe.computeSeconds(ops.get(k), false);
+                bwd[k] = moe.computeSeconds(ops.get(k), true);
             }
             for (int k = 0; k < ops.size(); k++) {
                 double[] budget = {productSeconds(ops.get(k), fwd[k])};
@@ -353,7 +356,7 @@ public final class Timeline {
             double budget = regathers.hidingSeconds(k, bwd);
             for (int i : regathers.before(k)) {
                 Communication c = plan.comms().get(i);
-                double d = cost.communicationSeconds(c);
+                double d = moe.communicationSeconds(c);
                 double hidden = bucketOf[i] >= 0 ? 0 : Math.min(d, budget);
                 budget -= hidden;
                 double[] seconds = new double[c.groups().size()];
@@ -372,7 +375,7 @@ public final class Timeline {
                 Communication c = comms.get(i);
                 int b = bucketOf[i];
                 if (b < 0) {
-                    double d = cost.communicationSeconds(c);
+                    double d = moe.communicationSeconds(c);
                     if (budget[0] > 0 && pipelinedWithProduct(c)) {
                         double hidden = Math.min(d, budget[0]);
                         budget[0] -= hidden;

@@ -2,6 +2,8 @@ package io.tessera.simulator.timeline;
 
 import io.tessera.planner.cost.ClusterSpec;
 
+import io.tessera.planner.strategy.Routing;
+
 import java.util.Objects;
 
 /**
@@ -35,9 +37,12 @@ import java.util.Objects;
  *                            {@code u - k}'s first operator, a backward AllGather no earlier than the backward compute
  *                            of unit {@code u + k}'s first backward operator; 0: no prefetch, it waits for the compute
  *                            before it as other communications do (see {@link Timeline})
+ * @param routing             how a mixture of experts routes its tokens ({@link io.tessera.planner.cost.MoeCosts}
+ *                            prices the expert operators and their AllToAlls from it); null means uniform (the
+ *                            default); no effect on a network without experts
  */
 public record TimelineOptions(ClusterSpec cluster, boolean overlapGradientComm, int recordedRanks, boolean perRank,
-                              int optimizerShards, boolean tpCommOverlap, int prefetchLayers) {
+                              int optimizerShards, boolean tpCommOverlap, int prefetchLayers, Routing routing) {
 
     /** {@link #prefetchLayers} of the unlimited prefetch (no dependency, no limit). */
     public static final int UNLIMITED_PREFETCH = -1;
@@ -48,6 +53,7 @@ public record TimelineOptions(ClusterSpec cluster, boolean overlapGradientComm, 
     /** Validates the values. */
     public TimelineOptions {
         Objects.requireNonNull(cluster, "cluster");
+        routing = routing == null ? Routing.uniform() : routing;
         if (optimizerShards < 1) {
             throw new IllegalArgumentException("optimizerShards: found " + optimizerShards + "; expected at least 1");
         }
@@ -58,6 +64,19 @@ public record TimelineOptions(ClusterSpec cluster, boolean overlapGradientComm, 
             throw new IllegalArgumentException("prefetchLayers: found " + prefetchLayers + "; expected a number of "
                     + "layers >= 0, or " + UNLIMITED_PREFETCH + " for unlimited prefetch");
         }
+    }
+
+    /** Options with uniform routing. */
+    public TimelineOptions(ClusterSpec cluster, boolean overlapGradientComm, int recordedRanks, boolean perRank,
+                           int optimizerShards, boolean tpCommOverlap, int prefetchLayers) {
+        this(cluster, overlapGradientComm, recordedRanks, perRank, optimizerShards, tpCommOverlap, prefetchLayers,
+                Routing.uniform());
+    }
+
+    /** A copy with another routing distribution (null: uniform). */
+    public TimelineOptions withRouting(Routing r) {
+        return new TimelineOptions(cluster, overlapGradientComm, recordedRanks, perRank, optimizerShards, tpCommOverlap,
+                prefetchLayers, r);
     }
 
     /** Options with unlimited prefetch of optimizer-parallel AllGathers. */
@@ -89,31 +108,31 @@ public record TimelineOptions(ClusterSpec cluster, boolean overlapGradientComm, 
     /** A copy with gradient-communication overlap on or off. */
     public TimelineOptions withOverlapGradientComm(boolean on) {
         return new TimelineOptions(cluster, on, recordedRanks, perRank, optimizerShards, tpCommOverlap,
-                prefetchLayers);
+                prefetchLayers, routing);
     }
 
     /** A copy recording the events of the first {@code ranks} ranks (0: none). */
     public TimelineOptions withRecordedRanks(int ranks) {
         return new TimelineOptions(cluster, overlapGradientComm, ranks, perRank, optimizerShards, tpCommOverlap,
-                prefetchLayers);
+                prefetchLayers, routing);
     }
 
     /** A copy simulating every rank separately ({@code true}, the slow reference) or classes of ranks. */
     public TimelineOptions withPerRank(boolean on) {
         return new TimelineOptions(cluster, overlapGradientComm, recordedRanks, on, optimizerShards, tpCommOverlap,
-                prefetchLayers);
+                prefetchLayers, routing);
     }
 
     /** A copy whose optimizer step is split over {@code shards} ranks (Megatron's distributed optimizer). */
     public TimelineOptions withOptimizerShards(int shards) {
         return new TimelineOptions(cluster, overlapGradientComm, recordedRanks, perRank, shards, tpCommOverlap,
-                prefetchLayers);
+                prefetchLayers, routing);
     }
 
     /** A copy on another cluster. */
     public TimelineOptions withCluster(ClusterSpec c) {
         return new TimelineOptions(c, overlapGradientComm, recordedRanks, perRank, optimizerShards, tpCommOverlap,
-                prefetchLayers);
+                prefetchLayers, routing);
     }
 
     /**
@@ -122,12 +141,12 @@ public record TimelineOptions(ClusterSpec cluster, boolean overlapGradientComm, 
      */
     public TimelineOptions withPrefetchLayers(int layers) {
         return new TimelineOptions(cluster, overlapGradientComm, recordedRanks, perRank, optimizerShards, tpCommOverlap,
-                layers);
+                layers, routing);
     }
 
     /** A copy with Megatron-Core's tensor-parallel communication overlap on or off. */
     public TimelineOptions withTpCommOverlap(boolean on) {
         return new TimelineOptions(cluster, overlapGradientComm, recordedRanks, perRank, optimizerShards, on,
-                prefetchLayers);
+                prefetchLayers, routing);
     }
 }

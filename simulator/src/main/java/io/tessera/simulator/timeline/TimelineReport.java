@@ -96,7 +96,7 @@ public record TimelineReport(double stepSeconds, double mfu, long[] peakMemoryBy
     }
 
     /** {@code 512 B}, {@code 1.50 KiB}, {@code 3.25 GiB}. */
-    static String bytes(long b) {
+    public static String bytes(long b) {
         String[] units = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
         double v = b;
         int u = 0;
