@@ -55,4 +55,25 @@ class MoeDegreeSearchTest {
                 "an expert degree between 1 and data x context is tried");
         assertTrue(r.best().isPresent() && r.best().get().fits(), "a fitting proposal");
     }
+
+    @Test
+    void theSearchPricesTheFilesRouting() {
+        StrategyFile uniform = StrategyFiles.parse(MOE, Path.of(""));
+        StrategyFile skewed = StrategyFiles.parse(MOE.substring(0, MOE.length() - 1)
+                + ", \"routing\": {\"distribution\": \"skew\", \"skew\": 2.0}}", Path.of(""));
+        ClusterSpec cluster = StrategyPlans.cluster(uniform, 16).orElseThrow();
+        DegreeSearch.Options one = DegreeSearch.Options.defaults();
+        java.util.Map<String, Double> a = new java.util.HashMap<>();
+        DegreeSearch.search(uniform, cluster, one, null).evaluated()
+                .forEach(c -> a.put(c.setting().describe(), c.stepSeconds()));
+        int compared = 0;
+        for (DegreeSearch.Candidate c : DegreeSearch.search(skewed, cluster, one, null).evaluated()) {
+            if (c.setting().expert() > 1) {
+                assertTrue(c.stepSeconds() > a.get(c.setting().describe()), c.setting().describe()
+                        + ": skewed routing loads one expert rank more than uniform routing");
+                compared++;
+            }
+        }
+        assertTrue(compared > 0);
+    }
 }
