@@ -85,8 +85,12 @@ public enum OperatorKind {
                         scaling == null ? null : Rope.Llama3Scaling.decode(scaling), a.integer("load_balance", 1));
             }),
     /** {@link Split}. */
-    SPLIT(Split.class, List.of("Split"), List.of("axis", "output_num"),
-            (t, a) -> new Split(a.integer("axis", 0), a.integer("output_num", 1))),
+    SPLIT(Split.class, List.of("Split"), List.of("axis", "output_num", "size_splits"),
+            (t, a) -> {
+                long[] sizes = a.optionalLongs("size_splits", "a list of positive output sizes such as [512, 64]");
+                return new Split(a.integer("axis", 0), a.integer("output_num", sizes == null ? 1 : sizes.length),
+                        sizes == null ? List.of() : java.util.Arrays.stream(sizes).boxed().toList());
+            }),
     /** {@link MoeDispatch}. */
     MOE_DISPATCH(MoeDispatch.class, List.of("MoeDispatch"), List.of("experts", "capacity_factor", "groups"),
             (t, a) -> {
@@ -116,7 +120,13 @@ public enum OperatorKind {
                 a.require("top_k", "the router's experts per token (the indices' second dimension)");
                 return new MoeAuxLoss(a.integer("top_k", 0),
                         a.number("coefficient", MoeAuxLoss.DEFAULT_COEFFICIENT));
-            });
+            }),
+    /** {@link Concat}. */
+    CONCAT(Concat.class, List.of("Concat"), List.of("axis", "input_num"),
+            (t, a) -> new Concat(a.integer("axis", 0), a.integer("input_num", 2))),
+    /** {@link BroadcastTo}. */
+    BROADCAST_TO(BroadcastTo.class, List.of("BroadcastTo"), List.of("shape"),
+            (t, a) -> new BroadcastTo(a.longs("shape", "the output shape, a list of positive integers")));
 
     /** Builds an operator of one of a kind's primitive names from its attributes. */
     @FunctionalInterface
