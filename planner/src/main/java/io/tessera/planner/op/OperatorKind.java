@@ -82,7 +82,7 @@ public enum OperatorKind {
             (t, a) -> {
                 OpAttrs scaling = a.optionalObject("rope_scaling", Rope.SCALING_KEYS);
                 return new Rope(a.number("theta", Rope.DEFAULT_THETA),
-                        scaling == null ? null : Rope.Llama3Scaling.decode(scaling), a.integer("load_balance", 1));
+                        scaling == null ? null : Rope.Scaling.decode(scaling), a.integer("load_balance", 1));
             }),
     /** {@link Split}. */
     SPLIT(Split.class, List.of("Split"), List.of("axis", "output_num", "size_splits"),

@@ -14,7 +14,9 @@ import java.util.List;
  * global sequence index (the local index plus the start of the output's global box, as {@link CausalMaskKernel}
  * finds its coordinates; with a {@code load_balance} the token position that index holds, {@link LoadBalance}), so a
  * rank holding any slice of the sequence rotates exactly as one device does. The
- * backward applies the inverse rotation (the angle negated) to the output gradient.
+ * backward applies the inverse rotation (the angle negated) to the output gradient. A YaRN scaling multiplies
+ * {@code cos} and {@code sin} by its attention factor, forward and backward (the transpose of {@code m R} is
+ * {@code m R^T}).
  */
 public final class RopeKernel {
 
@@ -75,14 +77,15 @@ public final class RopeKernel {
         int half = d / 2;
         long pos0 = box.start(2);
         double[] invFreq = op.invFreq(d); // head_dim is never split: the local width is the whole head
+        double m = op.attentionFactor(); // YaRN's factor of cos and sin (1 otherwise)
         double[] cos = new double[seq * half];
         double[] sin = new double[seq * half];
         for (int s = 0; s < seq; s++) {
             double p = LoadBalance.position(pos0 + s, seqAll, op.loadBalance());
             for (int i = 0; i < half; i++) {
                 double a = p * invFreq[i];
-                cos[s * half + i] = Math.cos(a);
-                sin[s * half + i] = sign * Math.sin(a);
+                cos[s * half + i] = m * Math.cos(a);
+                sin[s * half + i] = m * sign * Math.sin(a);
             }
         }
         int plane = seq * d;
