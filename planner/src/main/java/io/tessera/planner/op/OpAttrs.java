@@ -152,6 +152,11 @@ public final class OpAttrs {
         return longsOf(key, v, expected);
     }
 
+    /** Whether {@code key} is given (possibly as null). */
+    public boolean has(String key) {
+        return node.has(key);
+    }
+
     /** An optional list of integers: null when {@code key} is absent or null. */
     public long[] optionalLongs(String key, String expected) {
         JsonNode v = node.get(key);

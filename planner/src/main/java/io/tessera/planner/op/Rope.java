@@ -94,7 +94,20 @@ public record Rope(double theta, Scaling scaling, int loadBalance) implements Op
 
         /** Reads the JSON object {@code a}: {@code rope_type} "llama3" (the default) or "yarn". */
         static Scaling decode(OpAttrs a) {
-            return "yarn".equals(a.text("rope_type", "llama3")) ? YarnScaling.decode(a) : Llama3Scaling.decode(a);
+            String type = a.text("rope_type", "llama3");
+            boolean yarn = "yarn".equals(type);
+            List<String> foreign = yarn ? List.of("low_freq_factor", "high_freq_factor")
+                    : List.of("beta_fast", "beta_slow", "mscale", "mscale_all_dim");
+            for (String k : foreign) {
+                if (a.has(k)) {
+                    throw new IllegalArgumentException("RotaryPositionEmbedding: rope_scaling key '" + k + "' does not"
+                            + " belong to rope_type '" + type + "'; " + (yarn ? "YaRN's keys are factor,"
+                            + " original_max_position_embeddings, beta_fast, beta_slow, mscale and mscale_all_dim"
+                            : "Llama 3's keys are factor, low_freq_factor, high_freq_factor and"
+                            + " original_max_position_embeddings"));
+                }
+            }
+            return yarn ? YarnScaling.decode(a) : Llama3Scaling.decode(a);
         }
     }
 
