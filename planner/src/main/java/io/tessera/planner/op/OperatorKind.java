@@ -78,11 +78,13 @@ public enum OperatorKind {
             (t, a) -> new FlashAttention(a.number("scale_value", FlashAttention.DEFAULT_SCALE), a.bool("causal", false),
                     a.number("keep_prob", 1), a.integer("load_balance", 1))),
     /** {@link Rope}: {@code RotaryPositionEmbedding}. */
-    ROPE(Rope.class, List.of("RotaryPositionEmbedding"), List.of("theta", "rope_scaling", "load_balance"),
+    ROPE(Rope.class, List.of("RotaryPositionEmbedding"), List.of("theta", "rope_scaling", "load_balance",
+            "interleaved"),
             (t, a) -> {
                 OpAttrs scaling = a.optionalObject("rope_scaling", Rope.SCALING_KEYS);
                 return new Rope(a.number("theta", Rope.DEFAULT_THETA),
-                        scaling == null ? null : Rope.Scaling.decode(scaling), a.integer("load_balance", 1));
+                        scaling == null ? null : Rope.Scaling.decode(scaling), a.integer("load_balance", 1),
+                        a.bool("interleaved", false));
             }),
     /** {@link Split}. */
     SPLIT(Split.class, List.of("Split"), List.of("axis", "output_num", "size_splits"),

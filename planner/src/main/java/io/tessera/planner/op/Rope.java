@@ -30,10 +30,16 @@ import java.util.List;
  *                {@link #DEFAULT_THETA})
  * @param scaling the rescaling of the frequencies, Llama 3's or YaRN's, or null for none (Hugging Face's
  *                {@code rope_scaling})
+ * <p>With {@code interleaved} (DeepSeek-V2/V3's {@code rope_interleave}, Hugging Face's
+ * {@code apply_rotary_pos_emb_interleave}) the input's pairs are adjacent: x is first de-interleaved
+ * ({@code [x0, x2, ..., x1, x3, ...]}, a view as {@code [.., head_dim/2, 2]} transposed) and then rotated as above, so
+ * {@code out[i] = x[2i] cos a - x[2i+1] sin a}, {@code out[i + h] = x[2i+1] cos a + x[2i] sin a}.
+ *
+ * @param interleaved whether the input's rotated pairs are adjacent elements, de-interleaved on the way (default false)
  * @param loadBalance the causal load balance {@code c} of {@link LoadBalance} (the attention's {@code load_balance});
  *                    1, the default, is the natural order
  */
-public record Rope(double theta, Scaling scaling, int loadBalance) implements Operator {
+public record Rope(double theta, Scaling scaling, int loadBalance, boolean interleaved) implements Operator {
 
     /** Hugging Face's default {@code rope_theta}: 10000. */
     public static final double DEFAULT_THETA = 10000;
@@ -59,13 +65,23 @@ public record Rope(double theta, Scaling scaling, int loadBalance) implements Op
     }
 
     /** RoPE in the natural sequence order ({@code load_balance} 1). */
+    public Rope(double theta, Scaling scaling, int loadBalance) {
+        this(theta, scaling, loadBalance, false);
+    }
+
+    /** RoPE in the natural sequence order ({@code load_balance} 1). */
     public Rope(double theta, Scaling scaling) {
         this(theta, scaling, 1);
     }
 
     /** This RoPE with the causal load balance {@code c} ({@link LoadBalance}; 1 is the natural order). */
     public Rope withLoadBalance(int c) {
-        return new Rope(theta, scaling, c);
+        return new Rope(theta, scaling, c, interleaved);
+    }
+
+    /** This RoPE on interleaved pairs (DeepSeek's {@code rope_interleave}) or on {@code rotate_half} pairs. */
+    public Rope withInterleaved(boolean interleaved) {
+        return new Rope(theta, scaling, loadBalance, interleaved);
     }
 
     /** RoPE with base {@code theta} and no rescaling. */
@@ -416,7 +432,7 @@ public record Rope(double theta, Scaling scaling, int loadBalance) implements Op
 
     /**
      * The attributes: {@code theta} and {@code rope_scaling} (null when none) always, {@code load_balance} only when
-     * not 1.
+     * not 1, {@code interleaved} only when true.
      */
     @Override
     public ObjectNode encodeAttrs() {
@@ -425,6 +441,9 @@ public record Rope(double theta, Scaling scaling, int loadBalance) implements Op
         o.set("rope_scaling", scaling == null ? NullNode.getInstance() : scaling.encode());
         if (loadBalance != 1) {
             o.put("load_balance", loadBalance);
+        }
+        if (interleaved) {
+            o.put("interleaved", true);
         }
         return o;
     }

@@ -47,9 +47,10 @@ import java.util.List;
  *       value width {@code v}; {@code [b, H, s, v]}), {@code merge_heads} (Transpose {@code [b, s, H, v]}),
  *       {@code flatten} (Reshape {@code [T, H*v]}), {@code o_proj} {@code [T, hidden]}.</li>
  * </ul>
- * RoPE rotates the rope parts in Hugging Face's {@code rotate_half} pairing (element {@code i} with {@code i + r/2})
- * with {@link LlamaConfig#ropeTheta()} and the MLA's YaRN scaling (else the config's own); the same causal load
- * balance as the config's attention. The fused attention is always used (the unfused form has no value width of its
+ * RoPE rotates the rope parts as DeepSeek's code with {@link MlaConfig#ropeInterleave} (the default: adjacent pairs
+ * de-interleaved into {@code rotate_half} order, Hugging Face's {@code apply_rotary_pos_emb_interleave}), else in
+ * Hugging Face's Llama pairing, with {@link LlamaConfig#ropeTheta()} and the MLA's YaRN scaling (else the config's
+ * own); the same causal load balance as the config's attention. The fused attention is always used (the unfused form has no value width of its
  * own).
  */
 public final class MlaAttention {
@@ -79,8 +80,8 @@ public final class MlaAttention {
         int r = m.qkRopeHeadDim();
         int v = m.vHeadDim();
         int qk = m.qkHeadDim();
-        Rope rope = new Rope(c.ropeTheta(), m.ropeScaling() != null ? m.ropeScaling() : c.ropeScaling())
-                .withLoadBalance(c.loadBalance());
+        Rope rope = new Rope(c.ropeTheta(), m.ropeScaling() != null ? m.ropeScaling() : c.ropeScaling(),
+                c.loadBalance(), m.ropeInterleave());
 
         // query: q_a_proj -> q_a_layernorm -> q_b_proj (or q_proj), heads, nope | pe, RoPE on pe, joined
         String q;

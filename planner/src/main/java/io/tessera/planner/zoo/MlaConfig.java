@@ -19,9 +19,11 @@ import io.tessera.planner.op.Rope;
  *                      times {@code mscale^2} under YaRN ({@link #softmaxScale(int, int, Rope.YarnScaling)})
  * @param ropeScaling   YaRN's rescaling of the rotary frequencies of the rope part, or null for the plain rotary
  *                      base (HF {@code rope_scaling} of type "yarn")
+ * @param ropeInterleave whether the rope parts' rotated pairs are adjacent elements, de-interleaved before the
+ *                      rotation as DeepSeek's code (HF {@code rope_interleave}; default true)
  */
 public record MlaConfig(int qLoraRank, int kvLoraRank, int qkNopeHeadDim, int qkRopeHeadDim, int vHeadDim,
-                        double softmaxScale, Rope.YarnScaling ropeScaling) {
+                        double softmaxScale, Rope.YarnScaling ropeScaling, boolean ropeInterleave) {
 
     private static final String WHO = "multi-head latent attention: ";
 
@@ -45,10 +47,22 @@ public record MlaConfig(int qLoraRank, int kvLoraRank, int qkNopeHeadDim, int qk
         }
     }
 
-    /** MLA without YaRN: the plain rotary base for the rope part. */
+    /** MLA without YaRN: the plain rotary base for the rope part, interleaved pairs (DeepSeek's). */
     public MlaConfig(int qLoraRank, int kvLoraRank, int qkNopeHeadDim, int qkRopeHeadDim, int vHeadDim,
                      double softmaxScale) {
         this(qLoraRank, kvLoraRank, qkNopeHeadDim, qkRopeHeadDim, vHeadDim, softmaxScale, null);
+    }
+
+    /** MLA with YaRN {@code ropeScaling} (null: none) and interleaved rope pairs (DeepSeek's). */
+    public MlaConfig(int qLoraRank, int kvLoraRank, int qkNopeHeadDim, int qkRopeHeadDim, int vHeadDim,
+                     double softmaxScale, Rope.YarnScaling ropeScaling) {
+        this(qLoraRank, kvLoraRank, qkNopeHeadDim, qkRopeHeadDim, vHeadDim, softmaxScale, ropeScaling, true);
+    }
+
+    /** The same attention with the rope pairs interleaved (DeepSeek's) or in {@code rotate_half} order. */
+    public MlaConfig withRopeInterleave(boolean ropeInterleave) {
+        return new MlaConfig(qLoraRank, kvLoraRank, qkNopeHeadDim, qkRopeHeadDim, vHeadDim, softmaxScale, ropeScaling,
+                ropeInterleave);
     }
 
     private static void positive(String key, int v, String example) {
@@ -96,7 +110,8 @@ public record MlaConfig(int qLoraRank, int kvLoraRank, int qkNopeHeadDim, int qk
      * {@code qk_rope_head_dim}, {@code v_head_dim} (required), and {@code rope_scaling}: null, or YaRN's object
      * ({@code "type"} or {@code "rope_type"} "yarn" with {@code factor} and optionally
      * {@code original_max_position_embeddings} (4096), {@code beta_fast} (32), {@code beta_slow} (1), {@code mscale}
-     * (1), {@code mscale_all_dim} (0)), which sets the softmax scale and the rope part's frequencies.
+     * (1), {@code mscale_all_dim} (0)), which sets the softmax scale and the rope part's frequencies; and
+     * {@code rope_interleave} (default true).
      *
      * @param config the parsed {@code config.json} object
      * @param heads  the query heads ({@code num_attention_heads}), positive
@@ -116,8 +131,13 @@ public record MlaConfig(int qLoraRank, int kvLoraRank, int qkNopeHeadDim, int qk
         int rope = integer(config, "qk_rope_head_dim", "64");
         int v = integer(config, "v_head_dim", "128");
         Rope.YarnScaling yarn = yarn(config.get("rope_scaling"));
+        JsonNode interleave = config.get("rope_interleave");
+        if (interleave != null && !interleave.isNull() && !interleave.isBoolean()) {
+            throw new IllegalArgumentException(WHO + "rope_interleave is " + interleave + "; expected true or false");
+        }
         return new MlaConfig(qLora, kvLora, nope, rope, v,
-                softmaxScale(Math.max(nope, 1), Math.max(rope, 0), yarn), yarn);
+                softmaxScale(Math.max(nope, 1), Math.max(rope, 0), yarn), yarn,
+                interleave == null || interleave.isNull() || interleave.booleanValue());
     }
 
     private static int integer(JsonNode config, String key, String example) {

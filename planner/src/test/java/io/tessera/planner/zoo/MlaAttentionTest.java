@@ -88,6 +88,8 @@ class MlaAttentionTest {
         assertArrayEquals(new long[] {2, 4, 16, 16}, n.tensor(a + "kv_nope_v:1").shape());
         assertArrayEquals(new long[] {2, 4, 16, 16}, n.tensor(a + "attention").shape());
         assertArrayEquals(new long[] {32, 64}, n.tensor(a + "o_proj").shape());
+        assertEquals(new Rope(10000, null, 1, true), n.node(a + "q_rope").op());
+        assertEquals(new Rope(10000, null, 1, true), n.node(a + "k_rope").op());
         FlashAttention fa = (FlashAttention) n.node(a + "attention").op();
         assertEquals(1 / Math.sqrt(24), fa.scale(), 1e-15);
         assertTrue(fa.causal());
@@ -135,6 +137,10 @@ class MlaAttentionTest {
         MlaConfig t = MlaConfig.fromHf(typed, 2);
         assertEquals(1 / Math.sqrt(8), t.softmaxScale(), 1e-15, "mscale_all_dim 0: no change of the scale");
         assertEquals(0.2 * Math.log(4) + 1, t.ropeScaling().attentionFactor(), 1e-15);
+        assertTrue(t.ropeInterleave(), "rope_interleave defaults to true, as DeepSeek's code");
+        JsonNode halves = JSON.readTree(("{'kv_lora_rank': 8, 'qk_nope_head_dim': 4, 'qk_rope_head_dim': 4, "
+                + "'v_head_dim': 4, 'rope_interleave': false}").replace('\'', '"'));
+        assertFalse(MlaConfig.fromHf(halves, 2).ropeInterleave());
     }
 
     @Test
@@ -164,6 +170,8 @@ class MlaAttentionTest {
                 4));
         assertError("multi-head latent attention: num_attention_heads is 0",
                 () -> MlaConfig.fromHf(json("{" + ok + "}"), 0));
+        assertError("multi-head latent attention: rope_interleave is \"yes\"; expected true or false",
+                () -> MlaConfig.fromHf(json("{" + ok + ", 'rope_interleave': 'yes'}"), 4));
         assertError("multi-head latent attention: softmax_scale is NaN",
                 () -> new MlaConfig(0, 16, 16, 8, 16, Double.NaN));
     }

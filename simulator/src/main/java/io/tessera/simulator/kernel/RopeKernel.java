@@ -16,7 +16,8 @@ import java.util.List;
  * rank holding any slice of the sequence rotates exactly as one device does. The
  * backward applies the inverse rotation (the angle negated) to the output gradient. A YaRN scaling multiplies
  * {@code cos} and {@code sin} by its attention factor, forward and backward (the transpose of {@code m R} is
- * {@code m R^T}).
+ * {@code m R^T}). With {@code interleaved} the forward reads the pairs {@code (2i, 2i+1)} (de-interleaving as
+ * Hugging Face's {@code apply_rotary_pos_emb_interleave}) and the backward writes the gradient back to them.
  */
 public final class RopeKernel {
 
@@ -95,10 +96,16 @@ public final class RopeKernel {
                 for (int i = 0; i < half; i++) {
                     double c = cos[s * half + i];
                     double sn = sin[s * half + i];
-                    double x1 = src[row + i];
-                    double x2 = src[row + half + i];
-                    dst[row + i] = x1 * c - x2 * sn;
-                    dst[row + half + i] = x2 * c + x1 * sn;
+                    // interleaved: the forward reads pair (2i, 2i+1) and writes (i, i + half), the backward (the
+                    // transpose) reads (i, i + half) and writes (2i, 2i+1)
+                    int a = op.interleaved() && sign > 0 ? 2 * i : i;
+                    int b = op.interleaved() && sign > 0 ? 2 * i + 1 : half + i;
+                    int da = op.interleaved() && sign < 0 ? 2 * i : i;
+                    int db = op.interleaved() && sign < 0 ? 2 * i + 1 : half + i;
+                    double x1 = src[row + a];
+                    double x2 = src[row + b];
+                    dst[row + da] = x1 * c - x2 * sn;
+                    dst[row + db] = x2 * c + x1 * sn;
                 }
             }
         }

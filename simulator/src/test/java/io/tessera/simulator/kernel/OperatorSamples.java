@@ -237,8 +237,10 @@ final class OperatorSamples {
         out.add(s("RotaryPositionEmbedding theta 10000 [2, 4, 8, 4]", Rope.of(), p("x", 2, 4, 8, 4)));
         out.add(s("RotaryPositionEmbedding theta 50 llama3 [2, 2, 8, 8]", new Rope(50,
                 new Rope.Llama3Scaling(4, 1, 4, 32)), p("x", 2, 2, 8, 8)));
-        out.add(s("RotaryPositionEmbedding theta 50 yarn mscale 2 [2, 2, 8, 8]", new Rope(50,
-                new Rope.YarnScaling(4, 4, 32, 1, 2, 1)), p("x", 2, 2, 8, 8)));
+        out.add(s("RotaryPositionEmbedding theta 50 yarn mscale 2 interleaved [2, 2, 8, 8]", new Rope(50,
+                new Rope.YarnScaling(4, 4, 32, 1, 2, 1), 1, true), p("x", 2, 2, 8, 8)));
+        out.add(v("RotaryPositionEmbedding theta 50 interleaved [2, 2, 4, 6]", Rope.of(50).withInterleaved(true),
+                p("x", 2, 2, 4, 6)));
         // GPT-2's fused q, k, v [tokens, 3 * hidden] cut along the last axis; a middle axis with a split dim after it
         out.add(s("Split -1 into 3 [8, 12]", Split.of(-1, 3), p("x", 8, 12)));
         out.add(s("Split 1 into 2 [4, 6, 4]", Split.of(1, 2), p("x", 4, 6, 4)));

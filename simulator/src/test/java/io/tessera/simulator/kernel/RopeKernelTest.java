@@ -257,4 +257,26 @@ class RopeKernelTest {
                     (in, out, g, n) -> Kernels.backward(op, cx, in, out, g, n), List.of(x));
         }
     }
+
+    @Test
+    void interleavedPairsAreDeInterleavedFirstAsDeepSeek() {
+        // Hugging Face's apply_rotary_pos_emb_interleave: x.view(b, h, s, d/2, 2).transpose(4, 3).reshape(b, h, s, d),
+        // then x cos + rotate_half(x) sin
+        Random r = KernelTesting.seeded("RopeKernelTest.interleaved");
+        int d = 8;
+        NDArray x = KernelTesting.random(r, 2, 2, 5, d);
+        NDArray deinterleaved = NDArray.zeros(x.shape());
+        for (int row = 0; row < x.data().length / d; row++) {
+            for (int i = 0; i < d / 2; i++) {
+                deinterleaved.data()[row * d + i] = x.data()[row * d + 2 * i];
+                deinterleaved.data()[row * d + d / 2 + i] = x.data()[row * d + 2 * i + 1];
+            }
+        }
+        Rope op = Rope.of(50).withInterleaved(true);
+        KernelContext c = ctx(x, seqBox(x.shape(), 2));
+        KernelTesting.assertClose(reference(deinterleaved, 50, null, 2), Kernels.forward(op, c, List.of(x)).get(0),
+                1e-13);
+        KernelTesting.checkGradients("RoPE interleaved", r, in -> Kernels.forward(op, c, in),
+                (in, out, g, n) -> Kernels.backward(op, c, in, out, g, n), List.of(x));
+    }
 }
