@@ -35,18 +35,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * 16, qk_nope 16, qk_rope 8, v 16, seq 16, batch 2, a dense SwiGLU MLP of 128, vocab 128, float32) planned with
  * {@link LlamaPlans} and {@link MlaPlans} and trained with momentum as on one device (loss and parameters within
  * 1e-5): tensor 2 x data 2, tensor 4 (with and without sequence parallelism), tensor 2 x data 2 with sequence
- * parallelism, data 2, and tensor 2 x data 2 without the query compression (q_lora_rank 0) and with YaRN.
+ * parallelism, data 2, and tensor 2 x data 2 without the query compression (q_lora_rank 0) and with YaRN; and under
+ * context parallelism (data 2 x context 2, context 2 x tensor 2; one sequence per data replica).
  */
 class MlaSimulationTest {
 
-    /** The plan of the degrees on the tiny MLA model. */
+    /** The plan of the degrees on the tiny MLA model (context 1). */
     static PipelinePlan plan(int data, int tensor, boolean sp, int qLora, boolean yarn) {
-        // batch 2: one micro-batch of 2 / data sequences per data-parallel replica
-        String section = String.format(Locale.ROOT, "'tensor': %d, 'data': %d, 'micro_batch_size': %d%s", tensor,
-                data, 2 / data, sp ? ", 'sequence_parallel': true" : "");
+        return plan(data, tensor, 1, sp, qLora, yarn);
+    }
+
+    /** The plan of the degrees on the tiny MLA model; with {@code context > 1} one sequence per data replica. */
+    static PipelinePlan plan(int data, int tensor, int context, boolean sp, int qLora, boolean yarn) {
+        // batch 2 (context 1): one micro-batch of 2 / data sequences per data-parallel replica
+        String section = String.format(Locale.ROOT, "'tensor': %d, 'data': %d, 'context': %d, 'micro_batch_size': %d%s",
+                tensor, data, context, context > 1 ? 1 : 2 / data, sp ? ", 'sequence_parallel': true" : "");
         StrategyFile dense = StrategyFiles.parse(("{'network': {'zoo': 'llama', 'args': {'layers': 2, 'hidden': 64, "
                 + "'heads': 4, 'kv_heads': 4, 'ffn': 128, 'seq': 16, 'vocab': 128}}, 'devices': "
-                + data * tensor + ", 'parallel': {'optimizer': 'momentum'}, 'parallelism': {" + section
+                + data * tensor * context + ", 'parallel': {'optimizer': 'momentum'}, 'parallelism': {" + section
                 + "}}").replace('\'', '"'), null);
         StrategyFile expanded = ParallelismExpansion.expand(dense);
         LlamaConfig c = Zoo.llamaConfig(((io.tessera.planner.strategy.NetworkRef.Zoo) expanded.network()).args());
@@ -57,9 +63,9 @@ class MlaSimulationTest {
             m = new MlaConfig(qLora, 16, 16, 8, 16, MlaConfig.softmaxScale(16, 8, y), y);
         }
         Network net = MlaTestNetwork.build(c, m);
-        Map<String, Strategy> in = MlaPlans.replaceAttention(LlamaPlans.strategies(c, data, tensor, 1, sp, false),
-                net, data, 1, tensor, false);
-        Map<String, Strategy> out = LlamaPlans.outStrategies(c, data, tensor, 1, sp);
+        Map<String, Strategy> in = MlaPlans.replaceAttention(LlamaPlans.strategies(c, data, tensor, context, sp,
+                false), net, data, context, tensor, false);
+        Map<String, Strategy> out = LlamaPlans.outStrategies(c, data, tensor, context, sp);
         Map<String, OpStrategy> ops = new LinkedHashMap<>();
         in.forEach((op, s) -> ops.put(op, OpStrategy.of(s, out.get(op))));
         StrategyFile file = new StrategyFile(expanded.network(), expanded.devices(), expanded.parallel(), ops,
@@ -99,5 +105,21 @@ class MlaSimulationTest {
                 "model.layers.1.self_attn.o_proj.weight", "lm_head.weight")) {
             assertTrue(r.paramErrors().containsKey(p), p + " in " + r.paramErrors().keySet());
         }
+    }
+
+    @ParameterizedTest(name = "data {0} x context {1} x tensor {2}")
+    @CsvSource({"2, 2, 1", "1, 2, 2"})
+    void contextParallelLatentAttentionEqualsOneDevice(int data, int context, int tensor) {
+        // the sequence split over the context group (the all-gather form, Megatron's causal load balance); with the
+        // heads split too, Split / Concat / BroadcastTo number their ranks heads-outside, so the planner permutes
+        // some tensors between them and RoPE / the attention (correct, not free)
+        PipelinePlan pipe = plan(data, tensor, context, false, 32, false);
+        long allToAll = pipe.plan().comms().stream().filter(c -> c.kind() == CollectiveKind.ALL_TO_ALL).count();
+        SimulationReport r = Simulation.run(pipe, SimulationOptions.defaults().withSteps(2));
+        System.out.printf(Locale.ROOT, "mla-tiny data %d x context %d x tensor %d: %d ranks, %d AllToAlls, max rel err"
+                + " %.3e%n", data, context, tensor, r.ranks(), allToAll, r.maxRelError());
+        assertTrue(r.passed(), r.summary());
+        assertTrue(r.maxRelError() <= 1e-5, r.summary());
+        assertEquals(tensor > 1, allToAll > 0, "permutations only with heads and sequence both split");
     }
 }
