@@ -152,6 +152,17 @@ public final class OpAttrs {
         return longsOf(key, v, expected);
     }
 
+    /** Whether {@code key} is given (possibly as null). */
+    public boolean has(String key) {
+        return node.has(key);
+    }
+
+    /** An optional list of integers: null when {@code key} is absent or null. */
+    public long[] optionalLongs(String key, String expected) {
+        JsonNode v = node.get(key);
+        return v == null || v.isNull() ? null : longsOf(key, v, expected);
+    }
+
     /** The list of integers {@code v} of attribute {@code key}. */
     public long[] longsOf(String key, JsonNode v, String expected) {
         if (!v.isArray()) {

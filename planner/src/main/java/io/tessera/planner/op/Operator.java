@@ -32,7 +32,7 @@ import java.util.List;
  */
 public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dropout, CausalMask, Cast, Softmax,
         LayerNorm, RMSNorm, BatchNorm, SoftmaxCrossEntropyWithLogits, Reshape, Transpose, Reduce, Gather, Conv2D,
-        FlashAttention, Rope, Split, MoeDispatch, MoeCombine, MoeRouter, MoeAuxLoss {
+        FlashAttention, Rope, Split, MoeDispatch, MoeCombine, MoeRouter, MoeAuxLoss, Concat, BroadcastTo {
 
     /** MindSpore's primitive name, e.g. {@code MatMul}. */
     String type();
@@ -217,5 +217,11 @@ public sealed interface Operator permits MatMul, Binary, BiasAdd, Activation, Dr
 
         /** Visits a {@link MoeAuxLoss}. */
         R visit(MoeAuxLoss op);
+
+        /** Visits a {@link Concat}. */
+        R visit(Concat op);
+
+        /** Visits a {@link BroadcastTo}. */
+        R visit(BroadcastTo op);
     }
 }

@@ -78,15 +78,21 @@ public enum OperatorKind {
             (t, a) -> new FlashAttention(a.number("scale_value", FlashAttention.DEFAULT_SCALE), a.bool("causal", false),
                     a.number("keep_prob", 1), a.integer("load_balance", 1))),
     /** {@link Rope}: {@code RotaryPositionEmbedding}. */
-    ROPE(Rope.class, List.of("RotaryPositionEmbedding"), List.of("theta", "rope_scaling", "load_balance"),
+    ROPE(Rope.class, List.of("RotaryPositionEmbedding"), List.of("theta", "rope_scaling", "load_balance",
+            "interleaved"),
             (t, a) -> {
                 OpAttrs scaling = a.optionalObject("rope_scaling", Rope.SCALING_KEYS);
                 return new Rope(a.number("theta", Rope.DEFAULT_THETA),
-                        scaling == null ? null : Rope.Llama3Scaling.decode(scaling), a.integer("load_balance", 1));
+                        scaling == null ? null : Rope.Scaling.decode(scaling), a.integer("load_balance", 1),
+                        a.bool("interleaved", false));
             }),
     /** {@link Split}. */
-    SPLIT(Split.class, List.of("Split"), List.of("axis", "output_num"),
-            (t, a) -> new Split(a.integer("axis", 0), a.integer("output_num", 1))),
+    SPLIT(Split.class, List.of("Split"), List.of("axis", "output_num", "size_splits"),
+            (t, a) -> {
+                long[] sizes = a.optionalLongs("size_splits", "a list of positive output sizes such as [512, 64]");
+                return new Split(a.integer("axis", 0), a.integer("output_num", sizes == null ? 1 : sizes.length),
+                        sizes == null ? List.of() : java.util.Arrays.stream(sizes).boxed().toList());
+            }),
     /** {@link MoeDispatch}. */
     MOE_DISPATCH(MoeDispatch.class, List.of("MoeDispatch"), List.of("experts", "capacity_factor", "groups"),
             (t, a) -> {
@@ -116,7 +122,13 @@ public enum OperatorKind {
                 a.require("top_k", "the router's experts per token (the indices' second dimension)");
                 return new MoeAuxLoss(a.integer("top_k", 0),
                         a.number("coefficient", MoeAuxLoss.DEFAULT_COEFFICIENT));
-            });
+            }),
+    /** {@link Concat}. */
+    CONCAT(Concat.class, List.of("Concat"), List.of("axis", "input_num"),
+            (t, a) -> new Concat(a.integer("axis", 0), a.integer("input_num", 2))),
+    /** {@link BroadcastTo}. */
+    BROADCAST_TO(BroadcastTo.class, List.of("BroadcastTo"), List.of("shape"),
+            (t, a) -> new BroadcastTo(a.longs("shape", "the output shape, a list of positive integers")));
 
     /** Builds an operator of one of a kind's primitive names from its attributes. */
     @FunctionalInterface

@@ -14,7 +14,8 @@ import java.util.List;
  * sequence position {@code p} rotates with element {@code i + h} by the angle {@code a = p * invFreq[i]}:
  * {@code out[i] = x[i] cos a - x[i + h] sin a}, {@code out[i + h] = x[i + h] cos a + x[i] sin a}, with
  * {@code invFreq[i] = theta^(-2i / head_dim)} ({@link #invFreq}), optionally rescaled as Llama 3's
- * {@code rope_scaling} ({@link Llama3Scaling}). Positions are global: a rank holding a slice of the sequence rotates
+ * {@code rope_scaling} ({@link Llama3Scaling}) or YaRN's ({@link YarnScaling}, DeepSeek-V2/V3; it also multiplies
+ * {@code cos} and {@code sin} by its {@link Scaling#attentionFactor}). Positions are global: a rank holding a slice of the sequence rotates
  * by its slice's global positions, so any split of the sequence gives the unsplit result.
  *
  * <p>Rule: batch, heads and sequence may be split (the device matrix is the strategy, the output has the input's
@@ -27,11 +28,18 @@ import java.util.List;
  *
  * @param theta   the base of the frequencies, Hugging Face's {@code rope_theta}: positive and finite (default
  *                {@link #DEFAULT_THETA})
- * @param scaling Llama 3's rescaling of the frequencies, or null for none (Hugging Face's {@code rope_scaling})
+ * @param scaling the rescaling of the frequencies, Llama 3's or YaRN's, or null for none (Hugging Face's
+ *                {@code rope_scaling})
+ * <p>With {@code interleaved} (DeepSeek-V2/V3's {@code rope_interleave}, Hugging Face's
+ * {@code apply_rotary_pos_emb_interleave}) the input's pairs are adjacent: x is first de-interleaved
+ * ({@code [x0, x2, ..., x1, x3, ...]}, a view as {@code [.., head_dim/2, 2]} transposed) and then rotated as above, so
+ * {@code out[i] = x[2i] cos a - x[2i+1] sin a}, {@code out[i + h] = x[2i+1] cos a + x[2i] sin a}.
+ *
+ * @param interleaved whether the input's rotated pairs are adjacent elements, de-interleaved on the way (default false)
  * @param loadBalance the causal load balance {@code c} of {@link LoadBalance} (the attention's {@code load_balance});
  *                    1, the default, is the natural order
  */
-public record Rope(double theta, Llama3Scaling scaling, int loadBalance) implements Operator {
+public record Rope(double theta, Scaling scaling, int loadBalance, boolean interleaved) implements Operator {
 
     /** Hugging Face's default {@code rope_theta}: 10000. */
     public static final double DEFAULT_THETA = 10000;
@@ -39,9 +47,10 @@ public record Rope(double theta, Llama3Scaling scaling, int loadBalance) impleme
     /** FLOPs per output element: {@code x cos + rotate_half(x) sin}, two multiplies and an add. */
     public static final int FLOPS_PER_ELEMENT = 3;
 
-    /** The JSON keys of {@code rope_scaling}, in write order. */
+    /** The JSON keys of {@code rope_scaling} (Llama 3's and YaRN's), in write order. */
     public static final List<String> SCALING_KEYS = List.of("rope_type", "factor", "low_freq_factor",
-            "high_freq_factor", "original_max_position_embeddings");
+            "high_freq_factor", "original_max_position_embeddings", "beta_fast", "beta_slow", "mscale",
+            "mscale_all_dim");
 
     /** Validates a positive finite theta and a positive load balance. */
     public Rope {
@@ -56,13 +65,23 @@ public record Rope(double theta, Llama3Scaling scaling, int loadBalance) impleme
     }
 
     /** RoPE in the natural sequence order ({@code load_balance} 1). */
-    public Rope(double theta, Llama3Scaling scaling) {
+    public Rope(double theta, Scaling scaling, int loadBalance) {
+        this(theta, scaling, loadBalance, false);
+    }
+
+    /** RoPE in the natural sequence order ({@code load_balance} 1). */
+    public Rope(double theta, Scaling scaling) {
         this(theta, scaling, 1);
     }
 
     /** This RoPE with the causal load balance {@code c} ({@link LoadBalance}; 1 is the natural order). */
     public Rope withLoadBalance(int c) {
-        return new Rope(theta, scaling, c);
+        return new Rope(theta, scaling, c, interleaved);
+    }
+
+    /** This RoPE on interleaved pairs (DeepSeek's {@code rope_interleave}) or on {@code rotate_half} pairs. */
+    public Rope withInterleaved(boolean interleaved) {
+        return new Rope(theta, scaling, loadBalance, interleaved);
     }
 
     /** RoPE with base {@code theta} and no rescaling. */
@@ -73,6 +92,39 @@ public record Rope(double theta, Llama3Scaling scaling, int loadBalance) impleme
     /** RoPE with the default base 10000 and no rescaling. */
     public static Rope of() {
         return of(DEFAULT_THETA);
+    }
+
+    /** A rescaling of the RoPE frequencies (Hugging Face's {@code rope_scaling}): Llama 3's or YaRN's. */
+    public sealed interface Scaling permits Llama3Scaling, YarnScaling {
+
+        /** The rescaled frequencies of a head of {@code headDim} elements from the plain ones {@code base}. */
+        double[] rescale(double[] base, double theta, int headDim);
+
+        /** The factor of {@code cos} and {@code sin} (1 but for YaRN's attention factor). */
+        default double attentionFactor() {
+            return 1;
+        }
+
+        /** The JSON object. */
+        ObjectNode encode();
+
+        /** Reads the JSON object {@code a}: {@code rope_type} "llama3" (the default) or "yarn". */
+        static Scaling decode(OpAttrs a) {
+            String type = a.text("rope_type", "llama3");
+            boolean yarn = "yarn".equals(type);
+            List<String> foreign = yarn ? List.of("low_freq_factor", "high_freq_factor")
+                    : List.of("beta_fast", "beta_slow", "mscale", "mscale_all_dim");
+            for (String k : foreign) {
+                if (a.has(k)) {
+                    throw new IllegalArgumentException("RotaryPositionEmbedding: rope_scaling key '" + k + "' does not"
+                            + " belong to rope_type '" + type + "'; " + (yarn ? "YaRN's keys are factor,"
+                            + " original_max_position_embeddings, beta_fast, beta_slow, mscale and mscale_all_dim"
+                            : "Llama 3's keys are factor, low_freq_factor, high_freq_factor and"
+                            + " original_max_position_embeddings"));
+                }
+            }
+            return yarn ? YarnScaling.decode(a) : Llama3Scaling.decode(a);
+        }
     }
 
     /**
@@ -89,7 +141,7 @@ public record Rope(double theta, Llama3Scaling scaling, int loadBalance) impleme
      * @param originalMaxPositionEmbeddings the pre-training context length, positive (8192 for Llama 3.1)
      */
     public record Llama3Scaling(double factor, double lowFreqFactor, double highFreqFactor,
-                                long originalMaxPositionEmbeddings) {
+                                long originalMaxPositionEmbeddings) implements Scaling {
 
         /** Validates the factors as Hugging Face's {@code _validate_llama3_parameters} does. */
         public Llama3Scaling {
@@ -124,8 +176,19 @@ public record Rope(double theta, Llama3Scaling scaling, int loadBalance) impleme
             return (1 - s) * f / factor + s * f;
         }
 
-        /** The JSON object, every key of {@link #SCALING_KEYS} written ({@code rope_type} is {@code "llama3"}). */
-        ObjectNode encode() {
+        /** Every frequency through {@link #apply}. */
+        @Override
+        public double[] rescale(double[] base, double theta, int headDim) {
+            double[] f = new double[base.length];
+            for (int i = 0; i < f.length; i++) {
+                f[i] = apply(base[i]);
+            }
+            return f;
+        }
+
+        /** The JSON object, Llama 3's keys written ({@code rope_type} is {@code "llama3"}). */
+        @Override
+        public ObjectNode encode() {
             ObjectNode o = OpAttrs.object();
             o.put("rope_type", "llama3");
             o.put("factor", factor);
@@ -140,7 +203,7 @@ public record Rope(double theta, Llama3Scaling scaling, int loadBalance) impleme
             String type = a.text("rope_type", "llama3");
             if (!"llama3".equals(type)) {
                 throw new IllegalArgumentException("RotaryPositionEmbedding: rope_scaling rope_type is '" + type
-                        + "'; expected \"llama3\" (the only rescaling supported)");
+                        + "'; expected \"llama3\" or \"yarn\"");
             }
             a.require("factor", "a number >= 1 such as 8");
             a.require("low_freq_factor", "a positive number such as 1");
@@ -152,16 +215,120 @@ public record Rope(double theta, Llama3Scaling scaling, int loadBalance) impleme
     }
 
     /**
+     * YaRN's rescaling of the RoPE frequencies (Hugging Face's {@code rope_scaling} with {@code rope_type "yarn"},
+     * as DeepSeek-V2/V3's {@code DeepseekV3YarnRotaryEmbedding} and Hugging Face's {@code _compute_yarn_parameters}):
+     * with {@code d = head_dim}, {@code L = original_max_position_embeddings} and the correction dimension
+     * {@code dim(n) = d ln(L / (2 pi n)) / (2 ln theta)}, {@code low = max(floor(dim(beta_fast)), 0)} and
+     * {@code high = min(ceil(dim(beta_slow)), d - 1)}; frequency {@code i} is the plain one {@code f_i} blended
+     * with the interpolated {@code f_i / factor} by the linear ramp {@code r_i = clamp((i - low) / (high - low), 0,
+     * 1)} ({@code high} nudged by 0.001 when equal to {@code low}): {@code f_i / factor * r_i + f_i (1 - r_i)}.
+     * The rotation is scaled by the attention factor {@code m(factor, mscale) / m(factor, mscale_all_dim)} with
+     * {@code m(s, k) = 0.1 k ln(s) + 1} for {@code s > 1}, else 1 (DeepSeek-V3: mscale = mscale_all_dim, factor 1).
+     *
+     * @param factor                        the context extension, at least 1 (DeepSeek-V3: 40)
+     * @param originalMaxPositionEmbeddings the pre-training context length, positive (DeepSeek-V3: 4096; default
+     *                                      4096)
+     * @param betaFast                      the rotations above which a frequency is kept, positive (default 32)
+     * @param betaSlow                      the rotations below which it is interpolated, positive (default 1)
+     * @param mscale                        the numerator's mscale, finite (default 1)
+     * @param mscaleAllDim                  the denominator's mscale, finite (default 0, DeepSeek's; 1 for V3)
+     */
+    public record YarnScaling(double factor, long originalMaxPositionEmbeddings, double betaFast, double betaSlow,
+                              double mscale, double mscaleAllDim) implements Scaling {
+
+        /** Validates the factors. */
+        public YarnScaling {
+            if (!(factor >= 1) || Double.isInfinite(factor)) {
+                throw new IllegalArgumentException("RotaryPositionEmbedding: yarn rope_scaling factor is " + factor
+                        + "; expected a finite number >= 1 such as 40");
+            }
+            if (originalMaxPositionEmbeddings <= 0) {
+                throw new IllegalArgumentException("RotaryPositionEmbedding: yarn rope_scaling"
+                        + " original_max_position_embeddings is " + originalMaxPositionEmbeddings
+                        + "; expected a positive context length such as 4096");
+            }
+            if (!(betaFast > 0) || !(betaSlow > 0) || Double.isInfinite(betaFast) || Double.isInfinite(betaSlow)) {
+                throw new IllegalArgumentException("RotaryPositionEmbedding: yarn rope_scaling beta_fast " + betaFast
+                        + " and beta_slow " + betaSlow + "; expected positive finite rotation counts (32 and 1)");
+            }
+            if (!Double.isFinite(mscale) || !Double.isFinite(mscaleAllDim)) {
+                throw new IllegalArgumentException("RotaryPositionEmbedding: yarn rope_scaling mscale " + mscale
+                        + " and mscale_all_dim " + mscaleAllDim + "; expected finite numbers such as 1 and 1");
+            }
+        }
+
+        /** DeepSeek's {@code yarn_get_mscale(scale, mscale)}: {@code 0.1 mscale ln(scale) + 1}, or 1 for scale <= 1. */
+        public static double mscale(double scale, double mscale) {
+            return scale <= 1 ? 1 : 0.1 * mscale * Math.log(scale) + 1;
+        }
+
+        /** DeepSeek's {@code yarn_find_correction_dim}: the dimension whose frequency turns {@code rotations} times. */
+        static double correctionDim(double rotations, int headDim, double theta, long maxPositions) {
+            return headDim * Math.log(maxPositions / (rotations * 2 * Math.PI)) / (2 * Math.log(theta));
+        }
+
+        @Override
+        public double[] rescale(double[] base, double theta, int headDim) {
+            double low = Math.max(Math.floor(correctionDim(betaFast, headDim, theta, originalMaxPositionEmbeddings)),
+                    0);
+            double high = Math.min(Math.ceil(correctionDim(betaSlow, headDim, theta, originalMaxPositionEmbeddings)),
+                    headDim - 1);
+            if (low == high) {
+                high += 0.001;
+            }
+            double[] f = new double[base.length];
+            for (int i = 0; i < f.length; i++) {
+                double ramp = Math.min(Math.max((i - low) / (high - low), 0), 1);
+                double extrapolation = 1 - ramp;
+                f[i] = base[i] / factor * (1 - extrapolation) + base[i] * extrapolation;
+            }
+            return f;
+        }
+
+        /** {@code mscale(factor, mscale) / mscale(factor, mscale_all_dim)}. */
+        @Override
+        public double attentionFactor() {
+            return mscale(factor, mscale) / mscale(factor, mscaleAllDim);
+        }
+
+        /** The JSON object, YaRN's keys written ({@code rope_type} is {@code "yarn"}). */
+        @Override
+        public ObjectNode encode() {
+            ObjectNode o = OpAttrs.object();
+            o.put("rope_type", "yarn");
+            o.put("factor", factor);
+            o.put("original_max_position_embeddings", originalMaxPositionEmbeddings);
+            o.put("beta_fast", betaFast);
+            o.put("beta_slow", betaSlow);
+            o.put("mscale", mscale);
+            o.put("mscale_all_dim", mscaleAllDim);
+            return o;
+        }
+
+        /** Reads the JSON object {@code a} ({@code factor} required; the others default as DeepSeek's). */
+        static YarnScaling decode(OpAttrs a) {
+            a.require("factor", "a number >= 1 such as 40");
+            return new YarnScaling(a.number("factor", 1), a.integer("original_max_position_embeddings", 4096),
+                    a.number("beta_fast", 32), a.number("beta_slow", 1), a.number("mscale", 1),
+                    a.number("mscale_all_dim", 0));
+        }
+    }
+
+    /**
      * The rotation frequencies (radians per position) of a head of {@code headDim} elements: {@code headDim / 2}
      * values {@code theta^(-2i / headDim)}, rescaled by {@link #scaling} when set.
      */
     public double[] invFreq(int headDim) {
         double[] f = new double[headDim / 2];
         for (int i = 0; i < f.length; i++) {
-            double base = 1 / Math.pow(theta, 2.0 * i / headDim);
-            f[i] = scaling == null ? base : scaling.apply(base);
+            f[i] = 1 / Math.pow(theta, 2.0 * i / headDim);
         }
-        return f;
+        return scaling == null ? f : scaling.rescale(f, theta, headDim);
+    }
+
+    /** The factor of {@code cos} and {@code sin}: the scaling's {@link Scaling#attentionFactor}, else 1. */
+    public double attentionFactor() {
+        return scaling == null ? 1 : scaling.attentionFactor();
     }
 
     @Override
@@ -265,7 +432,7 @@ public record Rope(double theta, Llama3Scaling scaling, int loadBalance) impleme
 
     /**
      * The attributes: {@code theta} and {@code rope_scaling} (null when none) always, {@code load_balance} only when
-     * not 1.
+     * not 1, {@code interleaved} only when true.
      */
     @Override
     public ObjectNode encodeAttrs() {
@@ -274,6 +441,9 @@ public record Rope(double theta, Llama3Scaling scaling, int loadBalance) impleme
         o.set("rope_scaling", scaling == null ? NullNode.getInstance() : scaling.encode());
         if (loadBalance != 1) {
             o.put("load_balance", loadBalance);
+        }
+        if (interleaved) {
+            o.put("interleaved", true);
         }
         return o;
     }

@@ -103,7 +103,7 @@ class SplitTest {
     void jsonAttributesAxisAndOutputNum() {
         assertEquals(OperatorKind.SPLIT, OperatorKind.forType("Split"));
         assertEquals(OperatorKind.SPLIT, Split.of(0, 1).operatorKind());
-        assertEquals(List.of("axis", "output_num"), OperatorKind.SPLIT.attrNames());
+        assertEquals(List.of("axis", "output_num", "size_splits"), OperatorKind.SPLIT.attrNames());
         assertEquals("{\"axis\":-1,\"output_num\":3}", Split.of(-1, 3).encodeAttrs().toString());
         assertEquals(Split.of(-1, 3), OperatorKind.SPLIT.decode("Split",
                 new OpAttrs("ops[0]", Split.of(-1, 3).encodeAttrs())));
@@ -121,5 +121,27 @@ class SplitTest {
         assertEquals(0, Split.of(-1, 3).forwardFlops(in, out));
         assertEquals(2L * (32 * 2304 + 3 * 32 * 768), Split.of(-1, 3).forwardBytes(in, List.of(DType.BFLOAT16), out,
                 List.of(DType.BFLOAT16, DType.BFLOAT16, DType.BFLOAT16)));
+    }
+
+    @Test
+    void sizeSplitsCutUnequalPiecesAsSplitV() {
+        // DeepSeek-V3's kv_a_proj_with_mqa output: the compressed key/value and the shared rotary key
+        Split op = Split.sizes(-1, 512, 64);
+        TensorType x = TensorType.of(DType.FLOAT32, 8, 576);
+        assertEquals(List.of(TensorType.of(DType.FLOAT32, 8, 512), TensorType.of(DType.FLOAT32, 8, 64)),
+                op.outputs("kv_split", List.of(x)));
+        assertEquals("{\"axis\":-1,\"output_num\":2,\"size_splits\":[512,64]}", op.encodeAttrs().toString());
+        assertEquals(op, OperatorKind.SPLIT.decode("Split", new OpAttrs("ops[0]", op.encodeAttrs())));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Split.sizes(-1, 512, 32).outputs("kv_split", List.of(x)));
+        assertEquals("Split 'kv_split': size_splits [512, 32] sum to 544 but input 0 (x) " + x + " has 576 along"
+                + " dim 1; give sizes summing to 576", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new Split(0, 3, List.of(1L, 2L)));
+        assertEquals("Split: size_splits [1, 2] has 2 sizes but output_num is 3; give one size per output",
+                e.getMessage());
+        // the split axis stays whole; the token rows may be split
+        assertThrows(IllegalArgumentException.class,
+                () -> op.shard("kv_split", List.of(x), Strategy.of(new int[] {1, 2}), null, 2));
+        op.shard("kv_split", List.of(x), Strategy.of(new int[] {4, 1}), null, 4);
     }
 }

@@ -15,6 +15,8 @@ import io.tessera.planner.op.MatMul;
 import io.tessera.planner.op.MoeCombine;
 import io.tessera.planner.op.MoeDispatch;
 import io.tessera.planner.op.MoeAuxLoss;
+import io.tessera.planner.op.Concat;
+import io.tessera.planner.op.BroadcastTo;
 import io.tessera.planner.op.MoeRouter;
 import io.tessera.planner.op.Operator;
 import io.tessera.planner.op.RMSNorm;
@@ -171,6 +173,16 @@ public final class Kernels {
         public List<NDArray> visit(MoeAuxLoss op) {
             return MoeAuxLossKernel.forward(op, ctx, in);
         }
+
+        @Override
+        public List<NDArray> visit(Concat op) {
+            return ConcatKernel.forward(op, ctx, in);
+        }
+
+        @Override
+        public List<NDArray> visit(BroadcastTo op) {
+            return BroadcastToKernel.forward(op, ctx, in);
+        }
     }
 
     /** Each operator's backward kernel. */
@@ -295,6 +307,16 @@ public final class Kernels {
         @Override
         public List<NDArray> visit(MoeAuxLoss op) {
             return MoeAuxLossKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(Concat op) {
+            return ConcatKernel.backward(op, ctx, in, out, outGrads, needsGrad);
+        }
+
+        @Override
+        public List<NDArray> visit(BroadcastTo op) {
+            return BroadcastToKernel.backward(op, ctx, in, out, outGrads, needsGrad);
         }
     }
 }

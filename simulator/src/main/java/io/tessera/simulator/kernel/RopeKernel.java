@@ -14,7 +14,10 @@ import java.util.List;
  * global sequence index (the local index plus the start of the output's global box, as {@link CausalMaskKernel}
  * finds its coordinates; with a {@code load_balance} the token position that index holds, {@link LoadBalance}), so a
  * rank holding any slice of the sequence rotates exactly as one device does. The
- * backward applies the inverse rotation (the angle negated) to the output gradient.
+ * backward applies the inverse rotation (the angle negated) to the output gradient. A YaRN scaling multiplies
+ * {@code cos} and {@code sin} by its attention factor, forward and backward (the transpose of {@code m R} is
+ * {@code m R^T}). With {@code interleaved} the forward reads the pairs {@code (2i, 2i+1)} (de-interleaving as
+ * Hugging Face's {@code apply_rotary_pos_emb_interleave}) and the backward writes the gradient back to them.
  */
 public final class RopeKernel {
 
@@ -75,14 +78,15 @@ public final class RopeKernel {
         int half = d / 2;
         long pos0 = box.start(2);
         double[] invFreq = op.invFreq(d); // head_dim is never split: the local width is the whole head
+        double m = op.attentionFactor(); // YaRN's factor of cos and sin (1 otherwise)
         double[] cos = new double[seq * half];
         double[] sin = new double[seq * half];
         for (int s = 0; s < seq; s++) {
             double p = LoadBalance.position(pos0 + s, seqAll, op.loadBalance());
             for (int i = 0; i < half; i++) {
                 double a = p * invFreq[i];
-                cos[s * half + i] = Math.cos(a);
-                sin[s * half + i] = sign * Math.sin(a);
+                cos[s * half + i] = m * Math.cos(a);
+                sin[s * half + i] = m * sign * Math.sin(a);
             }
         }
         int plane = seq * d;
@@ -92,10 +96,16 @@ public final class RopeKernel {
                 for (int i = 0; i < half; i++) {
                     double c = cos[s * half + i];
                     double sn = sin[s * half + i];
-                    double x1 = src[row + i];
-                    double x2 = src[row + half + i];
-                    dst[row + i] = x1 * c - x2 * sn;
-                    dst[row + half + i] = x2 * c + x1 * sn;
+                    // interleaved: the forward reads pair (2i, 2i+1) and writes (i, i + half), the backward (the
+                    // transpose) reads (i, i + half) and writes (2i, 2i+1)
+                    int a = op.interleaved() && sign > 0 ? 2 * i : i;
+                    int b = op.interleaved() && sign > 0 ? 2 * i + 1 : half + i;
+                    int da = op.interleaved() && sign < 0 ? 2 * i : i;
+                    int db = op.interleaved() && sign < 0 ? 2 * i + 1 : half + i;
+                    double x1 = src[row + a];
+                    double x2 = src[row + b];
+                    dst[row + da] = x1 * c - x2 * sn;
+                    dst[row + db] = x2 * c + x1 * sn;
                 }
             }
         }

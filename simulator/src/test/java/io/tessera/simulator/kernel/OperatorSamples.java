@@ -8,7 +8,9 @@ import io.tessera.planner.op.Activation;
 import io.tessera.planner.op.BatchNorm;
 import io.tessera.planner.op.BiasAdd;
 import io.tessera.planner.op.Binary;
+import io.tessera.planner.op.BroadcastTo;
 import io.tessera.planner.op.Cast;
+import io.tessera.planner.op.Concat;
 import io.tessera.planner.op.CausalMask;
 import io.tessera.planner.op.Conv2D;
 import io.tessera.planner.op.Dropout;
@@ -235,6 +237,10 @@ final class OperatorSamples {
         out.add(s("RotaryPositionEmbedding theta 10000 [2, 4, 8, 4]", Rope.of(), p("x", 2, 4, 8, 4)));
         out.add(s("RotaryPositionEmbedding theta 50 llama3 [2, 2, 8, 8]", new Rope(50,
                 new Rope.Llama3Scaling(4, 1, 4, 32)), p("x", 2, 2, 8, 8)));
+        out.add(s("RotaryPositionEmbedding theta 50 yarn mscale 2 interleaved [2, 2, 8, 8]", new Rope(50,
+                new Rope.YarnScaling(4, 4, 32, 1, 2, 1), 1, true), p("x", 2, 2, 8, 8)));
+        out.add(v("RotaryPositionEmbedding theta 50 interleaved [2, 2, 4, 6]", Rope.of(50).withInterleaved(true),
+                p("x", 2, 2, 4, 6)));
         // GPT-2's fused q, k, v [tokens, 3 * hidden] cut along the last axis; a middle axis with a split dim after it
         out.add(s("Split -1 into 3 [8, 12]", Split.of(-1, 3), p("x", 8, 12)));
         out.add(s("Split 1 into 2 [4, 6, 4]", Split.of(1, 2), p("x", 4, 6, 4)));
@@ -260,6 +266,11 @@ final class OperatorSamples {
         // coefficient of 4 keeps the gradient above the check's floor)
         out.add(s("MoeAuxLoss top-2 coefficient 4 [8, 6]", new MoeAuxLoss(2, 4), p("logits", 8, 6),
                 routed("indices", 8, 2)));
+        // DeepSeek-V3's latent attention: kv_a_proj_with_mqa's output cut into the compressed kv and the rotary key
+        // (SplitV sizes), the key's nope and rope parts joined per head, the one shared rotary key repeated over heads
+        out.add(s("Split -1 sizes [6, 2] [8, 8]", Split.sizes(-1, 6, 2), p("x", 8, 8)));
+        out.add(s("Concat -1 [2, 4, 4, 6] + [2, 4, 4, 2]", Concat.of(-1), p("x", 2, 4, 4, 6), p("y", 2, 4, 4, 2)));
+        out.add(s("BroadcastTo [2, 1, 4, 2] -> [2, 4, 4, 2]", BroadcastTo.of(2, 4, 4, 2), p("x", 2, 1, 4, 2)));
         out.addAll(variants());
         return out;
     }
@@ -332,6 +343,14 @@ final class OperatorSamples {
         for (int[] c : new int[][] {{0, 2}, {0, 1}, {2, 4}, {-2, 3}, {-3, 2}}) {
             out.add(v("Split " + c[0] + " into " + c[1] + " [2, 3, 4]", Split.of(c[0], c[1]), p("x", 2, 3, 4)));
         }
+        out.add(v("Split 1 sizes [1, 2] [2, 3, 4]", Split.sizes(1, 1, 2), p("x", 2, 3, 4)));
+        out.add(v("Split 0 sizes [1, 1, 2] [4, 3]", Split.sizes(0, 1, 1, 2), p("x", 4, 3)));
+        out.add(v("Concat 0 of 3 [1, 3] [2, 3] [1, 3]", new Concat(0, 3), p("x", 1, 3), p("y", 2, 3), p("z", 1, 3)));
+        out.add(v("Concat 1 [2, 1, 4] + [2, 3, 4]", Concat.of(1), p("x", 2, 1, 4), p("y", 2, 3, 4)));
+        out.add(v("Concat -1 of 1 [2, 3]", new Concat(-1, 1), p("x", 2, 3)));
+        out.add(v("BroadcastTo [1, 3, 1] -> [2, 3, 4]", BroadcastTo.of(2, 3, 4), p("x", 1, 3, 1)));
+        out.add(v("BroadcastTo [1, 1] -> [4, 2]", BroadcastTo.of(4, 2), p("x", 1, 1)));
+        out.add(v("BroadcastTo [2, 3] -> [2, 3]", BroadcastTo.of(2, 3), p("x", 2, 3)));
         for (int[] perm : new int[][] {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0},
             {3, 1, 0, 2}, {1, 3, 2, 0}, {0}}) {
             out.add(v("Transpose " + Arrays.toString(perm), Transpose.of(perm),
@@ -545,6 +564,24 @@ final class OperatorSamples {
                 }
                 tuples[1] = k;
                 tuples[2] = k.clone();
+            }
+            if (s.op() instanceof BroadcastTo b) {
+                // one tuple over the output's dims: a broadcast dimension may split the output alone
+                long[] shape = b.shape();
+                int left = d;
+                for (int k = 0; k < shape.length; k++) {
+                    int split = 1;
+                    while (split * 2 <= left && shape[k] % (split * 2) == 0 && r.nextInt(3) > 0) {
+                        split *= 2;
+                    }
+                    tuples[0][k] = split;
+                    left /= split;
+                }
+            }
+            if (s.op() instanceof Concat) {
+                for (int i = 1; i < tuples.length; i++) {
+                    tuples[i] = tuples[0].clone();
+                }
             }
             Strategy st = Strategy.of(tuples);
             if (!seen.add(d + " " + st) || (attempt < 200 && unsplit(tuples))) {

@@ -198,4 +198,85 @@ class RopeKernelTest {
                 new SimulationOptions(1, DType.FLOAT64, 1.0, 11, 2));
         assertTrue(report.passed(), report.summary());
     }
+
+    /**
+     * Hugging Face's {@code _compute_yarn_parameters} (DeepSeek's {@code DeepseekV3YarnRotaryEmbedding}) written out:
+     * {@code pos_freqs = base^(arange(0, dim, 2) / dim)}, extrapolation {@code 1 / pos_freqs}, interpolation
+     * {@code 1 / (factor pos_freqs)}, the truncated correction range and the linear ramp; returns the frequencies
+     * followed by the attention factor.
+     */
+    private static double[] hfYarn(double base, int dim, Rope.YarnScaling y) {
+        java.util.function.DoubleUnaryOperator corr = n -> dim * Math.log(y.originalMaxPositionEmbeddings()
+                / (n * 2 * Math.PI)) / (2 * Math.log(base));
+        double low = Math.max(Math.floor(corr.applyAsDouble(y.betaFast())), 0);
+        double high = Math.min(Math.ceil(corr.applyAsDouble(y.betaSlow())), dim - 1);
+        if (low == high) {
+            high += 0.001;
+        }
+        double[] out = new double[dim / 2 + 1];
+        for (int k = 0; k < dim / 2; k++) {
+            double pos = Math.pow(base, 2.0 * k / dim);
+            double extraFactor = 1 - Math.min(1, Math.max(0, (k - low) / (high - low)));
+            out[k] = 1 / (y.factor() * pos) * (1 - extraFactor) + 1 / pos * extraFactor;
+        }
+        java.util.function.BiFunction<Double, Double, Double> m = (s, k) -> s <= 1 ? 1 : 0.1 * k * Math.log(s) + 1;
+        out[dim / 2] = m.apply(y.factor(), y.mscale()) / m.apply(y.factor(), y.mscaleAllDim());
+        return out;
+    }
+
+    @Test
+    void yarnFrequenciesAndAttentionFactorAreHuggingFaces() {
+        // DeepSeek-V3's rope part (dim 64, base 10000, factor 40 from 4096) and a small case with mscale 2 over 1
+        for (Object[] c : new Object[][] {{10000.0, 64, new Rope.YarnScaling(40, 4096, 32, 1, 1, 1)},
+            {50.0, 8, new Rope.YarnScaling(4, 4, 32, 1, 2, 1)}, {10000.0, 16, new Rope.YarnScaling(8, 64, 8, 2, 1, 0)}}) {
+            double theta = (double) c[0];
+            int d = (int) c[1];
+            Rope.YarnScaling y = (Rope.YarnScaling) c[2];
+            double[] hf = hfYarn(theta, d, y);
+            Rope op = new Rope(theta, y);
+            KernelTesting.assertClose(NDArray.of(new long[] {d / 2}, java.util.Arrays.copyOf(hf, d / 2)),
+                    NDArray.of(new long[] {d / 2}, op.invFreq(d)), 1e-15);
+            assertEquals(hf[d / 2], op.attentionFactor(), 1e-15);
+            // the kernel: x cos + rotate_half(x) sin, both times the attention factor
+            Random r = KernelTesting.seeded("RopeKernelTest.yarn " + d);
+            NDArray x = KernelTesting.random(r, 1, 2, 5, d);
+            NDArray y0 = Kernels.forward(op, ctx(x, seqBox(x.shape(), 3)), List.of(x)).get(0);
+            double[] ref = new double[x.data().length];
+            for (int row = 0; row < ref.length / d; row++) {
+                for (int j = 0; j < d; j++) {
+                    int s = row % 5;
+                    double emb = (3 + s) * hf[j % (d / 2)];
+                    double[] xs = x.data();
+                    double rot = j < d / 2 ? -xs[row * d + j + d / 2] : xs[row * d + j - d / 2];
+                    ref[row * d + j] = hf[d / 2] * (xs[row * d + j] * Math.cos(emb) + rot * Math.sin(emb));
+                }
+            }
+            KernelTesting.assertClose(NDArray.of(x.shape(), ref), y0, 1e-12);
+            KernelContext cx = ctx(x, seqBox(x.shape(), 3));
+            KernelTesting.checkGradients("RoPE yarn", r, in -> Kernels.forward(op, cx, in),
+                    (in, out, g, n) -> Kernels.backward(op, cx, in, out, g, n), List.of(x));
+        }
+    }
+
+    @Test
+    void interleavedPairsAreDeInterleavedFirstAsDeepSeek() {
+        // Hugging Face's apply_rotary_pos_emb_interleave: x.view(b, h, s, d/2, 2).transpose(4, 3).reshape(b, h, s, d),
+        // then x cos + rotate_half(x) sin
+        Random r = KernelTesting.seeded("RopeKernelTest.interleaved");
+        int d = 8;
+        NDArray x = KernelTesting.random(r, 2, 2, 5, d);
+        NDArray deinterleaved = NDArray.zeros(x.shape());
+        for (int row = 0; row < x.data().length / d; row++) {
+            for (int i = 0; i < d / 2; i++) {
+                deinterleaved.data()[row * d + i] = x.data()[row * d + 2 * i];
+                deinterleaved.data()[row * d + d / 2 + i] = x.data()[row * d + 2 * i + 1];
+            }
+        }
+        Rope op = Rope.of(50).withInterleaved(true);
+        KernelContext c = ctx(x, seqBox(x.shape(), 2));
+        KernelTesting.assertClose(reference(deinterleaved, 50, null, 2), Kernels.forward(op, c, List.of(x)).get(0),
+                1e-13);
+        KernelTesting.checkGradients("RoPE interleaved", r, in -> Kernels.forward(op, c, in),
+                (in, out, g, n) -> Kernels.backward(op, c, in, out, g, n), List.of(x));
+    }
 }
