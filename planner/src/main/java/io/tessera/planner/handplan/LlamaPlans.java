@@ -32,7 +32,8 @@ import java.util.Map;
  *       (the all-gather form: the planner AllGathers them over the context group, ReduceScatters their gradients) or
  *       sequence-split like q (the ring form: the operator passes the K/V blocks around the context ring). With
  *       context parallelism the micro-batch must be one sequence per data-parallel replica.</li>
- *   <li>Mixture-of-experts layers (Mixtral's {@code block_sparse_moe} in place of the {@code mlp}): {@link MoePlans},
+ *   <li>Mixture-of-experts layers (Mixtral's {@code block_sparse_moe}, or Qwen2-MoE's and DeepSeek-V3's sparse
+ *       {@code mlp}, in place of the dense {@code mlp}): {@link MoePlans},
  *       expert parallelism over the whole token-split group ({@code expert = data x context}) or none.</li>
  * </ul>
  */
@@ -104,8 +105,8 @@ public final class LlamaPlans {
 
     /**
      * The in_strategies of the plan on {@code network}, the model {@code c} builds: {@link #strategies} with the
-     * {@code mlp} entries of every mixture-of-experts layer replaced by the {@link MoePlans} entries of its
-     * {@code block_sparse_moe} (in the same place); {@link #strategies} itself for a dense model and {@code expert} 1.
+     * {@code mlp} entries of every mixture-of-experts layer replaced by the {@link MoePlans} entries of its block
+     * ({@code block_sparse_moe} or the sparse {@code mlp}, in the same place); {@link #strategies} itself for a dense model and {@code expert} 1.
      *
      * @param expert the expert-parallel degree: 1, or {@code data x context} (this version)
      * @throws IllegalArgumentException (one line) as {@link #strategies} and {@link MoePlans#strategies}
@@ -118,14 +119,15 @@ public final class LlamaPlans {
         if (moe.isEmpty()) {
             return dense;
         }
-        java.util.Set<String> blocks = MoePlans.blocks(network).keySet();
+        Map<String, String> blocks = MoePlans.blockPrefixes(network);
         Map<String, Strategy> s = new LinkedHashMap<>();
         for (Map.Entry<String, Strategy> e : dense.entrySet()) {
             String layer = Network.layerPrefix(e.getKey());
-            if (layer != null && blocks.contains(layer) && e.getKey().startsWith(layer + "mlp.")) {
+            if (layer != null && blocks.containsKey(layer) && e.getKey().startsWith(layer + "mlp.")) {
                 if (e.getKey().equals(layer + "mlp.gate_proj")) {
+                    String block = blocks.get(layer);
                     moe.forEach((op, st) -> {
-                        if (op.startsWith(layer + MoePlans.BLOCK)) {
+                        if (op.startsWith(block)) {
                             s.put(op, st);
                         }
                     });

@@ -17,17 +17,21 @@ import java.util.Map;
 
 /**
  * Reads a Hugging Face {@code config.json} into a zoo network: {@code model_type} {@code llama}, {@code mistral}
- * (as llama; {@code sliding_window} is accepted and not modelled), {@code qwen2} (q, k and v biases) and
- * {@code mixtral} (a sparse mixture-of-experts MLP, {@link MoeConfig}) become {@link LlamaConfig}s. Keys not read are ignored, as Hugging Face's own configs carry many (token ids, dropout,
- * initializer range, ...).
+ * (as llama; {@code sliding_window} is accepted and not modelled), {@code qwen2} (q, k and v biases),
+ * {@code mixtral} (a sparse mixture-of-experts MLP, {@link MoeConfig}) and {@code qwen2_moe} (q, k and v biases and
+ * Qwen2-MoE's sparse block with its gated shared expert; {@link HfMoe} lists the keys) become {@link LlamaConfig}s.
+ * Keys not read are ignored, as Hugging Face's own configs carry many (token ids, dropout, initializer range, ...).
  */
 final class HfConfig {
 
     /** The supported {@code model_type}s. */
-    static final List<String> MODEL_TYPES = List.of("llama", "mistral", "qwen2", "gpt2", "mixtral");
+    static final List<String> MODEL_TYPES = List.of("llama", "mistral", "qwen2", "gpt2", "mixtral", "qwen2_moe");
 
     /** The Llama-family types among {@link #MODEL_TYPES} (built by {@link Zoo#llama}). */
-    static final List<String> LLAMA_TYPES = List.of("llama", "mistral", "qwen2", "mixtral");
+    static final List<String> LLAMA_TYPES = List.of("llama", "mistral", "qwen2", "mixtral", "qwen2_moe");
+
+    /** The types whose q, k and v projections add a bias (Qwen2's attention). */
+    private static final List<String> QKV_BIAS_TYPES = List.of("qwen2", "qwen2_moe");
 
     /** The arguments that may override a config's values. */
     static final List<String> ARGS = List.of("seq", "batch", "layers", "dtype", "fused_attention", "load_balance",
@@ -78,7 +82,7 @@ final class HfConfig {
     Network network(Map<String, ?> args) {
         String type = modelType();
         switch (type) {
-            case "llama", "mistral", "qwen2", "mixtral":
+            case "llama", "mistral", "qwen2", "mixtral", "qwen2_moe":
                 return Zoo.llama(llama(args));
             case HfGpt2.MODEL_TYPE:
                 return HfGpt2.network(HfGpt2.fromJson(root, args == null ? Map.of() : args));
@@ -135,7 +139,7 @@ final class HfConfig {
             throw bad("hidden_act", root.get("hidden_act"), "\"silu\" (the SwiGLU MLP)");
         }
         for (String flag : List.of("attention_bias", "mlp_bias")) {
-            if (root.hasNonNull(flag) && !"qwen2".equals(type) && root.get(flag).asBoolean(false)) {
+            if (root.hasNonNull(flag) && !QKV_BIAS_TYPES.contains(type) && root.get(flag).asBoolean(false)) {
                 throw bad(flag, root.get(flag), "false (biases are supported as Qwen2's, on q, k and v only)");
             }
         }
@@ -148,15 +152,14 @@ final class HfConfig {
                 : null;
         boolean tied = root.hasNonNull("tie_word_embeddings") && bool("tie_word_embeddings");
         DType dtype = root.hasNonNull("torch_dtype") ? dtype() : DType.FLOAT32;
-        boolean mixtral = "mixtral".equals(type);
-        int experts = mixtral ? positive("num_local_experts") : 0;
-        int topK = !mixtral ? 0 : root.hasNonNull("num_experts_per_tok") ? positive("num_experts_per_tok") : 2;
-        if (topK > experts) {
-            throw new IllegalArgumentException(where() + "num_experts_per_tok " + topK + " exceeds num_local_experts "
-                    + experts + "; fix the config so that num_experts_per_tok <= num_local_experts");
+        MoeConfig moe;
+        try {
+            moe = MoeConfig.fromHf(root, type);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(where() + e.getMessage(), e);
         }
-        double coef = !mixtral ? 0 : root.hasNonNull("router_aux_loss_coef") ? nonNegativeReal("router_aux_loss_coef")
-                : MoeConfig.MIXTRAL_AUX_LOSS_COEF;
+        boolean sparse = moe.sparse();
+        double coef = moe.auxLossCoef();
 
         LlamaConfig d = LlamaConfig.defaults();
         Map<String, Object> defaults = new LinkedHashMap<>();
@@ -166,7 +169,7 @@ final class HfConfig {
         defaults.put("dtype", dtype.jsonName());
         defaults.put("fused_attention", d.fusedAttention());
         defaults.put("load_balance", d.loadBalance());
-        if (mixtral) {
+        if (sparse) {
             defaults.put("capacity_factor", 0.0);
             defaults.put("moe_groups", 1);
             defaults.put("aux_loss", coef > 0);
@@ -175,10 +178,11 @@ final class HfConfig {
         try {
             return new LlamaConfig(a.positive("layers", layers), hidden, heads, kvHeads, ffn,
                     a.positive("seq", Math.min(maxPositions, MAX_DEFAULT_SEQ)), vocab, a.positive("batch", 1),
-                    a.has("dtype") ? a.dtype() : dtype, eps, theta, scaling, tied, "qwen2".equals(type),
+                    a.has("dtype") ? a.dtype() : dtype, eps, theta, scaling, tied, QKV_BIAS_TYPES.contains(type),
                     a.bool("fused_attention", d.fusedAttention()), a.positive("load_balance", d.loadBalance()),
-                    !mixtral ? MoeConfig.DENSE : new MoeConfig(experts, topK, a.nonNegativeReal("capacity_factor", 0),
-                            a.positive("moe_groups", 1), a.bool("aux_loss", coef > 0) ? coef : 0));
+                    !sparse ? MoeConfig.DENSE : moe.withCapacityFactor(a.nonNegativeReal("capacity_factor", 0))
+                            .withGroups(a.positive("moe_groups", 1)).withAuxLossCoef(a.bool("aux_loss", coef > 0)
+                                    ? coef : 0));
         } catch (IllegalArgumentException e) {
             throw e.getMessage().startsWith("hf_config ") ? e
                     : new IllegalArgumentException(where() + e.getMessage(), e);
@@ -190,6 +194,7 @@ final class HfConfig {
         return switch (type) {
             case "mistral", "mixtral" -> 4096 * 32;
             case "qwen2" -> 32768;
+            case "qwen2_moe" -> 8192;
             default -> 2048;
         };
     }
@@ -272,14 +277,6 @@ final class HfConfig {
         JsonNode n = required(key);
         if (!n.isNumber() || !(n.doubleValue() > 0) || Double.isInfinite(n.doubleValue())) {
             throw bad(key, n, "a positive finite number");
-        }
-        return n.doubleValue();
-    }
-
-    private double nonNegativeReal(String key) {
-        JsonNode n = required(key);
-        if (!n.isNumber() || !(n.doubleValue() >= 0) || Double.isInfinite(n.doubleValue())) {
-            throw bad(key, n, "a finite number at least 0");
         }
         return n.doubleValue();
     }

@@ -11,10 +11,6 @@ import io.tessera.planner.op.CausalMask;
 import io.tessera.planner.op.FlashAttention;
 import io.tessera.planner.op.Gather;
 import io.tessera.planner.op.MatMul;
-import io.tessera.planner.op.MoeAuxLoss;
-import io.tessera.planner.op.MoeCombine;
-import io.tessera.planner.op.MoeDispatch;
-import io.tessera.planner.op.MoeRouter;
 import io.tessera.planner.op.RMSNorm;
 import io.tessera.planner.op.Reshape;
 import io.tessera.planner.op.Rope;
@@ -46,7 +42,7 @@ final class LlamaNetwork {
         h = model.op("embed_flatten", Reshape.of(tokens, c.hidden()), h);
         List<String> auxLosses = new ArrayList<>();
         for (int i = 0; i < c.layers(); i++) {
-            h = layer(model.scope("layers." + i), h, c, auxLosses);
+            h = layer(model.scope("layers." + i), i, h, c, auxLosses);
         }
         h = rmsNorm(model, "norm", h, c);
         String head = c.tiedEmbeddings() ? table
@@ -64,10 +60,10 @@ final class LlamaNetwork {
     }
 
     /**
-     * One decoder layer under {@code l} ({@code model.layers.i}) on the hidden states {@code h [tokens, hidden]};
-     * a sparse MLP's auxiliary loss, if any, is appended to {@code auxLosses}.
+     * Decoder layer {@code i} under {@code l} ({@code model.layers.i}) on the hidden states {@code h [tokens,
+     * hidden]}; a sparse MLP's auxiliary loss, if any, is appended to {@code auxLosses}.
      */
-    private static String layer(Network.Builder l, String h, LlamaConfig c, List<String> auxLosses) {
+    private static String layer(Network.Builder l, int i, String h, LlamaConfig c, List<String> auxLosses) {
         DType dt = c.dtype();
         long tokens = (long) c.batch() * c.seq();
         long qWidth = (long) c.heads() * c.headDim();
@@ -85,8 +81,9 @@ final class LlamaNetwork {
         s = attn.op("o_proj", LINEAR, s, wo);
         String r1 = l.op("residual1", Binary.add(), h, s);
         String x2 = rmsNorm(l, "post_attention_layernorm", r1, c);
-        if (c.moe().sparse()) {
-            return l.op("residual2", Binary.add(), r1, sparseMoe(l.scope("block_sparse_moe"), x2, c, auxLosses));
+        if (c.moe().sparse(i)) {
+            return l.op("residual2", Binary.add(), r1, MoeBlock.build(l.scope(c.moe().naming().scope()), x2, c,
+                    auxLosses));
         }
         Network.Builder mlp = l.scope("mlp");
         String wGate = mlp.scope("gate_proj").parameter("weight", "normal", dt, c.ffn(), c.hidden());
@@ -98,38 +95,6 @@ final class LlamaNetwork {
         String prod = mlp.op("mul", Binary.mul(), act, up);
         String down = mlp.op("down_proj", LINEAR, prod, wDown);
         return l.op("residual2", Binary.add(), r1, down);
-    }
-
-    /**
-     * Mixtral's sparse MLP under {@code m} ({@code model.layers.i.block_sparse_moe}) of {@code x [T, hidden]}, as
-     * {@link Zoo#llama} documents it; returns the combined {@code [T, hidden]}.
-     */
-    private static String sparseMoe(Network.Builder m, String x, LlamaConfig c, List<String> auxLosses) {
-        MoeConfig moe = c.moe();
-        DType dt = c.dtype();
-        int e = moe.experts();
-        MoeDispatch dispatch = new MoeDispatch(e, moe.capacityFactor(), moe.groups());
-        String gateW = m.scope("gate").parameter("weight", "normal", dt, e, c.hidden());
-        String logits = m.op("gate", LINEAR, x, gateW);
-        List<String> routed = m.opOutputs("router", MoeRouter.softmax(moe.topK(), true), logits);
-        String weights = routed.get(0);
-        String indices = routed.get(1);
-        String buf = m.op("dispatch", dispatch, x, indices);
-        Network.Builder experts = m.scope("experts");
-        String w1 = experts.scope("w1").parameter("weight", "normal", dt, e, c.ffn(), c.hidden());
-        String w3 = experts.scope("w3").parameter("weight", "normal", dt, e, c.ffn(), c.hidden());
-        String w2 = experts.scope("w2").parameter("weight", "normal", dt, e, c.hidden(), c.ffn());
-        // the weights [E, ., .] broadcast over the buffer's groups: each expert's rows are its slots of every group
-        MatMul linear = MatMul.batched(false, true);
-        String gate = experts.op("w1", linear, buf, w1);
-        String up = experts.op("w3", linear, buf, w3);
-        String act = experts.op("act", Activation.silu(), gate);
-        String prod = experts.op("mul", Binary.mul(), act, up);
-        String out = experts.op("w2", linear, prod, w2);
-        if (moe.auxLoss()) {
-            auxLosses.add(m.op("aux_loss", new MoeAuxLoss(moe.topK(), moe.auxLossCoef()), logits, indices));
-        }
-        return m.op("combine", MoeCombine.of(dispatch), out, indices, weights);
     }
 
     /**
