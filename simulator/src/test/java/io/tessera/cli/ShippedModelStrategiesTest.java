@@ -18,7 +18,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Every shipped strategy file of a real model ({@code strategies/scale/}: Llama-3-8B, Llama-3-70B, Llama-3.1-405B at
- * 8K and at 131K tokens, Mistral-7B, Qwen2-7B, GPT-2, Mixtral-8x7B (expert parallel 8), from the Hugging Face
+ * 8K and at 131K tokens, Mistral-7B, Qwen2-7B, GPT-2, Mixtral-8x7B and Qwen2-57B-A14B (expert parallel 8, the latter
+ * with its gated shared expert), from the Hugging Face
  * configs in {@code strategies/models/}) is
  * accepted by {@code tessera plan}, {@code tessera simulate} and {@code tessera search}, and its analytic step is a
  * finite time whose fullest rank fits the device (80 GB). The 405B files are planned through
@@ -38,7 +39,7 @@ class ShippedModelStrategiesTest {
             files = s.map(p -> p.getFileName().toString()).sorted().toList();
         }
         for (String model : List.of("llama-3-8b", "llama-3-70b", "llama-3.1-405b", "mistral-7b", "qwen2-7b", "gpt2",
-            "mixtral-8x7b")) {
+            "mixtral-8x7b", "qwen2-57b-a14b")) {
             assertTrue(files.stream().anyMatch(f -> f.startsWith(model + "-")), model + " in " + files);
         }
     }
@@ -46,7 +47,8 @@ class ShippedModelStrategiesTest {
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"llama-3-8b-tp4-dp16.json", "llama-3-70b-tp8-pp4-dp16.json", "mistral-7b-tp2-dp32.json",
         "qwen2-7b-tp4-dp16.json", "gpt2-dp8.json", "llama-3.1-405b-tp8-pp16-dp128.json",
-        "llama-3.1-405b-tp8-cp16-pp16-dp8.json", "mixtral-8x7b-tp2-ep8-pp4-dp8.json"})
+        "llama-3.1-405b-tp8-cp16-pp16-dp8.json", "mixtral-8x7b-tp2-ep8-pp4-dp8.json",
+        "qwen2-57b-a14b-tp2-ep8-pp4-dp8.json"})
     void planSimulateAndSearchAcceptIt(String name, @TempDir Path tmp) {
         Path file = SCALE.resolve(name);
         boolean huge = name.contains("405b");
