@@ -40,7 +40,8 @@ import java.util.Optional;
  *       replaces the expanded entry of its operator (in and out strategy). Llama-family networks: {@link LlamaPlans}
  *       with {@code context} and its {@code context_impl}; with {@code context > 1} the network argument
  *       {@code load_balance} becomes {@code context} unless given (Megatron's 2 x context chunks).</li>
- *   <li>Mixture of experts (a Llama-family network with {@code block_sparse_moe} layers): {@code expert} is 1 (the
+ *   <li>Mixture of experts (a Llama-family network with {@code block_sparse_moe} or sparse {@code mlp} layers,
+ *       {@link MoePlans#blocks}): {@code expert} is 1 (the
  *       experts data parallel) or {@code data x context} (this version), the network argument {@code moe_groups}
  *       becomes {@code data x context} unless given, and the blocks' strategies come from
  *       {@link MoePlans}; {@code expert > 1} on a dense model is an error.</li>

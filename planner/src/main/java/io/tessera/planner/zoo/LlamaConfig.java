@@ -33,7 +33,8 @@ import io.tessera.planner.op.RMSNorm;
  *                       on context rank {@code i}), so {@code 2n} must divide {@code seq} and the attention must be
  *                       fused (default 1)
  * @param moe            the MLP: {@link MoeConfig#DENSE} (default; null means it) for Llama's dense SwiGLU
- *                       {@code mlp}, else Mixtral's sparse mixture of experts {@code block_sparse_moe}; its groups
+ *                       {@code mlp}, else a sparse mixture of experts on the layers it makes sparse (Mixtral's
+ *                       {@code block_sparse_moe}, Qwen2-MoE's or DeepSeek-V3's sparse {@code mlp}); its groups
  *                       must divide {@code batch * seq}
  */
 public record LlamaConfig(int layers, int hidden, int heads, int kvHeads, int ffn, int seq, int vocab, int batch,

@@ -199,8 +199,8 @@ public final class Zoo {
 
     /**
      * The network of a Hugging Face {@code config.json} with {@code args} overriding some of its values (null or
-     * empty: none). Supported {@code model_type}s: {@code llama}, {@code mistral}, {@code qwen2}, {@code mixtral}
-     * (the zoo {@link #llama}, from {@link #hfConfig}). Arguments: {@code seq} (default {@code min(max_position_embeddings,
+     * empty: none). Supported {@code model_type}s: {@code llama}, {@code mistral}, {@code qwen2}, {@code mixtral},
+     * {@code qwen2_moe} (the zoo {@link #llama}, from {@link #hfConfig}). Arguments: {@code seq} (default {@code min(max_position_embeddings,
      * 4096)}), {@code batch} (default 1), {@code layers} (default {@code num_hidden_layers}), {@code dtype} (default
      * {@code torch_dtype}, else float32), {@code fused_attention} (default true), {@code load_balance} (default 1).
      * For {@code mixtral} also {@code capacity_factor} (0: dropless), {@code moe_groups} (1) and {@code aux_loss}
@@ -223,7 +223,8 @@ public final class Zoo {
      * {@code rms_norm_eps} (1e-6), {@code rope_theta} (10000), {@code rope_scaling} (Llama 3's or none),
      * {@code tie_word_embeddings} (false), {@code max_position_embeddings}, {@code torch_dtype}; qwen2 adds q, k and
      * v biases; {@code mixtral} reads {@code num_local_experts} (required), {@code num_experts_per_tok} (2) and
-     * {@code router_aux_loss_coef} (0.02) into a {@link MoeConfig}.
+     * {@code router_aux_loss_coef} (0.02) into a {@link MoeConfig}; {@code qwen2_moe} adds q, k and v biases and
+     * reads its MoE keys as {@code HfMoe} lists them.
      *
      * @throws IllegalArgumentException as {@link #fromHfConfig}
      */
@@ -286,7 +287,14 @@ public final class Zoo {
      * {@code L.residual2}. Row {@code j} of a stacked expert weight is Hugging Face's per-expert
      * {@code M.experts.j.w1.weight} ({@code w2}, {@code w3} alike). With an auxiliary-loss coefficient: MoeAuxLoss
      * {@code M.aux_loss} of the gate logits and the ids; Add {@code aux_sum.i} (i = 1..layers-1) sums them in layer
-     * order and Add {@code loss_total} of {@code loss} and the sum is the network's loss.
+     * order and Add {@code loss_total} of {@code loss} and the sum is the network's loss. Qwen2-MoE's and DeepSeek-V3's
+     * blocks ({@link MoeConfig.Naming}) are {@code M = L.mlp} on the sparse layers ({@link MoeConfig.SparseLayers}),
+     * their experts {@code M.experts.gate_proj / up_proj / down_proj} ({@code [E, moe_ffn, hidden]}, {@code [E,
+     * hidden, moe_ffn]}); DeepSeek-V3's router also reads the non-trained {@code M.gate.e_score_correction_bias [E]}.
+     * Shared experts follow the combine: MatMul {@code S.gate_proj}, {@code S.up_proj}, SiLU {@code S.act}, Mul
+     * {@code S.mul}, MatMul {@code S.down_proj} under {@code S = M.shared_expert} (DeepSeek: {@code M.shared_experts});
+     * gated (Qwen2-MoE), MatMul {@code M.shared_expert_gate} by {@code [1, hidden]}, Sigmoid
+     * {@code M.shared_expert_gate_act}, Mul {@code M.shared_expert_scale}; then Add {@code M.add_shared}.
      */
     public static Network llama(LlamaConfig c) {
         return LlamaNetwork.build(c);
