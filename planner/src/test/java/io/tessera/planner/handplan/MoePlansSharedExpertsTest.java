@@ -43,9 +43,9 @@ class MoePlansSharedExpertsTest {
                 MoePlans.blockPrefixes(n));
         Map<String, Strategy> s = MoePlans.strategies(n, 4, 2, 4);
         String m = "model.layers.1.mlp.";
-        assertEquals(Strategy.of(t(4, 1, 1), t(4, 2, 1)), s.get(m + "experts.gate_proj"));
-        assertEquals(Strategy.of(t(4, 1, 1), t(4, 2, 1)), s.get(m + "experts.up_proj"));
-        assertEquals(Strategy.of(t(4, 1, 2), t(4, 1, 2)), s.get(m + "experts.down_proj"));
+        assertEquals(Strategy.of(t(1, 4, 1, 1), t(4, 2, 1)), s.get(m + "experts.gate_proj"));
+        assertEquals(Strategy.of(t(1, 4, 1, 1), t(4, 2, 1)), s.get(m + "experts.up_proj"));
+        assertEquals(Strategy.of(t(1, 4, 1, 2), t(4, 1, 2)), s.get(m + "experts.down_proj"));
         assertEquals(Strategy.of(t(4, 1), t(2, 1)), s.get(m + "shared_expert.gate_proj"));
         assertEquals(Strategy.of(t(4, 1), t(2, 1)), s.get(m + "shared_expert.up_proj"));
         assertEquals(Strategy.of(t(4, 2)), s.get(m + "shared_expert.act"));
@@ -78,7 +78,7 @@ class MoePlansSharedExpertsTest {
         Map<String, Strategy> s = MoePlans.strategies(n, 4, 2, 1);
         String m = "model.layers.2.mlp.";
         assertEquals(Strategy.of(t(4, 1), t(1)), s.get(m + "router"), "the bias whole");
-        assertEquals(Strategy.of(t(1, 4, 1), t(1, 2, 1)), s.get(m + "experts.gate_proj"), "expert 1: rows split");
+        assertEquals(Strategy.of(t(4, 1, 1, 1), t(1, 2, 1)), s.get(m + "experts.gate_proj"), "expert 1: groups split");
         assertEquals(Strategy.of(t(4, 2), t(1, 2)), s.get(m + "shared_experts.down_proj"));
         assertEquals(Strategy.of(t(4, 1), t(4, 1)), s.get(m + "add_shared"));
         assertFalse(s.containsKey(m + "shared_expert_gate"));

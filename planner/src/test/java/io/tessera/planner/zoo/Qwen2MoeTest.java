@@ -111,8 +111,10 @@ class Qwen2MoeTest {
             assertEquals(MatMul.batched(false, true), n.node(m + "experts." + p).op(), p);
             assertEquals(MatMul.of(false, true), n.node(m + "shared_expert." + p).op(), p);
         }
-        assertArrayEquals(new long[] {8, 32, 32}, n.tensor(m + "experts.gate_proj").shape());
-        assertArrayEquals(new long[] {8, 32, 64}, n.tensor(m + "experts.down_proj").shape());
+        assertEquals(List.of(m + "dispatch", m + "experts.gate_proj.weight"), n.node(m + "experts.gate_proj").inputs());
+        assertArrayEquals(new long[] {2, 8, 16, 32}, n.tensor(m + "experts.gate_proj").shape());
+        assertArrayEquals(new long[] {2, 8, 16, 64}, n.tensor(m + "experts.down_proj").shape());
+        assertEquals(List.of(m + "experts.down_proj", m + "router:1", m + "router"), n.node(m + "combine").inputs());
         assertEquals(List.of(x, m + "shared_expert.gate_proj.weight"), n.node(m + "shared_expert.gate_proj").inputs());
         assertArrayEquals(new long[] {32, 64}, n.tensor(m + "shared_expert.gate_proj").shape());
         assertEquals(Activation.silu(), n.node(m + "shared_expert.act").op());

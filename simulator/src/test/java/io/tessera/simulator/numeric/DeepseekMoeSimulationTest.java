@@ -75,7 +75,7 @@ class DeepseekMoeSimulationTest {
 
     @ParameterizedTest(name = "data {0} x tensor {1}, expert {2}, sp {3}, capacity {4}")
     @CsvSource({"2, 2, 2, false, 0", "2, 2, 2, true, 0", "2, 2, 2, false, 0.5", "4, 1, 4, false, 0",
-        "2, 2, 1, false, 0"})
+        "2, 2, 1, false, 0", "4, 1, 2, false, 0.5"})
     void expertTensorDataEqualsOneDevice(int data, int tensor, int expert, boolean sp, double capacity) {
         PipelinePlan pipe = plan(data, tensor, expert, sp, capacity);
         Network n = pipe.plan().network();
@@ -91,7 +91,7 @@ class DeepseekMoeSimulationTest {
         assertEquals(List.of(m + "combine", m + "shared_experts.down_proj"), n.node(m + "add_shared").inputs());
         Set<String> a2a = pipe.plan().comms(Phase.FORWARD).stream().filter(c -> c.kind() == CollectiveKind.ALL_TO_ALL)
                 .map(Communication::operator).collect(Collectors.toSet());
-        assertEquals(expert > 1 ? Set.of(m + "to_experts", m + "combine", "model.layers.2.mlp.to_experts",
+        assertEquals(expert > 1 ? Set.of(m + "experts.gate_proj", m + "combine", "model.layers.2.mlp.experts.gate_proj",
                 "model.layers.2.mlp.combine") : Set.of(), a2a);
         SimulationReport r = Simulation.run(pipe, SimulationOptions.defaults().withSteps(2));
         System.out.printf(Locale.ROOT, "deepseek-style tiny data %d x tensor %d, expert %d, sp %b, capacity %.2f: "

@@ -27,7 +27,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * A tiny Qwen2-MoE from the test resource {@code qwen2-moe/config.json} ({@code model_type qwen2_moe}: hidden 64, 3
  * layers of which layer 2 is dense ({@code mlp_only_layers}), 8 experts top-4 of width 32, not renormalised, a shared
  * expert of width 48 behind its sigmoid gate, q/k/v biases, the load-balancing loss), planned from a
- * {@code parallelism} section (expert 2 = data x context, tensor 2, data 2; and the experts data parallel) and trained
+ * {@code parallelism} section (expert 2 = data x context with tensor 2 and data 2, expert 4 = data 4, expert 2 inside data 4, and the experts
+ * data parallel) and trained
  * with momentum exactly as on one device (float32 within 1e-5), dropless and with a tight capacity factor that drops
  * tokens (the same ones on every rank).
  */
@@ -41,7 +42,7 @@ class Qwen2MoeSimulationTest {
 
     @ParameterizedTest(name = "tensor {0} x data {1}, expert {2}, sp {3}, capacity factor {4}")
     @CsvSource({"2, 2, 2, false, 0", "2, 2, 2, false, 0.5", "2, 2, 2, true, 1.0", "2, 2, 1, false, 0",
-        "1, 4, 4, false, 0.75"})
+        "1, 4, 4, false, 0.75", "1, 4, 2, false, 0.5"})
     void parallelStepsEqualOneDevice(int tensor, int data, int expert, boolean sp, double capacity)
             throws IOException {
         Path file = tmp.resolve("qwen-moe.json");
@@ -65,7 +66,7 @@ class Qwen2MoeSimulationTest {
         List<Communication> a2a = plan.comms(Phase.FORWARD).stream()
                 .filter(c -> c.kind() == CollectiveKind.ALL_TO_ALL).toList();
         Set<String> a2aOps = a2a.stream().map(Communication::operator).collect(Collectors.toSet());
-        assertEquals(expert > 1 ? Set.of(m + "to_experts", m + "combine", "model.layers.1.mlp.to_experts",
+        assertEquals(expert > 1 ? Set.of(m + "experts.gate_proj", m + "combine", "model.layers.1.mlp.experts.gate_proj",
                 "model.layers.1.mlp.combine") : Set.of(), a2aOps, "AllToAll to and from the experts only");
         if (tensor > 1) {
             assertTrue(plan.comms(Phase.FORWARD).stream().anyMatch(c -> (m + "shared_expert.down_proj")
