@@ -106,15 +106,20 @@ public final class LlamaPlans {
     /**
      * The in_strategies of the plan on {@code network}, the model {@code c} builds: {@link #strategies} with the
      * {@code mlp} entries of every mixture-of-experts layer replaced by the {@link MoePlans} entries of its block
-     * ({@code block_sparse_moe} or the sparse {@code mlp}, in the same place); {@link #strategies} itself for a dense model and {@code expert} 1.
+     * ({@code block_sparse_moe} or the sparse {@code mlp}, in the same place) and, with multi-head latent attention
+     * ({@link LlamaConfig#mla}), every layer's {@code self_attn} entries replaced by {@link MlaPlans#replaceAttention};
+     * {@link #strategies} itself for a dense Llama.
      *
-     * @param expert the expert-parallel degree: 1, or {@code data x context} (this version)
+     * @param expert the expert-parallel degree, dividing {@code data x context}
      * @throws IllegalArgumentException (one line) as {@link #strategies} and {@link MoePlans#strategies}
      */
     public static Map<String, Strategy> strategies(LlamaConfig c, int data, int tensor, int context,
                                                    boolean sequenceParallel, boolean ring, int expert,
                                                    Network network) {
         Map<String, Strategy> dense = strategies(c, data, tensor, context, sequenceParallel, ring);
+        if (c.mla() != null) {
+            dense = MlaPlans.replaceAttention(dense, network, data, context, tensor, ring);
+        }
         Map<String, Strategy> moe = MoePlans.strategies(network, data * context, tensor, expert);
         if (moe.isEmpty()) {
             return dense;

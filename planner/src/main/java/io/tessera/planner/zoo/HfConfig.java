@@ -19,16 +19,20 @@ import java.util.Map;
  * Reads a Hugging Face {@code config.json} into a zoo network: {@code model_type} {@code llama}, {@code mistral}
  * (as llama; {@code sliding_window} is accepted and not modelled), {@code qwen2} (q, k and v biases),
  * {@code mixtral} (a sparse mixture-of-experts MLP, {@link MoeConfig}) and {@code qwen2_moe} (q, k and v biases and
- * Qwen2-MoE's sparse block with its gated shared expert; {@link HfMoe} lists the keys) become {@link LlamaConfig}s.
+ * Qwen2-MoE's sparse block with its gated shared expert; {@link HfMoe} lists the keys) and {@code deepseek_v3}
+ * (multi-head latent attention, {@link MlaConfig#fromHf}, with its YaRN RoPE, and DeepSeek-V3's first dense layers and
+ * sparse blocks with a shared expert) become {@link LlamaConfig}s.
  * Keys not read are ignored, as Hugging Face's own configs carry many (token ids, dropout, initializer range, ...).
  */
 final class HfConfig {
 
     /** The supported {@code model_type}s. */
-    static final List<String> MODEL_TYPES = List.of("llama", "mistral", "qwen2", "gpt2", "mixtral", "qwen2_moe");
+    static final List<String> MODEL_TYPES = List.of("llama", "mistral", "qwen2", "gpt2", "mixtral", "qwen2_moe",
+            "deepseek_v3");
 
     /** The Llama-family types among {@link #MODEL_TYPES} (built by {@link Zoo#llama}). */
-    static final List<String> LLAMA_TYPES = List.of("llama", "mistral", "qwen2", "mixtral", "qwen2_moe");
+    static final List<String> LLAMA_TYPES = List.of("llama", "mistral", "qwen2", "mixtral", "qwen2_moe",
+            "deepseek_v3");
 
     /** The types whose q, k and v projections add a bias (Qwen2's attention). */
     private static final List<String> QKV_BIAS_TYPES = List.of("qwen2", "qwen2_moe");
@@ -82,7 +86,7 @@ final class HfConfig {
     Network network(Map<String, ?> args) {
         String type = modelType();
         switch (type) {
-            case "llama", "mistral", "qwen2", "mixtral", "qwen2_moe":
+            case "llama", "mistral", "qwen2", "mixtral", "qwen2_moe", "deepseek_v3":
                 return Zoo.llama(llama(args));
             case HfGpt2.MODEL_TYPE:
                 return HfGpt2.network(HfGpt2.fromJson(root, args == null ? Map.of() : args));
@@ -130,7 +134,8 @@ final class HfConfig {
                     + "num_key_value_heads " + kvHeads + "; fix the config so that num_key_value_heads divides "
                     + "num_attention_heads");
         }
-        if (root.hasNonNull("head_dim") && positive("head_dim") != hidden / heads) {
+        boolean deepseek = "deepseek_v3".equals(type);
+        if (!deepseek && root.hasNonNull("head_dim") && positive("head_dim") != hidden / heads) {
             throw new IllegalArgumentException(where() + "head_dim " + root.get("head_dim") + " differs from "
                     + "hidden_size / num_attention_heads = " + hidden / heads + "; expected them equal (a separate "
                     + "head_dim is not supported): remove head_dim or fix it");
@@ -147,7 +152,8 @@ final class HfConfig {
                 : defaultMaxPositions(type);
         double eps = root.hasNonNull("rms_norm_eps") ? positiveReal("rms_norm_eps") : RMSNorm.DEFAULT_EPS;
         double theta = root.hasNonNull("rope_theta") ? positiveReal("rope_theta") : Rope.DEFAULT_THETA;
-        Rope.Llama3Scaling scaling = root.hasNonNull("rope_scaling")
+        // DeepSeek's YaRN scaling belongs to its latent attention (MlaConfig)
+        Rope.Llama3Scaling scaling = !deepseek && root.hasNonNull("rope_scaling")
                 ? ropeScaling(MAPPER.convertValue(root.get("rope_scaling"), Object.class), where() + "rope_scaling")
                 : null;
         boolean tied = root.hasNonNull("tie_word_embeddings") && bool("tie_word_embeddings");
@@ -160,6 +166,12 @@ final class HfConfig {
         }
         boolean sparse = moe.sparse();
         double coef = moe.auxLossCoef();
+        MlaConfig mla;
+        try {
+            mla = deepseek ? MlaConfig.fromHf(root, heads) : null;
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(where() + e.getMessage(), e);
+        }
 
         LlamaConfig d = LlamaConfig.defaults();
         Map<String, Object> defaults = new LinkedHashMap<>();
@@ -182,7 +194,7 @@ final class HfConfig {
                     a.bool("fused_attention", d.fusedAttention()), a.positive("load_balance", d.loadBalance()),
                     !sparse ? MoeConfig.DENSE : moe.withCapacityFactor(a.nonNegativeReal("capacity_factor", 0))
                             .withGroups(a.positive("moe_groups", 1)).withAuxLossCoef(a.bool("aux_loss", coef > 0)
-                                    ? coef : 0));
+                                    ? coef : 0), mla);
         } catch (IllegalArgumentException e) {
             throw e.getMessage().startsWith("hf_config ") ? e
                     : new IllegalArgumentException(where() + e.getMessage(), e);
@@ -195,6 +207,7 @@ final class HfConfig {
             case "mistral", "mixtral" -> 4096 * 32;
             case "qwen2" -> 32768;
             case "qwen2_moe" -> 8192;
+            case "deepseek_v3" -> 4096;
             default -> 2048;
         };
     }

@@ -36,11 +36,14 @@ import io.tessera.planner.op.RMSNorm;
  *                       {@code mlp}, else a sparse mixture of experts on the layers it makes sparse (Mixtral's
  *                       {@code block_sparse_moe}, Qwen2-MoE's or DeepSeek-V3's sparse {@code mlp}); its groups
  *                       must divide {@code batch * seq}
+ * @param mla            DeepSeek's multi-head latent attention in place of the grouped-query q/k/v projections
+ *                       ({@link MlaAttention}; {@code kvHeads} must then equal {@code heads} and the attention be
+ *                       fused), or null (the default) for Llama's attention
  */
 public record LlamaConfig(int layers, int hidden, int heads, int kvHeads, int ffn, int seq, int vocab, int batch,
                           DType dtype, double rmsEps, double ropeTheta, Rope.Llama3Scaling ropeScaling,
                           boolean tiedEmbeddings, boolean attentionBias, boolean fusedAttention, int loadBalance,
-                          MoeConfig moe) {
+                          MoeConfig moe, MlaConfig mla) {
 
     private static final String WHO = "zoo model 'llama': ";
 
@@ -95,13 +98,27 @@ public record LlamaConfig(int layers, int hidden, int heads, int kvHeads, int ff
             throw new IllegalArgumentException(WHO + "load_balance " + loadBalance + " needs seq divisible by "
                     + 2 * loadBalance + " (2 x load_balance chunks); found seq " + seq + ": change seq or load_balance");
         }
+        if (mla != null && (kvHeads != heads || !fusedAttention || attentionBias)) {
+            throw new IllegalArgumentException(WHO + "multi-head latent attention with kv_heads " + kvHeads + ", heads "
+                    + heads + ", fused_attention " + fusedAttention + ", attention_bias " + attentionBias
+                    + "; expected kv_heads = heads, the fused attention and no q/k/v biases (DeepSeek's attention)");
+        }
         if (loadBalance > 1 && !fusedAttention) {
             throw new IllegalArgumentException(WHO + "load_balance " + loadBalance + " with fused_attention false; "
                     + "the load-balanced causal order needs the fused attention: set fused_attention true");
         }
     }
 
-    /** A dense Llama ({@link MoeConfig#DENSE}): the canonical constructor without {@code moe}. */
+    /** Llama's attention (no {@code mla}): the canonical constructor without it. */
+    public LlamaConfig(int layers, int hidden, int heads, int kvHeads, int ffn, int seq, int vocab, int batch,
+                       DType dtype, double rmsEps, double ropeTheta, Rope.Llama3Scaling ropeScaling,
+                       boolean tiedEmbeddings, boolean attentionBias, boolean fusedAttention, int loadBalance,
+                       MoeConfig moe) {
+        this(layers, hidden, heads, kvHeads, ffn, seq, vocab, batch, dtype, rmsEps, ropeTheta, ropeScaling,
+                tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe, null);
+    }
+
+    /** A dense Llama ({@link MoeConfig#DENSE}): the canonical constructor without {@code moe} and {@code mla}. */
     public LlamaConfig(int layers, int hidden, int heads, int kvHeads, int ffn, int seq, int vocab, int batch,
                        DType dtype, double rmsEps, double ropeTheta, Rope.Llama3Scaling ropeScaling,
                        boolean tiedEmbeddings, boolean attentionBias, boolean fusedAttention, int loadBalance) {
@@ -133,66 +150,72 @@ public record LlamaConfig(int layers, int hidden, int heads, int kvHeads, int ff
     /** The same configuration with {@code layers} layers. */
     public LlamaConfig withLayers(int layers) {
         return new LlamaConfig(layers, hidden, heads, kvHeads, ffn, seq, vocab, batch, dtype, rmsEps, ropeTheta,
-                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe);
+                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe, mla);
     }
 
     /** The same configuration with sequence length {@code seq}. */
     public LlamaConfig withSeq(int seq) {
         return new LlamaConfig(layers, hidden, heads, kvHeads, ffn, seq, vocab, batch, dtype, rmsEps, ropeTheta,
-                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe);
+                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe, mla);
     }
 
     /** The same configuration with batch size {@code batch}. */
     public LlamaConfig withBatch(int batch) {
         return new LlamaConfig(layers, hidden, heads, kvHeads, ffn, seq, vocab, batch, dtype, rmsEps, ropeTheta,
-                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe);
+                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe, mla);
     }
 
     /** The same configuration in {@code dtype}. */
     public LlamaConfig withDtype(DType dtype) {
         return new LlamaConfig(layers, hidden, heads, kvHeads, ffn, seq, vocab, batch, dtype, rmsEps, ropeTheta,
-                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe);
+                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe, mla);
     }
 
     /** The same configuration with {@code kvHeads} key/value heads. */
     public LlamaConfig withKvHeads(int kvHeads) {
         return new LlamaConfig(layers, hidden, heads, kvHeads, ffn, seq, vocab, batch, dtype, rmsEps, ropeTheta,
-                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe);
+                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe, mla);
     }
 
     /** The same configuration with Llama 3's RoPE rescaling {@code ropeScaling} (null: none). */
     public LlamaConfig withRopeScaling(Rope.Llama3Scaling ropeScaling) {
         return new LlamaConfig(layers, hidden, heads, kvHeads, ffn, seq, vocab, batch, dtype, rmsEps, ropeTheta,
-                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe);
+                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe, mla);
     }
 
     /** The same configuration with the LM head tied to the embedding table, or not. */
     public LlamaConfig withTiedEmbeddings(boolean tiedEmbeddings) {
         return new LlamaConfig(layers, hidden, heads, kvHeads, ffn, seq, vocab, batch, dtype, rmsEps, ropeTheta,
-                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe);
+                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe, mla);
     }
 
     /** The same configuration with or without the q/k/v biases. */
     public LlamaConfig withAttentionBias(boolean attentionBias) {
         return new LlamaConfig(layers, hidden, heads, kvHeads, ffn, seq, vocab, batch, dtype, rmsEps, ropeTheta,
-                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe);
+                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe, mla);
     }
 
     /** The same configuration with the fused or the unfused attention core. */
     public LlamaConfig withFusedAttention(boolean fusedAttention) {
         return new LlamaConfig(layers, hidden, heads, kvHeads, ffn, seq, vocab, batch, dtype, rmsEps, ropeTheta,
-                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe);
+                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe, mla);
     }
 
     /** The same configuration with context-parallel causal load balance {@code loadBalance} (1: none). */
     public LlamaConfig withLoadBalance(int loadBalance) {
         return new LlamaConfig(layers, hidden, heads, kvHeads, ffn, seq, vocab, batch, dtype, rmsEps, ropeTheta,
-                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe);
+                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe, mla);
     }
 
     /** The same configuration with the MLP {@code moe} ({@link MoeConfig#DENSE}: Llama's dense MLP). */
     public LlamaConfig withMoe(MoeConfig moe) {
         return new LlamaConfig(layers, hidden, heads, kvHeads, ffn, seq, vocab, batch, dtype, rmsEps, ropeTheta,
-                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe);
+                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe, mla);
+    }
+
+    /** The same configuration with multi-head latent attention {@code mla} (null: Llama's attention). */
+    public LlamaConfig withMla(MlaConfig mla) {
+        return new LlamaConfig(layers, hidden, heads, kvHeads, ffn, seq, vocab, batch, dtype, rmsEps, ropeTheta,
+                ropeScaling, tiedEmbeddings, attentionBias, fusedAttention, loadBalance, moe, mla);
     }
 }

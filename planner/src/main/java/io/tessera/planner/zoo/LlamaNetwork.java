@@ -65,20 +65,9 @@ final class LlamaNetwork {
      */
     private static String layer(Network.Builder l, int i, String h, LlamaConfig c, List<String> auxLosses) {
         DType dt = c.dtype();
-        long tokens = (long) c.batch() * c.seq();
-        long qWidth = (long) c.heads() * c.headDim();
         String x = rmsNorm(l, "input_layernorm", h, c);
         Network.Builder attn = l.scope("self_attn");
-        String q = heads(attn, "q", x, c.heads(), true, c);
-        String k = heads(attn, "k", x, c.kvHeads(), true, c);
-        String v = heads(attn, "v", x, c.kvHeads(), false, c);
-        String s = attentionCore(attn, q, k, v, c);
-        // the device matrix in the output's order: sequence (context) split outside the heads (tensor) split, as the
-        // attention and the following token-row operators number their ranks, so nothing moves under context parallel
-        s = attn.op("merge_heads", Transpose.of(0, 2, 1, 3).withOutputDeviceOrder(), s);
-        s = attn.op("flatten", Reshape.of(tokens, qWidth), s);
-        String wo = attn.scope("o_proj").parameter("weight", "normal", dt, c.hidden(), qWidth);
-        s = attn.op("o_proj", LINEAR, s, wo);
+        String s = c.mla() != null ? MlaAttention.build(attn, x, c, c.mla()) : attention(attn, x, c);
         String r1 = l.op("residual1", Binary.add(), h, s);
         String x2 = rmsNorm(l, "post_attention_layernorm", r1, c);
         if (c.moe().sparse(i)) {
@@ -95,6 +84,26 @@ final class LlamaNetwork {
         String prod = mlp.op("mul", Binary.mul(), act, up);
         String down = mlp.op("down_proj", LINEAR, prod, wDown);
         return l.op("residual2", Binary.add(), r1, down);
+    }
+
+    /**
+     * Llama's grouped-query attention under {@code attn} ({@code model.layers.i.self_attn}) of the normed hidden
+     * states {@code x [tokens, hidden]}: q/k/v projections, the attention core, {@code merge_heads}, {@code flatten}
+     * and {@code o_proj}; returns the {@code [tokens, hidden]} output.
+     */
+    private static String attention(Network.Builder attn, String x, LlamaConfig c) {
+        long tokens = (long) c.batch() * c.seq();
+        long qWidth = (long) c.heads() * c.headDim();
+        String q = heads(attn, "q", x, c.heads(), true, c);
+        String k = heads(attn, "k", x, c.kvHeads(), true, c);
+        String v = heads(attn, "v", x, c.kvHeads(), false, c);
+        String s = attentionCore(attn, q, k, v, c);
+        // the device matrix in the output's order: sequence (context) split outside the heads (tensor) split, as the
+        // attention and the following token-row operators number their ranks, so nothing moves under context parallel
+        s = attn.op("merge_heads", Transpose.of(0, 2, 1, 3).withOutputDeviceOrder(), s);
+        s = attn.op("flatten", Reshape.of(tokens, qWidth), s);
+        String wo = attn.scope("o_proj").parameter("weight", "normal", c.dtype(), c.hidden(), qWidth);
+        return attn.op("o_proj", LINEAR, s, wo);
     }
 
     /**

@@ -129,7 +129,7 @@ class HfConfigTest {
     void unknownModelTypeListsTheSupportedOnes() throws IOException {
         Path p = config("llama-3-8b.json", o -> o.put("model_type", "gpt_neox"));
         assertEquals("model_type 'gpt_neox' is not supported; expected one of llama, mistral, qwen2, gpt2, mixtral, "
-                + "qwen2_moe", error(p,
+                + "qwen2_moe, deepseek_v3", error(p,
                 Map.of()));
         assertThrows(IllegalArgumentException.class, () -> Zoo.hfConfig(p, Map.of()));
     }
