@@ -586,6 +586,16 @@ public record PipelinePlan(Plan plan, int stages, int virtualStages, int microBa
      * global rank.
      */
     public RankMemory memory(int rank) {
+        return memory(rank, 1);
+    }
+
+    /**
+     * {@link #memory(int)} with the distributed optimizer over {@code optimizerShards} data-parallel ranks, as
+     * {@link Plan#memory(int, int)} splits each parameter's optimizer state and master copy.
+     *
+     * @throws IllegalArgumentException for a rank out of range or {@code optimizerShards < 1}
+     */
+    public RankMemory memory(int rank, int optimizerShards) {
         if (rank < 0 || rank >= devices()) {
             throw new IllegalArgumentException("rank " + rank + " is out of range; the pipeline has " + devices()
                     + " ranks (0.." + (devices() - 1) + ")");
@@ -596,7 +606,7 @@ public record PipelinePlan(Plan plan, int stages, int virtualStages, int microBa
             stageOfParam.put(p.name(), stageOf(p));
         }
         RankMemory m = plan.memory(rank % plan.devices(), p -> stageOf(p) == stage,
-                b -> stageOfParam.getOrDefault(b.members().get(0), 0) == stage);
+                b -> stageOfParam.getOrDefault(b.members().get(0), 0) == stage, optimizerShards);
         return new RankMemory(rank, m.params(), m.gradients(), m.optimizerState(), m.masterCopies(),
                 m.gatheredWeights(), m.recomputeBuffer(), m.fusionBuffer(), m.fp8Weights());
     }

@@ -86,12 +86,30 @@ public record Plan(Network network, PlanConfig config, List<OpPlan> ops, Map<Str
      * weights ({@link RankMemory#fp8Weights}). Activations are not counted.
      */
     public RankMemory memory(int rank) {
-        return memory(rank, p -> true, b -> true);
+        return memory(rank, p -> true, b -> true, 1);
     }
 
-    /** {@link #memory(int)} counting only the parameters and fusion buckets the filters accept. */
+    /**
+     * {@link #memory(int)} with Megatron's distributed optimizer over {@code optimizerShards} data-parallel ranks: each
+     * parameter's optimizer state and master copy are split over {@code min(optimizerShards, its replicas)} ranks (the
+     * ranks holding the same slice, {@link Layout#repeatedCount}: an expert's weights are split over its expert-data
+     * replicas only), rounded up per shard count; parameters and gradients stay whole.
+     *
+     * @throws IllegalArgumentException when {@code optimizerShards < 1}
+     */
+    public RankMemory memory(int rank, int optimizerShards) {
+        return memory(rank, p -> true, b -> true, optimizerShards);
+    }
+
+    /** {@link #memory(int, int)} counting only the parameters and fusion buckets the filters accept. */
     RankMemory memory(int rank, java.util.function.Predicate<ParamPlan> paramFilter,
-                      java.util.function.Predicate<Bucket> bucketFilter) {
+                      java.util.function.Predicate<Bucket> bucketFilter, int optimizerShards) {
+        if (optimizerShards < 1) {
+            throw new IllegalArgumentException("rank " + rank + " memory: optimizer shards " + optimizerShards
+                    + "; expected at least 1 (the data-parallel degree with the distributed optimizer)");
+        }
+        // optimizer state and master bytes by the number of ranks sharing them
+        java.util.TreeMap<Integer, long[]> byShards = new java.util.TreeMap<>();
         long params = 0;
         long grads = 0;
         long state = 0;
@@ -118,15 +136,21 @@ public record Plan(Network network, PlanConfig config, List<OpPlan> ops, Map<Str
             // with gradient_accumulation_shard a sharded parameter keeps only its shard of the gradient
             grads += sharded && config.optimizerConfig().gradientAccumulationShard() ? p.shardBytes() : p.sliceBytes();
             long elements = held / p.dtype().bytes();
-            state += elements * states * 4L;
+            int shards = Math.max(1, Math.min(optimizerShards, p.layout().repeatedCount()));
+            long[] sm = byShards.computeIfAbsent(shards, k -> new long[2]);
+            sm[0] += elements * states * 4L;
             if (p.dtype().bytes() == 2) {
-                master += elements * 4L;
+                sm[1] += elements * 4L;
             }
             if (sharded && p.recompute()) {
                 recompute = Math.max(recompute, p.sliceBytes());
             } else if (sharded) {
                 gathered += p.sliceBytes();
             }
+        }
+        for (java.util.Map.Entry<Integer, long[]> e : byShards.entrySet()) {
+            state += ceilDiv(e.getValue()[0], e.getKey());
+            master += ceilDiv(e.getValue()[1], e.getKey());
         }
         // every bucket's groups partition the ranks, so every rank takes part in every bucket
         long fusion = 0;
@@ -137,6 +161,10 @@ public record Plan(Network network, PlanConfig config, List<OpPlan> ops, Map<Str
             fusion = Math.max(fusion, b.bytes());
         }
         return new RankMemory(rank, params, grads, state, master, gathered, recompute, fusion, fp8);
+    }
+
+    private static long ceilDiv(long a, long b) {
+        return (a + b - 1) / b;
     }
 
     /** The parameters an FP8 product reads ({@code MatMul} with a {@code gemm_dtype}): their FP8 copies are cached. */

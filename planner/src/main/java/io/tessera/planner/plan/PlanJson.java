@@ -42,7 +42,7 @@ public final class PlanJson {
 
     /**
      * {@link #toJson(PipelinePlan)} with each rank's optimizer state and master copies split {@code optimizerShards}
-     * ways in {@code memory} ({@link RankMemory#withOptimizerShards}; Megatron's distributed optimizer, 1 for none),
+     * ways in {@code memory} ({@link Plan#memory(int, int)}; Megatron's distributed optimizer, 1 for none),
      * which then also gives {@code optimizer_shards}.
      */
     public static ObjectNode toJson(PipelinePlan pipe, int optimizerShards) {
@@ -216,7 +216,7 @@ public final class PlanJson {
         long[] paramBytes = new long[ranks];
         RankMemory[] memories = new RankMemory[ranks];
         for (int r = 0; r < ranks; r++) {
-            memories[r] = (pipe == null ? plan.memory(r) : pipe.memory(r)).withOptimizerShards(optimizerShards);
+            memories[r] = pipe == null ? plan.memory(r, optimizerShards) : pipe.memory(r, optimizerShards);
             paramBytes[r] = memories[r].params();
         }
         memory.set("param_bytes_per_rank", longs(paramBytes));

@@ -38,8 +38,8 @@ public final class PlanSummary {
 
     /**
      * {@link #format(PipelinePlan, String)} with each rank's optimizer state and master copies split
-     * {@code optimizerShards} ways in the memory table ({@link RankMemory#withOptimizerShards}; Megatron's distributed
-     * optimizer over the data-parallel group, {@code >= 1}, 1 for none).
+     * {@code optimizerShards} ways in the memory table ({@link Plan#memory(int, int)}: at most over each parameter's
+     * replicas; Megatron's distributed optimizer over the data-parallel group, {@code >= 1}, 1 for none).
      */
     public static String format(PipelinePlan pipe, String mode, int optimizerShards) {
         return pipe.stages() == 1 ? format(pipe.plan(), null, mode, optimizerShards)
@@ -98,8 +98,8 @@ public final class PlanSummary {
                     bytes(e.getValue()[1])));
         }
         int ranks = pipe == null ? plan.devices() : pipe.devices();
-        java.util.function.IntFunction<RankMemory> unsharded = pipe == null ? plan::memory : pipe::memory;
-        java.util.function.IntFunction<RankMemory> memoryOf = r -> unsharded.apply(r).withOptimizerShards(optimizerShards);
+        java.util.function.IntFunction<RankMemory> memoryOf = r -> pipe == null ? plan.memory(r, optimizerShards)
+                : pipe.memory(r, optimizerShards);
         long[] mem = new long[ranks];
         for (int r = 0; r < ranks; r++) {
             mem[r] = memoryOf.apply(r).params();

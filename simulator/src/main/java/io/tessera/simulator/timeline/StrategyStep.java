@@ -114,7 +114,7 @@ public final class StrategyStep {
         FullestRank best = null;
         for (int stage = 0; stage < pipe.stages(); stage++) {
             int rank = stage * pipe.stageDevices();
-            FullestRank r = new FullestRank(rank, pipe.memory(rank).withOptimizerShards(shards),
+            FullestRank r = new FullestRank(rank, pipe.memory(rank, shards),
                     activations[Math.min(stage, activations.length - 1)]);
             if (best == null || r.totalBytes() > best.totalBytes()) {
                 best = r;

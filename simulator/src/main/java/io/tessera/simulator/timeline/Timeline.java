@@ -502,7 +502,7 @@ public final class Timeline {
             long[] memory = new long[n];
             long window = prefetchWindowBytes();
             for (int r = 0; r < n; r++) {
-                memory[r] = plan.memory(r).withOptimizerShards(options.optimizerShards()).total()
+                memory[r] = plan.memory(r, options.optimizerShards()).total()
                         + cost.activationBytes(network, plan, r) + window;
             }
             return memory;
@@ -767,7 +767,7 @@ public final class Timeline {
         long[] memoryPerRank() {
             long[] memory = new long[n];
             if (n > 0) {
-                Arrays.fill(memory, plan.memory(0).withOptimizerShards(options.optimizerShards()).total()
+                Arrays.fill(memory, plan.memory(0, options.optimizerShards()).total()
                         + cost.activationBytes(network, plan, 0) + prefetchWindowBytes());
             }
             return memory;
