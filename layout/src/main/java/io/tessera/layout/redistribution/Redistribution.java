@@ -67,8 +67,12 @@ public final class Redistribution {
             targets.add(box(to.sliceCoordinates(r), toSlice));
         }
         // the movements as arrays: a redistribution over 1,024 ranks can move a million pieces
-        TransferList.Builder transfers = new TransferList.Builder(from.rank());
         long[] slice = from.sliceShape();
+        long pieces = 0;
+        for (int r = 0; r < n; r++) {
+            pieces += pieces(slice, own[r], sources.get(r), targets.get(r));
+        }
+        TransferList.Builder transfers = new TransferList.Builder(from.rank(), (int) Math.min(pieces, 1 << 24));
         for (int r = 0; r < n; r++) {
             collectTransfers(splits, slice, own[r], replica[r], holder, replicas, r, sources.get(r), targets.get(r),
                     transfers);
@@ -119,6 +123,26 @@ public final class Redistribution {
             id = id * splits[i] + c[i];
         }
         return id;
+    }
+
+    /**
+     * How many transfers {@link #collectTransfers} adds for a receiver: the source blocks (of shape {@code slice})
+     * overlapping its target other than its own ({@code own}: its block's coordinates), none when its source holds
+     * the target.
+     */
+    private static long pieces(long[] slice, long[] own, Box source, Box target) {
+        if (source.contains(target)) {
+            return 0;
+        }
+        long count = 1;
+        boolean mine = true;
+        for (int i = 0; i < slice.length; i++) {
+            long lo = target.start(i) / slice[i];
+            long hi = (target.end(i) - 1) / slice[i];
+            count *= hi - lo + 1;
+            mine &= own[i] >= lo && own[i] <= hi;
+        }
+        return mine ? count - 1 : count;
     }
 
     /**

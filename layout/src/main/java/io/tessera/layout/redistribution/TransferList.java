@@ -94,14 +94,17 @@ public final class TransferList extends AbstractList<Transfer> implements Random
     static final class Builder {
         private final int dims;
         private int size;
-        private int[] src = new int[16];
-        private int[] dst = new int[16];
+        private int[] src;
+        private int[] dst;
         private long[] corners;
 
-        /** An empty builder of transfers of {@code dims}-dimensional boxes. */
-        Builder(int dims) {
+        /** An empty builder of transfers of {@code dims}-dimensional boxes, room made for {@code capacity}. */
+        Builder(int dims, int capacity) {
             this.dims = dims;
-            this.corners = new long[16 * 2 * dims];
+            int room = Math.max(1, capacity);
+            this.src = new int[room];
+            this.dst = new int[room];
+            this.corners = new long[room * 2 * dims];
         }
 
         /** Adds the transfer of box {@code [start, end)} from rank {@code from} to rank {@code to}. */
@@ -157,8 +160,20 @@ public final class TransferList extends AbstractList<Transfer> implements Random
                     (j + 1) * 2 * dims);
         }
 
-        /** The transfers at {@code order}'s indices, in that order. */
+        /**
+         * The transfers at {@code order}'s indices, in that order. When that is every transfer in the order added
+         * and the builder is full, the list takes over the builder's arrays: add nothing afterwards.
+         */
         TransferList list(int[] order) {
+            if (order.length == size && size == src.length) {
+                boolean identity = true;
+                for (int k = 0; k < order.length && identity; k++) {
+                    identity = order[k] == k;
+                }
+                if (identity) {
+                    return new TransferList(dims, src, dst, corners);
+                }
+            }
             int[] s = new int[order.length];
             int[] d = new int[order.length];
             long[] c = new long[order.length * 2 * dims];

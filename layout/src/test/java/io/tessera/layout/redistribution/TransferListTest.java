@@ -25,7 +25,7 @@ class TransferListTest {
     private static final long SEED = 20261203L;
 
     private static TransferList twoTransfers() {
-        TransferList.Builder b = new TransferList.Builder(2);
+        TransferList.Builder b = new TransferList.Builder(2, 2);
         b.add(3, 0, new long[] {0, 4}, new long[] {2, 8});
         b.add(1, 2, new long[] {2, 0}, new long[] {4, 4});
         return b.list(new int[] {1, 0});
@@ -58,7 +58,7 @@ class TransferListTest {
 
     @Test
     void rejectsWhatATransferRejects() {
-        TransferList.Builder b = new TransferList.Builder(1);
+        TransferList.Builder b = new TransferList.Builder(1, 0);
         IllegalArgumentException same = assertThrows(IllegalArgumentException.class,
                 () -> b.add(2, 2, new long[] {0}, new long[] {1}));
         assertTrue(same.getMessage().contains("2 -> 2"), same.getMessage());
