@@ -66,16 +66,19 @@ public final class Redistribution {
             sources.add(box(own[r], fromSlice));
             targets.add(box(to.sliceCoordinates(r), toSlice));
         }
-        List<Transfer> transfers = new ArrayList<>();
+        // the movements as arrays: a redistribution over 1,024 ranks can move a million pieces
         long[] slice = from.sliceShape();
-        // a source block moved whole is one immutable box, shared by every transfer of it
-        Box[] whole = new Box[blocks];
+        long pieces = 0;
+        for (int r = 0; r < n; r++) {
+            pieces += pieces(slice, own[r], sources.get(r), targets.get(r));
+        }
+        TransferList.Builder transfers = new TransferList.Builder(from.rank(), (int) Math.min(pieces, 1 << 24));
         for (int r = 0; r < n; r++) {
             collectTransfers(splits, slice, own[r], replica[r], holder, replicas, r, sources.get(r), targets.get(r),
-                    whole, transfers);
+                    transfers);
         }
         List<Step> steps = new ArrayList<>();
-        if (transfers.isEmpty()) {
+        if (transfers.size() == 0) {
             if (!sources.equals(targets)) {
                 steps.add(new Step.Slice(targets));
             }
@@ -123,14 +126,32 @@ public final class Redistribution {
     }
 
     /**
+     * How many transfers {@link #collectTransfers} adds for a receiver: the source blocks (of shape {@code slice})
+     * overlapping its target other than its own ({@code own}: its block's coordinates), none when its source holds
+     * the target.
+     */
+    private static long pieces(long[] slice, long[] own, Box source, Box target) {
+        if (source.contains(target)) {
+            return 0;
+        }
+        long count = 1;
+        boolean mine = true;
+        for (int i = 0; i < slice.length; i++) {
+            long lo = target.start(i) / slice[i];
+            long hi = (target.end(i) - 1) / slice[i];
+            count *= hi - lo + 1;
+            mine &= own[i] >= lo && own[i] <= hi;
+        }
+        return mine ? count - 1 : count;
+    }
+
+    /**
      * Adds, for receiver {@code r} (source slice coordinates {@code own}, replica index {@code replica}), one transfer
      * per source block (other than its own) overlapping its target, sent by the block's holder of the same replica
-     * index ({@code holder}: rank by slice index times {@code replicas} plus replica). A block that lies inside the
-     * target is moved as one box per block ({@code whole}, by slice index, filled on first use).
+     * index ({@code holder}: rank by slice index times {@code replicas} plus replica).
      */
     private static void collectTransfers(int[] splits, long[] slice, long[] own, int replica, int[] holder,
-                                         int replicas, int r, Box source, Box target, Box[] whole,
-                                         List<Transfer> out) {
+                                         int replicas, int r, Box source, Box target, TransferList.Builder out) {
         if (source.contains(target)) {
             return;
         }
@@ -142,31 +163,19 @@ public final class Redistribution {
             hi[i] = (target.end(i) - 1) / slice[i];
         }
         long[] c = lo.clone();
-        // the piece's corners: the block's intersection with the target (the box copies them)
+        // the piece's corners: the block's intersection with the target (the builder copies them)
         long[] s = new long[dims];
         long[] e = new long[dims];
         while (true) {
             if (!Arrays.equals(c, own)) {
-                boolean all = true;
                 for (int i = 0; i < dims; i++) {
                     long bs = c[i] * slice[i];
                     long be = bs + slice[i];
                     s[i] = Math.max(bs, target.start(i));
                     e[i] = Math.max(s[i], Math.min(be, target.end(i)));
-                    all &= s[i] == bs && e[i] == be;
                 }
                 int id = (int) sliceIndex(splits, c);
-                Box piece;
-                if (all) {
-                    piece = whole[id];
-                    if (piece == null) {
-                        piece = Box.of(s, e);
-                        whole[id] = piece;
-                    }
-                } else {
-                    piece = Box.of(s, e);
-                }
-                out.add(new Transfer(holder[id * replicas + replica], r, piece));
+                out.add(holder[id * replicas + replica], r, s, e);
             }
             int i = dims - 1;
             while (i >= 0 && c[i] == hi[i]) {
@@ -183,37 +192,46 @@ public final class Redistribution {
     private enum Pattern { ALL_GATHER, ALL_TO_ALL, COLLECTIVE_PERMUTE, SEND_RECV }
 
     @SuppressWarnings("unchecked")
-    private static List<Step> classify(int n, List<Transfer> transfers, List<Box> sources, List<Box> targets) {
+    private static List<Step> classify(int n, TransferList.Builder transfers, List<Box> sources, List<Box> targets) {
         int[] parent = new int[n];
         for (int i = 0; i < n; i++) {
             parent[i] = i;
         }
+        int count = transfers.size();
         boolean[] involved = new boolean[n];
-        for (Transfer t : transfers) {
-            int a = find(parent, t.src());
-            int b = find(parent, t.dst());
+        for (int k = 0; k < count; k++) {
+            int a = find(parent, transfers.src(k));
+            int b = find(parent, transfers.dst(k));
             if (a != b) {
                 parent[Math.max(a, b)] = Math.min(a, b);
             }
-            involved[t.src()] = true;
-            involved[t.dst()] = true;
+            involved[transfers.src(k)] = true;
+            involved[transfers.dst(k)] = true;
         }
         // components keyed by their smallest member, which is the root; members ascending, transfers in order
         List<Integer>[] members = new List[n];
-        List<Transfer>[] byComponent = new List[n];
         int[] root = new int[n];
         for (int r = 0; r < n; r++) {
             if (involved[r]) {
                 root[r] = find(parent, r);
                 if (members[root[r]] == null) {
                     members[root[r]] = new ArrayList<>();
-                    byComponent[root[r]] = new ArrayList<>();
                 }
                 members[root[r]].add(r);
             }
         }
-        for (Transfer t : transfers) {
-            byComponent[root[t.dst()]].add(t);
+        // each component's transfer indices, in order: start[root] .. start[root + 1] of byComponent
+        int[] start = new int[n + 1];
+        for (int k = 0; k < count; k++) {
+            start[root[transfers.dst(k)] + 1]++;
+        }
+        for (int r = 0; r < n; r++) {
+            start[r + 1] += start[r];
+        }
+        int[] byComponent = new int[count];
+        int[] fill = Arrays.copyOf(start, n);
+        for (int k = 0; k < count; k++) {
+            byComponent[fill[root[transfers.dst(k)]]++] = k;
         }
         Map<Pattern, List<Integer>> roots = new LinkedHashMap<>();
         for (Pattern p : Pattern.values()) {
@@ -221,11 +239,12 @@ public final class Redistribution {
         }
         int[] sent = new int[n];
         int[] received = new int[n];
-        Box[] firstBox = new Box[n];
+        int[] firstBox = new int[n];
         boolean[] mixed = new boolean[n];
         for (int r = 0; r < n; r++) {
             if (members[r] != null) {
-                roots.get(pattern(members[r], byComponent[r], targets, sent, received, firstBox, mixed)).add(r);
+                roots.get(pattern(members[r], transfers, byComponent, start[r], start[r + 1], targets, sent,
+                        received, firstBox, mixed)).add(r);
             }
         }
         List<Step> steps = new ArrayList<>();
@@ -236,26 +255,27 @@ public final class Redistribution {
             List<List<Integer>> groups = new ArrayList<>();
             int size = 0;
             for (int r : e.getValue()) {
-                size += byComponent[r].size();
+                size += start[r + 1] - start[r];
             }
-            List<Transfer> moved = new ArrayList<>(size);
+            int[] order = new int[size];
+            int at = 0;
             for (int r : e.getValue()) {
                 groups.add(members[r]);
-                moved.addAll(byComponent[r]);
+                int length = start[r + 1] - start[r];
+                System.arraycopy(byComponent, start[r], order, at, length);
+                at += length;
             }
-            if (!byReceiverThenSender(moved)) {
-                moved.sort((a, b) -> a.dst() != b.dst() ? Integer.compare(a.dst(), b.dst())
-                        : Integer.compare(a.src(), b.src()));
-            }
-            int[] split = cutDims(moved, sources, true);
-            int[] concat = cutDims(moved, targets, false);
+            byReceiverThenSender(transfers, order, n);
+            List<Transfer> moved = transfers.list(order);
+            int[] split = cutDims(transfers, order, sources, true);
+            int[] concat = cutDims(transfers, order, targets, false);
             switch (e.getKey()) {
                 case ALL_GATHER -> steps.add(new Step.AllGather(groups, moved, concat));
                 case ALL_TO_ALL -> steps.add(new Step.AllToAll(groups, moved, split, concat));
                 case COLLECTIVE_PERMUTE -> {
                     List<List<Integer>> pairs = new ArrayList<>();
-                    for (Transfer t : moved) {
-                        pairs.add(List.of(t.src(), t.dst()));
+                    for (int k : order) {
+                        pairs.add(List.of(transfers.src(k), transfers.dst(k)));
                     }
                     pairs.sort((a, b) -> Integer.compare(a.get(0), b.get(0)));
                     steps.add(new Step.CollectivePermute(pairs, moved));
@@ -267,34 +287,67 @@ public final class Redistribution {
         return steps;
     }
 
-    /** True when {@code moved} is already ordered by receiving rank, then sending rank (no pair repeats). */
-    private static boolean byReceiverThenSender(List<Transfer> moved) {
-        for (int k = 1; k < moved.size(); k++) {
-            Transfer a = moved.get(k - 1);
-            Transfer b = moved.get(k);
-            if (a.dst() > b.dst() || (a.dst() == b.dst() && a.src() > b.src())) {
-                return false;
-            }
+    /**
+     * Orders the transfer indices {@code order} by receiving rank, then sending rank, keeping the order of equal
+     * pairs (a stable sort; none when already ordered). {@code n}: the number of ranks.
+     */
+    private static void byReceiverThenSender(TransferList.Builder transfers, int[] order, int n) {
+        boolean sorted = true;
+        for (int k = 1; k < order.length && sorted; k++) {
+            long a = (long) transfers.dst(order[k - 1]) * n + transfers.src(order[k - 1]);
+            long b = (long) transfers.dst(order[k]) * n + transfers.src(order[k]);
+            sorted = a <= b;
         }
-        return true;
+        if (sorted) {
+            return;
+        }
+        // key (receiver * n + sender) above the position: distinct keys, so a plain sort is stable
+        long[] keys = new long[order.length];
+        int bits = 64 - Long.numberOfLeadingZeros(Math.max(1, order.length - 1));
+        if ((long) n * n > (Long.MAX_VALUE >>> bits)) {
+            Integer[] boxed = new Integer[order.length];
+            for (int k = 0; k < order.length; k++) {
+                boxed[k] = order[k];
+            }
+            Arrays.sort(boxed, (x, y) -> transfers.dst(x) != transfers.dst(y)
+                    ? Integer.compare(transfers.dst(x), transfers.dst(y))
+                    : Integer.compare(transfers.src(x), transfers.src(y)));
+            for (int k = 0; k < order.length; k++) {
+                order[k] = boxed[k];
+            }
+            return;
+        }
+        for (int k = 0; k < order.length; k++) {
+            long pair = (long) transfers.dst(order[k]) * n + transfers.src(order[k]);
+            keys[k] = (pair << bits) | k;
+        }
+        Arrays.sort(keys);
+        int[] was = order.clone();
+        long mask = (1L << bits) - 1;
+        for (int k = 0; k < order.length; k++) {
+            order[k] = was[(int) (keys[k] & mask)];
+        }
     }
 
     /**
-     * The pattern of one connected group. Each receiver gets at most one piece from each sender (the pieces of one
-     * receiver come from distinct source slices, each held by a distinct rank), so counting transfers per sender and
-     * per receiver counts distinct partners. The arrays are indexed by rank, zero on entry and left zero.
+     * The pattern of one connected group: its transfers are {@code byComponent[from .. to)}. Each receiver gets at
+     * most one piece from each sender (the pieces of one receiver come from distinct source slices, each held by a
+     * distinct rank), so counting transfers per sender and per receiver counts distinct partners. The arrays are
+     * indexed by rank, zero on entry and left zero ({@code firstBox}: the index of a sender's first transfer).
      */
-    private static Pattern pattern(List<Integer> group, List<Transfer> transfers, List<Box> targets, int[] sent,
-                                   int[] received, Box[] firstBox, boolean[] mixed) {
+    private static Pattern pattern(List<Integer> group, TransferList.Builder transfers, int[] byComponent, int from,
+                                   int to, List<Box> targets, int[] sent, int[] received, int[] firstBox,
+                                   boolean[] mixed) {
         int g = group.size();
-        for (Transfer t : transfers) {
-            int s = t.src();
+        for (int k = from; k < to; k++) {
+            int t = byComponent[k];
+            int s = transfers.src(t);
             if (sent[s]++ == 0) {
-                firstBox[s] = t.box();
-            } else if (!mixed[s] && !firstBox[s].equals(t.box())) {
+                firstBox[s] = t;
+            } else if (!mixed[s] && !transfers.sameBox(firstBox[s], t)) {
                 mixed[s] = true;
             }
-            received[t.dst()]++;
+            received[transfers.dst(t)]++;
         }
         boolean complete = true;
         boolean sameBox = true;
@@ -315,28 +368,33 @@ public final class Redistribution {
             out = sameBox && sameTarget ? Pattern.ALL_GATHER : Pattern.ALL_TO_ALL;
         } else {
             boolean permute = true;
-            for (Transfer t : transfers) {
-                permute &= sent[t.src()] <= 1 && received[t.dst()] <= 1;
+            for (int k = from; k < to; k++) {
+                int t = byComponent[k];
+                permute &= sent[transfers.src(t)] <= 1 && received[transfers.dst(t)] <= 1;
             }
             out = permute ? Pattern.COLLECTIVE_PERMUTE : Pattern.SEND_RECV;
         }
-        for (Transfer t : transfers) {
-            sent[t.src()] = 0;
-            received[t.dst()] = 0;
-            firstBox[t.src()] = null;
-            mixed[t.src()] = false;
+        for (int k = from; k < to; k++) {
+            int t = byComponent[k];
+            sent[transfers.src(t)] = 0;
+            received[transfers.dst(t)] = 0;
+            firstBox[transfers.src(t)] = 0;
+            mixed[transfers.src(t)] = false;
         }
         return out;
     }
 
-    /** Dimensions in which some moved box is narrower than the sender's source (or the receiver's target) box. */
-    private static int[] cutDims(List<Transfer> moved, List<Box> boxes, boolean bySender) {
-        int dims = moved.get(0).box().rank();
+    /**
+     * Dimensions in which some moved box ({@code order}'s transfers) is narrower than the sender's source (or the
+     * receiver's target) box.
+     */
+    private static int[] cutDims(TransferList.Builder transfers, int[] order, List<Box> boxes, boolean bySender) {
+        int dims = boxes.get(0).rank();
         boolean[] cut = new boolean[dims];
-        for (Transfer t : moved) {
-            Box whole = boxes.get(bySender ? t.src() : t.dst());
+        for (int t : order) {
+            Box whole = boxes.get(bySender ? transfers.src(t) : transfers.dst(t));
             for (int i = 0; i < dims; i++) {
-                cut[i] |= t.box().extent(i) < whole.extent(i);
+                cut[i] |= transfers.extent(t, i) < whole.extent(i);
             }
         }
         int[] out = new int[dims];

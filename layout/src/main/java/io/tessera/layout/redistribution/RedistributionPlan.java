@@ -80,7 +80,11 @@ public record RedistributionPlan(Layout from, Layout to, DType dtype, List<Step>
         long[] out = new long[ranks()];
         int b = dtype.bytes();
         for (Step s : steps) {
-            if (s instanceof Step.Exchange e) {
+            if (s instanceof Step.Exchange e && e.transfers() instanceof TransferList l) {
+                for (int k = 0; k < l.size(); k++) {
+                    out[recv ? l.dst(k) : l.src(k)] += l.elements(k) * b;
+                }
+            } else if (s instanceof Step.Exchange e) {
                 for (Transfer t : e.transfers()) {
                     out[recv ? t.dst() : t.src()] += t.elements() * b;
                 }

@@ -54,6 +54,12 @@ public sealed interface Step {
          */
         default long[] recvBytes(int ranks, int elementBytes) {
             long[] r = new long[ranks];
+            if (transfers() instanceof TransferList l) {
+                for (int k = 0; k < l.size(); k++) {
+                    r[l.dst(k)] += l.elements(k) * elementBytes;
+                }
+                return r;
+            }
             for (Transfer t : transfers()) {
                 r[t.dst()] += t.elements() * elementBytes;
             }
@@ -85,7 +91,7 @@ public sealed interface Step {
         /** Copies its arguments. */
         public AllGather {
             groups = copyGroups(groups);
-            transfers = List.copyOf(transfers);
+            transfers = TransferList.copyOf(transfers);
             concatDims = concatDims.clone();
         }
 
@@ -124,7 +130,7 @@ public sealed interface Step {
         /** Copies its arguments. */
         public AllToAll {
             groups = copyGroups(groups);
-            transfers = List.copyOf(transfers);
+            transfers = TransferList.copyOf(transfers);
             splitDims = splitDims.clone();
             concatDims = concatDims.clone();
         }
@@ -166,7 +172,7 @@ public sealed interface Step {
         /** Copies its arguments. */
         public CollectivePermute {
             groups = copyGroups(groups);
-            transfers = List.copyOf(transfers);
+            transfers = TransferList.copyOf(transfers);
         }
 
         @Override
@@ -185,7 +191,7 @@ public sealed interface Step {
         /** Copies its arguments. */
         public SendRecv {
             groups = copyGroups(groups);
-            transfers = List.copyOf(transfers);
+            transfers = TransferList.copyOf(transfers);
         }
 
         @Override

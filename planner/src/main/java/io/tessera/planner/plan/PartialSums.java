@@ -5,6 +5,7 @@ import io.tessera.layout.redistribution.RedistributionPlan;
 import io.tessera.layout.redistribution.ReduceOp;
 import io.tessera.layout.redistribution.Step;
 import io.tessera.layout.redistribution.Transfer;
+import io.tessera.layout.redistribution.TransferList;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -134,17 +135,31 @@ final class PartialSums {
      * position in their groups (ranks computing the same share), so each share is redistributed on its own.
      */
     static boolean commutes(RedistributionPlan route, List<List<Integer>> groups) {
-        Map<Integer, Integer> position = new HashMap<>();
+        // position in its group by rank, -1 for ranks in no group
+        int size = route.ranks();
+        for (List<Integer> g : groups) {
+            for (int r : g) {
+                size = Math.max(size, r + 1);
+            }
+        }
+        int[] position = new int[size];
+        java.util.Arrays.fill(position, -1);
         for (List<Integer> g : groups) {
             for (int k = 0; k < g.size(); k++) {
-                position.put(g.get(k), k);
+                position[g.get(k)] = k;
             }
         }
         for (Step s : route.steps()) {
-            if (s instanceof Step.Exchange e) {
+            if (s instanceof Step.Exchange e && e.transfers() instanceof TransferList l) {
+                // the ranks alone, without making a Transfer of each of up to a million pieces
+                for (int k = 0; k < l.size(); k++) {
+                    if (position[l.src(k)] < 0 || position[l.src(k)] != position[l.dst(k)]) {
+                        return false;
+                    }
+                }
+            } else if (s instanceof Step.Exchange e) {
                 for (Transfer t : e.transfers()) {
-                    Integer a = position.get(t.src());
-                    if (a == null || !a.equals(position.get(t.dst()))) {
+                    if (position[t.src()] < 0 || position[t.src()] != position[t.dst()]) {
                         return false;
                     }
                 }

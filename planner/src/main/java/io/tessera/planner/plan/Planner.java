@@ -521,6 +521,9 @@ public final class Planner {
         // lie in the common slice tile it
         long consumerSlice = consumer.sliceBytes(DType.FLOAT32);
         long producerSlice = producer.sliceBytes(DType.FLOAT32);
+        if (consumerSlice > 0 && producerSlice > 0) {
+            return scattersOnGrid(consumer, producer, groups, producerSlice, consumerSlice);
+        }
         for (List<Integer> g : groups) {
             if (g.size() < 2 || producerSlice * g.size() != consumerSlice) {
                 return false;
@@ -530,6 +533,44 @@ public final class Planner {
             for (int r : g) {
                 Box b = producer.sliceBox(r);
                 if (!consumer.sliceBox(r).equals(common) || !common.contains(b) || !pieces.add(b)) {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    /**
+     * {@link #scatters} of non-empty slices by slice coordinates (slices of one layout are equal exactly when their
+     * coordinates are, and a producer slice lies in the common one when its corners do), without a box per rank.
+     */
+    private static boolean scattersOnGrid(Layout consumer, Layout producer, List<List<Integer>> groups,
+                                          long producerSlice, long consumerSlice) {
+        long[] cs = consumer.sliceShape();
+        long[] ps = producer.sliceShape();
+        int[] splits = new int[ps.length];
+        for (int i = 0; i < splits.length; i++) {
+            splits[i] = producer.splits(i);
+        }
+        for (List<Integer> g : groups) {
+            if (g.size() < 2 || producerSlice * g.size() != consumerSlice) {
+                return false;
+            }
+            long[] common = consumer.sliceCoordinates(g.get(0));
+            java.util.Set<Long> pieces = new java.util.HashSet<>();
+            for (int r : g) {
+                if (!Arrays.equals(consumer.sliceCoordinates(r), common)) {
+                    return false;
+                }
+                long[] c = producer.sliceCoordinates(r);
+                long index = 0;
+                for (int i = 0; i < c.length; i++) {
+                    if (c[i] * ps[i] < common[i] * cs[i] || (c[i] + 1) * ps[i] > (common[i] + 1) * cs[i]) {
+                        return false;
+                    }
+                    index = index * splits[i] + c[i];
+                }
+                if (!pieces.add(index)) {
                     return false;
                 }
             }
