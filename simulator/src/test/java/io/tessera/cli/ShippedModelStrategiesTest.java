@@ -39,7 +39,7 @@ class ShippedModelStrategiesTest {
             files = s.map(p -> p.getFileName().toString()).sorted().toList();
         }
         for (String model : List.of("llama-3-8b", "llama-3-70b", "llama-3.1-405b", "mistral-7b", "qwen2-7b", "gpt2",
-            "mixtral-8x7b", "qwen2-57b-a14b")) {
+            "mixtral-8x7b", "qwen2-57b-a14b", "deepseek-v3")) {
             assertTrue(files.stream().anyMatch(f -> f.startsWith(model + "-")), model + " in " + files);
         }
     }
@@ -48,10 +48,10 @@ class ShippedModelStrategiesTest {
     @ValueSource(strings = {"llama-3-8b-tp4-dp16.json", "llama-3-70b-tp8-pp4-dp16.json", "mistral-7b-tp2-dp32.json",
         "qwen2-7b-tp4-dp16.json", "gpt2-dp8.json", "llama-3.1-405b-tp8-pp16-dp128.json",
         "llama-3.1-405b-tp8-cp16-pp16-dp8.json", "mixtral-8x7b-tp2-ep8-pp4-dp8.json",
-        "qwen2-57b-a14b-tp2-ep8-pp4-dp8.json"})
+        "qwen2-57b-a14b-tp2-ep8-pp4-dp8.json", "deepseek-v3-ep64-pp16-dp128.json"})
     void planSimulateAndSearchAcceptIt(String name, @TempDir Path tmp) {
         Path file = SCALE.resolve(name);
-        boolean huge = name.contains("405b");
+        boolean huge = name.contains("405b") || name.contains("deepseek-v3");
         StrategyBenchmark.Run run = StrategyBenchmark.run(file);
         System.out.printf(Locale.ROOT, "%s: read %.2f s, plan %.2f s, simulate %.2f s, step %.3f s, fullest rank "
                         + "%.1f GB%n", name, run.readSeconds(), run.planSeconds(), run.simulateSeconds(),
