@@ -51,11 +51,17 @@ record LlamaModel(LlamaConfig config, long parameters) {
 
     /**
      * Whether Megatron's tensor parallelism splits the model {@code t} ways (as {@code LlamaPlans} needs): {@code t}
-     * divides the heads, the FFN width and the vocabulary, and divides the KV heads or is a multiple of them.
+     * divides the heads, the FFN width, the experts' and the shared experts' widths and the vocabulary, and divides
+     * the KV heads or is a multiple of them.
      */
     boolean acceptsTensor(int t) {
         LlamaConfig c = config;
         if (c.heads() % t != 0 || c.ffn() % t != 0 || c.vocab() % t != 0) {
+            return false;
+        }
+        MoeConfig moe = c.moe();
+        if (moe != null && moe.sparse() && (moe.expertFfn(c.ffn()) % t != 0
+                || moe.shared().present() && moe.shared().ffn() % t != 0)) {
             return false;
         }
         return t <= c.kvHeads() ? c.kvHeads() % t == 0 : t % c.kvHeads() == 0;

@@ -147,6 +147,16 @@ class DegreeSearchTest {
         // seq 65536: context 2..16 keep at least 4096 tokens per rank
         assertEquals(List.of(1, 2, 4, 8, 16), longSeq.contextDegrees());
         assertFalse(m.acceptsTensor(16));
+        // a mixture of experts 20 wide (tensor 4 splits them, 8 does not), and a shared expert 6 wide (4 does not)
+        io.tessera.planner.zoo.MoeConfig moe = io.tessera.planner.zoo.MoeConfig.of(8, 2, 0).withExpertFfn(20);
+        LlamaModel experts = new LlamaModel(m.config().withMoe(moe), m.parameters());
+        assertTrue(m.acceptsTensor(8));
+        assertFalse(experts.acceptsTensor(8));
+        assertTrue(experts.acceptsTensor(4));
+        LlamaModel shared = new LlamaModel(m.config().withMoe(moe.withShared(
+                new io.tessera.planner.zoo.MoeConfig.Shared(6, false))), m.parameters());
+        assertFalse(shared.acceptsTensor(4));
+        assertTrue(shared.acceptsTensor(2));
         assertEquals(4, DegreeSearch.settings(m, 32, 8, DegreeSearch.Options.defaults().withMaxPipeline(1)).size());
     }
 
