@@ -331,22 +331,29 @@ public final class DegreeSearch {
 
     /**
      * A lower bound of the fullest rank's model-state bytes for the degree setting {@code s}: the parameters over
-     * {@code tensor x pipeline} (the fullest stage and rank hold at least the average), each with its weight and
-     * gradient in the training dtype and the optimizer's float32 states and master copy, these over {@code data}
-     * with the distributed optimizer, and everything over {@code data} with ZeRO-3. Activations are not counted.
+     * {@code tensor x pipeline} (the routed experts' weights also over {@code expert}; the fullest stage and rank hold
+     * at least the average), each with its weight and gradient in the training dtype and the optimizer's float32
+     * states and master copy, these over {@code data} with the distributed optimizer (the experts' over at most their
+     * {@code data x context / expert} replicas), and everything so with ZeRO-3. Activations are not counted.
      */
     static long modelStateLowerBound(LlamaModel m, Parallelism given, ParallelSettings parallel, Setting s) {
-        double elements = (double) m.parameters() / ((long) s.tensor() * s.pipeline());
+        long experts = m.expertParameters();
+        double dense = (double) (m.parameters() - experts) / ((long) s.tensor() * s.pipeline());
+        double expert = (double) experts / ((long) s.tensor() * s.pipeline() * s.expert());
         int bytes = given.precisionIfGiven().isPresent() ? 2 : m.dtypeBytes();
         int states = parallel.optimizer() == ParallelSettings.defaults().optimizer()
                 ? io.tessera.planner.strategy.OptimizerKind.ADAM.statesPerElement()
                 : parallel.optimizer().statesPerElement();
-        double weights = elements * 2 * bytes;
-        double optimizer = elements * (4.0 * states + (bytes == 2 ? 4 : 0));
+        double perElement = 4.0 * states + (bytes == 2 ? 4 : 0);
+        // an expert's replicas: the token-split ranks over the expert degree
+        int expertReplicas = Math.max(1, s.data() * s.context() / s.expert());
         if (given.fullySharded()) {
-            return (long) ((weights + optimizer) / s.data());
+            return (long) ((dense * (2 * bytes + perElement)) / s.data()
+                    + (expert * (2 * bytes + perElement)) / Math.min(s.data(), expertReplicas));
         }
-        return (long) (weights + optimizer / (given.distributedOptimizer() ? s.data() : 1));
+        boolean sharded = given.distributedOptimizer();
+        return (long) (dense * 2 * bytes + expert * 2 * bytes + dense * perElement / (sharded ? s.data() : 1)
+                + expert * perElement / (sharded ? Math.min(s.data(), expertReplicas) : 1));
     }
 
     /**

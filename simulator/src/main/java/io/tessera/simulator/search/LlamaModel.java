@@ -36,6 +36,25 @@ record LlamaModel(LlamaConfig config, long parameters) {
         return new LlamaModel(c, Zoo.llama(c).trainableElements());
     }
 
+    /**
+     * The routed experts' weight elements (every sparse layer's stacked {@code gate}, {@code up} and {@code down}
+     * projections), split by the expert degree on top of tensor and pipeline; 0 for a dense model.
+     */
+    long expertParameters() {
+        MoeConfig moe = config.moe();
+        if (moe == null || !moe.sparse()) {
+            return 0;
+        }
+        long perLayer = 3L * moe.experts() * moe.expertFfn(config.ffn()) * config.hidden();
+        long total = 0;
+        for (int i = 0; i < config.layers(); i++) {
+            if (moe.sparse(i)) {
+                total += perLayer;
+            }
+        }
+        return total;
+    }
+
     int layers() {
         return config.layers();
     }

@@ -76,4 +76,30 @@ class MoeDegreeSearchTest {
         }
         assertTrue(compared > 0);
     }
+
+    @Test
+    void theMemoryBoundCountsTheExpertSplitAndStaysBelowThePlannedMemory() {
+        StrategyFile file = StrategyFiles.parse(MOE.replace("\"precision\": \"bf16\"", "\"precision\": \"bf16\", "
+                + "\"distributed_optimizer\": true"), Path.of(""));
+        ClusterSpec cluster = StrategyPlans.cluster(file, 16).orElseThrow();
+        LlamaModel m = LlamaModel.of(file);
+        // 4 sparse layers of 8 experts, each 3 x 128 x 128
+        assertEquals(4L * 8 * 3 * 128 * 128, m.expertParameters());
+        DegreeSearch.Result r = DegreeSearch.search(file, cluster, DegreeSearch.Options.defaults(), null);
+        java.util.Map<Integer, Long> boundByExpert = new java.util.TreeMap<>();
+        for (DegreeSearch.Candidate c : r.evaluated()) {
+            long bound = DegreeSearch.modelStateLowerBound(m, file.parallelism().orElseThrow(), file.parallel(),
+                    c.setting());
+            assertTrue(bound <= c.memoryBytes(), c.setting().describe() + ": bound " + bound + " > "
+                    + c.memoryBytes());
+            if (c.setting().tensor() == 1 && c.setting().pipeline() == 1) {
+                boundByExpert.put(c.setting().expert(), bound);
+            }
+        }
+        long previous = Long.MAX_VALUE;
+        for (long b : boundByExpert.values()) {
+            assertTrue(b < previous, "a larger expert degree lowers the bound: " + boundByExpert);
+            previous = b;
+        }
+    }
 }
