@@ -69,7 +69,9 @@ class ShippedModelStrategiesTest {
         assertEquals(0, simulate.code(), simulate.err());
         assertTrue(simulate.out().contains("step time: "), simulate.out());
 
-        CliRun search = CliRun.of("search", file.toString(), "--progress=none", "--max-plans", huge ? "1" : "3");
+        // DeepSeek-V3's first setting by the search's guess (pipeline 2, expert 32) needs 82 GiB: plan 3
+        CliRun search = CliRun.of("search", file.toString(), "--progress=none", "--max-plans",
+                huge && !name.contains("deepseek") ? "1" : "3");
         assertEquals(0, search.code(), search.out() + search.err());
         // Llama-family files get the degree search's proposal; GPT-2 the per-operator parallelism search's choice
         assertTrue(search.out().contains(name.startsWith("gpt2") ? "chosen: " : "proposed: "), search.out());

@@ -150,7 +150,8 @@ public final class DegreeSearch {
     public enum Why {
         /** Its model state alone exceeds the device memory ({@link #modelStateLowerBound}); not planned. */
         MEMORY,
-        /** The expansion, the planner or the timeline refused it (its one-line error). */
+        /** The expansion, the planner or the timeline refused it (its one-line error), or its data degree does not divide
+         * the global batch into whole micro-batches (not planned). */
         REFUSED,
         /** {@link Options#maxPlans} was reached first. */
         LIMIT
@@ -253,7 +254,12 @@ public final class DegreeSearch {
         List<Setting> toPlan = new ArrayList<>();
         for (Setting s : settings) {
             long bound = modelStateLowerBound(model, given, file.parallel(), s);
-            if (bound > memory) {
+            long perStep = (long) given.microBatchSize() * s.data();
+            if (given.globalBatchSize() % perStep != 0) {
+                skipped.add(new Skipped(s, Why.REFUSED, String.format(Locale.ROOT, "global_batch_size %d is not a "
+                        + "multiple of micro_batch_size %d x data %d", given.globalBatchSize(),
+                        given.microBatchSize(), s.data()), 0));
+            } else if (bound > memory) {
                 skipped.add(new Skipped(s, Why.MEMORY, String.format(Locale.ROOT, "the model state alone needs at "
                         + "least %s per rank (parameters / (tensor x pipeline) with gradients and optimizer state); the "
                         + "device has %s", gib(bound), gib(memory)), bound));
@@ -263,7 +269,7 @@ public final class DegreeSearch {
         }
         toPlan.sort(Comparator.comparingDouble((Setting s) -> guess(s, given))
                 .thenComparing(DegreeSearch::key));
-        p.phase(String.format(Locale.ROOT, "degree search: %d settings, %d ruled out by memory, planning %d",
+        p.phase(String.format(Locale.ROOT, "degree search: %d settings, %d ruled out, planning %d",
                 settings.size(), settings.size() - toPlan.size(), options.maxPlans() == 0 ? toPlan.size()
                         : Math.min(options.maxPlans(), toPlan.size())));
 
