@@ -64,7 +64,6 @@ final class LlamaNetwork {
      * hidden]}; a sparse MLP's auxiliary loss, if any, is appended to {@code auxLosses}.
      */
     private static String layer(Network.Builder l, int i, String h, LlamaConfig c, List<String> auxLosses) {
-        DType dt = c.dtype();
         String x = rmsNorm(l, "input_layernorm", h, c);
         Network.Builder attn = l.scope("self_attn");
         String s = c.mla() != null ? MlaAttention.build(attn, x, c, c.mla()) : attention(attn, x, c);
@@ -74,16 +73,24 @@ final class LlamaNetwork {
             return l.op("residual2", Binary.add(), r1, MoeBlock.build(l.scope(c.moe().naming().scope()), x2, c,
                     auxLosses));
         }
-        Network.Builder mlp = l.scope("mlp");
-        String wGate = mlp.scope("gate_proj").parameter("weight", "normal", dt, c.ffn(), c.hidden());
-        String wUp = mlp.scope("up_proj").parameter("weight", "normal", dt, c.ffn(), c.hidden());
-        String wDown = mlp.scope("down_proj").parameter("weight", "normal", dt, c.hidden(), c.ffn());
-        String gate = mlp.op("gate_proj", LINEAR, x2, wGate);
-        String up = mlp.op("up_proj", LINEAR, x2, wUp);
+        return l.op("residual2", Binary.add(), r1, swiglu(l.scope("mlp"), x2, c.ffn(), c));
+    }
+
+    /**
+     * The SwiGLU MLP under {@code mlp} of {@code x [tokens, hidden]} with intermediate width {@code ffn}: MatMul
+     * {@code gate_proj} and {@code up_proj} (weights {@code [ffn, hidden]}), SiLU {@code act} of the gate, Mul
+     * {@code mul} (act, up), MatMul {@code down_proj} (weight {@code [hidden, ffn]}); returns the down projection.
+     */
+    static String swiglu(Network.Builder mlp, String x, int ffn, LlamaConfig c) {
+        DType dt = c.dtype();
+        String wGate = mlp.scope("gate_proj").parameter("weight", "normal", dt, ffn, c.hidden());
+        String wUp = mlp.scope("up_proj").parameter("weight", "normal", dt, ffn, c.hidden());
+        String wDown = mlp.scope("down_proj").parameter("weight", "normal", dt, c.hidden(), ffn);
+        String gate = mlp.op("gate_proj", LINEAR, x, wGate);
+        String up = mlp.op("up_proj", LINEAR, x, wUp);
         String act = mlp.op("act", Activation.silu(), gate);
         String prod = mlp.op("mul", Binary.mul(), act, up);
-        String down = mlp.op("down_proj", LINEAR, prod, wDown);
-        return l.op("residual2", Binary.add(), r1, down);
+        return mlp.op("down_proj", LINEAR, prod, wDown);
     }
 
     /**

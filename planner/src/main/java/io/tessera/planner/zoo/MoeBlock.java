@@ -89,15 +89,7 @@ final class MoeBlock {
     private static String shared(Network.Builder m, String x, LlamaConfig c) {
         MoeConfig.Shared sh = c.moe().shared();
         DType dt = c.dtype();
-        Network.Builder s = m.scope(c.moe().naming().sharedScope());
-        String wGate = s.scope("gate_proj").parameter("weight", "normal", dt, sh.ffn(), c.hidden());
-        String wUp = s.scope("up_proj").parameter("weight", "normal", dt, sh.ffn(), c.hidden());
-        String wDown = s.scope("down_proj").parameter("weight", "normal", dt, c.hidden(), sh.ffn());
-        String gate = s.op("gate_proj", LINEAR, x, wGate);
-        String up = s.op("up_proj", LINEAR, x, wUp);
-        String act = s.op("act", Activation.silu(), gate);
-        String prod = s.op("mul", Binary.mul(), act, up);
-        String down = s.op("down_proj", LINEAR, prod, wDown);
+        String down = LlamaNetwork.swiglu(m.scope(c.moe().naming().sharedScope()), x, sh.ffn(), c);
         if (!sh.gate()) {
             return down;
         }
