@@ -43,8 +43,8 @@ public final class ProgressOption {
     private String mode = "auto";
 
     @Option(names = "--time-limit", paramLabel = "SECONDS",
-            description = "Stop the search (search, or the strategy search of an auto_parallel file) after SECONDS "
-                    + "seconds with exit code 2 (default: no limit).")
+            description = "Stop after SECONDS seconds with exit code 2: the search of search, the strategy search "
+                    + "of an auto_parallel file, a numeric simulation between steps (default: no limit).")
     private Double timeLimit;
 
     /**
@@ -60,12 +60,19 @@ public final class ProgressOption {
         private volatile String lastPhase = "the start";
         private volatile String lastAdvance = "";
 
-        private Handle(SearchProgress sink, ProgressBar bar, String command, Double limitSeconds) {
+        private Handle(SearchProgress sink, ProgressBar bar, String command, Double limitSeconds, long start) {
             this.sink = sink;
             this.bar = bar;
             this.command = command;
             this.limitSeconds = limitSeconds == null ? 0 : limitSeconds;
-            this.start = System.nanoTime();
+            this.start = start;
+        }
+
+        /** Names where the work is for a time-limit message, without reporting it, then checks the deadline. */
+        public void at(String where) {
+            lastPhase = where;
+            lastAdvance = "";
+            checkpoint();
         }
 
         @Override
@@ -78,8 +85,8 @@ public final class ProgressOption {
 
         @Override
         public void advance(long done, long total) {
-            checkpoint();
             lastAdvance = ", " + done + " of " + total + " done";
+            checkpoint();
             sink.advance(done, total);
         }
 
@@ -88,8 +95,9 @@ public final class ProgressOption {
         public void checkpoint() {
             if (limitSeconds > 0 && System.nanoTime() - start > (long) (limitSeconds * 1e9)) {
                 throw new InputException(String.format(Locale.ROOT, "%s: --time-limit of %s s reached during "
-                        + "'%s'%s; raise --time-limit or narrow the search", command.replaceFirst("^tessera ", ""),
-                        formatSeconds(limitSeconds), Json.oneLine(lastPhase), lastAdvance));
+                        + "'%s'%s; raise --time-limit or %s", command.replaceFirst("^tessera ", ""),
+                        formatSeconds(limitSeconds), Json.oneLine(lastPhase), lastAdvance,
+                        lastPhase.startsWith("numeric ") ? "run fewer --steps" : "narrow the search"));
             }
         }
 
@@ -100,6 +108,16 @@ public final class ProgressOption {
                 bar.finish();
             }
         }
+    }
+
+    /** When the first handle was opened ({@link System#nanoTime}): every handle of a command shares the deadline. */
+    private Long started;
+
+    private long started() {
+        if (started == null) {
+            started = System.nanoTime();
+        }
+        return started;
     }
 
     /** {@code --time-limit} in seconds, or null when not given; checked to be positive and finite. */
@@ -135,7 +153,7 @@ public final class ProgressOption {
             case BAR: {
                 ProgressBar bar = new ProgressBar(err, ProgressBar.terminalWidth(System.getenv("COLUMNS")),
                         System::nanoTime);
-                return new Handle(bar, bar, command, limit());
+                return new Handle(bar, bar, command, limit(), started());
             }
             case LINES:
                 return new Handle(message -> {
@@ -143,9 +161,9 @@ public final class ProgressOption {
                         err.println(command + ": " + message);
                         err.flush();
                     }
-                }, null, command, limit());
+                }, null, command, limit(), started());
             default:
-                return new Handle(SearchProgress.NONE, null, command, limit());
+                return new Handle(SearchProgress.NONE, null, command, limit(), started());
         }
     }
 }

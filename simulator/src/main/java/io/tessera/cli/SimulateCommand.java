@@ -171,8 +171,9 @@ public final class SimulateCommand implements Callable<Integer> {
             err.flush();
         }
         SimulationReport report;
-        try {
-            report = Simulation.run(plan, options);
+        try (ProgressOption.Handle p = progress.open(err, "tessera simulate")) {
+            int steps = options.steps();
+            report = Simulation.of(plan, options).run(k -> p.at("numeric step " + (k + 1) + " of " + steps));
         } catch (IllegalArgumentException e) {
             throw new InputException(strategy + ": " + Json.oneLine(e.getMessage()), e);
         }

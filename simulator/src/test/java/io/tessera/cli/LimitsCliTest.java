@@ -206,6 +206,14 @@ class LimitsCliTest {
     }
 
     @Test
+    void timeLimitStopsANumericSimulationBetweenSteps() {
+        String err = refused("simulate: --time-limit of 0.000001 s reached during 'numeric step 1 of 2'", "simulate",
+                "--numeric", STRATEGIES.resolve("mlp-data-parallel.json").toString(), "--progress=none",
+                "--time-limit", "0.000001");
+        assertTrue(err.endsWith("raise --time-limit or run fewer --steps"), err);
+    }
+
+    @Test
     void aBadTimeLimitIsBadInput() {
         for (String bad : new String[] {"0", "-1", "NaN", "Infinity"}) {
             refused("--time-limit is", "search", STRATEGIES.resolve("gpt-megatron-tp4-dp2.json").toString(),
