@@ -105,6 +105,10 @@ class LimitsCliTest {
         String err = refused("op 'layers.0.attention.scores' (BatchMatMul) output tensor type Float32",
                 "simulate", strategy("gpt", "{\"seq\": 1073741824}", "8").toString());
         namesLimit(err, Limits.Limit.TENSOR_ELEMENTS);
+        // hidden 10^6: the first FFN weight has 4 x 10^12 elements
+        namesLimit(refused("network 'gpt': parameter 'layers.0.ffn.w1' tensor type Float32[1000000, "
+                + "4000000] has more than", "plan", strategy("gpt", "{\"hidden\": 1000000}", "8").toString()),
+                Limits.Limit.TENSOR_ELEMENTS);
         // a network file with an input of 10^9 x 10^9 elements
         Path net = dir.resolve("net.json");
         Files.writeString(net, "{\"name\": \"big\", \"inputs\": [{\"name\": \"x\", \"shape\": [1000000000, "

@@ -552,10 +552,17 @@ public final class Network {
                         + "' already exists. Please set a unique name for the parameter.");
             }
             checkFree(full, "parameter");
+            TensorType type;
+            try {
+                type = new TensorType(p.shape(), p.dtype());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("network '" + s.name + "': parameter '" + full + "' "
+                        + e.getMessage(), e);
+            }
             if (!full.equals(p.name())) {
                 p.setName(full);
             }
-            s.tensors.put(full, new TensorType(p.shape(), p.dtype()));
+            s.tensors.put(full, type);
             s.params.add(new AbstractMap.SimpleImmutableEntry<>(full, p));
             s.paramByName.put(full, p);
             s.registered.put(p, full);
