@@ -42,24 +42,63 @@ public final class ProgressOption {
                     + "(one per phase), none, or auto: bar on a terminal, else lines (default: ${DEFAULT-VALUE}).")
     private String mode = "auto";
 
-    /** A progress receiver started by {@link #open}; {@link #close} ends a bar's line. */
+    @Option(names = "--time-limit", paramLabel = "SECONDS",
+            description = "Stop after SECONDS seconds with exit code 2: the search of search, the strategy search "
+                    + "of an auto_parallel file, a numeric simulation between steps (default: no limit).")
+    private Double timeLimit;
+
+    /**
+     * A progress receiver started by {@link #open}; {@link #close} ends a bar's line. With {@code --time-limit} every
+     * report and {@link #checkpoint} checks the deadline and throws an {@link InputException} once it has passed.
+     */
     public static final class Handle implements SearchProgress, AutoCloseable {
         private final SearchProgress sink;
         private final ProgressBar bar;
+        private final String command;
+        private final double limitSeconds;
+        private final long start;
+        private volatile String lastPhase = "the start";
+        private volatile String lastAdvance = "";
 
-        private Handle(SearchProgress sink, ProgressBar bar) {
+        private Handle(SearchProgress sink, ProgressBar bar, String command, Double limitSeconds, long start) {
             this.sink = sink;
             this.bar = bar;
+            this.command = command;
+            this.limitSeconds = limitSeconds == null ? 0 : limitSeconds;
+            this.start = start;
+        }
+
+        /** Names where the work is for a time-limit message, without reporting it, then checks the deadline. */
+        public void at(String where) {
+            lastPhase = where;
+            lastAdvance = "";
+            checkpoint();
         }
 
         @Override
         public void phase(String message) {
+            lastPhase = message;
+            lastAdvance = "";
+            checkpoint();
             sink.phase(message);
         }
 
         @Override
         public void advance(long done, long total) {
+            lastAdvance = ", " + done + " of " + total + " done";
+            checkpoint();
             sink.advance(done, total);
+        }
+
+        /** Throws an {@link InputException} naming the limit and the last phase reached once the time is up. */
+        @Override
+        public void checkpoint() {
+            if (limitSeconds > 0 && System.nanoTime() - start > (long) (limitSeconds * 1e9)) {
+                throw new InputException(String.format(Locale.ROOT, "%s: --time-limit of %s s reached during "
+                        + "'%s'%s; raise --time-limit or %s", command.replaceFirst("^tessera ", ""),
+                        formatSeconds(limitSeconds), Json.oneLine(lastPhase), lastAdvance,
+                        lastPhase.startsWith("numeric ") ? "run fewer --steps" : "narrow the search"));
+            }
         }
 
         /** Ends the bar's line (a newline when anything was drawn); nothing for the other modes. */
@@ -69,6 +108,29 @@ public final class ProgressOption {
                 bar.finish();
             }
         }
+    }
+
+    /** When the first handle was opened ({@link System#nanoTime}): every handle of a command shares the deadline. */
+    private Long started;
+
+    private long started() {
+        if (started == null) {
+            started = System.nanoTime();
+        }
+        return started;
+    }
+
+    /** {@code --time-limit} in seconds, or null when not given; checked to be positive and finite. */
+    Double limit() {
+        if (timeLimit != null && !(timeLimit > 0 && timeLimit < 1e9)) {
+            throw new InputException("--time-limit is " + timeLimit + "; expected a number of seconds above 0, "
+                    + "e.g. --time-limit 600");
+        }
+        return timeLimit;
+    }
+
+    private static String formatSeconds(double s) {
+        return java.math.BigDecimal.valueOf(s).stripTrailingZeros().toPlainString();
     }
 
     /** The mode in effect: {@code auto} resolved with {@code console} (whether the process has a console). */
@@ -91,7 +153,7 @@ public final class ProgressOption {
             case BAR: {
                 ProgressBar bar = new ProgressBar(err, ProgressBar.terminalWidth(System.getenv("COLUMNS")),
                         System::nanoTime);
-                return new Handle(bar, bar);
+                return new Handle(bar, bar, command, limit(), started());
             }
             case LINES:
                 return new Handle(message -> {
@@ -99,9 +161,9 @@ public final class ProgressOption {
                         err.println(command + ": " + message);
                         err.flush();
                     }
-                }, null);
+                }, null, command, limit(), started());
             default:
-                return new Handle(SearchProgress.NONE, null);
+                return new Handle(SearchProgress.NONE, null, command, limit(), started());
         }
     }
 }

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tessera.layout.DType;
 import io.tessera.layout.DeviceMatrix;
 import io.tessera.layout.Layout;
+import io.tessera.layout.Limits;
 import io.tessera.layout.redistribution.Redistribution;
 import io.tessera.layout.redistribution.RedistributionExecutor;
 import io.tessera.layout.redistribution.RedistributionPlan;
@@ -62,6 +63,8 @@ public final class RedistributeCommand extends CaseCommand {
         Layout from = Layout.of(fromDm, f.tensorMap("from"), shape);
         Layout to = Layout.of(toDm, f.tensorMap("to"), shape);
         checkDeviceCount("dev_matrix " + fromDm, from.deviceCount());
+        Limits.Limit.REDISTRIBUTION_TRANSFERS.check("the redistribution's device-to-device "
+                + "transfers (an upper bound)", transferBound(from, to));
         RedistributionPlan plan = Redistribution.plan(from, to, dtype);
         ObjectNode out = Json.object();
         ArrayNode steps = out.putArray("steps");
@@ -99,6 +102,23 @@ public final class RedistributeCommand extends CaseCommand {
                 + "(\"verified\": false); please report this with the input file");
         spec.commandLine().getErr().flush();
         return Tessera.EXIT_INTERNAL;
+    }
+
+    /**
+     * A cheap upper bound on the transfers the plan lists: each target rank times the source slices its slice
+     * overlaps, the product over the dimensions of {@code a / b} when the source splits a dimension {@code a} ways
+     * and the target {@code b} ways with {@code b} dividing {@code a}, 1 when {@code a} divides {@code b}, else
+     * {@code min(a, a / b + 2)}; saturating.
+     */
+    static long transferBound(Layout from, Layout to) {
+        long bound = to.deviceCount();
+        for (int d = 0; d < from.rank(); d++) {
+            long a = from.splits(d);
+            long b = to.splits(d);
+            long overlaps = a % b == 0 ? a / b : b % a == 0 ? 1 : Math.min(a, a / b + 2);
+            bound = bound > Long.MAX_VALUE / overlaps ? Long.MAX_VALUE : bound * overlaps;
+        }
+        return bound;
     }
 
     private static DeviceMatrix deviceMatrix(CaseFields f, String specificKey) {

@@ -3,7 +3,9 @@ package io.tessera.cli;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tessera.layout.Limits;
 import io.tessera.layout.param.ParallelMode;
+import io.tessera.planner.api.StrategyPlans;
 import io.tessera.planner.cost.ClusterSpec;
 import io.tessera.planner.cost.ErrorBand;
 import io.tessera.planner.graph.Network;
@@ -11,7 +13,6 @@ import io.tessera.planner.op.Strategy;
 import io.tessera.planner.plan.OpPlan;
 import io.tessera.planner.plan.PipelinePlan;
 import io.tessera.planner.plan.PlanConfig;
-import io.tessera.planner.api.StrategyPlans;
 import io.tessera.planner.search.ParallelismSearch;
 import io.tessera.planner.strategy.DatasetStrategy;
 import io.tessera.planner.strategy.NetworkRef;
@@ -100,6 +101,11 @@ public final class SearchCommand implements Callable<Integer> {
         StrategyFile file;
         try {
             file = StrategyFiles.read(strategy);
+        } catch (IllegalArgumentException e) {
+            throw InputException.inFile(strategy, e);
+        }
+        try {
+            Limits.Limit.SEARCH_DEVICES.check("devices", file.deviceCount());
         } catch (IllegalArgumentException e) {
             throw InputException.inFile(strategy, e);
         }

@@ -3,17 +3,18 @@ package io.tessera.cli;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tessera.layout.DType;
-import io.tessera.planner.plan.PipelinePlan;
+import io.tessera.layout.Limits;
 import io.tessera.planner.api.StrategyPlans;
+import io.tessera.planner.cost.Fp8Casts;
+import io.tessera.planner.cost.Recompute;
+import io.tessera.planner.plan.PipelinePlan;
 import io.tessera.planner.strategy.StrategyFile;
 import io.tessera.planner.strategy.StrategyFiles;
-import io.tessera.planner.cost.Fp8Casts;
 import io.tessera.simulator.numeric.Simulation;
 import io.tessera.simulator.numeric.SimulationOptions;
 import io.tessera.simulator.numeric.SimulationReport;
 import io.tessera.simulator.timeline.PipelineOptions;
 import io.tessera.simulator.timeline.PipelineSchedule;
-import io.tessera.planner.cost.Recompute;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -152,9 +153,12 @@ public final class SimulateCommand implements Callable<Integer> {
             DType d = DType.parse(dtype);
             options = new SimulationOptions(steps, d, learningRate, seed, Runtime.getRuntime().availableProcessors());
             StrategyFile file = StrategyFiles.read(strategy);
+            checkNumericSize(file);
             try (ProgressOption.Handle p = progress.open(spec.commandLine().getErr(), "tessera simulate")) {
                 plan = StrategyPlans.pipelinePlan(file, p);
             }
+            Limits.Limit.NUMERIC_RANKS.check("devices (a numeric simulation runs every rank in this process)",
+                    plan.devices());
             fp8 = StrategyPlans.network(file).nodes().stream().anyMatch(n -> Fp8Casts.gemmDtype(n) != null);
         } catch (IllegalArgumentException e) {
             throw InputException.inFile(strategy, e);
@@ -167,8 +171,9 @@ public final class SimulateCommand implements Callable<Integer> {
             err.flush();
         }
         SimulationReport report;
-        try {
-            report = Simulation.run(plan, options);
+        try (ProgressOption.Handle p = progress.open(err, "tessera simulate")) {
+            int steps = options.steps();
+            report = Simulation.of(plan, options).run(k -> p.at("numeric step " + (k + 1) + " of " + steps));
         } catch (IllegalArgumentException e) {
             throw new InputException(strategy + ": " + Json.oneLine(e.getMessage()), e);
         }
@@ -179,6 +184,22 @@ public final class SimulateCommand implements Callable<Integer> {
         out.print(json ? Json.write(toJson(report)) : report.summary());
         out.flush();
         return report.passed() ? Tessera.EXIT_OK : 1;
+    }
+
+    /**
+     * The cheap size checks of a numeric run before planning: the ranks ({@link Limits.Limit#NUMERIC_RANKS}) and every
+     * tensor of the network, which the one-device reference run holds whole in a Java array
+     * ({@link Limits.Limit#SLICE_ELEMENTS}).
+     */
+    private static void checkNumericSize(StrategyFile file) {
+        Limits.Limit.NUMERIC_RANKS.check("devices (a numeric simulation runs every rank in this process)",
+                file.deviceCount());
+        for (java.util.Map.Entry<String, io.tessera.planner.op.TensorType> t
+                : StrategyPlans.network(file).tensors().entrySet()) {
+            Limits.Limit.SLICE_ELEMENTS.check("tensor '" + t.getKey() + "' " + t.getValue()
+                    + ": elements (a numeric simulation holds it whole on the reference device)",
+                    t.getValue().elements());
+        }
     }
 
     private PipelineOptions pipelineOptions() {

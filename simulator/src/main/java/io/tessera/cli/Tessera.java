@@ -45,6 +45,11 @@ public final class Tessera implements Callable<Integer> {
             description = "Print stack traces with error messages.")
     private boolean verbose;
 
+    @Option(names = io.tessera.layout.Limits.ALLOW_LARGE, scope = ScopeType.INHERIT,
+            description = "Lift the size limits (layers, operators, devices, tensor elements, ...; see the README's "
+                    + "Limits) to their hard ceilings; one limit is raised with -Dtessera.limits.<key>=N.")
+    private boolean allowLarge;
+
     /** Runs the command line and exits the JVM with its exit code. */
     public static void main(String[] args) {
         System.exit(commandLine().execute(args));
@@ -58,6 +63,9 @@ public final class Tessera implements Callable<Integer> {
         CommandLine cl = new CommandLine(new Tessera());
         cl.setParameterExceptionHandler(new ParameterErrors());
         cl.setExecutionExceptionHandler(new ExecutionErrors());
+        CommandLine.IExecutionStrategy run = new CommandLine.RunLast();
+        cl.setExecutionStrategy(parsed -> io.tessera.layout.Limits.run(matches(parsed,
+                io.tessera.layout.Limits.ALLOW_LARGE), () -> run.execute(parsed)));
         return cl;
     }
 
@@ -66,6 +74,16 @@ public final class Tessera implements Callable<Integer> {
     public Integer call() {
         throw new ParameterException(spec.commandLine(), "missing a command; expected one of "
                 + String.join(", ", spec.subcommands().keySet()));
+    }
+
+    /** Whether {@code option} was given anywhere on the parsed command line. */
+    private static boolean matches(ParseResult parsed, String option) {
+        for (ParseResult pr = parsed; pr != null; pr = pr.subcommand()) {
+            if (pr.hasMatchedOption(option)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Whether {@code --verbose} was given anywhere on the command line that {@code cl} belongs to. */

@@ -2,6 +2,7 @@ package io.tessera.planner.cost;
 
 import io.tessera.layout.DType;
 import io.tessera.layout.Layout;
+import io.tessera.layout.Limits;
 import io.tessera.planner.graph.BackwardGraph;
 import io.tessera.planner.graph.Network;
 import io.tessera.planner.graph.Node;
@@ -108,7 +109,7 @@ public final class ActivationMemory {
         for (String op : ops) {
             for (String t : savedBy.getOrDefault(op, List.of())) {
                 if (tensors.add(t)) {
-                    sum += saved.get(t).bytes();
+                    sum = Limits.add("activation memory bytes", sum, saved.get(t).bytes());
                 }
             }
         }
@@ -126,7 +127,7 @@ public final class ActivationMemory {
         for (String op : ops) {
             for (String t : savedBy.getOrDefault(op, List.of())) {
                 if (dropped(t) && tensors.add(t)) {
-                    sum += saved.get(t).bytes();
+                    sum = Limits.add("activation memory bytes", sum, saved.get(t).bytes());
                 }
             }
         }
@@ -178,7 +179,8 @@ public final class ActivationMemory {
                 for (String t : net.node(op).inputs()) {
                     Node p = net.producer(t);
                     if (p != null && !inside.contains(p.name()) && inputs.add(t)) {
-                        sum += bytes(t, plan.op(op).inputLayouts().get(net.node(op).inputs().indexOf(t)));
+                        sum = Limits.add("activation memory bytes", sum,
+                                bytes(t, plan.op(op).inputLayouts().get(net.node(op).inputs().indexOf(t))));
                     }
                 }
             }

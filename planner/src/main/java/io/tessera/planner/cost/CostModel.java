@@ -52,10 +52,18 @@ public final class CostModel {
      */
     public long forwardFlops(Network net, OpPlan op) {
         Operator o = net.node(op.name()).op();
-        if (o instanceof io.tessera.planner.op.FlashAttention fa) {
-            return fa.rankFlops(op.inputLayouts(), op.outputLayouts()); // context parallel: the slowest rank's
+        try {
+            if (o instanceof io.tessera.planner.op.FlashAttention fa) {
+                return fa.rankFlops(op.inputLayouts(), op.outputLayouts()); // context parallel: the slowest rank's
+            }
+            return o.forwardFlops(Flops.sliceShapes(op.inputLayouts()), Flops.sliceShapes(op.outputLayouts()));
+        } catch (IllegalArgumentException e) {
+            if (String.valueOf(e.getMessage()).startsWith("FLOPs ")) {
+                throw new IllegalArgumentException("operator '" + op.name() + "' (" + o.type() + "): "
+                        + e.getMessage(), e);
+            }
+            throw e;
         }
-        return o.forwardFlops(Flops.sliceShapes(op.inputLayouts()), Flops.sliceShapes(op.outputLayouts()));
     }
 
     /**

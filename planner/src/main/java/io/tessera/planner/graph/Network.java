@@ -1,6 +1,7 @@
 package io.tessera.planner.graph;
 
 import io.tessera.layout.DType;
+import io.tessera.layout.Limits;
 import io.tessera.layout.init.Initializer;
 import io.tessera.layout.init.Initializers;
 import io.tessera.layout.init.LazyTensor;
@@ -551,10 +552,17 @@ public final class Network {
                         + "' already exists. Please set a unique name for the parameter.");
             }
             checkFree(full, "parameter");
+            TensorType type;
+            try {
+                type = new TensorType(p.shape(), p.dtype());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("network '" + s.name + "': parameter '" + full + "' "
+                        + e.getMessage(), e);
+            }
             if (!full.equals(p.name())) {
                 p.setName(full);
             }
-            s.tensors.put(full, new TensorType(p.shape(), p.dtype()));
+            s.tensors.put(full, type);
             s.params.add(new AbstractMap.SimpleImmutableEntry<>(full, p));
             s.paramByName.put(full, p);
             s.registered.put(p, full);
@@ -621,7 +629,20 @@ public final class Network {
                         + ") has " + inputs.length + " input" + (inputs.length == 1 ? "" : "s") + " "
                         + List.of(inputs) + "; expected " + op.inputCount());
             }
-            List<TensorType> outs = op.outputs(full, types);
+            Limits.Limit.OPERATORS.check("network '" + s.name + "': operators", s.nodes.size() + 1L);
+            List<TensorType> outs;
+            try {
+                outs = op.outputs(full, types);
+            } catch (ArithmeticException e) {
+                throw new IllegalArgumentException("network '" + s.name + "': op '" + full + "' (" + op.type()
+                        + ") output: a size overflows a 64-bit integer; use smaller sizes", e);
+            } catch (IllegalArgumentException e) {
+                if (String.valueOf(e.getMessage()).startsWith("tensor type ")) {
+                    throw new IllegalArgumentException("network '" + s.name + "': op '" + full + "' (" + op.type()
+                            + ") output " + e.getMessage(), e);
+                }
+                throw e;
+            }
             if (outs == null || outs.isEmpty()) {
                 throw new IllegalArgumentException("network '" + s.name + "': op '" + full + "' (" + op.type()
                         + ") produced no output types; an operator must have at least one output");

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tessera.layout.DType;
+import io.tessera.layout.Limits;
 import io.tessera.layout.init.Constant;
 import io.tessera.layout.init.Initializer;
 import io.tessera.layout.init.Initializers;
@@ -107,7 +108,13 @@ public final class NetworkJson {
             String where = "inputs[" + i + "]";
             ObjectNode in = object(where, inputs.get(i), INPUT_KEYS);
             String n = text(where, in, "name", null);
-            b.input(n, new TensorType(shape(where, in), dtype(where, in)));
+            TensorType type;
+            try {
+                type = new TensorType(shape(where, in), dtype(where, in));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("network JSON: " + where + " ('" + n + "'): " + e.getMessage(), e);
+            }
+            b.input(n, type);
         }
         ArrayNode params = array("the top level", top, "parameters");
         for (int i = 0; i < params.size(); i++) {
@@ -120,6 +127,7 @@ public final class NetworkJson {
             Initializer init = init(where, p.get("init"));
             LazyTensor data;
             try {
+                new TensorType(shape, dtype);
                 data = b.initializer(init, shape, dtype);
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("network JSON: " + where + ": " + e.getMessage(), e);
@@ -128,6 +136,7 @@ public final class NetworkJson {
                     flag(where, p, "layerwise_parallel", false), flag(where, p, "parallel_optimizer", true)));
         }
         ArrayNode ops = array("the top level", top, "ops");
+        Limits.Limit.OPERATORS.check("network JSON: ops: operators", ops.size());
         List<PendingOp> pending = new ArrayList<>();
         for (int i = 0; i < ops.size(); i++) {
             String where = "ops[" + i + "]";

@@ -276,7 +276,7 @@ public record Conv2D(int outChannels, int[] kernel, int[] stride, int[] pad, int
     public long forwardFlops(List<long[]> in, List<long[]> out) {
         long[] y = out.get(0);
         long[] w = in.get(1);
-        return 2L * y[0] * y[1] * y[2] * y[3] * w[1] * w[2] * w[3];
+        return Flops.product(2, y[0], y[1], y[2], y[3], w[1], w[2], w[3]);
     }
 
     /** Every input slice read and every output slice written once. */

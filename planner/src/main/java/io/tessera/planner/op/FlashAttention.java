@@ -342,7 +342,7 @@ public record FlashAttention(double scale, boolean causal, double keepProb, int 
     public long forwardFlops(List<long[]> in, List<long[]> out) {
         long sum = 0;
         for (Gemm g : forwardGemms(in, out)) {
-            sum += 2L * g.batch() * g.m() * g.n() * g.k();
+            sum = Flops.sum(sum, Flops.product(2, g.batch(), g.m(), g.n(), g.k()));
         }
         return sum;
     }
@@ -438,7 +438,7 @@ public record FlashAttention(double scale, boolean causal, double keepProb, int 
     public long rankFlops(List<io.tessera.layout.Layout> in, List<io.tessera.layout.Layout> out) {
         long sum = 0;
         for (Gemm g : rankGemms(in, out, false)) {
-            sum += 2L * g.batch() * g.m() * g.n() * g.k();
+            sum = Flops.sum(sum, Flops.product(2, g.batch(), g.m(), g.n(), g.k()));
         }
         return sum;
     }

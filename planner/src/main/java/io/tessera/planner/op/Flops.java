@@ -67,6 +67,34 @@ public final class Flops {
         return bytes;
     }
 
+    /**
+     * The product of {@code factors} (FLOPs of a matrix product or convolution), checked.
+     *
+     * @throws IllegalArgumentException one line when the product overflows a 64-bit integer
+     */
+    public static long product(long... factors) {
+        long v = 1;
+        for (long f : factors) {
+            try {
+                v = Math.multiplyExact(v, f);
+            } catch (ArithmeticException e) {
+                throw new IllegalArgumentException("FLOPs " + java.util.Arrays.toString(factors).replace(", ", " x ")
+                        + " overflow a 64-bit integer; use smaller sizes", e);
+            }
+        }
+        return v;
+    }
+
+    /** {@code a + b} FLOPs, checked: one line when the sum overflows a 64-bit integer. */
+    public static long sum(long a, long b) {
+        try {
+            return Math.addExact(a, b);
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException("FLOPs " + a + " + " + b + " overflow a 64-bit integer; use smaller "
+                    + "sizes", e);
+        }
+    }
+
     /** The slice shape of each layout. */
     public static List<long[]> sliceShapes(List<Layout> layouts) {
         List<long[]> out = new ArrayList<>(layouts.size());

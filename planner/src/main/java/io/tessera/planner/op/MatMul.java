@@ -281,7 +281,7 @@ public record MatMul(boolean transposeA, boolean transposeB, boolean batch, DTyp
     @Override
     public long forwardFlops(List<long[]> in, List<long[]> out) {
         long[] s = sizes(in);
-        return 2L * s[0] * s[1] * s[2] * s[3];
+        return Flops.product(2, s[0], s[1], s[2], s[3]);
     }
 
     /** One product of the local slices: {@code batch} times {@code (m, k) x (k, n)}, batch dims broadcast. */

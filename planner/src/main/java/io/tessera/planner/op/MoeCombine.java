@@ -146,7 +146,7 @@ public record MoeCombine(int experts, double capacityFactor, int groups) impleme
     @Override
     public long forwardFlops(List<long[]> in, List<long[]> out) {
         long[] indices = in.get(1);
-        return 2 * indices[0] * indices[1] * out.get(0)[1];
+        return Flops.product(2, indices[0], indices[1], out.get(0)[1]);
     }
 
     /** The input slices read and y's slice written once. */

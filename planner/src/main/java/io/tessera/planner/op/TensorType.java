@@ -1,13 +1,15 @@
 package io.tessera.planner.op;
 
 import io.tessera.layout.DType;
+import io.tessera.layout.Limits;
 
 import java.util.Arrays;
 
 /**
  * The type of a tensor as an operator sees it: its full shape and element type. Immutable.
  *
- * @param shape the full shape; each dimension positive (an empty shape is a scalar)
+ * @param shape the full shape; each dimension positive (an empty shape is a scalar), at most
+ *              {@link Limits.Limit#TENSOR_ELEMENTS} elements in all
  * @param dtype the element type
  */
 public record TensorType(long[] shape, DType dtype) {
@@ -24,6 +26,8 @@ public record TensorType(long[] shape, DType dtype) {
                         + shape[i] + "; expected a positive size");
             }
         }
+        Limits.multiply("tensor type " + dtype + Arrays.toString(shape) + " bytes",
+                Limits.elements("tensor type " + dtype, shape), dtype.bytes());
     }
 
     /** A tensor type of {@code dtype} and {@code shape}. */

@@ -191,17 +191,18 @@ public final class ParallelismSearch {
             report.phase(String.format(Locale.ROOT, "parallelism search: %d stage%s x %d devices, "
                     + "%d micro-batch%s", p, p == 1 ? "" : "s", n, m, m == 1 ? "" : "es"));
             report.advance(k, splits.size());
+            report.checkpoint();
             try {
                 Network net = networkOfBatch.apply(batch / m);
                 SearchResult inner;
                 boolean[] settings = {false, true};
                 try {
-                    inner = Search.search(net, withDevices(template, n, false), cluster, options.mode(), null,
-                            options.cap());
+                    inner = Search.search(net, withDevices(template, n, false), cluster, options.mode(),
+                            SearchProgress.checkpointsOf(report), options.cap());
                 } catch (IllegalArgumentException noFit) {
                     // strategies that fit only with optimizer parallelism
-                    inner = Search.search(net, withDevices(template, n, true), cluster, options.mode(), null,
-                            options.cap());
+                    inner = Search.search(net, withDevices(template, n, true), cluster, options.mode(),
+                            SearchProgress.checkpointsOf(report), options.cap());
                     settings = new boolean[] {true};
                 }
                 for (boolean op : settings) {

@@ -30,6 +30,37 @@ public interface SearchProgress extends Consumer<String> {
     default void advance(long done, long total) {
     }
 
+    /**
+     * A point where the search may be stopped: a receiver with a time limit throws here (an unchecked exception that
+     * is not an {@code IllegalArgumentException}, so it is never taken for a rejected setting). The search calls it
+     * in its loops, and {@link #phase} and {@link #advance} may check too. Default: nothing.
+     */
+    default void checkpoint() {
+    }
+
+    /**
+     * A receiver that reports nothing but forwards {@link #checkpoint} (and the checks of phase and advance) to
+     * {@code outer}: for an inner search whose messages are not shown but whose time counts.
+     */
+    static SearchProgress checkpointsOf(SearchProgress outer) {
+        return new SearchProgress() {
+            @Override
+            public void phase(String message) {
+                outer.checkpoint();
+            }
+
+            @Override
+            public void advance(long done, long total) {
+                outer.checkpoint();
+            }
+
+            @Override
+            public void checkpoint() {
+                outer.checkpoint();
+            }
+        };
+    }
+
     /** The same as {@link #phase}: a plain {@code Consumer<String>} caller sees the phase messages. */
     @Override
     default void accept(String message) {

@@ -1,5 +1,7 @@
 package io.tessera.planner.strategy;
 
+import io.tessera.layout.Limits;
+
 import java.util.Arrays;
 
 /**
@@ -33,6 +35,7 @@ public sealed interface Devices permits Devices.Count, Devices.Matrix {
             if (n < 1) {
                 throw new IllegalArgumentException("devices: found " + n + "; expected a number of devices >= 1");
             }
+            Limits.Limit.DEVICES.check("devices", n);
         }
 
         @Override
@@ -66,6 +69,7 @@ public sealed interface Devices permits Devices.Count, Devices.Matrix {
                             + "; expected at most " + Integer.MAX_VALUE + " devices in all");
                 }
             }
+            Limits.Limit.DEVICES.check("devices.dev_matrix " + Arrays.toString(dims) + ": devices", product);
             dims = dims.clone();
         }
 

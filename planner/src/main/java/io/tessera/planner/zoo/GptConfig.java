@@ -1,6 +1,7 @@
 package io.tessera.planner.zoo;
 
 import io.tessera.layout.DType;
+import io.tessera.layout.Limits;
 
 /**
  * The arguments of the zoo's {@code gpt} (decoder-only transformer). Immutable. The four switches
@@ -42,6 +43,7 @@ public record GptConfig(int layers, int hidden, int heads, int ffn, int seq, int
     /** Validates positive sizes, {@code hidden % heads == 0}, a floating dtype and a dropout in [0, 1). */
     public GptConfig {
         check("layers", layers);
+        Limits.Limit.LAYERS.check("zoo model 'gpt': layers", layers);
         check("hidden", hidden);
         check("heads", heads);
         check("ffn", ffn);

@@ -2,6 +2,7 @@ package io.tessera.planner.zoo;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.tessera.layout.DType;
+import io.tessera.layout.Limits;
 import io.tessera.layout.init.Constant;
 import io.tessera.layout.param.Parameter;
 import io.tessera.planner.graph.Network;
@@ -81,6 +82,7 @@ public final class HfGpt2 {
         /** Validates the sizes, naming the Hugging Face key or argument at fault. */
         public Config {
             positive("n_layer", layers);
+            Limits.Limit.LAYERS.check("n_layer", layers);
             positive("n_embd", hidden);
             positive("n_head", heads);
             positive("n_inner", ffn);

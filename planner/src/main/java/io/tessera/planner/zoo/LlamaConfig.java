@@ -1,8 +1,9 @@
 package io.tessera.planner.zoo;
 
 import io.tessera.layout.DType;
-import io.tessera.planner.op.Rope;
+import io.tessera.layout.Limits;
 import io.tessera.planner.op.RMSNorm;
+import io.tessera.planner.op.Rope;
 
 /**
  * The arguments of the zoo's {@code llama}: a Llama-family decoder (Llama 2/3, Mistral, Qwen2) with grouped-query
@@ -59,6 +60,7 @@ public record LlamaConfig(int layers, int hidden, int heads, int kvHeads, int ff
                     + "dividing batch x seq");
         }
         check("layers", layers);
+        Limits.Limit.LAYERS.check(WHO + "layers", layers);
         check("hidden", hidden);
         check("heads", heads);
         check("kv_heads", kvHeads);

@@ -1,6 +1,7 @@
 package io.tessera.planner.zoo;
 
 import io.tessera.layout.DType;
+import io.tessera.layout.Limits;
 
 import java.util.Arrays;
 import java.util.List;
@@ -25,6 +26,7 @@ public record MlpConfig(long[] widths, int batch, DType dtype) {
                     : Arrays.toString(widths)) + " has fewer than 2 entries; give the input width and one output "
                     + "width per layer, e.g. [1024, 4096, 1024]");
         }
+        Limits.Limit.LAYERS.check("zoo model 'mlp': layers", widths.length - 1L);
         widths = widths.clone();
         for (long w : widths) {
             if (w <= 0) {
@@ -59,6 +61,7 @@ public record MlpConfig(long[] widths, int batch, DType dtype) {
             if (n <= 0) {
                 throw new IllegalArgumentException("zoo model 'mlp': layers is " + n + "; expected at least 1");
             }
+            Limits.Limit.LAYERS.check("zoo model 'mlp': layers", n);
             widths = new long[n + 1];
             for (int i = 0; i <= n; i++) {
                 widths[i] = i % 2 == 0 ? 1024 : 4096;

@@ -1,6 +1,7 @@
 package io.tessera.planner.zoo;
 
 import io.tessera.layout.DType;
+import io.tessera.layout.Limits;
 
 import java.util.Locale;
 
@@ -51,6 +52,7 @@ public record ResNetConfig(int batch, int channels, int blocks, int image, int c
         check("batch", batch);
         check("channels", channels);
         check("blocks", blocks);
+        Limits.Limit.BLOCKS.check("zoo model 'resnet': blocks", blocks);
         check("image", image);
         check("classes", classes);
         if (norm == null) {

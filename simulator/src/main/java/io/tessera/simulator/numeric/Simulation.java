@@ -93,10 +93,19 @@ public final class Simulation {
 
     /** Runs the configured number of steps and compares with one device after each. */
     public SimulationReport run() {
+        return run(k -> { });
+    }
+
+    /**
+     * As {@link #run()}, calling {@code beforeStep} with the step index before each step: a caller's time limit
+     * throws from it (an unchecked exception, which ends the run).
+     */
+    public SimulationReport run(java.util.function.IntConsumer beforeStep) {
         List<SimulationReport.Step> steps = new ArrayList<>();
         Map<String, Double> paramErrors = new LinkedHashMap<>();
         double worst = 0;
         for (int k = 0; k < options.steps(); k++) {
+            beforeStep.accept(k);
             double[] losses = parallel.step(k);
             double singleLoss = single.step(k)[0];
             double parallelLoss = parallelLoss(losses);

@@ -282,6 +282,7 @@ public final class DegreeSearch {
                         + " planned settings was reached", 0));
                 continue;
             }
+            p.checkpoint();
             p.phase("degree search: planning " + s.describe() + " (" + (i + 1) + " of " + toPlan.size() + ")");
             plans++;
             evaluate(file, given, model, s, cluster, evaluated, skipped);

@@ -1,5 +1,6 @@
 package io.tessera.simulator.timeline;
 
+import io.tessera.layout.Limits;
 import java.util.Objects;
 
 /**
@@ -27,6 +28,9 @@ public record PipelineOptions(int stages, int microBatches, PipelineSchedule sch
         if (microBatches < 1) {
             throw new IllegalArgumentException("micro-batches: found " + microBatches + "; expected at least 1");
         }
+        Limits.Limit.VIRTUAL_STAGES.check("virtual stages", virtualStages);
+        Limits.Limit.PIPELINE_SLOTS.check("pipeline stages x micro-batches x virtual stages (" + stages + " x "
+                + microBatches + " x " + virtualStages + ")", (long) stages * microBatches * virtualStages);
         if (virtualStages < 1) {
             throw new IllegalArgumentException("virtual stages: found " + virtualStages + "; expected at least 1");
         }
