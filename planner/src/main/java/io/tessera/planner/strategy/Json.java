@@ -80,17 +80,38 @@ final class Json {
         return InputFiles.readText(file, what);
     }
 
-    /** Writes {@code text} to {@code file} as UTF-8, creating parent directories. */
+    /**
+     * Writes {@code text} to {@code file} as UTF-8, creating parent directories: atomically, through a temporary file
+     * next to it that is then moved into place, so a failure never leaves a partial file.
+     */
     static void writeFile(Path file, String text) {
+        Path tmp = null;
         try {
-            Path parent = file.toAbsolutePath().getParent();
+            Path abs = file.toAbsolutePath();
+            Path parent = abs.getParent();
             if (parent != null) {
                 Files.createDirectories(parent);
             }
-            Files.writeString(file, text, StandardCharsets.UTF_8);
+            tmp = abs.resolveSibling("." + abs.getFileName() + "." + Long.toHexString(System.nanoTime()) + ".tmp");
+            Files.writeString(tmp, text, StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE_NEW,
+                    java.nio.file.StandardOpenOption.WRITE);
+            try {
+                Files.move(tmp, abs, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            } catch (java.nio.file.AtomicMoveNotSupportedException e) {
+                Files.move(tmp, abs, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+            tmp = null;
         } catch (IOException e) {
-            throw new IllegalArgumentException(file + ": cannot be written (" + oneLine(String.valueOf(e.getMessage()))
-                    + "); expected a writable path", e);
+            throw new IllegalArgumentException(InputFiles.show(file) + ": cannot be written ("
+                    + oneLine(String.valueOf(e.getMessage())) + "); expected a writable path", e);
+        } finally {
+            if (tmp != null) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException ignored) {
+                    // best effort: the original failure is what gets reported
+                }
+            }
         }
     }
 
