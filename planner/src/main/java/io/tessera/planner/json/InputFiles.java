@@ -236,6 +236,8 @@ public final class InputFiles {
         if (msg.contains("Non-standard token")) {
             msg = msg.replaceAll("Non-standard token ('[^']*')[^;]*", "found $1, which JSON does not allow;"
                     + " expected a finite number");
+        } else if (msg.startsWith("Trailing token")) {
+            msg = "found more content after the end of the JSON value; expected one JSON value per file";
         } else if (msg.contains("(non-standard) comment")) {
             msg = "found a comment; JSON has no comments, remove it";
         }
@@ -243,7 +245,9 @@ public final class InputFiles {
                 .replaceAll("\\s*\\[Source:[^\\]]*\\]", "")
                 .replaceAll("\\s*\\((?:[^()]|\\([^()]*\\))*(?:Feature|enable)(?:[^()]|\\([^()]*\\))*\\)", "")
                 .replaceAll(";?\\s*(?:to allow|enable)\\b.*?(?:Feature|ALLOW_)[^;]*", "")
-                .replaceAll(":?\\s*[^:;]*`JsonReadFeature[^;]*", "");
+                .replaceAll(":?\\s*[^:;]*`JsonReadFeature[^;]*", "")
+                .replaceAll("\\s*\\(bound as `[^`]*`\\)", "")
+                .replaceAll(":?\\s*[^:;]*`(?:Deserialization|Json|Stream)\\w*Feature[^;]*", "");
         return where + ": " + UserText.abbreviate(msg.trim());
     }
 
