@@ -96,7 +96,7 @@ public final class Json {
     public static JsonNode read(String option, Path file) {
         String text;
         try {
-            text = InputFiles.readText(file, "JSON file");
+            text = InputFiles.readText(file, "cases file");
         } catch (InputFiles.InputFileException e) {
             String shown = InputFiles.show(file);
             if (e.problem().equals("does not exist")) {
