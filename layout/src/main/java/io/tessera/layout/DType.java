@@ -111,7 +111,7 @@ public enum DType {
                 return t;
             }
         }
-        throw new IllegalArgumentException("dtype: unknown name '" + name + "'; expected one of " + validNames());
+        throw new IllegalArgumentException("dtype: unknown name " + UserText.quoted(name) + "; expected one of " + validNames());
     }
 
     private static String validNames() {

@@ -1,5 +1,6 @@
 package io.tessera.cli;
 
+import io.tessera.layout.UserText;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.tessera.layout.TensorMap;
 
@@ -36,7 +37,7 @@ public final class CaseFields {
         for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
             String key = it.next();
             if (!this.validKeys.contains(key)) {
-                throw new IllegalArgumentException("unknown key '" + key + "'; valid keys are " + keyList()
+                throw new IllegalArgumentException("unknown key " + UserText.quoted(key) + "; valid keys are " + keyList()
                         + " (check the spelling)");
             }
         }

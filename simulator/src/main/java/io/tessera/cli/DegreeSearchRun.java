@@ -1,5 +1,6 @@
 package io.tessera.cli;
 
+import io.tessera.planner.json.InputFiles;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tessera.planner.cost.ClusterSpec;
@@ -108,9 +109,9 @@ final class DegreeSearchRun {
 
     private String readCluster() {
         try {
-            return Files.readString(Path.of(cluster));
-        } catch (IOException e) {
-            throw new InputException("--cluster " + cluster + " cannot be read: " + Json.oneLine(String.valueOf(e)), e);
+            return InputFiles.readText(Path.of(cluster), "cluster spec");
+        } catch (InputFiles.InputFileException e) {
+            throw new InputException("--cluster " + e.getMessage(), e);
         }
     }
 

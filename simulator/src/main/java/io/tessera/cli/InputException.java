@@ -23,7 +23,7 @@ public final class InputException extends RuntimeException {
      */
     public static InputException inFile(java.nio.file.Path file, IllegalArgumentException cause) {
         String message = Json.oneLine(cause.getMessage());
-        String prefix = file + ": ";
+        String prefix = io.tessera.planner.json.InputFiles.show(file) + ": ";
         return new InputException(message.startsWith(prefix) ? message : prefix + message, cause);
     }
 }

@@ -1,5 +1,6 @@
 package io.tessera.cli;
 
+import io.tessera.planner.json.InputFiles;
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -33,9 +34,7 @@ import java.util.Set;
  */
 public final class Json {
 
-    private static final ObjectMapper MAPPER = JsonMapper.builder()
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+    private static final ObjectMapper MAPPER = InputFiles.mapperBuilder()
             .enable(JsonWriteFeature.ESCAPE_NON_ASCII)
             .build();
 
@@ -95,30 +94,26 @@ public final class Json {
      * @throws InputException when the file is missing, unreadable or malformed
      */
     public static JsonNode read(String option, Path file) {
-        if (Files.isDirectory(file)) {
-            throw new InputException(option + " " + file + " is a directory; expected a JSON file");
+        String text;
+        try {
+            text = InputFiles.readText(file, "cases file");
+        } catch (InputFiles.InputFileException e) {
+            String shown = InputFiles.show(file);
+            if (e.problem().equals("does not exist")) {
+                throw new InputException(option + " " + shown + " does not exist; give the path of a JSON file", e);
+            }
+            throw new InputException(option + " " + shown + " " + e.problem() + "; " + e.advice(), e);
         }
         try {
-            JsonNode root = MAPPER.readTree(file.toFile());
+            JsonNode root = MAPPER.readTree(text);
             if (root == null || root.isMissingNode()) {
-                throw new InputException(option + " " + file + " is empty; expected a JSON array of cases");
+                throw new InputException(option + " " + InputFiles.show(file)
+                        + " is empty; expected a JSON array of cases");
             }
             return root;
         } catch (JsonProcessingException e) {
-            JsonLocation loc = e.getLocation();
-            String where = loc == null ? "" : " at line " + loc.getLineNr() + ", column " + loc.getColumnNr();
-            throw new InputException(option + " " + file + ": malformed JSON" + where + ": "
-                    + oneLine(e.getOriginalMessage()).replaceAll("\\s*\\(start marker at \\[Source:.*", "")
+            throw new InputException(option + " " + InputFiles.show(file) + ": malformed JSON" + InputFiles.jsonError(e)
                     + "; fix the file so that it is valid JSON", e);
-        } catch (NoSuchFileException | java.io.FileNotFoundException e) {
-            throw new InputException(option + " " + file + " does not exist; give the path of a JSON file", e);
-        } catch (AccessDeniedException e) {
-            throw new InputException(option + " " + file + " cannot be read (access denied)", e);
-        } catch (IOException e) {
-            if (!Files.exists(file)) {
-                throw new InputException(option + " " + file + " does not exist; give the path of a JSON file", e);
-            }
-            throw new InputException(option + " " + file + " cannot be read: " + oneLine(e.getMessage()), e);
         }
     }
 
@@ -153,9 +148,10 @@ public final class Json {
     }
 
     /**
-     * Writes {@code text} as UTF-8 to {@code target} atomically: the text goes to a temporary file in the target's
-     * directory, which is then moved over the target ({@code ATOMIC_MOVE}, falling back to {@code REPLACE_EXISTING}
-     * where the file system cannot move atomically). The temporary file is removed on failure.
+     * Writes {@code text} as UTF-8 to {@code target} atomically through {@link OutputFiles}: the text goes to a
+     * temporary file in the target's directory, which is then moved over the target ({@code ATOMIC_MOVE}, falling back
+     * to {@code REPLACE_EXISTING} where the file system cannot move atomically). The temporary file is removed on
+     * failure. Several outputs that must be written all or none go through one {@link OutputFiles}.
      *
      * @throws InputException when the directory does not exist, the target is a directory, or writing fails
      */
@@ -171,49 +167,18 @@ public final class Json {
      * @throws InputException when the directory does not exist, the target is a directory, or writing fails
      */
     public static void writeAtomically(String option, Path target, String text) {
-        checkWritable(option, target);
-        Path abs = target.toAbsolutePath();
-        Path dir = abs.getParent();
-        Path tmp = null;
-        try {
-            tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
-            Files.write(tmp, text.getBytes(StandardCharsets.UTF_8));
-            try {
-                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
-            }
-            tmp = null;
-        } catch (IOException e) {
-            throw new InputException(option + " " + target + " cannot be written: " + oneLine(String.valueOf(e))
-                    + "; check the directory's permissions and free space", e);
-        } finally {
-            if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // best effort: the original failure is what gets reported
-                }
-            }
-        }
+        new OutputFiles().add(option, target, text).commit();
     }
 
     /**
-     * Checks that {@code target} could be written: its directory exists and it is not itself a directory.
+     * Checks that {@code target} could be written: a non-empty path whose directory exists and which is not itself a
+     * directory (see {@link OutputFiles#check}).
      *
      * @param option what names the file in messages, e.g. {@code --out}
      * @throws InputException when it could not
      */
     public static void checkWritable(String option, Path target) {
-        Path abs = target.toAbsolutePath();
-        Path dir = abs.getParent();
-        if (dir == null || !Files.isDirectory(dir)) {
-            throw new InputException(option + " " + target + ": directory " + dir
-                    + " does not exist; create it first or choose another path");
-        }
-        if (Files.isDirectory(abs)) {
-            throw new InputException(option + " " + target + " is a directory; expected a file path");
-        }
+        OutputFiles.check(option, target);
     }
 
     /** A short description of a node's JSON type and value, for error messages, e.g. {@code the string "abc"}. */

@@ -26,8 +26,8 @@ import java.util.concurrent.Callable;
  * {@code tessera plan STRATEGY.json [--out PLAN.json] [--ckpt CKPT.json] [--json]}: plans a strategy file and prints
  * the plan's human summary (or, with {@code --json}, the PLAN.json content). {@code --out} writes PLAN.json;
  * {@code --ckpt} writes MindSpore's strategy checkpoint, which otherwise goes to the strategy file's
- * {@code strategy_ckpt_config.save_file} when set. Every file is written atomically, and only after the plan and all
- * outputs were computed and every target checked, so a failure writes nothing.
+ * {@code strategy_ckpt_config.save_file} when set. The files are written all or none ({@link OutputFiles}), only after
+ * the plan and all outputs were computed and every target checked, so a failure writes nothing.
  */
 @Command(name = "plan", mixinStandardHelpOptions = true,
         description = {"Plans a strategy file: operator layouts, communications, parameter memory per rank.",
@@ -104,9 +104,11 @@ public final class PlanCommand implements Callable<Integer> {
             outputs.add(new Output(checkpointOption, checkpointTarget, checkpointText));
         }
         checkTargets(outputs);
+        OutputFiles files = new OutputFiles();
         for (Output o : outputs) {
-            Json.writeAtomically(o.option(), o.target(), o.text());
+            files.add(o.option(), o.target(), o.text());
         }
+        files.commit();
 
         PrintWriter stdout = spec.commandLine().getOut();
         stdout.print(json ? planJson : PlanSummary.format(pipe, mode, shards));
@@ -120,6 +122,11 @@ public final class PlanCommand implements Callable<Integer> {
      * creates it too), an explicit option's is not.
      */
     private void checkTargets(List<Output> outputs) {
+        for (Output o : outputs) {
+            if (o.target().toString().isEmpty()) {
+                throw new InputException(o.option() + ": empty path; give a file name");
+            }
+        }
         Path input = canonical(strategy);
         for (int i = 0; i < outputs.size(); i++) {
             Output o = outputs.get(i);

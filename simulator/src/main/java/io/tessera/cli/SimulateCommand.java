@@ -1,5 +1,6 @@
 package io.tessera.cli;
 
+import io.tessera.planner.json.InputFiles;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tessera.layout.DType;
@@ -223,14 +224,25 @@ public final class SimulateCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * Whether {@code file} is a PLAN.json rather than a strategy file. Read through {@link InputFiles}, so a file that
+     * is not a bounded regular UTF-8 file is reported as bad input here.
+     *
+     * @throws InputFiles.InputFileException when the file exists but cannot be used as input (a device, a FIFO, too
+     *                                        large, not UTF-8)
+     */
     static boolean looksLikePlanJson(Path file) {
+        String head;
         try {
-            String head = Files.readString(file);
-            return head.contains("\"communications\"") && head.contains("\"operators\"")
-                    && !head.contains("\"network\": {");
-        } catch (IOException e) {
-            return false;
+            head = InputFiles.readText(file, "strategy file");
+        } catch (InputFiles.InputFileException e) {
+            if (e.problem().equals("does not exist") || e.problem().equals("is a directory")) {
+                return false; // the strategy reader reports these as before
+            }
+            throw e;
         }
+        return head.contains("\"communications\"") && head.contains("\"operators\"")
+                && !head.contains("\"network\": {");
     }
 
     static ObjectNode toJson(SimulationReport r) {

@@ -1,5 +1,6 @@
 package io.tessera.cli;
 
+import io.tessera.layout.UserText;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.IExecutionExceptionHandler;
@@ -102,6 +103,21 @@ public final class Tessera implements Callable<Integer> {
         return false;
     }
 
+    /**
+     * {@code message} with every run of more than twice {@link UserText#LIMIT} non-blank characters abbreviated, so user text
+     * a message echoes (an unknown option, a name, a path) never makes it unbounded.
+     */
+    static String bounded(String message) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\S{" + (2 * UserText.LIMIT + 1) + ",}")
+                .matcher(message);
+        StringBuilder sb = new StringBuilder();
+        while (m.find()) {
+            m.appendReplacement(sb, java.util.regex.Matcher.quoteReplacement(UserText.abbreviate(m.group())));
+        }
+        m.appendTail(sb);
+        return sb.toString();
+    }
+
     /** Prints a parse error as one line (no usage dump) and returns {@link #EXIT_BAD_INPUT}. */
     private static final class ParameterErrors implements IParameterExceptionHandler {
         @Override
@@ -110,7 +126,7 @@ public final class Tessera implements Callable<Integer> {
             PrintWriter err = cl.getErr();
             String where = cl.getCommandSpec().qualifiedName();
             String hint = " (see '" + where + " --help')";
-            err.println("tessera: " + Json.oneLine(ex.getMessage()) + hint);
+            err.println("tessera: " + bounded(Json.oneLine(ex.getMessage())) + hint);
             for (String a : args) {
                 if (VERBOSE.equals(a)) {
                     ex.printStackTrace(err);
@@ -133,10 +149,10 @@ public final class Tessera implements Callable<Integer> {
             boolean verbose = isVerbose(cl);
             int code;
             if (ex instanceof InputException) {
-                err.println("tessera: " + Json.oneLine(ex.getMessage()));
+                err.println("tessera: " + bounded(Json.oneLine(ex.getMessage())));
                 code = EXIT_BAD_INPUT;
             } else {
-                err.println("tessera: internal error: " + Json.oneLine(String.valueOf(ex))
+                err.println("tessera: internal error: " + bounded(Json.oneLine(String.valueOf(ex)))
                         + (verbose ? "" : " (rerun with --verbose for the stack trace)"));
                 code = EXIT_INTERNAL;
             }

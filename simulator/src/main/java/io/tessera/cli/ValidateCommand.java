@@ -72,9 +72,11 @@ final class ValidateCommand implements Callable<Integer> {
                 throw new InputException("--write-strategies " + strategies + ": cannot create the directory ("
                         + e.getMessage() + ")", e);
             }
+            OutputFiles files = new OutputFiles();
             for (PublishedRun r : table.runs()) {
-                Json.writeAtomically("--write-strategies", strategies.resolve(fileName(r)), r.strategyJson());
+                files.add("--write-strategies", strategies.resolve(fileName(r)), r.strategyJson());
             }
+            files.commit();
         }
         PrintWriter err = spec.commandLine().getErr();
         ValidationReport report;

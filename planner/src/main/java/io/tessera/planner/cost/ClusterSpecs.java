@@ -1,5 +1,7 @@
 package io.tessera.planner.cost;
 
+import io.tessera.layout.UserText;
+import io.tessera.planner.json.InputFiles;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -37,9 +39,7 @@ import java.util.Map;
  */
 public final class ClusterSpecs {
 
-    private static final ObjectMapper MAPPER = JsonMapper.builder()
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+    private static final ObjectMapper MAPPER = InputFiles.mapperBuilder()
             .enable(SerializationFeature.INDENT_OUTPUT)
             .build();
 
@@ -63,15 +63,15 @@ public final class ClusterSpecs {
     public static ClusterSpec read(Path file) {
         String text;
         try {
-            text = Files.readString(file, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new IllegalArgumentException("cluster spec file " + file + ": cannot be read (" + e.getMessage()
-                    + "); expected a readable UTF-8 JSON file", e);
+            text = InputFiles.readText(file, "cluster spec");
+        } catch (InputFiles.InputFileException e) {
+            throw new IllegalArgumentException("cluster spec file " + InputFiles.show(file) + ": " + e.problem()
+                    + "; " + e.advice(), e);
         }
         try {
             return parse(text);
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+            throw new IllegalArgumentException(InputFiles.show(file) + ": " + e.getMessage(), e);
         }
     }
 
@@ -86,7 +86,7 @@ public final class ClusterSpecs {
         try {
             root = MAPPER.readTree(json);
         } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException("cluster spec: not valid JSON (" + e.getOriginalMessage()
+            throw new IllegalArgumentException("cluster spec: not valid JSON (" + InputFiles.jsonMessage(e)
                     + "); expected one JSON object such as {\"preset\": \"a100-80gb-dgx\", \"nodes\": 16}", e);
         }
         if (root == null || !root.isObject()) {
@@ -332,8 +332,8 @@ public final class ClusterSpecs {
         while (it.hasNext()) {
             String k = it.next();
             if (!valid.contains(k)) {
-                throw new IllegalArgumentException("cluster spec: " + path + " has unknown key '" + k
-                        + "'; expected only " + valid);
+                throw new IllegalArgumentException("cluster spec: " + path + " has unknown key " + UserText.quoted(k)
+                        + "; expected only " + valid);
             }
         }
     }

@@ -1,5 +1,7 @@
 package io.tessera.planner.graph;
 
+import io.tessera.layout.UserText;
+import io.tessera.planner.json.InputFiles;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -49,10 +51,7 @@ import java.util.Set;
  */
 public final class NetworkJson {
 
-    private static final ObjectMapper MAPPER = JsonMapper.builder()
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-            .build();
+    private static final ObjectMapper MAPPER = InputFiles.mapperBuilder().build();
     private static final JsonNodeFactory F = JsonNodeFactory.instance;
 
     private static final List<String> TOP_KEYS = List.of("name", "inputs", "parameters", "ops", "loss");
@@ -72,10 +71,10 @@ public final class NetworkJson {
     public static Network read(Path file) {
         String text;
         try {
-            text = Files.readString(file, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new IllegalArgumentException("network JSON: cannot read '" + file + "' (" + e.getClass().getSimpleName()
-                    + ": " + e.getMessage() + "); check the path", e);
+            text = InputFiles.readText(file, "network JSON file");
+        } catch (InputFiles.InputFileException e) {
+            throw new IllegalArgumentException("network JSON: cannot read '" + InputFiles.show(file) + "' ("
+                    + e.problem() + "); " + e.advice(), e);
         }
         return parse(text);
     }
@@ -90,10 +89,8 @@ public final class NetworkJson {
         try {
             root = MAPPER.readTree(json);
         } catch (JsonProcessingException e) {
-            String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + ", column "
-                    + e.getLocation().getColumnNr();
-            throw new IllegalArgumentException("network JSON: malformed" + where + ": "
-                    + e.getOriginalMessage().replaceAll("\\s*[\\r\\n]+\\s*", " ") + "; fix the JSON syntax", e);
+            throw new IllegalArgumentException("network JSON: malformed" + InputFiles.jsonError(e)
+                    + "; fix the JSON syntax", e);
         }
         return parse(root);
     }
@@ -339,7 +336,7 @@ public final class NetworkJson {
         while (it.hasNext()) {
             String k = it.next();
             if (!keys.contains(k)) {
-                throw new IllegalArgumentException("network JSON: " + where + ": unknown key '" + k + "'"
+                throw new IllegalArgumentException("network JSON: " + where + ": unknown key " + UserText.quoted(k)
                         + Names.closeHint(k, keys) + "; valid keys: " + String.join(", ", keys));
             }
         }

@@ -1,5 +1,6 @@
 package io.tessera.planner.graph;
 
+import io.tessera.layout.UserText;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
@@ -42,8 +43,8 @@ final class OpCodec {
     static Operator parse(String where, String type, JsonNode attrs) {
         OperatorKind kind = OperatorKind.forType(type);
         if (kind == null) {
-            throw new IllegalArgumentException("network JSON: " + where + ": unknown op type '" + type
-                    + "'" + Names.closeHint(type, types()) + "; expected one of " + String.join(", ", types()));
+            throw new IllegalArgumentException("network JSON: " + where + ": unknown op type " + UserText.quoted(type)
+                    + Names.closeHint(type, types()) + "; expected one of " + String.join(", ", types()));
         }
         ObjectNode obj;
         if (attrs == null || attrs.isNull()) {
@@ -58,7 +59,7 @@ final class OpCodec {
         while (it.hasNext()) {
             String k = it.next();
             if (!kind.attrNames().contains(k)) {
-                throw new IllegalArgumentException("network JSON: " + where + ": unknown attribute '" + k + "' of "
+                throw new IllegalArgumentException("network JSON: " + where + ": unknown attribute " + UserText.quoted(k) + " of "
                         + type + "; valid attributes: " + (kind.attrNames().isEmpty() ? "none" : String.join(", ",
                         kind.attrNames())));
             }

@@ -1,5 +1,7 @@
 package io.tessera.planner.strategy;
 
+import io.tessera.layout.UserText;
+import io.tessera.planner.json.InputFiles;
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -27,10 +29,7 @@ import java.util.regex.Pattern;
  */
 final class Json {
 
-    private static final ObjectMapper MAPPER = JsonMapper.builder()
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-            .build();
+    private static final ObjectMapper MAPPER = InputFiles.mapperBuilder().build();
 
     private static final Pattern PLAIN_KEY = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
 
@@ -64,10 +63,7 @@ final class Json {
             }
             return root;
         } catch (JsonProcessingException e) {
-            JsonLocation loc = e.getLocation();
-            String where = loc == null ? "" : " at line " + loc.getLineNr() + ", column " + loc.getColumnNr();
-            String msg = oneLine(e.getOriginalMessage()).replaceAll("\\s*\\(start marker at \\[Source:.*", "");
-            throw new IllegalArgumentException(what + ": malformed JSON" + where + ": " + msg
+            throw new IllegalArgumentException(what + ": malformed JSON" + InputFiles.jsonError(e)
                     + "; fix the text so that it is valid JSON", e);
         }
     }
@@ -81,31 +77,41 @@ final class Json {
         if (file == null) {
             throw new IllegalArgumentException(what + ": found a null path; expected the path of a JSON file");
         }
-        if (Files.isDirectory(file)) {
-            throw new IllegalArgumentException(file + ": is a directory; expected the path of a " + what + " (JSON)");
-        }
-        try {
-            return Files.readString(file, StandardCharsets.UTF_8);
-        } catch (NoSuchFileException e) {
-            throw new IllegalArgumentException(file + ": does not exist; expected the path of a " + what
-                    + " (JSON)", e);
-        } catch (IOException e) {
-            throw new IllegalArgumentException(file + ": cannot be read (" + oneLine(String.valueOf(e.getMessage()))
-                    + "); expected a readable " + what + " (JSON)", e);
-        }
+        return InputFiles.readText(file, what);
     }
 
-    /** Writes {@code text} to {@code file} as UTF-8, creating parent directories. */
+    /**
+     * Writes {@code text} to {@code file} as UTF-8, creating parent directories: atomically, through a temporary file
+     * next to it that is then moved into place, so a failure never leaves a partial file.
+     */
     static void writeFile(Path file, String text) {
+        Path tmp = null;
         try {
-            Path parent = file.toAbsolutePath().getParent();
+            Path abs = file.toAbsolutePath();
+            Path parent = abs.getParent();
             if (parent != null) {
                 Files.createDirectories(parent);
             }
-            Files.writeString(file, text, StandardCharsets.UTF_8);
+            tmp = abs.resolveSibling("." + abs.getFileName() + "." + Long.toHexString(System.nanoTime()) + ".tmp");
+            Files.writeString(tmp, text, StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE_NEW,
+                    java.nio.file.StandardOpenOption.WRITE);
+            try {
+                Files.move(tmp, abs, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            } catch (java.nio.file.AtomicMoveNotSupportedException e) {
+                Files.move(tmp, abs, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+            tmp = null;
         } catch (IOException e) {
-            throw new IllegalArgumentException(file + ": cannot be written (" + oneLine(String.valueOf(e.getMessage()))
-                    + "); expected a writable path", e);
+            throw new IllegalArgumentException(InputFiles.show(file) + ": cannot be written ("
+                    + oneLine(String.valueOf(e.getMessage())) + "); expected a writable path", e);
+        } finally {
+            if (tmp != null) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException ignored) {
+                    // best effort: the original failure is what gets reported
+                }
+            }
         }
     }
 
@@ -199,7 +205,7 @@ final class Json {
 
     /** {@code s} in single quotes, for key names in messages. */
     static String quote(String s) {
-        return "'" + s + "'";
+        return UserText.quoted(s);
     }
 
     /** An integer value in {@code [min, max]}. */

@@ -1,5 +1,6 @@
 package io.tessera.planner.zoo;
 
+import io.tessera.planner.json.InputFiles;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -44,7 +45,7 @@ final class HfConfig {
     /** The longest default sequence: {@code seq} defaults to {@code min(max_position_embeddings, 4096)}. */
     static final int MAX_DEFAULT_SEQ = 4096;
 
-    private static final ObjectMapper MAPPER = new ObjectMapper();
+    private static final ObjectMapper MAPPER = InputFiles.mapperBuilder().build();
 
     private final Path file;
     private final JsonNode root;
@@ -62,17 +63,17 @@ final class HfConfig {
         }
         String text;
         try {
-            text = Files.readString(file);
-        } catch (IOException e) {
-            throw new IllegalArgumentException("hf_config " + file + ": cannot read the file (" + e.getMessage()
-                    + "); expected a Hugging Face config.json, the path relative to the strategy file");
+            text = InputFiles.readText(file, "Hugging Face config.json");
+        } catch (InputFiles.InputFileException e) {
+            throw new IllegalArgumentException("hf_config " + InputFiles.show(file) + ": cannot read the file ("
+                    + e.problem() + "); expected a Hugging Face config.json, the path relative to the strategy file");
         }
         JsonNode root;
         try {
             root = MAPPER.readTree(text);
         } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException("hf_config " + file + ": not valid JSON ("
-                    + e.getOriginalMessage() + "); expected a Hugging Face config.json object");
+            throw new IllegalArgumentException("hf_config " + InputFiles.show(file) + ": not valid JSON ("
+                    + InputFiles.jsonMessage(e) + "); expected a Hugging Face config.json object");
         }
         if (root == null || !root.isObject()) {
             throw new IllegalArgumentException("hf_config " + file + ": found " + (root == null ? "nothing"

@@ -1,5 +1,6 @@
 package io.tessera.planner.zoo;
 
+import io.tessera.layout.UserText;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.tessera.layout.DType;
 import io.tessera.layout.Limits;
@@ -165,7 +166,7 @@ public final class HfGpt2 {
         Map<String, ?> a = args == null ? Map.of() : args;
         for (String k : a.keySet()) {
             if (!ARGS.contains(k)) {
-                throw new IllegalArgumentException("gpt2 args: unknown argument '" + k + "'; valid arguments: "
+                throw new IllegalArgumentException("gpt2 args: unknown argument " + UserText.quoted(k) + "; valid arguments: "
                         + String.join(", ", ARGS));
             }
         }

@@ -1,5 +1,6 @@
 package io.tessera.planner.zoo;
 
+import io.tessera.layout.UserText;
 import io.tessera.layout.DType;
 import io.tessera.layout.init.Constant;
 import io.tessera.layout.init.Initializers;
@@ -244,7 +245,7 @@ public final class Zoo {
     private static String checkModel(String model) {
         String m = model == null ? "" : model.trim().toLowerCase(Locale.ROOT);
         if (!MODELS.contains(m)) {
-            throw new IllegalArgumentException("zoo: unknown model '" + model + "'; expected one of "
+            throw new IllegalArgumentException("zoo: unknown model " + UserText.quoted(model) + "; expected one of "
                     + String.join(", ", MODELS));
         }
         return m;
@@ -553,8 +554,8 @@ public final class Zoo {
                 if (!defaults.containsKey(k)) {
                     List<String> valid = new ArrayList<>();
                     defaults.forEach((key, v) -> valid.add(key + "=" + v));
-                    throw new IllegalArgumentException(who + ": unknown argument '" + k
-                            + "'; valid arguments (with defaults): " + String.join(", ", valid));
+                    throw new IllegalArgumentException(who + ": unknown argument " + UserText.quoted(k)
+                            + "; valid arguments (with defaults): " + String.join(", ", valid));
                 }
             }
         }

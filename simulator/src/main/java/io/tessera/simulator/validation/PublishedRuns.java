@@ -1,5 +1,6 @@
 package io.tessera.simulator.validation;
 
+import io.tessera.planner.json.InputFiles;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -44,7 +45,7 @@ public final class PublishedRuns {
     /** The calibration runs Tessera ships (a copy of {@code shared/validation/calibration_runs.json}). */
     public static final String BUILT_IN = "calibration_runs.json";
 
-    private static final ObjectMapper MAPPER = new ObjectMapper();
+    private static final ObjectMapper MAPPER = InputFiles.mapperBuilder().build();
 
     private PublishedRuns() {
     }
@@ -67,13 +68,17 @@ public final class PublishedRuns {
      * @throws IllegalArgumentException naming the file when it cannot be read or is malformed
      */
     public static Table read(Path file) {
+        String text;
         try {
-            return parse(Files.readString(file));
-        } catch (IOException e) {
-            throw new IllegalArgumentException(file + ": cannot be read (" + e.getMessage()
-                    + "); expected a JSON file of published runs like calibration_runs.json", e);
+            text = InputFiles.readText(file, "file of published runs");
+        } catch (InputFiles.InputFileException e) {
+            throw new IllegalArgumentException(InputFiles.show(file) + ": " + e.problem()
+                    + "; expected a JSON file of published runs like calibration_runs.json", e);
+        }
+        try {
+            return parse(text);
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+            throw new IllegalArgumentException(InputFiles.show(file) + ": " + e.getMessage(), e);
         }
     }
 
@@ -87,7 +92,7 @@ public final class PublishedRuns {
         try {
             root = MAPPER.readTree(json);
         } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException("not valid JSON (" + e.getOriginalMessage()
+            throw new IllegalArgumentException("not valid JSON (" + InputFiles.jsonMessage(e)
                     + "); expected {\"tables\": [{\"id\": .., \"hardware\": .., \"rows\": [..]}]}", e);
         }
         JsonNode tables = root == null ? null : root.get("tables");
