@@ -97,6 +97,7 @@ final class FuzzGenerator {
         options(out);
         outputs(out);
         specials(out);
+        targeted(out);
         fill(out, 440 * scale, this::strategyCase);
         fill(out, 130 * scale, this::networkCase);
         fill(out, 110 * scale, this::clusterCase);
@@ -308,6 +309,63 @@ final class FuzzGenerator {
                     "--json"));
             return a;
         }));
+    }
+
+    /** Hand-made bad strategies, degrees, stages and checkpoints named in issue 15. */
+    private void targeted(Map<String, FuzzCase> out) {
+        String ck = JsonMutator.MAPPER.valueToTree(checkpoint).toString();
+        String[][] ckpts = {
+            {"strategy-3x1-on-8", ck.replaceFirst("\\[\\[8,1],\\[1,1]]", "[[3,1],[1,1]]")},
+            {"strategy-0x1", ck.replaceFirst("\\[\\[8,1],\\[1,1]]", "[[0,1],[1,1]]")},
+            {"strategy-wrong-arity", ck.replaceFirst("\\[\\[8,1],\\[1,1]]", "[[8,1,1]]")},
+            {"opt-shard-size-0", ck.replaceFirst("\"opt_weight_shard_size\":-1", "\"opt_weight_shard_size\":0")},
+            {"no-parallel-layout-item", ((ObjectNode) checkpoint.deepCopy()).without("parallel_layout_item").toString()},
+        };
+        for (String[] c : ckpts) {
+            for (String cmd : List.of("plan", "simulate")) {
+                add(out, new FuzzCase("checkpoint/ckpt.json/" + c[0] + "/" + cmd, "checkpoint", Expect.FAIL, dir -> {
+                    write(dir, "ck.json", c[1].getBytes(StandardCharsets.UTF_8));
+                    return strategyArgs(cmd, write(dir, "s.json", checkpointStrategy().getBytes(StandardCharsets.UTF_8)),
+                            dir);
+                }));
+            }
+        }
+        String[][] edits = {
+            {"gpt-megatron-degrees.json", "tensor-3", "parallelism", "tensor", "3"},
+            {"gpt-megatron-degrees.json", "pipeline-3", "parallelism", "pipeline", "3"},
+            {"gpt-megatron-degrees.json", "data-0", "parallelism", "data", "0"},
+            {"gpt-megatron-degrees.json", "micro-batch-size-0", "parallelism", "micro_batch_size", "0"},
+            {"gpt-pipeline-2stages.json", "stage-5-of-2", "stages", "layers.1.*", "5"},
+            {"gpt-pipeline-2stages.json", "stage-negative", "stages", "layers.1.*", "-1"},
+            {"gpt-pipeline-2stages.json", "pipeline-stages-0", "parallel", "pipeline_stages", "0"},
+            {"gpt-pipeline-2stages.json", "micro-batches-0", "parallel", "micro_batches", "0"},
+            {"mlp-data-parallel.json", "devices-0", null, "devices", "0"},
+            {"mlp-data-parallel.json", "devices-negative", null, "devices", "-8"},
+            {"gpt-optimizer-parallel.json", "dataset-strategy-3", "parallel", "dataset_strategy", "[[3,1],[3,1]]"},
+            {"gpt-optimizer-parallel.json", "optimizer-weight-shard-size-3", "parallel.parallel_optimizer_config",
+                "optimizer_weight_shard_size", "3"},
+        };
+        for (String[] e : edits) {
+            JsonNode doc = strategies.get(e[0]).deepCopy();
+            JsonNode at = doc;
+            if (e[2] != null) {
+                for (String k : e[2].split("\\.")) {
+                    at = at.get(k);
+                }
+            }
+            try {
+                ((ObjectNode) at).set(e[3], JsonMutator.MAPPER.readTree(e[4]));
+            } catch (IOException ex) {
+                throw new UncheckedIOException(ex);
+            }
+            byte[] bytes = JsonMutator.bytes(doc);
+            List<String> cmds = e[1].startsWith("optimizer-weight") ? List.of("plan", "simulate-numeric")
+                    : List.of("plan", "simulate", "search");
+            for (String cmd : cmds) {
+                add(out, new FuzzCase("strategy/" + e[0] + "/" + e[1] + "/" + cmd, "strategy", Expect.FAIL,
+                        dir -> strategyArgs(cmd, write(dir, "s.json", bytes), dir)));
+            }
+        }
     }
 
     private static String widths(int n) {
