@@ -57,7 +57,8 @@ public final class SearchCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "STRATEGY.json",
             description = "A strategy file with a zoo network (its batch is the step's global batch), the devices "
-                    + "and settings (optimizer, gradients_mean, fusion) to keep.")
+                    + "and settings (optimizer, gradients_mean, fusion) to keep; its operator strategies, "
+                    + "dataset_strategy, stages and micro-batches are searched anew.")
     private Path strategy;
 
     @Option(names = "--max-stages", paramLabel = "N", defaultValue = "8",

@@ -239,4 +239,36 @@ class HostileInputValidationTest {
         assertRefused(CliRun.of("plan", strategy.toString()), "missing key 'parallel_layout_item'");
         assertNotEquals(good, bad);
     }
+
+    private static Path zoo(Path dir, String model, String args, String mode) throws IOException {
+        Path f = dir.resolve(model + ".json");
+        Files.writeString(f, "{\"network\": {\"zoo\": \"" + model + "\", \"args\": " + args + "}, \"devices\": 2, "
+                + "\"parallel\": {\"parallel_mode\": \"" + mode + "\"}}");
+        return f;
+    }
+
+    @Test
+    void zooArgumentsThatBuildAnUntrainableNetworkAreRefused(@TempDir Path dir) throws IOException {
+        // one class: the cross-entropy is identically 0, so the numeric check compared zeros and PASSED
+        assertRefused(CliRun.of("simulate", "--numeric", zoo(dir, "resnet", "{\"classes\": 1, \"batch\": 2}",
+                "semi_auto_parallel").toString()), "zoo model 'resnet': classes is 1; expected at least 2");
+        assertRefused(CliRun.of("simulate", "--numeric", zoo(dir, "gpt", "{\"vocab\": 1, \"batch\": 2}",
+                "semi_auto_parallel").toString()), "zoo model 'gpt': vocab is 1; expected at least 2");
+        assertRefused(CliRun.of("plan", zoo(dir, "llama", "{\"vocab\": 1, \"batch\": 2}",
+                "semi_auto_parallel").toString()), "zoo model 'llama': vocab is 1; expected at least 2");
+        assertRefused(CliRun.of("plan", zoo(dir, "mlp", "{\"widths\": [4, 1], \"batch\": 2}",
+                "semi_auto_parallel").toString()), "zoo model 'mlp': widths [4, 1] end with 1 classes");
+        // a resnet with 3 channels is a valid network: it plans and simulates
+        CliRun ok = CliRun.of("simulate", "--numeric", zoo(dir, "resnet", "{\"channels\": 3, \"batch\": 2}",
+                "semi_auto_parallel").toString());
+        assertEquals(0, ok.code(), ok.err());
+    }
+
+    @Test
+    void dataParallelRefusesABatchThatDoesNotSplitOverTheDevices(@TempDir Path dir) throws IOException {
+        // each rank runs on its batch shard alone: a batch of 1 on 2 ranks used to plan and then FAIL numerically
+        assertRefused(CliRun.of("simulate", "--numeric", zoo(dir, "gpt", "{\"batch\": 1}", "data_parallel")
+                .toString()), "batch dim of size 1 does not split over the 2 devices of parallel_mode data_parallel");
+        assertEquals(0, CliRun.of("plan", zoo(dir, "gpt", "{\"batch\": 2}", "data_parallel").toString()).code());
+    }
 }
