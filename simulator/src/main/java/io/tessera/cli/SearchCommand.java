@@ -95,6 +95,12 @@ public final class SearchCommand implements Callable<Integer> {
         if (maxStages < 1) {
             throw new InputException("--max-stages " + maxStages + ": expected at least 1");
         }
+        if (top < 1) {
+            throw new InputException("--top " + top + ": expected at least 1");
+        }
+        if (maxPlans < 0) {
+            throw new InputException("--max-plans " + maxPlans + ": expected 0 (no limit) or more");
+        }
         if (out != null) {
             Json.checkWritable("--out", out);
         }
@@ -170,12 +176,6 @@ public final class SearchCommand implements Callable<Integer> {
      * {@code --max-stages} (when given) caps the pipeline; {@code --cluster} (when given) replaces the file's cluster.
      */
     private int degreeSearch(StrategyFile file) {
-        if (top < 1) {
-            throw new InputException("--top " + top + ": expected at least 1");
-        }
-        if (maxPlans < 0) {
-            throw new InputException("--max-plans " + maxPlans + ": expected 0 (no limit) or more");
-        }
         picocli.CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
         DegreeSearch.Options options = DegreeSearch.Options.defaults().withMaxPlans(maxPlans);
         if (parsed.hasMatchedOption("--max-stages")) {

@@ -127,6 +127,10 @@ class HostileInputValidationTest {
             assertRefused(CliRun.of("simulate", "--numeric", file, "--lr", lr), "--lr ",
                     "expected a finite learning rate in (0, 10]");
         }
+        // the degree-search options are checked for every search, not only the degree search
+        assertRefused(CliRun.of("search", file, "--progress=none", "--top", "0"), "--top 0: expected at least 1");
+        assertRefused(CliRun.of("search", file, "--progress=none", "--max-plans", "-1"), "--max-plans -1");
+        assertRefused(CliRun.of("validate", "--fail-above", "Infinity"), "--fail-above is Infinity");
     }
 
     @Test

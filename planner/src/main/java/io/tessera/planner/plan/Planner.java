@@ -140,6 +140,14 @@ public final class Planner {
         this.devices = config.devices();
         this.operatorComms = config.mode() != ParallelMode.DATA_PARALLEL;
         if (!operatorComms && config.devices() > 1) {
+            for (Node n : network.nodes()) {
+                if (n.op() instanceof MoeAuxLoss) {
+                    throw new IllegalArgumentException("MoeAuxLoss '" + n.name() + "': parallel_mode data_parallel "
+                            + "runs each rank on its batch shard alone, but the load-balancing loss is taken over all "
+                            + "tokens of the batch; use semi_auto_parallel (or a parallelism section), or drop the "
+                            + "auxiliary loss (network argument aux_loss false)");
+                }
+            }
             for (String in : network.inputs()) {
                 long[] shape = network.tensor(in).shape();
                 if (shape.length > 0 && shape[0] % config.devices() != 0) {
@@ -147,14 +155,6 @@ public final class Planner {
                             + "not split over the " + config.devices() + " devices of parallel_mode data_parallel, "
                             + "which runs each rank on its batch shard alone; use a batch that is a multiple of "
                             + config.devices() + " (or semi_auto_parallel)");
-                }
-            }
-            for (Node n : network.nodes()) {
-                if (n.op() instanceof MoeAuxLoss) {
-                    throw new IllegalArgumentException("MoeAuxLoss '" + n.name() + "': parallel_mode data_parallel "
-                            + "runs each rank on its batch shard alone, but the load-balancing loss is taken over all "
-                            + "tokens of the batch; use semi_auto_parallel (or a parallelism section), or drop the "
-                            + "auxiliary loss (network argument aux_loss false)");
                 }
             }
         }
