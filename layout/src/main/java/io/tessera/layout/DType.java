@@ -79,7 +79,8 @@ public enum DType {
     }
 
     /**
-     * Parses a dtype name case-insensitively: {@code float32}, {@code Float32}, {@code mstype.float32},
+     * Parses a dtype name case-insensitively (but exactly: no surrounding whitespace): {@code float32},
+     * {@code Float32}, {@code mstype.float32},
      * and the short forms {@code fp16}, {@code fp32}, {@code fp64}, {@code bf16}, {@code half}, {@code float},
      * {@code double}, {@code int}, {@code long}, {@code bool_}, {@code fp8_e4m3} / {@code e4m3} (float8_e4m3fn) and
      * {@code fp8_e5m2} / {@code e5m2} (float8_e5m2).
@@ -90,7 +91,8 @@ public enum DType {
         if (name == null) {
             throw new IllegalArgumentException("dtype: found null; expected one of " + validNames());
         }
-        String n = name.trim().toLowerCase(Locale.ROOT);
+        // no trimming: " float32" is a typo to report, not a name
+        String n = name.toLowerCase(Locale.ROOT);
         if (n.startsWith("mstype.")) {
             n = n.substring("mstype.".length());
         }

@@ -16,7 +16,7 @@ class DTypeTest {
 
     @ParameterizedTest
     @CsvSource({
-        "float32, FLOAT32", "Float32, FLOAT32", "mstype.float32, FLOAT32", "FLOAT32, FLOAT32", "' float32 ', FLOAT32",
+        "float32, FLOAT32", "Float32, FLOAT32", "mstype.float32, FLOAT32", "FLOAT32, FLOAT32",
         "fp32, FLOAT32", "float, FLOAT32", "fp16, FLOAT16", "float16, FLOAT16", "half, FLOAT16",
         "mstype.float16, FLOAT16", "bf16, BFLOAT16", "bfloat16, BFLOAT16", "fp64, FLOAT64", "double, FLOAT64",
         "int, INT32", "int32, INT32", "long, INT64", "Int64, INT64", "mstype.int8, INT8", "uint8, UINT8",
@@ -36,7 +36,8 @@ class DTypeTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"float8", "fp128", "tensor", "", "mstype.", "float32x", "mstype.mstype.float32"})
+    @ValueSource(strings = {"float8", "fp128", "tensor", "", "mstype.", "float32x", "mstype.mstype.float32", " float32",
+        "float32 ", "\tfloat16"})
     void rejectsUnknownNamesListingTheValidOnes(String name) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> DType.parse(name));
         String m = e.getMessage();

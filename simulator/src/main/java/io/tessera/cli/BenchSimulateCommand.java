@@ -23,7 +23,9 @@ import java.util.function.Consumer;
         description = {"Benchmarks the numeric simulator: seconds per training step of the MLP 1024 -> 4096 -> 1024 "
                 + "(batch 128 and 1024) simulated on 8 and 64 ranks (tensor parallel 8 x data parallel) against one "
                 + "device in the same run, and their ratio (goal: at most 1.5).",
-                "--quick runs a 256 -> 1024 -> 256 MLP with batch 64 instead. Prints a table, or JSON with --json."})
+                "--quick runs a 256 -> 1024 -> 256 MLP with batch 64 instead. Prints a table, or JSON with --json.",
+                "The full run takes about 3 minutes and needs about 6 GB of heap (java -Xmx6g -jar ...) on 2 cores; --quick "
+                        + "takes about 20 seconds and 1.5 GB."})
 public final class BenchSimulateCommand implements Callable<Integer> {
 
     @Spec

@@ -117,8 +117,13 @@ public final class Json {
         }
     }
 
-    /** The deterministic text of {@code node}: pretty-printed as described on this class, ending with a newline. */
+    /**
+     * The deterministic text of {@code node}: pretty-printed as described on this class, ending with a newline.
+     *
+     * @throws InputException when a number in it is NaN or infinite ({@link FiniteJson#check})
+     */
     public static String write(JsonNode node) {
+        FiniteJson.check(node);
         try {
             return MAPPER.writer(new CompactJsonPrinter(ctx -> {
                 // the top-level array and the values of MULTILINE_FIELDS get one element per line

@@ -58,7 +58,8 @@ public final class SearchCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "STRATEGY.json",
             description = "A strategy file with a zoo network (its batch is the step's global batch), the devices "
-                    + "and settings (optimizer, gradients_mean, fusion) to keep.")
+                    + "and settings (optimizer, gradients_mean, fusion) to keep; its operator strategies, "
+                    + "dataset_strategy, stages and micro-batches are searched anew.")
     private Path strategy;
 
     @Option(names = "--max-stages", paramLabel = "N", defaultValue = "8",
@@ -95,6 +96,12 @@ public final class SearchCommand implements Callable<Integer> {
         if (maxStages < 1) {
             throw new InputException("--max-stages " + maxStages + ": expected at least 1");
         }
+        if (top < 1) {
+            throw new InputException("--top " + top + ": expected at least 1");
+        }
+        if (maxPlans < 0) {
+            throw new InputException("--max-plans " + maxPlans + ": expected 0 (no limit) or more");
+        }
         if (out != null) {
             Json.checkWritable("--out", out);
         }
@@ -129,9 +136,8 @@ public final class SearchCommand implements Callable<Integer> {
         ParallelismSearch.Result result;
         StrategyFile best;
         try {
-            StrategyFile flat = file.withParallel(file.parallel().toBuilder()
-                    .parallelMode(ParallelMode.SEMI_AUTO_PARALLEL).pipelineStages(1).microBatches(0).build())
-                    .withStages(null);
+            checkStages(file);
+            StrategyFile flat = searchTemplate(file);
             Network full = StrategyPlans.network(flat);
             int batch = (int) full.tensor(full.inputs().get(0)).shape()[0];
             PlanConfig template = StrategyPlans.config(flat, full);
@@ -176,12 +182,6 @@ public final class SearchCommand implements Callable<Integer> {
      * {@code --max-stages} (when given) caps the pipeline; {@code --cluster} (when given) replaces the file's cluster.
      */
     private int degreeSearch(StrategyFile file) {
-        if (top < 1) {
-            throw new InputException("--top " + top + ": expected at least 1");
-        }
-        if (maxPlans < 0) {
-            throw new InputException("--max-plans " + maxPlans + ": expected 0 (no limit) or more");
-        }
         picocli.CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
         DegreeSearch.Options options = DegreeSearch.Options.defaults().withMaxPlans(maxPlans);
         if (parsed.hasMatchedOption("--max-stages")) {
@@ -210,6 +210,30 @@ public final class SearchCommand implements Callable<Integer> {
         }
         return java.util.Optional.of(new Margin(band.get(), next.getAsDouble() / best - 1,
                 band.get().indistinguishable(best, next.getAsDouble())));
+    }
+
+    /**
+     * The file the search starts from: the input's network, devices, parameter settings, optimizer, gradients_mean,
+     * optimizer-parallel and fusion settings on one stage in semi-auto mode; its operator strategies, dataset strategy,
+     * stages, micro-batches and strategy checkpoint are dropped, as the search chooses them.
+     */
+    static StrategyFile searchTemplate(StrategyFile file) {
+        return file.withStages(null).withOperators(Map.of()).withParallel(file.parallel().toBuilder()
+                .parallelMode(ParallelMode.SEMI_AUTO_PARALLEL).pipelineStages(1).microBatches(0)
+                .datasetStrategy(null).strategyCkptConfig(null).build());
+    }
+
+    /**
+     * Refuses a file whose {@code stages} section does not plan (an operator in an earlier stage than its input, an
+     * empty stage, ...), as {@code tessera plan} would, although the search replaces the stages: the file is planned
+     * with its stages and default operator strategies.
+     */
+    private static void checkStages(StrategyFile file) {
+        if (file.stages().isEmpty() || file.parallel().pipelineStages() == 1) {
+            return;
+        }
+        StrategyPlans.pipelinePlan(file.withOperators(Map.of()).withParallel(file.parallel().toBuilder()
+                .parallelMode(ParallelMode.SEMI_AUTO_PARALLEL).strategyCkptConfig(null).build()), null);
     }
 
     private CommandSpec spec() {

@@ -83,7 +83,7 @@ public final class SimulateCommand implements Callable<Integer> {
     private String dtype;
 
     @Option(names = "--lr", paramLabel = "RATE", defaultValue = "0.01",
-            description = "Learning rate (default: ${DEFAULT-VALUE}).")
+            description = "Learning rate, finite, in (0, 10] (default: ${DEFAULT-VALUE}).")
     private double learningRate;
 
     @Option(names = "--seed", paramLabel = "S", defaultValue = "1",
@@ -128,6 +128,10 @@ public final class SimulateCommand implements Callable<Integer> {
     /** Plans, simulates and prints the comparison. */
     @Override
     public Integer call() {
+        String badRate = SimulationOptions.checkLearningRate(learningRate);
+        if (badRate != null) {
+            throw new InputException("--lr " + learningRate + ": " + badRate);
+        }
         boolean pipeline = pipelineStages != null || microBatches != null || schedule != null
                 || virtualStages != null || recompute != null;
         if (pipeline && numeric) {

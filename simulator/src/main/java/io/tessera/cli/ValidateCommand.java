@@ -59,8 +59,8 @@ final class ValidateCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new InputException(Json.oneLine(e.getMessage()), e);
         }
-        if (failAbove != null && !(failAbove >= 0)) {
-            throw new InputException("--fail-above is " + failAbove + "; expected a percentage >= 0, e.g. 6");
+        if (failAbove != null && !(failAbove >= 0 && Double.isFinite(failAbove))) {
+            throw new InputException("--fail-above is " + failAbove + "; expected a finite percentage >= 0, e.g. 6");
         }
         if (strategies != null) {
             if (Files.exists(strategies) && !Files.isDirectory(strategies)) {

@@ -107,7 +107,11 @@ public final class StrategyPlans {
     public static PlanConfig config(StrategyFile file, Network network) {
         file = ParallelismExpansion.expand(file);
         StrategyCheckpoint loaded = file.loadFile().map(StrategyCheckpoints::read).orElse(null);
-        Map<String, Strategy> in = file.pinnedStrategies(loaded, checkpointKeys(network));
+        Map<String, String> keys = checkpointKeys(network);
+        if (loaded != null) {
+            LoadedCheckpoints.check(file.loadFile().get(), loaded, network, keys, file);
+        }
+        Map<String, Strategy> in = file.pinnedStrategies(loaded, keys);
         PlanConfig.Builder b = PlanConfig.builder(file.stageDeviceCount())
                 .mode(file.parallel().parallelMode())
                 .dataset(file.parallel().datasetStrategy())
@@ -115,6 +119,8 @@ public final class StrategyPlans {
                 .commFusion(file.parallel().commFusion())
                 .optimizer(file.parallel().optimizer());
         if (file.parallel().enableParallelOptimizer()) {
+            checkShardSize(file.parallel().parallelOptimizerConfig().optimizerWeightShardSize(),
+                    file.stageDeviceCount());
             b.parallelOptimizer(file.parallel().parallelOptimizerConfig());
         }
         in.forEach(b::strategy);
@@ -124,6 +130,28 @@ public final class StrategyPlans {
             }
         }
         return b.build();
+    }
+
+    /**
+     * Refuses an {@code optimizer_weight_shard_size} that divides no parameter's repeated group: one that does not
+     * divide the {@code devices} of a stage (every repeated group's size divides them), so it could never take effect.
+     *
+     * @throws IllegalArgumentException naming the size, the devices and the valid sizes
+     */
+    static void checkShardSize(int shardSize, int devices) {
+        if (shardSize == -1 || devices % shardSize == 0) {
+            return;
+        }
+        List<String> valid = new ArrayList<>();
+        for (int d = 1; d <= devices && valid.size() < 12; d++) {
+            if (devices % d == 0) {
+                valid.add(String.valueOf(d));
+            }
+        }
+        throw new IllegalArgumentException("parallel.parallel_optimizer_config.optimizer_weight_shard_size: found "
+                + shardSize + "; expected -1 (the whole repeated group) or a divisor of the " + devices
+                + " devices of a stage (" + String.join(", ", valid) + "), "
+                + "since it must divide a parameter's repeated group");
     }
 
     /**

@@ -26,8 +26,12 @@ import java.util.Map;
 /**
  * Reads and writes {@link ClusterSpec} JSON (format in {@code schemas/README.md}, section "Cluster spec JSON").
  * Reading is strict: unknown keys, duplicate keys, wrong value types and out-of-range values are errors naming the
- * place, the value found and what is expected. A {@code "preset"} key starts from {@link ClusterSpec#preset} and the
- * other keys override its fields (objects field by field).
+ * place, the value found and what is expected. Figures must lie in sane ranges, so that no estimate overflows to
+ * infinity or NaN: peak FLOP/s per dtype in [{@value #MIN_FLOPS}, {@value #MAX_FLOPS}], memory_bytes in [1 MiB,
+ * 1 PiB], memory and link bandwidths in [{@value #MIN_BANDWIDTH}, {@value #MAX_BANDWIDTH}] bytes/s, latencies and
+ * kernel launch seconds in [0, {@value #MAX_SECONDS}] s, efficiencies in [{@value #MIN_FRACTION}, 1],
+ * half_efficiency_flops in [1, {@value #MAX_FLOPS}], gemm_half_k in [0, {@value #MAX_FLOPS}]. A {@code "preset"} key
+ * starts from {@link ClusterSpec#preset} and the other keys override its fields (objects field by field).
  *
  * <p>{@code "rank_mapping"} (optional, default {@code "block"}) places global ranks on nodes: {@code "block"} (rank
  * {@code r} on node {@code r / devices_per_node}), {@code "round_robin"} (rank {@code r} on node {@code r % nodes}) or
@@ -42,6 +46,23 @@ public final class ClusterSpecs {
     private static final ObjectMapper MAPPER = InputFiles.mapperBuilder()
             .enable(SerializationFeature.INDENT_OUTPUT)
             .build();
+
+    /** Least and most peak FLOP/s of a device per dtype (1 MFLOP/s .. 1e20 FLOP/s). */
+    public static final double MIN_FLOPS = 1e6;
+    /** The most peak FLOP/s, and the most {@code half_efficiency_flops} and {@code gemm_half_k}. */
+    public static final double MAX_FLOPS = 1e20;
+    /** Least and most bytes per second of a device memory or link (1 MB/s .. 1e16 B/s). */
+    public static final double MIN_BANDWIDTH = 1e6;
+    /** The most bytes per second of a device memory or link. */
+    public static final double MAX_BANDWIDTH = 1e16;
+    /** Least device memory: 1 MiB. */
+    public static final long MIN_MEMORY_BYTES = 1L << 20;
+    /** Most device memory: 1 PiB. */
+    public static final long MAX_MEMORY_BYTES = 1L << 50;
+    /** Least efficiency fraction ({@code min_efficiency}, link {@code efficiency}, kernel efficiencies); most is 1. */
+    public static final double MIN_FRACTION = 1e-6;
+    /** Most seconds of a link latency or a kernel launch. */
+    public static final double MAX_SECONDS = 1;
 
     private static final List<String> TOP = List.of("name", "preset", "devices_per_node", "nics_per_node", "nodes",
             "algorithm", "rank_mapping", "device", "intra_node", "inter_node");
@@ -254,15 +275,16 @@ public final class ClusterSpecs {
             } catch (IllegalArgumentException ex) {
                 throw new IllegalArgumentException("cluster spec: device.peak_flops: " + ex.getMessage(), ex);
             }
-            flops.put(t, number(e.getValue(), "device.peak_flops." + e.getKey()));
+            flops.put(t, number(e.getValue(), "device.peak_flops." + e.getKey(), MIN_FLOPS, MAX_FLOPS));
         }
         try {
             return new DeviceSpec(text(d.get("name"), "device.name"), flops,
-                    integer(d.get("memory_bytes"), "device.memory_bytes", 1, Long.MAX_VALUE),
-                    number(d.get("memory_bandwidth"), "device.memory_bandwidth"),
-                    number(d.get("min_efficiency"), "device.min_efficiency"),
-                    number(d.get("max_efficiency"), "device.max_efficiency"),
-                    number(d.get("half_efficiency_flops"), "device.half_efficiency_flops"),
+                    integer(d.get("memory_bytes"), "device.memory_bytes", MIN_MEMORY_BYTES, MAX_MEMORY_BYTES),
+                    number(d.get("memory_bandwidth"), "device.memory_bandwidth", MIN_BANDWIDTH,
+                            MAX_BANDWIDTH),
+                    number(d.get("min_efficiency"), "device.min_efficiency", MIN_FRACTION, 1),
+                    number(d.get("max_efficiency"), "device.max_efficiency", MIN_FRACTION, 1),
+                    number(d.get("half_efficiency_flops"), "device.half_efficiency_flops", 1, MAX_FLOPS),
                     d.has("kernels") ? kernels(d.get("kernels")) : null);
         } catch (IllegalArgumentException e) {
             throw e.getMessage().startsWith("cluster spec") ? e
@@ -296,10 +318,10 @@ public final class ClusterSpecs {
         return new KernelModel((int) integer(k.get("compute_units"), "device.kernels.compute_units", 1,
                 Integer.MAX_VALUE), (int) integer(k.get("tile_m"), "device.kernels.tile_m", 1, Integer.MAX_VALUE),
                 (int) integer(k.get("tile_n"), "device.kernels.tile_n", 1, Integer.MAX_VALUE),
-                number(k.get("gemm_efficiency"), "device.kernels.gemm_efficiency"),
-                number(k.get("gemm_half_k"), "device.kernels.gemm_half_k"),
-                number(k.get("memory_efficiency"), "device.kernels.memory_efficiency"),
-                number(k.get("launch_seconds"), "device.kernels.launch_seconds"),
+                number(k.get("gemm_efficiency"), "device.kernels.gemm_efficiency", MIN_FRACTION, 1),
+                number(k.get("gemm_half_k"), "device.kernels.gemm_half_k", 0, MAX_FLOPS),
+                number(k.get("memory_efficiency"), "device.kernels.memory_efficiency", MIN_FRACTION, 1),
+                number(k.get("launch_seconds"), "device.kernels.launch_seconds", 0, MAX_SECONDS),
                 k.has("stream_k") && bool(k.get("stream_k"), "device.kernels.stream_k"),
                 text(k.get("provenance"), "device.kernels.provenance"));
     }
@@ -308,8 +330,9 @@ public final class ClusterSpecs {
         object(l, path);
         require(l, path, LINK);
         try {
-            return new Link(number(l.get("bandwidth"), path + ".bandwidth"), number(l.get("latency"), path
-                    + ".latency"), number(l.get("efficiency"), path + ".efficiency"));
+            return new Link(number(l.get("bandwidth"), path + ".bandwidth", MIN_BANDWIDTH, MAX_BANDWIDTH),
+                    number(l.get("latency"), path + ".latency", 0, MAX_SECONDS),
+                    number(l.get("efficiency"), path + ".efficiency", MIN_FRACTION, 1));
         } catch (IllegalArgumentException e) {
             throw e.getMessage().startsWith("cluster spec") ? e
                     : new IllegalArgumentException("cluster spec: " + path + ": " + e.getMessage(), e);
@@ -354,12 +377,17 @@ public final class ClusterSpecs {
         return n.asText();
     }
 
-    private static double number(JsonNode n, String path) {
+    private static double number(JsonNode n, String path, double min, double max) {
         if (n == null || !n.isNumber()) {
             throw new IllegalArgumentException("cluster spec: " + path + " is " + describe(n)
                     + "; expected a number");
         }
-        return n.asDouble();
+        double v = n.asDouble();
+        if (!(v >= min && v <= max)) {
+            throw new IllegalArgumentException("cluster spec: " + path + " is " + v + "; expected a "
+                    + "number in [" + min + ", " + max + "] (the sane range of a cluster spec figure)");
+        }
+        return v;
     }
 
     private static long integer(JsonNode n, String path, long min, long max) {

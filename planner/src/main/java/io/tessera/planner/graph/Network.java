@@ -676,13 +676,20 @@ public final class Network {
         /**
          * Builds the network (of the whole builder, whichever view it is called on).
          *
-         * @throws IllegalArgumentException when the loss names no tensor
+         * @throws IllegalArgumentException when the loss names no tensor, or a data input or parameter (no operator
+         *                                  output: no backward pass)
          */
         public Network build() {
             if (s.loss != null && !s.tensors.containsKey(s.loss)) {
                 throw new IllegalArgumentException("network '" + s.name + "': the loss '" + s.loss
                         + "' is not a tensor of the network" + Names.closeHint(s.loss, s.tensors.keySet())
                         + "; give the full name of a node output");
+            }
+            if (s.loss != null && (s.inputs.contains(s.loss) || s.paramByName.containsKey(s.loss))) {
+                throw new IllegalArgumentException("network '" + s.name + "': the loss '" + s.loss + "' is "
+                        + (s.inputs.contains(s.loss) ? "a data input" : "a parameter") + ", not an operator output, "
+                        + "so training has no backward pass; give the full name of a node output (e.g. of a "
+                        + "ReduceMean)");
             }
             return new Network(s);
         }

@@ -24,7 +24,8 @@ import java.util.List;
  * @param kernel      {@code (kh, kw)}; one value means both; copied in and out
  * @param stride      {@code (sh, sw)}; one value means both; copied in and out
  * @param pad         {@code (top, bottom, left, right)}; two values {@code (ph, pw)} mean {@code (ph, ph, pw, pw)}
- *                    and one value pads all four sides; each at least 0; copied in and out
+ *                    and one value pads all four sides; each at least 0 and below the dilated kernel size
+ *                    {@code d * (k - 1) + 1} of its dim; copied in and out
  * @param dilation    {@code (dh, dw)}; one value means both; copied in and out
  * @param group       the number of groups, at least 1, dividing {@code Ci} and {@code Co}
  */
@@ -46,6 +47,16 @@ public record Conv2D(int outChannels, int[] kernel, int[] stride, int[] pad, int
             if (v < 0) {
                 throw new IllegalArgumentException("Conv2D: pad " + Arrays.toString(pad) + " holds " + v
                         + "; expected values >= 0");
+            }
+        }
+        for (int d = 0; d < 2; d++) {
+            long span = (long) dilation[d] * (kernel[d] - 1) + 1;
+            for (int side = 2 * d; side < 2 * d + 2; side++) {
+                if (pad[side] >= span) {
+                    throw new IllegalArgumentException("Conv2D: pad " + Arrays.toString(pad) + " holds " + pad[side]
+                            + " in the " + (d == 0 ? "height" : "width") + "; expected each pad below the dilated "
+                            + "kernel size " + span + " (a larger pad makes outputs that see only padding)");
+                }
             }
         }
         if (group < 1) {

@@ -148,6 +148,15 @@ public final class Planner {
                             + "auxiliary loss (network argument aux_loss false)");
                 }
             }
+            for (String in : network.inputs()) {
+                long[] shape = network.tensor(in).shape();
+                if (shape.length > 0 && shape[0] % config.devices() != 0) {
+                    throw new IllegalArgumentException("input '" + in + "': batch dim of size " + shape[0] + " does "
+                            + "not split over the " + config.devices() + " devices of parallel_mode data_parallel, "
+                            + "which runs each rank on its batch shard alone; use a batch that is a multiple of "
+                            + config.devices() + " (or semi_auto_parallel)");
+                }
+            }
         }
     }
 

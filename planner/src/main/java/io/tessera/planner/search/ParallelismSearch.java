@@ -156,7 +156,8 @@ public final class ParallelismSearch {
      * @param options        what to search
      * @param progress       receives one line per searched (stages, micro-batches) pair (a {@link SearchProgress} also
      *                       the pairs done of all), or null
-     * @throws IllegalArgumentException when no setting fits the device memory (naming the least memory found)
+     * @throws IllegalArgumentException when every setting is skipped (naming the first reason) or no setting fits the
+     *                                  device memory (naming the least memory found)
      */
     public static Result search(IntFunction<Network> networkOfBatch, int batch, PlanConfig template,
                                 ClusterSpec cluster, Options options, Consumer<String> progress) {
@@ -184,6 +185,7 @@ public final class ParallelismSearch {
             }
         }
         SearchProgress report = SearchProgress.of(progress);
+        int memorySkips = 0;
         for (int k = 0; k < splits.size(); k++) {
             int p = splits.get(k)[0];
             int m = splits.get(k)[1];
@@ -212,6 +214,9 @@ public final class ParallelismSearch {
                         all.add(estimate(pipe, r, op, cluster));
                     }
                 }
+            } catch (Search.NoFit e) {
+                memorySkips++;
+                skipped.add(p + " stages, " + m + " micro-batches: " + e.getMessage());
             } catch (IllegalArgumentException e) {
                 skipped.add(p + " stages, " + m + " micro-batches: " + e.getMessage());
             }
@@ -219,6 +224,11 @@ public final class ParallelismSearch {
         }
         all.sort(Comparator.comparing((Choice c) -> !c.fits()).thenComparingDouble(Choice::stepSeconds)
                 .thenComparingLong(Choice::memoryBytes));
+        if (all.isEmpty() && memorySkips == 0 && !skipped.isEmpty()) {
+            throw new IllegalArgumentException("parallelism search: every setting was skipped, none was planned; the "
+                    + "first: " + skipped.get(0) + (skipped.size() == 1 ? "" : " (and " + (skipped.size() - 1)
+                    + " more)"));
+        }
         if (all.isEmpty() || !all.get(0).fits()) {
             long least = all.stream().mapToLong(Choice::memoryBytes).min().orElse(-1);
             throw new IllegalArgumentException("parallelism search: no setting fits the " + cluster.device().memoryBytes()

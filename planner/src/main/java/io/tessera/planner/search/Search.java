@@ -258,7 +258,7 @@ public final class Search {
         rejected.sort(Comparator.comparingLong(Candidate::memoryBytes));
         if (fits.isEmpty()) {
             Candidate least = rejected.get(0);
-            throw new IllegalArgumentException("search: no plan fits the "
+            throw new NoFit("search: no plan fits the "
                     + Explanation.gib(cluster.device().memoryBytes()) + " of a " + cluster.device().name()
                     + "; the smallest found needs " + Explanation.gib(least.memoryBytes()) + " (" + least.label()
                     + "); use more devices, a smaller model or optimizer parallelism");
@@ -278,5 +278,17 @@ public final class Search {
                 redistributions.costed()));
         return new SearchResult(best.config(), best.seconds(), best, runnersUp,
                 new Explanation(setup, sig).explain(mode, best, fits, rejected, found.notes(), ms, maxOptions));
+    }
+
+    /** The search found strategies but none fits the device memory (an input error would be a plain
+     * {@link IllegalArgumentException}). */
+    public static final class NoFit extends IllegalArgumentException {
+
+        private static final long serialVersionUID = 1L;
+
+        /** With the one-line message. */
+        public NoFit(String message) {
+            super(message);
+        }
     }
 }

@@ -16,7 +16,7 @@ import java.util.Objects;
  * @param optWeightShardStep {@code opt_weight_shard_step}: the rank stride of the optimizer-shard group, >= 0 (0
  *                           when not sharded)
  * @param optWeightShardSize {@code opt_weight_shard_size}: the optimizer-shard group size, -1 when not configured,
- *                           else >= 0
+ *                           else >= 1
  * @param paramSplitShape    {@code param_split_shape}: uneven split sizes, or null; present exactly when
  *                           {@code indicesOffset} is, with the same length
  * @param indicesOffset      {@code indices_offset}: offsets matching {@code paramSplitShape}, or null
@@ -70,9 +70,9 @@ public record LayoutItem(int[] devMatrix, int[] tensorMap, long[] tensorShape, i
             throw new IllegalArgumentException("opt_weight_shard_step: found " + optWeightShardStep
                     + "; expected a rank stride >= 0 (0 when not sharded)");
         }
-        if (optWeightShardSize < -1) {
+        if (optWeightShardSize < -1 || optWeightShardSize == 0) {
             throw new IllegalArgumentException("opt_weight_shard_size: found " + optWeightShardSize
-                    + "; expected -1 (not configured) or a group size >= 0");
+                    + "; expected -1 (not configured) or a group size >= 1");
         }
         if ((paramSplitShape == null) != (indicesOffset == null)) {
             throw new IllegalArgumentException((paramSplitShape == null ? "indices_offset" : "param_split_shape")

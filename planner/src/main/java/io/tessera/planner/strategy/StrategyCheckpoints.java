@@ -110,14 +110,15 @@ public final class StrategyCheckpoints {
     }
 
     /**
-     * Parses checkpoint JSON text. {@code current_stage} is required; a missing item map means none.
+     * Parses checkpoint JSON text. Every key is required, as MindSpore writes them: {@code current_stage},
+     * {@code parallel_strategy_item} and {@code parallel_layout_item} (an empty object means no items).
      *
      * @throws IllegalArgumentException "{@code <json path>: ...}" when malformed or invalid
      */
     public static StrategyCheckpoint parse(String json) {
         JsonNode root = Json.parse(json, "strategy checkpoint", "a JSON object with keys "
                 + String.join(", ", TOP_KEYS));
-        ObjectNode top = Json.object(root, "", TOP_KEYS, List.of("current_stage"));
+        ObjectNode top = Json.object(root, "", TOP_KEYS, TOP_KEYS);
         int stage = Json.integer(top.get("current_stage"), "current_stage", 0, "a pipeline stage >= 0");
         Map<String, StrategyItem> strategies = new LinkedHashMap<>();
         if (top.has("parallel_strategy_item")) {
@@ -167,8 +168,12 @@ public final class StrategyCheckpoints {
         int field = Json.integer(o.get("field"), Json.child(path, "field"), 0, "a field size >= 0");
         int step = Json.integer(o.get("opt_weight_shard_step"), Json.child(path, "opt_weight_shard_step"), 0,
                 "a rank stride >= 0 (0 when not sharded)");
+        String sizes = "-1 (not configured) or a group size >= 1";
         int size = Json.integer(o.get("opt_weight_shard_size"), Json.child(path, "opt_weight_shard_size"), -1,
-                "-1 (not configured) or a group size >= 0");
+                sizes);
+        if (size == 0) {
+            throw Json.found(Json.child(path, "opt_weight_shard_size"), o.get("opt_weight_shard_size"), sizes);
+        }
         long[] split = o.has("param_split_shape") ? Json.longs(o.get("param_split_shape"),
                 Json.child(path, "param_split_shape"), 0, "a list of sizes >= 0") : null;
         long[] offset = o.has("indices_offset") ? Json.longs(o.get("indices_offset"),

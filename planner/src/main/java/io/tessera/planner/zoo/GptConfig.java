@@ -15,7 +15,7 @@ import io.tessera.layout.Limits;
  * @param heads          attention heads, positive (default 4)
  * @param ffn            feed-forward width, positive (default 4 x hidden)
  * @param seq            sequence length, positive (default 16)
- * @param vocab          vocabulary size, positive (default 128)
+ * @param vocab          vocabulary size, at least 2 (default 128)
  * @param batch          batch size, positive (default 4)
  * @param dtype          the floating dtype of activations and parameters (default float32; tokens are Int32)
  * @param bias           whether every linear layer of the blocks (q, k, v, attention.out, ffn.fc1, ffn.fc2) adds a
@@ -50,6 +50,10 @@ public record GptConfig(int layers, int hidden, int heads, int ffn, int seq, int
         check("seq", seq);
         check("vocab", vocab);
         check("batch", batch);
+        if (vocab < 2) {
+            throw new IllegalArgumentException("zoo model 'gpt': vocab is " + vocab + "; expected at least 2 tokens "
+                    + "(the cross-entropy over one class is always 0, so training would have no gradient)");
+        }
         if (hidden % heads != 0) {
             throw new IllegalArgumentException("zoo model 'gpt': hidden " + hidden + " is not a multiple of heads "
                     + heads + "; choose heads dividing hidden");

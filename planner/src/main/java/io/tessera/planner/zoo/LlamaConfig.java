@@ -17,7 +17,7 @@ import io.tessera.planner.op.Rope;
  * @param kvHeads        key/value heads, positive, dividing {@code heads} (HF {@code num_key_value_heads}; default 2)
  * @param ffn            the MLP's intermediate width, positive (HF {@code intermediate_size}; default 128)
  * @param seq            sequence length in tokens, positive (default 32)
- * @param vocab          vocabulary size, positive (HF {@code vocab_size}; default 128)
+ * @param vocab          vocabulary size, at least 2 (HF {@code vocab_size}; default 128)
  * @param batch          batch size in sequences, positive (default 2)
  * @param dtype          the floating dtype of activations and parameters, not FP8 (default float32; token ids are
  *                       Int32)
@@ -68,6 +68,10 @@ public record LlamaConfig(int layers, int hidden, int heads, int kvHeads, int ff
         check("seq", seq);
         check("vocab", vocab);
         check("batch", batch);
+        if (vocab < 2) {
+            throw new IllegalArgumentException(WHO + "vocab is " + vocab + "; expected at least 2 tokens (the "
+                    + "cross-entropy over one class is always 0, so training would have no gradient)");
+        }
         if (hidden % heads != 0) {
             throw new IllegalArgumentException(WHO + "hidden " + hidden + " is not a multiple of heads " + heads
                     + "; choose heads dividing hidden (HF hidden_size and num_attention_heads)");

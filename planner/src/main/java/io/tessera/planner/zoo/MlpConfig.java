@@ -10,7 +10,8 @@ import java.util.List;
  * The arguments of the zoo's {@code mlp}: layer {@code i} maps {@code widths[i]} features to {@code widths[i+1]}.
  * Immutable; the widths are copied in and out.
  *
- * @param widths the feature widths, at least two, each positive; the layer count is {@code widths.length - 1}
+ * @param widths the feature widths, at least two, each positive, the last (the classes) at least 2; the layer count
+ *               is {@code widths.length - 1}
  * @param batch  the batch size, positive
  * @param dtype  the floating dtype of inputs and parameters
  */
@@ -33,6 +34,11 @@ public record MlpConfig(long[] widths, int batch, DType dtype) {
                 throw new IllegalArgumentException("zoo model 'mlp': widths " + Arrays.toString(widths) + " holds "
                         + w + "; expected positive widths");
             }
+        }
+        if (widths[widths.length - 1] < 2) {
+            throw new IllegalArgumentException("zoo model 'mlp': widths " + Arrays.toString(widths) + " end with "
+                    + widths[widths.length - 1] + " classes; expected at least 2 (the cross-entropy over one class is "
+                    + "always 0, so training would have no gradient)");
         }
         if (batch <= 0) {
             throw new IllegalArgumentException("zoo model 'mlp': batch is " + batch + "; expected a positive size");

@@ -12,7 +12,7 @@ import java.util.Locale;
  * @param channels channels of every conv, positive (default 16)
  * @param blocks   residual blocks, positive (default 2)
  * @param image    image height and width, positive (default 32)
- * @param classes  number of classes, positive (default 10)
+ * @param classes  number of classes, at least 2 (default 10)
  * @param norm     the normalisation (default BatchNorm)
  * @param dtype    the floating dtype (default float32)
  */
@@ -55,6 +55,10 @@ public record ResNetConfig(int batch, int channels, int blocks, int image, int c
         Limits.Limit.BLOCKS.check("zoo model 'resnet': blocks", blocks);
         check("image", image);
         check("classes", classes);
+        if (classes < 2) {
+            throw new IllegalArgumentException("zoo model 'resnet': classes is " + classes + "; expected at least 2 "
+                    + "(the cross-entropy over one class is always 0, so training would have no gradient)");
+        }
         if (norm == null) {
             throw new IllegalArgumentException("zoo model 'resnet': norm is null; expected BATCHNORM or LAYERNORM");
         }

@@ -151,6 +151,29 @@ class ClusterSpecTest {
         assertMessage("[1]", "top level is an array", "JSON object");
     }
 
+    @Test
+    void absurdFiguresAreRejectedNamingTheKeyTheValueAndTheRange() {
+        assertMessage("{\"preset\": \"a100-80gb-dgx\", \"device\": {\"peak_flops\": {\"float32\": 1e-308}}}",
+                "device.peak_flops.float32 is 1.0E-308", "[1000000.0, 1.0E20]");
+        assertMessage("{\"preset\": \"a100-80gb-dgx\", \"device\": {\"memory_bandwidth\": 1e400}}",
+                "device.memory_bandwidth is Infinity", "[1000000.0, 1.0E16]");
+        assertMessage("{\"preset\": \"a100-80gb-dgx\", \"device\": {\"memory_bytes\": 1}}",
+                "device.memory_bytes is 1", "1048576..");
+        assertMessage("{\"preset\": \"a100-80gb-dgx\", \"intra_node\": {\"bandwidth\": 4.9e-324}}",
+                "intra_node.bandwidth is 4.9E-324");
+        assertMessage("{\"preset\": \"a100-80gb-dgx\", \"inter_node\": {\"latency\": 1e9}}",
+                "inter_node.latency is 1.0E9", "[0.0, 1.0]");
+        assertMessage("{\"preset\": \"a100-80gb-dgx\", \"inter_node\": {\"efficiency\": 1e-300}}",
+                "inter_node.efficiency is 1.0E-300");
+        assertMessage("{\"preset\": \"a100-80gb-dgx\", \"device\": {\"min_efficiency\": 1e-320}}",
+                "device.min_efficiency");
+        // the shipped presets lie inside the ranges
+        for (String name : ClusterSpec.presets()) {
+            ClusterSpec p = ClusterSpec.preset(name);
+            assertEquals(p.device(), ClusterSpecs.parse(ClusterSpecs.write(p)).device(), name);
+        }
+    }
+
     private static void assertMessage(String json, String... parts) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ClusterSpecs.parse(json));
         for (String p : parts) {

@@ -181,6 +181,24 @@ class NetworkTest {
     }
 
     @Test
+    void lossMustBeAnOperatorOutputNotAnInputOrParameter() {
+        Network.Builder b = Network.builder("n");
+        String x = b.input("x", TensorType.of(DType.FLOAT32, 2, 3));
+        String w = b.parameter("w", "normal", DType.FLOAT32, 3, 4);
+        b.op("y", MM, x, w);
+        b.loss(x);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, b::build);
+        assertEquals("network 'n': the loss 'x' is a data input, not an operator output, so training has no backward "
+                + "pass; give the full name of a node output (e.g. of a ReduceMean)", e.getMessage());
+        b.loss(w);
+        e = assertThrows(IllegalArgumentException.class, b::build);
+        assertTrue(e.getMessage().startsWith("network 'n': the loss 'w' is a parameter, not an operator output"),
+                e.getMessage());
+        b.loss("y");
+        assertEquals("y", b.build().loss());
+    }
+
+    @Test
     void topologicalOrderKeepsInsertionOrderAmongReadyNodes() {
         Network.Builder b = Network.builder("diamond");
         String x = b.input("x", TensorType.of(DType.FLOAT32, 4, 4));

@@ -153,6 +153,17 @@ class Conv2DTest {
                 () -> Conv2D.of(32, new int[] {3, 3}, new int[] {1, 1}, new int[] {1, 1, 1}));
         assertTrue(e.getMessage().startsWith("Conv2D: pad [1, 1, 1] has the wrong length"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
+                () -> Conv2D.of(32, new int[] {3, 3}, new int[] {1, 1}, new int[] {1_000_000_000}));
+        assertEquals("Conv2D: pad [1000000000, 1000000000, 1000000000, 1000000000] holds 1000000000 in the height; "
+                + "expected each pad below the dilated kernel size 3 (a larger pad makes outputs that see only "
+                + "padding)", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> new Conv2D(8, new int[] {1, 3}, new int[] {1, 1}, new int[] {0, 0, 1, 5}, new int[] {1, 2}, 1));
+        assertTrue(e.getMessage().contains("holds 5 in the width; expected each pad below the dilated kernel size 5"),
+                e.getMessage());
+        assertEquals(4, new Conv2D(8, new int[] {1, 3}, new int[] {1, 1}, new int[] {0, 0, 4, 4}, new int[] {1, 2}, 1)
+                .pad()[3]);
+        e = assertThrows(IllegalArgumentException.class,
                 () -> new Conv2D(30, new int[] {3, 3}, new int[] {1, 1}, new int[] {1}, new int[] {1, 1}, 4));
         assertEquals("Conv2D: out_channel is 30; expected a positive multiple of group 4", e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> SAME.shard("conv", List.of(X, W),

@@ -119,6 +119,19 @@ class ParallelismSearchTest {
     }
 
     @Test
+    void whenEverySettingIsSkippedForAnInputErrorTheMessageNamesItNotTheMemory() {
+        ParallelismSearch.Options o = new ParallelismSearch.Options(2,
+                io.tessera.planner.strategy.SearchMode.DYNAMIC_PROGRAMMING, 8);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ParallelismSearch.search(
+                b -> {
+                    throw new IllegalArgumentException("zoo model 'gpt': heads 3 does not divide hidden 64");
+                }, BATCH, PlanConfig.builder(16).build(), cluster(80L << 30), o, null));
+        assertEquals("parallelism search: every setting was skipped, none was planned; the first: 1 stages, 1 "
+                + "micro-batches: zoo model 'gpt': heads 3 does not divide hidden 64 (and 3 more)", e.getMessage());
+        assertFalse(e.getMessage().contains("memory"), e.getMessage());
+    }
+
+    @Test
     void progressNamesEverySearchedSplit() {
         List<String> lines = new java.util.ArrayList<>();
         ParallelismSearch.search(NET, BATCH, PlanConfig.builder(16).build(), cluster(80L << 30),

@@ -77,7 +77,14 @@ class StrategyCheckpointsTest {
         assertEquals("{\n  \"current_stage\": 1,\n  \"parallel_strategy_item\": {},\n"
                 + "  \"parallel_layout_item\": {}\n}\n", text);
         assertEquals(empty, StrategyCheckpoints.parse(text));
-        assertEquals(empty, StrategyCheckpoints.parse("{\"current_stage\": 1}"));
+        assertEquals(empty, StrategyCheckpoints.parse("{\"current_stage\": 1, \"parallel_strategy_item\": {}, "
+                + "\"parallel_layout_item\": {}}"));
+        // both item maps are required: a checkpoint without its layouts is a broken file, not an empty one
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> StrategyCheckpoints.parse(
+                "{\"current_stage\": 1, \"parallel_strategy_item\": {}}"));
+        assertTrue(e.getMessage().contains("parallel_layout_item"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> StrategyCheckpoints.parse("{\"current_stage\": 1}"));
+        assertTrue(e.getMessage().contains("parallel_strategy_item"), e.getMessage());
         Path out = dir.resolve("a/b/ckpt.json");
         StrategyCheckpoints.write(small(), out);
         assertEquals(small(), StrategyCheckpoints.read(out));
@@ -127,7 +134,9 @@ class StrategyCheckpointsTest {
                 Arguments.of((Runnable) () -> LayoutItem.of(new int[] {}, new int[] {}, new long[] {}, 0, 0, -1),
                         "dev_matrix: found []; expected a non-empty list of positive ints, e.g. [2, 4]"),
                 Arguments.of((Runnable) () -> LayoutItem.of(new int[] {2}, new int[] {-1}, new long[] {8}, 0, 0, -2),
-                        "opt_weight_shard_size: found -2; expected -1 (not configured) or a group size >= 0"),
+                        "opt_weight_shard_size: found -2; expected -1 (not configured) or a group size >= 1"),
+                Arguments.of((Runnable) () -> LayoutItem.of(new int[] {2}, new int[] {-1}, new long[] {8}, 0, 0, 0),
+                        "opt_weight_shard_size: found 0; expected -1 (not configured) or a group size >= 1"),
                 Arguments.of((Runnable) () -> LayoutItem.of(new int[] {2}, new int[] {-1}, new long[] {8}, -1, 0, -1),
                         "field: found -1; expected a field size >= 0"),
                 Arguments.of((Runnable) () -> new LayoutItem(new int[] {2}, new int[] {-1}, new long[] {8}, 0, 0, -1,
@@ -159,7 +168,8 @@ class StrategyCheckpointsTest {
     }
 
     private static String strategy(String body) {
-        return "{'current_stage': 0, 'parallel_strategy_item': {'MatMul_w': " + body + "}}";
+        return "{'current_stage': 0, 'parallel_strategy_item': {'MatMul_w': " + body + "}, "
+                + "'parallel_layout_item': {}}";
     }
 
     static Stream<Arguments> parseErrors() {
@@ -168,10 +178,11 @@ class StrategyCheckpointsTest {
                         + "'parallel_strategy_items'; valid keys are current_stage, parallel_strategy_item, "
                         + "parallel_layout_item"),
                 Arguments.of("{'parallel_strategy_item': {}}", "top level: missing key 'current_stage'"),
-                Arguments.of("{'current_stage': -1}", "current_stage: found the number -1; expected a pipeline stage "
-                        + ">= 0"),
-                Arguments.of("{'current_stage': '0'}", "current_stage: found the string \"0\""),
-                Arguments.of("{'current_stage': 0, 'parallel_strategy_item': []}",
+                Arguments.of("{'current_stage': -1, 'parallel_strategy_item': {}, 'parallel_layout_item': {}}",
+                        "current_stage: found the number -1; expected a pipeline stage >= 0"),
+                Arguments.of("{'current_stage': '0', 'parallel_strategy_item': {}, 'parallel_layout_item': {}}",
+                        "current_stage: found the string \"0\""),
+                Arguments.of("{'current_stage': 0, 'parallel_strategy_item': [], 'parallel_layout_item': {}}",
                         "parallel_strategy_item: found the array []; expected an object of strategy items"),
                 Arguments.of("[]", "top level: found the array []; expected an object with keys current_stage"),
                 Arguments.of("{'current_stage': 0", "strategy checkpoint: malformed JSON at line 1"),
@@ -201,7 +212,10 @@ class StrategyCheckpointsTest {
                         "parallel_layout_item.w.field: found the number 0.5; expected a field size >= 0"),
                 Arguments.of(layout(LAYOUT.replace("'opt_weight_shard_size': -1", "'opt_weight_shard_size': -3")),
                         "parallel_layout_item.w.opt_weight_shard_size: found the number -3; expected -1 (not "
-                                + "configured) or a group size >= 0"),
+                                + "configured) or a group size >= 1"),
+                Arguments.of(layout(LAYOUT.replace("'opt_weight_shard_size': -1", "'opt_weight_shard_size': 0")),
+                        "parallel_layout_item.w.opt_weight_shard_size: found the number 0; expected -1 (not "
+                                + "configured) or a group size >= 1"),
                 Arguments.of(layout(LAYOUT + ", 'param_split_shape': [32, 32]"), "parallel_layout_item.w: "
                         + "param_split_shape: found without indices_offset; expected param_split_shape and "
                         + "indices_offset together or neither"),
@@ -210,7 +224,8 @@ class StrategyCheckpointsTest {
                 Arguments.of(layout(LAYOUT + ", 'param_split_shape': [32, 32], 'indices_offset': [0]"),
                         "parallel_layout_item.w: param_split_shape: found [32, 32] with indices_offset [0]; "
                                 + "expected lists of the same length"),
-                Arguments.of("{'current_stage': 0, 'parallel_layout_item': {'w.x': {'dev_matrix': 2}}}",
+                Arguments.of("{'current_stage': 0, 'parallel_strategy_item': {}, "
+                        + "'parallel_layout_item': {'w.x': {'dev_matrix': 2}}}",
                         "parallel_layout_item[\"w.x\"]: missing key 'tensor_map'"));
     }
 

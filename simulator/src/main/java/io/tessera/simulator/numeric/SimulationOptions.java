@@ -8,12 +8,15 @@ import io.tessera.layout.DType;
  * @param steps        training steps (default 2)
  * @param dtype        arithmetic precision: float32 (values rounded to float after every kernel and collective) or
  *                     float64 (default float32)
- * @param learningRate optimizer learning rate (default 0.01)
+ * @param learningRate optimizer learning rate, finite, in (0, {@link #MAX_LEARNING_RATE}] (default 0.01)
  * @param seed         seed of the input batches and Dropout masks (each Dropout mixes it with its name, the step and
  *                     the micro-batch; default 1)
  * @param threads      worker threads of the simulated cluster (default: available processors)
  */
 public record SimulationOptions(int steps, DType dtype, double learningRate, long seed, int threads) {
+
+    /** The largest learning rate accepted: above it one SGD step overflows float32 on the zoo models. */
+    public static final double MAX_LEARNING_RATE = 10;
 
     /** Validates the values. */
     public SimulationOptions {
@@ -23,12 +26,25 @@ public record SimulationOptions(int steps, DType dtype, double learningRate, lon
         if (dtype != DType.FLOAT32 && dtype != DType.FLOAT64) {
             throw new IllegalArgumentException("--dtype: found " + dtype + "; expected float32 or float64");
         }
-        if (!(learningRate > 0)) {
-            throw new IllegalArgumentException("learning rate: found " + learningRate + "; expected > 0");
+        String bad = checkLearningRate(learningRate);
+        if (bad != null) {
+            throw new IllegalArgumentException("learning rate: " + bad);
         }
         if (threads < 1) {
             throw new IllegalArgumentException("threads: found " + threads + "; expected at least 1");
         }
+    }
+
+    /**
+     * Why a learning rate is refused ({@code found X; expected ...}), or null when it is a finite rate in
+     * (0, {@link #MAX_LEARNING_RATE}].
+     */
+    public static String checkLearningRate(double rate) {
+        if (rate > 0 && rate <= MAX_LEARNING_RATE) {
+            return null;
+        }
+        return "found " + rate + "; expected a finite learning rate in (0, " + (int) MAX_LEARNING_RATE
+                + "], e.g. 0.01";
     }
 
     /** The defaults: 2 steps, float32, learning rate 0.01, seed 1, all processors. */
