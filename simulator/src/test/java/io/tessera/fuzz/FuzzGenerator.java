@@ -283,7 +283,8 @@ final class FuzzGenerator {
                 + "\"ops\":[{\"name\":\"mm\",\"type\":\"MatMul\",\"inputs\":[\"x\",\"w\"]},"
                 + "{\"name\":\"loss\",\"type\":\"ReduceMean\",\"inputs\":[\"mm\"]}],\"loss\":\"loss\"}";
         for (String cmd : List.of("plan", "simulate")) {
-            add(out, new FuzzCase("sizes/network-shape-2^31/" + cmd, "sizes", Expect.FAIL, dir -> {
+            // 2^31 elements are under the documented 2^40 per tensor: a correct run or a one-line error
+            add(out, new FuzzCase("sizes/network-shape-2^31/" + cmd, "sizes", Expect.EITHER, dir -> {
                 write(dir, "net.json", net.getBytes(StandardCharsets.UTF_8));
                 return strategyArgs(cmd, write(dir, "s.json", ("{\"network\":{\"file\":\"net.json\"},\"devices\":8,"
                         + "\"parallel\":{\"parallel_mode\":\"data_parallel\"}}").getBytes(StandardCharsets.UTF_8)),
@@ -362,7 +363,11 @@ final class FuzzGenerator {
             List<String> cmds = e[1].startsWith("optimizer-weight") ? List.of("plan", "simulate-numeric")
                     : List.of("plan", "simulate", "search");
             for (String cmd : cmds) {
-                add(out, new FuzzCase("strategy/" + e[0] + "/" + e[1] + "/" + cmd, "strategy", Expect.FAIL,
+                // search keeps only the optimizer, gradients_mean and fusion settings of its input (its help): it
+                // drops the dataset strategy, so a bad one may pass there
+                Expect expect = cmd.equals("search") && e[1].startsWith("dataset-strategy") ? Expect.EITHER
+                        : Expect.FAIL;
+                add(out, new FuzzCase("strategy/" + e[0] + "/" + e[1] + "/" + cmd, "strategy", expect,
                         dir -> strategyArgs(cmd, write(dir, "s.json", bytes), dir)));
             }
         }

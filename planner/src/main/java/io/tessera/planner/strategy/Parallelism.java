@@ -306,7 +306,13 @@ public record Parallelism(int tensor, boolean sequenceParallel, int pipeline, in
     public int globalBatchSizeFor(int devices) {
         int d = dataFor(devices);
         if (globalBatchSize == 0) {
-            return Math.multiplyExact(microBatchSize, d);
+            long batch = (long) microBatchSize * d;
+            if (batch > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("parallelism.micro_batch_size: found " + microBatchSize + " with data "
+                        + d + ": the global batch of " + batch + " sequences exceeds " + Integer.MAX_VALUE
+                        + "; choose a smaller micro_batch_size");
+            }
+            return (int) batch;
         }
         checkGlobalBatch(microBatchSize, d, globalBatchSize);
         return globalBatchSize;
