@@ -40,9 +40,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * a {@code parallelism} section with an {@code expert} degree and trained as on one device (float32, 1e-5): expert 2 x
  * data 2, expert 2 x tensor 2 x data 2 (with and without sequence parallelism), expert 4 x data 4, expert 2 x data 2 x
  * pipeline 2, expert 2 x tensor 2 x data 2 x pipeline 2 with sequence parallelism, the experts data parallel (expert
- * 1), and a tight capacity (factor 0.5: tokens dropped, the loss moved by them, the same ones on every rank).
+ * 1), expert 2 inside data 4 (with tensor 2, sequence parallelism, pipeline 2), and a tight capacity (factor 0.5:
+ * tokens dropped, the loss moved by them, the same ones on every rank).
  *
- * <p>Until the zoo's Mixtral block lands the network is {@link MixtralTestNetwork} (the same names): the file is
+ * <p>The network is {@link MixtralTestNetwork} (the zoo block's names, Xavier-initialised experts): the file is
  * expanded with the dense twin (same arguments) for the batch, stages, micro-batches, dataset and optimizer, and its
  * operator strategies are {@link LlamaPlans#strategies(LlamaConfig, int, int, int, boolean, boolean, int, Network)} on
  * the MoE network, exactly what the expansion computes for a zoo network with MoE layers.

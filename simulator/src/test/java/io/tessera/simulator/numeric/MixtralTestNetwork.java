@@ -23,12 +23,13 @@ import io.tessera.planner.zoo.LlamaConfig;
 import java.util.List;
 
 /**
- * Test-side stand-in for the zoo's Mixtral block until it lands on main: the zoo {@code llama} graph (fused attention,
- * no attention bias, untied, load balance 1), every layer's {@code mlp} replaced by a {@code block_sparse_moe} with
- * exactly the op and parameter names the zoo block uses ({@code M = model.layers.i.block_sparse_moe}):
- * {@code M.gate}, {@code M.router} (softmax, top-k renormalised, Mixtral's), {@code M.dispatch},
- * {@code M.to_experts}, {@code M.expert_rows}, {@code M.experts.w1} / {@code w3} / {@code act} / {@code mul} /
- * {@code w2}, {@code M.from_rows}, {@code M.from_experts}, {@code M.combine}; with an auxiliary loss {@code M.aux_loss} (MoeAuxLoss of the gate logits and the indices,
+ * Test-side twin of the zoo's Mixtral with Xavier-initialised router and experts (so that routing and dropped slots
+ * move the loss well above the comparison's tolerance): the zoo {@code llama} graph (fused attention, no attention
+ * bias, untied, load balance 1), every layer's {@code mlp} replaced by a {@code block_sparse_moe} with exactly the op
+ * and parameter names the zoo block uses ({@code M = model.layers.i.block_sparse_moe}): {@code M.gate},
+ * {@code M.router} (softmax, top-k renormalised, Mixtral's), {@code M.dispatch}, {@code M.experts.w1} / {@code w3} /
+ * {@code act} / {@code mul} / {@code w2} on the buffer {@code [G, E, C, h]} (the weights broadcast over G),
+ * {@code M.combine}; with an auxiliary loss {@code M.aux_loss} (MoeAuxLoss of the gate logits and the indices,
  * coefficient 0.5 so that it matters), summed over the layers ({@code model.aux_sum_i}) and added to the LM loss
  * ({@code total_loss}).
  */
