@@ -25,6 +25,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /** Parses and validates a safetensors header's JSON bytes; every error a one-line {@link CheckpointException}. */
 final class HeaderParser {
@@ -42,6 +44,7 @@ final class HeaderParser {
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .enable(DeserializationFeature.USE_BIG_INTEGER_FOR_INTS)
             .build();
+    private static final Pattern DUPLICATE = Pattern.compile("^Duplicate field '(.*)'");
     private static final BigInteger LONG_MAX = BigInteger.valueOf(Long.MAX_VALUE);
 
     private HeaderParser() {
@@ -61,6 +64,12 @@ final class HeaderParser {
         try {
             root = MAPPER.readTree(text);
         } catch (JsonProcessingException e) {
+            Matcher dup = DUPLICATE.matcher(String.valueOf(e.getOriginalMessage()));
+            if (dup.find()) {
+                throw new CheckpointException(what + ": header names " + UserText.quoted(dup.group(1))
+                        + " twice" + InputFiles.jsonError(e).replaceFirst(":.*", "")
+                        + "; expected unique tensor names (a corrupt header)");
+            }
             throw new CheckpointException(what + ": header is not valid JSON" + InputFiles.jsonError(e)
                     + " (not a safetensors file, or a corrupt one)");
         } catch (IOException e) {
@@ -210,7 +219,7 @@ final class HeaderParser {
             return "an object";
         }
         if (n.isArray()) {
-            return "an array of " + n.size() + " values";
+            return "an array of " + n.size() + (n.size() == 1 ? " value" : " values");
         }
         if (n.isTextual()) {
             return "the string " + UserText.quoted(n.textValue());

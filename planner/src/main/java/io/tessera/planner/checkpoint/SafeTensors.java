@@ -18,7 +18,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -40,6 +39,11 @@ public final class SafeTensors {
     /** Codes of the format that Tessera has no dtype for. */
     private static final List<String> UNSUPPORTED = List.of("U16", "U32", "U64", "C64", "F8_E8M0", "F4", "F6_E2M3",
             "F6_E3M2", "F8_E4M3FNUZ", "F8_E5M2FNUZ");
+
+    /** The dtypes in the order the format's documentation lists their codes. */
+    private static final List<DType> CODE_ORDER = List.of(DType.FLOAT64, DType.FLOAT32, DType.FLOAT16, DType.BFLOAT16,
+            DType.INT64, DType.INT32, DType.INT16, DType.INT8, DType.UINT8, DType.BOOL, DType.FLOAT8_E4M3FN,
+            DType.FLOAT8_E5M2);
 
     private SafeTensors() {
     }
@@ -76,7 +80,7 @@ public final class SafeTensors {
                 return t;
             }
         }
-        String supported = Arrays.stream(DType.values()).map(SafeTensors::code).collect(Collectors.joining(", "));
+        String supported = CODE_ORDER.stream().map(SafeTensors::code).collect(Collectors.joining(", "));
         if (code != null && UNSUPPORTED.contains(code)) {
             throw new IllegalArgumentException("safetensors dtype " + code + " is not supported by Tessera; expected"
                     + " one of " + supported);
