@@ -53,6 +53,9 @@ public final class MappedFile implements AutoCloseable {
 
     /** As {@link #open(Path)} with windows of {@code windowBytes} (even, {@code >= 2}) starting every half window. */
     static MappedFile open(Path file, long windowBytes) {
+        if (file == null) {
+            throw new IllegalArgumentException("MappedFile: found no path; expected the path of a file");
+        }
         if (windowBytes < 2 || windowBytes % 2 != 0 || windowBytes > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("MappedFile window: found " + windowBytes + " bytes; expected an even"
                     + " size from 2 to 2^31 - 2");

@@ -99,6 +99,7 @@ public final class SafeTensors {
      *                             corrupt
      */
     public static SafeTensorsHeader readHeader(Path file) {
+        requireFile(file);
         String what = InputFiles.show(file);
         try (FileChannel ch = open(file)) {
             return readHeader(ch, ch.size(), what);
@@ -228,6 +229,10 @@ public final class SafeTensors {
      * @throws IllegalArgumentException when {@code src} has fewer bytes remaining or the shape is invalid
      */
     public static Tensor decode(DType dtype, long[] shape, ByteBuffer src) {
+        if (dtype == null || src == null) {
+            throw new IllegalArgumentException("safetensors decode: " + (dtype == null ? "dtype" : "buffer")
+                    + " is null; expected a DType and a buffer of the tensor's bytes");
+        }
         long[] s = SafeTensorsEntry.checkShape("safetensors decode", shape);
         long bytes = SafeTensorsEntry.byteSize("safetensors decode", dtype, s);
         if (bytes > src.remaining()) {
@@ -290,6 +295,13 @@ public final class SafeTensors {
             specs.add(SafeTensorsHeader.Spec.of(e.getKey(), e.getValue()));
         }
         SafeTensorsHeader header = SafeTensorsHeader.layout(specs, metadata);
+        for (SafeTensorsEntry e : header.entries()) {
+            if (e.bytes() > Integer.MAX_VALUE - 8) {
+                throw new IllegalArgumentException("safetensors write: tensor " + UserText.quoted(e.name()) + " is "
+                        + e.bytes() + " bytes; write() encodes each tensor in memory and takes under 2 GiB per"
+                        + " tensor");
+            }
+        }
         byte[] json = header.encode();
         String what = InputFiles.show(file);
         Path dir = file.toAbsolutePath().getParent();
@@ -301,7 +313,7 @@ public final class SafeTensors {
                 head.putLong(json.length).put(json).flip();
                 writeFully(ch, head);
                 for (Tensor t : tensors.values()) {
-                    ByteBuffer data = ByteBuffer.allocate((int) (t.size() * t.dtype().bytes()));
+                    ByteBuffer data = ByteBuffer.allocate(Math.toIntExact(t.size() * t.dtype().bytes()));
                     encode(t, data);
                     writeFully(ch, data.flip());
                 }
@@ -352,6 +364,7 @@ public final class SafeTensors {
      * @throws CheckpointException one line naming the file when it is missing, corrupt or too large
      */
     public static Map<String, Tensor> read(Path file) {
+        requireFile(file);
         String what = InputFiles.show(file);
         try (FileChannel ch = open(file)) {
             SafeTensorsHeader h = readHeader(ch, ch.size(), what);
@@ -375,6 +388,13 @@ public final class SafeTensors {
         } catch (IOException e) {
             throw new CheckpointException(what + ": cannot be read (" + oneLine(e) + "); expected a readable"
                     + " safetensors file", e);
+        }
+    }
+
+    private static void requireFile(Path file) {
+        if (file == null) {
+            throw new IllegalArgumentException("safetensors file: found null; expected the path of a safetensors"
+                    + " file");
         }
     }
 
