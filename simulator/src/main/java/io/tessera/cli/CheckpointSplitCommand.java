@@ -16,11 +16,12 @@ import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 /**
- * {@code tessera checkpoint split FULL.safetensors STRATEGY.json --out DIR}: one file of whole parameters (e.g. Hugging
- * Face weights) into a plan's sharded checkpoint.
+ * {@code tessera checkpoint split FULL.safetensors... STRATEGY.json --out DIR}: files of whole parameters (e.g. Hugging
+ * Face weights, one file or its shards or its {@code model.safetensors.index.json}) into a plan's sharded checkpoint.
  */
 @Command(name = "split", mixinStandardHelpOptions = true,
         description = {"Splits one safetensors file of whole parameters (e.g. Hugging Face weights; per-expert "
@@ -31,10 +32,16 @@ public final class CheckpointSplitCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "FULL.safetensors", description = "The file of whole parameters.")
-    private Path full;
+    @Parameters(arity = "2..*", paramLabel = "FILE",
+            description = "The files of whole parameters (one file, several shards such as "
+                    + "model-00001-of-00004.safetensors, or a Hugging Face model.safetensors.index.json), then the "
+                    + "target plan's STRATEGY.json.")
+    private List<Path> args;
 
-    @Parameters(index = "1", paramLabel = "STRATEGY.json", description = "The target plan.")
+    @Option(names = "--skip-unknown", description = "Skip entries that match no parameter of the network (e.g. "
+            + "rotary_emb.inv_freq buffers) instead of failing.")
+    private boolean skipUnknown;
+
     private Path strategy;
 
     @Option(names = "--out", paramLabel = "DIR", required = true,
@@ -57,6 +64,8 @@ public final class CheckpointSplitCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        strategy = args.get(args.size() - 1);
+        List<Path> inputs = args.subList(0, args.size() - 1);
         StrategyFile file;
         PipelinePlan target;
         try {
@@ -68,8 +77,8 @@ public final class CheckpointSplitCommand implements Callable<Integer> {
         CheckpointIndex index;
         try (ProgressOption.Handle p = progress.open(spec.commandLine().getErr(), "tessera checkpoint split")) {
             var options = CheckpointCommand.options(memoryLimit, parallel, ranks, p);
-            index = CheckpointCommand.run(() -> Checkpoints.split(full, target,
-                    file.network() instanceof NetworkRef.HfConfig, out, options));
+            index = CheckpointCommand.run(() -> Checkpoints.split(inputs, target,
+                    file.network() instanceof NetworkRef.HfConfig, skipUnknown, out, options));
         }
         PrintWriter stdout = spec.commandLine().getOut();
         stdout.println(CheckpointReshardCommand.summary("split", index, out));

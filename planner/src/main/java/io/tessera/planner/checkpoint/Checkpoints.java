@@ -243,70 +243,94 @@ public final class Checkpoints {
                 index.plan().hfNames());
         Migration m = Migration.plan(sources(source, index), index.layout().tensorMap(), target,
                 "checkpoint " + source);
-        Map<String, String> meta = Map.of(RankFileWriter.ORIGIN_KEY, sha256("merge\n" + index.write()
-                + optimizerState));
+        // no origin: the merged file depends on the tensors only (equal checkpoints merge to equal bytes)
+        Map<String, String> meta = Map.of();
         createDirectories(abs.getParent());
         return new MigrationRunner(m, abs.getParent(), meta, options, true).run(r -> true)
                 .get(abs.getFileName().toString());
     }
 
     /**
-     * Splits one safetensors file of whole parameters ({@code full}, e.g. Hugging Face weights; per-expert
-     * {@code experts.<e>.<proj>.weight} entries fill stacked expert weights) into the sharded checkpoint of
-     * {@code target} in {@code out}, without optimizer state.
-     *
-     * @param hfNames recorded in the index (whether the names are Hugging Face's)
-     * @return the index written, or null when other ranks' files are still missing
-     * @throws CheckpointException when an entry matches no parameter, a parameter has no entry, or dtypes or shapes
-     *                             differ
+     * Splits one safetensors file of whole parameters ({@code full}, e.g. Hugging Face weights) into the sharded
+     * checkpoint of {@code target}; see {@link #split(List, PipelinePlan, boolean, boolean, Path, CheckpointOptions)}.
      */
     public static CheckpointIndex split(Path full, PipelinePlan target, boolean hfNames, Path out,
                                         CheckpointOptions options) {
-        SafeTensorsHeader h = SafeTensors.readHeader(full);
+        return split(List.of(full), target, hfNames, false, out, options);
+    }
+
+    /**
+     * Splits safetensors files of whole parameters ({@code files}: one file, or the shards of a Hugging Face
+     * checkpoint such as {@code model-00001-of-00004.safetensors}; a Hugging Face
+     * {@code model.safetensors.index.json} stands for the files its {@code weight_map} names) into the sharded
+     * checkpoint of {@code target} in {@code out}, without optimizer state. Per-expert
+     * {@code <scope>.experts.<e>.<proj>.weight} entries fill the stacked expert weights.
+     *
+     * @param hfNames     recorded in the index (whether the names are Hugging Face's)
+     * @param skipUnknown whether entries that match no parameter are skipped (else an error)
+     * @return the index written, or null when other ranks' files are still missing
+     * @throws CheckpointException when an entry matches no parameter (without {@code skipUnknown}), a parameter has
+     *                             no entry or two, or dtypes or shapes differ
+     */
+    public static CheckpointIndex split(List<Path> files, PipelinePlan target, boolean hfNames, boolean skipUnknown,
+                                        Path out, CheckpointOptions options) {
+        List<Path> inputs = HfIndex.expand(files);
         CheckpointLayout layout = CheckpointLayout.of(target, false);
         Map<String, CheckpointTensor> targetTensors = layout.tensorMap();
-        List<Piece> pieces = new ArrayList<>();
         Map<String, CheckpointTensor> sourceTensors = new LinkedHashMap<>();
-        for (SafeTensorsEntry e : h.entries()) {
-            Piece p = CheckpointLayout.pieceOf(e.name(), targetTensors);
-            if (p == null) {
-                throw new CheckpointException(full + ": entry '" + e.name() + "' matches no parameter of network '"
-                        + target.plan().network().name() + "'; expected the network's parameter names (e.g. '"
-                        + layout.tensors().get(0).name() + "')");
+        Map<String, Box> seen = new HashMap<>();
+        List<Migration.SourceFile> sources = new ArrayList<>();
+        StringBuilder origin = new StringBuilder("split\n").append(layoutText(layout));
+        for (Path full : inputs) {
+            SafeTensorsHeader h = SafeTensors.readHeader(full);
+            origin.append(full.toAbsolutePath()).append('\n').append(h.fileBytes()).append('\n')
+                    .append(new String(h.encode(), StandardCharsets.UTF_8)).append('\n');
+            List<Piece> pieces = new ArrayList<>();
+            for (SafeTensorsEntry e : h.entries()) {
+                Piece p = CheckpointLayout.pieceOf(e.name(), targetTensors);
+                if (p == null) {
+                    if (skipUnknown) {
+                        continue;
+                    }
+                    throw new CheckpointException(full + ": entry '" + e.name() + "' matches no parameter of network '"
+                            + target.plan().network().name() + "'; expected the network's parameter names (e.g. '"
+                            + layout.tensors().get(0).name() + "'), or skip such entries (--skip-unknown)");
+                }
+                if (!java.util.Arrays.equals(e.shape(), p.shape())) {
+                    throw new CheckpointException(full + ": entry '" + e.name() + "' has shape "
+                            + java.util.Arrays.toString(e.shape()) + " but the plan's parameter needs "
+                            + java.util.Arrays.toString(p.shape()) + "; the file is of another model size");
+                }
+                if (seen.put(p.name() + "\u0000" + p.box(), p.box()) != null) {
+                    throw new CheckpointException(full + ": entry '" + e.name() + "' appears in two of the input "
+                            + "files; expected each parameter once");
+                }
+                CheckpointTensor t = targetTensors.get(p.tensor());
+                CheckpointTensor prev = sourceTensors.get(t.name());
+                if (prev != null && prev.dtype() != e.dtype()) {
+                    throw new CheckpointException(full + ": entry '" + e.name() + "' is " + e.dtype().jsonName()
+                            + " but other entries of '" + t.name() + "' are " + prev.dtype().jsonName());
+                }
+                sourceTensors.put(t.name(), new CheckpointTensor(t.name(), e.dtype(), t.shape(), t.parameter(),
+                        t.state()));
+                pieces.add(p);
             }
-            if (!java.util.Arrays.equals(e.shape(), p.shape())) {
-                throw new CheckpointException(full + ": entry '" + e.name() + "' has shape "
-                        + java.util.Arrays.toString(e.shape()) + " but the plan's parameter needs "
-                        + java.util.Arrays.toString(p.shape()) + "; the file is of another model size");
+            try {
+                sources.add(new Migration.SourceFile(-1 - sources.size(), full,
+                        new RankFile(0, full.getFileName().toString(), pieces)));
+            } catch (IllegalArgumentException e) {
+                throw new CheckpointException(full + ": " + e.getMessage(), e);
             }
-            CheckpointTensor t = targetTensors.get(p.tensor());
-            CheckpointTensor prev = sourceTensors.get(t.name());
-            if (prev != null && prev.dtype() != e.dtype()) {
-                throw new CheckpointException(full + ": entry '" + e.name() + "' is " + e.dtype().jsonName()
-                        + " but other entries of '" + t.name() + "' are " + prev.dtype().jsonName());
-            }
-            sourceTensors.put(t.name(), new CheckpointTensor(t.name(), e.dtype(), t.shape(), t.parameter(),
-                    t.state()));
-            pieces.add(p);
         }
         for (CheckpointTensor t : layout.tensors()) {
             if (!sourceTensors.containsKey(t.name())) {
-                throw new CheckpointException(full + ": has no entry for parameter '" + t.name() + "' "
-                        + java.util.Arrays.toString(t.shape()) + "; expected every parameter of network '"
-                        + target.plan().network().name() + "'");
+                throw new CheckpointException(inputs.get(0) + (inputs.size() > 1 ? " and the other inputs" : "")
+                        + ": hold no entry for parameter '" + t.name() + "' " + java.util.Arrays.toString(t.shape())
+                        + "; expected every parameter of network '" + target.plan().network().name() + "'");
             }
         }
-        RankFile file;
-        try {
-            file = new RankFile(0, full.getFileName().toString(), pieces);
-        } catch (IllegalArgumentException e) {
-            throw new CheckpointException(full + ": " + e.getMessage(), e);
-        }
-        Migration m = Migration.plan(List.of(new Migration.SourceFile(-1, full, file)), sourceTensors, layout,
-                String.valueOf(full));
-        Map<String, String> meta = Map.of(RankFileWriter.ORIGIN_KEY, sha256("split\n" + full.toAbsolutePath()
-                + "\n" + h.fileBytes() + "\n" + new String(h.encode(), StandardCharsets.UTF_8) + "\n"
-                + layoutText(layout)));
+        Migration m = Migration.plan(sources, sourceTensors, layout, String.valueOf(inputs.get(0)));
+        Map<String, String> meta = Map.of(RankFileWriter.ORIGIN_KEY, sha256(origin.toString()));
         createDirectories(out);
         Map<String, CheckpointIndex.FileSums> sums = new MigrationRunner(m, out, meta, options, false)
                 .run(options.ranks());

@@ -223,7 +223,7 @@ public record Migration(List<SourceFile> sources, CheckpointLayout target, List<
             for (PieceMove p : m.pieces()) {
                 for (Read r : p.reads()) {
                     int from = sources.get(r.source()).rank();
-                    if (from == to) {
+                    if (from == to || from < 0) {
                         continue;
                     }
                     long bytes = r.part().volume() * p.dtype().bytes();

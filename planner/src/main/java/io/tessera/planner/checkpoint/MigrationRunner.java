@@ -46,8 +46,8 @@ final class MigrationRunner {
     private long total;
 
     /**
-     * A runner writing into {@code outDir}; with {@code replace}, an existing file written for something else is
-     * rewritten instead of being an error.
+     * A runner writing into {@code outDir}; with {@code replace}, existing files are always rewritten (a merge),
+     * else complete ones are kept and ones written for something else are an error.
      */
     MigrationRunner(Migration migration, Path outDir, Map<String, String> metadata, CheckpointOptions options,
                     boolean replace) {
@@ -170,15 +170,7 @@ final class MigrationRunner {
     private CheckpointIndex.FileSums writeOrKeep(Migration.FileMove m, Map<Integer, SafeTensorsHeader> headers,
                                                  Map<Integer, MappedFile> mapped, ByteBuffer buf) throws IOException {
         Path target = outDir.resolve(m.file().file());
-        CheckpointIndex.FileSums kept;
-        try {
-            kept = complete(target, m.file(), dtypes, metadata);
-        } catch (CheckpointException e) {
-            if (!replace) {
-                throw e;
-            }
-            kept = null;
-        }
+        CheckpointIndex.FileSums kept = replace ? null : complete(target, m.file(), dtypes, metadata);
         if (kept != null) {
             progress(m.bytesRead());
             return kept;
