@@ -383,6 +383,14 @@ public final class Checkpoints {
         return index;
     }
 
+    /**
+     * What an index records about plan {@code pipe}: network, ranks, stages, optimizer and MindSpore's strategy
+     * checkpoint of the plan (absent when a layout splits a dim over several device dims).
+     */
+    public static CheckpointIndex.PlanInfo planInfo(PipelinePlan pipe, boolean hfNames) {
+        return info(pipe, hfNames);
+    }
+
     static CheckpointIndex.PlanInfo info(PipelinePlan pipe, boolean hfNames) {
         String sc;
         try {

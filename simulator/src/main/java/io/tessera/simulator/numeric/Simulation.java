@@ -216,6 +216,16 @@ public final class Simulation {
         return parallel.cluster().state(rank);
     }
 
+    /** The plan the parallel run executes. */
+    public PipelinePlan pipelinePlan() {
+        return pipe;
+    }
+
+    /** The one-device reference's tensors by slot name (whole parameters under {@code param/}). */
+    public RankState referenceRank() {
+        return single.cluster().state(0);
+    }
+
     /** The parallel run's parameter {@code name}, gathered from the ranks (of its stage). */
     public NDArray gatheredParameter(String name) {
         return parallel.gatherParam(name);
