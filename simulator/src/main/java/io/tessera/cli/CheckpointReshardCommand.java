@@ -19,7 +19,10 @@ import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -35,10 +38,14 @@ import java.util.concurrent.Callable;
                 + "kept; --ranks lets hosts sharing a filesystem each write their own ranks."})
 public final class CheckpointReshardCommand implements Callable<Integer> {
 
+    /** The most ranks the text of --dry-run lists (the ones reading the most). */
+    static final int TABLE_RANKS = 64;
+
     @Spec
     private CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "DIR", description = "The source checkpoint directory (only read).")
+    @Parameters(index = "0", paramLabel = "DIR", description = "The source checkpoint directory (only read); with "
+            + "--dry-run also a strategy file, to price changing plans before a checkpoint exists.")
     private Path source;
 
     @Option(names = "--to", paramLabel = "STRATEGY.json", required = true, description = "The target plan.")
@@ -86,7 +93,9 @@ public final class CheckpointReshardCommand implements Callable<Integer> {
         }
         PrintWriter stdout = spec.commandLine().getOut();
         if (dryRun) {
-            Migration m = CheckpointCommand.run(() -> Checkpoints.plan(source, target));
+            Migration m = java.nio.file.Files.isRegularFile(source) && source.toString().endsWith(".json")
+                    ? CheckpointCommand.run(() -> Checkpoints.plan(CheckpointCommand.plan(source), target))
+                    : CheckpointCommand.run(() -> Checkpoints.plan(source, target));
             ClusterSpec c = CheckpointCommand.run(() -> cluster(file, target.devices()));
             stdout.print(json ? Json.write(costJson(m, c)) : costText(m, c));
             stdout.flush();
@@ -139,8 +148,17 @@ public final class CheckpointReshardCommand implements Callable<Integer> {
                 CheckpointCommand.human(big.bytesRead()), sourceFiles(big)));
         sb.append(String.format(Locale.ROOT, "  over the network instead of a shared filesystem (%s, %d devices per "
                 + "node): %.3g s%n", c.name(), c.devicesPerNode(), m.networkSeconds(c)));
+        List<Migration.FileMove> shown = m.files();
+        if (shown.size() > TABLE_RANKS) {
+            shown = new ArrayList<>(shown);
+            shown.sort(Comparator.comparingLong(Migration.FileMove::bytesRead).reversed()
+                    .thenComparingInt(f -> f.file().rank()));
+            shown = shown.subList(0, TABLE_RANKS);
+            sb.append(String.format(Locale.ROOT, "the %d ranks reading the most (--json lists all %d):%n",
+                    TABLE_RANKS, m.files().size()));
+        }
         sb.append(String.format(Locale.ROOT, "%6s %14s %14s %8s%n", "rank", "read", "remote", "sources"));
-        for (Migration.FileMove f : m.files()) {
+        for (Migration.FileMove f : shown) {
             sb.append(String.format(Locale.ROOT, "%6d %14s %14s %8d%n", f.file().rank(),
                     CheckpointCommand.human(f.bytesRead()), CheckpointCommand.human(f.remoteBytes()), sourceFiles(f)));
         }

@@ -183,6 +183,24 @@ public final class Checkpoints {
     }
 
     /**
+     * Plans the migration between two plans' checkpoints without any files (what {@link #plan(Path, PipelinePlan)}
+     * would give for a checkpoint saved under {@code source}): the cost of changing plans before a checkpoint
+     * exists. Both sides hold optimizer state when both plans' optimizers keep the same state.
+     *
+     * @throws CheckpointException when the plans are of different networks
+     */
+    public static Migration plan(PipelinePlan source, PipelinePlan target) {
+        boolean state = CheckpointLayout.stateNames(source.plan().config().optimizer())
+                .equals(CheckpointLayout.stateNames(target.plan().config().optimizer()));
+        CheckpointLayout from = CheckpointLayout.of(source, state);
+        List<Migration.SourceFile> sources = new ArrayList<>();
+        for (RankFile f : from.files()) {
+            sources.add(new Migration.SourceFile(f.rank(), Path.of(f.file()), f));
+        }
+        return Migration.plan(sources, from.tensorMap(), CheckpointLayout.of(target, state), "the source plan");
+    }
+
+    /**
      * Reshards checkpoint {@code source} into {@code out} for plan {@code target}: streaming, within
      * {@code options.memoryLimit()}, writing only {@code options.ranks()}, keeping files a killed run completed, and
      * writing the index once every file exists. The source is only read.
