@@ -288,6 +288,12 @@ final class AnalyticSimulation {
      * {@code --cluster}, the strategy file's {@code cluster} key ({@link StrategyPlans#cluster}), else
      * {@link #DEFAULT_CLUSTER} grown to fit.
      */
+    /** {@link #cluster(int)} for {@code file}, already read elsewhere (compare, report). */
+    ClusterSpec clusterFor(StrategyFile file, int devices) {
+        this.file = file;
+        return cluster(devices);
+    }
+
     ClusterSpec cluster(int devices) {
         if (cluster == null) {
             try {
