@@ -213,7 +213,6 @@ public final class Checkpoints {
             throw ioError(source, e);
         }
         Map<String, String> meta = Map.of(RankFileWriter.ORIGIN_KEY, origin);
-        createDirectories(out);
         Map<String, CheckpointIndex.FileSums> sums = new MigrationRunner(m, out, meta, options, false)
                 .run(options.ranks());
         return finish(out, info, m.target(), sums, meta);
@@ -307,7 +306,6 @@ public final class Checkpoints {
         Map<String, String> meta = Map.of(RankFileWriter.ORIGIN_KEY, sha256("split\n" + full.toAbsolutePath()
                 + "\n" + h.fileBytes() + "\n" + new String(h.encode(), StandardCharsets.UTF_8) + "\n"
                 + layoutText(layout)));
-        createDirectories(out);
         Map<String, CheckpointIndex.FileSums> sums = new MigrationRunner(m, out, meta, options, false)
                 .run(options.ranks());
         return finish(out, info(target, hfNames), layout, sums, meta);
