@@ -190,11 +190,19 @@ class ReshardCrashTest {
         int first = 1 + r.nextInt(firstLimit);
         int perFile = (points.size() - 1) / targetFiles.size();
         int second = 1 + r.nextInt(perFile);
-        String what = "halts at " + first + " then " + second + " (seed " + SEED + ")";
-        assertEquals(137, child(out, first, reshardArgs(out)).waitFor(), what);
-        Child c = child(out, second, reshardArgs(out));
+        String what = "halts at " + first + " (two writers) then " + second + " (seed " + SEED + ")";
+        List<String> parallel = new ArrayList<>(reshardArgs(out));
+        parallel.addAll(List.of("--parallel", "2"));
+        Child c = child(out, first, parallel);
+        assertEquals(137, c.waitFor(), what + "\n" + c.output());
+        c = child(out, second, reshardArgs(out));
         assertEquals(137, c.waitFor(), what + "\n" + c.output());
         assertFalse(Files.exists(out.resolve("index.json")), what);
+        // what a SIGKILL between writing the index's temporary file and renaming it leaves (a dead process's)
+        Path staleIndex = out.resolve("index.json.tmp-" + c.process().pid());
+        Files.writeString(staleIndex, "{");
+        Files.setLastModifiedTime(staleIndex, java.nio.file.attribute.FileTime.fromMillis(
+                System.currentTimeMillis() - 3_600_000));
         assertEquals(sourceHashes, hashes(source), what);
         assertEquals(0, resume(out), what);
         assertEquals(hashes(reference), hashes(out), what);

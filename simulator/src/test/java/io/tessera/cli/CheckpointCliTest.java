@@ -354,8 +354,15 @@ class CheckpointCliTest {
         assertTrue(m.contains("--ranks: found 'x'"), m);
         m = badInput("checkpoint", "reshard", src, "--to", to, "--out", out, "--parallel", "0");
         assertTrue(m.contains("--parallel: found 0"), m);
+        m = badInput("checkpoint", "reshard", src, "--to", to, "--out", out, "--ranks", "8-15");
+        assertTrue(m.contains("--ranks: found '8-15', which selects none of the plan's ranks 0-7"), m);
+        m = badInput("checkpoint", "split", src + "/rank-00000.safetensors", to, "--out", out, "--ranks", "9");
+        assertTrue(m.contains("selects none of the plan's ranks 0-7"), m);
         m = badInput("checkpoint", "reshard", src, "--to", to);
         assertTrue(m.contains("--out: missing"), m);
+        Path file = Files.writeString(tmp.resolve("a-file"), "x");
+        m = badInput("checkpoint", "reshard", src, "--to", to, "--out", file.toString());
+        assertTrue(m.contains("a-file: cannot create the directory"), m);
         Path dir = Files.createDirectories(tmp.resolve("existing"));
         m = badInput("checkpoint", "merge", src, "--out", dir.toString());
         assertTrue(m.contains("is a directory"), m);

@@ -344,6 +344,7 @@ public final class Checkpoints {
         Path file = dir.resolve(CheckpointIndex.FILE_NAME);
         Path temp = dir.resolve(CheckpointIndex.FILE_NAME + ".tmp-" + ProcessHandle.current().pid());
         try {
+            RankFileWriter.deleteStaleTemps(file);
             Files.writeString(temp, index.write(), StandardCharsets.UTF_8);
             try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(temp,
                     java.nio.file.StandardOpenOption.WRITE)) {
