@@ -363,6 +363,16 @@ class CheckpointCliTest {
         Path file = Files.writeString(tmp.resolve("a-file"), "x");
         m = badInput("checkpoint", "reshard", src, "--to", to, "--out", file.toString());
         assertTrue(m.contains("a-file: cannot create the directory"), m);
+        Path mine = copy("merge-into-source");
+        byte[] rank0 = Files.readAllBytes(mine.resolve("rank-00000.safetensors"));
+        m = badInput("checkpoint", "merge", mine.toString(), "--out", mine + "/rank-00000.safetensors");
+        assertTrue(m.contains("is the input file"), m);
+        m = badInput("checkpoint", "merge", mine.toString(), "--out", mine + "/./index.json");
+        assertTrue(m.contains("is the input file"), m);
+        assertArrayEquals(rank0, Files.readAllBytes(mine.resolve("rank-00000.safetensors")));
+        m = badInput("checkpoint", "split", mine + "/rank-00000.safetensors", to, "--out", mine.toString());
+        assertTrue(m.contains("is the input file"), m);
+        assertArrayEquals(rank0, Files.readAllBytes(mine.resolve("rank-00000.safetensors")));
         Path dir = Files.createDirectories(tmp.resolve("existing"));
         m = badInput("checkpoint", "merge", src, "--out", dir.toString());
         assertTrue(m.contains("is a directory"), m);

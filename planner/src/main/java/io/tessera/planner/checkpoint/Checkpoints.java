@@ -238,6 +238,10 @@ public final class Checkpoints {
             }
         }
         Path abs = file.toAbsolutePath();
+        for (RankFile f : index.layout().files()) {
+            notInto(abs, source.resolve(f.file()));
+        }
+        notInto(abs, source.resolve(CheckpointIndex.FILE_NAME));
         CheckpointLayout target = CheckpointLayout.full(tensors, abs.getFileName().toString(),
                 index.plan().hfNames());
         Migration m = Migration.plan(sources(source, index), index.layout().tensorMap(), target,
@@ -264,6 +268,10 @@ public final class Checkpoints {
         SafeTensorsHeader h = SafeTensors.readHeader(full);
         CheckpointLayout layout = CheckpointLayout.of(target, false);
         Map<String, CheckpointTensor> targetTensors = layout.tensorMap();
+        for (RankFile f : layout.files()) {
+            notInto(out.resolve(f.file()), full);
+        }
+        notInto(out.resolve(CheckpointIndex.FILE_NAME), full);
         List<Piece> pieces = new ArrayList<>();
         Map<String, CheckpointTensor> sourceTensors = new LinkedHashMap<>();
         for (SafeTensorsEntry e : h.entries()) {
@@ -393,6 +401,14 @@ public final class Checkpoints {
         if (a.equals(b)) {
             throw new CheckpointException("--out " + out + ": is the source directory; expected another directory "
                     + "(the source is never written)");
+        }
+    }
+
+    /** Refuses to write {@code written} when it is the input file {@code input} (the input is never written). */
+    private static void notInto(Path written, Path input) {
+        if (written.toAbsolutePath().normalize().equals(input.toAbsolutePath().normalize())) {
+            throw new CheckpointException(written + ": is the input file " + input + "; expected an output path "
+                    + "outside the input (the input is never written)");
         }
     }
 
