@@ -123,6 +123,19 @@ public final class CheckpointCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * Refuses a {@code --ranks} that selects none of a plan's {@code devices} ranks (a run would write nothing).
+     *
+     * @throws InputException naming the value and the plan's ranks
+     */
+    static void requireSomeRank(CheckpointOptions options, String text, int devices) {
+        if (text != null && java.util.stream.IntStream.range(0, devices).noneMatch(options.ranks())) {
+            throw new InputException("--ranks: found '" + io.tessera.layout.UserText.abbreviate(text) + "', which "
+                    + "selects none of the plan's ranks 0-" + (devices - 1) + "; expected ranks such as 0-"
+                    + (devices - 1));
+        }
+    }
+
     /** A byte count for people: {@code 1.50 GiB}, {@code 12.0 MiB}, {@code 512 B}. */
     static String human(long bytes) {
         if (bytes < 1024) {

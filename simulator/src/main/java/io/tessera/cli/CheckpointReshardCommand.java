@@ -107,6 +107,7 @@ public final class CheckpointReshardCommand implements Callable<Integer> {
         CheckpointIndex index;
         try (ProgressOption.Handle p = progress.open(spec.commandLine().getErr(), "tessera checkpoint reshard")) {
             var options = CheckpointCommand.options(memoryLimit, parallel, ranks, p);
+            CheckpointCommand.requireSomeRank(options, ranks, target.devices());
             index = CheckpointCommand.run(() -> Checkpoints.reshard(source, target, out, options));
         }
         stdout.println(summary("resharded", index, out));

@@ -77,6 +77,7 @@ public final class CheckpointSplitCommand implements Callable<Integer> {
         CheckpointIndex index;
         try (ProgressOption.Handle p = progress.open(spec.commandLine().getErr(), "tessera checkpoint split")) {
             var options = CheckpointCommand.options(memoryLimit, parallel, ranks, p);
+            CheckpointCommand.requireSomeRank(options, ranks, target.devices());
             index = CheckpointCommand.run(() -> Checkpoints.split(inputs, target,
                     file.network() instanceof NetworkRef.HfConfig, skipUnknown, out, options));
         }

@@ -231,7 +231,6 @@ public final class Checkpoints {
             throw ioError(source, e);
         }
         Map<String, String> meta = Map.of(RankFileWriter.ORIGIN_KEY, origin);
-        createDirectories(out);
         Map<String, CheckpointIndex.FileSums> sums = new MigrationRunner(m, out, meta, options, false)
                 .run(options.ranks());
         return finish(out, info, m.target(), sums, meta);
@@ -257,6 +256,10 @@ public final class Checkpoints {
             }
         }
         Path abs = file.toAbsolutePath();
+        for (RankFile f : index.layout().files()) {
+            notInto(abs, source.resolve(f.file()));
+        }
+        notInto(abs, source.resolve(CheckpointIndex.FILE_NAME));
         CheckpointLayout target = CheckpointLayout.full(tensors, abs.getFileName().toString(),
                 index.plan().hfNames());
         Migration m = Migration.plan(sources(source, index), index.layout().tensorMap(), target,
@@ -300,6 +303,10 @@ public final class Checkpoints {
         List<Migration.SourceFile> sources = new ArrayList<>();
         StringBuilder origin = new StringBuilder("split\n").append(layoutText(layout));
         for (Path full : inputs) {
+            for (RankFile f : layout.files()) {
+                notInto(out.resolve(f.file()), full);
+            }
+            notInto(out.resolve(CheckpointIndex.FILE_NAME), full);
             SafeTensorsHeader h = SafeTensors.readHeader(full);
             origin.append(full.toAbsolutePath()).append('\n').append(h.fileBytes()).append('\n')
                     .append(new String(h.encode(), StandardCharsets.UTF_8)).append('\n');
@@ -349,7 +356,6 @@ public final class Checkpoints {
         }
         Migration m = Migration.plan(sources, sourceTensors, layout, String.valueOf(inputs.get(0)));
         Map<String, String> meta = Map.of(RankFileWriter.ORIGIN_KEY, sha256(origin.toString()));
-        createDirectories(out);
         Map<String, CheckpointIndex.FileSums> sums = new MigrationRunner(m, out, meta, options, false)
                 .run(options.ranks());
         return finish(out, info(target, hfNames), layout, sums, meta);
@@ -388,6 +394,7 @@ public final class Checkpoints {
         Path file = dir.resolve(CheckpointIndex.FILE_NAME);
         Path temp = dir.resolve(CheckpointIndex.FILE_NAME + ".tmp-" + ProcessHandle.current().pid());
         try {
+            RankFileWriter.deleteStaleTemps(file);
             Files.writeString(temp, index.write(), StandardCharsets.UTF_8);
             try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(temp,
                     java.nio.file.StandardOpenOption.WRITE)) {
@@ -444,6 +451,14 @@ public final class Checkpoints {
         if (a.equals(b)) {
             throw new CheckpointException("--out " + out + ": is the source directory; expected another directory "
                     + "(the source is never written)");
+        }
+    }
+
+    /** Refuses to write {@code written} when it is the input file {@code input} (the input is never written). */
+    private static void notInto(Path written, Path input) {
+        if (written.toAbsolutePath().normalize().equals(input.toAbsolutePath().normalize())) {
+            throw new CheckpointException(written + ": is the input file " + input + "; expected an output path "
+                    + "outside the input (the input is never written)");
         }
     }
 

@@ -108,6 +108,11 @@ final class MigrationRunner {
             for (Map.Entry<Integer, SafeTensorsHeader> e : headers.entrySet()) {
                 checkSource(migration.sources().get(e.getKey()), e.getValue());
             }
+            try {
+                Files.createDirectories(outDir); // only once the sources passed: bad input leaves nothing behind
+            } catch (IOException e) {
+                throw new CheckpointException(outDir + ": cannot create the directory (" + e.getMessage() + ")", e);
+            }
             AtomicInteger next = new AtomicInteger();
             int bufferBytes = bufferBytes(options.memoryLimit(), workers);
             Map<String, CheckpointIndex.FileSums> results = new java.util.concurrent.ConcurrentHashMap<>();
@@ -158,6 +163,11 @@ final class MigrationRunner {
             if (e == null) {
                 throw new CheckpointException(s.path() + ": has no entry '" + p.name() + "', which the checkpoint's "
                         + "index lists; the file does not belong to this checkpoint");
+            }
+            DType want = dtypes.get(p.tensor());
+            if (want != null && e.dtype() != want) {
+                throw new CheckpointException(s.path() + ": entry '" + p.name() + "' is " + e.dtype().jsonName()
+                        + " but the index says " + want.jsonName() + "; the file does not belong to this checkpoint");
             }
             if (!Arrays.equals(e.shape(), p.shape())) {
                 throw new CheckpointException(s.path() + ": entry '" + p.name() + "' has shape "

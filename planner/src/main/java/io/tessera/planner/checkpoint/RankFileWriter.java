@@ -88,6 +88,29 @@ final class RankFileWriter implements AutoCloseable {
         }
     }
 
+    /** Age after which a temporary file of a process not alive here is left over from a killed run, ms. */
+    static final long STALE_MILLIS = 60_000;
+
+    /**
+     * Deletes the temporary files next to {@code target} that a killed run left: those whose process is not alive
+     * on this host and that are older than {@link #STALE_MILLIS} (a younger one may belong to a process on another
+     * host sharing the directory, about to rename it).
+     */
+    static void deleteStaleTemps(Path target) throws IOException {
+        Path dir = target.toAbsolutePath().getParent();
+        long now = System.currentTimeMillis();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, target.getFileName() + ".tmp-*")) {
+            for (Path p : ds) {
+                String pid = p.getFileName().toString().substring(target.getFileName().toString().length() + 5);
+                boolean alive = pid.matches("[0-9]{1,18}")
+                        && ProcessHandle.of(Long.parseLong(pid)).map(ProcessHandle::isAlive).orElse(false);
+                if (!alive && now - Files.getLastModifiedTime(p).toMillis() > STALE_MILLIS) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        }
+    }
+
     /** The file offset of entry {@code name}'s first byte. */
     long offset(String name) {
         return header.dataStart() + header.entry(name).begin();
