@@ -13,7 +13,7 @@ import java.nio.file.Path;
  * directory: checkpoint writers force every file to disk, which on a loaded disk makes tests that write thousands of
  * small files take minutes; what they check (bytes) does not depend on where the files live.
  */
-public final class MemoryTempDirs implements TempDirFactory {
+final class MemoryTempDirs implements TempDirFactory {
 
     private static final Path SHM = Path.of("/dev/shm");
 
