@@ -114,7 +114,14 @@ final class MigrationRunner {
                 throw new CheckpointException(outDir + ": cannot create the directory (" + e.getMessage() + ")", e);
             }
             AtomicInteger next = new AtomicInteger();
-            int bufferBytes = bufferBytes(options.memoryLimit(), workers);
+            // no bigger than the largest entry: allocating (and zeroing) 64 MiB per run for small files dominates
+            long largest = 8;
+            for (Migration.FileMove m : todo) {
+                for (Migration.PieceMove p : m.pieces()) {
+                    largest = Math.max(largest, p.bytes());
+                }
+            }
+            int bufferBytes = (int) Math.min(bufferBytes(options.memoryLimit(), workers), largest);
             Map<String, CheckpointIndex.FileSums> results = new java.util.concurrent.ConcurrentHashMap<>();
             List<Future<?>> futures = new ArrayList<>();
             for (int w = 0; w < workers; w++) {
