@@ -127,8 +127,11 @@ public final class CheckpointBenchmark {
         return (int) Math.max(WIDTH_STEP, Math.round(h / WIDTH_STEP) * WIDTH_STEP);
     }
 
-    /** The strategy file (JSON) of the benchmark's gpt of width {@code hidden} under the given degrees, ZeRO-3. */
-    static String strategy(int hidden, int tensor, int pipeline, int data) {
+    /**
+     * The strategy file (JSON) of the benchmark's gpt of width {@code hidden} (8 layers, 16 heads, sequence 64,
+     * vocabulary {@code 2 * hidden}, float32) on {@code tensor * pipeline * data} devices under those degrees, ZeRO-3.
+     */
+    public static String strategy(int hidden, int tensor, int pipeline, int data) {
         return String.format(Locale.ROOT, "{\"network\": {\"zoo\": \"gpt\", \"args\": {\"layers\": %d, \"hidden\": %d, "
                         + "\"heads\": 16, \"seq\": 64, \"vocab\": %d}}, \"devices\": %d, \"parallelism\": {\"tensor\": %d, "
                         + "\"pipeline\": %d, \"data\": %d, \"micro_batch_size\": 1, \"global_batch_size\": %d, "

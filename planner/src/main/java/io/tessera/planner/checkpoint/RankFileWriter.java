@@ -99,6 +99,14 @@ final class RankFileWriter implements AutoCloseable {
         Faults.point();
     }
 
+    /**
+     * Writes {@code length} bytes of {@code src} from file offset {@code offset} at file offset {@code position},
+     * inside the kernel (no copy through Java memory; no fault point: the caller counts one per chunk).
+     */
+    void transfer(MappedFile src, long offset, long length, long position) throws IOException {
+        src.transferTo(offset, length, channel, position);
+    }
+
     private void writeFully(ByteBuffer buf, long position) throws IOException {
         long p = position;
         while (buf.hasRemaining()) {
