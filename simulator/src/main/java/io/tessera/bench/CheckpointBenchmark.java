@@ -37,7 +37,7 @@ import java.util.stream.Stream;
  * then (a) its files are copied to another directory and forced to disk (a plain file copy of the same bytes) and
  * (b) it is resharded with {@link Checkpoints#reshard} to a second 64-rank plan (tensor 4 x pipeline 2 x data 8,
  * ZeRO-3), which moves nearly every byte to another rank's file. Both are timed on the same warm page cache (the
- * source was just written; nothing is dropped). The peak heap of the reshard is the sum of the heap pools' peak
+ * source was just written; nothing is dropped), the best of {@code repeats} alternating rounds. The peak heap of the reshard is the sum of the heap pools' peak
  * usage (reset just before it); the peak direct-buffer memory is sampled at every progress report. Everything is
  * created under a fresh subdirectory of {@code dir}, deleted at the end.
  */
@@ -62,9 +62,11 @@ public final class CheckpointBenchmark {
      *                    actual size is within a few percent for sizes of 100 MB and up); at least 1
      * @param memoryLimit the reshard's {@link CheckpointOptions#memoryLimit()}, bytes
      * @param parallelism the reshard's files written at once
+     * @param repeats     timed rounds (a copy, then a reshard, each into an emptied directory); the best of each is
+     *                    reported
      * @param dir         the directory a fresh, temporary subdirectory is created in
      */
-    public record Config(long sizeBytes, long memoryLimit, int parallelism, Path dir) {
+    public record Config(long sizeBytes, long memoryLimit, int parallelism, int repeats, Path dir) {
 
         /** Validates. */
         public Config {
@@ -73,6 +75,9 @@ public final class CheckpointBenchmark {
                         + "size such as 2 (GiB)");
             }
             new CheckpointOptions(memoryLimit, parallelism, r -> true, null);
+            if (repeats < 1 || repeats > 100) {
+                throw new IllegalArgumentException("--repeats: found " + repeats + "; expected 1 to 100 timed rounds");
+            }
             if (dir == null) {
                 throw new IllegalArgumentException("--dir: missing; expected a directory for the temporary files");
             }
@@ -95,6 +100,7 @@ public final class CheckpointBenchmark {
      * @param memoryLimit        the reshard's memory limit, bytes
      * @param parallelism        the reshard's files written at once
      * @param saveSeconds        seconds to write the source (not part of the comparison)
+     * @param repeats            timed rounds; the seconds are the best of them, the memory the largest
      * @param copySeconds        seconds of the plain copy (copy every file, force it to disk)
      * @param copyMbPerSecond    {@code sourceFileBytes / copySeconds / 1e6}
      * @param reshardSeconds     seconds of {@link Checkpoints#reshard} (plan, copy, force, re-read check, rename,
@@ -110,7 +116,7 @@ public final class CheckpointBenchmark {
      */
     public record Figures(int hidden, int layers, int ranks, String sourcePlan, String targetPlan, int sourceFiles,
                           int targetFiles, long sourceFileBytes, long bytes, long remoteBytes, long memoryLimit,
-                          int parallelism, double saveSeconds, double copySeconds, double copyMbPerSecond,
+                          int parallelism, int repeats, double saveSeconds, double copySeconds, double copyMbPerSecond,
                           double reshardSeconds, double reshardMbPerSecond, double ratio, long peakHeapBytes,
                           long heapUsedBytes, long heapMaxBytes, long peakDirectBytes, String pageCache, int cores) {
 
@@ -190,17 +196,7 @@ public final class CheckpointBenchmark {
                 CheckpointOptions.DEFAULTS);
         double saveSeconds = seconds(t0);
 
-        log.accept("[2/3] plain copy of the source files (copy, force each to disk), warm page cache");
-        long sourceFileBytes;
-        t0 = System.nanoTime();
-        sourceFileBytes = copyAll(source, copy, layout);
-        double copySeconds = seconds(t0);
-        deleteTree(copy);
-
         Migration m = Checkpoints.plan(source, b);
-        log.accept(String.format(Locale.ROOT, "[3/3] reshard to %s: %.1f MB, %.1f MB to other ranks, memory limit "
-                + "%d MiB, %d at once, warm page cache", TARGET_PLAN, m.bytesWritten() / 1e6, m.remoteBytes() / 1e6,
-                config.memoryLimit() >> 20, config.parallelism()));
         BufferPoolMXBean direct = ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class).stream()
                 .filter(p -> p.getName().equals("direct")).findFirst().orElse(null);
         AtomicLong peakDirect = new AtomicLong(direct == null ? 0 : direct.getMemoryUsed());
@@ -212,19 +208,36 @@ public final class CheckpointBenchmark {
                 });
         List<MemoryPoolMXBean> heap = ManagementFactory.getMemoryPoolMXBeans().stream()
                 .filter(p -> p.getType() == MemoryType.HEAP).toList();
-        System.gc();
-        heap.forEach(MemoryPoolMXBean::resetPeakUsage);
-        t0 = System.nanoTime();
-        Checkpoints.reshard(source, b, target, options);
-        double reshardSeconds = seconds(t0);
-        long peakHeap = heap.stream().mapToLong(p -> p.getPeakUsage().getUsed()).sum();
-        long heapUsed = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+        long sourceFileBytes = 0;
+        double copySeconds = Double.MAX_VALUE;
+        double reshardSeconds = Double.MAX_VALUE;
+        long peakHeap = 0;
+        long heapUsed = 0;
+        for (int rep = 1; rep <= config.repeats(); rep++) {
+            String of = config.repeats() == 1 ? "" : String.format(Locale.ROOT, " (%d of %d)", rep, config.repeats());
+            log.accept("[2/3] plain copy of the source files (copy, force each to disk), warm page cache" + of);
+            t0 = System.nanoTime();
+            sourceFileBytes = copyAll(source, copy, layout);
+            copySeconds = Math.min(copySeconds, seconds(t0));
+            deleteTree(copy);
+            log.accept(String.format(Locale.ROOT, "[3/3] reshard to %s: %.1f MB, %.1f MB to other ranks, memory "
+                    + "limit %d MiB, %d at once, warm page cache%s", TARGET_PLAN, m.bytesWritten() / 1e6,
+                    m.remoteBytes() / 1e6, config.memoryLimit() >> 20, config.parallelism(), of));
+            System.gc();
+            heap.forEach(MemoryPoolMXBean::resetPeakUsage);
+            t0 = System.nanoTime();
+            Checkpoints.reshard(source, b, target, options);
+            reshardSeconds = Math.min(reshardSeconds, seconds(t0));
+            peakHeap = Math.max(peakHeap, heap.stream().mapToLong(p -> p.getPeakUsage().getUsed()).sum());
+            heapUsed = Math.max(heapUsed, ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed());
+            deleteTree(target);
+        }
         long heapMax = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getMax();
         double copyMbs = sourceFileBytes / copySeconds / 1e6;
         double reshardMbs = m.bytesWritten() / reshardSeconds / 1e6;
         return new Figures(hidden, LAYERS, a.devices(), SOURCE_PLAN, TARGET_PLAN, layout.files().size(),
                 m.files().size(), sourceFileBytes, m.bytesWritten(), m.remoteBytes(), config.memoryLimit(),
-                config.parallelism(), saveSeconds, copySeconds, copyMbs, reshardSeconds, reshardMbs,
+                config.parallelism(), config.repeats(), saveSeconds, copySeconds, copyMbs, reshardSeconds, reshardMbs,
                 reshardMbs / copyMbs, peakHeap, heapUsed, heapMax, peakDirect.get(),
                 "warm: the source was just written and nothing was dropped (both timings read it from memory)",
                 Runtime.getRuntime().availableProcessors());

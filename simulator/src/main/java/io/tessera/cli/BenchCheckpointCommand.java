@@ -14,7 +14,8 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /**
- * {@code tessera bench checkpoint [--size-gib G] [--memory-limit M] [--parallel N] [--dir DIR] [--json]}: resharding
+ * {@code tessera bench checkpoint [--size-gib G] [--memory-limit M] [--parallel N] [--repeats N] [--dir DIR]
+ * [--json]}: resharding
  * a sharded checkpoint between two 64-rank plans against a plain file copy of the same bytes
  * ({@link CheckpointBenchmark}).
  *
@@ -22,7 +23,7 @@ import java.util.concurrent.Callable;
  * ({@code --json}) fields: {@code hidden}, {@code layers}, {@code ranks}, {@code source_plan}, {@code target_plan},
  * {@code source_files}, {@code target_files}, {@code source_file_bytes} (what the copy copies), {@code bytes} (the
  * target's data bytes: what the reshard reads and writes), {@code remote_bytes}, {@code memory_limit_bytes},
- * {@code parallel}, {@code save_seconds}, {@code copy_seconds}, {@code copy_mb_per_s}, {@code reshard_seconds},
+ * {@code parallel}, {@code repeats}, {@code save_seconds}, {@code copy_seconds}, {@code copy_mb_per_s}, {@code reshard_seconds},
  * {@code reshard_mb_per_s} (MB = 10^6 bytes), {@code ratio} (reshard / copy MB/s), {@code peak_heap_bytes} (sum of
  * the heap pools' peaks during the reshard), {@code heap_used_bytes}, {@code heap_max_bytes},
  * {@code peak_direct_bytes}, {@code within_memory_limit}, {@code page_cache}, {@code cores}. Progress lines go to
@@ -33,7 +34,7 @@ import java.util.concurrent.Callable;
                 + "float32 gpt parameters under a 64-rank plan (tensor 8 x data 8, ZeRO-3: each parameter stored "
                 + "once), then times (a) a plain copy of its files (FileChannel.transferTo, forced to disk) and (b) "
                 + "'checkpoint reshard' to a second 64-rank plan (tensor 4 x pipeline 2 x data 8, ZeRO-3) under "
-                + "--memory-limit, both on the same warm page cache. Prints MB/s (10^6 bytes/s) of each, their "
+                + "--memory-limit, both on the same warm page cache (best of --repeats alternating rounds). Prints MB/s (10^6 bytes/s) of each, their "
                 + "ratio (goal: at least 0.5), the reshard's peak heap (sum of the heap pools' peaks) and peak "
                 + "direct-buffer memory against the limit. Needs three times the size free under --dir; everything "
                 + "is written under a fresh subdirectory, deleted at the end.",
@@ -58,6 +59,11 @@ public final class BenchCheckpointCommand implements Callable<Integer> {
             description = "The reshard's --parallel: files written at once (default: ${DEFAULT-VALUE}).")
     private int parallel;
 
+    @Option(names = "--repeats", paramLabel = "N", defaultValue = "1",
+            description = "Timed rounds, alternating copy and reshard; the best of each is reported (default: "
+                    + "${DEFAULT-VALUE}).")
+    private int repeats;
+
     @Option(names = "--dir", paramLabel = "DIR",
             description = "Where the temporary subdirectory is created (default: java.io.tmpdir).")
     private Path dir;
@@ -76,7 +82,7 @@ public final class BenchCheckpointCommand implements Callable<Integer> {
         CheckpointBenchmark.Config config;
         try {
             config = new CheckpointBenchmark.Config(Math.round(sizeGib * (1L << 30)),
-                    CheckpointCommand.bytes("--memory-limit", memoryLimit), parallel, where);
+                    CheckpointCommand.bytes("--memory-limit", memoryLimit), parallel, repeats, where);
         } catch (IllegalArgumentException e) {
             throw new InputException(e.getMessage(), e);
         }
@@ -111,6 +117,7 @@ public final class BenchCheckpointCommand implements Callable<Integer> {
         o.put("remote_bytes", f.remoteBytes());
         o.put("memory_limit_bytes", f.memoryLimit());
         o.put("parallel", f.parallelism());
+        o.put("repeats", f.repeats());
         o.put("save_seconds", f.saveSeconds());
         o.put("copy_seconds", f.copySeconds());
         o.put("copy_mb_per_s", f.copyMbPerSecond());
@@ -135,10 +142,11 @@ public final class BenchCheckpointCommand implements Callable<Integer> {
                 f.sourcePlan(), f.sourceFiles(), f.sourceFileBytes() / 1e6, f.saveSeconds()));
         sb.append(String.format(Locale.ROOT, "  target  %s: %d files, %.1f MB, %.1f MB from other ranks' files%n",
                 f.targetPlan(), f.targetFiles(), f.bytes() / 1e6, f.remoteBytes() / 1e6));
-        sb.append(String.format(Locale.ROOT, "  copy    %8.1f MB/s  (%.2f s)%n", f.copyMbPerSecond(),
-                f.copySeconds()));
-        sb.append(String.format(Locale.ROOT, "  reshard %8.1f MB/s  (%.2f s, memory limit %s, %d at once)%n",
-                f.reshardMbPerSecond(), f.reshardSeconds(), CheckpointCommand.human(f.memoryLimit()),
+        String best = f.repeats() == 1 ? "" : ", best of " + f.repeats();
+        sb.append(String.format(Locale.ROOT, "  copy    %8.1f MB/s  (%.2f s%s)%n", f.copyMbPerSecond(),
+                f.copySeconds(), best));
+        sb.append(String.format(Locale.ROOT, "  reshard %8.1f MB/s  (%.2f s%s, memory limit %s, %d at once)%n",
+                f.reshardMbPerSecond(), f.reshardSeconds(), best, CheckpointCommand.human(f.memoryLimit()),
                 f.parallelism()));
         sb.append(String.format(Locale.ROOT, "  ratio   %.2f of copy throughput (goal: at least 0.50)%n", f.ratio()));
         sb.append(String.format(Locale.ROOT, "  peak heap %s, heap used after %s, max heap %s; peak direct buffers "

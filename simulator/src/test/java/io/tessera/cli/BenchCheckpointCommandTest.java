@@ -24,7 +24,7 @@ class BenchCheckpointCommandTest {
 
     private static final List<String> FIELDS = List.of("hidden", "layers", "ranks", "source_plan", "target_plan",
             "source_files", "target_files", "source_file_bytes", "bytes", "remote_bytes", "memory_limit_bytes",
-            "parallel", "save_seconds", "copy_seconds", "copy_mb_per_s", "reshard_seconds", "reshard_mb_per_s",
+            "parallel", "repeats", "save_seconds", "copy_seconds", "copy_mb_per_s", "reshard_seconds", "reshard_mb_per_s",
             "ratio", "peak_heap_bytes", "heap_used_bytes", "heap_max_bytes", "peak_direct_bytes",
             "within_memory_limit", "page_cache", "cores");
 
@@ -45,7 +45,7 @@ class BenchCheckpointCommandTest {
     @Test
     void aTinyRunReportsConsistentFiguresAndLeavesNothingBehind() throws Exception {
         CliRun r = CliRun.of("bench", "checkpoint", "--size-gib", "0.005", "--memory-limit", "8M", "--parallel", "2",
-                "--dir", dir.toString(), "--json");
+                "--repeats", "2", "--dir", dir.toString(), "--json");
         assertEquals(0, r.code(), r.err());
         JsonNode j = new ObjectMapper().readTree(r.out());
         for (String f : FIELDS) {
@@ -63,6 +63,7 @@ class BenchCheckpointCommandTest {
         assertTrue(j.get("remote_bytes").asLong() > 0 && j.get("remote_bytes").asLong() <= j.get("bytes").asLong());
         assertEquals(8L << 20, j.get("memory_limit_bytes").asLong());
         assertEquals(2, j.get("parallel").asInt());
+        assertEquals(2, j.get("repeats").asInt());
         double copy = j.get("copy_mb_per_s").asDouble();
         double reshard = j.get("reshard_mb_per_s").asDouble();
         assertEquals(j.get("source_file_bytes").asLong() / j.get("copy_seconds").asDouble() / 1e6, copy, copy * 1e-9);
