@@ -114,6 +114,48 @@ public final class MappedFile implements AutoCloseable {
         dst.put(dstIndex, w, (int) (offset - k * stride), length);
     }
 
+    /**
+     * Adds {@code length} bytes from file offset {@code offset} to {@code crc}, read in place from the mapping (no
+     * copy); the same range rules as {@link #copy}.
+     */
+    void update(java.util.zip.CRC32C crc, long offset, int length) {
+        if (offset < 0 || length < 0 || offset > size - length || length > stride) {
+            throw new IllegalArgumentException(what + ": cannot read " + length + " bytes from offset " + offset
+                    + "; the file is " + size + " bytes and one run is at most " + stride);
+        }
+        if (length == 0) {
+            return;
+        }
+        int k = (int) (offset / stride);
+        crc.update(window(k).slice((int) (offset - k * stride), length));
+    }
+
+    /**
+     * Writes {@code length} bytes from file offset {@code offset} into {@code target} at {@code position} inside the
+     * kernel ({@link FileChannel#transferTo}: no copy through Java memory); moves {@code target}'s position.
+     *
+     * @throws IOException on I/O errors
+     */
+    void transferTo(long offset, long length, FileChannel target, long position) throws IOException {
+        FileChannel ch = channel;
+        if (ch == null) {
+            throw new IllegalStateException(what + ": MappedFile is closed; open it again");
+        }
+        if (offset < 0 || length < 0 || offset > size - length) {
+            throw new IllegalArgumentException(what + ": cannot transfer " + length + " bytes from offset " + offset
+                    + "; the file is " + size + " bytes");
+        }
+        target.position(position);
+        long done = 0;
+        while (done < length) {
+            long n = ch.transferTo(offset + done, length - done, target);
+            if (n <= 0) {
+                throw new IOException(what + ": transfer stopped at offset " + (offset + done) + " of " + size);
+            }
+            done += n;
+        }
+    }
+
     private MappedByteBuffer window(int k) {
         AtomicReferenceArray<MappedByteBuffer> ws = windows;
         FileChannel ch = channel;

@@ -23,7 +23,10 @@ import java.util.zip.CRC32C;
 
 /**
  * Executes a {@link Migration}: each selected target file is filled chunk by chunk through a direct buffer (so the
- * heap holds no tensor data), its entries' CRC-32C computed on the way, then committed by {@link RankFileWriter}.
+ * heap holds no tensor data), its entries' CRC-32C computed on the way, then committed by {@link RankFileWriter}
+ * (force, re-read check, rename). Each worker hands its file's commit to a committer thread of its own and goes on
+ * copying the next file meanwhile (at most one commit pending per worker, awaited before the next is handed over), so
+ * the disk flush of one file overlaps the copy of the next; the commit needs only its 1 MiB re-read buffer.
  * Files already complete (final name, the expected header, the same origin) are kept, so a rerun resumes.
  */
 final class MigrationRunner {
@@ -32,6 +35,12 @@ final class MigrationRunner {
     static final int MIN_BUFFER = 64 << 10;
     /** Largest buffer per worker, bytes. */
     static final int MAX_BUFFER = 64 << 20;
+
+    /** The default smallest run copied file to file in the kernel instead of through the buffer: 64 KiB. */
+    static final long MIN_DIRECT_RUN = 64 << 10;
+
+    /** The smallest run copied file to file in the kernel, bytes; tests set 1 (always) or Long.MAX_VALUE (never). */
+    static volatile long directRunBytes = MIN_DIRECT_RUN;
 
     /** Tests set a tiny buffer (bytes, a multiple of 8) to exercise chunking on small tensors; 0 = computed. */
     static volatile int testBufferBytes;
@@ -93,6 +102,11 @@ final class MigrationRunner {
             t.setDaemon(true);
             return t;
         });
+        ExecutorService committers = Executors.newFixedThreadPool(workers, r -> {
+            Thread t = new Thread(r, "checkpoint-committer");
+            t.setDaemon(true);
+            return t;
+        });
         try {
             for (Migration.FileMove m : todo) {
                 for (Migration.PieceMove p : m.pieces()) {
@@ -127,30 +141,32 @@ final class MigrationRunner {
             for (int w = 0; w < workers; w++) {
                 futures.add(pool.submit(() -> {
                     ByteBuffer buf = ByteBuffer.allocateDirect(bufferBytes);
+                    Future<?> committing = null;
                     for (int i = next.getAndIncrement(); i < todo.size(); i = next.getAndIncrement()) {
                         Migration.FileMove m = todo.get(i);
-                        results.put(m.file().file(), writeOrKeep(m, headers, mapped, buf));
+                        String name = m.file().file();
+                        Written written = writeOrKeep(m, headers, mapped, buf);
+                        if (committing != null) {
+                            await(committing);
+                            committing = null;
+                        }
+                        if (written.kept() != null) {
+                            results.put(name, written.kept());
+                        } else {
+                            committing = committers.submit(() -> {
+                                results.put(name, written.commit());
+                                return null;
+                            });
+                        }
+                    }
+                    if (committing != null) {
+                        await(committing);
                     }
                     return null;
                 }));
             }
             for (Future<?> f : futures) {
-                try {
-                    f.get();
-                } catch (java.util.concurrent.ExecutionException e) {
-                    Throwable c = e.getCause();
-                    if (c instanceof RuntimeException re) {
-                        throw re;
-                    }
-                    if (c instanceof Error err) {
-                        throw err;
-                    }
-                    throw new CheckpointException("checkpoint " + outDir + ": cannot write (" + c.getMessage()
-                            + "); check the directory's free space and permissions", c);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new CheckpointException("checkpoint: interrupted", e);
-                }
+                await(f);
             }
             for (Migration.FileMove m : todo) {
                 out.put(m.file().file(), results.get(m.file().file()));
@@ -158,6 +174,7 @@ final class MigrationRunner {
             return out;
         } finally {
             pool.shutdownNow();
+            committers.shutdownNow();
             for (MappedFile f : mapped.values()) {
                 f.close();
             }
@@ -184,22 +201,63 @@ final class MigrationRunner {
         }
     }
 
-    private CheckpointIndex.FileSums writeOrKeep(Migration.FileMove m, Map<Integer, SafeTensorsHeader> headers,
-                                                 Map<Integer, MappedFile> mapped, ByteBuffer buf) throws IOException {
+    /** Waits for {@code f}, rethrowing its failure as it was (I/O errors as a {@link CheckpointException}). */
+    private void await(Future<?> f) {
+        try {
+            f.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            Throwable c = e.getCause();
+            if (c instanceof RuntimeException re) {
+                throw re;
+            }
+            if (c instanceof Error err) {
+                throw err;
+            }
+            throw new CheckpointException("checkpoint " + outDir + ": cannot write (" + c.getMessage()
+                    + "); check the directory's free space and permissions", c);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CheckpointException("checkpoint: interrupted", e);
+        }
+    }
+
+    /**
+     * A target file after its data is written: either kept from an earlier run ({@code kept}) or written under its
+     * temporary name and still to be committed ({@code writer} with the entries' {@code crcs}).
+     */
+    private record Written(CheckpointIndex.FileSums kept, RankFileWriter writer, Map<String, Integer> crcs) {
+
+        /** Commits the written file (force, re-read check, rename) and closes it. */
+        CheckpointIndex.FileSums commit() throws IOException {
+            try (RankFileWriter w = writer) {
+                return new CheckpointIndex.FileSums(w.commit(crcs), crcs);
+            }
+        }
+    }
+
+    /**
+     * Keeps {@code m}'s file when complete, else writes its data under the temporary name; the caller commits it
+     * (on another thread, so that the next file's copy overlaps this one's force and re-read).
+     */
+    private Written writeOrKeep(Migration.FileMove m, Map<Integer, SafeTensorsHeader> headers,
+                                Map<Integer, MappedFile> mapped, ByteBuffer buf) throws IOException {
         Path target = outDir.resolve(m.file().file());
         CheckpointIndex.FileSums kept = replace ? null : complete(target, m.file(), dtypes, metadata);
         if (kept != null) {
             progress(m.bytesRead());
-            return kept;
+            return new Written(kept, null, null);
         }
         Map<String, Integer> crcs = new LinkedHashMap<>();
-        try (RankFileWriter w = RankFileWriter.open(target, m.file().pieces(), dtypes, metadata)) {
+        RankFileWriter w = RankFileWriter.open(target, m.file().pieces(), dtypes, metadata);
+        try {
             for (Migration.PieceMove p : m.pieces()) {
                 crcs.put(p.piece().name(), copyPiece(p, w, headers, mapped, buf));
             }
-            long bytes = w.commit(crcs);
-            return new CheckpointIndex.FileSums(bytes, crcs);
+        } catch (IOException | RuntimeException | Error e) {
+            w.close();
+            throw e;
         }
+        return new Written(null, w, crcs);
     }
 
     /**
@@ -249,6 +307,11 @@ final class MigrationRunner {
         long base = w.offset(p.piece().name());
         for (Box chunk : chunks(box, e, buf.capacity())) {
             int bytes = (int) (chunk.volume() * e);
+            if (transferDirectly(p, chunk, e, base + linear(box, chunk.start()) * e, w, headers, mapped, crc)) {
+                Faults.point();
+                progress(bytes);
+                continue;
+            }
             buf.clear();
             for (Migration.Read r : p.reads()) {
                 Box part = r.part().intersect(chunk);
@@ -266,6 +329,56 @@ final class MigrationRunner {
             progress(bytes);
         }
         return (int) crc.getValue();
+    }
+
+    /**
+     * When every source part of {@code chunk} is one contiguous run of at least {@link #directRunBytes} bytes in
+     * both its source entry and the chunk, copies them file to file inside the kernel
+     * ({@link java.nio.channels.FileChannel#transferTo}, no copy through the buffer) in the chunk's order, adding
+     * the source bytes to {@code crc} from the read-only mapping, and returns true; else does nothing and returns
+     * false. (On the development machine a kernel copy writes the page cache several times faster than a write from
+     * a Java buffer.) The commit's re-read still checks every written byte against {@code crc}.
+     */
+    private boolean transferDirectly(Migration.PieceMove p, Box chunk, int e, long position, RankFileWriter w,
+                                     Map<Integer, SafeTensorsHeader> headers, Map<Integer, MappedFile> mapped,
+                                     CRC32C crc) throws IOException {
+        List<long[]> runs = new ArrayList<>();
+        for (Migration.Read r : p.reads()) {
+            Box part = r.part().intersect(chunk);
+            if (part.isEmpty()) {
+                continue;
+            }
+            long bytes = part.volume() * e;
+            if (bytes < directRunBytes || bytes > mapped.get(r.source()).maxRunBytes()
+                    || !contiguous(part, chunk) || !contiguous(part, r.box())) {
+                return false;
+            }
+            SafeTensorsHeader h = headers.get(r.source());
+            long src = h.dataStart() + h.entry(r.entry()).begin() + linear(r.box(), part.start()) * e;
+            runs.add(new long[] {linear(chunk, part.start()) * e, src, bytes, r.source()});
+        }
+        runs.sort((a, b) -> Long.compare(a[0], b[0]));
+        for (long[] run : runs) {
+            MappedFile src = mapped.get((int) run[3]);
+            src.update(crc, run[1], (int) run[2]);
+            w.transfer(src, run[1], run[2], position + run[0]);
+        }
+        return true;
+    }
+
+    /** Whether region {@code part} of {@code box} is one contiguous range of {@code box}'s row-major order. */
+    static boolean contiguous(Box part, Box box) {
+        int n = part.rank();
+        int k = n - 1;
+        while (k > 0 && part.extent(k) == box.extent(k)) {
+            k--;
+        }
+        for (int i = 0; i < k; i++) {
+            if (part.extent(i) != 1) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private void progress(long bytes) {

@@ -34,6 +34,13 @@ final class RankFileWriter implements AutoCloseable {
     /** The metadata key of what produced the file (a fingerprint of the source and target). */
     static final String ORIGIN_KEY = "origin";
 
+    /**
+     * The re-read buffer of {@link #commit}, 1 MiB per thread, reused (allocating one per file would leave a MiB of
+     * direct memory per file to the garbage collector).
+     */
+    private static final ThreadLocal<ByteBuffer> SCRATCH = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(
+            1 << 20));
+
     private final Path target;
     private final Path temp;
     private final FileChannel channel;
@@ -122,6 +129,14 @@ final class RankFileWriter implements AutoCloseable {
         Faults.point();
     }
 
+    /**
+     * Writes {@code length} bytes of {@code src} from file offset {@code offset} at file offset {@code position},
+     * inside the kernel (no copy through Java memory; no fault point: the caller counts one per chunk).
+     */
+    void transfer(MappedFile src, long offset, long length, long position) throws IOException {
+        src.transferTo(offset, length, channel, position);
+    }
+
     private void writeFully(ByteBuffer buf, long position) throws IOException {
         long p = position;
         while (buf.hasRemaining()) {
@@ -148,7 +163,7 @@ final class RankFileWriter implements AutoCloseable {
         channel.truncate(done.fileBytes());
         channel.force(true);
         Faults.point();
-        ByteBuffer scratch = ByteBuffer.allocateDirect((int) Math.min(1 << 20, Math.max(1, done.dataBytes())));
+        ByteBuffer scratch = SCRATCH.get();
         for (SafeTensorsEntry e : done.entries()) {
             int crc = crc(channel, done.dataStart() + e.begin(), e.bytes(), scratch);
             Integer expected = crcs.get(e.name());
