@@ -38,6 +38,10 @@ public final class CheckpointMergeCommand implements Callable<Integer> {
             description = "Buffer memory the copy may use (default: ${DEFAULT-VALUE}).")
     private String memoryLimit;
 
+    @Option(names = "--no-verify-source", description = "Skip checking the source slices' CRC-32C before copying "
+            + "(default: every slice read is checked first, so a corrupt source is an error, not copied).")
+    private boolean noVerifySource;
+
     @Mixin
     private ProgressOption progress = new ProgressOption();
 
@@ -49,7 +53,7 @@ public final class CheckpointMergeCommand implements Callable<Integer> {
         }
         CheckpointIndex.FileSums sums;
         try (ProgressOption.Handle p = progress.open(spec.commandLine().getErr(), "tessera checkpoint merge")) {
-            var options = CheckpointCommand.options(memoryLimit, 1, null, p);
+            var options = CheckpointCommand.options(memoryLimit, 1, null, p).withVerifySource(!noVerifySource);
             sums = CheckpointCommand.run(() -> Checkpoints.merge(source, out, optimizerState, options));
         }
         PrintWriter stdout = spec.commandLine().getOut();

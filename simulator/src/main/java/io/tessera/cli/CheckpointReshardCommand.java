@@ -78,6 +78,10 @@ public final class CheckpointReshardCommand implements Callable<Integer> {
             + "(default: all); the index is written by the run that finds every file present.")
     private String ranks;
 
+    @Option(names = "--no-verify-source", description = "Skip checking the source slices' CRC-32C before copying "
+            + "(default: every slice read is checked first, so a corrupt source is an error, not copied).")
+    private boolean noVerifySource;
+
     @Mixin
     private ProgressOption progress = new ProgressOption();
 
@@ -106,7 +110,7 @@ public final class CheckpointReshardCommand implements Callable<Integer> {
         }
         CheckpointIndex index;
         try (ProgressOption.Handle p = progress.open(spec.commandLine().getErr(), "tessera checkpoint reshard")) {
-            var options = CheckpointCommand.options(memoryLimit, parallel, ranks, p);
+            var options = CheckpointCommand.options(memoryLimit, parallel, ranks, p).withVerifySource(!noVerifySource);
             CheckpointCommand.requireSomeRank(options, ranks, target.devices());
             index = CheckpointCommand.run(() -> Checkpoints.reshard(source, target, out, options));
         }

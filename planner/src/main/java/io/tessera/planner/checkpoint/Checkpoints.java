@@ -232,7 +232,7 @@ public final class Checkpoints {
         }
         Map<String, String> meta = Map.of(RankFileWriter.ORIGIN_KEY, origin);
         Map<String, CheckpointIndex.FileSums> sums = new MigrationRunner(m, out, meta, options, false)
-                .run(options.ranks());
+                .withSourceCrcs(crcs(index)).run(options.ranks());
         return finish(out, info, m.target(), sums, meta);
     }
 
@@ -267,7 +267,8 @@ public final class Checkpoints {
         // no origin: the merged file depends on the tensors only (equal checkpoints merge to equal bytes)
         Map<String, String> meta = Map.of();
         createDirectories(abs.getParent());
-        return new MigrationRunner(m, abs.getParent(), meta, options, true).run(r -> true)
+        return new MigrationRunner(m, abs.getParent(), meta, options, true).withSourceCrcs(crcs(index))
+                .run(r -> true)
                 .get(abs.getFileName().toString());
     }
 
@@ -362,6 +363,16 @@ public final class Checkpoints {
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /** The index's checksums by source index (the order of {@link #sources}), then entry name. */
+    private static Map<Integer, Map<String, Integer>> crcs(CheckpointIndex index) {
+        Map<Integer, Map<String, Integer>> out = new HashMap<>();
+        List<RankFile> files = index.layout().files();
+        for (int i = 0; i < files.size(); i++) {
+            out.put(i, index.sums().get(files.get(i).file()).crc32c());
+        }
+        return out;
+    }
 
     static List<Migration.SourceFile> sources(Path dir, CheckpointIndex index) {
         List<Migration.SourceFile> out = new ArrayList<>();

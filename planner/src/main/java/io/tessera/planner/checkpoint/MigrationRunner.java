@@ -50,6 +50,8 @@ final class MigrationRunner {
     private final Map<String, String> metadata;
     private final CheckpointOptions options;
     private final boolean replace;
+    /** The CRC-32C of each source file's entries (by source index, then entry), or null to skip the check. */
+    private Map<Integer, Map<String, Integer>> sourceCrcs;
     private final Map<String, DType> dtypes = new HashMap<>();
     private final AtomicLong done = new AtomicLong();
     private long total;
@@ -68,6 +70,15 @@ final class MigrationRunner {
         for (CheckpointTensor t : migration.target().tensors()) {
             dtypes.put(t.name(), t.dtype());
         }
+    }
+
+    /**
+     * Checks, before copying, every source entry the selected target files read against {@code crcs} (by source
+     * index, then entry name) when the options ask for it.
+     */
+    MigrationRunner withSourceCrcs(Map<Integer, Map<String, Integer>> crcs) {
+        this.sourceCrcs = crcs;
+        return this;
     }
 
     /** The bytes of buffer each of {@code workers} workers gets under {@code memoryLimit}: half the limit, shared. */
@@ -121,6 +132,9 @@ final class MigrationRunner {
             }
             for (Map.Entry<Integer, SafeTensorsHeader> e : headers.entrySet()) {
                 checkSource(migration.sources().get(e.getKey()), e.getValue());
+            }
+            if (sourceCrcs != null && options.verifySource()) {
+                verifySources(todo, headers, mapped);
             }
             try {
                 Files.createDirectories(outDir); // only once the sources passed: bad input leaves nothing behind
@@ -177,6 +191,36 @@ final class MigrationRunner {
             committers.shutdownNow();
             for (MappedFile f : mapped.values()) {
                 f.close();
+            }
+        }
+    }
+
+    /** Checks the CRC-32C of every source entry that {@code todo} reads, each once. */
+    private void verifySources(List<Migration.FileMove> todo, Map<Integer, SafeTensorsHeader> headers,
+                               Map<Integer, MappedFile> mapped) {
+        java.util.Set<String> done = new java.util.HashSet<>();
+        for (Migration.FileMove m : todo) {
+            for (Migration.PieceMove p : m.pieces()) {
+                for (Migration.Read r : p.reads()) {
+                    Map<String, Integer> crcs = sourceCrcs.get(r.source());
+                    if (crcs == null || !done.add(r.source() + "\u0000" + r.entry())) {
+                        continue;
+                    }
+                    SafeTensorsHeader h = headers.get(r.source());
+                    SafeTensorsEntry e = h.entry(r.entry());
+                    CRC32C crc = new CRC32C();
+                    long at = h.dataStart() + e.begin();
+                    for (long off = 0; off < e.bytes(); off += 256L << 20) {
+                        mapped.get(r.source()).update(crc, at + off, (int) Math.min(256L << 20, e.bytes() - off));
+                    }
+                    Integer want = crcs.get(r.entry());
+                    if (want != null && (int) crc.getValue() != want) {
+                        throw new CheckpointException(migration.sources().get(r.source()).path() + ": entry '"
+                                + r.entry() + "' has CRC-32C " + CheckpointIndex.hex((int) crc.getValue())
+                                + " but the index says " + CheckpointIndex.hex(want) + "; the source is corrupt and "
+                                + "nothing was copied ('tessera checkpoint verify' lists the checks)");
+                    }
+                }
             }
         }
     }
