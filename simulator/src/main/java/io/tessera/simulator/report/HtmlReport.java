@@ -23,7 +23,8 @@ import static io.tessera.simulator.report.Html.seconds;
  * CDATA sections), so it also parses as XML once the doctype is removed.
  *
  * <p>Sections, each a {@code <section>} with an id: {@code mesh} (the device mesh and the clickable tensor list:
- * {@code #tensor-list li[data-tensor]}, {@code #slice-view}, data in {@code script#tensor-data}), {@code memory}
+ * {@code #tensor-list li[data-tensor]} in the order of {@link ReportData#tensors()}, class {@code k-parameter} or
+ * {@code k-activation}, {@code #slice-view}, data in {@code script#tensor-data}), {@code memory}
  * (stacked bars: every bar a {@code <g class="mem-bar" data-rank="R" data-total-bytes="N">}, {@code R} a rank or
  * {@code R0-R1} for a run of ranks with identical memory, with a {@code <text class="mem-label">} showing {@code N}
  * as {@link io.tessera.simulator.timeline.TimelineReport#bytes}), {@code comm} ({@code g.comm-bar[data-kind]} in
@@ -134,8 +135,8 @@ public final class HtmlReport {
         List<TensorEntry> tensors = data.tensors();
         for (int i = 0; i < tensors.size(); i++) {
             TensorEntry t = tensors.get(i);
-            s.append("<li tabindex=\"0\" role=\"option\" data-tensor=\"").append(i).append("\">")
-                    .append(esc(t.name())).append("<span class=\"kind\">").append(t.kind().label()).append("</span></li>\n");
+            s.append("<li class=\"k-").append(t.kind().label()).append("\" data-tensor=\"").append(i).append("\">")
+                    .append(esc(t.name())).append("</li>\n");
         }
         s.append("</ul></div>\n</div>\n<div id=\"slice-view\"><p class=\"note\">Select a tensor to see which device "
                 + "holds which slice (this view needs JavaScript).</p></div>\n</div>\n</section>\n");
@@ -155,13 +156,21 @@ public final class HtmlReport {
                     .append(",\"i\":").append(java.util.Arrays.toString(l.sliceOfRank()).replace(" ", ""))
                     .append('}');
         }
-        s.append("],\"tensors\":[");
         List<TensorEntry> tensors = data.tensors();
+        java.util.Map<String, Integer> details = new java.util.LinkedHashMap<>();
+        for (TensorEntry t : tensors) {
+            details.putIfAbsent(t.kind().label() + ", " + t.detail(), details.size());
+        }
+        s.append("],\"details\":[");
+        int k = 0;
+        for (String d : details.keySet()) {
+            s.append(k++ == 0 ? "" : ",").append(json(d));
+        }
+        s.append("],\"tensors\":[");
         for (int i = 0; i < tensors.size(); i++) {
             TensorEntry t = tensors.get(i);
-            s.append(i == 0 ? "" : ",").append('[').append(json(t.name())).append(',').append(json(t.kind().label()))
-                    .append(',').append(json(t.detail())).append(',').append(t.stage()).append(',')
-                    .append(t.layout()).append(']');
+            s.append(i == 0 ? "" : ",").append('[').append(details.get(t.kind().label() + ", " + t.detail()))
+                    .append(',').append(t.stage()).append(',').append(t.layout()).append(']');
         }
         s.append("]}</script>\n");
     }

@@ -43,7 +43,9 @@ final class ReportAssets {
                               word-break: break-all; font-size: 13px; }
             #tensor-list li:hover, #tensor-list li:focus { background: var(--bg); outline: none; }
             #tensor-list li.sel { background: #dbe7fb; }
-            #tensor-list li .kind { color: var(--muted); font-size: 11px; margin-left: 6px; }
+            #tensor-list li::after { color: var(--muted); font-size: 11px; margin-left: 6px; }
+            #tensor-list li.k-parameter::after { content: "parameter"; }
+            #tensor-list li.k-activation::after { content: "activation"; }
             #slice-view svg { max-width: 100%; height: auto; }
             svg text { font: 11px system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
                        fill: var(--ink); }
@@ -82,15 +84,16 @@ final class ReportAssets {
     /**
      * The script: the slice view. {@code #tensor-data} holds {@code stageDevices}, {@code cellsUpTo}, {@code layouts}
      * (each {@code s} shape, {@code p} splits per dimension, {@code d} device matrix, {@code i} the slice index of
-     * every stage-local rank) and {@code tensors} ({@code [name, kind, detail, stage, layout id]}).
+     * every stage-local rank), {@code details} (texts like {@code parameter, Float32}) and {@code tensors}
+     * ({@code [detail id, stage, layout id]}, in the order of {@code #tensor-list}, whose items hold the names).
      */
     static final String JS = """
             (function () {
               'use strict';
-              var src = document.getElementById('tensor-data');
+              var holder = document.getElementById('tensor-data');
               var view = document.getElementById('slice-view');
-              if (!src || !view) { return; }
-              var data = JSON.parse(src.textContent);
+              if (!holder || !view) { return; }
+              var data = JSON.parse(holder.textContent);
               var items = document.querySelectorAll('#tensor-list li');
               function esc(s) {
                 return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
@@ -119,11 +122,12 @@ final class ReportAssets {
                 return cols;
               }
               function show(k) {
-                var t = data.tensors[k], L = data.layouts[t[4]], n = L.i.length, count = 1, j;
+                var t = data.tensors[k], name = items[k].textContent, L = data.layouts[t[2]], n = L.i.length;
+                var count = 1, j;
                 for (j = 0; j < L.p.length; j++) { count *= L.p[j]; }
-                var base = t[3] * data.stageDevices;
-                var html = '<h3>' + esc(t[0]) + '</h3><p class="note">' + esc(t[1]) + ', ' + esc(t[2])
-                  + ', stage ' + t[3] + '; shape [' + L.s.join(', ') + '], ' + count + ' distinct slice'
+                var base = t[1] * data.stageDevices;
+                var html = '<h3>' + esc(name) + '</h3><p class="note">' + esc(data.details[t[0]])
+                  + ', stage ' + t[1] + '; shape [' + L.s.join(', ') + '], ' + count + ' distinct slice'
                   + (count === 1 ? '' : 's') + ' over ' + n + ' devices (device matrix [' + L.d.join(', ')
                   + '], split per dimension [' + L.p.join(', ') + '])</p>';
                 var cells = [], size, cols, rows;
@@ -166,7 +170,7 @@ final class ReportAssets {
                     + '; hover for the slice bounds and its devices.</p>';
                 }
                 html += '<svg viewBox="0 0 ' + cols * size + ' ' + rows * size + '" width="' + cols * size
-                  + '" height="' + rows * size + '" role="img" aria-label="slices of ' + esc(t[0]) + '">'
+                  + '" height="' + rows * size + '" role="img" aria-label="slices of ' + esc(name) + '">'
                   + cells.join('') + '</svg>';
                 view.innerHTML = html;
                 for (j = 0; j < items.length; j++) {
@@ -176,6 +180,8 @@ final class ReportAssets {
                 }
               }
               for (var i = 0; i < items.length; i++) {
+                items[i].setAttribute('tabindex', '0');
+                items[i].setAttribute('role', 'option');
                 items[i].addEventListener('click', function (e) {
                   show(Number(e.currentTarget.getAttribute('data-tensor')));
                 });

@@ -109,16 +109,24 @@ final class ReportCollector {
     }
 
     /**
-     * One bar per rank (global), with the optimizer sharded as the file says and the step's activations; with more
-     * than {@link ReportData#GROUP_ABOVE} ranks, runs of consecutive ranks with identical memory share a bar.
+     * One bar per rank (global), with the optimizer sharded as the file says ({@code PipelinePlan.memory(rank,
+     * shards)}) and the step's activations; with more than {@link ReportData#GROUP_ABOVE} ranks, runs of consecutive
+     * ranks with identical memory share a bar.
      */
     private static List<MemoryBar> memory(StrategyFile file, PipelinePlan pipe, ReportStep step) {
         int shards = StrategyStep.optimizerShards(file);
         boolean group = pipe.devices() > ReportData.GROUP_ABOVE;
         List<MemoryBar> bars = new ArrayList<>();
         MemoryBar open = null;
+        RankMemory[] perStage = new RankMemory[pipe.stages()];
         for (int r = 0; r < pipe.devices(); r++) {
-            RankMemory m = pipe.memory(r, shards);
+            int stage = pipe.stageOfRank(r);
+            if (perStage[stage] == null) {
+                perStage[stage] = pipe.memory(r, shards);
+            }
+            // Plan.memory counts every parameter's slice, shard and bucket, which are the same size on every rank of
+            // a stage (slices are even): one computation per stage (2048 ranks would take seconds otherwise)
+            RankMemory m = perStage[stage];
             MemoryBar b = new MemoryBar(r, r, m.params(), m.gradients(), m.optimizerState() + m.masterCopies(),
                     step.activationBytes(r), m.gatheredWeights() + m.recomputeBuffer() + m.fusionBuffer()
                     + m.fp8Weights());

@@ -117,8 +117,8 @@ final class ReportSections {
         double step = sch.stepSeconds() > 0 ? sch.stepSeconds() : 1;
         int height = sch.rows() * rowH + 24;
         boolean titles = sch.events().size() <= TITLED_BOXES;
-        s.append("<svg class=\"chart").append(titles ? " outlined" : "").append("\" id=\"schedule-chart\" viewBox=\"0 0 1000 ")
-                .append(height)
+        s.append("<svg class=\"chart").append(titles ? " outlined" : "")
+                .append("\" id=\"schedule-chart\" viewBox=\"0 0 1000 ").append(height)
                 .append("\" role=\"img\" aria-label=\"pipeline schedule\" data-step-seconds=\"")
                 .append(Html.exact(sch.stepSeconds())).append("\">\n");
         for (int t = 0; t <= 10; t++) {
@@ -140,17 +140,31 @@ final class ReportSections {
             s.append("<g class=\"schedule-row\" data-row=\"").append(r).append("\"><text x=\"").append(num(x0 - 6))
                     .append("\" y=\"").append(y + 16).append("\" text-anchor=\"end\">").append(sch.rowLabel())
                     .append(' ').append(r).append("</text>\n");
-            for (ReportData.Event e : rows.get(r)) {
-                double x = x0 + span * e.start() / step;
-                double w = Math.max(span * e.duration() / step, 0.3);
-                s.append("<rect class=\"c-").append(Html.cssName(e.category())).append("\" x=\"").append(num(x))
-                        .append("\" y=\"").append(e.compute() ? y + 3 : y + 23).append("\" width=\"").append(num(w))
-                        .append("\" height=\"").append(e.compute() ? 18 : 5).append('"');
-                if (titles) {
-                    s.append("><title>").append(esc(e.name())).append(": ").append(seconds(e.start())).append(" + ")
+            if (titles) {
+                for (ReportData.Event e : rows.get(r)) {
+                    double x = x0 + span * e.start() / step;
+                    double w = Math.max(span * e.duration() / step, 0.3);
+                    s.append("<rect class=\"c-").append(Html.cssName(e.category())).append("\" x=\"").append(num(x))
+                            .append("\" y=\"").append(e.compute() ? y + 3 : y + 23).append("\" width=\"")
+                            .append(num(w)).append("\" height=\"").append(e.compute() ? 18 : 5).append("\"><title>")
+                            .append(esc(e.name())).append(": ").append(seconds(e.start())).append(" + ")
                             .append(seconds(e.duration())).append("</title></rect>\n");
-                } else {
-                    s.append("/>\n");
+                }
+            } else {
+                // many boxes: one path per stream and category, to keep the page small
+                Map<String, StringBuilder> paths = new java.util.LinkedHashMap<>();
+                for (ReportData.Event e : rows.get(r)) {
+                    double x = x0 + span * e.start() / step;
+                    double w = Math.max(span * e.duration() / step, 0.3);
+                    int h = e.compute() ? 18 : 5;
+                    paths.computeIfAbsent(Html.cssName(e.category()) + (e.compute() ? "" : " comm"),
+                                    k -> new StringBuilder())
+                            .append('M').append(num(x)).append(' ').append(e.compute() ? y + 3 : y + 23).append('h')
+                            .append(num(w)).append('v').append(h).append('h').append(num(-w)).append('z');
+                }
+                for (Map.Entry<String, StringBuilder> p : paths.entrySet()) {
+                    s.append("<path class=\"c-").append(p.getKey()).append("\" d=\"").append(p.getValue())
+                            .append("\"/>\n");
                 }
             }
             s.append("</g>\n");

@@ -28,6 +28,8 @@ final class ReportStep {
 
     /** Most boxes per row and stream of the schedule; longer rows merge neighbouring events of one category. */
     static final int MAX_BOXES_PER_ROW = 2000;
+    /** The gap, as a share of the step, below which neighbouring events of one category share a box: 0.0005. */
+    static final double MERGE_GAP = 5e-4;
 
     private final double stepSeconds;
     private final String description;
@@ -113,38 +115,52 @@ final class ReportStep {
     }
 
     /**
-     * The events of rows {@code 0 .. rows - 1} in start order per row and stream; a row with more than
-     * {@link #MAX_BOXES_PER_ROW} events on a stream has neighbouring events of one category merged (from the end of one
-     * to the start of the next).
+     * The events of rows {@code 0 .. rows - 1} in start order per row and stream, neighbouring events of one category
+     * merged when less than {@link #MERGE_GAP} of the step lies between them (they would touch on the chart anyway),
+     * and on a row with more than {@link #MAX_BOXES_PER_ROW} events on a stream whatever lies between them. A merged
+     * box is named after its first event, with the number of further events.
      */
     static ReportData.Schedule schedule(String label, int rows, double step, List<TimelineReport.Event> events) {
         List<ReportData.Event> out = new ArrayList<>();
+        double gap = step * MERGE_GAP;
         for (int row = 0; row < rows; row++) {
             for (boolean compute : new boolean[] {true, false}) {
                 final int rr = row;
                 List<TimelineReport.Event> mine = events.stream().filter(e -> e.rank() == rr
                                 && TimelineReport.Event.COMPUTE.equals(e.stream()) == compute)
                         .sorted(Comparator.comparingDouble(TimelineReport.Event::start)).toList();
-                boolean merge = mine.size() > MAX_BOXES_PER_ROW;
-                ReportData.Event open = null;
+                boolean any = mine.size() > MAX_BOXES_PER_ROW;
+                TimelineReport.Event first = null;
+                String category = null;
+                double end = 0;
+                int merged = 0;
                 for (TimelineReport.Event e : mine) {
-                    String category = category(e, compute);
-                    if (open != null && merge && open.category().equals(category)) {
-                        open = new ReportData.Event(row, compute, category, open.name(), open.start(),
-                                Math.max(open.duration(), e.end() - open.start()));
+                    String c = category(e, compute);
+                    if (first != null && c.equals(category) && (any || e.start() - end <= gap)) {
+                        end = Math.max(end, e.end());
+                        merged++;
                         continue;
                     }
-                    if (open != null) {
-                        out.add(open);
+                    if (first != null) {
+                        out.add(box(row, compute, category, first, end, merged));
                     }
-                    open = new ReportData.Event(row, compute, category, e.name(), e.start(), e.duration());
+                    first = e;
+                    category = c;
+                    end = e.end();
+                    merged = 0;
                 }
-                if (open != null) {
-                    out.add(open);
+                if (first != null) {
+                    out.add(box(row, compute, category, first, end, merged));
                 }
             }
         }
         return new ReportData.Schedule(label, rows, step, out);
+    }
+
+    private static ReportData.Event box(int row, boolean compute, String category, TimelineReport.Event first,
+                                        double end, int merged) {
+        return new ReportData.Event(row, compute, category, merged == 0 ? first.name()
+                : first.name() + " and " + merged + " more", first.start(), end - first.start());
     }
 
     private static String category(TimelineReport.Event e, boolean compute) {
