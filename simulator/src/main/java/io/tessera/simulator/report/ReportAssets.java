@@ -71,7 +71,7 @@ final class ReportAssets {
             .cell { stroke: #fff; stroke-width: 1; }
             @media (max-width: 760px) { .mesh-split { grid-template-columns: 1fr; } }
             @media print {
-              nav, #tensor-filter { display: none; }
+              nav, #tensor-filter, #tensor-list li:not(.sel) { display: none; }
               .scroll, .scroll-x { max-height: none; overflow: visible; border: 0; }
               section { break-before: page; page-break-before: always; }
               header + nav + main section:first-child { break-before: auto; page-break-before: auto; }

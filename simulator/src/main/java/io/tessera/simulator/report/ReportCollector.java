@@ -80,9 +80,9 @@ final class ReportCollector {
         ParallelMode mode = file.parallel().parallelMode();
         ReportData.Header header = new ReportData.Header(fileName, plan.network().name(), pipe.devices(),
                 pipe.stages(), pipe.stageDevices(), pipe.virtualStages(), pipe.microBatches(), mesh(file, pipe),
-                mode.mindsporeName(), cluster.name() + " (" + cluster.devices() + " devices, " + cluster.devicesPerNode()
-                + " per node, " + cluster.device().name() + ")", step.description(), step.stepSeconds(), band,
-                fullest.firstRank(), fullest.total());
+                mode.mindsporeName(), cluster.name() + " (" + cluster.devices() + " devices, "
+                + cluster.devicesPerNode() + " per node, " + cluster.device().name() + ")", step.description(),
+                step.stepSeconds(), band, fullest.firstRank(), fullest.total());
         List<TensorLayout> layouts = new ArrayList<>();
         List<TensorEntry> tensors = tensors(pipe, layouts);
         return new ReportData(header, layouts, tensors, memory, byKind(comms), byOrigin(comms), plan.commTotals(),

@@ -236,8 +236,9 @@ final class ReportSections {
             s.append("<tr").append(c.chosen() ? " class=\"chosen\"" : "").append(" data-seconds=\"")
                     .append(Html.exact(c.seconds())).append("\"><td>").append(c.chosen() ? "<strong>chosen: " : "")
                     .append(esc(c.label())).append(c.chosen() ? "</strong>" : "").append("</td><td class=\"num\">")
-                    .append(seconds(c.seconds())).append("</td><td class=\"num\">").append(seconds(c.computeSeconds()))
-                    .append("</td><td class=\"num\">").append(seconds(c.commSeconds())).append("</td><td class=\"num\">")
+                    .append(seconds(c.seconds())).append("</td><td class=\"num\">")
+                    .append(seconds(c.computeSeconds())).append("</td><td class=\"num\">")
+                    .append(seconds(c.commSeconds())).append("</td><td class=\"num\">")
                     .append(bytes(c.memoryBytes())).append("</td><td>").append(c.fits() ? "yes" : "no")
                     .append("</td></tr>\n");
         }
