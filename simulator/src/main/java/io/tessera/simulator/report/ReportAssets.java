@@ -112,11 +112,14 @@ final class ReportAssets {
                 }
                 return '[' + parts.join(', ') + ']';
               }
+              // the device matrix's last dimensions (not 1) as columns: at least 4 where they allow, at most 32
               function columns(L, n) {
                 var cols = 1, d;
                 for (d = L.d.length - 1; d >= 0; d--) {
+                  if (L.d[d] === 1) { continue; }
                   if (cols * L.d[d] > 32) { break; }
                   cols *= L.d[d];
+                  if (cols >= 4) { break; }
                 }
                 if (cols === 1 && n > 1) { cols = Math.min(n, 16); }
                 return cols;
