@@ -288,13 +288,18 @@ final class AnalyticSimulation {
      * {@code --cluster}, the strategy file's {@code cluster} key ({@link StrategyPlans#cluster}), else
      * {@link #DEFAULT_CLUSTER} grown to fit.
      */
-    /** {@link #cluster(int)} for {@code file}, already read elsewhere (compare, report). */
-    ClusterSpec clusterFor(StrategyFile file, int devices) {
-        this.file = file;
-        return cluster(devices);
+    ClusterSpec cluster(int devices) {
+        return cluster(cluster, file, strategy, devices);
     }
 
-    ClusterSpec cluster(int devices) {
+    /**
+     * The cluster for {@code devices} devices as {@code tessera simulate} chooses it (see {@link #cluster(int)}):
+     * {@code cluster} ({@code --cluster}, or null), else {@code file}'s {@code cluster} key (when {@code file} is not
+     * null), else {@link #DEFAULT_CLUSTER}; {@code strategy} names the file in messages.
+     *
+     * @throws InputException for an unknown preset, an unreadable cluster file or one with too few devices
+     */
+    static ClusterSpec cluster(String cluster, StrategyFile file, Path strategy, int devices) {
         if (cluster == null) {
             try {
                 Optional<ClusterSpec> own = file == null ? Optional.empty() : StrategyPlans.cluster(file, devices);
@@ -305,19 +310,19 @@ final class AnalyticSimulation {
                 throw InputException.inFile(strategy, e);
             }
         }
-        String cluster = this.cluster == null ? DEFAULT_CLUSTER : this.cluster;
+        cluster = cluster == null ? DEFAULT_CLUSTER : cluster;
         if (ClusterSpec.presets().contains(cluster)) {
             ClusterSpec preset = ClusterSpec.preset(cluster);
             return preset.withNodesFor(devices);
         }
-        Path file = Path.of(cluster);
-        if (!Files.isRegularFile(file)) {
+        Path clusterFile = Path.of(cluster);
+        if (!Files.isRegularFile(clusterFile)) {
             throw new InputException("--cluster '" + cluster + "' is neither a preset nor a file; expected one of "
                     + String.join(", ", ClusterSpec.presets()) + " or a cluster JSON file");
         }
         ClusterSpec spec;
         try {
-            spec = ClusterSpecs.read(file);
+            spec = ClusterSpecs.read(clusterFile);
         } catch (IllegalArgumentException e) {
             throw new InputException("--cluster " + cluster + ": " + Json.oneLine(e.getMessage()), e);
         }

@@ -108,8 +108,7 @@ public final class CompareCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw InputException.inFile(path, e);
         }
-        AnalyticSimulation sim = new AnalyticSimulation(path, cluster, null, true, true);
-        ClusterSpec spec = sim.clusterFor(file, pipe.devices());
+        ClusterSpec spec = AnalyticSimulation.cluster(cluster, file, path, pipe.devices());
         Map<String, Long> comm = new TreeMap<>();
         for (Communication c : pipe.plan().comms()) {
             comm.merge(c.kind().toString(), c.totalRecvBytes(), Long::sum);
