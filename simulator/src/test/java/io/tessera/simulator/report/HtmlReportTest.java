@@ -28,7 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class HtmlReportTest {
 
     private static final Path STRATEGIES = Path.of("../strategies");
-    private static final Path AUTO = Path.of("src/test/resources/golden/inputs/auto-dynamic-programming.json");
+    private static final Path AUTO = Path.of("../strategies/gpt-auto-dynamic-programming.json");
 
     static List<Path> shipped() throws IOException {
         try (Stream<Path> files = Files.list(STRATEGIES)) {
