@@ -350,8 +350,8 @@ public final class Checkpoints {
         }
         for (CheckpointTensor t : layout.tensors()) {
             if (!sourceTensors.containsKey(t.name())) {
-                throw new CheckpointException(inputs.get(0) + (inputs.size() > 1 ? " and the other inputs" : "")
-                        + ": hold no entry for parameter '" + t.name() + "' " + java.util.Arrays.toString(t.shape())
+                throw new CheckpointException(inputs.get(0) + (inputs.size() > 1 ? " (with the other inputs)" : "")
+                        + ": has no entry for parameter '" + t.name() + "' " + java.util.Arrays.toString(t.shape())
                         + "; expected every parameter of network '" + target.plan().network().name() + "'");
             }
         }

@@ -18,6 +18,14 @@ final class Faults {
     private Faults() {
     }
 
+    /**
+     * Whether fault injection is on: writers then commit each file before copying the next, so the points come in
+     * one fixed order (chunks of a file, its commit, its rename, the next file's chunks, ..., the index).
+     */
+    static boolean active() {
+        return HALT_AT > 0;
+    }
+
     /** Counts a point and halts the JVM when it is the configured one. */
     static void point() {
         if (HALT_AT > 0 && POINTS.incrementAndGet() == HALT_AT) {
