@@ -26,7 +26,7 @@ import java.util.concurrent.Callable;
 @Command(name = "tessera", mixinStandardHelpOptions = true, versionProvider = Tessera.Version.class,
         description = "Plans how neural-network tensors are split across a device mesh (MindSpore conventions).",
         subcommands = {PlanCommand.class, SimulateCommand.class, SearchCommand.class, ValidateCommand.class,
-                LayoutCommand.class, BenchCommand.class, CheckpointCommand.class})
+                LayoutCommand.class, BenchCommand.class, CheckpointCommand.class, ExplainCommand.class})
 public final class Tessera implements Callable<Integer> {
 
     /** Success. */
