@@ -24,6 +24,19 @@ class ExplainCommandTest {
         assertTrue(r.out().contains("  necessary: the loss needs the full batch on every rank"), r.out());
     }
 
+    /** The README's example output is what the command prints for communications 1 and 2. */
+    @Test
+    void theReadmeExampleIsWhatTheCommandPrints() throws Exception {
+        String readme = java.nio.file.Files.readString(java.nio.file.Path.of("..", "README.md"));
+        for (String id : new String[] {"1", "2"}) {
+            CliRun r = CliRun.of("explain", FILE, "--comm", id, "--time-limit", "120");
+            assertEquals(0, r.code(), r.err());
+            String block = r.out().substring(r.out().indexOf("\n\n") + 2);
+            assertTrue(block.startsWith("#" + id + " "), r.out());
+            assertTrue(readme.contains(block), "README.md lacks the output of --comm " + id + ":\n" + block);
+        }
+    }
+
     @Test
     void jsonParsesWithOneObjectPerChosenCommunication() throws Exception {
         CliRun r = CliRun.of("explain", FILE, "--op", "swap", "--json");
