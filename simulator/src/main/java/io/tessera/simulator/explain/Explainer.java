@@ -40,6 +40,9 @@ public final class Explainer {
     private final double stepSeconds;
     private final long peakBytes;
     private final Map<Change, Replan> cache = new HashMap<>();
+    /** The mean seconds of one uncached evaluation (re-plan, and the step when it removes), 0 before the first. */
+    private double meanEvaluationSeconds;
+    private int evaluations;
 
     private Explainer(StrategyFile file, PipelinePlan pipe, ClusterSpec cluster) {
         this.file = file;
@@ -124,8 +127,9 @@ public final class Explainer {
 
     /**
      * Explains communication {@code commIndex} (its index in {@code plan().plan().comms()}, the {@code id} of
-     * PLAN.json): tries the candidate changes in order of a cheap estimate until {@code timeLimitSeconds} have passed
-     * (re-plans cached from earlier calls cost nothing; a change whose re-plan throws is skipped), and suggests the one
+     * PLAN.json): tries the candidate changes in order of a cheap estimate while the mean evaluation so far still fits
+     * in {@code timeLimitSeconds} (re-plans cached from earlier calls cost nothing; a change whose re-plan throws is
+     * skipped), and suggests the one
      * that removes the communication with the lowest step time, ties by fewest added bytes; a change counts when it
      * adds no more bytes per rank than it removes. Without one, the reason it is necessary (naming the
      * cheapest change found that removes it but adds more).
@@ -154,21 +158,27 @@ public final class Explainer {
         Explanation.Suggestion bestAdding = null;
         for (Change change : candidates) {
             Replan r = cache.get(change);
-            if (r == null || !r.measured() && r.removes(key)) {
-                if (System.nanoTime() - start >= budget) {
-                    stopped = true;
-                    break;
-                }
+            boolean fresh = r == null || !r.measured() && r.removes(key);
+            // an evaluation is started only when the mean one still fits in the time limit
+            if (fresh && System.nanoTime() - start + (long) (meanEvaluationSeconds * 1e9) >= budget) {
+                stopped = true;
+                break;
             }
+            long began = System.nanoTime();
             if (r == null) {
                 r = replan(change);
             }
             tried++;
+            boolean measurable = !r.failed() && r.removes(key) && r.measure();
+            if (fresh) {
+                evaluations++;
+                meanEvaluationSeconds += ((System.nanoTime() - began) / 1e9 - meanEvaluationSeconds) / evaluations;
+            }
             if (r.failed() || !r.removes(key)) {
                 failed += r.failed() ? 1 : 0;
                 continue;
             }
-            if (!r.measure()) {
+            if (!measurable) {
                 failed++;
                 continue;
             }

@@ -28,16 +28,20 @@ public final class Explanations {
     public static String text(Explanation e) {
         StringBuilder sb = new StringBuilder(e.provenance().line()).append('\n');
         if (e.outcome() instanceof Explanation.Suggestion s) {
-                sb.append("  change: ").append(s.change().snippet()).append('\n');
-                if (s.change().expandedFirst()) {
-                    sb.append("    (not accepted alongside the parallelism section: put it in the file with the "
-                            + "section expanded into operator strategies)\n");
-                }
-                list(sb, "removes", s.removed());
-                list(sb, "adds", s.added());
-                sb.append("  step: ").append(seconds(s.stepSecondsBefore())).append(" -> ")
-                        .append(seconds(s.stepSecondsAfter())).append("; peak memory per rank: ")
-                        .append(s.peakBytesBefore()).append(" -> ").append(s.peakBytesAfter()).append(" bytes\n");
+            sb.append("  change: ").append(s.change().snippet()).append('\n');
+            if (s.change().expandedFirst()) {
+                sb.append("    (not accepted alongside the parallelism section: put it in the file with the "
+                        + "section expanded into operator strategies)\n");
+            }
+            String note = note(s);
+            if (note != null) {
+                sb.append("  why: ").append(note).append('\n');
+            }
+            list(sb, "removes", s.removed());
+            list(sb, "adds", s.added());
+            sb.append("  step: ").append(seconds(s.stepSecondsBefore())).append(" -> ")
+                    .append(seconds(s.stepSecondsAfter())).append("; peak memory per rank: ")
+                    .append(s.peakBytesBefore()).append(" -> ").append(s.peakBytesAfter()).append(" bytes\n");
         } else if (e.outcome() instanceof Explanation.Necessary n) {
             sb.append("  necessary: ").append(n.reason()).append('\n');
         }
@@ -67,17 +71,21 @@ public final class Explanations {
         ObjectNode o = provenance(e.provenance());
         o.put("reason", e.provenance().reason());
         if (e.outcome() instanceof Explanation.Suggestion s) {
-                ObjectNode n = o.putObject("suggestion");
-                n.set("change", change(s.change()));
-                n.put("expanded_first", s.change().expandedFirst());
-                ArrayNode removed = n.putArray("removed");
-                s.removed().forEach(p -> removed.add(provenance(p)));
-                ArrayNode added = n.putArray("added");
-                s.added().forEach(p -> added.add(provenance(p)));
-                n.put("step_seconds_before", s.stepSecondsBefore());
-                n.put("step_seconds_after", s.stepSecondsAfter());
-                n.put("peak_bytes_before", s.peakBytesBefore());
-                n.put("peak_bytes_after", s.peakBytesAfter());
+            ObjectNode n = o.putObject("suggestion");
+            n.set("change", change(s.change()));
+            n.put("expanded_first", s.change().expandedFirst());
+            String note = note(s);
+            if (note != null) {
+                n.put("note", note);
+            }
+            ArrayNode removed = n.putArray("removed");
+            s.removed().forEach(p -> removed.add(provenance(p)));
+            ArrayNode added = n.putArray("added");
+            s.added().forEach(p -> added.add(provenance(p)));
+            n.put("step_seconds_before", s.stepSecondsBefore());
+            n.put("step_seconds_after", s.stepSecondsAfter());
+            n.put("peak_bytes_before", s.peakBytesBefore());
+            n.put("peak_bytes_after", s.peakBytesAfter());
         } else if (e.outcome() instanceof Explanation.Necessary n) {
             o.put("necessary", n.reason());
         }
@@ -87,6 +95,21 @@ public final class Explanations {
         search.put("failed", e.search().failed());
         search.put("time_limit_reached", e.search().timeLimitReached());
         return o;
+    }
+
+    /**
+     * What a suggestion trades, when the change is a parameter setting: {@code the parameter is sharded by the optimizer
+     * (parallel_optimizer): set parallel_optimizer false on it to keep it whole, at +N bytes per rank} (N: the peak
+     * memory's growth); null for other changes.
+     */
+    public static String note(Explanation.Suggestion s) {
+        if (s.change() instanceof Change.KeepParameterWhole k) {
+            long more = s.peakBytesAfter() - s.peakBytesBefore();
+            return "parameter '" + k.parameter() + "' is sharded by the optimizer (parallel_optimizer): set "
+                    + "parallel_optimizer false on it to keep it whole, at " + (more >= 0 ? "+" : "") + more
+                    + " bytes per rank";
+        }
+        return null;
     }
 
     /** A change's snippet as a JSON object, e.g. {@code {"operators": {"dense1": {"in_strategy": [[2, 1]]}}}}. */
