@@ -66,7 +66,8 @@ final class Candidates {
         if (c.parameter() != null && net.hasTensor(c.parameter())) {
             net.consumers(c.parameter()).forEach(n -> ops.add(n.name()));
         }
-        boolean expand = false;
+        // operator changes are tried alongside a parallelism section first (Explainer retries a refused one on the
+        // expanded file)
         for (String op : ops) {
             OpPlan own = plan.op(op);
             if (own == null) {
@@ -92,13 +93,13 @@ final class Candidates {
                     continue;
                 }
                 boolean predicted = predicts(plan, net, c, node, types, sh, producer);
-                mine.add(new Candidate(new Change.OperatorStrategy(op, s, null, expand),
+                mine.add(new Candidate(new Change.OperatorStrategy(op, s, null, false),
                         (predicted ? PREDICTED : UNPREDICTED) + distance(own.inStrategy(), s)));
             }
             mine.sort(Comparator.comparingLong(Candidate::estimate));
             out.addAll(mine.subList(0, Math.min(MAX_PER_OPERATOR, mine.size())));
             if (producer != null && op.equals(producer.name()) && node.outputs().size() == 1) {
-                out.addAll(outStrategies(plan, net, c, node, types, own, devices, expand));
+                out.addAll(outStrategies(plan, net, c, node, types, own, devices));
             }
         }
         if (c.parameter() != null && c.origin() == Communication.Origin.PARALLEL_OPTIMIZER) {
@@ -188,7 +189,7 @@ final class Candidates {
      * divide the output's dimensions), except the one it has.
      */
     private static List<Candidate> outStrategies(Plan plan, Network net, Communication c, Node node,
-                                                 List<TensorType> types, OpPlan own, int devices, boolean expand) {
+                                                 List<TensorType> types, OpPlan own, int devices) {
         TensorType t = net.tensor(node.outputs().get(0));
         List<int[]> tuples = new ArrayList<>();
         tuples(t, devices, 0, new int[t.rank()], 1, tuples);
@@ -210,7 +211,7 @@ final class Candidates {
                 predicted = consumer != null && c.input() < consumer.inputLayouts().size()
                         && consumer.inputLayouts().get(c.input()).equals(sh.outputLayout(0, t));
             }
-            out.add(new Candidate(new Change.OperatorStrategy(node.name(), own.inStrategy(), s, expand),
+            out.add(new Candidate(new Change.OperatorStrategy(node.name(), own.inStrategy(), s, false),
                     predicted ? PREDICTED : UNPREDICTED));
         }
         return out;

@@ -159,12 +159,23 @@ class ExplainerTest {
         assertEquals(0, over, "explanations over the time limit: " + report);
     }
 
+    /** The last file planned independently by {@link #verify}, its plan and its step: a file's explanations share it. */
+    private static StrategyFile plannedFile;
+    private static PipelinePlan plannedBefore;
+    private static PipelineReport plannedStep;
+
     /** Checks one explanation independently; true for a suggestion. */
     static boolean verify(String name, StrategyFile file, Explainer x, Explanation e) {
         String where = name + " communication " + e.provenance().id() + ": " + Explanations.text(e);
-        PipelinePlan before = StrategyPlans.pipelinePlan(file, null);
+        if (plannedFile != file) {
+            plannedBefore = StrategyPlans.pipelinePlan(file, null);
+            plannedStep = StrategyStep.run(file, plannedBefore,
+                    Explainer.cluster(file, plannedBefore.devices()), null, null, true);
+            plannedFile = file;
+        }
+        PipelinePlan before = plannedBefore;
         ClusterSpec cluster = Explainer.cluster(file, before.devices());
-        PipelineReport r0 = StrategyStep.run(file, before, cluster, null, null, true);
+        PipelineReport r0 = plannedStep;
         Communication c = before.plan().comms().get(e.provenance().id());
         assertEquals(Provenance.Key.of(c), e.provenance().key(), where);
         if (e.outcome() instanceof Explanation.Necessary n) {
