@@ -125,6 +125,15 @@ class ExplainerTest {
                 s.filter(p -> p.toString().endsWith(".json")).sorted().forEach(files::add);
             }
         }
+        // -Dtessera.explain.only=a.json,b.json keeps those files, in that order
+        String only = System.getProperty("tessera.explain.only");
+        if (only != null) {
+            List<Path> kept = new ArrayList<>();
+            for (String name : only.split(",")) {
+                files.stream().filter(f -> f.getFileName().toString().equals(name)).forEach(kept::add);
+            }
+            files = kept;
+        }
         double limit = Explainer.DEFAULT_TIME_LIMIT_SECONDS;
         StringBuilder report = new StringBuilder();
         long sweep = System.nanoTime();
