@@ -53,6 +53,47 @@ public final class ReportCommand implements Callable<Integer> {
     @Mixin
     private ProgressOption progress = new ProgressOption();
 
+    @Option(names = "--explain", paramLabel = "N", defaultValue = "3",
+            description = "Explain the N communications moving the most bytes, as tessera explain does (default: "
+                    + "${DEFAULT-VALUE}; 0 for none).")
+    private int explain;
+
+    @Option(names = "--explain-time-limit", paramLabel = "SECONDS", defaultValue = "2",
+            description = "The search time per explained communication (default: ${DEFAULT-VALUE} s).")
+    private double explainSeconds;
+
+    /** The explanations of the {@code --explain} communications moving the most bytes (ties: lower id first). */
+    private List<ReportExplanation> explanations(StrategyFile file, PipelinePlan pipe, ClusterSpec spec) {
+        if (explain < 0 || !(explainSeconds > 0) || Double.isInfinite(explainSeconds)) {
+            throw new InputException("--explain " + explain + " --explain-time-limit " + explainSeconds
+                    + ": expected a count >= 0 and a positive finite time in seconds");
+        }
+        List<io.tessera.planner.plan.Communication> comms = pipe.plan().comms();
+        List<Integer> ids = new java.util.ArrayList<>();
+        for (int i = 0; i < comms.size(); i++) {
+            ids.add(i);
+        }
+        ids.sort(java.util.Comparator.<Integer>comparingLong(i -> -comms.get(i).totalRecvBytes())
+                .thenComparingInt(i -> i));
+        List<ReportExplanation> out = new java.util.ArrayList<>();
+        if (explain == 0 || ids.isEmpty()) {
+            return out;
+        }
+        io.tessera.simulator.explain.Explainer x = io.tessera.simulator.explain.Explainer.of(file, pipe, spec);
+        for (int id : ids.subList(0, Math.min(explain, ids.size()))) {
+            String text;
+            try {
+                text = io.tessera.simulator.explain.Explanations.text(x.explain(id, explainSeconds));
+            } catch (IllegalArgumentException e) {
+                throw new InputException(strategy + ": " + Json.oneLine(e.getMessage()), e);
+            }
+            int nl = text.indexOf('\n');
+            out.add(new ReportExplanation(id, nl < 0 ? text : text.substring(0, nl),
+                    nl < 0 ? "" : text.substring(nl + 1).stripTrailing()));
+        }
+        return out;
+    }
+
     /** Plans, simulates, renders and writes the page; prints one line naming it. */
     @Override
     public Integer call() {
@@ -75,8 +116,7 @@ public final class ReportCommand implements Callable<Integer> {
             throw InputException.inFile(strategy, e);
         }
         ClusterSpec spec = AnalyticSimulation.cluster(cluster, file, strategy, pipe.devices());
-        // tessera explain fills these once its explainer is wired in; the page then says "run tessera explain"
-        List<ReportExplanation> explanations = List.of();
+        List<ReportExplanation> explanations = explanations(file, pipe, spec);
         String page;
         try {
             Path name = strategy.getFileName();

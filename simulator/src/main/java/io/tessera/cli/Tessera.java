@@ -27,7 +27,7 @@ import java.util.concurrent.Callable;
         description = "Plans how neural-network tensors are split across a device mesh (MindSpore conventions).",
         subcommands = {PlanCommand.class, SimulateCommand.class, SearchCommand.class, ValidateCommand.class,
                 LayoutCommand.class, BenchCommand.class, CheckpointCommand.class,
-                CompareCommand.class, ReportCommand.class})
+                CompareCommand.class, ReportCommand.class, ExplainCommand.class})
 public final class Tessera implements Callable<Integer> {
 
     /** Success. */

@@ -43,13 +43,16 @@ class ReportBrowserTest {
         return b.get();
     }
 
-    private Path report(Path strategy) {
+    private Path report(Path strategy, String... extra) {
         Path out = tmp.resolve(strategy.getFileName().toString().replace(".json", ".html"));
         StringWriter err = new StringWriter();
         var cl = Tessera.commandLine();
         cl.setOut(new PrintWriter(new StringWriter()));
         cl.setErr(new PrintWriter(err));
-        int code = cl.execute("report", strategy.toString(), "--out", out.toString(), "--progress", "none");
+        List<String> args = new java.util.ArrayList<>(List.of("report", strategy.toString(), "--out", out.toString(),
+                "--progress", "none"));
+        args.addAll(List.of(extra));
+        int code = cl.execute(args.toArray(String[]::new));
         assertEquals(0, code, err.toString());
         return out;
     }
@@ -97,6 +100,8 @@ class ReportBrowserTest {
                         + " li.click(); return document.querySelectorAll('#slice-view *').length; })()").asInt();
                 assertTrue(cells > 0, name + ": clicking a tensor draws its slices");
                 assertEquals(List.of(), c.errors(), name + ": console errors after the click");
+                assertTrue(c.evaluate("document.querySelectorAll('#explanations tr[data-comm]').length").asInt() > 0,
+                        name + ": the top communications are explained");
 
                 if (strategy.getFileName().equals(SHOWN.getFileName())) {
                     byte[] png = c.screenshot();
@@ -114,7 +119,8 @@ class ReportBrowserTest {
     void theLargestShippedFilesReportOpensAndRenders() throws Exception {
         Path binary = browser();
         Path strategy = Path.of("..", "strategies", "scale", "llama-3.1-405b-tp8-pp16-dp128.json");
-        Path page = report(strategy);
+        // no explanations: each candidate re-plans 16,384 devices (about 20 s), which is tessera explain's job
+        Path page = report(strategy, "--explain", "0");
         try (HeadlessChromium c = HeadlessChromium.start(binary, 1366, 900)) {
             c.open(tmp.resolve("warm.html").toFile().exists() ? page : writeWarm());
             double ms = c.open(page);

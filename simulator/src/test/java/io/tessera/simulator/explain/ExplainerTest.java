@@ -1,0 +1,213 @@
+package io.tessera.simulator.explain;
+
+import io.tessera.planner.api.StrategyPlans;
+import io.tessera.planner.cost.ClusterSpec;
+import io.tessera.planner.plan.Communication;
+import io.tessera.planner.plan.PipelinePlan;
+import io.tessera.planner.strategy.StrategyFile;
+import io.tessera.planner.strategy.StrategyFiles;
+import io.tessera.simulator.timeline.PipelineReport;
+import io.tessera.simulator.timeline.StrategyStep;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Every explanation is verified independently: a suggestion's change, applied to the strategy file and re-planned
+ * here, really lacks the communication, and its step time and peak memory equal an independent
+ * {@link StrategyStep} run; a necessary communication has a reason. CI explains a seeded sample of the
+ * communications of a few shipped files with a short time limit; {@code -Dtessera.full=true} explains every
+ * communication of every shipped strategy file with the default limit and prints the sweep's figures.
+ */
+class ExplainerTest {
+
+    private static final Path STRATEGIES = Path.of("..", "strategies");
+    private static final boolean FULL = Boolean.getBoolean("tessera.full");
+    private static final long SEED = Long.getLong("tessera.seed", 17L);
+
+    /** Sampled files and how many of their communications CI explains (all when at least their count). */
+    private static final List<Object[]> SAMPLE = List.of(
+            new Object[] {"reshape-transpose-redistribution.json", 99},
+            new Object[] {"mlp-data-parallel.json", 99},
+            new Object[] {"gpt-optimizer-parallel.json", 3},
+            new Object[] {"gpt-megatron-tp4-dp2.json", 3},
+            new Object[] {"gpt-pipeline-2stages.json", 2},
+            new Object[] {"gpt-megatron-degrees.json", 2});
+
+    @Test
+    void sampledExplanationsAreVerifiedByReplanning() {
+        System.out.println("ExplainerTest seed " + SEED + " (-Dtessera.seed=N to change)");
+        Random random = new Random(SEED);
+        int suggestions = 0;
+        for (Object[] s : SAMPLE) {
+            StrategyFile file = StrategyFiles.read(STRATEGIES.resolve((String) s[0]));
+            Explainer x = Explainer.of(file);
+            List<Integer> ids = new ArrayList<>();
+            for (int i = 0; i < x.communications(); i++) {
+                ids.add(i);
+            }
+            Collections.shuffle(ids, random);
+            for (int id : ids.subList(0, Math.min((Integer) s[1], ids.size()))) {
+                Explanation e = x.explain(id, 1.0);
+                suggestions += verify((String) s[0], file, x, e) ? 1 : 0;
+            }
+        }
+        assertTrue(suggestions > 0, "no sampled communication got a suggestion");
+    }
+
+    @Test
+    void theRedistributionOfTheReshapeTransposeFileIsExplained() {
+        StrategyFile file = StrategyFiles.read(STRATEGIES.resolve("reshape-transpose-redistribution.json"));
+        Explainer x = Explainer.of(file);
+        List<Integer> swap = x.communicationsOf("swap");
+        assertFalse(swap.isEmpty());
+        Explanation e = x.explain(swap.get(0), 60);
+        assertEquals("swap", e.provenance().operator());
+        assertEquals(Communication.Origin.REDISTRIBUTION, e.provenance().origin());
+        assertFalse(e.search().timeLimitReached());
+        verify("reshape-transpose-redistribution.json", file, x, e);
+        // the loss's mean over the split batch: removing it adds more than it saves
+        int loss = x.communicationsOf("loss").get(0);
+        Explanation l = x.explain(loss, 60);
+        Explanation.Necessary n = assertInstanceOf(Explanation.Necessary.class, l.outcome());
+        assertTrue(n.reason().startsWith("the loss needs the full batch on every rank"), n.reason());
+    }
+
+    @Test
+    void anOptimizerParallelGatherIsRemovedByKeepingTheParameterWhole() {
+        StrategyFile file = StrategyFiles.read(STRATEGIES.resolve("gpt-optimizer-parallel.json"));
+        Explainer x = Explainer.of(file);
+        int id = -1;
+        for (int i = 0; i < x.communications(); i++) {
+            Provenance p = x.provenance(i);
+            if (p.origin() == Communication.Origin.PARALLEL_OPTIMIZER && p.kind().jsonName().equals("AllGather")) {
+                id = i;
+                break;
+            }
+        }
+        assertTrue(id >= 0, "gpt-optimizer-parallel.json has no optimizer-parallel AllGather");
+        Explanation e = x.explain(id, 3);
+        verify("gpt-optimizer-parallel.json", file, x, e);
+        assertTrue(e.outcome() instanceof Explanation.Suggestion, Explanations.text(e));
+    }
+
+    @Test
+    void badArgumentsAreRefused() {
+        Explainer x = Explainer.of(StrategyFiles.read(STRATEGIES.resolve("reshape-transpose-redistribution.json")));
+        IllegalArgumentException range = assertThrows(IllegalArgumentException.class,
+                () -> x.explain(x.communications(), 1));
+        assertTrue(range.getMessage().contains("out of range"), range.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> x.explain(0, 0));
+        assertThrows(IllegalArgumentException.class, () -> x.explain(0, Double.NaN));
+    }
+
+    /** Every communication of every shipped strategy file, the default time limit; prints the figures. */
+    @Test
+    void fullSweepOfEveryShippedFile() throws IOException {
+        org.junit.jupiter.api.Assumptions.assumeTrue(FULL, "the full sweep runs with -Dtessera.full=true");
+        List<Path> files = new ArrayList<>();
+        // -Dtessera.explain.dirs=.,scale adds the scale files (strategies/scale)
+        for (String dir : System.getProperty("tessera.explain.dirs", ".").split(",")) {
+            try (Stream<Path> s = Files.list(STRATEGIES.resolve(dir))) {
+                s.filter(p -> p.toString().endsWith(".json")).sorted().forEach(files::add);
+            }
+        }
+        // -Dtessera.explain.only=a.json,b.json keeps those files, in that order
+        String only = System.getProperty("tessera.explain.only");
+        if (only != null) {
+            List<Path> kept = new ArrayList<>();
+            for (String name : only.split(",")) {
+                files.stream().filter(f -> f.getFileName().toString().equals(name)).forEach(kept::add);
+            }
+            files = kept;
+        }
+        double limit = Explainer.DEFAULT_TIME_LIMIT_SECONDS;
+        StringBuilder report = new StringBuilder();
+        long sweep = System.nanoTime();
+        int over = 0;
+        for (Path f : files) {
+            long t0 = System.nanoTime();
+            StrategyFile file = StrategyFiles.read(f);
+            Explainer x = Explainer.of(file);
+            int suggested = 0;
+            int stopped = 0;
+            double most = 0;
+            for (int id = 0; id < x.communications(); id++) {
+                long t = System.nanoTime();
+                Explanation e = x.explain(id, limit);
+                double took = (System.nanoTime() - t) / 1e9;
+                most = Math.max(most, took);
+                over += took > limit ? 1 : 0;
+                stopped += e.search().timeLimitReached() ? 1 : 0;
+                suggested += verify(f.getFileName().toString(), file, x, e) ? 1 : 0;
+            }
+            String line = String.format(Locale.ROOT, "%-50s %4d comms %4d suggestions %4d necessary %4d stopped "
+                    + "by the limit, slowest %.2f s, file %.1f s", STRATEGIES.relativize(f), x.communications(), suggested,
+                    x.communications() - suggested, stopped, most, (System.nanoTime() - t0) / 1e9);
+            System.out.println(line);
+            report.append(line).append('\n');
+        }
+        String total = String.format(Locale.ROOT, "sweep: %d files in %.1f s; %d explanations over the %.0f s limit",
+                files.size(), (System.nanoTime() - sweep) / 1e9, over, limit);
+        System.out.println(total);
+        report.append(total).append('\n');
+        Files.writeString(Path.of("target", "explain-sweep.txt"), report);
+        assertEquals(0, over, "explanations over the time limit: " + report);
+    }
+
+    /** The last file planned independently by {@link #verify}, its plan and its step: a file's explanations share it. */
+    private static StrategyFile plannedFile;
+    private static PipelinePlan plannedBefore;
+    private static PipelineReport plannedStep;
+
+    /** Checks one explanation independently; true for a suggestion. */
+    static boolean verify(String name, StrategyFile file, Explainer x, Explanation e) {
+        String where = name + " communication " + e.provenance().id() + ": " + Explanations.text(e);
+        if (plannedFile != file) {
+            plannedBefore = StrategyPlans.pipelinePlan(file, null);
+            plannedStep = StrategyStep.run(file, plannedBefore,
+                    Explainer.cluster(file, plannedBefore.devices()), null, null, true);
+            plannedFile = file;
+        }
+        PipelinePlan before = plannedBefore;
+        ClusterSpec cluster = Explainer.cluster(file, before.devices());
+        PipelineReport r0 = plannedStep;
+        Communication c = before.plan().comms().get(e.provenance().id());
+        assertEquals(Provenance.Key.of(c), e.provenance().key(), where);
+        if (e.outcome() instanceof Explanation.Necessary n) {
+            assertFalse(n.reason().isBlank(), where);
+            return false;
+        }
+        Explanation.Suggestion s = (Explanation.Suggestion) e.outcome();
+        StrategyFile changed = s.change().apply(file);
+        PipelinePlan after = StrategyPlans.pipelinePlan(changed, null);
+        assertTrue(after.plan().comms().stream().noneMatch(k -> Provenance.Key.of(k).equals(e.provenance().key())),
+                "the re-planned plan still has the communication: " + where);
+        assertTrue(s.removed().stream().anyMatch(p -> p.id() == e.provenance().id()), where);
+        assertTrue(s.addedBytes() <= s.removedBytes(), where);
+        PipelineReport r1 = StrategyStep.run(changed, after, cluster, null, null, true);
+        assertEquals(r0.stepSeconds(), s.stepSecondsBefore(), 0, where);
+        assertEquals(r1.stepSeconds(), s.stepSecondsAfter(), 0, where);
+        assertEquals(StrategyStep.fullestRank(file, before, r0).totalBytes(), s.peakBytesBefore(), where);
+        assertEquals(StrategyStep.fullestRank(changed, after, r1).totalBytes(), s.peakBytesAfter(), where);
+        return true;
+    }
+
+    private static <T> T assertInstanceOf(Class<T> type, Object o) {
+        assertTrue(type.isInstance(o), "expected a " + type.getSimpleName() + ", found " + o);
+        return type.cast(o);
+    }
+}
