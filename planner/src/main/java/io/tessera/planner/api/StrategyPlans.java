@@ -7,6 +7,7 @@ import io.tessera.planner.plan.PipelinePlan;
 import io.tessera.planner.plan.Plan;
 
 import io.tessera.planner.plan.PlanConfig;
+import io.tessera.planner.plan.RedistributionCache;
 
 import io.tessera.layout.Layout;
 import io.tessera.layout.TensorMap;
@@ -171,9 +172,23 @@ public final class StrategyPlans {
      * @param progress receives one-line progress messages of a search, or null
      */
     public static PipelinePlan pipelinePlan(StrategyFile file, Consumer<String> progress) {
+        return pipelinePlan(file, progress, null, null);
+    }
+
+    /**
+     * As {@link #pipelinePlan(StrategyFile, Consumer)}, planning {@code network} instead of building it, and taking
+     * redistribution plans from {@code cache}: for many plannings of files that differ only in operator strategies
+     * (e.g. {@code tessera explain}'s re-plans).
+     *
+     * @param network the file's network as {@link #network(StrategyFile)} builds it (a file with the same network and
+     *                {@code parameters} section), or null to build it
+     * @param cache   redistribution plans shared by the plannings, or null for this planning's own
+     */
+    public static PipelinePlan pipelinePlan(StrategyFile file, Consumer<String> progress, Network network,
+                                            RedistributionCache cache) {
         int virtualPipeline = virtualPipeline(file);
         file = ParallelismExpansion.expand(file);
-        Network net = network(file);
+        Network net = network != null ? network : network(file);
         List<String> unknown = new ArrayList<>();
         java.util.Set<String> names = new java.util.HashSet<>();
         net.nodes().forEach(n -> names.add(n.name()));
@@ -191,7 +206,7 @@ public final class StrategyPlans {
         }
         PlanConfig config = file.parallel().parallelMode() == ParallelMode.AUTO_PARALLEL
                 ? search(file, net, progress).best() : config(file, net);
-        return planStages(net, config, file, virtualPipeline);
+        return planStages(net, config, file, virtualPipeline, cache);
     }
 
     /**
@@ -201,9 +216,10 @@ public final class StrategyPlans {
      * {@code pipeline x virtual_pipeline} chunks; {@link PipelinePlan#plan} takes no chunk count, so it plans
      * {@code pipeline} stages.
      */
-    private static PipelinePlan planStages(Network net, PlanConfig config, StrategyFile file, int virtualPipeline) {
+    private static PipelinePlan planStages(Network net, PlanConfig config, StrategyFile file, int virtualPipeline,
+                                           RedistributionCache cache) {
         return PipelinePlan.plan(net, config, file.parallel().pipelineStages(), virtualPipeline,
-                file.parallel().microBatches(), file::stageFor);
+                file.parallel().microBatches(), file::stageFor, cache);
     }
 
     /** {@code parallelism.virtual_pipeline} of a strategy file: model chunks per pipeline stage, 1 without it. */

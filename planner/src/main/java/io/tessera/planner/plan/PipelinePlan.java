@@ -154,12 +154,23 @@ public record PipelinePlan(Plan plan, int stages, int virtualStages, int microBa
      */
     public static PipelinePlan plan(Network network, PlanConfig config, int stages, int virtualStages,
                                     int microBatches, Function<String, Optional<Integer>> explicit) {
+        return plan(network, config, stages, virtualStages, microBatches, explicit, null);
+    }
+
+    /**
+     * As {@link #plan(Network, PlanConfig, int, int, int, Function)}, taking redistribution plans from {@code cache}
+     * (shared by plannings of one network, e.g. re-plans of one file with one annotation changed; null: a cache of
+     * this planning alone).
+     */
+    public static PipelinePlan plan(Network network, PlanConfig config, int stages, int virtualStages,
+                                    int microBatches, Function<String, Optional<Integer>> explicit,
+                                    RedistributionCache cache) {
         if (virtualStages < 1) {
             throw new IllegalArgumentException("virtual_pipeline: found " + virtualStages + "; expected >= 1 model "
                     + "chunks per stage");
         }
         if (stages == 1 && virtualStages == 1) {
-            Plan p = Planner.plan(network, config);
+            Plan p = Planner.plan(network, config, cache);
             Map<String, Integer> st = new LinkedHashMap<>();
             p.ops().forEach(o -> st.put(o.name(), 0));
             return new PipelinePlan(p, 1, microBatches, st, List.of());
@@ -177,14 +188,14 @@ public record PipelinePlan(Plan plan, int stages, int virtualStages, int microBa
         if (anyExplicit) {
             chunkOf = explicitStages(network, explicit);
         } else {
-            Plan flat = Planner.plan(network, config);
+            Plan flat = Planner.plan(network, config, cache);
             chunkOf = virtualStages == 1 ? balancedStages(flat, stages)
                     : layerChunks(network, chunks).orElseGet(() -> balancedStages(flat, chunks));
         }
         check(network, chunkOf, stages, virtualStages);
         Map<String, Integer> stageOf = new LinkedHashMap<>();
         chunkOf.forEach((op, k) -> stageOf.put(op, k % stages));
-        Plan plan = Planner.plan(network, config, chunkOf);
+        Plan plan = Planner.plan(network, config, chunkOf, cache);
         return new PipelinePlan(plan, stages, virtualStages, microBatches, stageOf, chunkOf,
                 boundaries(plan, chunkOf, stages));
     }

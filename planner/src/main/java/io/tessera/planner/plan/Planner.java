@@ -186,7 +186,12 @@ public final class Planner {
      * @param stageOf the stage of every operator
      */
     static Plan plan(Network network, PlanConfig config, Map<String, Integer> stageOf) {
-        return new Planner(network, config, Map.copyOf(stageOf), null).run();
+        return plan(network, config, stageOf, null);
+    }
+
+    /** As {@link #plan(Network, PlanConfig, Map)}, taking redistribution plans from {@code cache} (null: its own). */
+    static Plan plan(Network network, PlanConfig config, Map<String, Integer> stageOf, RedistributionCache cache) {
+        return new Planner(network, config, Map.copyOf(stageOf), cache).run();
     }
 
     private Plan run() {
@@ -216,6 +221,7 @@ public final class Planner {
         Map<String, int[]> ownerComms = new HashMap<>();
 
         for (Node node : nodes) {
+            Interruption.check("planning");
             List<TensorType> types = new ArrayList<>();
             for (String t : node.inputs()) {
                 types.add(network.tensor(t));
@@ -420,6 +426,7 @@ public final class Planner {
             }
         }
         for (int k = nodes.size() - 1; k >= 0; k--) {
+            Interruption.check("planning");
             Node node = nodes.get(k);
             OpPlan op = byName.get(node.name());
             OpSharding sharding = op.sharding();

@@ -5,10 +5,12 @@ import io.tessera.planner.cost.ClusterPreset;
 import io.tessera.planner.cost.ClusterSpec;
 import io.tessera.planner.plan.Communication;
 import io.tessera.planner.plan.PipelinePlan;
+import io.tessera.planner.plan.RedistributionCache;
 import io.tessera.planner.strategy.StrategyFile;
 import io.tessera.simulator.timeline.PipelineReport;
 import io.tessera.simulator.timeline.StrategyStep;
 
+import java.lang.ref.SoftReference;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -29,6 +31,9 @@ public final class Explainer {
     /** The default time limit per communication, seconds. */
     public static final double DEFAULT_TIME_LIMIT_SECONDS = 5;
 
+    /** At most this long before the time limit an evaluation still running is interrupted, nanoseconds. */
+    private static final long RESERVE_NANOS = 50_000_000L;
+
     /** The cluster used when the strategy file names none. */
     public static final ClusterPreset DEFAULT_CLUSTER = ClusterPreset.A100_80GB_DGX;
 
@@ -40,6 +45,8 @@ public final class Explainer {
     private final double stepSeconds;
     private final long peakBytes;
     private final Map<Change, Replan> cache = new HashMap<>();
+    /** Redistribution plans shared by the re-plans. */
+    private final RedistributionCache redistributions = RedistributionCache.create();
     /** The mean seconds of one uncached evaluation (re-plan, and the step when it removes), 0 before the first. */
     private double meanEvaluationSeconds;
     private int evaluations;
@@ -129,7 +136,8 @@ public final class Explainer {
      * Explains communication {@code commIndex} (its index in {@code plan().plan().comms()}, the {@code id} of
      * PLAN.json): tries the candidate changes in order of a cheap estimate while the mean evaluation so far still fits
      * in {@code timeLimitSeconds} (re-plans cached from earlier calls cost nothing; a change whose re-plan throws is
-     * skipped), and suggests the one
+     * skipped); each evaluation runs on a worker thread and is interrupted just before the limit, so the call returns
+     * within it. It suggests the one
      * that removes the communication with the lowest step time, ties by fewest added bytes; a change counts when it
      * adds no more bytes per rank than it removes. Without one, the reason it is necessary (naming the
      * cheapest change found that removes it but adds more).
@@ -147,6 +155,8 @@ public final class Explainer {
         long start = System.nanoTime();
         long budget = Double.isInfinite(timeLimitSeconds) ? Long.MAX_VALUE
                 : (long) Math.min(Long.MAX_VALUE / 2.0, timeLimitSeconds * 1e9);
+        // an evaluation is interrupted this long before the limit: the time to stop it and to write the answer
+        long reserve = budget == Long.MAX_VALUE ? 0 : Math.min(RESERVE_NANOS, budget / 20);
         Communication c = comms.get(commIndex);
         Provenance prov = Provenance.of(commIndex, c);
         Provenance.Key key = prov.key();
@@ -160,20 +170,26 @@ public final class Explainer {
             Replan r = cache.get(change);
             boolean fresh = r == null || !r.measured() && r.removes(key);
             // an evaluation is started only when the mean one still fits in the time limit
-            if (fresh && System.nanoTime() - start + (long) (meanEvaluationSeconds * 1e9) >= budget) {
+            long elapsed = System.nanoTime() - start;
+            if (fresh && elapsed + (long) (meanEvaluationSeconds * 1e9) >= budget) {
                 stopped = true;
                 break;
             }
-            long began = System.nanoTime();
-            if (r == null) {
-                r = replan(change);
-            }
-            tried++;
-            boolean measurable = !r.failed() && r.removes(key) && r.measure();
             if (fresh) {
+                long began = System.nanoTime();
+                Replan done = evaluate(change, r, key,
+                        budget == Long.MAX_VALUE ? Long.MAX_VALUE : budget - reserve - elapsed);
+                if (done == null) {
+                    // interrupted at the time limit: nothing of it is kept
+                    stopped = true;
+                    break;
+                }
+                r = done;
                 evaluations++;
                 meanEvaluationSeconds += ((System.nanoTime() - began) / 1e9 - meanEvaluationSeconds) / evaluations;
             }
+            tried++;
+            boolean measurable = !r.failed() && r.removes(key) && r.measure();
             if (r.failed() || !r.removes(key)) {
                 failed += r.failed() ? 1 : 0;
                 continue;
@@ -196,6 +212,65 @@ public final class Explainer {
         return new Explanation(prov, outcome, search);
     }
 
+    /**
+     * Re-plans {@code change} (unless {@code known} is its re-plan) and, when it removes {@code key}, simulates its
+     * step, on a worker thread stopped by an interrupt after {@code nanos}; null when it was stopped (a re-plan that
+     * completed before is kept in the cache, its step not measured).
+     */
+    private Replan evaluate(Change change, Replan known, Provenance.Key key, long nanos) {
+        java.util.concurrent.Callable<Replan> task = () -> {
+            Replan r = known != null ? known : replan(change);
+            if (!r.failed() && r.removes(key)) {
+                r.measure();
+            }
+            return r;
+        };
+        if (nanos == Long.MAX_VALUE) {
+            try {
+                return task.call();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        java.util.concurrent.FutureTask<Replan> future = new java.util.concurrent.FutureTask<>(task);
+        Thread worker = new Thread(future, "tessera-explain");
+        worker.setDaemon(true);
+        worker.start();
+        try {
+            return future.get(Math.max(0, nanos), java.util.concurrent.TimeUnit.NANOSECONDS);
+        } catch (java.util.concurrent.TimeoutException | java.util.concurrent.CancellationException e) {
+            worker.interrupt();
+            joinQuietly(worker);
+            return null;
+        } catch (InterruptedException e) {
+            worker.interrupt();
+            joinQuietly(worker);
+            Thread.currentThread().interrupt();
+            throw new java.util.concurrent.CancellationException("explain was interrupted");
+        } catch (java.util.concurrent.ExecutionException e) {
+            joinQuietly(worker);
+            if (e.getCause() instanceof java.util.concurrent.CancellationException) {
+                return null;
+            }
+            throw e.getCause() instanceof RuntimeException x ? x : new IllegalStateException(e.getCause());
+        }
+    }
+
+    /** Waits for a stopped worker to end, so that no two evaluations run at once (the cache is not thread-safe). */
+    private static void joinQuietly(Thread worker) {
+        boolean interrupted = false;
+        while (worker.isAlive()) {
+            try {
+                worker.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** The cheaper of two suggestions: lower step time, then fewer added bytes; {@code a} among equals. */
     private static Explanation.Suggestion cheaper(Explanation.Suggestion a, Explanation.Suggestion b) {
         if (a == null) {
@@ -212,18 +287,11 @@ public final class Explainer {
     private Explanation.Suggestion suggestion(Replan r) {
         List<Provenance> removed = new ArrayList<>();
         for (int i = 0; i < comms.size(); i++) {
-            if (!r.keys.contains(Provenance.Key.of(comms.get(i)))) {
+            if (r.removed.contains(Provenance.Key.of(comms.get(i)))) {
                 removed.add(Provenance.of(i, comms.get(i)));
             }
         }
-        List<Provenance> added = new ArrayList<>();
-        List<Communication> after = r.pipe.plan().comms();
-        for (int i = 0; i < after.size(); i++) {
-            if (!keys.contains(Provenance.Key.of(after.get(i)))) {
-                added.add(Provenance.of(i, after.get(i)));
-            }
-        }
-        return new Explanation.Suggestion(r.change, removed, added, stepSeconds, r.stepSeconds, peakBytes,
+        return new Explanation.Suggestion(r.change, removed, r.added, stepSeconds, r.stepSeconds, peakBytes,
                 r.peakBytes);
     }
 
@@ -248,13 +316,21 @@ public final class Explainer {
     private Replan tryReplan(Change change) {
         try {
             StrategyFile changed = change.apply(file);
-            PipelinePlan p = StrategyPlans.pipelinePlan(changed, null);
-            Set<Provenance.Key> k = new HashSet<>();
-            p.plan().comms().forEach(x -> k.add(Provenance.Key.of(x)));
-            return new Replan(change, changed, p, k);
+            return new Replan(change, changed, plan(change, changed));
+        } catch (java.util.concurrent.CancellationException e) {
+            throw e;
         } catch (RuntimeException e) {
-            return new Replan(change, null, null, Set.of());
+            return new Replan(change, null, null);
         }
+    }
+
+    /**
+     * Plans a changed file: an operator strategy leaves the network and its parameter settings alone, so its re-plan
+     * reuses the explained plan's network; every re-plan shares one redistribution cache.
+     */
+    private PipelinePlan plan(Change change, StrategyFile changed) {
+        return StrategyPlans.pipelinePlan(changed, null,
+                change instanceof Change.OperatorStrategy ? pipe.plan().network() : null, redistributions);
     }
 
     private void checkId(int id) {
@@ -264,29 +340,53 @@ public final class Explainer {
         }
     }
 
-    /** One re-planned change: the plan's communication keys, and its step and peak once measured. */
+    /**
+     * One re-planned change: the communications it removes and adds against the explained plan, and its step and peak
+     * once measured. The re-planned plan itself is held softly (a plan of thousands of ranks is large, and a search
+     * keeps hundreds of re-plans): when it was collected before the step is measured, the file is planned again.
+     */
     private final class Replan {
         final Change change;
         final StrategyFile changed;
-        final PipelinePlan pipe;
-        final Set<Provenance.Key> keys;
+        /** The keys of the explained plan that the re-plan has not; empty when it failed. */
+        final Set<Provenance.Key> removed = new HashSet<>();
+        /** The re-plan's communications whose keys the explained plan has not, in its order. */
+        final List<Provenance> added = new ArrayList<>();
+        final boolean planned;
+        SoftReference<PipelinePlan> pipe;
         double stepSeconds = Double.NaN;
         long peakBytes = -1;
         boolean unmeasurable;
 
-        Replan(Change change, StrategyFile changed, PipelinePlan pipe, Set<Provenance.Key> keys) {
+        Replan(Change change, StrategyFile changed, PipelinePlan plan) {
             this.change = change;
             this.changed = changed;
-            this.pipe = pipe;
-            this.keys = keys;
+            this.planned = plan != null;
+            if (plan != null) {
+                Set<Provenance.Key> now = new HashSet<>();
+                List<Communication> after = plan.plan().comms();
+                for (int i = 0; i < after.size(); i++) {
+                    Provenance.Key k = Provenance.Key.of(after.get(i));
+                    now.add(k);
+                    if (!keys.contains(k)) {
+                        added.add(Provenance.of(i, after.get(i)));
+                    }
+                }
+                for (Provenance.Key k : keys) {
+                    if (!now.contains(k)) {
+                        removed.add(k);
+                    }
+                }
+                pipe = new SoftReference<>(plan);
+            }
         }
 
         boolean failed() {
-            return pipe == null || unmeasurable;
+            return !planned || unmeasurable;
         }
 
         boolean removes(Provenance.Key key) {
-            return pipe != null && !keys.contains(key);
+            return planned && removed.contains(key);
         }
 
         boolean measured() {
@@ -297,12 +397,19 @@ public final class Explainer {
         boolean measure() {
             if (!measured()) {
                 try {
-                    PipelineReport r = StrategyStep.run(changed, pipe, cluster, null, null, true);
-                    peakBytes = StrategyStep.fullestRank(changed, pipe, r).totalBytes();
+                    PipelinePlan p = pipe.get();
+                    if (p == null) {
+                        p = plan(change, changed);
+                    }
+                    PipelineReport r = StrategyStep.run(changed, p, cluster, null, null, true);
+                    peakBytes = StrategyStep.fullestRank(changed, p, r).totalBytes();
                     stepSeconds = r.stepSeconds();
+                } catch (java.util.concurrent.CancellationException e) {
+                    throw e;
                 } catch (RuntimeException e) {
                     unmeasurable = true;
                 }
+                pipe = null;
             }
             return !unmeasurable;
         }

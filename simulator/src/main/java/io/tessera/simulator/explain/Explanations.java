@@ -40,7 +40,8 @@ public final class Explanations {
             list(sb, "removes", s.removed());
             list(sb, "adds", s.added());
             sb.append("  step: ").append(seconds(s.stepSecondsBefore())).append(" -> ")
-                    .append(seconds(s.stepSecondsAfter())).append("; peak memory per rank: ")
+                    .append(seconds(s.stepSecondsAfter())).append(change(s.stepSecondsBefore(), s.stepSecondsAfter()))
+                    .append("; peak memory per rank: ")
                     .append(s.peakBytesBefore()).append(" -> ").append(s.peakBytesAfter()).append(" bytes\n");
         } else if (e.outcome() instanceof Explanation.Necessary n) {
             sb.append("  necessary: ").append(n.reason()).append('\n');
@@ -144,6 +145,19 @@ public final class Explanations {
         }
         o.put("bytes_per_rank", p.bytesPerRank());
         return o;
+    }
+
+    /**
+     * The change from {@code before} to {@code after} seconds, which three significant digits may hide:
+     * {@code " (-12.3 ms, -0.09%)"}, or {@code " (unchanged)"}.
+     */
+    static String change(double before, double after) {
+        double d = after - before;
+        if (d == 0) {
+            return " (unchanged)";
+        }
+        String percent = before > 0 ? String.format(Locale.ROOT, ", %+.2f%%", 100 * d / before) : "";
+        return " (" + (d < 0 ? "-" : "+") + seconds(Math.abs(d)) + percent + ")";
     }
 
     /** {@code 1.234 ms}, {@code 12.5 us} or {@code 1.20 s}: three significant digits. */

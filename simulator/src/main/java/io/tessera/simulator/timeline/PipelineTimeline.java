@@ -99,7 +99,8 @@ public final class PipelineTimeline {
         // the slowest rank by its last backward's end (the first of equals), then its events from a second run
         // recording that rank only: cheaper than recording every rank of a large stage
         TimelineOptions quiet = timeline.withOverlapGradientComm(true).withRecordedRanks(0);
-        Timeline.Result ends = Timeline.simulate(stagePlan, quiet, null, 0, 0);
+        // rank 0 is recorded on the way: when it is the slowest (the first of equals), one simulation is enough
+        Timeline.Result ends = Timeline.simulate(stagePlan, quiet, null, 0, 1);
         double[] fwdEnd = ends.forwardEnd();
         double[] bwdEnd = ends.backwardEnd();
         int slow = 0;
@@ -108,7 +109,8 @@ public final class PipelineTimeline {
                 slow = r;
             }
         }
-        TimelineReport one = Timeline.simulate(stagePlan, quiet, null, slow, slow + 1).report();
+        TimelineReport one = slow == 0 ? ends.report() : Timeline.simulate(stagePlan, quiet, null, slow, slow + 1)
+                .report();
         double forward = fwdEnd[slow];
         double backward = Math.max(0, bwdEnd[slow] - forward);
         List<StageCosts.TailStep> tail = new ArrayList<>();

@@ -216,7 +216,9 @@ final class PlannedStageCosts {
 
     /** The {@link Chain} of {@code plan} on its slowest rank. */
     private static Chain chain(PipelinePlan pipe, Plan plan, TimelineOptions quiet) {
-        double[] bwdEnd = Timeline.simulate(plan, quiet, null, 0, 0).backwardEnd();
+        // rank 0 is recorded on the way: when it is the slowest (the first of equals), one simulation is enough
+        Timeline.Result first = Timeline.simulate(plan, quiet, null, 0, 1);
+        double[] bwdEnd = first.backwardEnd();
         int slow = 0;
         for (int r = 1; r < bwdEnd.length; r++) {
             if (bwdEnd[r] > bwdEnd[slow]) {
@@ -224,7 +226,8 @@ final class PlannedStageCosts {
             }
         }
         final int rank = slow;
-        List<TimelineReport.Event> mine = Timeline.simulate(plan, quiet, null, slow, slow + 1).report().events()
+        Timeline.Result recorded = slow == 0 ? first : Timeline.simulate(plan, quiet, null, slow, slow + 1);
+        List<TimelineReport.Event> mine = recorded.report().events()
                 .stream().filter(e -> e.rank() == rank)
                 .sorted(Comparator.comparingDouble(TimelineReport.Event::start)).collect(Collectors.toList());
         int p = pipe.chunks();

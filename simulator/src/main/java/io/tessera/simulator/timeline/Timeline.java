@@ -7,6 +7,7 @@ import io.tessera.planner.cost.CostModel;
 import io.tessera.planner.graph.Network;
 import io.tessera.planner.plan.Bucket;
 import io.tessera.planner.plan.Communication;
+import io.tessera.planner.plan.Interruption;
 import io.tessera.planner.plan.OpPlan;
 import io.tessera.planner.plan.ParamPlan;
 import io.tessera.layout.comm.Phase;
@@ -201,6 +202,7 @@ public final class Timeline {
                 bwd[k] = moe.computeSeconds(ops.get(k), true);
             }
             for (int k = 0; k < ops.size(); k++) {
+                Interruption.check("the timeline");
                 double[] budget = {productSeconds(ops.get(k), fwd[k])};
                 prefetchFloor = limit == null ? null : limit.forwardFloor(k);
                 communicate(slot(Slot.FORWARD_BEFORE, k), budget);
@@ -213,6 +215,7 @@ public final class Timeline {
             }
             double[] forwardEnd = ops.isEmpty() ? new double[n] : computeFreePerRank();
             for (int k = ops.size() - 1; k >= 0; k--) {
+                Interruption.check("the timeline");
                 regather(k, bwd);
                 double[] budget = {productSeconds(ops.get(k), bwd[k])};
                 prefetchFloor = limit == null ? null : limit.backwardFloor(k, forwardEnd);

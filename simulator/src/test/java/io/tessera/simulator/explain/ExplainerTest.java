@@ -114,7 +114,32 @@ class ExplainerTest {
         assertThrows(IllegalArgumentException.class, () -> x.explain(0, Double.NaN));
     }
 
-    /** Every communication of every shipped strategy file, the default time limit; prints the figures. */
+    @Test
+    void aTimeLimitShorterThanOneEvaluationStopsTheSearchAndKeepsNothingOfIt() {
+        StrategyFile file = StrategyFiles.read(STRATEGIES.resolve("gpt-megatron-tp4-dp2.json"));
+        Explainer x = Explainer.of(file);
+        int id = 0;
+        // an evaluation interrupted at a limit of a microsecond: nothing tried, the search reports the limit
+        Explanation cut = x.explain(id, 1e-6);
+        assertTrue(cut.search().timeLimitReached(), Explanations.text(cut));
+        assertEquals(0, cut.search().tried(), Explanations.text(cut));
+        assertTrue(cut.outcome() instanceof Explanation.Necessary n && n.reason().contains("time limit"),
+                Explanations.text(cut));
+        // the interrupted evaluation left no half-made entry behind: the full search equals a fresh explainer's
+        Explanation full = x.explain(id, Double.POSITIVE_INFINITY);
+        Explanation fresh = Explainer.of(file).explain(id, Double.POSITIVE_INFINITY);
+        assertFalse(full.search().timeLimitReached());
+        assertEquals(Explanations.text(fresh), Explanations.text(full));
+        assertEquals(fresh.search(), full.search());
+        verify("gpt-megatron-tp4-dp2.json", file, x, full);
+    }
+
+    /**
+     * Every communication of every shipped strategy file, the default time limit; prints the figures.
+     * {@code -Dtessera.explain.perFamily=true} explains one communication (seeded) per family instead: the
+     * communications that differ only in the layer number of their operator, tensor and parameter
+     * ({@code layers.3.} and {@code layers.40.}) and are otherwise of one kind, origin, phase and input.
+     */
     @Test
     void fullSweepOfEveryShippedFile() throws IOException {
         org.junit.jupiter.api.Assumptions.assumeTrue(FULL, "the full sweep runs with -Dtessera.full=true");
@@ -145,7 +170,9 @@ class ExplainerTest {
             int suggested = 0;
             int stopped = 0;
             double most = 0;
-            for (int id = 0; id < x.communications(); id++) {
+            List<Integer> ids = Boolean.getBoolean("tessera.explain.perFamily") ? perFamily(x, new Random(SEED))
+                    : java.util.stream.IntStream.range(0, x.communications()).boxed().toList();
+            for (int id : ids) {
                 long t = System.nanoTime();
                 Explanation e = x.explain(id, limit);
                 double took = (System.nanoTime() - t) / 1e9;
@@ -154,9 +181,10 @@ class ExplainerTest {
                 stopped += e.search().timeLimitReached() ? 1 : 0;
                 suggested += verify(f.getFileName().toString(), file, x, e) ? 1 : 0;
             }
-            String line = String.format(Locale.ROOT, "%-50s %4d comms %4d suggestions %4d necessary %4d stopped "
-                    + "by the limit, slowest %.2f s, file %.1f s", STRATEGIES.relativize(f), x.communications(), suggested,
-                    x.communications() - suggested, stopped, most, (System.nanoTime() - t0) / 1e9);
+            String line = String.format(Locale.ROOT, "%-50s %4d of %4d comms %4d suggestions %4d necessary %4d "
+                    + "stopped by the limit, slowest %.2f s, file %.1f s", STRATEGIES.relativize(f), ids.size(),
+                    x.communications(), suggested, ids.size() - suggested, stopped, most,
+                    (System.nanoTime() - t0) / 1e9);
             System.out.println(line);
             report.append(line).append('\n');
         }
@@ -166,6 +194,25 @@ class ExplainerTest {
         report.append(total).append('\n');
         Files.writeString(Path.of("target", "explain-sweep.txt"), report);
         assertEquals(0, over, "explanations over the time limit: " + report);
+    }
+
+    /** One communication per family (see {@link #fullSweepOfEveryShippedFile}), drawn with {@code random}. */
+    static List<Integer> perFamily(Explainer x, Random random) {
+        java.util.Map<String, List<Integer>> families = new java.util.LinkedHashMap<>();
+        for (int id = 0; id < x.communications(); id++) {
+            Provenance p = x.provenance(id);
+            String family = p.kind() + "|" + p.origin() + "|" + p.phase() + "|" + p.input() + "|"
+                    + layerless(p.operator()) + "|" + layerless(p.tensor()) + "|" + layerless(p.parameter());
+            families.computeIfAbsent(family, k -> new ArrayList<>()).add(id);
+        }
+        List<Integer> out = new ArrayList<>();
+        families.values().forEach(members -> out.add(members.get(random.nextInt(members.size()))));
+        Collections.sort(out);
+        return out;
+    }
+
+    private static String layerless(String name) {
+        return name == null ? "" : name.replaceAll("layers\\.\\d+\\.", "layers.N.");
     }
 
     /** The last file planned independently by {@link #verify}, its plan and its step: a file's explanations share it. */
@@ -198,6 +245,19 @@ class ExplainerTest {
                 "the re-planned plan still has the communication: " + where);
         assertTrue(s.removed().stream().anyMatch(p -> p.id() == e.provenance().id()), where);
         assertTrue(s.addedBytes() <= s.removedBytes(), where);
+        // what it removes and adds is the difference of the two plans' communications
+        java.util.Set<Provenance.Key> beforeKeys = new java.util.HashSet<>();
+        before.plan().comms().forEach(k -> beforeKeys.add(Provenance.Key.of(k)));
+        java.util.Set<Provenance.Key> afterKeys = new java.util.HashSet<>();
+        after.plan().comms().forEach(k -> afterKeys.add(Provenance.Key.of(k)));
+        List<Provenance.Key> removed = new ArrayList<>();
+        before.plan().comms().stream().map(Provenance.Key::of).filter(k -> !afterKeys.contains(k))
+                .forEach(removed::add);
+        List<Provenance.Key> added = new ArrayList<>();
+        after.plan().comms().stream().map(Provenance.Key::of).filter(k -> !beforeKeys.contains(k))
+                .forEach(added::add);
+        assertEquals(removed, s.removed().stream().map(Provenance::key).toList(), where);
+        assertEquals(added, s.added().stream().map(Provenance::key).toList(), where);
         PipelineReport r1 = StrategyStep.run(changed, after, cluster, null, null, true);
         assertEquals(r0.stepSeconds(), s.stepSecondsBefore(), 0, where);
         assertEquals(r1.stepSeconds(), s.stepSecondsAfter(), 0, where);

@@ -1,0 +1,53 @@
+package io.tessera.planner.plan;
+
+import io.tessera.planner.api.StrategyPlans;
+import io.tessera.planner.strategy.StrategyFile;
+import io.tessera.planner.strategy.StrategyFiles;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.util.concurrent.CancellationException;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Planning stops on an interrupted thread ({@link Interruption}), and planning with a given network and a shared
+ * redistribution cache ({@code tessera explain}'s re-plans) gives the plan a planning from scratch gives.
+ */
+class InterruptionTest {
+
+    private static final Path STRATEGIES = Path.of("..", "strategies");
+
+    @Test
+    void anInterruptedThreadStopsPlanningAndLeavesNothingBehind() {
+        StrategyFile file = StrategyFiles.read(STRATEGIES.resolve("gpt-pipeline-2stages.json"));
+        String expected = PlanJson.toJson(StrategyPlans.pipelinePlan(file, null)).toString();
+        Thread.currentThread().interrupt();
+        try {
+            CancellationException e = assertThrows(CancellationException.class,
+                    () -> StrategyPlans.pipelinePlan(file, null));
+            assertTrue(e.getMessage().startsWith("planning was interrupted"), e.getMessage());
+            assertTrue(Thread.currentThread().isInterrupted(), "the interrupt flag stays set for the caller");
+        } finally {
+            Thread.interrupted();
+        }
+        assertEquals(expected, PlanJson.toJson(StrategyPlans.pipelinePlan(file, null)).toString());
+    }
+
+    @Test
+    void aGivenNetworkAndASharedCacheGiveTheSamePlans() {
+        RedistributionCache cache = RedistributionCache.create();
+        for (String name : new String[] {"gpt-pipeline-2stages.json", "gpt-megatron-tp4-dp2.json",
+                "gpt-optimizer-parallel.json", "reshape-transpose-redistribution.json"}) {
+            StrategyFile file = StrategyFiles.read(STRATEGIES.resolve(name));
+            PipelinePlan fresh = StrategyPlans.pipelinePlan(file, null);
+            for (int i = 0; i < 2; i++) {
+                PipelinePlan reused = StrategyPlans.pipelinePlan(file, null, fresh.plan().network(), cache);
+                assertEquals(PlanJson.toJson(fresh).toString(), PlanJson.toJson(reused).toString(), name);
+            }
+        }
+        assertTrue(cache.size() > 0, "the cache was used");
+    }
+}
