@@ -31,6 +31,9 @@ public final class Explainer {
     /** The default time limit per communication, seconds. */
     public static final double DEFAULT_TIME_LIMIT_SECONDS = 5;
 
+    /** A transformer layer's prefix in operator, tensor and parameter names. */
+    private static final java.util.regex.Pattern LAYER = java.util.regex.Pattern.compile("layers\\.\\d+\\.");
+
     /** At most this long before the time limit an evaluation still running is interrupted, nanoseconds. */
     private static final long RESERVE_NANOS = 50_000_000L;
 
@@ -45,6 +48,8 @@ public final class Explainer {
     private final double stepSeconds;
     private final long peakBytes;
     private final Map<Change, Replan> cache = new HashMap<>();
+    /** Per communication family ({@link #family}), per layerless change snippet: whether it removed the member tried. */
+    private final Map<String, Map<String, Boolean>> learned = new HashMap<>();
     /** Redistribution plans shared by the re-plans. */
     private final RedistributionCache redistributions = RedistributionCache.create();
     /** The mean seconds of one uncached evaluation (re-plan, and the step when it removes), 0 before the first. */
@@ -137,7 +142,8 @@ public final class Explainer {
      * PLAN.json): tries the candidate changes in order of a cheap estimate while the mean evaluation so far still fits
      * in {@code timeLimitSeconds} (re-plans cached from earlier calls cost nothing; a change whose re-plan throws is
      * skipped); each evaluation runs on a worker thread and is interrupted just before the limit, so the call returns
-     * within it. It suggests the one
+     * within it. Changes that removed a communication of the same family ({@link #family}: the same communication of
+     * another copy of a repeated layer) are tried first. It suggests the one
      * that removes the communication with the lowest step time, ties by fewest added bytes; a change counts when it
      * adds no more bytes per rank than it removes. Without one, the reason it is necessary (naming the
      * cheapest change found that removes it but adds more).
@@ -161,6 +167,13 @@ public final class Explainer {
         Provenance prov = Provenance.of(commIndex, c);
         Provenance.Key key = prov.key();
         List<Change> candidates = Candidates.of(file, pipe, c);
+        Map<Change, Integer> estimateOrder = new HashMap<>();
+        for (Change change : candidates) {
+            estimateOrder.put(change, estimateOrder.size());
+        }
+        String family = family(key);
+        Map<String, Boolean> known = learned.computeIfAbsent(family, k -> new HashMap<>());
+        candidates = byFamily(candidates, known);
         int tried = 0;
         int failed = 0;
         boolean stopped = false;
@@ -189,6 +202,9 @@ public final class Explainer {
                 meanEvaluationSeconds += ((System.nanoTime() - began) / 1e9 - meanEvaluationSeconds) / evaluations;
             }
             tried++;
+            if (!r.failed()) {
+                known.put(layerless(change.snippet()), r.removes(key));
+            }
             boolean measurable = !r.failed() && r.removes(key) && r.measure();
             if (r.failed() || !r.removes(key)) {
                 failed += r.failed() ? 1 : 0;
@@ -201,9 +217,9 @@ public final class Explainer {
             Explanation.Suggestion s = suggestion(r);
             boolean counts = s.addedBytes() <= s.removedBytes();
             if (counts) {
-                best = cheaper(best, s);
+                best = cheaper(best, s, estimateOrder);
             } else {
-                bestAdding = cheaper(bestAdding, s);
+                bestAdding = cheaper(bestAdding, s, estimateOrder);
             }
         }
         Explanation.Search search = new Explanation.Search(tried, candidates.size(), failed, stopped);
@@ -271,8 +287,12 @@ public final class Explainer {
         }
     }
 
-    /** The cheaper of two suggestions: lower step time, then fewer added bytes; {@code a} among equals. */
-    private static Explanation.Suggestion cheaper(Explanation.Suggestion a, Explanation.Suggestion b) {
+    /**
+     * The cheaper of two suggestions: lower step time, then fewer added bytes, then the earlier in the estimate's order
+     * (so the order in which they were tried does not matter).
+     */
+    private static Explanation.Suggestion cheaper(Explanation.Suggestion a, Explanation.Suggestion b,
+                                                  Map<Change, Integer> estimateOrder) {
         if (a == null) {
             return b;
         }
@@ -280,7 +300,42 @@ public final class Explainer {
         if (byStep != 0) {
             return byStep < 0 ? b : a;
         }
-        return b.addedBytes() < a.addedBytes() ? b : a;
+        if (b.addedBytes() != a.addedBytes()) {
+            return b.addedBytes() < a.addedBytes() ? b : a;
+        }
+        return estimateOrder.get(b.change()) < estimateOrder.get(a.change()) ? b : a;
+    }
+
+    /**
+     * The family of a communication: its key with layer numbers dropped from the operator, tensor and parameter
+     * ({@code layers.3.} and {@code layers.40.} alike), so that the communications a repeated layer makes in every
+     * copy are one family.
+     */
+    static String family(Provenance.Key key) {
+        return key.kind() + "|" + key.origin() + "|" + key.phase() + "|" + key.input() + "|"
+                + layerless(key.operator()) + "|" + layerless(key.tensor()) + "|" + layerless(key.parameter());
+    }
+
+    /** {@code name} with every {@code layers.<i>.} written {@code layers.N.}; "" for null. */
+    static String layerless(String name) {
+        return name == null ? "" : LAYER.matcher(name).replaceAll("layers.N.");
+    }
+
+    /**
+     * The candidates reordered by what the same change (up to its layer number) did to another communication of the
+     * family: those that removed it first, then those not tried there, then those that did not remove it; the
+     * estimate's order within each. A search cut by the time limit thus reaches first what worked on a sibling layer.
+     */
+    static List<Change> byFamily(List<Change> candidates, Map<String, Boolean> known) {
+        if (known.isEmpty()) {
+            return candidates;
+        }
+        List<Change> out = new ArrayList<>(candidates);
+        out.sort(java.util.Comparator.comparingInt(ch -> {
+            Boolean removed = known.get(layerless(ch.snippet()));
+            return removed == null ? 1 : removed ? 0 : 2;
+        }));
+        return out;
     }
 
     /** The suggestion of a measured re-plan: what it removes and adds, step and peak before and after. */

@@ -134,6 +134,35 @@ class ExplainerTest {
         verify("gpt-megatron-tp4-dp2.json", file, x, full);
     }
 
+    @Test
+    void whatWorkedOnASiblingLayerIsTriedFirstAndACompleteSearchEndsTheSame() {
+        StrategyFile file = StrategyFiles.read(STRATEGIES.resolve("gpt-megatron-tp4-dp2.json"));
+        Explainer x = Explainer.of(file);
+        int first = x.communicationsOf("layers.0.ffn.fc2").get(0);
+        int second = -1;
+        for (int id : x.communicationsOf("layers.1.ffn.fc2")) {
+            if (Explainer.family(x.provenance(id).key()).equals(Explainer.family(x.provenance(first).key()))) {
+                second = id;
+            }
+        }
+        assertTrue(second >= 0, "layers.1.ffn.fc2 has no communication of the family of " + x.provenance(first));
+        Explanation sibling = x.explain(first, Double.POSITIVE_INFINITY);
+        Explanation after = x.explain(second, Double.POSITIVE_INFINITY);
+        Explanation alone = Explainer.of(file).explain(second, Double.POSITIVE_INFINITY);
+        assertEquals(Explanations.text(alone), Explanations.text(after));
+        verify("gpt-megatron-tp4-dp2.json", file, x, sibling);
+        verify("gpt-megatron-tp4-dp2.json", file, x, after);
+        // the order: removers of the sibling's communication, then changes not tried there, then the others
+        Change a = new Change.OperatorStrategy("layers.1.ffn.fc2", io.tessera.planner.op.Strategy.of(new int[] {4, 1},
+                new int[] {1, 1}), null, false);
+        Change b = new Change.KeepParameterWhole("layers.1.ffn.fc2.weight");
+        Change c = new Change.ShardSize(2, false);
+        java.util.Map<String, Boolean> known = java.util.Map.of(
+                Explainer.layerless(a.snippet()), false, Explainer.layerless(c.snippet()), true);
+        assertEquals(List.of(c, b, a), Explainer.byFamily(List.of(a, b, c), known));
+        assertEquals("model.layers.N.mlp", Explainer.layerless("model.layers.17.mlp"));
+    }
+
     /**
      * Every communication of every shipped strategy file, the default time limit; prints the figures.
      * {@code -Dtessera.explain.perFamily=true} explains one communication (seeded) per family instead: the
@@ -200,19 +229,12 @@ class ExplainerTest {
     static List<Integer> perFamily(Explainer x, Random random) {
         java.util.Map<String, List<Integer>> families = new java.util.LinkedHashMap<>();
         for (int id = 0; id < x.communications(); id++) {
-            Provenance p = x.provenance(id);
-            String family = p.kind() + "|" + p.origin() + "|" + p.phase() + "|" + p.input() + "|"
-                    + layerless(p.operator()) + "|" + layerless(p.tensor()) + "|" + layerless(p.parameter());
-            families.computeIfAbsent(family, k -> new ArrayList<>()).add(id);
+            families.computeIfAbsent(Explainer.family(x.provenance(id).key()), k -> new ArrayList<>()).add(id);
         }
         List<Integer> out = new ArrayList<>();
         families.values().forEach(members -> out.add(members.get(random.nextInt(members.size()))));
         Collections.sort(out);
         return out;
-    }
-
-    private static String layerless(String name) {
-        return name == null ? "" : name.replaceAll("layers\\.\\d+\\.", "layers.N.");
     }
 
     /** The last file planned independently by {@link #verify}, its plan and its step: a file's explanations share it. */
