@@ -1,6 +1,7 @@
 package io.tessera.cli;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tessera.planner.api.StrategyPlans;
 import io.tessera.planner.plan.PipelinePlan;
 import io.tessera.planner.strategy.StrategyFile;
@@ -17,12 +18,14 @@ import picocli.CommandLine.Spec;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 
 /**
- * {@code tessera explain STRATEGY.json [--comm ID | --op NAME] [--json] [--time-limit SECONDS]}: for each inserted
+ * {@code tessera explain STRATEGY.json [--comm ID | --op NAME] [--per-family] [--json] [--time-limit SECONDS]}: for each inserted
  * communication of the plan (or the chosen ones), its provenance and the cheapest change of annotations that removes
  * it, verified by re-planning ({@link Explainer}), or what makes it necessary.
  */
@@ -48,6 +51,11 @@ public final class ExplainCommand implements Callable<Integer> {
             description = "Explain only the communications serving operator NAME.")
     private String op;
 
+    @Option(names = "--per-family", description = "Explain one communication per family: the first of the "
+            + "communications that differ only in the number of a repeated layer (layers.3. and layers.40.), with how "
+            + "many it stands for.")
+    private boolean perFamily;
+
     @Option(names = "--json", description = "Print a JSON array, one object per communication.")
     private boolean json;
 
@@ -60,6 +68,10 @@ public final class ExplainCommand implements Callable<Integer> {
     public Integer call() {
         if (comm != null && op != null) {
             throw new InputException("--comm " + comm + " and --op " + op + " both choose communications; give one");
+        }
+        if (perFamily && (comm != null || op != null)) {
+            throw new InputException("--per-family and " + (comm != null ? "--comm " + comm : "--op " + op)
+                    + " both choose communications; give one");
         }
         if (!(timeLimit > 0) || Double.isInfinite(timeLimit)) {
             throw new InputException("--time-limit " + timeLimit + ": expected seconds > 0, e.g. 5 (the default)");
@@ -86,15 +98,46 @@ public final class ExplainCommand implements Callable<Integer> {
                     explainer.stepSeconds()) + ", peak memory per rank " + explainer.peakBytes() + " bytes; "
                     + explainer.communications() + " communication" + (explainer.communications() == 1 ? "" : "s"));
         }
-        for (int id : ids) {
-            Explanation e = explainer.explain(id, timeLimit);
-            if (json) {
-                array.add(Explanations.json(e));
-            } else {
-                out.println();
-                out.print(Explanations.text(e));
+        Map<Integer, Integer> familySize = new HashMap<>();
+        if (perFamily) {
+            explainer.families().values().forEach(f -> familySize.put(f.get(0), f.size()));
+            ids = ids.stream().filter(familySize::containsKey).toList();
+        }
+        // --json prints at the end: a bar on a terminal shows how far it is
+        ProgressBar bar = json && ids.size() > 1 && System.console() != null
+                ? new ProgressBar(spec.commandLine().getErr(), ProgressBar.terminalWidth(System.getenv("COLUMNS")),
+                System::nanoTime) : null;
+        try {
+            if (bar != null) {
+                bar.phase("explaining " + ids.size() + " communications, at most " + timeLimit + " s each");
             }
-            out.flush();
+            for (int k = 0; k < ids.size(); k++) {
+                int id = ids.get(k);
+                Explanation e = explainer.explain(id, timeLimit);
+                Integer members = familySize.get(id);
+                if (json) {
+                    ObjectNode o = Explanations.json(e);
+                    if (perFamily) {
+                        o.put("family_size", members);
+                    }
+                    array.add(o);
+                } else {
+                    out.println();
+                    out.print(Explanations.text(e));
+                    if (perFamily && members > 1) {
+                        out.println("  family: stands for " + members + " communications, the same one in every copy "
+                                + "of the repeated layer");
+                    }
+                }
+                out.flush();
+                if (bar != null) {
+                    bar.advance(k + 1, ids.size());
+                }
+            }
+        } finally {
+            if (bar != null) {
+                bar.finish();
+            }
         }
         if (json) {
             out.print(Json.write(array));

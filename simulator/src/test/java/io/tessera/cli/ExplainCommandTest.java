@@ -60,6 +60,33 @@ class ExplainCommandTest {
         assertEquals(2, new ObjectMapper().readTree(one.out()).get(0).get("id").asInt());
     }
 
+    /** One communication per family, the first of its members, with the family's size; the sizes add up. */
+    @Test
+    void perFamilyExplainsTheFirstOfEachFamily() throws Exception {
+        String gpt = "../strategies/gpt-megatron-tp4-dp2.json";
+        CliRun r = CliRun.of("explain", gpt, "--per-family", "--json", "--time-limit", "0.5");
+        assertEquals(0, r.code(), r.err());
+        JsonNode a = new ObjectMapper().readTree(r.out());
+        io.tessera.simulator.explain.Explainer x = io.tessera.simulator.explain.Explainer.of(
+                io.tessera.planner.strategy.StrategyFiles.read(java.nio.file.Path.of(gpt)));
+        java.util.List<java.util.List<Integer>> families = new java.util.ArrayList<>(x.families().values());
+        assertEquals(families.size(), a.size(), r.out());
+        assertTrue(families.size() < x.communications(), "the two layers' communications share families");
+        int total = 0;
+        for (int i = 0; i < a.size(); i++) {
+            assertEquals((int) families.get(i).get(0), a.get(i).get("id").asInt(), a.get(i).toString());
+            assertEquals(families.get(i).size(), a.get(i).get("family_size").asInt(), a.get(i).toString());
+            total += a.get(i).get("family_size").asInt();
+        }
+        assertEquals(x.communications(), total);
+        CliRun text = CliRun.of("explain", gpt, "--per-family", "--time-limit", "0.5");
+        assertEquals(0, text.code(), text.err());
+        assertTrue(text.out().contains("  family: stands for 2 communications"), text.out());
+        CliRun both = CliRun.of("explain", gpt, "--per-family", "--comm", "1");
+        assertEquals(2, both.code());
+        assertTrue(both.err().contains("--per-family and --comm 1 both choose communications"), both.err());
+    }
+
     @Test
     void aCommunicationOutOfRangeIsAOneLineError() {
         CliRun r = CliRun.of("explain", FILE, "--comm", "5");

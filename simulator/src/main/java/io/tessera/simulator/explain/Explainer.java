@@ -31,8 +31,8 @@ public final class Explainer {
     /** The default time limit per communication, seconds. */
     public static final double DEFAULT_TIME_LIMIT_SECONDS = 5;
 
-    /** A transformer layer's prefix in operator, tensor and parameter names. */
-    private static final java.util.regex.Pattern LAYER = java.util.regex.Pattern.compile("layers\\.\\d+\\.");
+    /** A numbered copy of a repeated block in operator, tensor and parameter names ({@code layers.3.}, {@code h.0.}). */
+    private static final java.util.regex.Pattern LAYER = java.util.regex.Pattern.compile("(^|\\.)\\d+\\.");
 
     /** At most this long before the time limit an evaluation still running is interrupted, nanoseconds. */
     private static final long RESERVE_NANOS = 50_000_000L;
@@ -117,6 +117,18 @@ public final class Explainer {
             if (name.equals(comms.get(i).operator())) {
                 out.add(i);
             }
+        }
+        return out;
+    }
+
+    /**
+     * The communications by family ({@link #family}), each family's ids ascending, families in the order of their first
+     * communication.
+     */
+    public Map<String, List<Integer>> families() {
+        Map<String, List<Integer>> out = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < comms.size(); i++) {
+            out.computeIfAbsent(family(Provenance.Key.of(comms.get(i))), k -> new ArrayList<>()).add(i);
         }
         return out;
     }
@@ -308,17 +320,17 @@ public final class Explainer {
 
     /**
      * The family of a communication: its key with layer numbers dropped from the operator, tensor and parameter
-     * ({@code layers.3.} and {@code layers.40.} alike), so that the communications a repeated layer makes in every
-     * copy are one family.
+     * ({@code layers.3.} and {@code layers.40.} alike, as {@code h.0.} and {@code h.11.}), so that the communications a
+     * repeated layer makes in every copy are one family.
      */
-    static String family(Provenance.Key key) {
+    public static String family(Provenance.Key key) {
         return key.kind() + "|" + key.origin() + "|" + key.phase() + "|" + key.input() + "|"
                 + layerless(key.operator()) + "|" + layerless(key.tensor()) + "|" + layerless(key.parameter());
     }
 
-    /** {@code name} with every {@code layers.<i>.} written {@code layers.N.}; "" for null. */
+    /** {@code name} with every number between dots written {@code N} ({@code layers.N.}, {@code h.N.}); "" for null. */
     static String layerless(String name) {
-        return name == null ? "" : LAYER.matcher(name).replaceAll("layers.N.");
+        return name == null ? "" : LAYER.matcher(name).replaceAll("$1N.");
     }
 
     /**

@@ -161,6 +161,8 @@ class ExplainerTest {
                 Explainer.layerless(a.snippet()), false, Explainer.layerless(c.snippet()), true);
         assertEquals(List.of(c, b, a), Explainer.byFamily(List.of(a, b, c), known));
         assertEquals("model.layers.N.mlp", Explainer.layerless("model.layers.17.mlp"));
+        assertEquals("transformer.h.N.attn.c_attn", Explainer.layerless("transformer.h.11.attn.c_attn"));
+        assertEquals("N.weight|fc2.bias|conv3x3", Explainer.layerless("0.weight|fc2.bias|conv3x3"));
     }
 
     /**
