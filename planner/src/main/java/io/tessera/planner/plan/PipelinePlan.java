@@ -245,6 +245,7 @@ public record PipelinePlan(Plan plan, int stages, int virtualStages, int microBa
         Map<String, Integer> producerStage = new HashMap<>();
         Map<String, Integer> out = new LinkedHashMap<>();
         for (Node n : net.nodes()) {
+            Interruption.check("planning");
             Optional<Integer> given = explicit.apply(n.name());
             int s;
             if (given.isPresent()) {

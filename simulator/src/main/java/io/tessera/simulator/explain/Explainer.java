@@ -34,8 +34,8 @@ public final class Explainer {
     /** A numbered copy of a repeated block in operator, tensor and parameter names ({@code layers.3.}, {@code h.0.}). */
     private static final java.util.regex.Pattern LAYER = java.util.regex.Pattern.compile("(^|\\.)\\d+\\.");
 
-    /** At most this long before the time limit an evaluation still running is interrupted, nanoseconds. */
-    private static final long RESERVE_NANOS = 50_000_000L;
+    /** At least this long before the time limit an evaluation still running is interrupted, nanoseconds. */
+    private static final long RESERVE_NANOS = 100_000_000L;
 
     /** The cluster used when the strategy file names none. */
     public static final ClusterPreset DEFAULT_CLUSTER = ClusterPreset.A100_80GB_DGX;
@@ -52,6 +52,8 @@ public final class Explainer {
     private final Map<String, Map<String, Boolean>> learned = new HashMap<>();
     /** Redistribution plans shared by the re-plans. */
     private final RedistributionCache redistributions = RedistributionCache.create();
+    /** The longest time an interrupted evaluation took to stop, nanoseconds. */
+    private long stopNanos;
     /** The mean seconds of one uncached evaluation (re-plan, and the step when it removes), 0 before the first. */
     private double meanEvaluationSeconds;
     private int evaluations;
@@ -173,8 +175,10 @@ public final class Explainer {
         long start = System.nanoTime();
         long budget = Double.isInfinite(timeLimitSeconds) ? Long.MAX_VALUE
                 : (long) Math.min(Long.MAX_VALUE / 2.0, timeLimitSeconds * 1e9);
-        // an evaluation is interrupted this long before the limit: the time to stop it and to write the answer
-        long reserve = budget == Long.MAX_VALUE ? 0 : Math.min(RESERVE_NANOS, budget / 20);
+        // an evaluation is interrupted this long before the limit: the time to stop it and to write the answer (the
+        // longest stop seen so far and half again, at least 100 ms, at most a quarter of the limit)
+        long reserve = budget == Long.MAX_VALUE ? 0
+                : Math.min(budget / 4, Math.max(RESERVE_NANOS, stopNanos + stopNanos / 2));
         Communication c = comms.get(commIndex);
         Provenance prov = Provenance.of(commIndex, c);
         Provenance.Key key = prov.key();
@@ -267,8 +271,10 @@ public final class Explainer {
         try {
             return future.get(Math.max(0, nanos), java.util.concurrent.TimeUnit.NANOSECONDS);
         } catch (java.util.concurrent.TimeoutException | java.util.concurrent.CancellationException e) {
+            long interrupted = System.nanoTime();
             worker.interrupt();
             joinQuietly(worker);
+            stopNanos = Math.max(stopNanos, System.nanoTime() - interrupted);
             return null;
         } catch (InterruptedException e) {
             worker.interrupt();

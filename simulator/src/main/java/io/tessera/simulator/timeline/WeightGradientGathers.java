@@ -6,6 +6,7 @@ import io.tessera.planner.graph.Network;
 import io.tessera.planner.graph.Node;
 import io.tessera.planner.op.MatMul;
 import io.tessera.planner.plan.Communication;
+import io.tessera.planner.plan.Interruption;
 import io.tessera.planner.plan.OpPlan;
 import io.tessera.planner.plan.Plan;
 
@@ -47,6 +48,7 @@ final class WeightGradientGathers {
         }
         List<Communication> comms = plan.comms();
         for (int i = 0; i < comms.size(); i++) {
+            Interruption.check("the timeline");
             Communication c = comms.get(i);
             if (c.phase() != Phase.FORWARD || c.kind() != CollectiveKind.ALL_GATHER
                     || c.origin() != Communication.Origin.REDISTRIBUTION || c.input() < 0 || c.operator() == null

@@ -194,6 +194,8 @@ class ExplainerTest {
         StringBuilder report = new StringBuilder();
         long sweep = System.nanoTime();
         int over = 0;
+        double slowest = 0;
+        int explained = 0;
         for (Path f : files) {
             long t0 = System.nanoTime();
             StrategyFile file = StrategyFiles.read(f);
@@ -208,6 +210,8 @@ class ExplainerTest {
                 Explanation e = x.explain(id, limit);
                 double took = (System.nanoTime() - t) / 1e9;
                 most = Math.max(most, took);
+                slowest = Math.max(slowest, took);
+                explained++;
                 over += took > limit ? 1 : 0;
                 stopped += e.search().timeLimitReached() ? 1 : 0;
                 suggested += verify(f.getFileName().toString(), file, x, e) ? 1 : 0;
@@ -219,8 +223,9 @@ class ExplainerTest {
             System.out.println(line);
             report.append(line).append('\n');
         }
-        String total = String.format(Locale.ROOT, "sweep: %d files in %.1f s; %d explanations over the %.0f s limit",
-                files.size(), (System.nanoTime() - sweep) / 1e9, over, limit);
+        String total = String.format(Locale.ROOT, "sweep: %d files, %d explanations in %.1f s; slowest %.3f s; %d "
+                + "over the %.0f s limit", files.size(), explained, (System.nanoTime() - sweep) / 1e9, slowest, over,
+                limit);
         System.out.println(total);
         report.append(total).append('\n');
         Files.writeString(Path.of("target", "explain-sweep.txt"), report);
