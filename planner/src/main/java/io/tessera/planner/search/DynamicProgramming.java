@@ -67,6 +67,7 @@ final class DynamicProgramming implements StrategySearch {
         double price = 0;
         double limit = setup.cluster().device().memoryBytes();
         for (int round = 0; round <= MEMORY_ROUNDS; round++) {
+            io.tessera.planner.plan.Interruption.check("the strategy search");
             List<int[]> ends = solve(price);
             List<PlanConfig> configs = new ArrayList<>();
             List<String> labels = new ArrayList<>();
@@ -123,6 +124,7 @@ final class DynamicProgramming implements StrategySearch {
         double[] estimate = new double[pool.size()];
         Integer[] order = new Integer[pool.size()];
         for (int k = 0; k < order.length; k++) {
+            io.tessera.planner.plan.Interruption.check("the strategy search");
             estimate[k] = estimateOf(pool.get(k), price);
             order[k] = k;
         }

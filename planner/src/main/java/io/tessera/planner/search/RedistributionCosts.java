@@ -267,6 +267,7 @@ final class RedistributionCosts {
         LinkedHashSet<EKey> seen = new LinkedHashSet<>();
         LinkedHashSet<RKey> missing = new LinkedHashSet<>();
         for (int i = 0; i < n; i++) {
+            io.tessera.planner.plan.Interruption.check("the strategy search");
             for (int j = 0; j < producer[i].length; j++) {
                 int p = producer[i][j];
                 if (p < 0) {
@@ -326,6 +327,7 @@ final class RedistributionCosts {
     boolean exactify(int[] choice) {
         Map<RKey, RKey> missing = new LinkedHashMap<>();
         for (int i = 0; i < n; i++) {
+            io.tessera.planner.plan.Interruption.check("the strategy search");
             Signatures.Options co = sigs.get(sigOf[i]);
             for (int j = 0; j < producer[i].length; j++) {
                 int p = producer[i][j];
@@ -546,6 +548,7 @@ final class RedistributionCosts {
         }
         LinkedHashSet<Pair> pairs = new LinkedHashSet<>();
         for (int[] choice : ends) {
+            io.tessera.planner.plan.Interruption.check("the strategy search");
             for (int i = 0; i < n; i++) {
                 for (int j = 0; j < producer[i].length; j++) {
                     int p = producer[i][j];

@@ -37,6 +37,50 @@ class InterruptionTest {
     }
 
     @Test
+    void anInterruptedCallerStopsItsStrategySearchOnThePoolThreads() {
+        StrategyFile file = StrategyFiles.read(STRATEGIES.resolve("gpt-auto-dynamic-programming.json"));
+        Thread.currentThread().interrupt();
+        try {
+            assertThrows(CancellationException.class, () -> StrategyPlans.pipelinePlan(file, null));
+        } finally {
+            Thread.interrupted();
+        }
+        // work done on another thread on behalf of an owner runs while the owner is not interrupted
+        Thread owner = Thread.currentThread();
+        assertEquals("done", Interruption.workFor(owner, () -> {
+            Interruption.check("work");
+            return "done";
+        }));
+        // and stops at its next check once the owner is
+        java.util.concurrent.atomic.AtomicReference<Throwable> thrown = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread pool = new Thread(() -> {
+            try {
+                Interruption.workFor(owner, () -> {
+                    while (!owner.isInterrupted()) {
+                        Thread.onSpinWait();
+                    }
+                    Interruption.check("work");
+                    return null;
+                });
+            } catch (Throwable t) {
+                thrown.set(t);
+            }
+        });
+        pool.start();
+        owner.interrupt();
+        try {
+            // join would throw on the interrupted thread: wait by spinning
+            while (pool.isAlive()) {
+                Thread.onSpinWait();
+            }
+        } finally {
+            Thread.interrupted();
+        }
+        assertTrue(thrown.get() instanceof CancellationException, String.valueOf(thrown.get()));
+        assertTrue(thrown.get().getMessage().startsWith("work was interrupted"), thrown.get().getMessage());
+    }
+
+    @Test
     void aGivenNetworkAndASharedCacheGiveTheSamePlans() {
         RedistributionCache cache = RedistributionCache.create();
         for (String name : new String[] {"gpt-pipeline-2stages.json", "gpt-megatron-tp4-dp2.json",

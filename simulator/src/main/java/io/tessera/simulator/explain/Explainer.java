@@ -34,7 +34,7 @@ public final class Explainer {
     /** A numbered copy of a repeated block in operator, tensor and parameter names ({@code layers.3.}, {@code h.0.}). */
     private static final java.util.regex.Pattern LAYER = java.util.regex.Pattern.compile("(^|\\.)\\d+\\.");
 
-    /** At least this long before the time limit an evaluation still running is interrupted, nanoseconds. */
+    /** At least this long (and a tenth of the limit) before the time limit a running evaluation is interrupted, ns. */
     private static final long RESERVE_NANOS = 100_000_000L;
 
     /** The cluster used when the strategy file names none. */
@@ -176,9 +176,10 @@ public final class Explainer {
         long budget = Double.isInfinite(timeLimitSeconds) ? Long.MAX_VALUE
                 : (long) Math.min(Long.MAX_VALUE / 2.0, timeLimitSeconds * 1e9);
         // an evaluation is interrupted this long before the limit: the time to stop it and to write the answer (the
-        // longest stop seen so far and half again, at least 100 ms, at most a quarter of the limit)
+        // longest stop seen so far and half again, at least a tenth of the limit or 100 ms, at most a quarter of it;
+        // a strategy search stops between redistribution plans, which take up to half a second on large meshes)
         long reserve = budget == Long.MAX_VALUE ? 0
-                : Math.min(budget / 4, Math.max(RESERVE_NANOS, stopNanos + stopNanos / 2));
+                : Math.min(budget / 4, Math.max(Math.max(RESERVE_NANOS, budget / 10), stopNanos + stopNanos / 2));
         Communication c = comms.get(commIndex);
         Provenance prov = Provenance.of(commIndex, c);
         Provenance.Key key = prov.key();

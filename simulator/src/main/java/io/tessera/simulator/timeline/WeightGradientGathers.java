@@ -55,11 +55,17 @@ final class WeightGradientGathers {
                     || c.to() == null || !index.containsKey(c.operator())) {
                 continue;
             }
+            // only consumers of the gathered tensor can read it: those at or after its operator, in plan order
             List<Integer> readers = new ArrayList<>();
-            for (int k = index.get(c.operator()); k < ops.size(); k++) {
-                if (readsForWeightGradient(net, ops.get(k), c)) {
-                    readers.add(k);
+            if (net.hasTensor(c.tensor())) {
+                int from = index.get(c.operator());
+                for (Node n : net.consumers(c.tensor())) {
+                    Integer k = index.get(n.name());
+                    if (k != null && k >= from && readsForWeightGradient(net, ops.get(k), c)) {
+                        readers.add(k);
+                    }
                 }
+                readers.sort(null);
             }
             if (readers.isEmpty()) {
                 continue;
