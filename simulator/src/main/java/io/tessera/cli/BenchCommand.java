@@ -12,7 +12,8 @@ import java.util.concurrent.Callable;
         description = "Benchmarks.",
         subcommands = {BenchLayoutCommand.class, BenchInitCommand.class, BenchPlanCommand.class,
                 BenchSimulateCommand.class, BenchTimelineCommand.class, BenchSearchCommand.class,
-                BenchLlamaCommand.class, BenchMoeCommand.class, BenchCheckpointCommand.class})
+                BenchLlamaCommand.class, BenchMoeCommand.class, BenchCheckpointCommand.class,
+                BenchExplainCommand.class})
 public final class BenchCommand implements Callable<Integer> {
 
     @Spec

@@ -141,6 +141,16 @@ public final class Explainer {
         return Provenance.of(id, comms.get(id));
     }
 
+    /** How many changes this explainer has re-planned (and simulated when they removed the communication). */
+    public int evaluations() {
+        return evaluations;
+    }
+
+    /** The mean seconds of one evaluation ({@link #evaluations}) so far, 0 before the first. */
+    public double meanEvaluationSeconds() {
+        return meanEvaluationSeconds;
+    }
+
     /** The analytic step time of the plan, seconds. */
     public double stepSeconds() {
         return stepSeconds;
