@@ -234,12 +234,8 @@ class ExplainerTest {
 
     /** One communication per family (see {@link #fullSweepOfEveryShippedFile}), drawn with {@code random}. */
     static List<Integer> perFamily(Explainer x, Random random) {
-        java.util.Map<String, List<Integer>> families = new java.util.LinkedHashMap<>();
-        for (int id = 0; id < x.communications(); id++) {
-            families.computeIfAbsent(Explainer.family(x.provenance(id).key()), k -> new ArrayList<>()).add(id);
-        }
         List<Integer> out = new ArrayList<>();
-        families.values().forEach(members -> out.add(members.get(random.nextInt(members.size()))));
+        x.families().values().forEach(members -> out.add(members.get(random.nextInt(members.size()))));
         Collections.sort(out);
         return out;
     }
